@@ -1,0 +1,326 @@
+//! Stage 3a: the tokens of a models module.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::docs;
+use crate::model::{Api, Field, Struct, TypeDef, TypeKind, TypeRef, Union, Variant};
+use crate::names;
+
+pub fn emit(api: &Api) -> TokenStream {
+    let title = match &api.description {
+        Some(description) => format!("{}\n\n{}", api.title, description),
+        None => api.title.clone(),
+    };
+    let module_doc = docs::inner(&title);
+    let items = api.types.iter().map(|def| emit_type(api, def));
+    let uses_map = api.types.iter().any(|def| mentions_map(&def.kind));
+    let map_import = uses_map.then(|| quote! { use std::collections::BTreeMap; });
+    let serde_import = serde_import(api);
+    quote! {
+        #module_doc
+        #map_import
+        #serde_import
+        #(#items)*
+    }
+}
+
+/// Imports only what the module uses, so that no spec gives a warning.
+fn serde_import(api: &Api) -> Option<TokenStream> {
+    let kinds = || api.types.iter().map(|def| &def.kind);
+    let is_enum = |k: &TypeKind| matches!(k, TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_));
+    let is_tagged = |k: &TypeKind| matches!(k, TypeKind::Union(u) if u.tag.is_some());
+    let mut traits = Vec::new();
+    if kinds().any(|k| !matches!(k, TypeKind::Alias(_))) {
+        traits.extend([quote! { Deserialize }]);
+    }
+    if kinds().any(|k| is_enum(k) || is_tagged(k)) {
+        traits.push(quote! { Deserializer });
+    }
+    if kinds().any(|k| !matches!(k, TypeKind::Alias(_))) {
+        traits.push(quote! { Serialize });
+    }
+    if kinds().any(is_enum) {
+        traits.push(quote! { Serializer });
+    }
+    (!traits.is_empty()).then(|| quote! { use serde::{#(#traits),*}; })
+}
+
+pub fn type_ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+/// An identifier for a snake_case name, raw where it is a keyword.
+pub fn field_ident(name: &str) -> Ident {
+    let text = names::ident_text(name);
+    match text.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(&text, Span::call_site()),
+    }
+}
+
+/// The Rust type for a reference to a type, as seen from inside the models
+/// module (`prefix` is empty) or from another crate (`prefix` is the path
+/// of the models module).
+pub fn type_tokens(api: &Api, ty: &TypeRef, prefix: &TokenStream) -> TokenStream {
+    match ty {
+        TypeRef::String => quote! { String },
+        TypeRef::Bool => quote! { bool },
+        TypeRef::I32 => quote! { i32 },
+        TypeRef::I64 => quote! { i64 },
+        TypeRef::F32 => quote! { f32 },
+        TypeRef::F64 => quote! { f64 },
+        TypeRef::Json => quote! { serde_json::Value },
+        TypeRef::Named(id) => {
+            let ident = type_ident(&api.types[*id].name);
+            quote! { #prefix #ident }
+        }
+        TypeRef::Vec(inner) => {
+            let inner = type_tokens(api, inner, prefix);
+            quote! { Vec<#inner> }
+        }
+        TypeRef::Map(inner) => {
+            let inner = type_tokens(api, inner, prefix);
+            if prefix.is_empty() {
+                quote! { BTreeMap<String, #inner> }
+            } else {
+                quote! { std::collections::BTreeMap<String, #inner> }
+            }
+        }
+        TypeRef::Nullable(inner) => {
+            let inner = type_tokens(api, inner, prefix);
+            quote! { Option<#inner> }
+        }
+    }
+}
+
+fn mentions_map(kind: &TypeKind) -> bool {
+    fn has_map(ty: &TypeRef) -> bool {
+        match ty {
+            TypeRef::Map(_) => true,
+            TypeRef::Vec(inner) | TypeRef::Nullable(inner) => has_map(inner),
+            _ => false,
+        }
+    }
+    match kind {
+        TypeKind::Struct(s) => s.additional.is_some() || s.fields.iter().any(|f| has_map(&f.ty)),
+        TypeKind::Union(u) => u.variants.iter().any(|v| has_map(&v.ty)),
+        TypeKind::Alias(ty) => has_map(ty),
+        TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_) => false,
+    }
+}
+
+fn emit_type(api: &Api, def: &TypeDef) -> TokenStream {
+    let doc = docs::outer(&def.doc);
+    let name = type_ident(&def.name);
+    let body = match &def.kind {
+        TypeKind::Struct(s) => emit_struct(api, &name, s),
+        TypeKind::StringEnum(variants) => emit_string_enum(&name, variants),
+        TypeKind::IntegerEnum(variants) => emit_integer_enum(&name, variants),
+        TypeKind::Union(u) => emit_union(api, &name, u),
+        TypeKind::Alias(ty) => {
+            let ty = type_tokens(api, ty, &TokenStream::new());
+            quote! { pub type #name = #ty; }
+        }
+    };
+    quote! { #doc #body }
+}
+
+fn derives(eq: bool, default: bool) -> TokenStream {
+    let eq = eq.then(|| quote! { Eq, });
+    let default = default.then(|| quote! { Default, });
+    quote! { #[derive(Clone, Debug, #default PartialEq, #eq Serialize, Deserialize)] }
+}
+
+fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
+    let derive = derives(s.derives.eq, s.derives.default);
+    let fields = s.fields.iter().map(|f| emit_field(api, f));
+    let additional = s.additional.as_ref().map(|ty| {
+        let ty = type_tokens(api, ty, &TokenStream::new());
+        quote! {
+            /// Properties not declared above, as sent.
+            #[serde(flatten)]
+            pub additional_properties: BTreeMap<String, #ty>,
+        }
+    });
+    quote! {
+        #derive
+        pub struct #name {
+            #(#fields)*
+            #additional
+        }
+    }
+}
+
+fn emit_field(api: &Api, field: &Field) -> TokenStream {
+    let doc = docs::outer(&field.doc);
+    let ident = field_ident(&field.name);
+    let mut ty = type_tokens(api, &field.ty, &TokenStream::new());
+    if field.boxed {
+        ty = quote! { Box<#ty> };
+    }
+    if !field.required || field.nullable {
+        ty = quote! { Option<#ty> };
+    }
+    let mut serde_args = Vec::new();
+    if field.json_name != field.name {
+        let json_name = &field.json_name;
+        serde_args.push(quote! { rename = #json_name });
+    }
+    if !field.required {
+        serde_args.push(quote! { skip_serializing_if = "Option::is_none" });
+    }
+    let serde_attr = (!serde_args.is_empty()).then(|| quote! { #[serde(#(#serde_args),*)] });
+    quote! {
+        #doc
+        #serde_attr
+        pub #ident: #ty,
+    }
+}
+
+const UNKNOWN_DOC: &str = " A value this version of the SDK does not know, kept exactly as received.";
+
+fn emit_string_enum(name: &Ident, variants: &[Variant<String>]) -> TokenStream {
+    let idents: Vec<Ident> = variants.iter().map(|v| type_ident(&v.name)).collect();
+    let values: Vec<&str> = variants.iter().map(|v| v.value.as_str()).collect();
+    let value_docs = values.iter().map(|v| format!(" {}", docs::code(v)));
+    quote! {
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #(#[doc = #value_docs] #idents,)*
+            #[doc = #UNKNOWN_DOC]
+            Unknown(String),
+        }
+
+        impl #name {
+            /// The value as it appears in JSON.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#idents => #values,)*
+                    Self::Unknown(value) => value,
+                }
+            }
+        }
+
+        impl From<&str> for #name {
+            fn from(value: &str) -> Self {
+                match value {
+                    #(#values => Self::#idents,)*
+                    other => Self::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl Serialize for #name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for #name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                klarna_runtime::open_enum::deserialize_str(deserializer)
+            }
+        }
+    }
+}
+
+fn emit_integer_enum(name: &Ident, variants: &[Variant<i64>]) -> TokenStream {
+    let idents: Vec<Ident> = variants.iter().map(|v| type_ident(&v.name)).collect();
+    let values: Vec<i64> = variants.iter().map(|v| v.value).collect();
+    let value_docs = values.iter().map(|v| format!(" `{v}`"));
+    quote! {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #(#[doc = #value_docs] #idents,)*
+            #[doc = #UNKNOWN_DOC]
+            Unknown(i64),
+        }
+
+        impl #name {
+            /// The value as it appears in JSON.
+            pub fn as_i64(self) -> i64 {
+                match self {
+                    #(Self::#idents => #values,)*
+                    Self::Unknown(value) => value,
+                }
+            }
+        }
+
+        impl From<i64> for #name {
+            fn from(value: i64) -> Self {
+                match value {
+                    #(#values => Self::#idents,)*
+                    other => Self::Unknown(other),
+                }
+            }
+        }
+
+        impl Serialize for #name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_i64(self.as_i64())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for #name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                i64::deserialize(deserializer).map(Self::from)
+            }
+        }
+    }
+}
+
+fn emit_union(api: &Api, name: &Ident, u: &Union) -> TokenStream {
+    let derive_eq = u.derives.eq.then(|| quote! { Eq, });
+    let idents: Vec<Ident> = u.variants.iter().map(|v| type_ident(&v.name)).collect();
+    let types = u.variants.iter().map(|v| {
+        let ty = type_tokens(api, &v.ty, &TokenStream::new());
+        if v.boxed { quote! { Box<#ty> } } else { ty }
+    });
+    let needs_other = u.tag.is_some() || !u.variants.iter().any(|v| v.ty == TypeRef::Json);
+    let other = needs_other.then(|| {
+        quote! {
+            /// A shape this version of the SDK does not know, kept as received.
+            Other(serde_json::Value),
+        }
+    });
+    let Some(tag) = &u.tag else {
+        return quote! {
+            #[derive(Clone, Debug, PartialEq, #derive_eq Serialize, Deserialize)]
+            #[serde(untagged)]
+            pub enum #name {
+                #(#idents(#types),)*
+                #other
+            }
+        };
+    };
+    // With a discriminator the tag picks the variant; the tag property stays
+    // in the object, where the variant's own type expects it.
+    let arms = u.variants.iter().zip(&idents).map(|(v, ident)| {
+        let values = &v.tag_values;
+        let wrap = if v.boxed { quote! { |v| Self::#ident(Box::new(v)) } } else { quote! { Self::#ident } };
+        quote! { #(Some(#values))|* => serde_json::from_value(value).map(#wrap), }
+    });
+    quote! {
+        #[derive(Clone, Debug, PartialEq, #derive_eq Serialize)]
+        #[serde(untagged)]
+        pub enum #name {
+            #(#idents(#types),)*
+            #other
+        }
+
+        impl<'de> Deserialize<'de> for #name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = serde_json::Value::deserialize(deserializer)?;
+                let tag = value.get(#tag).and_then(serde_json::Value::as_str).map(str::to_owned);
+                let variant = match tag.as_deref() {
+                    #(#arms)*
+                    _ => return Ok(Self::Other(value)),
+                };
+                variant.map_err(serde::de::Error::custom)
+            }
+        }
+    }
+}

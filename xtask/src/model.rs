@@ -1,0 +1,106 @@
+//! The intermediate model between an OpenAPI document and Rust tokens.
+//!
+//! Everything here is already decided: names are final Rust names, every
+//! `$ref` is an index into `Api::types`, recursion is broken by `boxed`
+//! fields. The emit stages only translate it into tokens.
+
+/// One API: one document, one module of the models crate.
+pub struct Api {
+    pub title: String,
+    pub description: Option<String>,
+    pub types: Vec<TypeDef>,
+}
+
+/// Index into `Api::types`.
+pub type TypeId = usize;
+
+pub struct TypeDef {
+    pub name: String,
+    /// Where the type is defined, for errors about it.
+    pub pointer: String,
+    pub doc: Doc,
+    pub kind: TypeKind,
+}
+
+pub enum TypeKind {
+    Struct(Struct),
+    /// A string enum that keeps values it does not know.
+    StringEnum(Vec<Variant<String>>),
+    /// An integer enum that keeps values it does not know.
+    IntegerEnum(Vec<Variant<i64>>),
+    Union(Union),
+    /// A named schema that is just another type (`pub type Currency = String`).
+    Alias(TypeRef),
+}
+
+pub struct Struct {
+    pub fields: Vec<Field>,
+    /// `additionalProperties` next to declared properties: the rest of the
+    /// object, kept in a map.
+    pub additional: Option<TypeRef>,
+    /// Derived traits that are valid for this struct; settled by `derives`.
+    pub derives: Derives,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Derives {
+    pub eq: bool,
+    pub default: bool,
+}
+
+pub struct Field {
+    pub name: String,
+    pub json_name: String,
+    pub doc: Doc,
+    pub ty: TypeRef,
+    pub required: bool,
+    pub nullable: bool,
+    /// Behind a `Box` because the field leads back to its own struct.
+    pub boxed: bool,
+}
+
+pub struct Variant<V> {
+    pub name: String,
+    pub value: V,
+}
+
+pub struct Union {
+    /// The property whose value names the variant, when the spec gives one.
+    pub tag: Option<String>,
+    pub variants: Vec<UnionVariant>,
+    pub derives: Derives,
+}
+
+pub struct UnionVariant {
+    pub name: String,
+    pub ty: TypeRef,
+    /// Tag values that select this variant (with a discriminator only).
+    pub tag_values: Vec<String>,
+    pub boxed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeRef {
+    String,
+    Bool,
+    I32,
+    I64,
+    F32,
+    F64,
+    /// Anything: a schema with no type, or a free-form object.
+    Json,
+    Named(TypeId),
+    Vec(Box<TypeRef>),
+    Map(Box<TypeRef>),
+    /// `null` is a valid value (`nullable: true` below field level).
+    Nullable(Box<TypeRef>),
+}
+
+/// Documentation for an item: the spec's description, plus facts that help a
+/// reader (format, example).
+#[derive(Default)]
+pub struct Doc {
+    pub text: Option<String>,
+    pub format: Option<String>,
+    pub example: Option<String>,
+}

@@ -1,0 +1,469 @@
+//! Stage 2a: turn the schemas of a document into named Rust types.
+//!
+//! Component schemas keep their names (made idiomatic and unique, see
+//! `names`); inline objects, enums and unions are named after where they
+//! appear (`Order` + `status` gives `OrderStatus`, array items add `Item`).
+//! Plain types (strings, numbers, arrays, maps) stay unnamed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use openapiv3::{AdditionalProperties, ReferenceOr, Schema};
+use serde_json::Value;
+
+use crate::error::{Error, Pointer, Result};
+use crate::model::{Derives, Doc, Field, Struct, TypeDef, TypeId, TypeKind, TypeRef, Union, UnionVariant, Variant};
+use crate::names::{self, Scope};
+use crate::schema_view::{SchemaRef, View};
+
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "BTreeMap", "Box", "Clone", "Copy", "Debug", "Default", "Deserialize", "Deserializer", "Drop", "Eq", "Err",
+    "Fn", "From", "Hash", "Iterator", "None", "Ok", "Option", "PartialEq", "Result", "Send", "Serialize",
+    "Serializer", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "Vec",
+];
+
+const COMPONENT_PREFIX: &str = "#/components/schemas/";
+
+pub struct TypeResolver<'a> {
+    file: &'a Path,
+    components: &'a IndexMap<String, ReferenceOr<Schema>>,
+    /// `None` while a type is being resolved, so that a reference to it from
+    /// inside itself still gets its id.
+    types: Vec<Option<TypeDef>>,
+    names: Vec<String>,
+    by_component: HashMap<&'a str, TypeId>,
+    scope: Scope,
+}
+
+impl<'a> TypeResolver<'a> {
+    /// Names every component schema up front, so that inline types named
+    /// later can never take a component's name.
+    pub fn new(file: &'a Path, components: &'a IndexMap<String, ReferenceOr<Schema>>) -> Self {
+        let mut resolver = TypeResolver {
+            file,
+            components,
+            types: Vec::new(),
+            names: Vec::new(),
+            by_component: HashMap::new(),
+            scope: Scope::default(),
+        };
+        // Generated code names these unqualified; a type of the same name
+        // would shadow them.
+        for reserved in RESERVED_TYPE_NAMES {
+            resolver.scope.claim(reserved);
+        }
+        // Names that are already idiomatic claim first: `Address` keeps its
+        // name and `address` becomes `Address2`, whatever the order.
+        let (idiomatic, others): (Vec<&String>, Vec<&String>) =
+            components.keys().partition(|key| names::pascal(key) == **key);
+        for key in idiomatic.into_iter().chain(others) {
+            let name = resolver.scope.claim(&names::pascal(key));
+            let id = resolver.reserve(name);
+            resolver.by_component.insert(key, id);
+        }
+        resolver
+    }
+
+    fn reserve(&mut self, name: String) -> TypeId {
+        self.types.push(None);
+        self.names.push(name);
+        self.types.len() - 1
+    }
+
+    fn error(&self, at: &Pointer, message: impl Into<String>) -> Error {
+        Error::at(self.file, at.as_str(), message)
+    }
+
+    /// Resolves every component schema, in document order.
+    pub fn resolve_components(&mut self) -> Result<()> {
+        let components = self.components;
+        let root = Pointer::root().join("components").join("schemas");
+        for (key, schema) in components {
+            let id = self.by_component[key.as_str()];
+            let at = root.join(key);
+            let kind = match schema {
+                ReferenceOr::Reference { reference } => TypeKind::Alias(self.reference(reference, &at)?),
+                ReferenceOr::Item(schema) => self.kind_of(schema, &at, &self.names[id].clone())?,
+            };
+            let doc = match schema {
+                ReferenceOr::Item(schema) => doc_of(&View::of(schema)),
+                ReferenceOr::Reference { .. } => Doc::default(),
+            };
+            self.types[id] = Some(TypeDef {
+                name: self.names[id].clone(),
+                pointer: at.to_string(),
+                doc,
+                kind,
+            });
+        }
+        Ok(())
+    }
+
+    /// All types, once every reservation has been filled.
+    pub fn finish(self) -> Vec<TypeDef> {
+        self.types
+            .into_iter()
+            .map(|t| t.expect("every reserved type is defined before finish"))
+            .collect()
+    }
+
+    /// The type of a schema used somewhere other than as a component; `hint`
+    /// names it if it needs a name of its own.
+    pub fn resolve(&mut self, schema: SchemaRef<'_>, at: &Pointer, hint: &str) -> Result<TypeRef> {
+        let schema = match schema {
+            SchemaRef::Ref(reference) => return self.reference(reference, at),
+            SchemaRef::Inline(schema) => schema,
+        };
+        let view = View::of(schema);
+        let plain = self.plain_type(&view, at, hint)?;
+        let ty = match plain {
+            Some(ty) => ty,
+            None => {
+                let name = self.scope.claim(&names::pascal(hint));
+                let id = self.reserve(name.clone());
+                let kind = self.kind_of(schema, at, &name)?;
+                self.types[id] = Some(TypeDef {
+                    name,
+                    pointer: at.to_string(),
+                    doc: doc_of(&view),
+                    kind,
+                });
+                TypeRef::Named(id)
+            }
+        };
+        Ok(if view.is_nullable() { TypeRef::Nullable(Box::new(ty)) } else { ty })
+    }
+
+    pub fn reference(&self, reference: &str, at: &Pointer) -> Result<TypeRef> {
+        let key = reference
+            .strip_prefix(COMPONENT_PREFIX)
+            .map(unescape_pointer_segment)
+            .ok_or_else(|| self.error(at, format!("unsupported $ref `{reference}`: only `{COMPONENT_PREFIX}...` is")))?;
+        self.by_component
+            .get(key.as_str())
+            .map(|&id| TypeRef::Named(id))
+            .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to no schema")))
+    }
+
+    /// The type of a schema that needs no name of its own, or `None` when
+    /// it is an object, enum or union that does.
+    fn plain_type(&mut self, view: &View<'_>, at: &Pointer, hint: &str) -> Result<Option<TypeRef>> {
+        if view.has_not {
+            return Err(self.error(at, "`not` is not supported"));
+        }
+        if let [single] = view.all_of {
+            if view.properties.is_none() {
+                // `allOf: [$ref]` is how 3.0 documents attach a description
+                // or `nullable` to a reference: it is that type.
+                return self.resolve(single.into(), &at.join("allOf").join(0), hint).map(Some);
+            }
+        }
+        if !view.all_of.is_empty() || view.properties.is_some() {
+            return Ok(None);
+        }
+        if !view.one_of.is_empty() || !view.any_of.is_empty() {
+            return Ok(None);
+        }
+        if view.enum_values().next().is_some() && matches!(view.typ, None | Some("string" | "integer")) {
+            return Ok(None);
+        }
+        let ty = match view.typ {
+            Some("string") => TypeRef::String,
+            Some("boolean") => TypeRef::Bool,
+            Some("integer") => match view.format.as_deref() {
+                Some("int32") => TypeRef::I32,
+                _ => TypeRef::I64,
+            },
+            Some("number") => match view.format.as_deref() {
+                Some("float") => TypeRef::F32,
+                _ => TypeRef::F64,
+            },
+            Some("array") => match view.items {
+                Some(items) => TypeRef::Vec(Box::new(self.resolve(items, &at.join("items"), &format!("{hint}Item"))?)),
+                None => TypeRef::Vec(Box::new(TypeRef::Json)),
+            },
+            Some("object") | None if view.items.is_none() || view.typ == Some("object") => {
+                match view.additional {
+                    Some(AdditionalProperties::Schema(schema)) => TypeRef::Map(Box::new(self.resolve(
+                        schema.as_ref().into(),
+                        &at.join("additionalProperties"),
+                        &format!("{hint}Value"),
+                    )?)),
+                    Some(AdditionalProperties::Any(_)) => TypeRef::Map(Box::new(TypeRef::Json)),
+                    None if view.typ == Some("object") => TypeRef::Map(Box::new(TypeRef::Json)),
+                    None => TypeRef::Json,
+                }
+            }
+            // Items but no type: an array in all but name.
+            None => {
+                let items = view.items.expect("guarded by the arm above");
+                TypeRef::Vec(Box::new(self.resolve(items, &at.join("items"), &format!("{hint}Item"))?))
+            }
+            Some(other) => return Err(self.error(&at.join("type"), format!("unknown type `{other}`"))),
+        };
+        Ok(Some(ty))
+    }
+
+    /// The definition of a named type.
+    fn kind_of(&mut self, schema: &Schema, at: &Pointer, name: &str) -> Result<TypeKind> {
+        let view = View::of(schema);
+        if let Some(plain) = self.plain_type(&view, at, name)? {
+            return Ok(TypeKind::Alias(plain));
+        }
+        if !view.all_of.is_empty() {
+            if !view.one_of.is_empty() || !view.any_of.is_empty() {
+                return Err(self.error(at, "`allOf` together with `oneOf`/`anyOf` is not supported"));
+            }
+            return self.struct_of_all_of(&view, at, name);
+        }
+        if view.properties.is_some() {
+            return self.struct_of(&[(view, at.clone())], name);
+        }
+        if !view.one_of.is_empty() || !view.any_of.is_empty() {
+            return self.union_of(&view, at, name);
+        }
+        self.enum_of(&view, at)
+    }
+
+    fn enum_of(&self, view: &View<'_>, at: &Pointer) -> Result<TypeKind> {
+        let mut scope = Scope::default();
+        let mut seen = Vec::new();
+        let values = view.enum_values().filter(|v| {
+            let new = !seen.contains(v);
+            seen.push(*v);
+            new
+        });
+        // The catch-all variant is `Unknown`; a declared value that maps to
+        // the same name yields to it.
+        scope.claim("Unknown");
+        let at = at.join("enum");
+        if view.typ == Some("integer") {
+            let variants = values
+                .map(|v| {
+                    let value = v.as_i64().ok_or_else(|| self.error(&at, format!("enum value {v} is not an integer")))?;
+                    let wanted = if value < 0 { format!("Minus{}", value.unsigned_abs()) } else { format!("V{value}") };
+                    Ok(Variant { name: scope.claim(&wanted), value })
+                })
+                .collect::<Result<_>>()?;
+            return Ok(TypeKind::IntegerEnum(variants));
+        }
+        let variants = values
+            .map(|v| {
+                let value = v.as_str().ok_or_else(|| self.error(&at, format!("enum value {v} is not a string")))?;
+                Ok(Variant { name: scope.claim(&names::pascal(value)), value: value.to_owned() })
+            })
+            .collect::<Result<_>>()?;
+        Ok(TypeKind::StringEnum(variants))
+    }
+
+    /// `allOf`: one struct with the properties of every member, in order.
+    fn struct_of_all_of(&mut self, view: &View<'_>, at: &Pointer, name: &str) -> Result<TypeKind> {
+        let mut parts = Vec::new();
+        self.collect_all_of(view, at, &mut parts, 0)?;
+        let own = View::of_parts(view);
+        parts.push((own, at.clone()));
+        self.struct_of(&parts, name)
+    }
+
+    fn collect_all_of<'s>(
+        &self,
+        view: &View<'s>,
+        at: &Pointer,
+        parts: &mut Vec<(View<'s>, Pointer)>,
+        depth: usize,
+    ) -> Result<()>
+    where
+        'a: 's,
+    {
+        if depth > 32 {
+            return Err(self.error(at, "`allOf` nests too deeply (a cycle?)"));
+        }
+        for (i, member) in view.all_of.iter().enumerate() {
+            let member_at = at.join("allOf").join(i);
+            let (schema, schema_at) = match member {
+                ReferenceOr::Item(schema) => (schema, member_at.clone()),
+                ReferenceOr::Reference { reference } => self.component_schema(reference, &member_at)?,
+            };
+            let member_view = View::of(schema);
+            if member_view.typ.is_some_and(|t| t != "object") || !member_view.one_of.is_empty() || !member_view.any_of.is_empty() {
+                return Err(self.error(&member_at, "`allOf` member is not an object schema"));
+            }
+            self.collect_all_of(&member_view, &schema_at, parts, depth + 1)?;
+            parts.push((View::of_parts(&member_view), schema_at));
+        }
+        Ok(())
+    }
+
+    fn component_schema(&self, reference: &str, at: &Pointer) -> Result<(&'a Schema, Pointer)> {
+        let mut reference = reference.to_owned();
+        // Follow `A: {$ref: B}` chains, bounded in case they loop.
+        for _ in 0..32 {
+            let key = reference
+                .strip_prefix(COMPONENT_PREFIX)
+                .map(unescape_pointer_segment)
+                .ok_or_else(|| self.error(at, format!("unsupported $ref `{reference}`")))?;
+            let (key, schema) = self
+                .components
+                .get_key_value(key.as_str())
+                .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to no schema")))?;
+            match schema {
+                ReferenceOr::Item(schema) => {
+                    return Ok((schema, Pointer::root().join("components").join("schemas").join(key)))
+                }
+                ReferenceOr::Reference { reference: next } => reference = next.clone(),
+            }
+        }
+        Err(self.error(at, format!("$ref `{reference}` is part of a reference cycle")))
+    }
+
+    fn struct_of(&mut self, parts: &[(View<'_>, Pointer)], name: &str) -> Result<TypeKind> {
+        let mut fields: Vec<Field> = Vec::new();
+        let mut scope = Scope::default();
+        if parts.iter().any(|(v, _)| matches!(v.additional, Some(AdditionalProperties::Schema(_) | AdditionalProperties::Any(true)))) {
+            scope.claim("additional_properties");
+        }
+        let mut additional = None;
+        let required: Vec<&str> = parts.iter().flat_map(|(v, _)| v.required.iter().map(String::as_str)).collect();
+        for (view, at) in parts {
+            for (json_name, schema) in view.properties.into_iter().flatten() {
+                let field_at = at.join("properties").join(json_name);
+                let ty = self.resolve(schema.into(), &field_at, &format!("{name}_{json_name}"))?;
+                let doc = match schema {
+                    ReferenceOr::Item(schema) => doc_of(&View::of(schema)),
+                    ReferenceOr::Reference { .. } => Doc::default(),
+                };
+                let (ty, nullable) = match ty {
+                    TypeRef::Nullable(inner) => (*inner, true),
+                    ty => (ty, false),
+                };
+                let field = Field {
+                    name: String::new(),
+                    json_name: json_name.clone(),
+                    doc,
+                    ty,
+                    required: required.contains(&json_name.as_str()),
+                    nullable,
+                    boxed: false,
+                };
+                // A later `allOf` member redefines a property: it wins, in place.
+                match fields.iter_mut().find(|f| f.json_name == *json_name) {
+                    Some(existing) => *existing = Field { name: std::mem::take(&mut existing.name), ..field },
+                    None => fields.push(Field { name: scope.claim(&names::snake(json_name)), ..field }),
+                }
+            }
+            match view.additional {
+                Some(AdditionalProperties::Schema(schema)) => {
+                    additional = Some(self.resolve(
+                        schema.as_ref().into(),
+                        &at.join("additionalProperties"),
+                        &format!("{name}Value"),
+                    )?)
+                }
+                Some(AdditionalProperties::Any(true)) => additional = Some(TypeRef::Json),
+                Some(AdditionalProperties::Any(false)) | None => {}
+            }
+        }
+        Ok(TypeKind::Struct(Struct { fields, additional, derives: Derives::default() }))
+    }
+
+    fn union_of(&mut self, view: &View<'_>, at: &Pointer, name: &str) -> Result<TypeKind> {
+        let (members, keyword) = if view.one_of.is_empty() { (view.any_of, "anyOf") } else { (view.one_of, "oneOf") };
+        let discriminator = view.data.discriminator.as_ref();
+        let mut scope = Scope::default();
+        scope.claim("Other");
+        let mut variants = Vec::new();
+        for (i, member) in members.iter().enumerate() {
+            let member_at = at.join(keyword).join(i);
+            let ty = self.resolve(member.into(), &member_at, &format!("{name}Variant{}", i + 1))?;
+            let wanted = match &ty {
+                TypeRef::Named(id) => self.names[*id].clone(),
+                TypeRef::Nullable(_) => format!("Variant{}", i + 1),
+                other => names::pascal(&format!("{other:?}")),
+            };
+            let mut tag_values = Vec::new();
+            if let Some(discriminator) = discriminator {
+                let ReferenceOr::Reference { reference } = member else {
+                    return Err(self.error(&member_at, "a member of a union with a discriminator must be a $ref"));
+                };
+                tag_values.extend(
+                    discriminator
+                        .mapping
+                        .iter()
+                        .filter(|(_, target)| *target == reference || COMPONENT_PREFIX.to_owned() + target == *reference)
+                        .map(|(value, _)| value.clone()),
+                );
+                if tag_values.is_empty() {
+                    // Without a mapping the tag value is the schema's name.
+                    let key = reference.strip_prefix(COMPONENT_PREFIX).map(unescape_pointer_segment).unwrap_or_default();
+                    tag_values.push(key);
+                }
+            }
+            variants.push(UnionVariant { name: scope.claim(&wanted), ty, tag_values, boxed: false });
+        }
+        Ok(TypeKind::Union(Union {
+            tag: discriminator.map(|d| d.property_name.clone()),
+            variants,
+            derives: Derives::default(),
+        }))
+    }
+}
+
+impl<'s> View<'s> {
+    /// The object keywords of a view alone, without its `allOf`.
+    fn of_parts(view: &View<'s>) -> View<'s> {
+        View {
+            data: view.data,
+            typ: view.typ,
+            format: None,
+            properties: view.properties,
+            required: view.required,
+            additional: view.additional,
+            items: None,
+            enumeration: Vec::new(),
+            one_of: &[],
+            any_of: &[],
+            all_of: &[],
+            has_not: false,
+        }
+    }
+}
+
+pub fn doc_of(view: &View<'_>) -> Doc {
+    Doc {
+        text: view.data.description.clone().or_else(|| view.data.title.clone()),
+        // Formats the Rust type already says are noise in the docs.
+        format: view.format.clone().filter(|f| !matches!(f.as_str(), "int32" | "int64" | "float" | "double")),
+        example: view.data.example.as_ref().map(|e| match e {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+    }
+}
+
+/// `#/components/schemas/Foo~1Bar` names `Foo/Bar`; documents in the wild
+/// also percent-encode spaces.
+fn unescape_pointer_segment(segment: &str) -> String {
+    let decoded = if segment.contains('%') { percent_decode(segment) } else { segment.to_owned() };
+    decoded.replace("~1", "/").replace("~0", "~")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
