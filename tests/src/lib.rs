@@ -1,1 +1,22 @@
+//! Test support for the workspace: the fixture documents' generated models,
+//! compiled here so that tests can use them (see `build.rs`).
 
+/// Types generated from the documents in `tests/fixtures/`.
+pub mod fixtures {
+    /// From `fixtures/quirks.yaml`.
+    pub mod quirks {
+        include!(concat!(env!("OUT_DIR"), "/quirks.rs"));
+    }
+    /// From `fixtures/composition.yaml`.
+    pub mod composition {
+        include!(concat!(env!("OUT_DIR"), "/composition.rs"));
+    }
+    /// From `fixtures/containers.yaml`.
+    pub mod containers {
+        include!(concat!(env!("OUT_DIR"), "/containers.rs"));
+    }
+    /// From `fixtures/recursive.yaml`.
+    pub mod recursive {
+        include!(concat!(env!("OUT_DIR"), "/recursive.rs"));
+    }
+}

@@ -53,8 +53,11 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     let modules = APIS.iter().map(|api| {
         let module = emit_models::field_ident(api.module);
         let feature = api.module;
+        // Generated modules are formatted by prettyplease; `cargo fmt`
+        // leaves them alone so the two never disagree.
         quote! {
             #[cfg(feature = #feature)]
+            #[rustfmt::skip]
             pub mod #module;
         }
     });
@@ -117,6 +120,7 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
         runtime = runtime.display().to_string(),
     );
     let lib_tokens = quote! {
+        #[rustfmt::skip]
         pub mod models;
     };
     let lib = format(&header(GENERATE, &cited), lib_tokens).map_err(|e| Error::in_file(spec, e))?;

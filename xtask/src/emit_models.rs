@@ -13,7 +13,7 @@ pub fn emit(api: &Api) -> TokenStream {
         None => api.title.clone(),
     };
     let module_doc = docs::inner(&title);
-    let items = api.types.iter().map(|def| emit_type(api, def));
+    let items = api.order.iter().map(|&id| emit_type(api, &api.types[id]));
     let uses_map = api.types.iter().any(|def| mentions_map(&def.kind));
     let map_import = uses_map.then(|| quote! { use std::collections::BTreeMap; });
     let serde_import = serde_import(api);
@@ -163,7 +163,8 @@ fn emit_field(api: &Api, field: &Field) -> TokenStream {
         ty = quote! { Option<#ty> };
     }
     let mut serde_args = Vec::new();
-    if field.json_name != field.name {
+    let rust_name = names::ident_text(&field.name);
+    if field.json_name != rust_name.trim_start_matches("r#") {
         let json_name = &field.json_name;
         serde_args.push(quote! { rename = #json_name });
     }

@@ -9,6 +9,8 @@ pub struct Api {
     pub title: String,
     pub description: Option<String>,
     pub types: Vec<TypeDef>,
+    /// Every type once, in the order the module lists them.
+    pub order: Vec<TypeId>,
 }
 
 /// Index into `Api::types`.

@@ -11,11 +11,12 @@ pub fn resolve(doc: &Document) -> Result<Api> {
     let schemas = doc.api.components.as_ref().map_or(&empty, |c| &c.schemas);
     let mut resolver = TypeResolver::new(&doc.path, schemas);
     resolver.resolve_components()?;
-    let mut types = resolver.finish();
+    let (mut types, order) = resolver.finish();
     settle(&doc.path, &mut types)?;
     Ok(Api {
         title: doc.api.info.title.clone(),
         description: doc.api.info.description.clone(),
         types,
+        order,
     })
 }

@@ -34,6 +34,8 @@ pub struct TypeResolver<'a> {
     names: Vec<String>,
     by_component: HashMap<&'a str, TypeId>,
     scope: Scope,
+    /// Each component, followed by the inline types named after it.
+    order: Vec<TypeId>,
 }
 
 impl<'a> TypeResolver<'a> {
@@ -47,6 +49,7 @@ impl<'a> TypeResolver<'a> {
             names: Vec::new(),
             by_component: HashMap::new(),
             scope: Scope::default(),
+            order: Vec::new(),
         };
         // Generated code names these unqualified; a type of the same name
         // would shadow them.
@@ -81,6 +84,7 @@ impl<'a> TypeResolver<'a> {
         let root = Pointer::root().join("components").join("schemas");
         for (key, schema) in components {
             let id = self.by_component[key.as_str()];
+            let first_inline = self.types.len();
             let at = root.join(key);
             let kind = match schema {
                 ReferenceOr::Reference { reference } => TypeKind::Alias(self.reference(reference, &at)?),
@@ -96,16 +100,24 @@ impl<'a> TypeResolver<'a> {
                 doc,
                 kind,
             });
+            self.order.push(id);
+            self.order.extend(first_inline..self.types.len());
         }
         Ok(())
     }
 
-    /// All types, once every reservation has been filled.
-    pub fn finish(self) -> Vec<TypeDef> {
-        self.types
+    /// All types, once every reservation has been filled, and the order in
+    /// which a reader should meet them.
+    pub fn finish(mut self) -> (Vec<TypeDef>, Vec<TypeId>) {
+        let listed = self.order.len();
+        let unlisted = (0..self.types.len()).filter(|id| !self.order[..listed].contains(id)).collect::<Vec<_>>();
+        self.order.extend(unlisted);
+        let types = self
+            .types
             .into_iter()
             .map(|t| t.expect("every reserved type is defined before finish"))
-            .collect()
+            .collect();
+        (types, self.order)
     }
 
     /// The type of a schema used somewhere other than as a component; `hint`
@@ -323,6 +335,15 @@ impl<'a> TypeResolver<'a> {
         if parts.iter().any(|(v, _)| matches!(v.additional, Some(AdditionalProperties::Schema(_) | AdditionalProperties::Any(true)))) {
             scope.claim("additional_properties");
         }
+        // As for types: JSON names that are already idiomatic claim first.
+        let json_names: Vec<&String> = parts.iter().flat_map(|(v, _)| v.properties.into_iter().flatten().map(|(k, _)| k)).collect();
+        let (idiomatic, others): (Vec<&String>, Vec<&String>) = json_names.into_iter().partition(|n| names::snake(n) == **n);
+        let mut field_names: HashMap<&str, String> = HashMap::new();
+        for json_name in idiomatic.into_iter().chain(others) {
+            if !field_names.contains_key(json_name.as_str()) {
+                field_names.insert(json_name, scope.claim(&names::snake(json_name)));
+            }
+        }
         let mut additional = None;
         let required: Vec<&str> = parts.iter().flat_map(|(v, _)| v.required.iter().map(String::as_str)).collect();
         for (view, at) in parts {
@@ -349,7 +370,7 @@ impl<'a> TypeResolver<'a> {
                 // A later `allOf` member redefines a property: it wins, in place.
                 match fields.iter_mut().find(|f| f.json_name == *json_name) {
                     Some(existing) => *existing = Field { name: std::mem::take(&mut existing.name), ..field },
-                    None => fields.push(Field { name: scope.claim(&names::snake(json_name)), ..field }),
+                    None => fields.push(Field { name: field_names[json_name.as_str()].clone(), ..field }),
                 }
             }
             match view.additional {
@@ -377,6 +398,12 @@ impl<'a> TypeResolver<'a> {
             let member_at = at.join(keyword).join(i);
             let ty = self.resolve(member.into(), &member_at, &format!("{name}Variant{}", i + 1))?;
             let wanted = match &ty {
+                // An inline member is named after the union; its variant
+                // needs only the rest (`Variant2`).
+                TypeRef::Named(id) if matches!(member, ReferenceOr::Item(_)) => {
+                    let full = &self.names[*id];
+                    full.strip_prefix(name).filter(|rest| !rest.is_empty()).unwrap_or(full).to_owned()
+                }
                 TypeRef::Named(id) => self.names[*id].clone(),
                 TypeRef::Nullable(_) => format!("Variant{}", i + 1),
                 other => names::pascal(&format!("{other:?}")),
