@@ -17,6 +17,7 @@ fn main() {
             .filter(|line| !line.starts_with("//!"))
             .map(|line| format!("{line}\n"))
             .collect();
-        std::fs::write(Path::new(&out_dir).join(format!("{name}.rs")), items).expect("OUT_DIR is writable");
+        std::fs::write(Path::new(&out_dir).join(format!("{name}.rs")), items)
+            .expect("OUT_DIR is writable");
     }
 }

@@ -16,7 +16,10 @@ fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(input: &Value) 
 fn unknown_string_enum_value_is_kept_and_written_back() {
     let input = json!({ "lines": [], "status": "PART_CAPTURED_LATER" });
     let (order, output) = round_trip::<containers::Order>(&input);
-    assert_eq!(order.status, containers::OrderStatus::Unknown("PART_CAPTURED_LATER".into()));
+    assert_eq!(
+        order.status,
+        containers::OrderStatus::Unknown("PART_CAPTURED_LATER".into())
+    );
     assert_eq!(output, input);
 }
 
@@ -28,7 +31,10 @@ fn known_enum_values_decode_to_their_variants() {
         "priority": -3
     }));
     assert_eq!(order.status, containers::OrderStatus::Captured);
-    assert_eq!(order.lines[0].unit, Some(containers::OrderLinesItemUnit::Kg));
+    assert_eq!(
+        order.lines[0].unit,
+        Some(containers::OrderLinesItemUnit::Kg)
+    );
     assert_eq!(order.priority, Some(containers::OrderPriority::Minus3));
     assert_eq!(order.status.as_str(), "CAPTURED");
 }
@@ -43,8 +49,10 @@ fn unknown_integer_enum_value_is_kept() {
 
 #[test]
 fn unknown_fields_are_ignored() {
-    let order: containers::Order =
-        serde_json::from_value(json!({ "lines": [], "status": "AUTHORIZED", "added_next_year": { "x": 1 } })).unwrap();
+    let order: containers::Order = serde_json::from_value(
+        json!({ "lines": [], "status": "AUTHORIZED", "added_next_year": { "x": 1 } }),
+    )
+    .unwrap();
     assert_eq!(order.status, containers::OrderStatus::Authorized);
 }
 
@@ -120,9 +128,13 @@ fn enum_value_that_collides_with_the_catch_all_still_round_trips() {
 
 #[test]
 fn enum_of_only_null_is_a_nullable_integer() {
-    let (addon, output) = round_trip::<quirks::Addon>(&json!({ "price": 1500, "type": "physical" }));
+    let (addon, output) =
+        round_trip::<quirks::Addon>(&json!({ "price": 1500, "type": "physical" }));
     assert_eq!(addon.price, Some(1500));
-    assert_eq!(addon.r#type, Some(quirks::AddonType::Unknown("physical".into())));
+    assert_eq!(
+        addon.r#type,
+        Some(quirks::AddonType::Unknown("physical".into()))
+    );
     assert_eq!(output, json!({ "price": 1500, "type": "physical" }));
     let (addon, _) = round_trip::<quirks::Addon>(&json!({ "price": null }));
     assert_eq!(addon.price, None);
@@ -135,14 +147,19 @@ fn all_of_merges_members_in_order() {
     assert_eq!(merged.id, "o-1");
     assert_eq!(merged.amount, 100);
     assert_eq!(output, input);
-    assert!(serde_json::from_value::<composition::Merged>(json!({ "id": "x" })).is_err(), "amount is required");
+    assert!(
+        serde_json::from_value::<composition::Merged>(json!({ "id": "x" })).is_err(),
+        "amount is required"
+    );
 }
 
 #[test]
 fn discriminator_selects_the_variant_and_keeps_the_tag() {
     let input = json!({ "method": "bill", "due_in_days": 30 });
     let (method, output) = round_trip::<composition::PaymentMethod>(&input);
-    let composition::PaymentMethod::Invoice(invoice) = method else { panic!("expected Invoice, got {method:?}") };
+    let composition::PaymentMethod::Invoice(invoice) = method else {
+        panic!("expected Invoice, got {method:?}")
+    };
     assert_eq!(invoice.due_in_days, Some(30));
     assert_eq!(output, input);
 }
@@ -159,14 +176,18 @@ fn unknown_discriminator_value_is_kept_as_json() {
 fn untagged_union_tries_variants_in_order() {
     let (by_id, _) = round_trip::<composition::IdOrObject>(&json!("abc"));
     assert_eq!(by_id, composition::IdOrObject::String("abc".into()));
-    let (object, _) = round_trip::<composition::IdOrObject>(&json!({ "id": "abc", "expand": true }));
+    let (object, _) =
+        round_trip::<composition::IdOrObject>(&json!({ "id": "abc", "expand": true }));
     assert!(matches!(object, composition::IdOrObject::Variant2(_)));
 }
 
 #[test]
 fn required_nullable_field_is_written_as_null() {
     let holder = composition::Holder::default();
-    assert_eq!(serde_json::to_value(&holder).unwrap(), json!({ "maybe": null }));
+    assert_eq!(
+        serde_json::to_value(&holder).unwrap(),
+        json!({ "maybe": null })
+    );
 }
 
 #[test]
@@ -180,7 +201,11 @@ fn recursive_types_decode_deeply() {
     assert_eq!(node.next.unwrap().next.unwrap().value, "c");
     assert_eq!(output, input);
 
-    let (expression, _) = round_trip::<recursive::Expression>(&json!({ "left": 1, "right": { "left": 2, "right": 3 } }));
-    let recursive::Expression::Sum(sum) = expression else { panic!("expected a sum") };
+    let (expression, _) = round_trip::<recursive::Expression>(
+        &json!({ "left": 1, "right": { "left": 2, "right": 3 } }),
+    );
+    let recursive::Expression::Sum(sum) = expression else {
+        panic!("expected a sum")
+    };
     assert_eq!(*sum.left, recursive::Expression::I64(1));
 }

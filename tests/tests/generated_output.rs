@@ -8,7 +8,8 @@ use xtask::config::APIS;
 use xtask::{codegen, models_module, workspace_root, Outcome};
 
 fn generated(relative: &str, command: &str) -> String {
-    models_module(&workspace_root().join(relative), relative, command).unwrap_or_else(|e| panic!("{e}"))
+    models_module(&workspace_root().join(relative), relative, command)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -22,7 +23,10 @@ fn specs() {
 fn fixtures() {
     for name in ["quirks", "composition", "containers", "recursive"] {
         let relative = format!("tests/fixtures/{name}.yaml");
-        insta::assert_snapshot!(format!("fixture_{name}"), generated(&relative, "cargo xtask generate"));
+        insta::assert_snapshot!(
+            format!("fixture_{name}"),
+            generated(&relative, "cargo xtask generate")
+        );
     }
 }
 
@@ -30,9 +34,18 @@ fn fixtures() {
 fn committed_crates_match_the_specs() {
     match codegen(&workspace_root(), true) {
         Ok(Outcome::UpToDate) => {}
-        Ok(Outcome::Stale(stale)) => panic!("stale generated files, run `cargo xtask codegen`: {stale:?}"),
+        Ok(Outcome::Stale(stale)) => {
+            panic!("stale generated files, run `cargo xtask codegen`: {stale:?}")
+        }
         Ok(Outcome::Written(_)) => unreachable!("check mode writes nothing"),
-        Err(errors) => panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+        Err(errors) => panic!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 

@@ -38,7 +38,9 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     for api in APIS {
         match models_module(&root.join(api.spec), api.spec, CODEGEN) {
             Ok(contents) => files.push(GeneratedFile {
-                path: Path::new(MODELS_CRATE_DIR).join("src").join(format!("{}.rs", api.module)),
+                path: Path::new(MODELS_CRATE_DIR)
+                    .join("src")
+                    .join(format!("{}.rs", api.module)),
                 contents,
             }),
             Err(mut e) => {
@@ -65,7 +67,8 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
         #![doc = include_str!("../README.md")]
         #(#modules)*
     };
-    let lib = format(&header(CODEGEN, "specs/"), lib).map_err(|e| vec![Error::in_file(Path::new(MODELS_CRATE_DIR), e)])?;
+    let lib = format(&header(CODEGEN, "specs/"), lib)
+        .map_err(|e| vec![Error::in_file(Path::new(MODELS_CRATE_DIR), e)])?;
     files.push(GeneratedFile {
         path: Path::new(MODELS_CRATE_DIR).join("src/lib.rs"),
         contents: lib,
@@ -90,10 +93,18 @@ pub fn codegen(root: &Path, check: bool) -> Result<Outcome, Vec<Error>> {
     let io_error = |e: std::io::Error| vec![Error::in_file(root, e.to_string())];
     if check {
         let stale = write::stale(root, &files, &owned_dirs()).map_err(io_error)?;
-        return Ok(if stale.is_empty() { Outcome::UpToDate } else { Outcome::Stale(stale) });
+        return Ok(if stale.is_empty() {
+            Outcome::UpToDate
+        } else {
+            Outcome::Stale(stale)
+        });
     }
     let written = write::write(root, &files, &owned_dirs()).map_err(io_error)?;
-    Ok(if written.is_empty() { Outcome::UpToDate } else { Outcome::Written(written) })
+    Ok(if written.is_empty() {
+        Outcome::UpToDate
+    } else {
+        Outcome::Written(written)
+    })
 }
 
 /// `cargo xtask generate --spec FILE --out DIR [--name CRATE]`: a standalone
@@ -106,8 +117,15 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
             .map(|stem| crate::names::snake(&stem.to_string_lossy()).replace('_', "-"))
             .unwrap_or_else(|| "generated-api".to_owned()),
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(Error::in_file(spec, format!("`{name}` is not a valid crate name")));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::in_file(
+            spec,
+            format!("`{name}` is not a valid crate name"),
+        ));
     }
     let cited = spec.display().to_string();
     let models = models_module(spec, &cited, GENERATE)?;
@@ -125,9 +143,19 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
     };
     let lib = format(&header(GENERATE, &cited), lib_tokens).map_err(|e| Error::in_file(spec, e))?;
     let files = vec![
-        GeneratedFile { path: "Cargo.toml".into(), contents: manifest },
-        GeneratedFile { path: "src/lib.rs".into(), contents: lib },
-        GeneratedFile { path: "src/models.rs".into(), contents: models },
+        GeneratedFile {
+            path: "Cargo.toml".into(),
+            contents: manifest,
+        },
+        GeneratedFile {
+            path: "src/lib.rs".into(),
+            contents: lib,
+        },
+        GeneratedFile {
+            path: "src/models.rs".into(),
+            contents: models,
+        },
     ];
-    write::write(out, &files, &[PathBuf::from("src")]).map_err(|e| Error::in_file(out, e.to_string()))
+    write::write(out, &files, &[PathBuf::from("src")])
+        .map_err(|e| Error::in_file(out, e.to_string()))
 }

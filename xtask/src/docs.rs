@@ -49,7 +49,11 @@ fn prose_lines(text: &str) -> Vec<String> {
         let line = raw.trim();
         if line.starts_with("```") || line.starts_with("~~~") {
             // A fence opening becomes `text`, so rustdoc never runs it.
-            out.push(if in_fence { " ```".to_owned() } else { " ```text".to_owned() });
+            out.push(if in_fence {
+                " ```".to_owned()
+            } else {
+                " ```text".to_owned()
+            });
             in_fence = !in_fence;
             continue;
         }
@@ -93,7 +97,9 @@ fn escape_markdown(line: &str) -> String {
         let prev = i.checked_sub(1).map(|p| chars[p]);
         if (rest.starts_with("https://") || rest.starts_with("http://")) && prev != Some('(') {
             // A bare URL becomes an autolink.
-            let end = (i..chars.len()).find(|&j| chars[j].is_whitespace()).unwrap_or(chars.len());
+            let end = (i..chars.len())
+                .find(|&j| chars[j].is_whitespace())
+                .unwrap_or(chars.len());
             let mut url_end = end;
             while url_end > i && matches!(chars[url_end - 1], '.' | ',' | ';' | ':' | ')' | '>') {
                 url_end -= 1;

@@ -179,7 +179,8 @@ fn emit_field(api: &Api, field: &Field) -> TokenStream {
     }
 }
 
-const UNKNOWN_DOC: &str = " A value this version of the SDK does not know, kept exactly as received.";
+const UNKNOWN_DOC: &str =
+    " A value this version of the SDK does not know, kept exactly as received.";
 
 fn emit_string_enum(name: &Ident, variants: &[Variant<String>]) -> TokenStream {
     let idents: Vec<Ident> = variants.iter().map(|v| type_ident(&v.name)).collect();
@@ -278,7 +279,11 @@ fn emit_union(api: &Api, name: &Ident, u: &Union) -> TokenStream {
     let idents: Vec<Ident> = u.variants.iter().map(|v| type_ident(&v.name)).collect();
     let types = u.variants.iter().map(|v| {
         let ty = type_tokens(api, &v.ty, &TokenStream::new());
-        if v.boxed { quote! { Box<#ty> } } else { ty }
+        if v.boxed {
+            quote! { Box<#ty> }
+        } else {
+            ty
+        }
     });
     let needs_other = u.tag.is_some() || !u.variants.iter().any(|v| v.ty == TypeRef::Json);
     let other = needs_other.then(|| {
@@ -301,7 +306,11 @@ fn emit_union(api: &Api, name: &Ident, u: &Union) -> TokenStream {
     // in the object, where the variant's own type expects it.
     let arms = u.variants.iter().zip(&idents).map(|(v, ident)| {
         let values = &v.tag_values;
-        let wrap = if v.boxed { quote! { |v| Self::#ident(Box::new(v)) } } else { quote! { Self::#ident } };
+        let wrap = if v.boxed {
+            quote! { |v| Self::#ident(Box::new(v)) }
+        } else {
+            quote! { Self::#ident }
+        };
         quote! { #(Some(#values))|* => serde_json::from_value(value).map(#wrap), }
     });
     quote! {

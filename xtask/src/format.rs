@@ -13,8 +13,12 @@ pub fn header(command: &str, source: &str) -> String {
 /// Formats a file; `Err` means the generator built tokens that are not a
 /// Rust file, which is a bug in the generator, not in the spec.
 pub fn format(header: &str, tokens: TokenStream) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
-    Ok(format!("{header}\n{}", separate_items(&prettyplease::unparse(&file))))
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    Ok(format!(
+        "{header}\n{}",
+        separate_items(&prettyplease::unparse(&file))
+    ))
 }
 
 /// prettyplease leaves no blank line between items; rustfmt-formatted code,

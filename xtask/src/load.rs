@@ -19,10 +19,15 @@ pub struct Document {
 }
 
 pub fn load(path: &Path) -> Result<Document> {
-    let bytes = std::fs::read(path).map_err(|e| Error::in_file(path, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::in_file(path, format!("cannot read: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let (line, column) = line_and_column(&bytes[..e.valid_up_to()]);
-        Error::at(path, format!("line {line}, column {column}"), "not valid UTF-8")
+        Error::at(
+            path,
+            format!("line {line}, column {column}"),
+            "not valid UTF-8",
+        )
     })?;
     let mut tree = parse_tree(path, text)?;
     check_version(path, &tree)?;
@@ -38,11 +43,15 @@ pub fn load(path: &Path) -> Result<Document> {
 }
 
 fn parse_tree(path: &Path, text: &str) -> Result<Value> {
-    let is_json = path.extension().is_some_and(|ext| ext == "json")
-        || text.trim_start().starts_with('{');
+    let is_json =
+        path.extension().is_some_and(|ext| ext == "json") || text.trim_start().starts_with('{');
     if is_json {
         return serde_json::from_str(text).map_err(|e| {
-            Error::at(path, format!("line {}, column {}", e.line(), e.column()), e.to_string())
+            Error::at(
+                path,
+                format!("line {}, column {}", e.line(), e.column()),
+                e.to_string(),
+            )
         });
     }
     let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
@@ -73,7 +82,9 @@ fn yaml_to_json(path: &Path, at: &Pointer, yaml: serde_yaml_ng::Value) -> Result
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 serde_json::Number::from_f64(f)
                     .map(Value::Number)
-                    .ok_or_else(|| Error::at(path, at.as_str(), format!("number {n} has no JSON form")))?
+                    .ok_or_else(|| {
+                        Error::at(path, at.as_str(), format!("number {n} has no JSON form"))
+                    })?
             }
         }
         Y::String(s) => Value::String(s),
@@ -114,13 +125,21 @@ fn check_version(path: &Path, tree: &Value) -> Result<()> {
     };
     match root.get("openapi").and_then(Value::as_str) {
         Some(v) if v.starts_with("3.0") => Ok(()),
-        Some(v) => Err(Error::at(path, "#/openapi", format!("OpenAPI {v} is not supported; only 3.0.x is"))),
+        Some(v) => Err(Error::at(
+            path,
+            "#/openapi",
+            format!("OpenAPI {v} is not supported; only 3.0.x is"),
+        )),
         None if root.contains_key("swagger") => Err(Error::at(
             path,
             "#/swagger",
             "Swagger 2.0 is not supported; convert the document to OpenAPI 3.0",
         )),
-        None => Err(Error::at(path, "#/openapi", "missing the `openapi` version field")),
+        None => Err(Error::at(
+            path,
+            "#/openapi",
+            "missing the `openapi` version field",
+        )),
     }
 }
 
@@ -128,17 +147,24 @@ fn check_version(path: &Path, tree: &Value) -> Result<()> {
 /// the wire; give it that schema instead of rejecting the document.
 fn default_header_schemas(tree: &mut Value) {
     fn fix_headers(headers: Option<&mut Value>) {
-        let Some(Value::Object(headers)) = headers else { return };
+        let Some(Value::Object(headers)) = headers else {
+            return;
+        };
         for header in headers.values_mut() {
             if let Value::Object(header) = header {
-                if !header.contains_key("$ref") && !header.contains_key("schema") && !header.contains_key("content") {
+                if !header.contains_key("$ref")
+                    && !header.contains_key("schema")
+                    && !header.contains_key("content")
+                {
                     header.insert("schema".to_owned(), serde_json::json!({ "type": "string" }));
                 }
             }
         }
     }
     fn fix_responses(responses: Option<&mut Value>) {
-        let Some(Value::Object(responses)) = responses else { return };
+        let Some(Value::Object(responses)) = responses else {
+            return;
+        };
         for response in responses.values_mut() {
             fix_headers(response.get_mut("headers"));
         }
@@ -160,11 +186,12 @@ fn default_header_schemas(tree: &mut Value) {
 
 fn pointer_of(path: &serde_path_to_error::Path) -> Pointer {
     use serde_path_to_error::Segment;
-    path.iter().fold(Pointer::root(), |pointer, segment| match segment {
-        Segment::Seq { index } => pointer.join(index),
-        Segment::Map { key } => pointer.join(key),
-        Segment::Enum { .. } | Segment::Unknown => pointer,
-    })
+    path.iter()
+        .fold(Pointer::root(), |pointer, segment| match segment {
+            Segment::Seq { index } => pointer.join(index),
+            Segment::Map { key } => pointer.join(key),
+            Segment::Enum { .. } | Segment::Unknown => pointer,
+        })
 }
 
 fn line_and_column(prefix: &[u8]) -> (usize, usize) {

@@ -42,7 +42,8 @@ fn run_codegen(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         Ok(Outcome::Stale(stale)) => {
-            let mut message = String::from("generated files are stale; run `cargo xtask codegen`:\n");
+            let mut message =
+                String::from("generated files are stale; run `cargo xtask codegen`:\n");
             for (path, why) in stale {
                 let why = match why {
                     Staleness::Missing => "missing",
@@ -53,7 +54,11 @@ fn run_codegen(args: &[String]) -> Result<(), String> {
             }
             Err(message.trim_end().to_owned())
         }
-        Err(errors) => Err(errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n")),
+        Err(errors) => Err(errors
+            .iter()
+            .map(|e| format!("error: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
 }
 
@@ -61,7 +66,9 @@ fn run_generate(args: &[String]) -> Result<(), String> {
     let (mut spec, mut out, mut name) = (None, None, None);
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
             "--spec" => spec = Some(PathBuf::from(value)),
             "--out" => out = Some(PathBuf::from(value)),
@@ -72,7 +79,8 @@ fn run_generate(args: &[String]) -> Result<(), String> {
     let (Some(spec), Some(out)) = (spec, out) else {
         return Err(USAGE.to_owned());
     };
-    let written = generate_crate(&spec, &out, name.as_deref()).map_err(|e| format!("error: {e}"))?;
+    let written =
+        generate_crate(&spec, &out, name.as_deref()).map_err(|e| format!("error: {e}"))?;
     for path in written {
         println!("wrote {}", out.join(path).display());
     }

@@ -17,9 +17,9 @@ use std::collections::HashSet;
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
     "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
-    "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro", "override",
-    "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// Keywords that cannot be raw identifiers.
@@ -115,7 +115,14 @@ impl Scope {
         let mut name = wanted.to_owned();
         let mut n = 2;
         while !self.taken.insert(name.clone()) {
-            name = format!("{wanted}{}{n}", if wanted.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" });
+            name = format!(
+                "{wanted}{}{n}",
+                if wanted.ends_with(|c: char| c.is_ascii_digit()) {
+                    "_"
+                } else {
+                    ""
+                }
+            );
             n += 1;
         }
         name
@@ -128,7 +135,10 @@ mod tests {
 
     #[test]
     fn casing() {
-        assert_eq!(pascal("No such order error message"), "NoSuchOrderErrorMessage");
+        assert_eq!(
+            pascal("No such order error message"),
+            "NoSuchOrderErrorMessage"
+        );
         assert_eq!(pascal("order_line"), "OrderLine");
         assert_eq!(pascal("MerchantOrderDto"), "MerchantOrderDto");
         assert_eq!(pascal("HTTPServer"), "HttpServer");

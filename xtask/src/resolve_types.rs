@@ -13,14 +13,43 @@ use openapiv3::{AdditionalProperties, ReferenceOr, Schema};
 use serde_json::Value;
 
 use crate::error::{Error, Pointer, Result};
-use crate::model::{Derives, Doc, Field, Struct, TypeDef, TypeId, TypeKind, TypeRef, Union, UnionVariant, Variant};
+use crate::model::{
+    Derives, Doc, Field, Struct, TypeDef, TypeId, TypeKind, TypeRef, Union, UnionVariant, Variant,
+};
 use crate::names::{self, Scope};
 use crate::schema_view::{SchemaRef, View};
 
 const RESERVED_TYPE_NAMES: &[&str] = &[
-    "BTreeMap", "Box", "Clone", "Copy", "Debug", "Default", "Deserialize", "Deserializer", "Drop", "Eq", "Err",
-    "Fn", "From", "Hash", "Iterator", "None", "Ok", "Option", "PartialEq", "Result", "Send", "Serialize",
-    "Serializer", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "Vec",
+    "BTreeMap",
+    "Box",
+    "Clone",
+    "Copy",
+    "Debug",
+    "Default",
+    "Deserialize",
+    "Deserializer",
+    "Drop",
+    "Eq",
+    "Err",
+    "Fn",
+    "From",
+    "Hash",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "PartialEq",
+    "Result",
+    "Send",
+    "Serialize",
+    "Serializer",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "Vec",
 ];
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
@@ -58,8 +87,9 @@ impl<'a> TypeResolver<'a> {
         }
         // Names that are already idiomatic claim first: `Address` keeps its
         // name and `address` becomes `Address2`, whatever the order.
-        let (idiomatic, others): (Vec<&String>, Vec<&String>) =
-            components.keys().partition(|key| names::pascal(key) == **key);
+        let (idiomatic, others): (Vec<&String>, Vec<&String>) = components
+            .keys()
+            .partition(|key| names::pascal(key) == **key);
         for key in idiomatic.into_iter().chain(others) {
             let name = resolver.scope.claim(&names::pascal(key));
             let id = resolver.reserve(name);
@@ -87,7 +117,9 @@ impl<'a> TypeResolver<'a> {
             let first_inline = self.types.len();
             let at = root.join(key);
             let kind = match schema {
-                ReferenceOr::Reference { reference } => TypeKind::Alias(self.reference(reference, &at)?),
+                ReferenceOr::Reference { reference } => {
+                    TypeKind::Alias(self.reference(reference, &at)?)
+                }
                 ReferenceOr::Item(schema) => self.kind_of(schema, &at, &self.names[id].clone())?,
             };
             let doc = match schema {
@@ -110,7 +142,9 @@ impl<'a> TypeResolver<'a> {
     /// which a reader should meet them.
     pub fn finish(mut self) -> (Vec<TypeDef>, Vec<TypeId>) {
         let listed = self.order.len();
-        let unlisted = (0..self.types.len()).filter(|id| !self.order[..listed].contains(id)).collect::<Vec<_>>();
+        let unlisted = (0..self.types.len())
+            .filter(|id| !self.order[..listed].contains(id))
+            .collect::<Vec<_>>();
         self.order.extend(unlisted);
         let types = self
             .types
@@ -144,14 +178,23 @@ impl<'a> TypeResolver<'a> {
                 TypeRef::Named(id)
             }
         };
-        Ok(if view.is_nullable() { TypeRef::Nullable(Box::new(ty)) } else { ty })
+        Ok(if view.is_nullable() {
+            TypeRef::Nullable(Box::new(ty))
+        } else {
+            ty
+        })
     }
 
     pub fn reference(&self, reference: &str, at: &Pointer) -> Result<TypeRef> {
         let key = reference
             .strip_prefix(COMPONENT_PREFIX)
             .map(unescape_pointer_segment)
-            .ok_or_else(|| self.error(at, format!("unsupported $ref `{reference}`: only `{COMPONENT_PREFIX}...` is")))?;
+            .ok_or_else(|| {
+                self.error(
+                    at,
+                    format!("unsupported $ref `{reference}`: only `{COMPONENT_PREFIX}...` is"),
+                )
+            })?;
         self.by_component
             .get(key.as_str())
             .map(|&id| TypeRef::Named(id))
@@ -168,7 +211,9 @@ impl<'a> TypeResolver<'a> {
             if view.properties.is_none() {
                 // `allOf: [$ref]` is how 3.0 documents attach a description
                 // or `nullable` to a reference: it is that type.
-                return self.resolve(single.into(), &at.join("allOf").join(0), hint).map(Some);
+                return self
+                    .resolve(single.into(), &at.join("allOf").join(0), hint)
+                    .map(Some);
             }
         }
         if !view.all_of.is_empty() || view.properties.is_some() {
@@ -177,7 +222,9 @@ impl<'a> TypeResolver<'a> {
         if !view.one_of.is_empty() || !view.any_of.is_empty() {
             return Ok(None);
         }
-        if view.enum_values().next().is_some() && matches!(view.typ, None | Some("string" | "integer")) {
+        if view.enum_values().next().is_some()
+            && matches!(view.typ, None | Some("string" | "integer"))
+        {
             return Ok(None);
         }
         let ty = match view.typ {
@@ -192,16 +239,22 @@ impl<'a> TypeResolver<'a> {
                 _ => TypeRef::F64,
             },
             Some("array") => match view.items {
-                Some(items) => TypeRef::Vec(Box::new(self.resolve(items, &at.join("items"), &format!("{hint}Item"))?)),
+                Some(items) => TypeRef::Vec(Box::new(self.resolve(
+                    items,
+                    &at.join("items"),
+                    &format!("{hint}Item"),
+                )?)),
                 None => TypeRef::Vec(Box::new(TypeRef::Json)),
             },
             Some("object") | None if view.items.is_none() || view.typ == Some("object") => {
                 match view.additional {
-                    Some(AdditionalProperties::Schema(schema)) => TypeRef::Map(Box::new(self.resolve(
-                        schema.as_ref().into(),
-                        &at.join("additionalProperties"),
-                        &format!("{hint}Value"),
-                    )?)),
+                    Some(AdditionalProperties::Schema(schema)) => {
+                        TypeRef::Map(Box::new(self.resolve(
+                            schema.as_ref().into(),
+                            &at.join("additionalProperties"),
+                            &format!("{hint}Value"),
+                        )?))
+                    }
                     Some(AdditionalProperties::Any(_)) => TypeRef::Map(Box::new(TypeRef::Json)),
                     None if view.typ == Some("object") => TypeRef::Map(Box::new(TypeRef::Json)),
                     None => TypeRef::Json,
@@ -210,9 +263,15 @@ impl<'a> TypeResolver<'a> {
             // Items but no type: an array in all but name.
             None => {
                 let items = view.items.expect("guarded by the arm above");
-                TypeRef::Vec(Box::new(self.resolve(items, &at.join("items"), &format!("{hint}Item"))?))
+                TypeRef::Vec(Box::new(self.resolve(
+                    items,
+                    &at.join("items"),
+                    &format!("{hint}Item"),
+                )?))
             }
-            Some(other) => return Err(self.error(&at.join("type"), format!("unknown type `{other}`"))),
+            Some(other) => {
+                return Err(self.error(&at.join("type"), format!("unknown type `{other}`")))
+            }
         };
         Ok(Some(ty))
     }
@@ -225,7 +284,9 @@ impl<'a> TypeResolver<'a> {
         }
         if !view.all_of.is_empty() {
             if !view.one_of.is_empty() || !view.any_of.is_empty() {
-                return Err(self.error(at, "`allOf` together with `oneOf`/`anyOf` is not supported"));
+                return Err(
+                    self.error(at, "`allOf` together with `oneOf`/`anyOf` is not supported")
+                );
             }
             return self.struct_of_all_of(&view, at, name);
         }
@@ -253,17 +314,31 @@ impl<'a> TypeResolver<'a> {
         if view.typ == Some("integer") {
             let variants = values
                 .map(|v| {
-                    let value = v.as_i64().ok_or_else(|| self.error(&at, format!("enum value {v} is not an integer")))?;
-                    let wanted = if value < 0 { format!("Minus{}", value.unsigned_abs()) } else { format!("V{value}") };
-                    Ok(Variant { name: scope.claim(&wanted), value })
+                    let value = v.as_i64().ok_or_else(|| {
+                        self.error(&at, format!("enum value {v} is not an integer"))
+                    })?;
+                    let wanted = if value < 0 {
+                        format!("Minus{}", value.unsigned_abs())
+                    } else {
+                        format!("V{value}")
+                    };
+                    Ok(Variant {
+                        name: scope.claim(&wanted),
+                        value,
+                    })
                 })
                 .collect::<Result<_>>()?;
             return Ok(TypeKind::IntegerEnum(variants));
         }
         let variants = values
             .map(|v| {
-                let value = v.as_str().ok_or_else(|| self.error(&at, format!("enum value {v} is not a string")))?;
-                Ok(Variant { name: scope.claim(&names::pascal(value)), value: value.to_owned() })
+                let value = v
+                    .as_str()
+                    .ok_or_else(|| self.error(&at, format!("enum value {v} is not a string")))?;
+                Ok(Variant {
+                    name: scope.claim(&names::pascal(value)),
+                    value: value.to_owned(),
+                })
             })
             .collect::<Result<_>>()?;
         Ok(TypeKind::StringEnum(variants))
@@ -295,10 +370,15 @@ impl<'a> TypeResolver<'a> {
             let member_at = at.join("allOf").join(i);
             let (schema, schema_at) = match member {
                 ReferenceOr::Item(schema) => (schema, member_at.clone()),
-                ReferenceOr::Reference { reference } => self.component_schema(reference, &member_at)?,
+                ReferenceOr::Reference { reference } => {
+                    self.component_schema(reference, &member_at)?
+                }
             };
             let member_view = View::of(schema);
-            if member_view.typ.is_some_and(|t| t != "object") || !member_view.one_of.is_empty() || !member_view.any_of.is_empty() {
+            if member_view.typ.is_some_and(|t| t != "object")
+                || !member_view.one_of.is_empty()
+                || !member_view.any_of.is_empty()
+            {
                 return Err(self.error(&member_at, "`allOf` member is not an object schema"));
             }
             self.collect_all_of(&member_view, &schema_at, parts, depth + 1)?;
@@ -321,23 +401,38 @@ impl<'a> TypeResolver<'a> {
                 .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to no schema")))?;
             match schema {
                 ReferenceOr::Item(schema) => {
-                    return Ok((schema, Pointer::root().join("components").join("schemas").join(key)))
+                    return Ok((
+                        schema,
+                        Pointer::root().join("components").join("schemas").join(key),
+                    ))
                 }
                 ReferenceOr::Reference { reference: next } => reference = next.clone(),
             }
         }
-        Err(self.error(at, format!("$ref `{reference}` is part of a reference cycle")))
+        Err(self.error(
+            at,
+            format!("$ref `{reference}` is part of a reference cycle"),
+        ))
     }
 
     fn struct_of(&mut self, parts: &[(View<'_>, Pointer)], name: &str) -> Result<TypeKind> {
         let mut fields: Vec<Field> = Vec::new();
         let mut scope = Scope::default();
-        if parts.iter().any(|(v, _)| matches!(v.additional, Some(AdditionalProperties::Schema(_) | AdditionalProperties::Any(true)))) {
+        if parts.iter().any(|(v, _)| {
+            matches!(
+                v.additional,
+                Some(AdditionalProperties::Schema(_) | AdditionalProperties::Any(true))
+            )
+        }) {
             scope.claim("additional_properties");
         }
         // As for types: JSON names that are already idiomatic claim first.
-        let json_names: Vec<&String> = parts.iter().flat_map(|(v, _)| v.properties.into_iter().flatten().map(|(k, _)| k)).collect();
-        let (idiomatic, others): (Vec<&String>, Vec<&String>) = json_names.into_iter().partition(|n| names::snake(n) == **n);
+        let json_names: Vec<&String> = parts
+            .iter()
+            .flat_map(|(v, _)| v.properties.into_iter().flatten().map(|(k, _)| k))
+            .collect();
+        let (idiomatic, others): (Vec<&String>, Vec<&String>) =
+            json_names.into_iter().partition(|n| names::snake(n) == **n);
         let mut field_names: HashMap<&str, String> = HashMap::new();
         for json_name in idiomatic.into_iter().chain(others) {
             if !field_names.contains_key(json_name.as_str()) {
@@ -345,7 +440,10 @@ impl<'a> TypeResolver<'a> {
             }
         }
         let mut additional = None;
-        let required: Vec<&str> = parts.iter().flat_map(|(v, _)| v.required.iter().map(String::as_str)).collect();
+        let required: Vec<&str> = parts
+            .iter()
+            .flat_map(|(v, _)| v.required.iter().map(String::as_str))
+            .collect();
         for (view, at) in parts {
             for (json_name, schema) in view.properties.into_iter().flatten() {
                 let field_at = at.join("properties").join(json_name);
@@ -369,8 +467,16 @@ impl<'a> TypeResolver<'a> {
                 };
                 // A later `allOf` member redefines a property: it wins, in place.
                 match fields.iter_mut().find(|f| f.json_name == *json_name) {
-                    Some(existing) => *existing = Field { name: std::mem::take(&mut existing.name), ..field },
-                    None => fields.push(Field { name: field_names[json_name.as_str()].clone(), ..field }),
+                    Some(existing) => {
+                        *existing = Field {
+                            name: std::mem::take(&mut existing.name),
+                            ..field
+                        }
+                    }
+                    None => fields.push(Field {
+                        name: field_names[json_name.as_str()].clone(),
+                        ..field
+                    }),
                 }
             }
             match view.additional {
@@ -385,24 +491,39 @@ impl<'a> TypeResolver<'a> {
                 Some(AdditionalProperties::Any(false)) | None => {}
             }
         }
-        Ok(TypeKind::Struct(Struct { fields, additional, derives: Derives::default() }))
+        Ok(TypeKind::Struct(Struct {
+            fields,
+            additional,
+            derives: Derives::default(),
+        }))
     }
 
     fn union_of(&mut self, view: &View<'_>, at: &Pointer, name: &str) -> Result<TypeKind> {
-        let (members, keyword) = if view.one_of.is_empty() { (view.any_of, "anyOf") } else { (view.one_of, "oneOf") };
+        let (members, keyword) = if view.one_of.is_empty() {
+            (view.any_of, "anyOf")
+        } else {
+            (view.one_of, "oneOf")
+        };
         let discriminator = view.data.discriminator.as_ref();
         let mut scope = Scope::default();
         scope.claim("Other");
         let mut variants = Vec::new();
         for (i, member) in members.iter().enumerate() {
             let member_at = at.join(keyword).join(i);
-            let ty = self.resolve(member.into(), &member_at, &format!("{name}Variant{}", i + 1))?;
+            let ty = self.resolve(
+                member.into(),
+                &member_at,
+                &format!("{name}Variant{}", i + 1),
+            )?;
             let wanted = match &ty {
                 // An inline member is named after the union; its variant
                 // needs only the rest (`Variant2`).
                 TypeRef::Named(id) if matches!(member, ReferenceOr::Item(_)) => {
                     let full = &self.names[*id];
-                    full.strip_prefix(name).filter(|rest| !rest.is_empty()).unwrap_or(full).to_owned()
+                    full.strip_prefix(name)
+                        .filter(|rest| !rest.is_empty())
+                        .unwrap_or(full)
+                        .to_owned()
                 }
                 TypeRef::Named(id) => self.names[*id].clone(),
                 TypeRef::Nullable(_) => format!("Variant{}", i + 1),
@@ -411,22 +532,36 @@ impl<'a> TypeResolver<'a> {
             let mut tag_values = Vec::new();
             if let Some(discriminator) = discriminator {
                 let ReferenceOr::Reference { reference } = member else {
-                    return Err(self.error(&member_at, "a member of a union with a discriminator must be a $ref"));
+                    return Err(self.error(
+                        &member_at,
+                        "a member of a union with a discriminator must be a $ref",
+                    ));
                 };
                 tag_values.extend(
                     discriminator
                         .mapping
                         .iter()
-                        .filter(|(_, target)| *target == reference || COMPONENT_PREFIX.to_owned() + target == *reference)
+                        .filter(|(_, target)| {
+                            *target == reference
+                                || COMPONENT_PREFIX.to_owned() + target == *reference
+                        })
                         .map(|(value, _)| value.clone()),
                 );
                 if tag_values.is_empty() {
                     // Without a mapping the tag value is the schema's name.
-                    let key = reference.strip_prefix(COMPONENT_PREFIX).map(unescape_pointer_segment).unwrap_or_default();
+                    let key = reference
+                        .strip_prefix(COMPONENT_PREFIX)
+                        .map(unescape_pointer_segment)
+                        .unwrap_or_default();
                     tag_values.push(key);
                 }
             }
-            variants.push(UnionVariant { name: scope.claim(&wanted), ty, tag_values, boxed: false });
+            variants.push(UnionVariant {
+                name: scope.claim(&wanted),
+                ty,
+                tag_values,
+                boxed: false,
+            });
         }
         Ok(TypeKind::Union(Union {
             tag: discriminator.map(|d| d.property_name.clone()),
@@ -458,9 +593,16 @@ impl<'s> View<'s> {
 
 pub fn doc_of(view: &View<'_>) -> Doc {
     Doc {
-        text: view.data.description.clone().or_else(|| view.data.title.clone()),
+        text: view
+            .data
+            .description
+            .clone()
+            .or_else(|| view.data.title.clone()),
         // Formats the Rust type already says are noise in the docs.
-        format: view.format.clone().filter(|f| !matches!(f.as_str(), "int32" | "int64" | "float" | "double")),
+        format: view
+            .format
+            .clone()
+            .filter(|f| !matches!(f.as_str(), "int32" | "int64" | "float" | "double")),
         example: view.data.example.as_ref().map(|e| match e {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -471,7 +613,11 @@ pub fn doc_of(view: &View<'_>) -> Doc {
 /// `#/components/schemas/Foo~1Bar` names `Foo/Bar`; documents in the wild
 /// also percent-encode spaces.
 fn unescape_pointer_segment(segment: &str) -> String {
-    let decoded = if segment.contains('%') { percent_decode(segment) } else { segment.to_owned() };
+    let decoded = if segment.contains('%') {
+        percent_decode(segment)
+    } else {
+        segment.to_owned()
+    };
     decoded.replace("~1", "/").replace("~0", "~")
 }
 
@@ -480,7 +626,10 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(byte)) => {
                 out.push(byte);

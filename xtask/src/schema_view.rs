@@ -5,7 +5,8 @@
 
 use indexmap::IndexMap;
 use openapiv3::{
-    AdditionalProperties, ReferenceOr, Schema, SchemaData, SchemaKind, Type, VariantOrUnknownOrEmpty,
+    AdditionalProperties, ReferenceOr, Schema, SchemaData, SchemaKind, Type,
+    VariantOrUnknownOrEmpty,
 };
 use serde_json::Value;
 
@@ -98,7 +99,10 @@ impl<'a> View<'a> {
                 view.enumeration = t
                     .enumeration
                     .iter()
-                    .map(|v| v.and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number))
+                    .map(|v| {
+                        v.and_then(serde_json::Number::from_f64)
+                            .map_or(Value::Null, Value::Number)
+                    })
                     .collect();
             }
             SchemaKind::Type(Type::Integer(t)) => {

@@ -27,7 +27,9 @@ fn inline_targets(ty: &TypeRef, out: &mut Vec<TypeId>) {
 fn all_targets(ty: &TypeRef, out: &mut Vec<TypeId>) {
     match ty {
         TypeRef::Named(id) => out.push(*id),
-        TypeRef::Nullable(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) => all_targets(inner, out),
+        TypeRef::Nullable(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) => {
+            all_targets(inner, out)
+        }
         _ => {}
     }
 }
@@ -35,8 +37,14 @@ fn all_targets(ty: &TypeRef, out: &mut Vec<TypeId>) {
 fn inline_edges(def: &TypeDef) -> Vec<TypeId> {
     let mut out = Vec::new();
     match &def.kind {
-        TypeKind::Struct(s) => s.fields.iter().for_each(|f| inline_targets(&f.ty, &mut out)),
-        TypeKind::Union(u) => u.variants.iter().for_each(|v| inline_targets(&v.ty, &mut out)),
+        TypeKind::Struct(s) => s
+            .fields
+            .iter()
+            .for_each(|f| inline_targets(&f.ty, &mut out)),
+        TypeKind::Union(u) => u
+            .variants
+            .iter()
+            .for_each(|v| inline_targets(&v.ty, &mut out)),
         TypeKind::Alias(ty) => inline_targets(ty, &mut out),
         TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_) => {}
     }
@@ -69,13 +77,29 @@ fn leads_back(types: &[TypeDef], ty: &TypeRef, container: TypeId) -> bool {
 fn box_recursive_fields(types: &mut [TypeDef]) {
     for id in 0..types.len() {
         let boxed: Vec<bool> = match &types[id].kind {
-            TypeKind::Struct(s) => s.fields.iter().map(|f| leads_back(types, &f.ty, id)).collect(),
-            TypeKind::Union(u) => u.variants.iter().map(|v| leads_back(types, &v.ty, id)).collect(),
+            TypeKind::Struct(s) => s
+                .fields
+                .iter()
+                .map(|f| leads_back(types, &f.ty, id))
+                .collect(),
+            TypeKind::Union(u) => u
+                .variants
+                .iter()
+                .map(|v| leads_back(types, &v.ty, id))
+                .collect(),
             _ => continue,
         };
         match &mut types[id].kind {
-            TypeKind::Struct(s) => s.fields.iter_mut().zip(boxed).for_each(|(f, b)| f.boxed = b),
-            TypeKind::Union(u) => u.variants.iter_mut().zip(boxed).for_each(|(v, b)| v.boxed = b),
+            TypeKind::Struct(s) => s
+                .fields
+                .iter_mut()
+                .zip(boxed)
+                .for_each(|(f, b)| f.boxed = b),
+            TypeKind::Union(u) => u
+                .variants
+                .iter_mut()
+                .zip(boxed)
+                .for_each(|(v, b)| v.boxed = b),
             _ => {}
         }
     }
@@ -142,7 +166,10 @@ fn settle_derives(types: &mut [TypeDef]) {
 
 fn kind_is_eq(kind: &TypeKind, eq: &[bool]) -> bool {
     match kind {
-        TypeKind::Struct(s) => s.fields.iter().all(|f| ty_is_eq(&f.ty, eq)) && s.additional.as_ref().is_none_or(|t| ty_is_eq(t, eq)),
+        TypeKind::Struct(s) => {
+            s.fields.iter().all(|f| ty_is_eq(&f.ty, eq))
+                && s.additional.as_ref().is_none_or(|t| ty_is_eq(t, eq))
+        }
         TypeKind::Union(u) => u.variants.iter().all(|v| ty_is_eq(&v.ty, eq)),
         TypeKind::Alias(ty) => ty_is_eq(ty, eq),
         TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_) => true,

@@ -21,13 +21,19 @@ pub enum Staleness {
 
 /// Files under `root` that are stale, with the reason. `owned_dirs` are the
 /// directories whose generated files all come from this run.
-pub fn stale(root: &Path, files: &[GeneratedFile], owned_dirs: &[PathBuf]) -> io::Result<Vec<(PathBuf, Staleness)>> {
+pub fn stale(
+    root: &Path,
+    files: &[GeneratedFile],
+    owned_dirs: &[PathBuf],
+) -> io::Result<Vec<(PathBuf, Staleness)>> {
     let mut stale = Vec::new();
     for file in files {
         match fs::read(root.join(&file.path)) {
             Ok(existing) if normalize(&existing) == file.contents.as_bytes() => {}
             Ok(_) => stale.push((file.path.clone(), Staleness::Differs)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => stale.push((file.path.clone(), Staleness::Missing)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                stale.push((file.path.clone(), Staleness::Missing))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -39,14 +45,21 @@ pub fn stale(root: &Path, files: &[GeneratedFile], owned_dirs: &[PathBuf]) -> io
 
 /// Writes every file that changed (through a temporary file and a rename, so
 /// no reader sees half a file) and removes orphaned generated files.
-pub fn write(root: &Path, files: &[GeneratedFile], owned_dirs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+pub fn write(
+    root: &Path,
+    files: &[GeneratedFile],
+    owned_dirs: &[PathBuf],
+) -> io::Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     for (path, staleness) in stale(root, files, owned_dirs)? {
         let target = root.join(&path);
         if staleness == Staleness::Orphaned {
             fs::remove_file(&target)?;
         } else {
-            let file = files.iter().find(|f| f.path == path).expect("stale files come from `files`");
+            let file = files
+                .iter()
+                .find(|f| f.path == path)
+                .expect("stale files come from `files`");
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent)?;
             }
@@ -70,13 +83,20 @@ fn normalize(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn orphans(root: &Path, files: &[GeneratedFile], owned_dirs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+fn orphans(
+    root: &Path,
+    files: &[GeneratedFile],
+    owned_dirs: &[PathBuf],
+) -> io::Result<Vec<PathBuf>> {
     let mut orphans = Vec::new();
     for dir in owned_dirs {
-        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries {
             let path = dir.join(entry?.file_name());
-            let is_generated = fs::read_to_string(root.join(&path)).is_ok_and(|text| text.starts_with("// @generated"));
+            let is_generated = fs::read_to_string(root.join(&path))
+                .is_ok_and(|text| text.starts_with("// @generated"));
             if is_generated && !files.iter().any(|f| f.path == path) {
                 orphans.push(path);
             }
