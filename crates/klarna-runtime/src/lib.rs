@@ -1,7 +1,33 @@
 //! Hand-written runtime support for the generated Klarna SDK crates.
 //!
 //! Nothing in this crate is generated. The generated crates call into it
-//! for the few pieces of logic that would otherwise be repeated in every
-//! generated type.
+//! for the logic that would otherwise be repeated in every generated type or
+//! operation: open enums (always), and with the `client` feature the HTTP
+//! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
+//! [`call`] builder that each generated operation uses.
 
 pub mod open_enum;
+
+#[cfg(feature = "client")]
+pub mod call;
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+mod config;
+#[cfg(feature = "client")]
+mod credentials;
+#[cfg(feature = "client")]
+mod error;
+#[cfg(feature = "client")]
+mod idempotency;
+
+#[cfg(feature = "client")]
+pub use client::{Client, Response};
+#[cfg(feature = "client")]
+pub use config::{Config, ConfigError, Environment, Region};
+#[cfg(feature = "client")]
+pub use credentials::Credentials;
+#[cfg(feature = "client")]
+pub use error::{ApiError, Error, ErrorKind, ResponseDetails};
+#[cfg(feature = "client")]
+pub use idempotency::IdempotencyKey;

@@ -1,0 +1,176 @@
+use std::fmt;
+use std::time::Duration;
+
+use crate::credentials::Credentials;
+
+/// Where a merchant account lives. Klarna runs a separate API per region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Region {
+    Europe,
+    NorthAmerica,
+    Oceania,
+}
+
+/// Test (playground) or live (production) API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Environment {
+    Playground,
+    Production,
+}
+
+impl Region {
+    /// Klarna's base URL for this region and environment.
+    pub fn base_url(self, environment: Environment) -> &'static str {
+        use Environment::*;
+        use Region::*;
+        match (self, environment) {
+            (Europe, Production) => "https://api.klarna.com",
+            (NorthAmerica, Production) => "https://api-na.klarna.com",
+            (Oceania, Production) => "https://api-oc.klarna.com",
+            (Europe, Playground) => "https://api.playground.klarna.com",
+            (NorthAmerica, Playground) => "https://api-na.playground.klarna.com",
+            (Oceania, Playground) => "https://api-oc.playground.klarna.com",
+        }
+    }
+}
+
+/// A setting the client cannot work with.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    MissingEnvironmentVariable(&'static str),
+    InvalidBaseUrl(String),
+    /// The credentials cannot be sent as a header (control characters).
+    InvalidCredentials,
+    /// reqwest could not build its client (TLS setup).
+    HttpClient(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingEnvironmentVariable(name) => {
+                write!(
+                    f,
+                    "environment variable {name} is not set (it holds the Klarna API credentials)"
+                )
+            }
+            ConfigError::InvalidBaseUrl(url) => {
+                write!(
+                    f,
+                    "base URL `{url}` must start with https:// (or http:// for a local server)"
+                )
+            }
+            ConfigError::InvalidCredentials => {
+                f.write_str("credentials contain characters a header cannot carry")
+            }
+            ConfigError::HttpClient(message) => {
+                write!(f, "cannot build the HTTP client: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything a [`Client`](crate::Client) needs to know.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) base_url: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+}
+
+impl Config {
+    /// Klarna's API for a region and environment.
+    pub fn new(region: Region, environment: Environment, credentials: Credentials) -> Self {
+        Config::with_base_url(region.base_url(environment), credentials)
+    }
+
+    /// Any base URL: a local stand-in in tests, or a proxy.
+    pub fn with_base_url(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        Config {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            credentials,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Klarna's API for a region and environment, with the credentials in
+    /// `KLARNA_USERNAME` and `KLARNA_PASSWORD`.
+    pub fn from_env(region: Region, environment: Environment) -> Result<Self, ConfigError> {
+        Ok(Config::new(region, environment, Credentials::from_env()?))
+    }
+
+    /// How long to wait for a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take, from sending to the last byte of the
+    /// response (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.base_url;
+        let has_host = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
+        match url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+        {
+            Some(rest) if has_host(rest) && !url.contains(char::is_whitespace) => Ok(()),
+            _ => Err(ConfigError::InvalidBaseUrl(url.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn klarna_hosts_per_region_and_environment() {
+        assert_eq!(
+            Region::Europe.base_url(Environment::Production),
+            "https://api.klarna.com"
+        );
+        assert_eq!(
+            Region::NorthAmerica.base_url(Environment::Playground),
+            "https://api-na.playground.klarna.com"
+        );
+        assert_eq!(
+            Region::Oceania.base_url(Environment::Production),
+            "https://api-oc.klarna.com"
+        );
+    }
+
+    #[test]
+    fn base_url_is_checked() {
+        let credentials = Credentials::basic("u", "p");
+        assert!(
+            Config::with_base_url("http://127.0.0.1:8080/", credentials.clone())
+                .validate()
+                .is_ok()
+        );
+        assert_eq!(
+            Config::with_base_url("http://127.0.0.1:8080/", credentials.clone()).base_url(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(Config::with_base_url("api.klarna.com", credentials.clone())
+            .validate()
+            .is_err());
+        assert!(Config::with_base_url("https://", credentials)
+            .validate()
+            .is_err());
+    }
+}
