@@ -1,5 +1,8 @@
 //! Test support for the workspace: the fixture documents' generated models,
-//! compiled here so that tests can use them (see `build.rs`).
+//! compiled here so that tests can use them (see `build.rs`), and a
+//! loopback HTTP server that records requests and plays canned responses.
+
+pub mod server;
 
 /// Types generated from the documents in `tests/fixtures/`.
 pub mod fixtures {

@@ -5,17 +5,29 @@
 use std::path::Path;
 
 use xtask::config::APIS;
-use xtask::{codegen, models_module, workspace_root, Outcome};
+use xtask::{codegen, generate_api, workspace_root, GeneratedApi, ModelsPath, Outcome};
+
+fn generate(relative: &str, command: &str) -> GeneratedApi {
+    generate_api(
+        &workspace_root().join(relative),
+        relative,
+        command,
+        &ModelsPath::ChildModule,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn generated(relative: &str, command: &str) -> String {
-    models_module(&workspace_root().join(relative), relative, command)
-        .unwrap_or_else(|e| panic!("{e}"))
+    generate(relative, command).models
 }
 
 #[test]
 fn specs() {
     for api in APIS {
-        insta::assert_snapshot!(api.module, generated(api.spec, "cargo xtask codegen"));
+        let generated = generate(api.spec, "cargo xtask codegen");
+        insta::assert_snapshot!(api.module, generated.models);
+        let client = generated.client.expect("every spec has operations");
+        insta::assert_snapshot!(format!("{}_client", api.module), client);
     }
 }
 

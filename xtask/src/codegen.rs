@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use quote::quote;
 
-use crate::config::{APIS, MODELS_CRATE_DIR};
+use crate::config::{APIS, IDEMPOTENCY_HEADER, MODELS_CRATE_DIR};
+use crate::emit_client::ModelsPath;
 use crate::error::Error;
 use crate::format::{format, header};
 use crate::write::{self, GeneratedFile, Staleness};
-use crate::{emit_models, load, resolve};
+use crate::{docs, emit_client, emit_models, load, resolve};
 
 const CODEGEN: &str = "cargo xtask codegen";
 const GENERATE: &str = "cargo xtask generate";
@@ -22,12 +23,47 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The models module for one document, formatted, with the header that
-/// names `command` and the document as it should be cited.
-pub fn models_module(spec: &Path, cited_as: &str, command: &str) -> Result<String, Error> {
+/// The generated source of one document: its models module and its client.
+pub struct GeneratedApi {
+    pub models: String,
+    /// `None` when the document has no operations.
+    pub client: Option<String>,
+}
+
+/// Generates one document; `cited_as` is how the header names it, `models`
+/// where the client finds the models.
+pub fn generate_api(
+    spec: &Path,
+    cited_as: &str,
+    command: &str,
+    models: &ModelsPath,
+) -> Result<GeneratedApi, Error> {
     let doc = load::load(spec)?;
-    let api = resolve::resolve(&doc)?;
-    format(&header(command, cited_as), emit_models::emit(&api)).map_err(|e| Error::in_file(spec, e))
+    let api = resolve::resolve(&doc, Some(IDEMPOTENCY_HEADER))?;
+    let header = header(command, cited_as);
+    let models_file =
+        format(&header, emit_models::emit(&api)).map_err(|e| Error::in_file(spec, e))?;
+    let client = if api.operations.is_empty() {
+        None
+    } else {
+        let client = emit_client::emit(&api, models);
+        // The client is a crate root: `cargo fmt` must leave it as
+        // prettyplease wrote it, or the two would disagree.
+        let crate_docs = match models {
+            ModelsPath::Crate(_) => {
+                quote! { #![doc = include_str!("../README.md")] #![cfg_attr(rustfmt, rustfmt::skip)] }
+            }
+            ModelsPath::ChildModule => {
+                let title = docs::inner(&api.title);
+                quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
+            }
+        };
+        Some(format(&header, quote! { #crate_docs #client }).map_err(|e| Error::in_file(spec, e))?)
+    };
+    Ok(GeneratedApi {
+        models: models_file,
+        client,
+    })
 }
 
 /// Every file `cargo xtask codegen` owns, generated in memory. All errors
@@ -36,13 +72,27 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for api in APIS {
-        match models_module(&root.join(api.spec), api.spec, CODEGEN) {
-            Ok(contents) => files.push(GeneratedFile {
-                path: Path::new(MODELS_CRATE_DIR)
-                    .join("src")
-                    .join(format!("{}.rs", api.module)),
-                contents,
-            }),
+        let module = emit_models::field_ident(api.module);
+        let models = ModelsPath::Crate(quote! { klarna_models::#module });
+        match generate_api(&root.join(api.spec), api.spec, CODEGEN, &models) {
+            Ok(generated) => {
+                files.push(GeneratedFile {
+                    path: Path::new(MODELS_CRATE_DIR)
+                        .join("src")
+                        .join(format!("{}.rs", api.module)),
+                    contents: generated.models,
+                });
+                match generated.client {
+                    Some(client) => files.push(GeneratedFile {
+                        path: Path::new(api.client_crate).join("src/lib.rs"),
+                        contents: client,
+                    }),
+                    None => errors.push(Error::in_file(
+                        Path::new(api.spec),
+                        "the spec has no operations for its client crate",
+                    )),
+                }
+            }
             Err(mut e) => {
                 e.file = PathBuf::from(api.spec);
                 errors.push(e);
@@ -65,6 +115,7 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     });
     let lib = quote! {
         #![doc = include_str!("../README.md")]
+        #![cfg_attr(rustfmt, rustfmt::skip)]
         #(#modules)*
     };
     let lib = format(&header(CODEGEN, "specs/"), lib)
@@ -77,7 +128,12 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
 }
 
 pub fn owned_dirs() -> Vec<PathBuf> {
-    vec![Path::new(MODELS_CRATE_DIR).join("src")]
+    let clients = APIS
+        .iter()
+        .map(|api| Path::new(api.client_crate).join("src"));
+    std::iter::once(Path::new(MODELS_CRATE_DIR).join("src"))
+        .chain(clients)
+        .collect()
 }
 
 /// What a `codegen` run found or did, for the command line to report.
@@ -128,20 +184,24 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
         ));
     }
     let cited = spec.display().to_string();
-    let models = models_module(spec, &cited, GENERATE)?;
+    let generated = generate_api(spec, &cited, GENERATE, &ModelsPath::ChildModule)?;
     let runtime = workspace_root().join("crates/klarna-runtime");
     let manifest = format!(
         "{header}\n[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nklarna-runtime = {{ path = {runtime:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
+         [dependencies]\nklarna-runtime = {{ path = {runtime:?}, features = [\"client\"] }}\n\
+         serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
          # A crate of its own, even when generated inside another workspace.\n[workspace]\n",
         header = header(GENERATE, &cited).replace("// ", "# "),
         runtime = runtime.display().to_string(),
     );
-    let lib_tokens = quote! {
-        #[rustfmt::skip]
-        pub mod models;
+    let lib = match generated.client {
+        Some(client) => client,
+        None => format(
+            &header(GENERATE, &cited),
+            quote! { #[rustfmt::skip] pub mod models; },
+        )
+        .map_err(|e| Error::in_file(spec, e))?,
     };
-    let lib = format(&header(GENERATE, &cited), lib_tokens).map_err(|e| Error::in_file(spec, e))?;
     let files = vec![
         GeneratedFile {
             path: "Cargo.toml".into(),
@@ -153,7 +213,7 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
         },
         GeneratedFile {
             path: "src/models.rs".into(),
-            contents: models,
+            contents: generated.models,
         },
     ];
     write::write(out, &files, &[PathBuf::from("src")])

@@ -8,6 +8,7 @@
 pub mod codegen;
 pub mod config;
 mod docs;
+pub mod emit_client;
 mod emit_models;
 pub mod error;
 mod format;
@@ -15,10 +16,12 @@ pub mod load;
 mod model;
 mod names;
 mod resolve;
+mod resolve_operations;
 mod resolve_types;
 mod schema_view;
 mod settle;
 pub mod write;
 
-pub use codegen::{codegen, generate_crate, models_module, workspace_root, Outcome};
+pub use codegen::{codegen, generate_api, generate_crate, workspace_root, GeneratedApi, Outcome};
+pub use emit_client::ModelsPath;
 pub use error::Error;

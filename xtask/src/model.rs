@@ -11,6 +11,7 @@ pub struct Api {
     pub types: Vec<TypeDef>,
     /// Every type once, in the order the module lists them.
     pub order: Vec<TypeId>,
+    pub operations: Vec<Operation>,
 }
 
 /// Index into `Api::types`.
@@ -105,4 +106,85 @@ pub struct Doc {
     pub text: Option<String>,
     pub format: Option<String>,
     pub example: Option<String>,
+}
+
+/// One HTTP operation, ready to become a trait method and its impl.
+pub struct Operation {
+    /// The method name (`capture_order`).
+    pub name: String,
+    /// The prefix of the types generated for it (`CaptureOrder`).
+    pub type_name: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// The trait it belongs to (its first tag).
+    pub group: String,
+    /// Upper case, as HTTP writes it.
+    pub method: String,
+    /// The path as the spec writes it, for docs.
+    pub path_template: String,
+    pub path: Vec<PathPart>,
+    pub params: Vec<Param>,
+    pub body: Option<RequestBody>,
+    /// Takes the configured idempotency-key header.
+    pub idempotency_key: bool,
+    pub successes: Vec<Outcome>,
+    pub errors: Vec<Outcome>,
+}
+
+pub enum PathPart {
+    Literal(String),
+    /// Index into `Operation::params`.
+    Param(usize),
+}
+
+pub struct Param {
+    pub name: String,
+    pub wire_name: String,
+    pub location: ParamLocation,
+    pub required: bool,
+    pub ty: TypeRef,
+    pub doc: Doc,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ParamLocation {
+    Path,
+    Query,
+    Header,
+}
+
+pub struct RequestBody {
+    pub ty: TypeRef,
+    pub required: bool,
+}
+
+/// One documented response.
+pub struct Outcome {
+    pub status: Status,
+    /// Its name among the operation's responses (`Created`, `NotFound`).
+    pub variant: String,
+    pub description: String,
+    pub body: Option<ResponseBody>,
+    pub headers: Vec<ResponseHeader>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Code(u16),
+    /// `4XX`: the first digit.
+    Range(u16),
+    Default,
+}
+
+pub enum ResponseBody {
+    Json(TypeRef),
+    /// A media type other than JSON: the raw bytes.
+    Bytes,
+}
+
+pub struct ResponseHeader {
+    pub field: String,
+    pub wire_name: String,
+    pub required: bool,
+    pub doc: Doc,
 }

@@ -154,6 +154,26 @@ impl<'a> TypeResolver<'a> {
         (types, self.order)
     }
 
+    /// The definition of a type, once resolved.
+    pub fn kind(&self, id: TypeId) -> Option<&TypeKind> {
+        self.types[id].as_ref().map(|def| &def.kind)
+    }
+
+    /// What an alias (or a chain of them) stands for.
+    pub fn unalias(&self, ty: &TypeRef) -> TypeRef {
+        let mut ty = ty.clone();
+        for _ in 0..32 {
+            match &ty {
+                TypeRef::Named(id) => match self.kind(*id) {
+                    Some(TypeKind::Alias(target)) => ty = target.clone(),
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        ty
+    }
+
     /// The type of a schema used somewhere other than as a component; `hint`
     /// names it if it needs a name of its own.
     pub fn resolve(&mut self, schema: SchemaRef<'_>, at: &Pointer, hint: &str) -> Result<TypeRef> {

@@ -239,6 +239,16 @@ impl RawResponse {
         Ok(Response::new(self.status, value).with_key(self.idempotency_key))
     }
 
+    /// The body, decoded as JSON, leaving the response for its headers.
+    pub fn decode<T: DeserializeOwned, E>(&self) -> Result<T, Error<E>> {
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e.to_string()))
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The body, decoded as JSON.
     pub fn json<T: DeserializeOwned, E>(self) -> Result<Response<T>, Error<E>> {
         match serde_json::from_slice(&self.body) {

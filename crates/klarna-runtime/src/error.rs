@@ -8,6 +8,12 @@ use crate::idempotency::IdempotencyKey;
 /// `E` is the operation's own error type: one variant per error status the
 /// spec documents, holding the decoded body.
 pub struct Error<E> {
+    /// Boxed: every `Result` of every call carries this type, and the happy
+    /// path should not pay for the size of an error response.
+    inner: Box<Inner<E>>,
+}
+
+struct Inner<E> {
     kind: ErrorKind<E>,
     operation: &'static str,
     idempotency_key: Option<IdempotencyKey>,
@@ -89,9 +95,11 @@ impl<E> Error<E> {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Self {
         Error {
-            kind,
-            operation,
-            idempotency_key,
+            inner: Box::new(Inner {
+                kind,
+                operation,
+                idempotency_key,
+            }),
         }
     }
 
@@ -105,26 +113,26 @@ impl<E> Error<E> {
     }
 
     pub fn kind(&self) -> &ErrorKind<E> {
-        &self.kind
+        &self.inner.kind
     }
 
     pub fn into_kind(self) -> ErrorKind<E> {
-        self.kind
+        self.inner.kind
     }
 
     /// The operation, as the generated method is named (`capture_order`).
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.inner.operation
     }
 
     /// The key sent with the request, to retry it safely.
     pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
-        self.idempotency_key.as_ref()
+        self.inner.idempotency_key.as_ref()
     }
 
     /// The decoded body of a documented error status.
     pub fn api_body(&self) -> Option<&E> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::Api(api) => Some(&api.body),
             _ => None,
         }
@@ -132,7 +140,7 @@ impl<E> Error<E> {
 
     /// The response, when there was one.
     pub fn details(&self) -> Option<&ResponseDetails> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::Api(api) => Some(&api.details),
             ErrorKind::UnexpectedStatus(details) | ErrorKind::Decode { details, .. } => {
                 Some(details)
@@ -159,14 +167,14 @@ impl<E> Error<E> {
 
     /// Whether Klarna may have acted on the request: anything but `NotSent`.
     pub fn may_have_reached_klarna(&self) -> bool {
-        !matches!(self.kind, ErrorKind::NotSent(_))
+        !matches!(self.inner.kind, ErrorKind::NotSent(_))
     }
 }
 
 impl<E> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.operation)?;
-        let details = match &self.kind {
+        write!(f, "{}: ", self.inner.operation)?;
+        let details = match &self.inner.kind {
             ErrorKind::NotSent(message) => return write!(f, "not sent: {message}"),
             ErrorKind::NoResponse(error) => {
                 let what = if error.is_timeout() {
@@ -175,7 +183,7 @@ impl<E> fmt::Display for Error<E> {
                     "no response"
                 };
                 write!(f, "{what}, the request may have reached Klarna")?;
-                if let Some(key) = &self.idempotency_key {
+                if let Some(key) = &self.inner.idempotency_key {
                     write!(f, " (retry with idempotency key {key})")?;
                 }
                 return Ok(());
@@ -217,9 +225,9 @@ impl<E> fmt::Display for Error<E> {
 impl<E: fmt::Debug> fmt::Debug for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("operation", &self.operation)
-            .field("kind", &self.kind)
-            .field("idempotency_key", &self.idempotency_key)
+            .field("operation", &self.inner.operation)
+            .field("kind", &self.inner.kind)
+            .field("idempotency_key", &self.inner.idempotency_key)
             .finish()
     }
 }
@@ -244,7 +252,7 @@ impl<E: fmt::Debug> fmt::Debug for ErrorKind<E> {
 
 impl<E: fmt::Debug> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::NoResponse(error) => Some(error),
             _ => None,
         }

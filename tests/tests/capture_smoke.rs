@@ -1,0 +1,111 @@
+//! End to end through a real socket: a partial capture with an idempotency
+//! key reads back the capture id, and a refused capture gives Klarna's error.
+
+use klarna_ordermanagement::models::{CaptureNotAllowedErrorMessage, CaptureObject};
+use klarna_ordermanagement::{
+    CaptureOrderError, Captures, Client, Config, Credentials, IdempotencyKey,
+};
+use klarna_tests::server::{CannedResponse, TestServer};
+use serde_json::json;
+
+fn client(server: &TestServer) -> Client {
+    Client::new(Config::with_base_url(
+        server.url(),
+        Credentials::basic("PK0001", "s3cret"),
+    ))
+    .unwrap()
+}
+
+fn capture() -> CaptureObject {
+    serde_json::from_value(
+        json!({ "captured_amount": 6000, "description": "Shipped the tomatoes" }),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn partial_capture_reads_back_the_capture_id() {
+    let server = TestServer::start();
+    server.respond(
+        CannedResponse::new(201)
+            .header("Capture-Id", "4ba29b50-be7b-44f5-a492-113e6a865e22")
+            .header(
+                "Location",
+                "https://api.klarna.com/ordermanagement/v1/orders/o%2F1/captures/4ba29b50",
+            ),
+    );
+    let key = IdempotencyKey::from("capture-o1-shipment-1");
+    let created = client(&server)
+        .capture_order("o/1", &capture(), Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.capture_id.as_deref(),
+        Some("4ba29b50-be7b-44f5-a492-113e6a865e22")
+    );
+    assert_eq!(created.idempotency_key(), Some(&key));
+
+    let request = server.single_request();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.target, "/ordermanagement/v1/orders/o%2F1/captures");
+    assert_eq!(
+        request.header("klarna-idempotency-key"),
+        Some("capture-o1-shipment-1")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some("Basic UEswMDAxOnMzY3JldA==")
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert!(request
+        .header("user-agent")
+        .unwrap()
+        .starts_with("klarna-rust-sdk/"));
+    assert_eq!(
+        request.json(),
+        json!({ "captured_amount": 6000, "description": "Shipped the tomatoes" })
+    );
+}
+
+#[tokio::test]
+async fn refused_capture_gives_the_typed_error_and_the_generated_key() {
+    let server = TestServer::start();
+    server.respond(CannedResponse::json(
+        403,
+        &json!({
+            "correlation_id": "66782175-ae05-44fc-9eb3-eeceadbad271",
+            "error_code": "CAPTURE_NOT_ALLOWED",
+            "error_messages": ["Captured amount is higher than the remaining authorized amount."]
+        }),
+    ));
+    let error = client(&server)
+        .capture_order("o-1", &capture(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(403));
+    assert_eq!(
+        error.correlation_id(),
+        Some("66782175-ae05-44fc-9eb3-eeceadbad271")
+    );
+    assert!(matches!(
+        error.api_body(),
+        Some(CaptureOrderError::Forbidden(CaptureNotAllowedErrorMessage { error_code: Some(code), .. })) if code == "CAPTURE_NOT_ALLOWED"
+    ));
+    let sent_key = server
+        .single_request()
+        .header("klarna-idempotency-key")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        error.idempotency_key().map(|k| k.as_str()),
+        Some(sent_key.as_str()),
+        "the generated key comes back"
+    );
+    assert_eq!(sent_key.len(), 36, "a UUID");
+    assert_eq!(
+        error.to_string(),
+        "capture_order: Klarna answered 403 CAPTURE_NOT_ALLOWED (correlation id 66782175-ae05-44fc-9eb3-eeceadbad271): \
+         Captured amount is higher than the remaining authorized amount."
+    );
+}

@@ -1,0 +1,498 @@
+//! Stage 2c: turn the paths of a document into operations.
+//!
+//! Parameters, bodies and responses may be `$ref`s into `components`; they
+//! are followed here. Inline schemas in them become named types of the
+//! models module through the type resolver (`CaptureOrderRequest`, ...).
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use openapiv3::{
+    Components, MediaType, OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, Response,
+    StatusCode,
+};
+
+use crate::error::{Error, Pointer, Result};
+use crate::model::{
+    Doc, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody, ResponseBody,
+    ResponseHeader, Status, TypeKind, TypeRef,
+};
+use crate::names::{self, Scope};
+use crate::resolve_types::{doc_of, TypeResolver};
+use crate::schema_view::{SchemaRef, View};
+
+pub struct OperationResolver<'a, 'r> {
+    file: &'a Path,
+    components: Option<&'a Components>,
+    types: &'r mut TypeResolver<'a>,
+    /// Header that carries an idempotency key, when the API has one.
+    idempotency_header: Option<&'a str>,
+}
+
+impl<'a, 'r> OperationResolver<'a, 'r> {
+    pub fn new(
+        file: &'a Path,
+        api: &'a OpenAPI,
+        types: &'r mut TypeResolver<'a>,
+        idempotency_header: Option<&'a str>,
+    ) -> Self {
+        OperationResolver {
+            file,
+            components: api.components.as_ref(),
+            types,
+            idempotency_header,
+        }
+    }
+
+    fn error(&self, at: &Pointer, message: impl Into<String>) -> Error {
+        Error::at(self.file, at.as_str(), message)
+    }
+
+    /// Every operation of the document, in document order.
+    pub fn resolve_all(&mut self, api: &'a OpenAPI) -> Result<Vec<Operation>> {
+        let mut operations = Vec::new();
+        let mut method_names = Scope::default();
+        let paths_at = Pointer::root().join("paths");
+        for (path, item) in api.paths.iter() {
+            let item_at = paths_at.join(path);
+            let ReferenceOr::Item(item) = item else {
+                return Err(self.error(&item_at, "a $ref path item is not supported"));
+            };
+            for (method, operation) in item.iter() {
+                let at = item_at.join(method);
+                let wanted = match &operation.operation_id {
+                    Some(id) => names::snake(id),
+                    None => names::snake(&format!("{method} {path}")),
+                };
+                let name = method_names.claim(&wanted);
+                let resolved =
+                    self.operation(name, method, path, &item.parameters, operation, &at)?;
+                operations.push(resolved);
+            }
+        }
+        Ok(operations)
+    }
+
+    fn operation(
+        &mut self,
+        name: String,
+        method: &str,
+        path: &str,
+        path_params: &'a [ReferenceOr<Parameter>],
+        operation: &'a openapiv3::Operation,
+        at: &Pointer,
+    ) -> Result<Operation> {
+        let type_name = names::pascal(&name);
+        let item_at = Pointer::root().join("paths").join(path);
+        let mut arguments = Scope::default();
+        let mut params = Vec::new();
+        let mut idempotency_key = false;
+        // Operation parameters override path-item ones of the same name and place.
+        let declared = operation
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p, at.join("parameters").join(i)))
+            .chain(
+                path_params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, item_at.join("parameters").join(i))),
+            );
+        let mut seen = Vec::new();
+        for (parameter, param_at) in declared {
+            let parameter =
+                self.component(parameter, "parameters", |c| &c.parameters, &param_at)?;
+            let (data, location) = match parameter {
+                Parameter::Path { parameter_data, .. } => (parameter_data, ParamLocation::Path),
+                Parameter::Query { parameter_data, .. } => (parameter_data, ParamLocation::Query),
+                Parameter::Header { parameter_data, .. } => (parameter_data, ParamLocation::Header),
+                // Klarna uses no cookies; a client that sets them needs a cookie jar.
+                Parameter::Cookie { .. } => {
+                    return Err(self.error(&param_at, "cookie parameters are not supported"))
+                }
+            };
+            let key = (data.name.to_ascii_lowercase(), location);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            if location == ParamLocation::Header
+                && self
+                    .idempotency_header
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&data.name))
+            {
+                idempotency_key = true;
+                continue;
+            }
+            let ParameterSchemaOrContent::Schema(schema) = &data.format else {
+                return Err(self.error(
+                    &param_at,
+                    "a parameter with `content` instead of `schema` is not supported",
+                ));
+            };
+            let schema_at = param_at.join("schema");
+            let ty = self.types.resolve(
+                SchemaRef::from(schema),
+                &schema_at,
+                &format!("{type_name}_{}", data.name),
+            )?;
+            let ty = match ty {
+                TypeRef::Nullable(inner) => *inner,
+                ty => ty,
+            };
+            self.check_param_type(&ty, location, &schema_at)?;
+            params.push(Param {
+                name: arguments.claim(&names::snake(&data.name)),
+                wire_name: data.name.clone(),
+                location,
+                required: data.required || location == ParamLocation::Path,
+                ty,
+                doc: Doc {
+                    text: data.description.clone(),
+                    ..Doc::default()
+                },
+            });
+        }
+        let path = self.path_parts(path, &params, at)?;
+        let body = match &operation.request_body {
+            Some(body) => {
+                let body_at = at.join("requestBody");
+                let body =
+                    self.component(body, "requestBodies", |c| &c.request_bodies, &body_at)?;
+                self.request_body(
+                    &body.content,
+                    body.required,
+                    &format!("{type_name}Request"),
+                    &body_at,
+                )?
+            }
+            None => None,
+        };
+        let (successes, errors) = self.outcomes(operation, &type_name, at)?;
+        Ok(Operation {
+            name,
+            type_name,
+            summary: operation.summary.clone(),
+            description: operation.description.clone(),
+            group: operation
+                .tags
+                .first()
+                .map_or_else(|| "Operations".to_owned(), |t| names::pascal(t)),
+            method: method.to_ascii_uppercase(),
+            path_template: path
+                .iter()
+                .map(|p| match p {
+                    PathPart::Literal(text) => text.clone(),
+                    PathPart::Param(i) => format!("{{{}}}", params[*i].wire_name),
+                })
+                .collect(),
+            path,
+            params,
+            body,
+            idempotency_key,
+            successes,
+            errors,
+        })
+    }
+
+    /// Follows `$ref`s into one section of `components`, bounded in case
+    /// they loop.
+    fn component<T>(
+        &self,
+        item: &'a ReferenceOr<T>,
+        section: &str,
+        get: impl Fn(&'a Components) -> &'a IndexMap<String, ReferenceOr<T>>,
+        at: &Pointer,
+    ) -> Result<&'a T> {
+        let mut item = item;
+        for _ in 0..32 {
+            let reference = match item {
+                ReferenceOr::Item(value) => return Ok(value),
+                ReferenceOr::Reference { reference } => reference,
+            };
+            let prefix = format!("#/components/{section}/");
+            let key = reference.strip_prefix(&prefix).ok_or_else(|| {
+                self.error(
+                    at,
+                    format!("unsupported $ref `{reference}`: expected `{prefix}...`"),
+                )
+            })?;
+            item = self
+                .components
+                .and_then(|c| get(c).get(key))
+                .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to nothing")))?;
+        }
+        Err(self.error(at, "a reference cycle"))
+    }
+
+    /// Parameters are sent as text: scalars, enums of them, and (in the
+    /// query) arrays of those.
+    fn check_param_type(&self, ty: &TypeRef, location: ParamLocation, at: &Pointer) -> Result<()> {
+        let scalar = |ty: &TypeRef| match ty {
+            TypeRef::String
+            | TypeRef::Bool
+            | TypeRef::I32
+            | TypeRef::I64
+            | TypeRef::F32
+            | TypeRef::F64 => true,
+            TypeRef::Named(id) => matches!(
+                self.types.kind(*id),
+                Some(TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_))
+            ),
+            _ => false,
+        };
+        let ok = match ty {
+            TypeRef::Vec(item) => location == ParamLocation::Query && scalar(item),
+            ty => scalar(&self.types.unalias(ty)),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.error(at, "only strings, numbers, booleans and enums of them (or arrays of those in the query) are supported as parameters"))
+        }
+    }
+
+    fn path_parts(&self, path: &str, params: &[Param], at: &Pointer) -> Result<Vec<PathPart>> {
+        let mut parts = Vec::new();
+        let mut rest = path;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..]
+                .find('}')
+                .map(|c| open + c)
+                .ok_or_else(|| self.error(at, format!("unclosed `{{` in path `{path}`")))?;
+            if open > 0 {
+                parts.push(PathPart::Literal(rest[..open].to_owned()));
+            }
+            let name = &rest[open + 1..close];
+            let index = params
+                .iter()
+                .position(|p| p.location == ParamLocation::Path && p.wire_name == name)
+                .ok_or_else(|| {
+                    self.error(at, format!("path parameter `{name}` is not declared"))
+                })?;
+            parts.push(PathPart::Param(index));
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(PathPart::Literal(rest.to_owned()));
+        }
+        Ok(parts)
+    }
+
+    fn request_body(
+        &mut self,
+        content: &'a IndexMap<String, MediaType>,
+        required: bool,
+        hint: &str,
+        at: &Pointer,
+    ) -> Result<Option<RequestBody>> {
+        if content.is_empty() {
+            return Ok(None);
+        }
+        let Some((media_type, media)) = content.iter().find(|(m, _)| is_json(m)) else {
+            let types = content.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(self.error(
+                &at.join("content"),
+                format!("only JSON request bodies are supported, not {types}"),
+            ));
+        };
+        let ty = match &media.schema {
+            Some(schema) => self.types.resolve(
+                schema.into(),
+                &at.join("content").join(media_type).join("schema"),
+                hint,
+            )?,
+            None => TypeRef::Json,
+        };
+        Ok(Some(RequestBody { ty, required }))
+    }
+
+    fn outcomes(
+        &mut self,
+        operation: &'a openapiv3::Operation,
+        type_name: &str,
+        at: &Pointer,
+    ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+        let responses_at = at.join("responses");
+        let mut listed: Vec<(Status, &'a ReferenceOr<Response>, Pointer)> = operation
+            .responses
+            .responses
+            .iter()
+            .map(|(code, response)| {
+                let status = match code {
+                    StatusCode::Code(code) => Status::Code(*code),
+                    StatusCode::Range(digit) => Status::Range(*digit),
+                };
+                (status, response, responses_at.join(code))
+            })
+            .collect();
+        if let Some(default) = &operation.responses.default {
+            listed.push((Status::Default, default, responses_at.join("default")));
+        }
+        let is_success = |status: &Status| match status {
+            Status::Code(code) => (200..300).contains(code),
+            Status::Range(digit) => *digit == 2,
+            Status::Default => false,
+        };
+        let has_success = listed.iter().any(|(s, _, _)| is_success(s));
+        let mut successes = Vec::new();
+        let mut errors = Vec::new();
+        let mut variants = Scope::default();
+        for (status, response, response_at) in listed {
+            let response = self.component(response, "responses", |c| &c.responses, &response_at)?;
+            // With no 2xx documented, `default` is the success.
+            let success = is_success(&status) || (!has_success && status == Status::Default);
+            let variant = variants.claim(&status_name(status));
+            let hint = if success {
+                format!("{type_name}{variant}Response")
+            } else {
+                format!("{type_name}{variant}Error")
+            };
+            let body = self.response_body(&response.content, &hint, &response_at)?;
+            let headers = if success {
+                self.response_headers(&response.headers, &response_at)?
+            } else {
+                Vec::new()
+            };
+            let outcome = Outcome {
+                status,
+                variant,
+                description: response.description.clone(),
+                body,
+                headers,
+            };
+            if success {
+                successes.push(outcome)
+            } else {
+                errors.push(outcome)
+            }
+        }
+        Ok((successes, errors))
+    }
+
+    fn response_body(
+        &mut self,
+        content: &'a IndexMap<String, MediaType>,
+        hint: &str,
+        at: &Pointer,
+    ) -> Result<Option<ResponseBody>> {
+        if content.is_empty() {
+            return Ok(None);
+        }
+        match content.iter().find(|(m, _)| is_json(m)) {
+            Some((media_type, media)) => {
+                let ty = match &media.schema {
+                    Some(schema) => self.types.resolve(
+                        schema.into(),
+                        &at.join("content").join(media_type).join("schema"),
+                        hint,
+                    )?,
+                    None => TypeRef::Json,
+                };
+                Ok(Some(ResponseBody::Json(ty)))
+            }
+            None => Ok(Some(ResponseBody::Bytes)),
+        }
+    }
+
+    fn response_headers(
+        &self,
+        headers: &'a IndexMap<String, ReferenceOr<openapiv3::Header>>,
+        at: &Pointer,
+    ) -> Result<Vec<ResponseHeader>> {
+        let mut fields = Scope::default();
+        let mut out = Vec::new();
+        for (wire_name, header) in headers {
+            let header_at = at.join("headers").join(wire_name);
+            // `Content-Type` and friends are the transport's business.
+            if wire_name.eq_ignore_ascii_case("content-type")
+                || wire_name.eq_ignore_ascii_case("content-length")
+            {
+                continue;
+            }
+            let header = self.component(header, "headers", |c| &c.headers, &header_at)?;
+            let schema_doc = match &header.format {
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) => {
+                    doc_of(&View::of(schema))
+                }
+                _ => Doc::default(),
+            };
+            out.push(ResponseHeader {
+                field: fields.claim(&names::snake(wire_name)),
+                wire_name: wire_name.clone(),
+                required: header.required,
+                doc: Doc {
+                    text: header.description.clone().or(schema_doc.text),
+                    ..schema_doc
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn is_json(media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence == "*/*"
+        || essence.ends_with("+json")
+        || essence == "text/json"
+}
+
+/// `Created`, `NotFound`, `ClientError`: a name for a response.
+fn status_name(status: Status) -> String {
+    let reason = match status {
+        Status::Default => return "Default".to_owned(),
+        Status::Range(digit) => match digit {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "ClientError",
+            _ => "ServerError",
+        },
+        Status::Code(code) => match code {
+            200 => "Ok",
+            201 => "Created",
+            202 => "Accepted",
+            203 => "NonAuthoritativeInformation",
+            204 => "NoContent",
+            206 => "PartialContent",
+            301 => "MovedPermanently",
+            302 => "Found",
+            303 => "SeeOther",
+            304 => "NotModified",
+            307 => "TemporaryRedirect",
+            308 => "PermanentRedirect",
+            400 => "BadRequest",
+            401 => "Unauthorized",
+            402 => "PaymentRequired",
+            403 => "Forbidden",
+            404 => "NotFound",
+            405 => "MethodNotAllowed",
+            406 => "NotAcceptable",
+            408 => "RequestTimeout",
+            409 => "Conflict",
+            410 => "Gone",
+            412 => "PreconditionFailed",
+            413 => "PayloadTooLarge",
+            415 => "UnsupportedMediaType",
+            422 => "UnprocessableEntity",
+            423 => "Locked",
+            428 => "PreconditionRequired",
+            429 => "TooManyRequests",
+            500 => "InternalServerError",
+            501 => "NotImplemented",
+            502 => "BadGateway",
+            503 => "ServiceUnavailable",
+            504 => "GatewayTimeout",
+            code => return format!("Status{code}"),
+        },
+    };
+    reason.to_owned()
+}
