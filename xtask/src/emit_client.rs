@@ -569,7 +569,7 @@ fn error_arm(types: &OperationTypes, outcome: &Outcome) -> TokenStream {
 }
 
 fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let method_doc = format!("[`{0}::{1}`]({0}::{1})", types.trait_name, op.name);
+    let method_doc = format!("[`{}::{}`]", types.trait_name, op.name);
     let mut items = Vec::new();
     let headers_struct = |name: &str, outcome: &Outcome| {
         let ident = type_ident(name);

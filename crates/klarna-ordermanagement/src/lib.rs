@@ -744,7 +744,7 @@ impl Refunds for Client {
     }
 }
 
-/// The documented error responses of [`Orders::get_order`](Orders::get_order), with their decoded bodies.
+/// The documented error responses of [`Orders::get_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetOrderError {
@@ -752,7 +752,7 @@ pub enum GetOrderError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Orders::acknowledge_order`](Orders::acknowledge_order), with their decoded bodies.
+/// The documented error responses of [`Orders::acknowledge_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AcknowledgeOrderError {
@@ -762,7 +762,7 @@ pub enum AcknowledgeOrderError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Orders::update_authorization`](Orders::update_authorization), with their decoded bodies.
+/// The documented error responses of [`Orders::update_authorization`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateAuthorizationError {
@@ -770,7 +770,7 @@ pub enum UpdateAuthorizationError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
-/// The documented error responses of [`Captures::get_captures`](Captures::get_captures), with their decoded bodies.
+/// The documented error responses of [`Captures::get_captures`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetCapturesError {
@@ -778,7 +778,7 @@ pub enum GetCapturesError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// What a 201 response of [`Captures::capture_order`](Captures::capture_order) carries.
+/// What a 201 response of [`Captures::capture_order`] carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaptureOrderResponse {
     /// Identifier of the new capture.
@@ -789,7 +789,7 @@ pub struct CaptureOrderResponse {
     pub location: Option<String>,
 }
 
-/// The documented error responses of [`Captures::capture_order`](Captures::capture_order), with their decoded bodies.
+/// The documented error responses of [`Captures::capture_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CaptureOrderError {
@@ -799,7 +799,7 @@ pub enum CaptureOrderError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Captures::get_capture`](Captures::get_capture), with their decoded bodies.
+/// The documented error responses of [`Captures::get_capture`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetCaptureError {
@@ -807,7 +807,7 @@ pub enum GetCaptureError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Captures::extend_due_date`](Captures::extend_due_date), with their decoded bodies.
+/// The documented error responses of [`Captures::extend_due_date`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ExtendDueDateError {
@@ -817,7 +817,7 @@ pub enum ExtendDueDateError {
     NotFound(models::ErrorMessageDto),
 }
 
-/// The documented error responses of [`Captures::get_options_for_extend_due_date`](Captures::get_options_for_extend_due_date), with their decoded bodies.
+/// The documented error responses of [`Captures::get_options_for_extend_due_date`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetOptionsForExtendDueDateError {
@@ -825,7 +825,7 @@ pub enum GetOptionsForExtendDueDateError {
     NotFound(models::ErrorMessageDto),
 }
 
-/// The documented error responses of [`Captures::append_shipping_info`](Captures::append_shipping_info), with their decoded bodies.
+/// The documented error responses of [`Captures::append_shipping_info`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AppendShippingInfoError {
@@ -835,7 +835,7 @@ pub enum AppendShippingInfoError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Captures::trigger_send_out`](Captures::trigger_send_out), with their decoded bodies.
+/// The documented error responses of [`Captures::trigger_send_out`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TriggerSendOutError {
@@ -845,7 +845,7 @@ pub enum TriggerSendOutError {
     NotFound(models::NoSuchCaptureErrorMessage),
 }
 
-/// The documented error responses of [`Orders::update_consumer_details`](Orders::update_consumer_details), with their decoded bodies.
+/// The documented error responses of [`Orders::update_consumer_details`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateConsumerDetailsError {
@@ -853,7 +853,7 @@ pub enum UpdateConsumerDetailsError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
-/// The documented error responses of [`Orders::extend_authorization_time`](Orders::extend_authorization_time), with their decoded bodies.
+/// The documented error responses of [`Orders::extend_authorization_time`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ExtendAuthorizationTimeError {
@@ -861,7 +861,7 @@ pub enum ExtendAuthorizationTimeError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
-/// The documented error responses of [`Orders::update_merchant_references`](Orders::update_merchant_references), with their decoded bodies.
+/// The documented error responses of [`Orders::update_merchant_references`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateMerchantReferencesError {
@@ -869,7 +869,7 @@ pub enum UpdateMerchantReferencesError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
-/// What a 201 response of [`Refunds::refund_order`](Refunds::refund_order) carries.
+/// What a 201 response of [`Refunds::refund_order`] carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RefundOrderResponse {
     /// URL of the new refund.
@@ -880,7 +880,7 @@ pub struct RefundOrderResponse {
     pub refund_id: Option<String>,
 }
 
-/// The documented error responses of [`Refunds::refund_order`](Refunds::refund_order), with their decoded bodies.
+/// The documented error responses of [`Refunds::refund_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RefundOrderError {
@@ -890,7 +890,7 @@ pub enum RefundOrderError {
     NotFound(models::NotFoundErrorMessage),
 }
 
-/// The documented error responses of [`Refunds::get_refund`](Refunds::get_refund), with their decoded bodies.
+/// The documented error responses of [`Refunds::get_refund`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetRefundError {
@@ -898,7 +898,7 @@ pub enum GetRefundError {
     NotFound(models::NotFoundErrorMessage),
 }
 
-/// The documented error responses of [`Orders::release_remaining_authorization`](Orders::release_remaining_authorization), with their decoded bodies.
+/// The documented error responses of [`Orders::release_remaining_authorization`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ReleaseRemainingAuthorizationError {
@@ -906,7 +906,7 @@ pub enum ReleaseRemainingAuthorizationError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
-/// The documented error responses of [`Orders::append_order_shipping_info`](Orders::append_order_shipping_info), with their decoded bodies.
+/// The documented error responses of [`Orders::append_order_shipping_info`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AppendOrderShippingInfoError {
@@ -914,7 +914,7 @@ pub enum AppendOrderShippingInfoError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
-/// The documented error responses of [`Orders::cancel_order`](Orders::cancel_order), with their decoded bodies.
+/// The documented error responses of [`Orders::cancel_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CancelOrderError {

@@ -427,7 +427,7 @@ impl CustomerTokens for Client {
     }
 }
 
-/// The documented error responses of [`Sessions::create_credit_session`](Sessions::create_credit_session), with their decoded bodies.
+/// The documented error responses of [`Sessions::create_credit_session`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CreateCreditSessionError {
@@ -437,7 +437,7 @@ pub enum CreateCreditSessionError {
     Forbidden,
 }
 
-/// The documented error responses of [`Sessions::read_credit_session`](Sessions::read_credit_session), with their decoded bodies.
+/// The documented error responses of [`Sessions::read_credit_session`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ReadCreditSessionError {
@@ -447,7 +447,7 @@ pub enum ReadCreditSessionError {
     NotFound,
 }
 
-/// The documented error responses of [`Sessions::update_credit_session`](Sessions::update_credit_session), with their decoded bodies.
+/// The documented error responses of [`Sessions::update_credit_session`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateCreditSessionError {
@@ -459,7 +459,7 @@ pub enum UpdateCreditSessionError {
     NotFound,
 }
 
-/// The documented error responses of [`Authorizations::cancel_authorization`](Authorizations::cancel_authorization), with their decoded bodies.
+/// The documented error responses of [`Authorizations::cancel_authorization`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CancelAuthorizationError {
@@ -469,7 +469,7 @@ pub enum CancelAuthorizationError {
     NotFound,
 }
 
-/// The documented error responses of [`Authorizations::create_order`](Authorizations::create_order), with their decoded bodies.
+/// The documented error responses of [`Authorizations::create_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CreateOrderError {
@@ -483,7 +483,7 @@ pub enum CreateOrderError {
     Conflict,
 }
 
-/// The documented error responses of [`CustomerTokens::create_customer_token`](CustomerTokens::create_customer_token), with their decoded bodies.
+/// The documented error responses of [`CustomerTokens::create_customer_token`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CreateCustomerTokenError {
@@ -497,7 +497,7 @@ pub enum CreateCustomerTokenError {
     Conflict,
 }
 
-/// The documented error responses of [`CustomerTokens::read_customer_token`](CustomerTokens::read_customer_token), with their decoded bodies.
+/// The documented error responses of [`CustomerTokens::read_customer_token`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ReadCustomerTokenError {
@@ -507,7 +507,7 @@ pub enum ReadCustomerTokenError {
     NotFound,
 }
 
-/// The documented error responses of [`CustomerTokens::create_customer_token_order`](CustomerTokens::create_customer_token_order), with their decoded bodies.
+/// The documented error responses of [`CustomerTokens::create_customer_token_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CreateCustomerTokenOrderError {
@@ -521,7 +521,7 @@ pub enum CreateCustomerTokenOrderError {
     Conflict,
 }
 
-/// The documented error responses of [`CustomerTokens::update_customer_token_status`](CustomerTokens::update_customer_token_status), with their decoded bodies.
+/// The documented error responses of [`CustomerTokens::update_customer_token_status`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateCustomerTokenStatusError {

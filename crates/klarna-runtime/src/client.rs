@@ -115,3 +115,43 @@ impl<T> Deref for Response<T> {
         &self.value
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credentials;
+
+    const PASSWORD: &str = "s3cr3t-p4ssw0rd";
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let config =
+            Config::with_base_url("http://127.0.0.1:9", Credentials::basic("PK0001", PASSWORD));
+        let client = Client::new(config.clone()).unwrap();
+        // Neither the password nor its Basic encoding may show.
+        let encoded = Credentials::basic("PK0001", PASSWORD).authorization();
+        for debug in [
+            format!("{config:?}"),
+            format!("{client:?}"),
+            format!("{:?}", client.inner.authorization),
+        ] {
+            assert!(!debug.contains(PASSWORD), "{debug}");
+            assert!(!debug.contains(&encoded["Basic ".len()..]), "{debug}");
+        }
+        assert!(
+            format!("{client:?}").contains("PK0001"),
+            "the username helps find the account"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_in_the_environment_are_named() {
+        // Reading, never setting: the test must not race with others.
+        if std::env::var_os("KLARNA_USERNAME").is_none() {
+            assert_eq!(
+                Credentials::from_env().unwrap_err(),
+                ConfigError::MissingEnvironmentVariable("KLARNA_USERNAME")
+            );
+        }
+    }
+}
