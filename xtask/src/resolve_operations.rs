@@ -297,14 +297,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 format!("only JSON request bodies are supported, not {types}"),
             ));
         };
-        let ty = match &media.schema {
-            Some(schema) => self.types.resolve(
-                schema.into(),
-                &at.join("content").join(media_type).join("schema"),
-                hint,
-            )?,
-            None => TypeRef::Json,
-        };
+        let ty = self.media_type(media_type, media, hint, at)?;
         Ok(Some(RequestBody { ty, required }))
     }
 
@@ -381,18 +374,28 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             return Ok(None);
         }
         match content.iter().find(|(m, _)| is_json(m)) {
-            Some((media_type, media)) => {
-                let ty = match &media.schema {
-                    Some(schema) => self.types.resolve(
-                        schema.into(),
-                        &at.join("content").join(media_type).join("schema"),
-                        hint,
-                    )?,
-                    None => TypeRef::Json,
-                };
-                Ok(Some(ResponseBody::Json(ty)))
-            }
+            Some((media_type, media)) => Ok(Some(ResponseBody::Json(
+                self.media_type(media_type, media, hint, at)?,
+            ))),
             None => Ok(Some(ResponseBody::Bytes)),
+        }
+    }
+
+    /// The type of a JSON body; a media type without a schema is any JSON.
+    fn media_type(
+        &mut self,
+        media_type: &str,
+        media: &'a MediaType,
+        hint: &str,
+        at: &Pointer,
+    ) -> Result<TypeRef> {
+        match &media.schema {
+            Some(schema) => self.types.resolve(
+                schema.into(),
+                &at.join("content").join(media_type).join("schema"),
+                hint,
+            ),
+            None => Ok(TypeRef::Json),
         }
     }
 
