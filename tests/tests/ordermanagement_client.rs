@@ -1,0 +1,1290 @@
+//! Every Order Management operation through a real socket: the request it
+//! sends (method, percent-encoded target, credentials, headers, idempotency
+//! key, JSON body), the success it decodes, and every error status the spec
+//! documents, plus what happens on undocumented statuses, malformed bodies
+//! and a server that is not there.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use klarna_ordermanagement::models::{
+    Address, CaptureObject, ExtendDueDateRequest, InitialPaymentMethodDtoType,
+    MerchantOrderDtoFraudStatus, MerchantOrderDtoStatus, OrderLine, OrderLineType, RefundObject,
+    ShippingInfo, ShippingInfoShippingMethod, UpdateAuthorization, UpdateConsumer,
+    UpdateMerchantReferences, UpdateShippingInfo,
+};
+use klarna_ordermanagement::{
+    AcknowledgeOrderError, AppendOrderShippingInfoError, AppendShippingInfoError, CancelOrderError,
+    CaptureOrderError, CaptureOrderResponse, Captures, Client, Config, Credentials, Error,
+    ErrorKind, ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetCapturesError,
+    GetOptionsForExtendDueDateError, GetOrderError, GetRefundError, IdempotencyKey, Orders,
+    RefundOrderError, RefundOrderResponse, Refunds, ReleaseRemainingAuthorizationError, Response,
+    TriggerSendOutError, UpdateAuthorizationError, UpdateConsumerDetailsError,
+    UpdateMerchantReferencesError,
+};
+use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+const USERNAME: &str = "K123456_abcd1234";
+const PASSWORD: &str = "sharedsecret";
+/// `Basic base64("K123456_abcd1234:sharedsecret")`, computed outside the SDK.
+const AUTHORIZATION: &str = "Basic SzEyMzQ1Nl9hYmNkMTIzNDpzaGFyZWRzZWNyZXQ=";
+
+/// Ids that need percent-encoding, and their encoded path segments.
+const ORDER_ID: &str = "order/1 ä";
+const ORDER: &str = "/ordermanagement/v1/orders/order%2F1%20%C3%A4";
+const CAPTURE_ID: &str = "capture 4ba29b50/ß";
+const CAPTURE: &str = "capture%204ba29b50%2F%C3%9F";
+const REFUND_ID: &str = "refund#b2cb4f2e?1";
+const REFUND: &str = "refund%23b2cb4f2e%3F1";
+
+const CORRELATION_ID: &str = "66782175-ae05-44fc-9eb3-eeceadbad271";
+const KEY_HEADER: &str = "klarna-idempotency-key";
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn client_for(base_url: String) -> Client {
+    let config = Config::with_base_url(base_url, Credentials::basic(USERNAME, PASSWORD))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10));
+    Client::new(config).unwrap()
+}
+
+fn client(server: &TestServer) -> Client {
+    client_for(server.url())
+}
+
+fn error_message(code: &str) -> String {
+    format!("Klarna refused the request: {code}")
+}
+
+/// A Klarna error body.
+fn error_body(code: &str) -> Value {
+    json!({
+        "correlation_id": CORRELATION_ID,
+        "error_code": code,
+        "error_messages": [error_message(code)]
+    })
+}
+
+/// The error body decoded into the type the spec documents for a status.
+fn decoded<B: DeserializeOwned>(code: &str) -> B {
+    serde_json::from_value(error_body(code)).unwrap()
+}
+
+/// Starts a server that answers with `response`, makes one call, and
+/// returns its result with the one request it sent.
+async fn exchange<T, E, Fut>(
+    response: CannedResponse,
+    call: impl FnOnce(Client) -> Fut,
+) -> (Result<Response<T>, Error<E>>, RecordedRequest)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let server = TestServer::start();
+    server.respond(response);
+    let result = call(client(&server)).await;
+    (result, server.single_request())
+}
+
+/// What every request carries: method, target, credentials, user agent.
+fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
+    assert_eq!(request.method, method);
+    assert_eq!(request.target, target);
+    assert_eq!(request.header("authorization"), Some(AUTHORIZATION));
+    let user_agent = request.header("user-agent").expect("a user agent");
+    assert!(user_agent.starts_with("klarna-rust-sdk/"), "{user_agent}");
+}
+
+fn assert_accepts_json(request: &RecordedRequest) {
+    assert_eq!(request.header("accept"), Some("application/json"));
+}
+
+fn assert_json_body(request: &RecordedRequest, expected: Value) {
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.json(), expected);
+}
+
+fn assert_no_body(request: &RecordedRequest) {
+    assert!(request.body.is_empty(), "{:?}", request.body);
+    assert_eq!(request.header("content-type"), None);
+}
+
+/// A call to an operation without the idempotency header.
+fn assert_no_key<T>(response: &Response<T>, request: &RecordedRequest) {
+    assert_eq!(request.header(KEY_HEADER), None);
+    assert_eq!(response.idempotency_key(), None);
+}
+
+/// A version 4 UUID in its 36-character text form.
+fn assert_uuid_v4(key: &str) {
+    assert_eq!(key.len(), 36, "{key}");
+    for (i, c) in key.char_indices() {
+        match i {
+            8 | 13 | 18 | 23 => assert_eq!(c, '-', "{key}"),
+            14 => assert_eq!(c, '4', "version 4: {key}"),
+            _ => assert!(c.is_ascii_hexdigit(), "{key}"),
+        }
+    }
+}
+
+/// Calls an operation that takes an idempotency key twice, each time
+/// answered with `success`: with the caller's key, which must be sent as it
+/// is, and with `None`, for which the client must send a new UUID and hand
+/// it back. Returns both responses with their requests.
+async fn with_and_without_key<T: Debug, E: Debug, Fut>(
+    success: CannedResponse,
+    call: impl Fn(Client, Option<IdempotencyKey>) -> Fut,
+) -> [(Response<T>, RecordedRequest); 2]
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let given = IdempotencyKey::from("order-1-step-7");
+    let (result, first) = exchange(success.clone(), |c| call(c, Some(given.clone()))).await;
+    let with_key = result.unwrap();
+    assert_eq!(first.header(KEY_HEADER), Some("order-1-step-7"));
+    assert_eq!(with_key.idempotency_key(), Some(&given));
+
+    let (result, second) = exchange(success, |c| call(c, None)).await;
+    let without_key = result.unwrap();
+    let generated = second.header(KEY_HEADER).expect("a generated key is sent");
+    assert_uuid_v4(generated);
+    assert_eq!(
+        without_key.idempotency_key().map(IdempotencyKey::as_str),
+        Some(generated)
+    );
+    [(with_key, first), (without_key, second)]
+}
+
+/// Answers a call with a documented error status and a Klarna error body,
+/// checks what every such error carries, and returns it for the caller to
+/// check the variant.
+async fn api_error<T: Debug, E: Debug, Fut>(
+    status: u16,
+    code: &str,
+    call: impl FnOnce(Client) -> Fut,
+) -> Error<E>
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let (result, request) = exchange(CannedResponse::json(status, &error_body(code)), call).await;
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
+    assert_eq!(error.status(), Some(status));
+    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
+    assert_eq!(error.error_code(), Some(code));
+    assert_eq!(error.error_messages(), [error_message(code)]);
+    // The key sent (or none) is the key the error reports.
+    assert_eq!(
+        error.idempotency_key().map(IdempotencyKey::as_str),
+        request.header(KEY_HEADER)
+    );
+    error
+}
+
+/// A status the spec does not document is `UnexpectedStatus`, with the body.
+async fn assert_unexpected_status<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let teapot = CannedResponse::new(418)
+        .header("Content-Type", "text/plain")
+        .body("I'm a teapot");
+    let error = exchange(teapot, call).await.0.unwrap_err();
+    match error.kind() {
+        ErrorKind::UnexpectedStatus(details) => {
+            assert_eq!(details.status, 418);
+            assert_eq!(details.body_excerpt, "I'm a teapot");
+        }
+        _ => panic!("expected UnexpectedStatus, got {error:?}"),
+    }
+    assert_eq!(error.status(), Some(418));
+    assert!(error.api_body().is_none());
+}
+
+/// A 200 whose body is not the documented JSON is `Decode`, with the status.
+async fn assert_decode_error<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let malformed = CannedResponse::new(200)
+        .header("Content-Type", "application/json")
+        .body(r#"{"order_id": "f3392f8b", "order_amount": "#);
+    let error = exchange(malformed, call).await.0.unwrap_err();
+    match error.kind() {
+        ErrorKind::Decode { details, message } => {
+            assert_eq!(details.status, 200);
+            assert_eq!(
+                details.body_excerpt,
+                r#"{"order_id": "f3392f8b", "order_amount": "#
+            );
+            assert!(!message.is_empty());
+        }
+        _ => panic!("expected Decode, got {error:?}"),
+    }
+    assert_eq!(error.status(), Some(200));
+}
+
+// ---------------------------------------------------------------------------
+// Realistic values, from Klarna's guides and the spec's examples
+// ---------------------------------------------------------------------------
+
+fn line(reference: &str, name: &str, quantity: i64, unit_price: i64) -> OrderLine {
+    OrderLine {
+        image_url: None,
+        merchant_data: None,
+        name: name.to_owned(),
+        product_identifiers: None,
+        product_url: None,
+        quantity,
+        quantity_unit: None,
+        reference: Some(reference.to_owned()),
+        subscription: None,
+        tax_rate: None,
+        total_amount: quantity * unit_price,
+        total_discount_amount: None,
+        total_tax_amount: None,
+        r#type: Some(OrderLineType::Physical),
+        unit_price,
+    }
+}
+
+fn tomatoes() -> OrderLine {
+    line("123050", "Tomatoes", 10, 600)
+}
+
+fn tomatoes_json() -> Value {
+    json!({
+        "type": "physical",
+        "reference": "123050",
+        "name": "Tomatoes",
+        "quantity": 10,
+        "unit_price": 600,
+        "total_amount": 6000
+    })
+}
+
+fn sneakers_json() -> Value {
+    json!({
+        "type": "physical",
+        "reference": "B24680",
+        "name": "Sneakers",
+        "quantity": 1,
+        "unit_price": 10000,
+        "total_amount": 10000
+    })
+}
+
+fn klara_address_json() -> Value {
+    json!({
+        "title": "Mrs",
+        "given_name": "Klara",
+        "family_name": "Joyce",
+        "street_address": "Apartment 10",
+        "street_address2": "1 Safeway",
+        "postal_code": "12345",
+        "city": "Knoxville",
+        "region": "TN",
+        "country": "us",
+        "email": "klara.joyce@klarna.com",
+        "phone": "1-555-555-5555"
+    })
+}
+
+fn dhl_shipment() -> ShippingInfo {
+    ShippingInfo {
+        shipping_company: Some("DHL US".into()),
+        shipping_method: Some(ShippingInfoShippingMethod::Home),
+        tracking_number: Some("63456415674545679874".into()),
+        tracking_uri: Some("http://shipping.example/findmypackage?63456415674545679874".into()),
+        return_shipping_company: Some("DHL US".into()),
+        return_tracking_number: Some("93456415674545679888".into()),
+        return_tracking_uri: Some(
+            "http://shipping.example/findmypackage?93456415674545679888".into(),
+        ),
+    }
+}
+
+fn dhl_shipment_json() -> Value {
+    json!({
+        "shipping_company": "DHL US",
+        "shipping_method": "Home",
+        "tracking_number": "63456415674545679874",
+        "tracking_uri": "http://shipping.example/findmypackage?63456415674545679874",
+        "return_shipping_company": "DHL US",
+        "return_tracking_number": "93456415674545679888",
+        "return_tracking_uri": "http://shipping.example/findmypackage?93456415674545679888"
+    })
+}
+
+fn shipping_info() -> UpdateShippingInfo {
+    UpdateShippingInfo {
+        shipping_info: vec![dhl_shipment()],
+    }
+}
+
+/// The partial capture of Klarna's guide: 6000 for the tomatoes.
+fn capture_body() -> CaptureObject {
+    CaptureObject {
+        captured_amount: 6000,
+        description: Some("Shipped the full order".into()),
+        order_lines: Some(vec![tomatoes()]),
+        reference: Some("2027d87e-c394-4b22-9cfd-f51f79482793".into()),
+        shipping_delay: None,
+        shipping_info: Some(vec![dhl_shipment()]),
+    }
+}
+
+/// The refund of Klarna's guide: 10000 for the sneakers of capture B.
+fn refund_body() -> RefundObject {
+    RefundObject {
+        refunded_amount: 10000,
+        description: Some("Returning the sneakers".into()),
+        order_lines: Some(vec![line("B24680", "Sneakers", 1, 10000)]),
+        reference: None,
+    }
+}
+
+fn capture_json() -> Value {
+    json!({
+        "capture_id": "4ba29b50-be7b-44f5-a492-113e6a865e22",
+        "klarna_reference": "K4MADNY-1",
+        "captured_amount": 6000,
+        "captured_at": "2015-11-19T01:51:17Z",
+        "description": "Shipped the full order",
+        "reference": "2027d87e-c394-4b22-9cfd-f51f79482793",
+        "order_lines": [tomatoes_json()],
+        "refunded_amount": 0,
+        "billing_address": klara_address_json(),
+        "shipping_address": klara_address_json(),
+        "shipping_info": [dhl_shipment_json()]
+    })
+}
+
+fn order_json() -> Value {
+    json!({
+        "order_id": "f3392f8b-6116-4073-ab96-e330819e2c07",
+        "status": "PART_CAPTURED",
+        "fraud_status": "ACCEPTED",
+        "order_amount": 10000,
+        "original_order_amount": 10000,
+        "captured_amount": 6000,
+        "refunded_amount": 0,
+        "remaining_authorized_amount": 4000,
+        "purchase_country": "us",
+        "purchase_currency": "usd",
+        "locale": "en-us",
+        "klarna_reference": "K4MADNY",
+        "merchant_reference1": "10001",
+        "merchant_reference2": "501",
+        "merchant_data": "Order metadata",
+        "created_at": "2015-11-29T10:25:40Z",
+        "expires_at": "2015-12-04T10:26:06Z",
+        "order_lines": [
+            tomatoes_json(),
+            {
+                "type": "physical",
+                "reference": "123051",
+                "name": "Cucumbers",
+                "quantity": 5,
+                "unit_price": 800,
+                "total_amount": 4000
+            }
+        ],
+        "customer": { "date_of_birth": "1981-09-06" },
+        "billing_address": klara_address_json(),
+        "shipping_address": klara_address_json(),
+        "initial_payment_method": {
+            "type": "FIXED_AMOUNT",
+            "description": "Slice it (Fixed Payments)",
+            "number_of_installments": 3
+        },
+        "selected_shipping_option": {
+            "id": "pickup-1",
+            "name": "Pick-up point",
+            "price": 0,
+            "location": {
+                "id": "PP-441",
+                "name": "Corner shop",
+                "address": {
+                    "street_address": "1 Main Street",
+                    "street_address__2": "Back entrance",
+                    "postal_code": "37902",
+                    "city": "Knoxville",
+                    "country": "us"
+                }
+            }
+        },
+        "captures": [capture_json()],
+        "refunds": [],
+        "shipping_info": [dhl_shipment_json()]
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_order_decodes_the_order() {
+    let (result, request) = exchange(CannedResponse::json(200, &order_json()), |c| async move {
+        c.get_order(ORDER_ID, Some("acme-commerce-plugin/2.1"))
+            .await
+    })
+    .await;
+    let order = result.unwrap();
+    assert_request(&request, "GET", ORDER);
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&order, &request);
+    assert_eq!(
+        request.header("klarna-integrator"),
+        Some("acme-commerce-plugin/2.1")
+    );
+
+    assert_eq!(order.status(), 200);
+    assert_eq!(
+        order.order_id.as_deref(),
+        Some("f3392f8b-6116-4073-ab96-e330819e2c07")
+    );
+    assert_eq!(order.status, Some(MerchantOrderDtoStatus::PartCaptured));
+    assert_eq!(
+        order.fraud_status,
+        Some(MerchantOrderDtoFraudStatus::Accepted)
+    );
+    assert_eq!(order.order_amount, Some(10000));
+    assert_eq!(order.captured_amount, Some(6000));
+    assert_eq!(order.remaining_authorized_amount, Some(4000));
+    assert_eq!(order.merchant_reference1.as_deref(), Some("10001"));
+    let lines = order.order_lines.as_ref().unwrap();
+    assert_eq!(lines[0], tomatoes());
+    assert_eq!(lines[1].name, "Cucumbers");
+    assert_eq!(lines[1].total_amount, 4000);
+    let payment = order.initial_payment_method.as_ref().unwrap();
+    assert_eq!(
+        payment.r#type,
+        Some(InitialPaymentMethodDtoType::FixedAmount)
+    );
+    assert_eq!(payment.number_of_installments, Some(3));
+    let pickup = order.selected_shipping_option.as_ref().unwrap();
+    let pickup_address = pickup.location.as_ref().unwrap().address.as_ref().unwrap();
+    assert_eq!(
+        pickup_address.street_address_2.as_deref(),
+        Some("Back entrance")
+    );
+    let billing = order.billing_address.as_ref().unwrap();
+    assert_eq!(billing.given_name.as_deref(), Some("Klara"));
+    assert_eq!(billing.street_address2.as_deref(), Some("1 Safeway"));
+    let captures = order.captures.as_ref().unwrap();
+    assert_eq!(captures[0].captured_amount, Some(6000));
+    assert_eq!(
+        captures[0].shipping_info.as_ref().unwrap()[0],
+        dhl_shipment()
+    );
+    assert_eq!(order.refunds.as_deref(), Some(&[][..]));
+}
+
+#[tokio::test]
+async fn get_order_without_integrator_sends_no_integrator_header() {
+    let (result, request) = exchange(CannedResponse::json(200, &order_json()), |c| async move {
+        c.get_order(ORDER_ID, None).await
+    })
+    .await;
+    result.unwrap();
+    assert_request(&request, "GET", ORDER);
+    assert_eq!(request.header("klarna-integrator"), None);
+}
+
+#[tokio::test]
+async fn get_order_keeps_unknown_enum_values_and_ignores_unknown_fields() {
+    let mut order = order_json();
+    order["status"] = json!("SOMETHING_NEW");
+    order["fraud_status"] = json!("UNDER_MANUAL_REVIEW");
+    order["initial_payment_method"]["type"] = json!("KLARNA_CARD");
+    order["order_lines"][1]["type"] = json!("bundle");
+    order["order_lines"][1]["brand_new_line_field"] = json!({ "nested": [1, 2, 3] });
+    order["brand_new_field"] = json!("added by Klarna next year");
+    order["captures"][0]["shipping_info"][0]["shipping_method"] = json!("Drone");
+
+    let (result, _) = exchange(CannedResponse::json(200, &order), |c| async move {
+        c.get_order(ORDER_ID, None).await
+    })
+    .await;
+    let order = result.unwrap();
+    assert_eq!(
+        order.status,
+        Some(MerchantOrderDtoStatus::Unknown("SOMETHING_NEW".into()))
+    );
+    assert_eq!(order.status.as_ref().unwrap().as_str(), "SOMETHING_NEW");
+    assert_eq!(
+        order.fraud_status,
+        Some(MerchantOrderDtoFraudStatus::Unknown(
+            "UNDER_MANUAL_REVIEW".into()
+        ))
+    );
+    assert_eq!(
+        order.initial_payment_method.as_ref().unwrap().r#type,
+        Some(InitialPaymentMethodDtoType::Unknown("KLARNA_CARD".into()))
+    );
+    let lines = order.order_lines.as_ref().unwrap();
+    assert_eq!(
+        lines[1].r#type,
+        Some(OrderLineType::Unknown("bundle".into()))
+    );
+    assert_eq!(
+        order.captures.as_ref().unwrap()[0]
+            .shipping_info
+            .as_ref()
+            .unwrap()[0]
+            .shipping_method,
+        Some(ShippingInfoShippingMethod::Unknown("Drone".into()))
+    );
+    // The known fields still decode.
+    assert_eq!(order.order_amount, Some(10000));
+}
+
+#[tokio::test]
+async fn get_order_errors() {
+    let error = api_error(404, "NO_SUCH_ORDER", |c| async move {
+        c.get_order(ORDER_ID, None).await
+    })
+    .await;
+    assert_eq!(
+        error.api_body(),
+        Some(&GetOrderError::NotFound(decoded("NO_SUCH_ORDER")))
+    );
+}
+
+#[tokio::test]
+async fn acknowledge_order() {
+    let call = |c: Client, key| async move { c.acknowledge_order(ORDER_ID, key).await };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_eq!(*done, ());
+        assert_request(&request, "POST", &format!("{ORDER}/acknowledge"));
+        assert_no_body(&request);
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&AcknowledgeOrderError::Forbidden(decoded("NOT_ALLOWED")))
+    );
+    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&AcknowledgeOrderError::NotFound(decoded("NO_SUCH_ORDER")))
+    );
+}
+
+#[tokio::test]
+async fn update_authorization() {
+    let call = |c: Client, key| async move {
+        let body = UpdateAuthorization {
+            order_amount: 6000,
+            description: Some("Removed the cucumbers".into()),
+            order_lines: Some(vec![tomatoes()]),
+        };
+        c.update_authorization(ORDER_ID, &body, key).await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(&request, "PATCH", &format!("{ORDER}/authorization"));
+        assert_json_body(
+            &request,
+            json!({
+                "order_amount": 6000,
+                "description": "Removed the cucumbers",
+                "order_lines": [tomatoes_json()]
+            }),
+        );
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateAuthorizationError::Forbidden(decoded("NOT_ALLOWED")))
+    );
+}
+
+#[tokio::test]
+async fn update_consumer_details() {
+    let call = |c: Client, key| async move {
+        let body = UpdateConsumer {
+            shipping_address: Some(Address {
+                title: Some("Mrs".into()),
+                given_name: Some("Klara".into()),
+                family_name: Some("Joyce".into()),
+                street_address: Some("Apartment 10".into()),
+                street_address2: Some("1 Safeway".into()),
+                postal_code: Some("12345".into()),
+                city: Some("Knoxville".into()),
+                region: Some("TN".into()),
+                country: Some("us".into()),
+                email: Some("klara.joyce@klarna.com".into()),
+                phone: Some("1-555-555-5555".into()),
+                ..Address::default()
+            }),
+        };
+        c.update_consumer_details(ORDER_ID, &body, key).await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(&request, "PATCH", &format!("{ORDER}/customer-details"));
+        assert_json_body(
+            &request,
+            json!({ "shipping_address": klara_address_json() }),
+        );
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateConsumerDetailsError::Forbidden(decoded(
+            "NOT_ALLOWED"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn extend_authorization_time() {
+    let call = |c: Client, key| async move { c.extend_authorization_time(ORDER_ID, key).await };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(
+            &request,
+            "POST",
+            &format!("{ORDER}/extend-authorization-time"),
+        );
+        assert_no_body(&request);
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&ExtendAuthorizationTimeError::Forbidden(decoded(
+            "NOT_ALLOWED"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn update_merchant_references() {
+    let call = |c: Client, key| async move {
+        let body = UpdateMerchantReferences {
+            merchant_reference1: Some("45aa52f387871e3a210645d4".into()),
+            merchant_reference2: Some("ERP-2024-000501".into()),
+        };
+        c.update_merchant_references(ORDER_ID, &body, key).await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(&request, "PATCH", &format!("{ORDER}/merchant-references"));
+        assert_json_body(
+            &request,
+            json!({
+                "merchant_reference1": "45aa52f387871e3a210645d4",
+                "merchant_reference2": "ERP-2024-000501"
+            }),
+        );
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateMerchantReferencesError::Forbidden(decoded(
+            "NOT_ALLOWED"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn release_remaining_authorization() {
+    let call =
+        |c: Client, key| async move { c.release_remaining_authorization(ORDER_ID, key).await };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(
+            &request,
+            "POST",
+            &format!("{ORDER}/release-remaining-authorization"),
+        );
+        assert_no_body(&request);
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&ReleaseRemainingAuthorizationError::Forbidden(decoded(
+            "NOT_ALLOWED"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn append_order_shipping_info() {
+    let call = |c: Client, key| async move {
+        c.append_order_shipping_info(ORDER_ID, &shipping_info(), key)
+            .await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(&request, "POST", &format!("{ORDER}/shipping-info"));
+        assert_json_body(&request, json!({ "shipping_info": [dhl_shipment_json()] }));
+    }
+
+    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&AppendOrderShippingInfoError::NotFound(decoded(
+            "NO_SUCH_ORDER"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn cancel_order() {
+    let call = |c: Client, key| async move { c.cancel_order(ORDER_ID, key).await };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(&request, "POST", &format!("{ORDER}/cancel"));
+        assert_no_body(&request);
+    }
+
+    let error = api_error(403, "CANCEL_NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CancelOrderError::Forbidden(decoded("CANCEL_NOT_ALLOWED")))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Captures
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_captures() {
+    let second = json!({
+        "capture_id": "7d1b9d3c-5f6e-4a2b-8c9d-0e1f2a3b4c5d",
+        "captured_amount": 4000,
+        "captured_at": "2015-11-20T09:12:44Z",
+        "klarna_reference": "K4MADNY-2",
+        "order_lines": [],
+        "refunded_amount": 0
+    });
+    let (result, request) = exchange(
+        CannedResponse::json(200, &json!([capture_json(), second])),
+        |c| async move { c.get_captures(ORDER_ID).await },
+    )
+    .await;
+    let captures = result.unwrap();
+    assert_request(&request, "GET", &format!("{ORDER}/captures"));
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&captures, &request);
+    assert_eq!(captures.status(), 200);
+    assert_eq!(captures.len(), 2);
+    assert_eq!(
+        captures[0].capture_id.as_deref(),
+        Some("4ba29b50-be7b-44f5-a492-113e6a865e22")
+    );
+    assert_eq!(captures[0].order_lines.as_ref().unwrap()[0], tomatoes());
+    assert_eq!(captures[1].captured_amount, Some(4000));
+    assert_eq!(captures[1].klarna_reference.as_deref(), Some("K4MADNY-2"));
+
+    let error = api_error(404, "NO_SUCH_ORDER", |c| async move {
+        c.get_captures(ORDER_ID).await
+    })
+    .await;
+    assert_eq!(
+        error.api_body(),
+        Some(&GetCapturesError::NotFound(decoded("NO_SUCH_ORDER")))
+    );
+}
+
+#[tokio::test]
+async fn capture_order() {
+    let created = CannedResponse::new(201)
+        .header("Capture-Id", "4ba29b50-be7b-44f5-a492-113e6a865e22")
+        .header(
+            "Location",
+            "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/captures/4ba29b50-be7b-44f5-a492-113e6a865e22",
+        );
+    let call =
+        |c: Client, key| async move { c.capture_order(ORDER_ID, &capture_body(), key).await };
+    for (done, request) in with_and_without_key(created, call).await {
+        assert_eq!(done.status(), 201);
+        assert_eq!(
+            *done,
+            CaptureOrderResponse {
+                capture_id: Some("4ba29b50-be7b-44f5-a492-113e6a865e22".into()),
+                location: Some(
+                    "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/captures/4ba29b50-be7b-44f5-a492-113e6a865e22"
+                        .into()
+                ),
+            }
+        );
+        assert_request(&request, "POST", &format!("{ORDER}/captures"));
+        assert_json_body(
+            &request,
+            json!({
+                "captured_amount": 6000,
+                "description": "Shipped the full order",
+                "reference": "2027d87e-c394-4b22-9cfd-f51f79482793",
+                "order_lines": [tomatoes_json()],
+                "shipping_info": [dhl_shipment_json()]
+            }),
+        );
+    }
+
+    // The headers are optional in the spec: a 201 without them is a success.
+    let (result, _) = exchange(CannedResponse::new(201), |c| call(c, None)).await;
+    let done = result.unwrap();
+    assert_eq!(done.capture_id, None);
+    assert_eq!(done.location, None);
+
+    let error = api_error(403, "CAPTURE_NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CaptureOrderError::Forbidden(decoded(
+            "CAPTURE_NOT_ALLOWED"
+        )))
+    );
+    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CaptureOrderError::NotFound(decoded("NO_SUCH_ORDER")))
+    );
+}
+
+#[tokio::test]
+async fn get_capture() {
+    let (result, request) = exchange(CannedResponse::json(200, &capture_json()), |c| async move {
+        c.get_capture(ORDER_ID, CAPTURE_ID).await
+    })
+    .await;
+    let capture = result.unwrap();
+    assert_request(&request, "GET", &format!("{ORDER}/captures/{CAPTURE}"));
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&capture, &request);
+    assert_eq!(capture.status(), 200);
+    assert_eq!(
+        capture.capture_id.as_deref(),
+        Some("4ba29b50-be7b-44f5-a492-113e6a865e22")
+    );
+    assert_eq!(capture.captured_amount, Some(6000));
+    assert_eq!(capture.captured_at.as_deref(), Some("2015-11-19T01:51:17Z"));
+    assert_eq!(capture.klarna_reference.as_deref(), Some("K4MADNY-1"));
+    assert_eq!(capture.refunded_amount, Some(0));
+    assert_eq!(capture.order_lines.as_deref(), Some(&[tomatoes()][..]));
+    assert_eq!(
+        capture.shipping_info.as_deref(),
+        Some(&[dhl_shipment()][..])
+    );
+    assert_eq!(
+        capture.shipping_address.as_ref().unwrap().city.as_deref(),
+        Some("Knoxville")
+    );
+
+    let error = api_error(404, "NO_SUCH_CAPTURE", |c| async move {
+        c.get_capture(ORDER_ID, CAPTURE_ID).await
+    })
+    .await;
+    assert_eq!(
+        error.api_body(),
+        Some(&GetCaptureError::NotFound(decoded("NO_SUCH_CAPTURE")))
+    );
+}
+
+#[tokio::test]
+async fn extend_due_date() {
+    let call = |c: Client, key| async move {
+        let body = ExtendDueDateRequest { number_of_days: 14 };
+        c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, key).await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(
+            &request,
+            "PATCH",
+            &format!("{ORDER}/captures/{CAPTURE}/extend-due-date"),
+        );
+        assert_json_body(&request, json!({ "number_of_days": 14 }));
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&ExtendDueDateError::Forbidden(decoded("NOT_ALLOWED")))
+    );
+    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&ExtendDueDateError::NotFound(decoded("NO_SUCH_CAPTURE")))
+    );
+}
+
+#[tokio::test]
+async fn get_options_for_extend_due_date() {
+    let options = json!({
+        "currency": "usd",
+        "options": [
+            { "number_of_days": 14, "amount": 295 },
+            { "number_of_days": 28, "amount": 495 }
+        ]
+    });
+    let (result, request) = exchange(CannedResponse::json(200, &options), |c| async move {
+        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            .await
+    })
+    .await;
+    let options = result.unwrap();
+    assert_request(
+        &request,
+        "GET",
+        &format!("{ORDER}/captures/{CAPTURE}/extend-due-date-options"),
+    );
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&options, &request);
+    assert_eq!(options.status(), 200);
+    assert_eq!(options.currency.as_deref(), Some("usd"));
+    let choices = options.options.as_ref().unwrap();
+    assert_eq!(choices.len(), 2);
+    assert_eq!(choices[0].number_of_days, Some(14));
+    assert_eq!(choices[0].amount, Some(295));
+    assert_eq!(choices[1].number_of_days, Some(28));
+    assert_eq!(choices[1].amount, Some(495));
+
+    let error = api_error(404, "NO_SUCH_CAPTURE", |c| async move {
+        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            .await
+    })
+    .await;
+    assert_eq!(
+        error.api_body(),
+        Some(&GetOptionsForExtendDueDateError::NotFound(decoded(
+            "NO_SUCH_CAPTURE"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn append_shipping_info() {
+    let call = |c: Client, key| async move {
+        c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), key)
+            .await
+    };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(
+            &request,
+            "POST",
+            &format!("{ORDER}/captures/{CAPTURE}/shipping-info"),
+        );
+        assert_json_body(&request, json!({ "shipping_info": [dhl_shipment_json()] }));
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&AppendShippingInfoError::Forbidden(decoded("NOT_ALLOWED")))
+    );
+    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&AppendShippingInfoError::NotFound(decoded(
+            "NO_SUCH_CAPTURE"
+        )))
+    );
+}
+
+#[tokio::test]
+async fn trigger_send_out() {
+    let call = |c: Client, key| async move { c.trigger_send_out(ORDER_ID, CAPTURE_ID, key).await };
+    for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
+        assert_eq!(done.status(), 204);
+        assert_request(
+            &request,
+            "POST",
+            &format!("{ORDER}/captures/{CAPTURE}/trigger-send-out"),
+        );
+        assert_no_body(&request);
+    }
+
+    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&TriggerSendOutError::Forbidden(decoded("NOT_ALLOWED")))
+    );
+    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&TriggerSendOutError::NotFound(decoded("NO_SUCH_CAPTURE")))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Refunds
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refund_order() {
+    let created = CannedResponse::new(201)
+        .header("Refund-Id", "b2cb4f2e-2781-4359-80ad-555735ebb8d8")
+        .header(
+            "Location",
+            "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8",
+        );
+    let call = |c: Client, key| async move { c.refund_order(ORDER_ID, &refund_body(), key).await };
+    for (done, request) in with_and_without_key(created, call).await {
+        assert_eq!(done.status(), 201);
+        assert_eq!(
+            *done,
+            RefundOrderResponse {
+                refund_id: Some("b2cb4f2e-2781-4359-80ad-555735ebb8d8".into()),
+                location: Some(
+                    "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8"
+                        .into()
+                ),
+            }
+        );
+        assert_request(&request, "POST", &format!("{ORDER}/refunds"));
+        assert_json_body(
+            &request,
+            json!({
+                "refunded_amount": 10000,
+                "description": "Returning the sneakers",
+                "order_lines": [sneakers_json()]
+            }),
+        );
+    }
+
+    let error = api_error(403, "REFUND_NOT_ALLOWED", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&RefundOrderError::Forbidden(decoded("REFUND_NOT_ALLOWED")))
+    );
+    let error = api_error(404, "NOT_FOUND", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&RefundOrderError::NotFound(decoded("NOT_FOUND")))
+    );
+}
+
+#[tokio::test]
+async fn get_refund() {
+    let refund = json!({
+        "refund_id": "b2cb4f2e-2781-4359-80ad-555735ebb8d8",
+        "refunded_amount": 10000,
+        "refunded_at": "2015-12-04T15:17:40Z",
+        "description": "Returning the sneakers",
+        "reference": "RETURN-B24680",
+        "credit_invoice": false,
+        "order_lines": [sneakers_json()]
+    });
+    let (result, request) = exchange(CannedResponse::json(200, &refund), |c| async move {
+        c.get_refund(ORDER_ID, REFUND_ID).await
+    })
+    .await;
+    let refund = result.unwrap();
+    assert_request(&request, "GET", &format!("{ORDER}/refunds/{REFUND}"));
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&refund, &request);
+    assert_eq!(refund.status(), 200);
+    assert_eq!(
+        refund.refund_id.as_deref(),
+        Some("b2cb4f2e-2781-4359-80ad-555735ebb8d8")
+    );
+    assert_eq!(refund.refunded_amount, Some(10000));
+    assert_eq!(refund.refunded_at.as_deref(), Some("2015-12-04T15:17:40Z"));
+    assert_eq!(refund.reference.as_deref(), Some("RETURN-B24680"));
+    assert_eq!(refund.credit_invoice, Some(false));
+    assert_eq!(
+        refund.order_lines.as_deref(),
+        Some(&[line("B24680", "Sneakers", 1, 10000)][..])
+    );
+
+    let error = api_error(404, "NOT_FOUND", |c| async move {
+        c.get_refund(ORDER_ID, REFUND_ID).await
+    })
+    .await;
+    assert_eq!(
+        error.api_body(),
+        Some(&GetRefundError::NotFound(decoded("NOT_FOUND")))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What is not documented, not decodable, or not there
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_undocumented_status_is_unexpected_for_every_operation() {
+    assert_unexpected_status(|c| async move { c.get_order(ORDER_ID, None).await }).await;
+    assert_unexpected_status(|c| async move { c.acknowledge_order(ORDER_ID, None).await }).await;
+    assert_unexpected_status(|c| async move {
+        let body = UpdateAuthorization {
+            order_amount: 6000,
+            description: None,
+            order_lines: None,
+        };
+        c.update_authorization(ORDER_ID, &body, None).await
+    })
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.update_consumer_details(ORDER_ID, &UpdateConsumer::default(), None)
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move { c.extend_authorization_time(ORDER_ID, None).await })
+        .await;
+    assert_unexpected_status(|c| async move {
+        c.update_merchant_references(ORDER_ID, &UpdateMerchantReferences::default(), None)
+            .await
+    })
+    .await;
+    assert_unexpected_status(
+        |c| async move { c.release_remaining_authorization(ORDER_ID, None).await },
+    )
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.append_order_shipping_info(ORDER_ID, &shipping_info(), None)
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move { c.cancel_order(ORDER_ID, None).await }).await;
+    assert_unexpected_status(|c| async move { c.get_captures(ORDER_ID).await }).await;
+    assert_unexpected_status(
+        |c| async move { c.capture_order(ORDER_ID, &capture_body(), None).await },
+    )
+    .await;
+    assert_unexpected_status(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await }).await;
+    assert_unexpected_status(|c| async move {
+        let body = ExtendDueDateRequest { number_of_days: 14 };
+        c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, None).await
+    })
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), None)
+            .await
+    })
+    .await;
+    assert_unexpected_status(
+        |c| async move { c.trigger_send_out(ORDER_ID, CAPTURE_ID, None).await },
+    )
+    .await;
+    assert_unexpected_status(
+        |c| async move { c.refund_order(ORDER_ID, &refund_body(), None).await },
+    )
+    .await;
+    assert_unexpected_status(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await }).await;
+}
+
+#[tokio::test]
+async fn an_undocumented_error_status_still_reads_klarnas_error_fields() {
+    let (result, request) = exchange(
+        CannedResponse::json(503, &error_body("TEMPORARILY_UNAVAILABLE")),
+        |c| async move {
+            let key = IdempotencyKey::from("order-1-capture-1");
+            c.capture_order(ORDER_ID, &capture_body(), Some(key)).await
+        },
+    )
+    .await;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::UnexpectedStatus(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.status(), Some(503));
+    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
+    assert_eq!(error.error_code(), Some("TEMPORARILY_UNAVAILABLE"));
+    assert!(error
+        .details()
+        .unwrap()
+        .body_excerpt
+        .contains("TEMPORARILY_UNAVAILABLE"));
+    assert_eq!(
+        error.idempotency_key().map(IdempotencyKey::as_str),
+        Some("order-1-capture-1")
+    );
+    assert_eq!(request.header(KEY_HEADER), Some("order-1-capture-1"));
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_a_decode_error() {
+    assert_decode_error(|c| async move { c.get_order(ORDER_ID, None).await }).await;
+    assert_decode_error(|c| async move { c.get_captures(ORDER_ID).await }).await;
+    assert_decode_error(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await }).await;
+    assert_decode_error(|c| async move {
+        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            .await
+    })
+    .await;
+    assert_decode_error(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await }).await;
+}
+
+#[tokio::test]
+async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
+    // An object where the spec documents an array of captures.
+    let (result, _) = exchange(CannedResponse::json(200, &capture_json()), |c| async move {
+        c.get_captures(ORDER_ID).await
+    })
+    .await;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Decode { details, .. } if details.status == 200),
+        "{error:?}"
+    );
+}
+
+/// A port on 127.0.0.1 where nothing listens any more.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
+    let client = client_for(closed_port_url());
+    let key = IdempotencyKey::from("order-1-capture-1");
+    let error = client
+        .capture_order(ORDER_ID, &capture_body(), Some(key.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.status(), None);
+    assert!(error.details().is_none());
+    assert!(error.may_have_reached_klarna());
+    assert_eq!(error.idempotency_key(), Some(&key));
+    assert!(
+        error
+            .to_string()
+            .contains("retry with idempotency key order-1-capture-1"),
+        "{error}"
+    );
+
+    let error = client.get_order(ORDER_ID, None).await.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.idempotency_key(), None);
+}

@@ -1,0 +1,1056 @@
+//! Every Klarna Payments v1 and Customer Token v1 operation through a real
+//! socket: the request it sends (method, percent-encoded target,
+//! credentials, headers, idempotency key, JSON body), the success it
+//! decodes, and every error status the spec documents, plus undocumented
+//! statuses, malformed bodies and a server that is not there.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use klarna_payments::models::{
+    Address, AuthorizedPaymentMethodType, CreateOrderRequest,
+    CustomerTokenAuthorizedPaymentMethodType, CustomerTokenCreationRequest,
+    CustomerTokenCreationRequestIntendedUse, CustomerTokenOrder, CustomerTokenOrderLine,
+    CustomerTokenOrderLineType, CustomerTokenOrderResponseFraudStatus, CustomerTokenStatus,
+    CustomerTokenStatusUpdateRequest, CustomerTokenStatusUpdateRequestStatus,
+    CustomerTokenSubscription, CustomerTokenSubscriptionInterval, MerchantUrls, OrderFraudStatus,
+    OrderLine, OrderLineType, PaymentMethodCategoryIdentifier, Session, SessionCreate,
+    SessionCreateAcquiringChannel, SessionCreateIntent, SessionReadAcquiringChannel,
+    SessionReadIntent, SessionReadStatus,
+};
+use klarna_payments::{
+    Authorizations, CancelAuthorizationError, Client, Config, CreateCreditSessionError,
+    CreateCustomerTokenError, CreateCustomerTokenOrderError, CreateOrderError, Credentials,
+    CustomerTokens, Error, ErrorKind, IdempotencyKey, ReadCreditSessionError,
+    ReadCustomerTokenError, Response, Sessions, UpdateCreditSessionError,
+    UpdateCustomerTokenStatusError,
+};
+use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
+use serde_json::{json, Value};
+
+const USERNAME: &str = "PN_merchant_1";
+const PASSWORD: &str = "t0ps3cret!";
+/// `Basic base64("PN_merchant_1:t0ps3cret!")`, computed outside the SDK.
+const AUTHORIZATION: &str = "Basic UE5fbWVyY2hhbnRfMTp0MHBzM2NyZXQh";
+
+/// Ids that need percent-encoding, and their encoded paths.
+const SESSION_ID: &str = "session/1 ä";
+const SESSION: &str = "/payments/v1/sessions/session%2F1%20%C3%A4";
+const AUTHORIZATION_TOKEN: &str = "auth token/ü+1";
+const AUTHORIZATION_PATH: &str = "/payments/v1/authorizations/auth%20token%2F%C3%BC%2B1";
+const CUSTOMER_TOKEN: &str = "token?id=1#ä";
+const TOKEN: &str = "/customer-token/v1/tokens/token%3Fid%3D1%23%C3%A4";
+
+const CORRELATION_ID: &str = "2f5a8b6c-1d3e-4f70-9a1b-c2d3e4f5a6b7";
+const KEY_HEADER: &str = "klarna-idempotency-key";
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn client_for(base_url: String) -> Client {
+    let config = Config::with_base_url(base_url, Credentials::basic(USERNAME, PASSWORD))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10));
+    Client::new(config).unwrap()
+}
+
+fn client(server: &TestServer) -> Client {
+    client_for(server.url())
+}
+
+fn error_message(code: &str) -> String {
+    format!("Klarna refused the request: {code}")
+}
+
+/// A Klarna error body.
+fn error_body(code: &str) -> Value {
+    json!({
+        "correlation_id": CORRELATION_ID,
+        "error_code": code,
+        "error_messages": [error_message(code)]
+    })
+}
+
+/// Starts a server that answers with `response`, makes one call, and
+/// returns its result with the one request it sent.
+async fn exchange<T, E, Fut>(
+    response: CannedResponse,
+    call: impl FnOnce(Client) -> Fut,
+) -> (Result<Response<T>, Error<E>>, RecordedRequest)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let server = TestServer::start();
+    server.respond(response);
+    let result = call(client(&server)).await;
+    (result, server.single_request())
+}
+
+/// What every request carries: method, target, credentials, user agent.
+fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
+    assert_eq!(request.method, method);
+    assert_eq!(request.target, target);
+    assert_eq!(request.header("authorization"), Some(AUTHORIZATION));
+    let user_agent = request.header("user-agent").expect("a user agent");
+    assert!(user_agent.starts_with("klarna-rust-sdk/"), "{user_agent}");
+}
+
+fn assert_accepts_json(request: &RecordedRequest) {
+    assert_eq!(request.header("accept"), Some("application/json"));
+}
+
+fn assert_json_body(request: &RecordedRequest, expected: Value) {
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.json(), expected);
+}
+
+fn assert_no_body(request: &RecordedRequest) {
+    assert!(request.body.is_empty(), "{:?}", request.body);
+    assert_eq!(request.header("content-type"), None);
+}
+
+/// A call to an operation without the idempotency header.
+fn assert_no_key<T>(response: &Response<T>, request: &RecordedRequest) {
+    assert_eq!(request.header(KEY_HEADER), None);
+    assert_eq!(response.idempotency_key(), None);
+}
+
+/// A version 4 UUID in its 36-character text form.
+fn assert_uuid_v4(key: &str) {
+    assert_eq!(key.len(), 36, "{key}");
+    for (i, c) in key.char_indices() {
+        match i {
+            8 | 13 | 18 | 23 => assert_eq!(c, '-', "{key}"),
+            14 => assert_eq!(c, '4', "version 4: {key}"),
+            _ => assert!(c.is_ascii_hexdigit(), "{key}"),
+        }
+    }
+}
+
+/// Answers a call with a documented error status and a Klarna error body,
+/// checks what every such error carries, and returns it for the caller to
+/// check the variant.
+async fn api_error<T: Debug, E: Debug, Fut>(
+    status: u16,
+    code: &str,
+    call: impl FnOnce(Client) -> Fut,
+) -> Error<E>
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let (result, request) = exchange(CannedResponse::json(status, &error_body(code)), call).await;
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
+    assert_eq!(error.status(), Some(status));
+    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
+    assert_eq!(error.error_code(), Some(code));
+    assert_eq!(error.error_messages(), [error_message(code)]);
+    // The key sent (or none) is the key the error reports.
+    assert_eq!(
+        error.idempotency_key().map(IdempotencyKey::as_str),
+        request.header(KEY_HEADER)
+    );
+    error
+}
+
+/// A status the spec does not document is `UnexpectedStatus`, with the body.
+async fn assert_unexpected_status<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let teapot = CannedResponse::new(418)
+        .header("Content-Type", "text/plain")
+        .body("I'm a teapot");
+    let error = exchange(teapot, call).await.0.unwrap_err();
+    match error.kind() {
+        ErrorKind::UnexpectedStatus(details) => {
+            assert_eq!(details.status, 418);
+            assert_eq!(details.body_excerpt, "I'm a teapot");
+        }
+        _ => panic!("expected UnexpectedStatus, got {error:?}"),
+    }
+    assert_eq!(error.status(), Some(418));
+    assert!(error.api_body().is_none());
+}
+
+/// A 200 whose body is not the documented JSON is `Decode`, with the status.
+async fn assert_decode_error<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
+where
+    Fut: Future<Output = Result<Response<T>, Error<E>>>,
+{
+    let malformed = CannedResponse::new(200)
+        .header("Content-Type", "application/json")
+        .body(r#"{"session_id": "068df369", "client_token": "#);
+    let error = exchange(malformed, call).await.0.unwrap_err();
+    match error.kind() {
+        ErrorKind::Decode { details, message } => {
+            assert_eq!(details.status, 200);
+            assert_eq!(
+                details.body_excerpt,
+                r#"{"session_id": "068df369", "client_token": "#
+            );
+            assert!(!message.is_empty());
+        }
+        _ => panic!("expected Decode, got {error:?}"),
+    }
+    assert_eq!(error.status(), Some(200));
+}
+
+// ---------------------------------------------------------------------------
+// Realistic values, from Klarna's Payments and Customer Token guides
+// ---------------------------------------------------------------------------
+
+fn power_pack() -> OrderLine {
+    OrderLine {
+        image_url: Some("https://www.exampleobjects.com/logo.png".into()),
+        merchant_data: None,
+        name: "Battery Power Pack".into(),
+        product_identifiers: None,
+        product_url: Some("https://www.estore.com/products/f2a8d7e34".into()),
+        quantity: 1,
+        quantity_unit: Some("pcs".into()),
+        reference: Some("19-402".into()),
+        subscription: None,
+        tax_rate: Some(2500),
+        total_amount: 9500,
+        total_discount_amount: Some(500),
+        total_tax_amount: Some(1900),
+        r#type: Some(OrderLineType::Physical),
+        unit_price: 10000,
+    }
+}
+
+fn power_pack_json() -> Value {
+    json!({
+        "type": "physical",
+        "reference": "19-402",
+        "name": "Battery Power Pack",
+        "quantity": 1,
+        "quantity_unit": "pcs",
+        "unit_price": 10000,
+        "tax_rate": 2500,
+        "total_amount": 9500,
+        "total_discount_amount": 500,
+        "total_tax_amount": 1900,
+        "image_url": "https://www.exampleobjects.com/logo.png",
+        "product_url": "https://www.estore.com/products/f2a8d7e34"
+    })
+}
+
+fn adam() -> Address {
+    Address {
+        title: Some("Mr.".into()),
+        given_name: Some("Adam".into()),
+        family_name: Some("Andersson".into()),
+        email: Some("test.sam@test.com".into()),
+        phone: Some("+44795465131".into()),
+        street_address: Some("33 Cavendish Square".into()),
+        street_address2: Some("Floor 22 / Flat 2".into()),
+        postal_code: Some("W1G 0PW".into()),
+        city: Some("London".into()),
+        country: Some("GB".into()),
+        ..Address::default()
+    }
+}
+
+fn adam_json() -> Value {
+    json!({
+        "title": "Mr.",
+        "given_name": "Adam",
+        "family_name": "Andersson",
+        "email": "test.sam@test.com",
+        "phone": "+44795465131",
+        "street_address": "33 Cavendish Square",
+        "street_address2": "Floor 22 / Flat 2",
+        "postal_code": "W1G 0PW",
+        "city": "London",
+        "country": "GB"
+    })
+}
+
+fn session_create() -> SessionCreate {
+    SessionCreate {
+        acquiring_channel: Some(SessionCreateAcquiringChannel::Ecommerce),
+        attachment: None,
+        authorization_token: None,
+        billing_address: Some(adam()),
+        client_token: None,
+        custom_payment_method_ids: None,
+        customer: None,
+        design: None,
+        expires_at: None,
+        intent: Some(SessionCreateIntent::Buy),
+        locale: Some("en-GB".into()),
+        merchant_data: None,
+        merchant_reference1: Some("ON4711".into()),
+        merchant_reference2: None,
+        merchant_urls: Some(MerchantUrls {
+            authorization: Some("https://www.example-url.com/authorization".into()),
+            ..MerchantUrls::default()
+        }),
+        options: None,
+        order_amount: 9500,
+        order_lines: vec![power_pack()],
+        order_tax_amount: Some(1900),
+        payment_method_categories: None,
+        purchase_country: "GB".into(),
+        purchase_currency: "GBP".into(),
+        shipping_address: None,
+        status: None,
+    }
+}
+
+fn session_read_json() -> Value {
+    json!({
+        "acquiring_channel": "ECOMMERCE",
+        "intent": "buy",
+        "status": "incomplete",
+        "client_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.ewogICJzZXNzaW9uX2lkIiA6ICIw",
+        "expires_at": "2038-01-19T03:14:07.000Z",
+        "locale": "en-GB",
+        "purchase_country": "GB",
+        "purchase_currency": "GBP",
+        "order_amount": 9500,
+        "order_tax_amount": 1900,
+        "order_lines": [power_pack_json()],
+        "merchant_reference1": "ON4711",
+        "merchant_urls": { "authorization": "https://www.example-url.com/authorization" },
+        "billing_address": adam_json(),
+        "customer": { "date_of_birth": "1978-12-31", "gender": "male", "type": "person" },
+        "payment_method_categories": [{
+            "identifier": "klarna",
+            "name": "Pay with Klarna",
+            "asset_urls": {
+                "descriptive": "https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg",
+                "standard": "https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"
+            }
+        }]
+    })
+}
+
+fn create_order_request() -> CreateOrderRequest {
+    CreateOrderRequest {
+        authorization_token: None,
+        auto_capture: Some(false),
+        billing_address: Some(adam()),
+        custom_payment_method_ids: None,
+        customer: None,
+        locale: Some("en-GB".into()),
+        merchant_data: None,
+        merchant_reference1: Some("ON4711".into()),
+        merchant_reference2: Some("hdt53h-zdgg6-hdaff2".into()),
+        merchant_urls: Some(MerchantUrls {
+            confirmation: Some("https://www.example-url.com/confirmation".into()),
+            notification: Some("https://www.example-url.com/notification".into()),
+            push: Some("https://www.example-url.com/push".into()),
+            ..MerchantUrls::default()
+        }),
+        order_amount: 9500,
+        order_lines: vec![power_pack()],
+        order_tax_amount: Some(1900),
+        payment_method_categories: None,
+        purchase_country: "GB".into(),
+        purchase_currency: "GBP".into(),
+        shipping_address: Some(adam()),
+        status: None,
+    }
+}
+
+fn token_request() -> CustomerTokenCreationRequest {
+    CustomerTokenCreationRequest {
+        billing_address: Some(adam()),
+        customer: None,
+        description: "Monthly subscription to the Running Club magazine".into(),
+        intended_use: CustomerTokenCreationRequestIntendedUse::Subscription,
+        locale: "en-GB".into(),
+        purchase_country: "GB".into(),
+        purchase_currency: "GBP".into(),
+    }
+}
+
+/// A monthly subscription order on a customer token: 12.00 with 20% VAT.
+fn token_order() -> CustomerTokenOrder {
+    CustomerTokenOrder {
+        attachment: None,
+        auto_capture: Some(true),
+        merchant_data: None,
+        merchant_reference1: Some("ON4711".into()),
+        merchant_reference2: None,
+        merchant_urls: None,
+        order_amount: 1200,
+        order_lines: vec![CustomerTokenOrderLine {
+            image_url: None,
+            merchant_data: None,
+            name: "Running Club magazine".into(),
+            product_identifiers: None,
+            product_url: None,
+            quantity: 1,
+            quantity_unit: None,
+            reference: Some("RC-MONTHLY".into()),
+            subscription: Some(CustomerTokenSubscription {
+                name: "Running Club magazine".into(),
+                interval: CustomerTokenSubscriptionInterval::Month,
+                interval_count: 1,
+            }),
+            tax_rate: Some(2000),
+            total_amount: 1200,
+            total_discount_amount: None,
+            total_tax_amount: Some(200),
+            r#type: Some(CustomerTokenOrderLineType::Digital),
+            unit_price: 1200,
+        }],
+        order_tax_amount: 200,
+        purchase_currency: "GBP".into(),
+        shipping_address: None,
+        usage: None,
+    }
+}
+
+fn token_order_json() -> Value {
+    json!({
+        "auto_capture": true,
+        "merchant_reference1": "ON4711",
+        "order_amount": 1200,
+        "order_tax_amount": 200,
+        "purchase_currency": "GBP",
+        "order_lines": [{
+            "type": "digital",
+            "reference": "RC-MONTHLY",
+            "name": "Running Club magazine",
+            "quantity": 1,
+            "unit_price": 1200,
+            "tax_rate": 2000,
+            "total_amount": 1200,
+            "total_tax_amount": 200,
+            "subscription": { "name": "Running Club magazine", "interval": "MONTH", "interval_count": 1 }
+        }]
+    })
+}
+
+fn cancel_token() -> CustomerTokenStatusUpdateRequest {
+    CustomerTokenStatusUpdateRequest {
+        status: CustomerTokenStatusUpdateRequestStatus::Cancelled,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_credit_session() {
+    let created = json!({
+        "session_id": "068df369-13a7-4d47-a564-62f8408bb760",
+        "client_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.ewogICJzZXNzaW9uX2lkIiA6ICIw",
+        "payment_method_categories": [{
+            "identifier": "klarna",
+            "name": "Pay with Klarna",
+            "asset_urls": {
+                "descriptive": "https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg",
+                "standard": "https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"
+            }
+        }]
+    });
+    let call = |c: Client| async move { c.create_credit_session(&session_create()).await };
+    let (result, request) = exchange(CannedResponse::json(200, &created), call).await;
+    let session = result.unwrap();
+    assert_request(&request, "POST", "/payments/v1/sessions");
+    assert_accepts_json(&request);
+    assert_no_key(&session, &request);
+    assert_json_body(
+        &request,
+        json!({
+            "acquiring_channel": "ECOMMERCE",
+            "intent": "buy",
+            "purchase_country": "GB",
+            "purchase_currency": "GBP",
+            "locale": "en-GB",
+            "order_amount": 9500,
+            "order_tax_amount": 1900,
+            "order_lines": [power_pack_json()],
+            "merchant_reference1": "ON4711",
+            "merchant_urls": { "authorization": "https://www.example-url.com/authorization" },
+            "billing_address": adam_json()
+        }),
+    );
+    assert_eq!(session.status(), 200);
+    assert_eq!(session.session_id, "068df369-13a7-4d47-a564-62f8408bb760");
+    assert!(session.client_token.starts_with("eyJhbGciOiJIUzI1NiIs"));
+    let categories = session.payment_method_categories.as_ref().unwrap();
+    assert_eq!(
+        categories[0].identifier,
+        Some(PaymentMethodCategoryIdentifier::Klarna)
+    );
+    assert_eq!(categories[0].name.as_deref(), Some("Pay with Klarna"));
+
+    let error = api_error(400, "BAD_VALUE", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CreateCreditSessionError::BadRequest)
+    );
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&CreateCreditSessionError::Forbidden));
+}
+
+#[tokio::test]
+async fn read_credit_session() {
+    let call = |c: Client| async move { c.read_credit_session(SESSION_ID).await };
+    let (result, request) = exchange(CannedResponse::json(200, &session_read_json()), call).await;
+    let session = result.unwrap();
+    assert_request(&request, "GET", SESSION);
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&session, &request);
+    assert_eq!(session.status(), 200);
+    assert_eq!(session.status, Some(SessionReadStatus::Incomplete));
+    assert_eq!(session.intent, Some(SessionReadIntent::Buy));
+    assert_eq!(
+        session.acquiring_channel,
+        Some(SessionReadAcquiringChannel::Ecommerce)
+    );
+    assert_eq!(session.order_amount, Some(9500));
+    assert_eq!(session.order_lines.as_deref(), Some(&[power_pack()][..]));
+    assert_eq!(session.billing_address, Some(adam()));
+    assert_eq!(
+        session.customer.as_ref().unwrap().date_of_birth.as_deref(),
+        Some("1978-12-31")
+    );
+    assert_eq!(
+        session.expires_at.as_deref(),
+        Some("2038-01-19T03:14:07.000Z")
+    );
+
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&ReadCreditSessionError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&ReadCreditSessionError::NotFound));
+}
+
+#[tokio::test]
+async fn read_credit_session_keeps_unknown_enum_values_and_ignores_unknown_fields() {
+    let mut session = session_read_json();
+    session["status"] = json!("expired");
+    session["intent"] = json!("buy_and_default_tokenize");
+    session["acquiring_channel"] = json!("KIOSK");
+    session["order_lines"][0]["type"] = json!("bundle");
+    session["payment_method_categories"][0]["identifier"] = json!("pay_in_4");
+    session["brand_new_field"] = json!({ "added": "next year" });
+    session["order_lines"][0]["brand_new_line_field"] = json!(true);
+
+    let (result, _) = exchange(CannedResponse::json(200, &session), |c| async move {
+        c.read_credit_session(SESSION_ID).await
+    })
+    .await;
+    let session = result.unwrap();
+    assert_eq!(
+        session.status,
+        Some(SessionReadStatus::Unknown("expired".into()))
+    );
+    assert_eq!(
+        session.intent,
+        Some(SessionReadIntent::Unknown(
+            "buy_and_default_tokenize".into()
+        ))
+    );
+    assert_eq!(
+        session.acquiring_channel,
+        Some(SessionReadAcquiringChannel::Unknown("KIOSK".into()))
+    );
+    assert_eq!(
+        session.order_lines.as_ref().unwrap()[0].r#type,
+        Some(OrderLineType::Unknown("bundle".into()))
+    );
+    assert_eq!(
+        session.payment_method_categories.as_ref().unwrap()[0].identifier,
+        Some(PaymentMethodCategoryIdentifier::Unknown("pay_in_4".into()))
+    );
+    assert_eq!(session.order_amount, Some(9500));
+}
+
+#[tokio::test]
+async fn update_credit_session() {
+    let call = |c: Client| async move {
+        let changes = Session {
+            order_amount: Some(9500),
+            order_tax_amount: Some(1900),
+            order_lines: Some(vec![power_pack()]),
+            shipping_address: Some(adam()),
+            ..Session::default()
+        };
+        c.update_credit_session(SESSION_ID, &changes).await
+    };
+    let (result, request) = exchange(CannedResponse::new(204), call).await;
+    let done = result.unwrap();
+    assert_eq!(done.status(), 204);
+    assert_request(&request, "POST", SESSION);
+    assert_no_key(&done, &request);
+    assert_json_body(
+        &request,
+        json!({
+            "order_amount": 9500,
+            "order_tax_amount": 1900,
+            "order_lines": [power_pack_json()],
+            "shipping_address": adam_json()
+        }),
+    );
+
+    let error = api_error(400, "BAD_VALUE", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateCreditSessionError::BadRequest)
+    );
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&UpdateCreditSessionError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&UpdateCreditSessionError::NotFound));
+}
+
+// ---------------------------------------------------------------------------
+// Authorizations
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn cancel_authorization() {
+    let call = |c: Client| async move { c.cancel_authorization(AUTHORIZATION_TOKEN).await };
+    let (result, request) = exchange(CannedResponse::new(204), call).await;
+    let done = result.unwrap();
+    assert_eq!(done.status(), 204);
+    assert_request(&request, "DELETE", AUTHORIZATION_PATH);
+    assert_no_body(&request);
+    assert_no_key(&done, &request);
+
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&CancelAuthorizationError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&CancelAuthorizationError::NotFound));
+}
+
+#[tokio::test]
+async fn create_order() {
+    let placed = json!({
+        "order_id": "3eaeb557-5e30-47f8-b840-b8d987f5945d",
+        "redirect_url": "https://credit.klarna.com/v1/sessions/0b1d9815-165e-42e2-8867-35bc03789e00/redirect",
+        "fraud_status": "ACCEPTED",
+        "authorized_payment_method": { "type": "invoice", "number_of_days": 30 }
+    });
+    let call = |c: Client| async move {
+        c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
+            .await
+    };
+    let (result, request) = exchange(CannedResponse::json(200, &placed), call).await;
+    let order = result.unwrap();
+    assert_request(&request, "POST", &format!("{AUTHORIZATION_PATH}/order"));
+    assert_accepts_json(&request);
+    assert_no_key(&order, &request);
+    assert_json_body(
+        &request,
+        json!({
+            "auto_capture": false,
+            "purchase_country": "GB",
+            "purchase_currency": "GBP",
+            "locale": "en-GB",
+            "order_amount": 9500,
+            "order_tax_amount": 1900,
+            "order_lines": [power_pack_json()],
+            "merchant_reference1": "ON4711",
+            "merchant_reference2": "hdt53h-zdgg6-hdaff2",
+            "merchant_urls": {
+                "confirmation": "https://www.example-url.com/confirmation",
+                "notification": "https://www.example-url.com/notification",
+                "push": "https://www.example-url.com/push"
+            },
+            "billing_address": adam_json(),
+            "shipping_address": adam_json()
+        }),
+    );
+    assert_eq!(order.status(), 200);
+    assert_eq!(order.order_id, "3eaeb557-5e30-47f8-b840-b8d987f5945d");
+    assert_eq!(order.fraud_status, Some(OrderFraudStatus::Accepted));
+    let method = order.authorized_payment_method.as_ref().unwrap();
+    assert_eq!(method.r#type, AuthorizedPaymentMethodType::Invoice);
+    assert_eq!(method.number_of_days, Some(30));
+    assert!(order
+        .redirect_url
+        .as_deref()
+        .unwrap()
+        .ends_with("/redirect"));
+
+    let error = api_error(400, "BAD_VALUE", call).await;
+    assert_eq!(error.api_body(), Some(&CreateOrderError::BadRequest));
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&CreateOrderError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&CreateOrderError::NotFound));
+    let error = api_error(409, "CONFLICT", call).await;
+    assert_eq!(error.api_body(), Some(&CreateOrderError::Conflict));
+}
+
+// ---------------------------------------------------------------------------
+// Customer tokens
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_customer_token() {
+    let created = json!({
+        "token_id": "0b1d9815-165e-42e2-8867-35bc03789e00",
+        "payment_method_reference": "0b1d9815-165e-42e2-8867-35bc03789e00",
+        "redirect_url": "https://credit.klarna.com/v1/sessions/0b1d9815-165e-42e2-8867-35bc03789e00/redirect",
+        "billing_address": adam_json(),
+        "customer": { "date_of_birth": "1978-12-31", "gender": "male" }
+    });
+    let call = |c: Client| async move {
+        c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
+            .await
+    };
+    let (result, request) = exchange(CannedResponse::json(200, &created), call).await;
+    let token = result.unwrap();
+    assert_request(
+        &request,
+        "POST",
+        &format!("{AUTHORIZATION_PATH}/customer-token"),
+    );
+    assert_accepts_json(&request);
+    assert_no_key(&token, &request);
+    assert_json_body(
+        &request,
+        json!({
+            "purchase_country": "GB",
+            "purchase_currency": "GBP",
+            "locale": "en-GB",
+            "description": "Monthly subscription to the Running Club magazine",
+            "intended_use": "SUBSCRIPTION",
+            "billing_address": adam_json()
+        }),
+    );
+    assert_eq!(token.status(), 200);
+    assert_eq!(token.token_id, "0b1d9815-165e-42e2-8867-35bc03789e00");
+    assert_eq!(
+        token.payment_method_reference.as_deref(),
+        Some("0b1d9815-165e-42e2-8867-35bc03789e00")
+    );
+    assert_eq!(token.billing_address, Some(adam()));
+    assert_eq!(
+        token.customer.as_ref().unwrap().date_of_birth.as_deref(),
+        Some("1978-12-31")
+    );
+
+    let error = api_error(400, "BAD_VALUE", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CreateCustomerTokenError::BadRequest(
+            serde_json::from_value(error_body("BAD_VALUE")).unwrap()
+        ))
+    );
+    let Some(CreateCustomerTokenError::BadRequest(body)) = error.api_body() else {
+        unreachable!()
+    };
+    assert_eq!(body.error_code.as_deref(), Some("BAD_VALUE"));
+    assert_eq!(body.correlation_id.as_deref(), Some(CORRELATION_ID));
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::NotFound));
+    let error = api_error(409, "CONFLICT", call).await;
+    assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::Conflict));
+}
+
+#[tokio::test]
+async fn read_customer_token() {
+    let stored = json!({
+        "status": "ACTIVE",
+        "payment_method_type": "CARD",
+        "card": { "brand": "VISA", "expiry_date": "12/2030", "masked_number": "************1234" }
+    });
+    let call = |c: Client| async move { c.read_customer_token(CUSTOMER_TOKEN).await };
+    let (result, request) = exchange(CannedResponse::json(200, &stored), call).await;
+    let token = result.unwrap();
+    assert_request(&request, "GET", TOKEN);
+    assert_accepts_json(&request);
+    assert_no_body(&request);
+    assert_no_key(&token, &request);
+    assert_eq!(token.status(), 200);
+    assert_eq!(token.status, CustomerTokenStatus::Active);
+    assert_eq!(token.payment_method_type, "CARD");
+    let card = token.card.as_ref().unwrap();
+    assert_eq!(card.brand, "VISA");
+    assert_eq!(card.expiry_date, "12/2030");
+    assert_eq!(card.masked_number, "************1234");
+    assert_eq!(token.direct_debit, None);
+
+    // A status Klarna adds later is kept, not an error.
+    let paused = json!({ "status": "PAUSED", "payment_method_type": "INVOICE", "paused_until": "2030-01-01" });
+    let (result, _) = exchange(CannedResponse::json(200, &paused), call).await;
+    assert_eq!(
+        result.unwrap().status,
+        CustomerTokenStatus::Unknown("PAUSED".into())
+    );
+
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(error.api_body(), Some(&ReadCustomerTokenError::Forbidden));
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(error.api_body(), Some(&ReadCustomerTokenError::NotFound));
+}
+
+#[tokio::test]
+async fn create_customer_token_order() {
+    let placed = json!({
+        "order_id": "8c1f2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f",
+        "fraud_status": "ACCEPTED",
+        "redirect_url": "https://credit.klarna.com/v1/sessions/0b1d9815-165e-42e2-8867-35bc03789e00/redirect",
+        "authorized_payment_method": { "type": "card" }
+    });
+    let call = |c: Client, key| async move {
+        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), key)
+            .await
+    };
+
+    // With the caller's key.
+    let given = IdempotencyKey::from("subscription-ON4711-2024-06");
+    let (result, request) = exchange(CannedResponse::json(200, &placed), |c| {
+        call(c, Some(given.clone()))
+    })
+    .await;
+    let order = result.unwrap();
+    assert_request(&request, "POST", &format!("{TOKEN}/order"));
+    assert_accepts_json(&request);
+    assert_json_body(&request, token_order_json());
+    assert_eq!(
+        request.header(KEY_HEADER),
+        Some("subscription-ON4711-2024-06")
+    );
+    assert_eq!(order.idempotency_key(), Some(&given));
+    assert_eq!(order.status(), 200);
+    assert_eq!(order.order_id, "8c1f2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f");
+    assert_eq!(
+        order.fraud_status,
+        CustomerTokenOrderResponseFraudStatus::Accepted
+    );
+    assert_eq!(
+        order.authorized_payment_method.as_ref().unwrap().r#type,
+        CustomerTokenAuthorizedPaymentMethodType::Card
+    );
+
+    // Without: the client makes a UUID, sends it and hands it back.
+    let (result, request) = exchange(CannedResponse::json(200, &placed), |c| call(c, None)).await;
+    let order = result.unwrap();
+    assert_request(&request, "POST", &format!("{TOKEN}/order"));
+    assert_json_body(&request, token_order_json());
+    let generated = request.header(KEY_HEADER).expect("a generated key is sent");
+    assert_uuid_v4(generated);
+    assert_eq!(
+        order.idempotency_key().map(IdempotencyKey::as_str),
+        Some(generated)
+    );
+
+    // The 400 body of the Customer Token API carries the order's details.
+    let mut refused = error_body("PAYMENT_METHOD_FAILED");
+    refused["fraud_status"] = json!("REJECTED");
+    refused["reason"] = json!("The card was declined");
+    refused["authorized_payment_method"] = json!({ "type": "card" });
+    let (result, request) = exchange(CannedResponse::json(400, &refused), |c| call(c, None)).await;
+    let error = result.unwrap_err();
+    assert_eq!(error.status(), Some(400));
+    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
+    assert_eq!(error.error_code(), Some("PAYMENT_METHOD_FAILED"));
+    assert_eq!(
+        error.idempotency_key().map(IdempotencyKey::as_str),
+        request.header(KEY_HEADER)
+    );
+    let Some(CreateCustomerTokenOrderError::BadRequest(body)) = error.api_body() else {
+        panic!("expected BadRequest, got {error:?}")
+    };
+    assert_eq!(body.error_code.as_deref(), Some("PAYMENT_METHOD_FAILED"));
+    assert_eq!(body.fraud_status.as_deref(), Some("REJECTED"));
+    assert_eq!(body.reason.as_deref(), Some("The card was declined"));
+    assert_eq!(
+        body.authorized_payment_method.as_ref().unwrap().r#type,
+        CustomerTokenAuthorizedPaymentMethodType::Card
+    );
+    assert_eq!(
+        body.error_messages.as_deref(),
+        Some(&[error_message("PAYMENT_METHOD_FAILED")][..])
+    );
+
+    let error = api_error(403, "FORBIDDEN", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CreateCustomerTokenOrderError::Forbidden)
+    );
+    let error = api_error(404, "NOT_FOUND", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CreateCustomerTokenOrderError::NotFound)
+    );
+    let error = api_error(409, "CONFLICT", |c| call(c, None)).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&CreateCustomerTokenOrderError::Conflict)
+    );
+}
+
+#[tokio::test]
+async fn update_customer_token_status() {
+    let call = |c: Client| async move {
+        c.update_customer_token_status(CUSTOMER_TOKEN, &cancel_token())
+            .await
+    };
+    let (result, request) = exchange(CannedResponse::new(202), call).await;
+    let done = result.unwrap();
+    assert_eq!(done.status(), 202);
+    assert_request(&request, "PATCH", &format!("{TOKEN}/status"));
+    assert_no_key(&done, &request);
+    assert_json_body(&request, json!({ "status": "CANCELLED" }));
+
+    let error = api_error(400, "BAD_VALUE", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateCustomerTokenStatusError::BadRequest)
+    );
+    let error = api_error(403, "FORBIDDEN", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateCustomerTokenStatusError::Forbidden)
+    );
+    let error = api_error(404, "NOT_FOUND", call).await;
+    assert_eq!(
+        error.api_body(),
+        Some(&UpdateCustomerTokenStatusError::NotFound)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What is not documented, not decodable, or not there
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_documented_error_without_a_body_takes_the_correlation_id_from_the_header() {
+    // The spec documents no body for this status: an empty one is fine.
+    let empty = CannedResponse::new(404).header("Klarna-Correlation-Id", CORRELATION_ID);
+    let (result, _) = exchange(
+        empty,
+        |c| async move { c.read_credit_session(SESSION_ID).await },
+    )
+    .await;
+    let error = result.unwrap_err();
+    assert_eq!(error.api_body(), Some(&ReadCreditSessionError::NotFound));
+    assert_eq!(error.status(), Some(404));
+    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
+    assert_eq!(error.error_code(), None);
+    assert!(error.error_messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_undocumented_status_is_unexpected_for_every_operation() {
+    assert_unexpected_status(|c| async move { c.create_credit_session(&session_create()).await })
+        .await;
+    assert_unexpected_status(|c| async move { c.read_credit_session(SESSION_ID).await }).await;
+    assert_unexpected_status(|c| async move {
+        c.update_credit_session(SESSION_ID, &Session::default())
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move { c.cancel_authorization(AUTHORIZATION_TOKEN).await })
+        .await;
+    assert_unexpected_status(|c| async move {
+        c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await }).await;
+    assert_unexpected_status(|c| async move {
+        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+            .await
+    })
+    .await;
+    assert_unexpected_status(|c| async move {
+        c.update_customer_token_status(CUSTOMER_TOKEN, &cancel_token())
+            .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_a_decode_error() {
+    assert_decode_error(|c| async move { c.create_credit_session(&session_create()).await }).await;
+    assert_decode_error(|c| async move { c.read_credit_session(SESSION_ID).await }).await;
+    assert_decode_error(|c| async move {
+        c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
+            .await
+    })
+    .await;
+    assert_decode_error(|c| async move {
+        c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
+            .await
+    })
+    .await;
+    assert_decode_error(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await }).await;
+    assert_decode_error(|c| async move {
+        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+            .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_success_body_without_a_required_field_is_a_decode_error() {
+    // `session_id` is required in MerchantSession.
+    let incomplete = json!({ "client_token": "eyJhbGciOiJIUzI1NiIs" });
+    let (result, _) = exchange(CannedResponse::json(200, &incomplete), |c| async move {
+        c.create_credit_session(&session_create()).await
+    })
+    .await;
+    let error = result.unwrap_err();
+    match error.kind() {
+        ErrorKind::Decode { details, message } => {
+            assert_eq!(details.status, 200);
+            assert!(message.contains("session_id"), "{message}");
+        }
+        _ => panic!("expected Decode, got {error:?}"),
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens any more.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
+    let client = client_for(closed_port_url());
+    let error = client
+        .create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.status(), None);
+    assert!(error.details().is_none());
+    assert!(error.may_have_reached_klarna());
+    // The client made a key; it is the one to retry with.
+    let key = error.idempotency_key().expect("the generated key").as_str();
+    assert_uuid_v4(key);
+    assert!(error.to_string().contains(key), "{error}");
+
+    let error = client
+        .create_credit_session(&session_create())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.idempotency_key(), None);
+}
