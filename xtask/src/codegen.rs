@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::config::{APIS, IDEMPOTENCY_HEADER, MODELS_CRATE_DIR};
+use crate::config::{ApiConfig, APIS, HAND_WRITTEN_MODULES, IDEMPOTENCY_HEADER, MODELS_CRATE_DIR};
 use crate::emit_client::ModelsPath;
 use crate::error::Error;
 use crate::format::{format, header};
@@ -30,40 +31,110 @@ pub struct GeneratedApi {
     pub client: Option<String>,
 }
 
-/// Generates one document; `cited_as` is how the header names it, `models`
-/// where the client finds the models.
+/// Generates one document as a standalone crate would hold it: the client
+/// is a crate root. `cited_as` is how the header names the document,
+/// `models` where the client finds the models.
 pub fn generate_api(
     spec: &Path,
     cited_as: &str,
     command: &str,
     models: &ModelsPath,
 ) -> Result<GeneratedApi, Error> {
+    let placement = Placement {
+        models,
+        client_is_crate_root: true,
+        models_declares: TokenStream::new(),
+        client_declares: TokenStream::new(),
+    };
+    generate_placed(spec, cited_as, command, &placement)
+}
+
+/// Where one document's generated files sit, and which other modules they
+/// declare.
+struct Placement<'a> {
+    models: &'a ModelsPath,
+    client_is_crate_root: bool,
+    models_declares: TokenStream,
+    client_declares: TokenStream,
+}
+
+fn generate_placed(
+    spec: &Path,
+    cited_as: &str,
+    command: &str,
+    placement: &Placement,
+) -> Result<GeneratedApi, Error> {
     let doc = load::load(spec)?;
     let api = resolve::resolve(&doc, Some(IDEMPOTENCY_HEADER))?;
     let header = header(command, cited_as);
-    let models_file =
-        format(&header, emit_models::emit(&api)).map_err(|e| Error::in_file(spec, e))?;
+    let models_declares = &placement.models_declares;
+    let models = emit_models::emit(&api);
+    let models_file = format(&header, quote! { #models #models_declares })
+        .map_err(|e| Error::in_file(spec, e))?;
     let client = if api.operations.is_empty() {
         None
     } else {
-        let client = emit_client::emit(&api, models);
-        // The client is a crate root: `cargo fmt` must leave it as
-        // prettyplease wrote it, or the two would disagree.
-        let crate_docs = match models {
-            ModelsPath::Crate(_) => {
-                quote! { #![doc = include_str!("../README.md")] #![cfg_attr(rustfmt, rustfmt::skip)] }
+        let client = emit_client::emit(&api, placement.models);
+        // A crate root says `cargo fmt` must leave it as prettyplease wrote
+        // it, or the two would disagree; a module is skipped where declared.
+        let module_docs = if placement.client_is_crate_root {
+            match placement.models {
+                ModelsPath::Crate(_) => {
+                    quote! { #![doc = include_str!("../README.md")] #![cfg_attr(rustfmt, rustfmt::skip)] }
+                }
+                ModelsPath::ChildModule => {
+                    let title = docs::inner(&api.title);
+                    quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
+                }
             }
-            ModelsPath::ChildModule => {
-                let title = docs::inner(&api.title);
-                quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
-            }
+        } else {
+            docs::inner(&api.title)
         };
-        Some(format(&header, quote! { #crate_docs #client }).map_err(|e| Error::in_file(spec, e))?)
+        let declares = &placement.client_declares;
+        Some(
+            format(&header, quote! { #module_docs #client #declares })
+                .map_err(|e| Error::in_file(spec, e))?,
+        )
     };
     Ok(GeneratedApi {
         models: models_file,
         client,
     })
+}
+
+/// `pub mod module;`, gated on a feature when given. Generated modules are
+/// formatted by prettyplease and skipped by `cargo fmt`, so the two never
+/// disagree; hand-written ones are formatted as usual.
+fn declare(module: &str, feature: Option<&str>, generated: bool) -> TokenStream {
+    let ident = emit_models::field_ident(module);
+    let cfg = feature.map(|feature| quote! { #[cfg(feature = #feature)] });
+    let skip = generated.then(|| quote! { #[rustfmt::skip] });
+    quote! { #cfg #skip pub mod #ident; }
+}
+
+/// The hand-written modules declared by the generated file at `path`.
+fn hand_written_declared_in(path: &Path) -> TokenStream {
+    HAND_WRITTEN_MODULES
+        .iter()
+        .filter(|m| Path::new(m.declared_in) == path)
+        .map(|m| declare(m.module, None, false))
+        .collect()
+}
+
+fn client_file(api: &ApiConfig) -> PathBuf {
+    let file = match api.client_module {
+        None => "lib".to_owned(),
+        Some(module) => module.to_owned(),
+    };
+    Path::new(api.client_crate)
+        .join("src")
+        .join(format!("{file}.rs"))
+}
+
+fn models_file(api: &ApiConfig) -> PathBuf {
+    Path::new(MODELS_CRATE_DIR)
+        .join("src")
+        .join(format!("{}.rs", api.module))
 }
 
 /// Every file `cargo xtask codegen` owns, generated in memory. All errors
@@ -74,17 +145,29 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     for api in APIS {
         let module = emit_models::field_ident(api.module);
         let models = ModelsPath::Crate(quote! { klarna_models::#module });
-        match generate_api(&root.join(api.spec), api.spec, CODEGEN, &models) {
+        // A crate root declares the APIs that share its crate.
+        let children = APIS
+            .iter()
+            .filter(|other| api.client_module.is_none() && other.client_crate == api.client_crate)
+            .filter_map(|other| other.client_module)
+            .map(|module| declare(module, None, true));
+        let placement = Placement {
+            models: &models,
+            client_is_crate_root: api.client_module.is_none(),
+            models_declares: hand_written_declared_in(&models_file(api)),
+            client_declares: children
+                .chain(std::iter::once(hand_written_declared_in(&client_file(api))))
+                .collect(),
+        };
+        match generate_placed(&root.join(api.spec), api.spec, CODEGEN, &placement) {
             Ok(generated) => {
                 files.push(GeneratedFile {
-                    path: Path::new(MODELS_CRATE_DIR)
-                        .join("src")
-                        .join(format!("{}.rs", api.module)),
+                    path: models_file(api),
                     contents: generated.models,
                 });
                 match generated.client {
                     Some(client) => files.push(GeneratedFile {
-                        path: Path::new(api.client_crate).join("src/lib.rs"),
+                        path: client_file(api),
                         contents: client,
                     }),
                     None => errors.push(Error::in_file(
@@ -102,26 +185,21 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let modules = APIS.iter().map(|api| {
-        let module = emit_models::field_ident(api.module);
-        let feature = api.module;
-        // Generated modules are formatted by prettyplease; `cargo fmt`
-        // leaves them alone so the two never disagree.
-        quote! {
-            #[cfg(feature = #feature)]
-            #[rustfmt::skip]
-            pub mod #module;
-        }
-    });
+    let models_lib = Path::new(MODELS_CRATE_DIR).join("src/lib.rs");
+    let modules = APIS
+        .iter()
+        .map(|api| declare(api.module, Some(api.module), true));
+    let hand_written = hand_written_declared_in(&models_lib);
     let lib = quote! {
         #![doc = include_str!("../README.md")]
         #![cfg_attr(rustfmt, rustfmt::skip)]
         #(#modules)*
+        #hand_written
     };
     let lib = format(&header(CODEGEN, "specs/"), lib)
         .map_err(|e| vec![Error::in_file(Path::new(MODELS_CRATE_DIR), e)])?;
     files.push(GeneratedFile {
-        path: Path::new(MODELS_CRATE_DIR).join("src/lib.rs"),
+        path: models_lib,
         contents: lib,
     });
     Ok(files)
@@ -131,9 +209,12 @@ pub fn owned_dirs() -> Vec<PathBuf> {
     let clients = APIS
         .iter()
         .map(|api| Path::new(api.client_crate).join("src"));
-    std::iter::once(Path::new(MODELS_CRATE_DIR).join("src"))
+    let mut dirs: Vec<PathBuf> = std::iter::once(Path::new(MODELS_CRATE_DIR).join("src"))
         .chain(clients)
-        .collect()
+        .collect();
+    // Two APIs may share a client crate.
+    dirs.dedup();
+    dirs
 }
 
 /// What a `codegen` run found or did, for the command line to report.

@@ -6,8 +6,21 @@ pub struct ApiConfig {
     pub spec: &'static str,
     /// The module of `klarna-models`, and the cargo feature that enables it.
     pub module: &'static str,
-    /// The crate whose `src/lib.rs` is the generated client.
+    /// The crate the generated client goes into.
     pub client_crate: &'static str,
+    /// `None`: the client is the crate's root (`src/lib.rs`). `Some(m)`: it
+    /// is module `m` of a crate whose root is another API's client, so that
+    /// one crate can serve two of Klarna's APIs side by side.
+    pub client_module: Option<&'static str>,
+}
+
+/// A hand-written module that a generated file declares, so that helpers
+/// written by people sit in the same crate as the generated code they build
+/// on, without anyone editing a generated file.
+pub struct HandWrittenModule {
+    /// The generated file that declares it, relative to the workspace root.
+    pub declared_in: &'static str,
+    pub module: &'static str,
 }
 
 /// The header Klarna's APIs take idempotency keys in. Operations that declare
@@ -19,12 +32,19 @@ pub const APIS: &[ApiConfig] = &[
         spec: "specs/ordermanagement.yaml",
         module: "ordermanagement",
         client_crate: "crates/klarna-ordermanagement",
+        client_module: None,
     },
     ApiConfig {
         spec: "specs/payments.yaml",
         module: "payments",
         client_crate: "crates/klarna-payments",
+        client_module: None,
     },
 ];
+
+pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[HandWrittenModule {
+    declared_in: "crates/klarna-ordermanagement/src/lib.rs",
+    module: "guides",
+}];
 
 pub const MODELS_CRATE_DIR: &str = "crates/klarna-models";

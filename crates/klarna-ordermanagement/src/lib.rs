@@ -921,3 +921,5 @@ pub enum CancelOrderError {
     /// 403: Refused, for example when the order already has a capture or has been closed.
     Forbidden(models::CancelNotAllowedErrorMessage),
 }
+
+pub mod guides;
