@@ -20,6 +20,7 @@ mod resolve_operations;
 mod resolve_types;
 mod schema_view;
 mod settle;
+pub mod sweep;
 pub mod write;
 
 pub use codegen::{codegen, generate_api, generate_crate, workspace_root, GeneratedApi, Outcome};

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use xtask::sweep::{self, Settings};
 use xtask::write::Staleness;
 use xtask::{codegen, generate_crate, workspace_root, Outcome};
 
@@ -8,13 +9,17 @@ const USAGE: &str = "usage:
   cargo xtask codegen [--check]
       regenerate the workspace's generated crates from specs/ (--check: write nothing, fail if stale)
   cargo xtask generate --spec FILE --out DIR [--name CRATE]
-      generate a standalone crate from one OpenAPI 3.0 document";
+      generate a standalone crate from one OpenAPI 3.0 document
+  cargo xtask sweep DIR [DIR...]
+      generate and compile (clippy -D warnings) a crate from every .yaml/.yml/.json
+      document in each DIR; the crates share $CARGO_TARGET_DIR (default: target/)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("codegen") => run_codegen(&args[1..]),
         Some("generate") => run_generate(&args[1..]),
+        Some("sweep") => run_sweep(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -85,4 +90,35 @@ fn run_generate(args: &[String]) -> Result<(), String> {
         println!("wrote {}", out.join(path).display());
     }
     Ok(())
+}
+
+fn run_sweep(dirs: &[String]) -> Result<(), String> {
+    if dirs.is_empty() || dirs.iter().any(|d| d.starts_with('-')) {
+        return Err(USAGE.to_owned());
+    }
+    let dirs: Vec<PathBuf> = dirs.iter().map(PathBuf::from).collect();
+    let documents = sweep::documents(&dirs).map_err(|e| format!("error: {e}"))?;
+    let work_dir = std::env::temp_dir().join(format!("klarna-sweep-{}", std::process::id()));
+    let settings = Settings {
+        work_dir: work_dir.clone(),
+        target_dir: std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace_root().join("target"), PathBuf::from),
+        cargo: std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from),
+    };
+    let rows = sweep::sweep(&documents, &settings, |row| {
+        eprintln!("swept {}", row.document);
+    });
+    print!("{}", sweep::table(&rows));
+    let failures = rows.iter().filter(|row| row.is_failure()).count();
+    if failures == 0 {
+        // Kept on failure, for a look at the crates that broke.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        Ok(())
+    } else {
+        Err(format!(
+            "{failures} of {} documents failed; the crates are in {}",
+            rows.len(),
+            work_dir.display()
+        ))
+    }
 }
