@@ -1,29 +1,48 @@
-//! Generates the models of every fixture document into `OUT_DIR`, for
-//! `src/lib.rs` to compile.
+//! Generates the models of every fixture document into `OUT_DIR`, and the
+//! client of those that have operations, for `src/lib.rs` to compile.
 
 use std::path::Path;
 
 fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     println!("cargo:rerun-if-changed=fixtures");
-    for name in ["quirks", "composition", "containers", "recursive"] {
+    for name in [
+        "quirks",
+        "composition",
+        "containers",
+        "recursive",
+        "collisions",
+    ] {
         let cited = format!("tests/fixtures/{name}.yaml");
         let spec = Path::new("fixtures").join(format!("{name}.yaml"));
-        let module = xtask::generate_api(
+        let generated = xtask::generate_api(
             &spec,
             &cited,
             "cargo xtask generate",
             &xtask::ModelsPath::ChildModule,
         )
-        .unwrap_or_else(|e| panic!("fixture {name} does not generate: {e}"))
-        .models;
-        // `include!` takes items only: the module's inner doc comment goes.
-        let items: String = module
-            .lines()
-            .filter(|line| !line.starts_with("//!"))
-            .map(|line| format!("{line}\n"))
-            .collect();
-        std::fs::write(Path::new(&out_dir).join(format!("{name}.rs")), items)
-            .expect("OUT_DIR is writable");
+        .unwrap_or_else(|e| panic!("fixture {name} does not generate: {e}"));
+        write(&out_dir, &format!("{name}.rs"), &generated.models);
+        if let Some(client) = generated.client {
+            // The client declares `mod models;`, a file `include!` cannot
+            // find: `src/lib.rs` declares the module around it instead.
+            let declaration = "#[rustfmt::skip]\npub mod models;\n";
+            assert!(
+                client.contains(declaration),
+                "{name}: no models declaration"
+            );
+            let client = client.replace(declaration, "");
+            write(&out_dir, &format!("{name}_client.rs"), &client);
+        }
     }
+}
+
+/// `include!` takes items only: inner doc comments and attributes go.
+fn write(out_dir: &str, file: &str, module: &str) {
+    let items: String = module
+        .lines()
+        .filter(|line| !line.starts_with("//!") && !line.starts_with("#!["))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(Path::new(out_dir).join(file), items).expect("OUT_DIR is writable");
 }

@@ -22,4 +22,12 @@ pub mod fixtures {
     pub mod recursive {
         include!(concat!(env!("OUT_DIR"), "/recursive.rs"));
     }
+    /// From `fixtures/collisions.yaml`: its client, with the models in
+    /// `collisions::models`.
+    pub mod collisions {
+        include!(concat!(env!("OUT_DIR"), "/collisions_client.rs"));
+        pub mod models {
+            include!(concat!(env!("OUT_DIR"), "/collisions.rs"));
+        }
+    }
 }

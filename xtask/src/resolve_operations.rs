@@ -21,6 +21,11 @@ use crate::names::{self, Scope};
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
+/// Names the client method binds besides the parameters (its body and key
+/// arguments, the call it builds, the response, the path encoder): a
+/// parameter of the same name takes a suffix (`body2`) instead of clashing.
+const CLIENT_BINDINGS: &[&str] = &["body", "call", "encode_path", "idempotency_key", "response"];
+
 pub struct OperationResolver<'a, 'r> {
     file: &'a Path,
     components: Option<&'a Components>,
@@ -85,6 +90,9 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         let type_name = names::pascal(&name);
         let item_at = Pointer::root().join("paths").join(path);
         let mut arguments = Scope::default();
+        for taken in CLIENT_BINDINGS {
+            arguments.claim(taken);
+        }
         let mut params = Vec::new();
         let mut idempotency_key = false;
         // Operation parameters override path-item ones of the same name and place.
