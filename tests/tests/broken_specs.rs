@@ -49,6 +49,10 @@ fn each_broken_document_names_file_and_place() {
         ("swagger2.yaml", "#/swagger: Swagger 2.0 is not supported"),
         ("bad-yaml.yaml", "line 2, column 36: "),
         ("not-utf8.yaml", "line 3, column 14: not valid UTF-8"),
+        (
+            "control-character.yaml",
+            "line 4, column 19: control character U+0019 is not allowed in YAML",
+        ),
     ];
     for (name, expected) in cases {
         let line = error_for(name);

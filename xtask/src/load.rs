@@ -54,6 +54,7 @@ fn parse_tree(path: &Path, text: &str) -> Result<Value> {
             )
         });
     }
+    check_printable(path, text)?;
     let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
         let location = match e.location() {
             Some(l) => format!("line {}, column {}", l.line(), l.column()),
@@ -64,6 +65,30 @@ fn parse_tree(path: &Path, text: &str) -> Result<Value> {
     yaml.apply_merge()
         .map_err(|e| Error::at(path, "#", format!("YAML merge key: {e}")))?;
     yaml_to_json(path, &Pointer::root(), yaml)
+}
+
+/// YAML forbids most control characters anywhere in a document; the YAML
+/// parser rejects them with a byte offset only, so find the first here to
+/// name its line and column.
+fn check_printable(path: &Path, text: &str) -> Result<()> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}')
+            || matches!(c, '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    };
+    match text.char_indices().find(|&(_, c)| !printable(c)) {
+        None => Ok(()),
+        Some((offset, c)) => {
+            let (line, column) = line_and_column(&text.as_bytes()[..offset]);
+            Err(Error::at(
+                path,
+                format!("line {line}, column {column}"),
+                format!(
+                    "control character U+{:04X} is not allowed in YAML",
+                    u32::from(c)
+                ),
+            ))
+        }
+    }
 }
 
 /// YAML allows keys and values JSON has no room for; OpenAPI documents use
