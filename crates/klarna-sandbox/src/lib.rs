@@ -1,0 +1,346 @@
+#![doc = include_str!("../README.md")]
+
+mod http;
+mod orders;
+mod util;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use klarna_models::ordermanagement::{Address, MerchantOrderDto, OrderLine};
+
+use crate::orders::State;
+
+/// Connections served at the same time; more are closed on arrival.
+const MAX_OPEN_CONNECTIONS: usize = 64;
+/// Connections one sandbox accepts in its life.
+const MAX_ACCEPTED_CONNECTIONS: usize = 1_000_000;
+
+/// A running stand-in for Klarna's Order Management API v1 on
+/// `127.0.0.1`, on a port of its own.
+///
+/// Start one per test with [`Sandbox::start`], seed orders with
+/// [`Sandbox::add_order`], point a client at [`Sandbox::base_url`], and read
+/// the state back with [`Sandbox::order`]. Dropping it stops the server and
+/// closes every connection.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+/// An order to seed: what the customer's purchase authorized.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    order_id: Option<String>,
+    order_amount: i64,
+    purchase_currency: String,
+    order_lines: Vec<OrderLine>,
+    merchant_reference1: Option<String>,
+    merchant_reference2: Option<String>,
+    shipping_address: Option<Address>,
+}
+
+impl NewOrder {
+    /// An order authorized for `order_amount` minor units of
+    /// `purchase_currency` (ISO 4217, such as `EUR`), without order lines.
+    pub fn new(order_amount: i64, purchase_currency: impl Into<String>) -> Self {
+        NewOrder {
+            order_id: None,
+            order_amount,
+            purchase_currency: purchase_currency.into(),
+            order_lines: Vec::new(),
+            merchant_reference1: None,
+            merchant_reference2: None,
+            shipping_address: None,
+        }
+    }
+
+    /// An order of these lines, authorized for the sum of their
+    /// `total_amount`s.
+    pub fn with_lines(purchase_currency: impl Into<String>, order_lines: Vec<OrderLine>) -> Self {
+        let amount = order_lines
+            .iter()
+            .fold(0i64, |sum, line| sum.saturating_add(line.total_amount));
+        NewOrder::new(amount, purchase_currency).order_lines(order_lines)
+    }
+
+    /// Uses this order id instead of a random UUID. Seeding an id that is
+    /// already taken replaces that order.
+    pub fn order_id(mut self, order_id: impl Into<String>) -> Self {
+        self.order_id = Some(order_id.into());
+        self
+    }
+
+    /// The order lines, kept as given (the amount is not recomputed).
+    pub fn order_lines(mut self, order_lines: Vec<OrderLine>) -> Self {
+        self.order_lines = order_lines;
+        self
+    }
+
+    /// The merchant's order number.
+    pub fn merchant_reference1(mut self, reference: impl Into<String>) -> Self {
+        self.merchant_reference1 = Some(reference.into());
+        self
+    }
+
+    /// The merchant's second reference.
+    pub fn merchant_reference2(mut self, reference: impl Into<String>) -> Self {
+        self.merchant_reference2 = Some(reference.into());
+        self
+    }
+
+    /// The customer's address, used as both billing and shipping address.
+    pub fn address(mut self, address: Address) -> Self {
+        self.shipping_address = Some(address);
+        self
+    }
+}
+
+/// Where a refund was booked, by the allocation rules of Klarna's refund
+/// allocation guide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// On the invoice of this capture (its capture id).
+    Capture(String),
+    /// On the order as a whole: accepted, but no capture matched.
+    Unallocated,
+}
+
+/// One request the sandbox read, for tests that count attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// `GET`, `POST`, `PATCH`, ...
+    pub method: String,
+    /// Percent-encoded as sent, without the query.
+    pub path: String,
+    /// The `Klarna-Idempotency-Key` header, if one was sent.
+    pub idempotency_key: Option<String>,
+    /// The status answered; `None` when the connection was dropped instead.
+    pub status: Option<u16>,
+}
+
+#[derive(Default)]
+struct Faults {
+    fail_next: usize,
+    drop_next: usize,
+    delay: Duration,
+}
+
+/// What the handle and the connection threads share.
+pub(crate) struct Shared {
+    addr: SocketAddr,
+    base_url: String,
+    state: Mutex<State>,
+    faults: Mutex<Faults>,
+    stopping: Mutex<bool>,
+    /// Wakes delayed answers when the sandbox stops.
+    stopped: Condvar,
+    /// Open connections, to shut them down on drop, and their threads.
+    connections: Mutex<HashMap<u64, (TcpStream, JoinHandle<()>)>>,
+}
+
+/// Locks a mutex even if a thread panicked while holding it: the state is
+/// plain data and stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    fn is_stopping(&self) -> bool {
+        *lock(&self.stopping)
+    }
+
+    /// Waits out the configured delay; false if the sandbox stopped first.
+    fn wait_delay(&self) -> bool {
+        let delay = self.faults().delay;
+        let stopping = lock(&self.stopping);
+        if delay.is_zero() {
+            return !*stopping;
+        }
+        let (stopping, _) = self
+            .stopped
+            .wait_timeout_while(stopping, delay, |stopping| !*stopping)
+            .unwrap_or_else(PoisonError::into_inner);
+        !*stopping
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox on an ephemeral port of 127.0.0.1, with no orders.
+    pub fn start() -> io::Result<Sandbox> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            addr,
+            base_url: format!("http://{addr}"),
+            state: Mutex::new(State::default()),
+            faults: Mutex::new(Faults::default()),
+            stopping: Mutex::new(false),
+            stopped: Condvar::new(),
+            connections: Mutex::new(HashMap::new()),
+        });
+        let accept_thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("klarna-sandbox".into())
+                .spawn(move || accept(&listener, &shared))?
+        };
+        Ok(Sandbox {
+            shared,
+            accept_thread: Some(accept_thread),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: the base URL to configure a client with,
+    /// in place of Klarna's.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Seeds an authorized order and returns its id.
+    pub fn add_order(&self, order: NewOrder) -> String {
+        self.shared.state().add_order(order)
+    }
+
+    /// The order as `GET /ordermanagement/v1/orders/{order_id}` returns it.
+    pub fn order(&self, order_id: &str) -> Option<MerchantOrderDto> {
+        self.shared.state().order(order_id)
+    }
+
+    /// Where a refund was booked. Klarna's refund has no field that says so;
+    /// over the API it shows only in the captures' `refunded_amount`.
+    pub fn refund_allocation(&self, order_id: &str, refund_id: &str) -> Option<Allocation> {
+        self.shared.state().allocation(order_id, refund_id)
+    }
+
+    /// Days the payment due date of a capture has been extended by in all.
+    pub fn due_date_extension_days(&self, order_id: &str, capture_id: &str) -> Option<i64> {
+        self.shared
+            .state()
+            .due_date_extended_days(order_id, capture_id)
+    }
+
+    /// How often the customer messages of a capture were sent out again.
+    pub fn send_out_count(&self, order_id: &str, capture_id: &str) -> Option<u32> {
+        self.shared.state().send_outs(order_id, capture_id)
+    }
+
+    /// Whether the order was acknowledged.
+    pub fn is_acknowledged(&self, order_id: &str) -> Option<bool> {
+        self.shared.state().acknowledged(order_id)
+    }
+
+    /// Lets the order's authorization run out (status `EXPIRED`); false if
+    /// there is no such order.
+    pub fn expire_order(&self, order_id: &str) -> bool {
+        self.shared.state().end_order(order_id, false)
+    }
+
+    /// Closes the order (status `CLOSED`); false if there is no such order.
+    pub fn close_order(&self, order_id: &str) -> bool {
+        self.shared.state().end_order(order_id, true)
+    }
+
+    /// Fault knob: answers the next `count` requests with `503 Service
+    /// Unavailable` and a Klarna error body (`SERVICE_UNAVAILABLE`), without
+    /// acting on them, as when Klarna is briefly down. Replaces any count
+    /// still pending; 0 turns it off.
+    pub fn fail_next_requests(&self, count: usize) {
+        self.shared.faults().fail_next = count;
+    }
+
+    /// Fault knob: for each of the next `count` requests, reads the request,
+    /// acts on it, and closes the connection without answering, as when a
+    /// response is lost on the way back. The client sees a connection
+    /// error although the capture (say) happened: only a retry with the
+    /// same idempotency key is safe. Replaces any count still pending; 0
+    /// turns it off. Requests answered with 503 by
+    /// [`fail_next_requests`](Self::fail_next_requests) come first and do
+    /// not use up this count.
+    pub fn drop_next_connections(&self, count: usize) {
+        self.shared.faults().drop_next = count;
+    }
+
+    /// Fault knob: holds every answer back for `delay` after acting on the
+    /// request, to make a client time out. `Duration::ZERO` turns it off;
+    /// dropping the sandbox ends any wait at once.
+    pub fn delay_responses(&self, delay: Duration) {
+        self.shared.faults().delay = delay;
+    }
+
+    /// Every request read so far, oldest first (the latest 10 000).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.state().logged()
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        *lock(&self.shared.stopping) = true;
+        self.shared.stopped.notify_all();
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.shared.addr);
+        if let Some(thread) = self.accept_thread.take() {
+            let _ = thread.join();
+        }
+        let open: Vec<_> = lock(&self.shared.connections).drain().collect();
+        for (_, (stream, thread)) in open {
+            let _ = stream.shutdown(Shutdown::Both);
+            let _ = thread.join();
+        }
+    }
+}
+
+fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
+    for id in 0..MAX_ACCEPTED_CONNECTIONS as u64 {
+        let accepted = listener.accept();
+        if shared.is_stopping() {
+            return;
+        }
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors, say: give the system a moment
+            // rather than spinning.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let mut connections = lock(&shared.connections);
+        if connections.len() >= MAX_OPEN_CONNECTIONS {
+            continue;
+        }
+        let Ok(handle) = stream.try_clone() else {
+            continue;
+        };
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("klarna-sandbox-connection".into())
+                .spawn(move || {
+                    http::serve(stream, &shared);
+                    lock(&shared.connections).remove(&id);
+                })
+        };
+        if let Ok(thread) = thread {
+            connections.insert(id, (handle, thread));
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `cargo run -p klarna-sandbox`: a sandbox on its own, for trying the API
+//! with curl or another language's client. It seeds the order of Klarna's
+//! refund allocation guide (a T-shirt, jeans and sneakers) and serves until
+//! Enter is pressed or standard input closes.
+
+use std::io::{BufRead, Read};
+
+use klarna_models::ordermanagement::{OrderLine, OrderLineType};
+use klarna_sandbox::{NewOrder, Sandbox};
+
+fn line(reference: &str, name: &str, amount: i64) -> OrderLine {
+    OrderLine {
+        r#type: Some(OrderLineType::Physical),
+        reference: Some(reference.to_owned()),
+        name: name.to_owned(),
+        quantity: 1,
+        unit_price: amount,
+        total_amount: amount,
+        image_url: None,
+        merchant_data: None,
+        product_identifiers: None,
+        product_url: None,
+        quantity_unit: None,
+        subscription: None,
+        tax_rate: None,
+        total_discount_amount: None,
+        total_tax_amount: None,
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let sandbox = Sandbox::start()?;
+    let order_id = sandbox.add_order(NewOrder::with_lines(
+        "EUR",
+        vec![
+            line("A12345", "T-shirt", 3000),
+            line("A98765", "Jeans", 7000),
+            line("B24680", "Sneakers", 10000),
+        ],
+    ));
+    println!("Klarna Order Management sandbox at {}", sandbox.base_url());
+    println!("seeded order {order_id} (200.00 EUR authorized)");
+    println!(
+        "try: curl -u user:pass {}/ordermanagement/v1/orders/{order_id}",
+        sandbox.base_url()
+    );
+    println!("press Enter to stop");
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(1024)
+        .read_until(b'\n', &mut input)?;
+    Ok(())
+}
