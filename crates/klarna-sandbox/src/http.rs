@@ -7,7 +7,7 @@
 //! connection, and how long a connection may sit idle.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,9 @@ use crate::{LoggedRequest, Shared};
 const MAX_HEAD_BYTES: u64 = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// What is read away, and how long for, before closing after a bad request.
+const MAX_DRAIN_BYTES: u64 = 4 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
 /// An idle keep-alive connection is closed after this long. Dropping the
 /// sandbox shuts every connection down at once, so this only bounds
@@ -107,7 +110,9 @@ pub(crate) fn serve(stream: TcpStream, shared: &Arc<Shared>) {
             Ok(request) => request,
             Err(ReadError::Gone) => return,
             Err(ReadError::Bad(reply)) => {
-                let _ = write_reply(&mut writer, &reply, false);
+                if write_reply(&mut writer, &reply, false).is_ok() {
+                    close_gracefully(&mut reader, &writer);
+                }
                 return;
             }
         };
@@ -260,6 +265,18 @@ fn read_request(
     request.body = vec![0; length];
     reader.read_exact(&mut request.body)?;
     Ok(request)
+}
+
+/// Closing a socket with unread bytes makes the kernel reset the
+/// connection, and the client may lose the answer just written. So say
+/// we are done, and read away what the client still sends, within bounds.
+fn close_gracefully(reader: &mut BufReader<TcpStream>, writer: &TcpStream) {
+    if writer.shutdown(Shutdown::Write).is_err()
+        || writer.set_read_timeout(Some(DRAIN_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let _ = io::copy(&mut reader.take(MAX_DRAIN_BYTES), &mut io::sink());
 }
 
 fn wants_keep_alive(request: &Request) -> bool {
