@@ -17,6 +17,7 @@ use std::time::Duration;
 const MAX_CONNECTIONS: usize = 1000;
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// One request as the server read it.
 #[derive(Clone, Debug)]
@@ -49,6 +50,11 @@ pub struct CannedResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Waited before answering, to outlast a client's timeout.
+    pub delay: Duration,
+    /// Read the request, then close the connection without answering: the
+    /// client cannot know whether the request took effect.
+    pub drop_connection: bool,
 }
 
 impl CannedResponse {
@@ -57,7 +63,23 @@ impl CannedResponse {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            delay: Duration::ZERO,
+            drop_connection: false,
         }
+    }
+
+    /// No answer at all: the connection closes once the request is read.
+    pub fn dropped_connection() -> Self {
+        CannedResponse {
+            drop_connection: true,
+            ..CannedResponse::new(0)
+        }
+    }
+
+    /// Answers after `delay` (at most a few seconds, so tests stay bounded).
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay.min(MAX_DELAY);
+        self
     }
 
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
@@ -105,9 +127,14 @@ impl TestServer {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        // A broken connection is the client's business; the
-                        // test sees it as a missing request.
-                        let _ = serve(stream, &state);
+                        // A thread per connection, so that a delayed answer
+                        // does not hold up the client's retry. A broken
+                        // connection is the client's business; the test
+                        // sees it as a missing request.
+                        let state = state.clone();
+                        std::thread::spawn(move || {
+                            let _ = serve(stream, &state);
+                        });
                     }
                 }
             })
@@ -209,6 +236,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     };
     let response =
         response.unwrap_or_else(|| CannedResponse::new(599).body("no canned response left"));
+    if response.drop_connection {
+        return Ok(());
+    }
+    std::thread::sleep(response.delay);
     let mut out = format!("HTTP/1.1 {} Test\r\n", response.status);
     for (name, value) in &response.headers {
         out.push_str(&format!("{name}: {value}\r\n"));

@@ -24,7 +24,7 @@ use klarna_payments::{
     Authorizations, CancelAuthorizationError, Client, Config, CreateCreditSessionError,
     CreateCustomerTokenError, CreateCustomerTokenOrderError, CreateOrderError, Credentials,
     CustomerTokens, Error, ErrorKind, IdempotencyKey, ReadCreditSessionError,
-    ReadCustomerTokenError, Response, Sessions, UpdateCreditSessionError,
+    ReadCustomerTokenError, Response, RetryPolicy, Sessions, UpdateCreditSessionError,
     UpdateCustomerTokenStatusError,
 };
 use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
@@ -53,7 +53,9 @@ const KEY_HEADER: &str = "klarna-idempotency-key";
 fn client_for(base_url: String) -> Client {
     let config = Config::with_base_url(base_url, Credentials::basic(USERNAME, PASSWORD))
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10));
+        .timeout(Duration::from_secs(10))
+        // One request per exchange here; tests/retries.rs covers retries.
+        .retry(RetryPolicy::never());
     Client::new(config).unwrap()
 }
 

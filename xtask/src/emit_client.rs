@@ -48,9 +48,9 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         "ErrorKind",
         "Future",
         "IdempotencyKey",
-        "Method",
         "Region",
         "Response",
+        "RetryPolicy",
     ] {
         scope.claim(reserved);
     }
@@ -123,16 +123,66 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         .iter()
         .any(|op| op.path.iter().any(|p| matches!(p, PathPart::Param(_))));
     let encode = uses_encode.then(|| quote! { encode_path, });
+    let op_traits: Vec<(&Operation, &str)> = api
+        .operations
+        .iter()
+        .map(|op| (op, type_of(op).trait_name.as_str()))
+        .collect();
+    let operations = operations_module(&op_traits);
     quote! {
         use std::future::Future;
 
-        use klarna_runtime::call::{#encode Call, Method};
-        pub use klarna_runtime::{Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey, Region, Response};
+        use klarna_runtime::call::{#encode Call};
+        pub use klarna_runtime::{Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey, Region, Response, RetryPolicy};
 
         #models_decl
 
+        #operations
         #(#traits)*
         #(#operation_types)*
+    }
+}
+
+/// `CAPTURE_ORDER`: the operation's constant in the `operations` module.
+fn operation_constant(op: &Operation) -> proc_macro2::Ident {
+    let name = op.name.trim_start_matches("r#").to_ascii_uppercase();
+    proc_macro2::Ident::new(&name, proc_macro2::Span::call_site())
+}
+
+/// The `operations` module: what the client, and its users, know about each
+/// operation.
+fn operations_module(op_traits: &[(&Operation, &str)]) -> TokenStream {
+    let constants = op_traits.iter().map(|(op, trait_name)| {
+        let constant = operation_constant(op);
+        let name = op.name.trim_start_matches("r#");
+        let method = proc_macro2::Ident::new(&op.method, proc_macro2::Span::call_site());
+        let path = &op.path_template;
+        let (read_only, idempotent) = (op.read_only, op.idempotent);
+        let doc = format!(
+            " `{} {}`: [`{trait_name}::{}`](super::{trait_name}::{}).",
+            op.method, op.path_template, op.name, op.name
+        );
+        quote! {
+            #[doc = #doc]
+            pub const #constant: Operation = Operation {
+                name: #name,
+                method: Method::#method,
+                path: #path,
+                read_only: #read_only,
+                idempotent: #idempotent,
+            };
+        }
+    });
+    quote! {
+        /// Each operation's method, path, and whether it is safe to repeat:
+        /// the client retries reads, idempotent operations and calls that
+        /// carry an idempotency key.
+        pub mod operations {
+            use klarna_runtime::call::Method;
+            pub use klarna_runtime::Operation;
+
+            #(#constants)*
+        }
     }
 }
 
@@ -357,8 +407,7 @@ fn to_text(api: &Api, ty: &TypeRef, value: TokenStream) -> TokenStream {
 }
 
 fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let operation_name = &op.name;
-    let method = proc_macro2::Ident::new(&op.method, proc_macro2::Span::call_site());
+    let constant = operation_constant(op);
     let mut format_string = String::new();
     let mut format_args = Vec::new();
     for part in &op.path {
@@ -432,7 +481,7 @@ fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
         || accepts_json;
     let mutable = configured.then(|| quote! { mut });
     quote! {
-        let #mutable call = Call::new(self, #operation_name, Method::#method, #path);
+        let #mutable call = Call::new(self, &operations::#constant, #path);
         #(#setters)*
         #body
         #idempotency

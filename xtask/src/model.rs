@@ -127,6 +127,11 @@ pub struct Operation {
     pub body: Option<RequestBody>,
     /// Takes the configured idempotency-key header.
     pub idempotency_key: bool,
+    /// A read: `GET`, `HEAD` or `OPTIONS`.
+    pub read_only: bool,
+    /// Safe to repeat without a key: reads, `PUT` and `DELETE`, or what the
+    /// spec says with `x-idempotent`.
+    pub idempotent: bool,
     pub successes: Vec<Outcome>,
     pub errors: Vec<Outcome>,
 }

@@ -21,6 +21,11 @@ use crate::names::{self, Scope};
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
+/// Says whether an operation is safe to repeat where its HTTP method does not
+/// (a `PATCH` that sets a value, say). The client retries such operations
+/// even without an idempotency key.
+const IDEMPOTENT_EXTENSION: &str = "x-idempotent";
+
 /// Names the client method binds besides the parameters (its body and key
 /// arguments, the call it builds, the response, the path encoder): a
 /// parameter of the same name takes a suffix (`body2`) instead of clashing.
@@ -178,6 +183,18 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             None => None,
         };
         let (successes, errors) = self.outcomes(operation, &type_name, at)?;
+        let method = method.to_ascii_uppercase();
+        let read_only = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let idempotent = match operation.extensions.get(IDEMPOTENT_EXTENSION) {
+            None => read_only || matches!(method.as_str(), "PUT" | "DELETE"),
+            Some(serde_json::Value::Bool(idempotent)) => *idempotent,
+            Some(_) => {
+                return Err(self.error(
+                    &at.join(IDEMPOTENT_EXTENSION),
+                    "`x-idempotent` must be true or false",
+                ))
+            }
+        };
         Ok(Operation {
             name,
             type_name,
@@ -187,7 +204,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 .tags
                 .first()
                 .map_or_else(|| "Operations".to_owned(), |t| names::pascal(t)),
-            method: method.to_ascii_uppercase(),
+            method,
             path_template: path
                 .iter()
                 .map(|p| match p {
@@ -199,6 +216,8 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             params,
             body,
             idempotency_key,
+            read_only,
+            idempotent,
             successes,
             errors,
         })

@@ -3,14 +3,166 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(rustfmt, rustfmt::skip)]
 use std::future::Future;
-use klarna_runtime::call::{encode_path, Call, Method};
+use klarna_runtime::call::{encode_path, Call};
 
 pub use klarna_runtime::{
     Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response,
+    IdempotencyKey, Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::ordermanagement as models;
+
+/// Each operation's method, path, and whether it is safe to repeat:
+/// the client retries reads, idempotent operations and calls that
+/// carry an idempotency key.
+pub mod operations {
+    use klarna_runtime::call::Method;
+    pub use klarna_runtime::Operation;
+    /// `GET /ordermanagement/v1/orders/{order_id}`: [`Orders::get_order`](super::Orders::get_order).
+    pub const GET_ORDER: Operation = Operation {
+        name: "get_order",
+        method: Method::GET,
+        path: "/ordermanagement/v1/orders/{order_id}",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/acknowledge`: [`Orders::acknowledge_order`](super::Orders::acknowledge_order).
+    pub const ACKNOWLEDGE_ORDER: Operation = Operation {
+        name: "acknowledge_order",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/acknowledge",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`: [`Orders::update_authorization`](super::Orders::update_authorization).
+    pub const UPDATE_AUTHORIZATION: Operation = Operation {
+        name: "update_authorization",
+        method: Method::PATCH,
+        path: "/ordermanagement/v1/orders/{order_id}/authorization",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `GET /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::get_captures`](super::Captures::get_captures).
+    pub const GET_CAPTURES: Operation = Operation {
+        name: "get_captures",
+        method: Method::GET,
+        path: "/ordermanagement/v1/orders/{order_id}/captures",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::capture_order`](super::Captures::capture_order).
+    pub const CAPTURE_ORDER: Operation = Operation {
+        name: "capture_order",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/captures",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}`: [`Captures::get_capture`](super::Captures::get_capture).
+    pub const GET_CAPTURE: Operation = Operation {
+        name: "get_capture",
+        method: Method::GET,
+        path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `PATCH /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date`: [`Captures::extend_due_date`](super::Captures::extend_due_date).
+    pub const EXTEND_DUE_DATE: Operation = Operation {
+        name: "extend_due_date",
+        method: Method::PATCH,
+        path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`: [`Captures::get_options_for_extend_due_date`](super::Captures::get_options_for_extend_due_date).
+    pub const GET_OPTIONS_FOR_EXTEND_DUE_DATE: Operation = Operation {
+        name: "get_options_for_extend_due_date",
+        method: Method::GET,
+        path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info`: [`Captures::append_shipping_info`](super::Captures::append_shipping_info).
+    pub const APPEND_SHIPPING_INFO: Operation = Operation {
+        name: "append_shipping_info",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`: [`Captures::trigger_send_out`](super::Captures::trigger_send_out).
+    pub const TRIGGER_SEND_OUT: Operation = Operation {
+        name: "trigger_send_out",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`: [`Orders::update_consumer_details`](super::Orders::update_consumer_details).
+    pub const UPDATE_CONSUMER_DETAILS: Operation = Operation {
+        name: "update_consumer_details",
+        method: Method::PATCH,
+        path: "/ordermanagement/v1/orders/{order_id}/customer-details",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`: [`Orders::extend_authorization_time`](super::Orders::extend_authorization_time).
+    pub const EXTEND_AUTHORIZATION_TIME: Operation = Operation {
+        name: "extend_authorization_time",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/extend-authorization-time",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`: [`Orders::update_merchant_references`](super::Orders::update_merchant_references).
+    pub const UPDATE_MERCHANT_REFERENCES: Operation = Operation {
+        name: "update_merchant_references",
+        method: Method::PATCH,
+        path: "/ordermanagement/v1/orders/{order_id}/merchant-references",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/refunds`: [`Refunds::refund_order`](super::Refunds::refund_order).
+    pub const REFUND_ORDER: Operation = Operation {
+        name: "refund_order",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/refunds",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `GET /ordermanagement/v1/orders/{order_id}/refunds/{refund_id}`: [`Refunds::get_refund`](super::Refunds::get_refund).
+    pub const GET_REFUND: Operation = Operation {
+        name: "get_refund",
+        method: Method::GET,
+        path: "/ordermanagement/v1/orders/{order_id}/refunds/{refund_id}",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/release-remaining-authorization`: [`Orders::release_remaining_authorization`](super::Orders::release_remaining_authorization).
+    pub const RELEASE_REMAINING_AUTHORIZATION: Operation = Operation {
+        name: "release_remaining_authorization",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/release-remaining-authorization",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`: [`Orders::append_order_shipping_info`](super::Orders::append_order_shipping_info).
+    pub const APPEND_ORDER_SHIPPING_INFO: Operation = Operation {
+        name: "append_order_shipping_info",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/shipping-info",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `POST /ordermanagement/v1/orders/{order_id}/cancel`: [`Orders::cancel_order`](super::Orders::cancel_order).
+    pub const CANCEL_ORDER: Operation = Operation {
+        name: "cancel_order",
+        method: Method::POST,
+        path: "/ordermanagement/v1/orders/{order_id}/cancel",
+        read_only: false,
+        idempotent: false,
+    };
+}
 
 /// Orders operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
 pub trait Orders {
@@ -167,8 +319,7 @@ impl Orders for Client {
     ) -> Result<Response<models::MerchantOrderDto>, Error<GetOrderError>> {
         let mut call = Call::new(
             self,
-            "get_order",
-            Method::GET,
+            &operations::GET_ORDER,
             &format!("/ordermanagement/v1/orders/{}", encode_path(order_id)),
         );
         if let Some(value) = klarna_integrator {
@@ -189,8 +340,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<AcknowledgeOrderError>> {
         let mut call = Call::new(
             self,
-            "acknowledge_order",
-            Method::POST,
+            &operations::ACKNOWLEDGE_ORDER,
             &format!("/ordermanagement/v1/orders/{}/acknowledge", encode_path(order_id)),
         );
         call.idempotency_key(idempotency_key);
@@ -210,8 +360,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<UpdateAuthorizationError>> {
         let mut call = Call::new(
             self,
-            "update_authorization",
-            Method::PATCH,
+            &operations::UPDATE_AUTHORIZATION,
             &format!(
                 "/ordermanagement/v1/orders/{}/authorization", encode_path(order_id)
             ),
@@ -233,8 +382,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<UpdateConsumerDetailsError>> {
         let mut call = Call::new(
             self,
-            "update_consumer_details",
-            Method::PATCH,
+            &operations::UPDATE_CONSUMER_DETAILS,
             &format!(
                 "/ordermanagement/v1/orders/{}/customer-details", encode_path(order_id)
             ),
@@ -255,8 +403,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<ExtendAuthorizationTimeError>> {
         let mut call = Call::new(
             self,
-            "extend_authorization_time",
-            Method::POST,
+            &operations::EXTEND_AUTHORIZATION_TIME,
             &format!(
                 "/ordermanagement/v1/orders/{}/extend-authorization-time",
                 encode_path(order_id)
@@ -278,8 +425,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<UpdateMerchantReferencesError>> {
         let mut call = Call::new(
             self,
-            "update_merchant_references",
-            Method::PATCH,
+            &operations::UPDATE_MERCHANT_REFERENCES,
             &format!(
                 "/ordermanagement/v1/orders/{}/merchant-references",
                 encode_path(order_id)
@@ -301,8 +447,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<ReleaseRemainingAuthorizationError>> {
         let mut call = Call::new(
             self,
-            "release_remaining_authorization",
-            Method::POST,
+            &operations::RELEASE_REMAINING_AUTHORIZATION,
             &format!(
                 "/ordermanagement/v1/orders/{}/release-remaining-authorization",
                 encode_path(order_id)
@@ -324,8 +469,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<AppendOrderShippingInfoError>> {
         let mut call = Call::new(
             self,
-            "append_order_shipping_info",
-            Method::POST,
+            &operations::APPEND_ORDER_SHIPPING_INFO,
             &format!(
                 "/ordermanagement/v1/orders/{}/shipping-info", encode_path(order_id)
             ),
@@ -346,8 +490,7 @@ impl Orders for Client {
     ) -> Result<Response<()>, Error<CancelOrderError>> {
         let mut call = Call::new(
             self,
-            "cancel_order",
-            Method::POST,
+            &operations::CANCEL_ORDER,
             &format!("/ordermanagement/v1/orders/{}/cancel", encode_path(order_id)),
         );
         call.idempotency_key(idempotency_key);
@@ -486,8 +629,7 @@ impl Captures for Client {
     ) -> Result<Response<Vec<models::Capture>>, Error<GetCapturesError>> {
         let mut call = Call::new(
             self,
-            "get_captures",
-            Method::GET,
+            &operations::GET_CAPTURES,
             &format!("/ordermanagement/v1/orders/{}/captures", encode_path(order_id)),
         );
         call.accept("application/json");
@@ -506,8 +648,7 @@ impl Captures for Client {
     ) -> Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>> {
         let mut call = Call::new(
             self,
-            "capture_order",
-            Method::POST,
+            &operations::CAPTURE_ORDER,
             &format!("/ordermanagement/v1/orders/{}/captures", encode_path(order_id)),
         );
         call.json(body);
@@ -535,8 +676,7 @@ impl Captures for Client {
     ) -> Result<Response<models::Capture>, Error<GetCaptureError>> {
         let mut call = Call::new(
             self,
-            "get_capture",
-            Method::GET,
+            &operations::GET_CAPTURE,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}", encode_path(order_id),
                 encode_path(capture_id)
@@ -559,8 +699,7 @@ impl Captures for Client {
     ) -> Result<Response<()>, Error<ExtendDueDateError>> {
         let mut call = Call::new(
             self,
-            "extend_due_date",
-            Method::PATCH,
+            &operations::EXTEND_DUE_DATE,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/extend-due-date",
                 encode_path(order_id), encode_path(capture_id)
@@ -586,8 +725,7 @@ impl Captures for Client {
     > {
         let mut call = Call::new(
             self,
-            "get_options_for_extend_due_date",
-            Method::GET,
+            &operations::GET_OPTIONS_FOR_EXTEND_DUE_DATE,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/extend-due-date-options",
                 encode_path(order_id), encode_path(capture_id)
@@ -610,8 +748,7 @@ impl Captures for Client {
     ) -> Result<Response<()>, Error<AppendShippingInfoError>> {
         let mut call = Call::new(
             self,
-            "append_shipping_info",
-            Method::POST,
+            &operations::APPEND_SHIPPING_INFO,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/shipping-info",
                 encode_path(order_id), encode_path(capture_id)
@@ -635,8 +772,7 @@ impl Captures for Client {
     ) -> Result<Response<()>, Error<TriggerSendOutError>> {
         let mut call = Call::new(
             self,
-            "trigger_send_out",
-            Method::POST,
+            &operations::TRIGGER_SEND_OUT,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/trigger-send-out",
                 encode_path(order_id), encode_path(capture_id)
@@ -698,8 +834,7 @@ impl Refunds for Client {
     ) -> Result<Response<RefundOrderResponse>, Error<RefundOrderError>> {
         let mut call = Call::new(
             self,
-            "refund_order",
-            Method::POST,
+            &operations::REFUND_ORDER,
             &format!("/ordermanagement/v1/orders/{}/refunds", encode_path(order_id)),
         );
         call.json(body);
@@ -727,8 +862,7 @@ impl Refunds for Client {
     ) -> Result<Response<models::Refund>, Error<GetRefundError>> {
         let mut call = Call::new(
             self,
-            "get_refund",
-            Method::GET,
+            &operations::GET_REFUND,
             &format!(
                 "/ordermanagement/v1/orders/{}/refunds/{}", encode_path(order_id),
                 encode_path(refund_id)

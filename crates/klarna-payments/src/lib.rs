@@ -3,14 +3,94 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(rustfmt, rustfmt::skip)]
 use std::future::Future;
-use klarna_runtime::call::{encode_path, Call, Method};
+use klarna_runtime::call::{encode_path, Call};
 
 pub use klarna_runtime::{
     Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response,
+    IdempotencyKey, Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::payments as models;
+
+/// Each operation's method, path, and whether it is safe to repeat:
+/// the client retries reads, idempotent operations and calls that
+/// carry an idempotency key.
+pub mod operations {
+    use klarna_runtime::call::Method;
+    pub use klarna_runtime::Operation;
+    /// `POST /payments/v1/sessions`: [`Sessions::create_credit_session`](super::Sessions::create_credit_session).
+    pub const CREATE_CREDIT_SESSION: Operation = Operation {
+        name: "create_credit_session",
+        method: Method::POST,
+        path: "/payments/v1/sessions",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `GET /payments/v1/sessions/{session_id}`: [`Sessions::read_credit_session`](super::Sessions::read_credit_session).
+    pub const READ_CREDIT_SESSION: Operation = Operation {
+        name: "read_credit_session",
+        method: Method::GET,
+        path: "/payments/v1/sessions/{session_id}",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /payments/v1/sessions/{session_id}`: [`Sessions::update_credit_session`](super::Sessions::update_credit_session).
+    pub const UPDATE_CREDIT_SESSION: Operation = Operation {
+        name: "update_credit_session",
+        method: Method::POST,
+        path: "/payments/v1/sessions/{session_id}",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `DELETE /payments/v1/authorizations/{authorizationToken}`: [`Authorizations::cancel_authorization`](super::Authorizations::cancel_authorization).
+    pub const CANCEL_AUTHORIZATION: Operation = Operation {
+        name: "cancel_authorization",
+        method: Method::DELETE,
+        path: "/payments/v1/authorizations/{authorizationToken}",
+        read_only: false,
+        idempotent: true,
+    };
+    /// `POST /payments/v1/authorizations/{authorizationToken}/order`: [`Authorizations::create_order`](super::Authorizations::create_order).
+    pub const CREATE_ORDER: Operation = Operation {
+        name: "create_order",
+        method: Method::POST,
+        path: "/payments/v1/authorizations/{authorizationToken}/order",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `POST /payments/v1/authorizations/{authorizationToken}/customer-token`: [`CustomerTokens::create_customer_token`](super::CustomerTokens::create_customer_token).
+    pub const CREATE_CUSTOMER_TOKEN: Operation = Operation {
+        name: "create_customer_token",
+        method: Method::POST,
+        path: "/payments/v1/authorizations/{authorizationToken}/customer-token",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `GET /customer-token/v1/tokens/{customerToken}`: [`CustomerTokens::read_customer_token`](super::CustomerTokens::read_customer_token).
+    pub const READ_CUSTOMER_TOKEN: Operation = Operation {
+        name: "read_customer_token",
+        method: Method::GET,
+        path: "/customer-token/v1/tokens/{customerToken}",
+        read_only: true,
+        idempotent: true,
+    };
+    /// `POST /customer-token/v1/tokens/{customerToken}/order`: [`CustomerTokens::create_customer_token_order`](super::CustomerTokens::create_customer_token_order).
+    pub const CREATE_CUSTOMER_TOKEN_ORDER: Operation = Operation {
+        name: "create_customer_token_order",
+        method: Method::POST,
+        path: "/customer-token/v1/tokens/{customerToken}/order",
+        read_only: false,
+        idempotent: false,
+    };
+    /// `PATCH /customer-token/v1/tokens/{customerToken}/status`: [`CustomerTokens::update_customer_token_status`](super::CustomerTokens::update_customer_token_status).
+    pub const UPDATE_CUSTOMER_TOKEN_STATUS: Operation = Operation {
+        name: "update_customer_token_status",
+        method: Method::PATCH,
+        path: "/customer-token/v1/tokens/{customerToken}/status",
+        read_only: false,
+        idempotent: true,
+    };
+}
 
 /// Sessions operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
 pub trait Sessions {
@@ -64,8 +144,7 @@ impl Sessions for Client {
     ) -> Result<Response<models::MerchantSession>, Error<CreateCreditSessionError>> {
         let mut call = Call::new(
             self,
-            "create_credit_session",
-            Method::POST,
+            &operations::CREATE_CREDIT_SESSION,
             "/payments/v1/sessions",
         );
         call.json(body);
@@ -90,8 +169,7 @@ impl Sessions for Client {
     ) -> Result<Response<models::SessionRead>, Error<ReadCreditSessionError>> {
         let mut call = Call::new(
             self,
-            "read_credit_session",
-            Method::GET,
+            &operations::READ_CREDIT_SESSION,
             &format!("/payments/v1/sessions/{}", encode_path(session_id)),
         );
         call.accept("application/json");
@@ -112,8 +190,7 @@ impl Sessions for Client {
     ) -> Result<Response<()>, Error<UpdateCreditSessionError>> {
         let mut call = Call::new(
             self,
-            "update_credit_session",
-            Method::POST,
+            &operations::UPDATE_CREDIT_SESSION,
             &format!("/payments/v1/sessions/{}", encode_path(session_id)),
         );
         call.json(body);
@@ -174,8 +251,7 @@ impl Authorizations for Client {
     ) -> Result<Response<()>, Error<CancelAuthorizationError>> {
         let call = Call::new(
             self,
-            "cancel_authorization",
-            Method::DELETE,
+            &operations::CANCEL_AUTHORIZATION,
             &format!("/payments/v1/authorizations/{}", encode_path(authorization_token)),
         );
         let response = call.send().await?;
@@ -197,8 +273,7 @@ impl Authorizations for Client {
     ) -> Result<Response<models::Order>, Error<CreateOrderError>> {
         let mut call = Call::new(
             self,
-            "create_order",
-            Method::POST,
+            &operations::CREATE_ORDER,
             &format!(
                 "/payments/v1/authorizations/{}/order", encode_path(authorization_token)
             ),
@@ -296,8 +371,7 @@ impl CustomerTokens for Client {
     > {
         let mut call = Call::new(
             self,
-            "create_customer_token",
-            Method::POST,
+            &operations::CREATE_CUSTOMER_TOKEN,
             &format!(
                 "/payments/v1/authorizations/{}/customer-token",
                 encode_path(authorization_token)
@@ -327,8 +401,7 @@ impl CustomerTokens for Client {
     ) -> Result<Response<models::CustomerToken>, Error<ReadCustomerTokenError>> {
         let mut call = Call::new(
             self,
-            "read_customer_token",
-            Method::GET,
+            &operations::READ_CUSTOMER_TOKEN,
             &format!("/customer-token/v1/tokens/{}", encode_path(customer_token)),
         );
         call.accept("application/json");
@@ -353,8 +426,7 @@ impl CustomerTokens for Client {
     > {
         let mut call = Call::new(
             self,
-            "create_customer_token_order",
-            Method::POST,
+            &operations::CREATE_CUSTOMER_TOKEN_ORDER,
             &format!("/customer-token/v1/tokens/{}/order", encode_path(customer_token)),
         );
         call.json(body);
@@ -392,8 +464,7 @@ impl CustomerTokens for Client {
     ) -> Result<Response<()>, Error<UpdateCustomerTokenStatusError>> {
         let mut call = Call::new(
             self,
-            "update_customer_token_status",
-            Method::PATCH,
+            &operations::UPDATE_CUSTOMER_TOKEN_STATUS,
             &format!("/customer-token/v1/tokens/{}/status", encode_path(customer_token)),
         );
         call.json(body);
@@ -532,3 +603,6 @@ pub enum UpdateCustomerTokenStatusError {
     /// 404: No token has this id.
     NotFound,
 }
+
+#[rustfmt::skip]
+pub mod payment_api;

@@ -3,16 +3,28 @@
 //! same way; the generated code is the reference for its use.
 
 use std::fmt::Write as _;
+use std::time::{Instant, SystemTime};
 
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    RETRY_AFTER,
+};
 pub use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::client::Client;
+use crate::credentials::PARTNER_ACCOUNT_HEADER;
 use crate::error::{ApiError, Error, ErrorKind, ResponseDetails};
 use crate::idempotency::IdempotencyKey;
+pub use crate::operation::Operation;
+use crate::retry::{is_retryable_status, parse_retry_after};
 use crate::Response;
+
+/// The response header Klarna puts its correlation id in, for errors whose
+/// body lacks one.
+const CORRELATION_HEADER: &str = "klarna-correlation-id";
 
 /// Header that carries the idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
@@ -39,6 +51,8 @@ pub fn encode_path(segment: &str) -> String {
 pub struct Call<'a> {
     client: &'a Client,
     operation: &'static str,
+    /// Safe to send twice without a key (see [`Operation::idempotent`]).
+    idempotent: bool,
     method: Method,
     url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -49,12 +63,14 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// `path` is already encoded (see [`encode_path`]).
-    pub fn new(client: &'a Client, operation: &'static str, method: Method, path: &str) -> Self {
+    /// `path` is the operation's path with its parameters filled in and
+    /// encoded (see [`encode_path`]).
+    pub fn new(client: &'a Client, operation: &Operation, path: &str) -> Self {
         Call {
             client,
-            operation,
-            method,
+            operation: operation.name,
+            idempotent: operation.idempotent,
+            method: operation.method.clone(),
             url: format!("{}{path}", client.inner.base_url),
             headers: Vec::new(),
             body: None,
@@ -111,11 +127,18 @@ impl<'a> Call<'a> {
         self.problem.get_or_insert(message);
     }
 
-    /// Sends the request and reads the whole response.
+    /// Sends the request and reads the whole response, retrying as the
+    /// client's [`RetryPolicy`](crate::RetryPolicy) allows when the call is
+    /// safe to repeat: the operation is idempotent, or the request carries
+    /// an idempotency key (the same one on every attempt).
+    ///
+    /// Dropping the returned future abandons the call: nothing of it stays
+    /// behind in the client.
     pub async fn send<E>(self) -> Result<RawResponse, Error<E>> {
         let Call {
             client,
             operation,
+            idempotent,
             method,
             url,
             headers,
@@ -124,62 +147,218 @@ impl<'a> Call<'a> {
             problem,
             ..
         } = self;
+        let not_sent = |message: String, key: Option<IdempotencyKey>| {
+            Error::new(ErrorKind::NotSent(message), operation, key)
+        };
         if let Some(message) = problem {
-            return Err(Error::new(
-                ErrorKind::NotSent(message),
-                operation,
-                idempotency_key,
-            ));
+            return Err(not_sent(message, idempotency_key));
         }
-        let mut request = client
+        let mut builder = client
             .inner
             .http
-            .request(method, url)
+            .request(method.clone(), url)
             .header(AUTHORIZATION, client.inner.authorization.clone());
+        if let Some(account) = &client.inner.partner_account {
+            builder = builder.header(PARTNER_ACCOUNT_HEADER, account.clone());
+        }
         for (name, value) in headers {
-            request = request.header(name, value);
+            builder = builder.header(name, value);
         }
         if let Some(body) = body {
-            request = request.body(body);
+            builder = builder.body(body);
+        } else if method == Method::POST || method == Method::PUT || method == Method::PATCH {
+            // reqwest sends no length for an empty body; some proxies
+            // refuse a POST without one.
+            builder = builder.header(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        let failed = |e: reqwest::Error, key: Option<IdempotencyKey>| {
-            let kind = if e.is_builder() {
-                ErrorKind::NotSent(e.to_string())
-            } else {
-                ErrorKind::NoResponse(e)
-            };
-            Error::new(kind, operation, key)
+        let request = match builder.build() {
+            Ok(request) => request,
+            Err(e) => return Err(not_sent(e.to_string(), idempotency_key)),
         };
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return Err(failed(e, idempotency_key)),
+        let policy = client.policy;
+        let attempts = if idempotent || idempotency_key.is_some() {
+            policy.retry.attempts()
+        } else {
+            1
         };
-        let status = response.status().as_u16();
-        let headers = std::mem::take(response.headers_mut());
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY_BYTES => {
-                    let details = ResponseDetails::from_body(status, &body, None);
-                    let message = format!("the body is larger than {MAX_BODY_BYTES} bytes");
-                    return Err(Error::new(
-                        ErrorKind::Decode { details, message },
-                        operation,
-                        idempotency_key,
-                    ));
+        let span = tracing::info_span!(
+            "klarna.call",
+            operation,
+            method = %method,
+            idempotency_key = idempotency_key.as_ref().map(IdempotencyKey::as_str),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        let call = Attempts {
+            client,
+            operation,
+            request,
+            max_attempts: attempts,
+            deadline: policy.overall_timeout.map(|limit| Instant::now() + limit),
+            span: span.clone(),
+        };
+        let (attempts, outcome) = call.run().instrument(span.clone()).await;
+        span.record("attempts", attempts);
+        match outcome {
+            Ok((status, headers, body)) => {
+                let response = RawResponse {
+                    operation,
+                    status,
+                    headers,
+                    body,
+                    idempotency_key,
+                    attempts,
+                };
+                span.record("status", status);
+                if let Some(id) = response.header_correlation_id() {
+                    span.record("correlation_id", id);
                 }
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(e) => return Err(failed(e, idempotency_key)),
+                Ok(response)
+            }
+            Err(failure) => {
+                let kind = match failure {
+                    Failure::Transport(e) => ErrorKind::NoResponse(e),
+                    Failure::TooLarge { status, body } => ErrorKind::Decode {
+                        details: ResponseDetails::from_body(status, &body, None),
+                        message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    },
+                };
+                Err(Error::new(kind, operation, idempotency_key).with_attempts(attempts))
             }
         }
-        Ok(RawResponse {
-            operation,
-            status,
-            headers,
-            body,
-            idempotency_key,
-        })
+    }
+}
+
+/// The status, headers and body of a response read in full.
+type Received = (u16, HeaderMap, Vec<u8>);
+
+/// Why an attempt brought no usable response.
+enum Failure {
+    /// Connecting, sending or reading failed, or the attempt timed out.
+    Transport(reqwest::Error),
+    TooLarge {
+        status: u16,
+        body: Vec<u8>,
+    },
+}
+
+/// The attempts of one call.
+struct Attempts<'a> {
+    client: &'a Client,
+    operation: &'static str,
+    request: reqwest::Request,
+    max_attempts: u32,
+    deadline: Option<Instant>,
+    span: tracing::Span,
+}
+
+impl Attempts<'_> {
+    /// The number of attempts made and the last one's outcome.
+    async fn run(self) -> (u32, Result<Received, Failure>) {
+        let policy = self.client.policy;
+        let mut attempt = 1;
+        loop {
+            let is_last = attempt >= self.max_attempts;
+            // Every attempt sends a copy, so that a retry sends the very
+            // same bytes. Only a streamed body cannot be copied, and the
+            // generated operations never stream.
+            let Some(mut request) = self.request.try_clone() else {
+                return (attempt, receive(self.client, self.request).await);
+            };
+            let remaining = self
+                .deadline
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            *request.timeout_mut() = Some(match remaining {
+                Some(remaining) => remaining.min(policy.attempt_timeout),
+                None => policy.attempt_timeout,
+            });
+            let attempt_span = tracing::debug_span!(
+                parent: &self.span,
+                "klarna.attempt",
+                operation = self.operation,
+                attempt,
+                status = tracing::field::Empty,
+                correlation_id = tracing::field::Empty,
+            );
+            let outcome = receive(self.client, request)
+                .instrument(attempt_span.clone())
+                .await;
+            let retry_after = match &outcome {
+                Ok((status, headers, _)) => {
+                    attempt_span.record("status", status);
+                    if let Some(id) = headers
+                        .get(CORRELATION_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        attempt_span.record("correlation_id", id);
+                    }
+                    headers
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                }
+                Err(_) => None,
+            };
+            let retryable = match &outcome {
+                Ok((status, _, _)) => is_retryable_status(*status),
+                Err(Failure::Transport(_)) => true,
+                Err(Failure::TooLarge { .. }) => false,
+            };
+            if is_last || !retryable {
+                return (attempt, outcome);
+            }
+            let wait = policy.retry.backoff(attempt, retry_after);
+            if let Some(deadline) = self.deadline {
+                if Instant::now() + wait >= deadline {
+                    return (attempt, outcome);
+                }
+            }
+            tracing::info!(
+                parent: &self.span,
+                attempt,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                cause = %Cause(&outcome),
+                "retrying",
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// One attempt: sends the request and reads the whole response.
+async fn receive(client: &Client, request: reqwest::Request) -> Result<Received, Failure> {
+    let mut response = client
+        .inner
+        .http
+        .execute(request)
+        .await
+        .map_err(Failure::Transport)?;
+    let status = response.status().as_u16();
+    let headers = std::mem::take(response.headers_mut());
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Failure::TooLarge { status, body });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, body))
+}
+
+/// Why an attempt is retried, for the log.
+struct Cause<'a>(&'a Result<Received, Failure>);
+
+impl std::fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok((status, _, _)) => write!(f, "status {status}"),
+            Err(Failure::Transport(e)) if e.is_timeout() => f.write_str("timeout"),
+            Err(Failure::Transport(e)) if e.is_connect() => f.write_str("connection failed"),
+            Err(Failure::Transport(_)) => f.write_str("connection lost"),
+            Err(Failure::TooLarge { .. }) => f.write_str("body too large"),
+        }
     }
 }
 
@@ -187,9 +366,11 @@ impl<'a> Call<'a> {
 pub struct RawResponse {
     operation: &'static str,
     status: u16,
-    headers: reqwest::header::HeaderMap,
+    headers: HeaderMap,
     body: Vec<u8>,
     idempotency_key: Option<IdempotencyKey>,
+    /// How many attempts the call took, this one included.
+    attempts: u32,
 }
 
 impl RawResponse {
@@ -197,17 +378,19 @@ impl RawResponse {
         self.status
     }
 
-    fn details(&self) -> ResponseDetails {
-        let correlation = self
-            .headers
-            .get("klarna-correlation-id")
+    fn header_correlation_id(&self) -> Option<&str> {
+        self.headers
+            .get(CORRELATION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+    }
+
+    fn details(&self) -> ResponseDetails {
+        let correlation = self.header_correlation_id().map(str::to_owned);
         ResponseDetails::from_body(self.status, &self.body, correlation)
     }
 
     fn error<E>(&self, kind: ErrorKind<E>) -> Error<E> {
-        Error::new(kind, self.operation, self.idempotency_key.clone())
+        Error::new(kind, self.operation, self.idempotency_key.clone()).with_attempts(self.attempts)
     }
 
     fn decode_error<E>(&self, message: String) -> Error<E> {

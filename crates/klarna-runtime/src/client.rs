@@ -1,11 +1,14 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{CallPolicy, Config, ConfigError};
+use crate::credentials::Credentials;
 use crate::idempotency::IdempotencyKey;
+use crate::retry::RetryPolicy;
 
 /// The HTTP client every generated operation trait is implemented for.
 ///
@@ -13,6 +16,7 @@ use crate::idempotency::IdempotencyKey;
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    pub(crate) policy: CallPolicy,
 }
 
 pub(crate) struct Inner {
@@ -20,7 +24,10 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     /// Marked sensitive, so reqwest never prints it.
     pub(crate) authorization: HeaderValue,
-    pub(crate) username: String,
+    /// `Klarna-Partner-Account`, sent with API-key credentials; sensitive too.
+    pub(crate) partner_account: Option<HeaderValue>,
+    /// For `Debug`, which shows the account and hides the secret.
+    pub(crate) credentials: Credentials,
 }
 
 /// `klarna-rust-sdk/<version>`, so Klarna can tell SDK traffic apart.
@@ -33,31 +40,59 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         Client::with_http_client(http, config)
     }
 
     /// A client on a `reqwest::Client` of your own (shared pool, proxy,
-    /// custom TLS). Its timeouts apply; the configured ones do not.
+    /// custom TLS). Its connect timeout applies instead of the configured
+    /// one; the attempt and overall timeouts are the configured ones.
     pub fn with_http_client(http: reqwest::Client, config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut authorization = HeaderValue::from_str(&config.credentials.authorization())
-            .map_err(|_| ConfigError::InvalidCredentials)?;
-        authorization.set_sensitive(true);
+        let (authorization, partner_account) = config.credentials.header_values()?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base_url: config.base_url,
                 authorization,
-                username: config.credentials.username().to_owned(),
+                partner_account,
+                credentials: config.credentials,
             }),
+            policy: config.policy,
         })
     }
 
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// The same client (sharing its connections) with another retry policy,
+    /// for the calls made through it:
+    /// `client.with_retry(RetryPolicy::never()).capture_order(..)`.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Client {
+        let mut client = self.clone();
+        client.policy.retry = policy;
+        client
+    }
+
+    /// The same client with another timeout per attempt.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        let mut client = self.clone();
+        client.policy.attempt_timeout = timeout;
+        client
+    }
+
+    /// The same client with another limit on the whole call, retries
+    /// included; `None` for no limit beyond the attempts' own.
+    pub fn with_overall_timeout(&self, timeout: Option<Duration>) -> Client {
+        let mut client = self.clone();
+        client.policy.overall_timeout = timeout;
+        client
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.policy.retry
     }
 }
 
@@ -65,8 +100,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base_url)
-            .field("username", &self.inner.username)
-            .field("password", &"<redacted>")
+            .field("credentials", &self.inner.credentials)
             .finish()
     }
 }
@@ -142,6 +176,27 @@ mod tests {
             format!("{client:?}").contains("PK0001"),
             "the username helps find the account"
         );
+    }
+
+    #[test]
+    fn api_keys_never_appear_in_debug_output() {
+        const KEY: &str = "klarna_live_api_Zm9vYmFyS2V5";
+        const ACCOUNT: &str = "krn:partner:account:206bbb83-9b6e-46fa-940d-337153c04a58";
+        let config =
+            Config::with_base_url("http://127.0.0.1:9", Credentials::api_key(KEY, ACCOUNT));
+        let client = Client::new(config.clone()).unwrap();
+        let partner_account = client.inner.partner_account.as_ref().unwrap();
+        assert!(client.inner.authorization.is_sensitive());
+        assert!(partner_account.is_sensitive());
+        for debug in [
+            format!("{config:?}"),
+            format!("{client:?}"),
+            format!("{:?}", client.inner.authorization),
+            format!("{partner_account:?}"),
+        ] {
+            assert!(!debug.contains(KEY), "{debug}");
+        }
+        assert!(format!("{client:?}").contains(ACCOUNT));
     }
 
     #[test]

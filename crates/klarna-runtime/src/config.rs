@@ -2,6 +2,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::credentials::Credentials;
+use crate::retry::RetryPolicy;
 
 /// Where a merchant account lives. Klarna runs a separate API per region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,13 +74,26 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The host of Klarna's global Payment API (payment requests and
+/// transactions): the one production host Klarna's reference page shows.
+pub const PAYMENT_API_BASE_URL: &str = "https://api-global.klarna.com";
+
 /// Everything a [`Client`](crate::Client) needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) base_url: String,
     pub(crate) credentials: Credentials,
     pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
+    pub(crate) policy: CallPolicy,
+}
+
+/// What every call of a client does about time and failure; a client's
+/// copy can be changed per call (see [`Client::with_retry`](crate::Client::with_retry)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallPolicy {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) overall_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -94,7 +108,11 @@ impl Config {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             credentials,
             connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
+            policy: CallPolicy {
+                retry: RetryPolicy::default(),
+                attempt_timeout: Duration::from_secs(60),
+                overall_timeout: None,
+            },
         }
     }
 
@@ -104,16 +122,43 @@ impl Config {
         Ok(Config::new(region, environment, Credentials::from_env()?))
     }
 
+    /// Klarna's global Payment API ([`PAYMENT_API_BASE_URL`]), which takes
+    /// [`Credentials::api_key`]. Klarna's reference shows no separate test
+    /// host for it; point [`Config::with_base_url`] at one to test.
+    pub fn payment_api(credentials: Credentials) -> Self {
+        Config::with_base_url(PAYMENT_API_BASE_URL, credentials)
+    }
+
+    /// Klarna's global Payment API, with the credentials in `KLARNA_API_KEY`
+    /// and `KLARNA_PARTNER_ACCOUNT`.
+    pub fn payment_api_from_env() -> Result<Self, ConfigError> {
+        Ok(Config::payment_api(Credentials::api_key_from_env()?))
+    }
+
     /// How long to wait for a connection (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// How long one request may take, from sending to the last byte of the
-    /// response (default 60 s).
+    /// How long one attempt may take, from sending to the last byte of the
+    /// response (default 60 s). A timed-out attempt is retried when the
+    /// call is safe to repeat.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.policy.attempt_timeout = timeout;
+        self
+    }
+
+    /// How long a call may take in all, retries and waits between them
+    /// included (default: no limit beyond the attempts' own).
+    pub fn overall_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.overall_timeout = Some(timeout);
+        self
+    }
+
+    /// When calls are retried (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy.retry = policy;
         self
     }
 
@@ -152,6 +197,13 @@ mod tests {
             Region::Oceania.base_url(Environment::Production),
             "https://api-oc.klarna.com"
         );
+    }
+
+    #[test]
+    fn payment_api_is_on_the_global_host() {
+        let config = Config::payment_api(Credentials::api_key("key", "account"));
+        assert_eq!(config.base_url(), "https://api-global.klarna.com");
+        assert!(config.validate().is_ok());
     }
 
     #[test]

@@ -1,16 +1,34 @@
 use std::fmt;
 
+use reqwest::header::HeaderValue;
+
 use crate::config::ConfigError;
 
-/// How the client proves who it is to Klarna.
+/// The header the global Payment API takes the partner account in.
+pub(crate) const PARTNER_ACCOUNT_HEADER: &str = "Klarna-Partner-Account";
+
+/// How the client proves who it is to Klarna: HTTP Basic for the regional
+/// APIs (Order Management, Payments v1), an API key and a partner account
+/// for the global Payment API.
 ///
 /// The secret never appears in `Debug` output, in errors or in logs: only
-/// the username does, so a log line still says which merchant account was
-/// used.
+/// the username or the partner account does, so a log line still says which
+/// account was used.
 #[derive(Clone)]
 pub struct Credentials {
-    username: String,
-    password: String,
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Basic {
+        username: String,
+        password: String,
+    },
+    ApiKey {
+        key: String,
+        partner_account: String,
+    },
 }
 
 impl Credentials {
@@ -18,42 +36,123 @@ impl Credentials {
     /// account (Klarna's merchant portal issues them).
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
-            username: username.into(),
-            password: password.into(),
+            kind: Kind::Basic {
+                username: username.into(),
+                password: password.into(),
+            },
+        }
+    }
+
+    /// API-key credentials of the global Payment API: the key goes into the
+    /// `Authorization` header exactly as given (Klarna's examples send it
+    /// with no scheme word in front), the partner account into
+    /// `Klarna-Partner-Account`.
+    pub fn api_key(key: impl Into<String>, partner_account: impl Into<String>) -> Self {
+        Credentials {
+            kind: Kind::ApiKey {
+                key: key.into(),
+                partner_account: partner_account.into(),
+            },
         }
     }
 
     /// Basic credentials from `KLARNA_USERNAME` and `KLARNA_PASSWORD`.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(value) if !value.is_empty() => Ok(value),
-            _ => Err(ConfigError::MissingEnvironmentVariable(name)),
-        };
         Ok(Credentials::basic(
-            var("KLARNA_USERNAME")?,
-            var("KLARNA_PASSWORD")?,
+            env_var("KLARNA_USERNAME")?,
+            env_var("KLARNA_PASSWORD")?,
         ))
     }
 
-    pub fn username(&self) -> &str {
-        &self.username
+    /// API-key credentials from `KLARNA_API_KEY` and
+    /// `KLARNA_PARTNER_ACCOUNT`; the error names the first one missing.
+    pub fn api_key_from_env() -> Result<Self, ConfigError> {
+        Ok(Credentials::api_key(
+            env_var("KLARNA_API_KEY")?,
+            env_var("KLARNA_PARTNER_ACCOUNT")?,
+        ))
+    }
+
+    /// The part that names the account and may be logged: the username of
+    /// Basic credentials, the partner account of API-key ones.
+    pub fn account(&self) -> &str {
+        match &self.kind {
+            Kind::Basic { username, .. } => username,
+            Kind::ApiKey {
+                partner_account, ..
+            } => partner_account,
+        }
+    }
+
+    /// The username of Basic credentials; `None` for API-key ones.
+    pub fn username(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Basic { username, .. } => Some(username),
+            Kind::ApiKey { .. } => None,
+        }
+    }
+
+    /// The partner account of API-key credentials; `None` for Basic ones.
+    pub fn partner_account(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Basic { .. } => None,
+            Kind::ApiKey {
+                partner_account, ..
+            } => Some(partner_account),
+        }
     }
 
     /// The `Authorization` header value.
     pub(crate) fn authorization(&self) -> String {
-        format!(
-            "Basic {}",
-            base64(format!("{}:{}", self.username, self.password).as_bytes())
-        )
+        match &self.kind {
+            Kind::Basic { username, password } => {
+                format!(
+                    "Basic {}",
+                    base64(format!("{username}:{password}").as_bytes())
+                )
+            }
+            Kind::ApiKey { key, .. } => key.clone(),
+        }
+    }
+
+    /// The `Authorization` header and, for API-key credentials, the
+    /// `Klarna-Partner-Account` header, both marked sensitive so that
+    /// reqwest never prints them.
+    pub(crate) fn header_values(&self) -> Result<(HeaderValue, Option<HeaderValue>), ConfigError> {
+        let sensitive = |value: &str| {
+            let mut value =
+                HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidCredentials)?;
+            value.set_sensitive(true);
+            Ok(value)
+        };
+        let partner_account = self.partner_account().map(sensitive).transpose()?;
+        Ok((sensitive(&self.authorization())?, partner_account))
     }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
+        match &self.kind {
+            Kind::Basic { username, .. } => f
+                .debug_struct("Credentials")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            Kind::ApiKey {
+                partner_account, ..
+            } => f
+                .debug_struct("Credentials")
+                .field("partner_account", partner_account)
+                .field("api_key", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+fn env_var(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(ConfigError::MissingEnvironmentVariable(name)),
     }
 }
 
@@ -113,5 +212,80 @@ mod tests {
         let debug = format!("{:?}", Credentials::basic("PK0001_merchant", "s3cr3t-p4ss"));
         assert!(debug.contains("PK0001_merchant"));
         assert!(!debug.contains("s3cr3t-p4ss"), "{debug}");
+    }
+
+    const API_KEY: &str = "klarna_test_api_S3cr3tK3y";
+    const PARTNER_ACCOUNT: &str = "krn:partner:account:206bbb83-9b6e-46fa-940d-337153c04a58";
+
+    #[test]
+    fn api_key_is_sent_as_given_with_the_partner_account() {
+        let credentials = Credentials::api_key(API_KEY, PARTNER_ACCOUNT);
+        assert_eq!(credentials.authorization(), API_KEY);
+        let (authorization, partner_account) = credentials.header_values().unwrap();
+        assert_eq!(authorization, API_KEY);
+        assert!(authorization.is_sensitive());
+        let partner_account = partner_account.expect("API-key credentials name the account");
+        assert_eq!(partner_account, PARTNER_ACCOUNT);
+        assert!(partner_account.is_sensitive());
+        assert_eq!(credentials.account(), PARTNER_ACCOUNT);
+        assert_eq!(credentials.partner_account(), Some(PARTNER_ACCOUNT));
+        assert_eq!(credentials.username(), None);
+    }
+
+    #[test]
+    fn basic_credentials_send_no_partner_account() {
+        let credentials = Credentials::basic("username", "password");
+        let (authorization, partner_account) = credentials.header_values().unwrap();
+        assert!(authorization.is_sensitive());
+        assert_eq!(partner_account, None);
+        assert_eq!(credentials.account(), "username");
+        assert_eq!(credentials.username(), Some("username"));
+        assert_eq!(credentials.partner_account(), None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_api_key() {
+        let credentials = Credentials::api_key(API_KEY, PARTNER_ACCOUNT);
+        let (authorization, partner_account) = credentials.header_values().unwrap();
+        for debug in [
+            format!("{credentials:?}"),
+            format!("{authorization:?}"),
+            format!("{partner_account:?}"),
+        ] {
+            assert!(!debug.contains(API_KEY), "{debug}");
+            assert!(!debug.contains("S3cr3t"), "{debug}");
+        }
+        assert!(
+            format!("{credentials:?}").contains(PARTNER_ACCOUNT),
+            "the partner account helps find the account"
+        );
+    }
+
+    #[test]
+    fn credentials_a_header_cannot_carry_are_refused_without_echoing_them() {
+        for credentials in [
+            Credentials::api_key("key\nInjected: 1", PARTNER_ACCOUNT),
+            Credentials::api_key(API_KEY, "account\r\n"),
+        ] {
+            let error = credentials.header_values().unwrap_err();
+            assert_eq!(error, ConfigError::InvalidCredentials);
+            assert!(!error.to_string().contains("Injected"), "{error}");
+        }
+    }
+
+    #[test]
+    fn missing_api_key_variables_are_named() {
+        // Reading, never setting: the test must not race with others.
+        if std::env::var_os("KLARNA_API_KEY").is_none() {
+            assert_eq!(
+                Credentials::api_key_from_env().unwrap_err(),
+                ConfigError::MissingEnvironmentVariable("KLARNA_API_KEY")
+            );
+        } else if std::env::var_os("KLARNA_PARTNER_ACCOUNT").is_none() {
+            assert_eq!(
+                Credentials::api_key_from_env().unwrap_err(),
+                ConfigError::MissingEnvironmentVariable("KLARNA_PARTNER_ACCOUNT")
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@ struct Inner<E> {
     kind: ErrorKind<E>,
     operation: &'static str,
     idempotency_key: Option<IdempotencyKey>,
+    attempts: u32,
 }
 
 #[non_exhaustive]
@@ -99,8 +100,20 @@ impl<E> Error<E> {
                 kind,
                 operation,
                 idempotency_key,
+                attempts: 1,
             }),
         }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    /// How many times the request was sent (or tried to be), retries
+    /// included. The error is the last attempt's.
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
     }
 
     /// A documented error response, for fakes of the generated traits.
@@ -174,6 +187,16 @@ impl<E> Error<E> {
 impl<E> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.inner.operation)?;
+        self.describe_last_attempt(f)?;
+        if self.inner.attempts > 1 {
+            write!(f, " [after {} attempts]", self.inner.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl<E> Error<E> {
+    fn describe_last_attempt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let details = match &self.inner.kind {
             ErrorKind::NotSent(message) => return write!(f, "not sent: {message}"),
             ErrorKind::NoResponse(error) => {
@@ -228,6 +251,7 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             .field("operation", &self.inner.operation)
             .field("kind", &self.inner.kind)
             .field("idempotency_key", &self.inner.idempotency_key)
+            .field("attempts", &self.inner.attempts)
             .finish()
     }
 }
@@ -299,6 +323,18 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "capture_order: Klarna answered 403 CAPTURE_NOT_ALLOWED (correlation id c-9): Too much money"
+        );
+    }
+
+    #[test]
+    fn display_counts_the_attempts_of_a_retried_call() {
+        let details = ResponseDetails::from_body(503, b"busy", Some("c-3".into()));
+        let error: Error<()> =
+            Error::new(ErrorKind::UnexpectedStatus(details), "get_order", None).with_attempts(3);
+        assert_eq!(error.attempts(), 3);
+        assert_eq!(
+            error.to_string(),
+            "get_order: Klarna answered with undocumented status 503 (correlation id c-3) [after 3 attempts]"
         );
     }
 }

@@ -20,14 +20,22 @@ mod credentials;
 mod error;
 #[cfg(feature = "client")]
 mod idempotency;
+#[cfg(feature = "client")]
+mod operation;
+#[cfg(feature = "client")]
+pub mod retry;
 
 #[cfg(feature = "client")]
 pub use client::{Client, Response};
 #[cfg(feature = "client")]
-pub use config::{Config, ConfigError, Environment, Region};
+pub use config::{Config, ConfigError, Environment, Region, PAYMENT_API_BASE_URL};
 #[cfg(feature = "client")]
 pub use credentials::Credentials;
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, ErrorKind, ResponseDetails};
 #[cfg(feature = "client")]
 pub use idempotency::IdempotencyKey;
+#[cfg(feature = "client")]
+pub use operation::Operation;
+#[cfg(feature = "client")]
+pub use retry::RetryPolicy;
