@@ -272,3 +272,65 @@ async fn an_abandoned_call_leaves_the_client_usable() {
     assert_eq!(order.status(), 200);
     assert_eq!(server.requests().len(), 2);
 }
+
+/// The stand-in acts on a request before it drops the connection, as when
+/// Klarna's answer is lost on the way back.
+fn sandbox_client(sandbox: &klarna_sandbox::Sandbox) -> Client {
+    let config = Config::with_base_url(sandbox.base_url(), Credentials::basic("PK0001", PASSWORD))
+        .retry(quick_retries());
+    Client::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
+    let sandbox = klarna_sandbox::Sandbox::start().unwrap();
+    let order_id = sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR"));
+    sandbox.drop_next_connections(1);
+    let response = sandbox_client(&sandbox)
+        .capture_order(&order_id, &capture(), None)
+        .await
+        .unwrap();
+    let order = sandbox.order(&order_id).unwrap();
+    let captures = order.captures.unwrap_or_default();
+    assert_eq!(captures.len(), 1, "{captures:?}");
+    assert_eq!(order.captured_amount, Some(6000));
+    assert_eq!(captures[0].capture_id, response.capture_id);
+    let posts: Vec<_> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].status, None, "the first answer was lost");
+    let key = response.idempotency_key().unwrap().as_str();
+    assert!(posts
+        .iter()
+        .all(|r| r.idempotency_key.as_deref() == Some(key)));
+}
+
+#[tokio::test]
+async fn a_refund_through_two_unavailable_answers_is_made_once() {
+    let sandbox = klarna_sandbox::Sandbox::start().unwrap();
+    let order_id = sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR"));
+    let client = sandbox_client(&sandbox);
+    client
+        .capture_order(&order_id, &capture(), None)
+        .await
+        .unwrap();
+    sandbox.fail_next_requests(2);
+    let refund = serde_json::from_value(json!({ "refunded_amount": 1500 })).unwrap();
+    let refunded = klarna_ordermanagement::Refunds::refund_order(&client, &order_id, &refund, None)
+        .await
+        .unwrap();
+    assert_eq!(refunded.status(), 201);
+    let order = sandbox.order(&order_id).unwrap();
+    assert_eq!(order.refunded_amount, Some(1500));
+    assert_eq!(order.refunds.unwrap_or_default().len(), 1);
+    let statuses: Vec<_> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/refunds"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [Some(503), Some(503), Some(201)]);
+}
