@@ -18,10 +18,13 @@
 //! - [`amount_update`]: change the order amount, choosing explicitly what
 //!   happens to the order lines.
 //!
-//! Every helper comes in two shapes: a `plan_*`/`allocate_*` function that
-//! returns the request body for the generated client, and an `async` function
-//! that checks the rules and then calls the generated trait ([`Captures`],
-//! [`Refunds`] or [`Orders`]), so a test can pass a fake.
+//! The capture, refund and update helpers each come in two shapes: a
+//! `plan_*`/`allocate_*` function that returns the request body for the
+//! generated client, and an `async` function that checks the rules and then
+//! calls the generated trait ([`Captures`], [`Refunds`] or [`Orders`]), so a
+//! test can pass a fake. Both take the order as
+//! [`Orders::get_order`](crate::Orders::get_order) returned it: the checks
+//! are only as current as that order, so fetch it right before acting.
 //!
 //! Amounts are `i64` minor units, as in the generated models. Sums and
 //! products are computed without overflow: an amount that does not fit is an
