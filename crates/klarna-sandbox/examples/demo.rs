@@ -143,16 +143,26 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let Target {
         client,
         order_id,
         _sandbox,
-    } = target(&args)?;
+    } = target(args)?;
     let id = order_id.as_str();
-    // One key per step and order: running the demo again against the same
-    // playground order repeats nothing.
+    // One key per step and order: a step sent twice (a retry after a
+    // timeout, say) captures or refunds once.
     let key = |step: &str| Some(IdempotencyKey::from(format!("demo-{id}-{step}")));
 
     let order = client.get_order(id, None).await?;
@@ -170,27 +180,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
+    let shipment_a = capture_of("Capture A: T-shirt and jeans", vec![t_shirt(), jeans()]);
     let a = client
-        .capture_order(
-            id,
-            &capture_of("Capture A: T-shirt and jeans", vec![t_shirt(), jeans()]),
-            key("capture-a"),
-        )
+        .capture_order(id, &shipment_a, key("capture-a"))
         .await?;
     let capture_a = a.capture_id.clone().unwrap_or_default();
     let order = client.get_order(id, None).await?;
     println!(
         "2. Capture A {capture_a}: {} for the T-shirt and jeans -> {}, {} left to capture",
-        money(Some(10_000), cur),
+        money(Some(shipment_a.captured_amount), cur),
         status(&order),
         money(order.remaining_authorized_amount, cur)
     );
     let again = client
-        .capture_order(
-            id,
-            &capture_of("Capture A: T-shirt and jeans", vec![t_shirt(), jeans()]),
-            key("capture-a"),
-        )
+        .capture_order(id, &shipment_a, key("capture-a"))
         .await?;
     let captures = client.get_captures(id).await?;
     println!(
@@ -199,18 +202,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         captures.len()
     );
 
+    let shipment_b = capture_of("Capture B: sneakers", vec![sneakers()]);
     let b = client
-        .capture_order(
-            id,
-            &capture_of("Capture B: sneakers", vec![sneakers()]),
-            key("capture-b"),
-        )
+        .capture_order(id, &shipment_b, key("capture-b"))
         .await?;
     let capture_b = b.capture_id.clone().unwrap_or_default();
     let order = client.get_order(id, None).await?;
     println!(
         "3. Capture B {capture_b}: {} for the sneakers -> {}, {} left to capture",
-        money(Some(10_000), cur),
+        money(Some(shipment_b.captured_amount), cur),
         status(&order),
         money(order.remaining_authorized_amount, cur)
     );
