@@ -40,11 +40,23 @@ pub const APIS: &[ApiConfig] = &[
         client_crate: "crates/klarna-payments",
         client_module: None,
     },
+    ApiConfig {
+        spec: "specs/payment-api.yaml",
+        module: "payment_api",
+        client_crate: "crates/klarna-payments",
+        client_module: Some("payment_api"),
+    },
 ];
 
-pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[HandWrittenModule {
-    declared_in: "crates/klarna-ordermanagement/src/lib.rs",
-    module: "guides",
-}];
+pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
+    HandWrittenModule {
+        declared_in: "crates/klarna-ordermanagement/src/lib.rs",
+        module: "guides",
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-models/src/payment_api.rs",
+        module: "webhooks",
+    },
+];
 
 pub const MODELS_CRATE_DIR: &str = "crates/klarna-models";

@@ -9,3 +9,7 @@ pub mod ordermanagement;
 #[cfg(feature = "payments")]
 #[rustfmt::skip]
 pub mod payments;
+
+#[cfg(feature = "payment_api")]
+#[rustfmt::skip]
+pub mod payment_api;
