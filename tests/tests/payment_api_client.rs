@@ -214,6 +214,7 @@ async fn assert_errors<T: Debug, E: Debug + PartialEq, Fut>(
         assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
         assert_eq!(error.status(), Some(*status));
         assert_eq!(error.error_code(), typed.error_code.as_deref());
+        assert_eq!(error.error_messages(), typed.error_message.as_slice());
         assert_eq!(error.api_body(), Some(&variant(typed)), "status {status}");
         assert_eq!(
             error.idempotency_key().map(IdempotencyKey::as_str),

@@ -72,8 +72,13 @@ impl ResponseDetails {
             error_code: Option<String>,
             #[serde(default)]
             error_messages: Vec<String>,
+            /// The global Payment API sends one message, not a list.
+            error_message: Option<String>,
         }
-        let fields: KlarnaErrorFields = serde_json::from_slice(body).unwrap_or_default();
+        let mut fields: KlarnaErrorFields = serde_json::from_slice(body).unwrap_or_default();
+        if fields.error_messages.is_empty() {
+            fields.error_messages.extend(fields.error_message.take());
+        }
         let mut end = body.len().min(Self::EXCERPT_LIMIT);
         // Cut on a character boundary where the body is UTF-8.
         while end < body.len() && end > 0 && (body[end] & 0xC0) == 0x80 {
@@ -297,6 +302,14 @@ mod tests {
         assert_eq!(details.error_code.as_deref(), Some("NO_SUCH_ORDER"));
         assert_eq!(details.error_messages, ["gone"]);
         assert_eq!(details.body_excerpt.len(), ResponseDetails::EXCERPT_LIMIT);
+    }
+
+    #[test]
+    fn details_take_the_single_message_of_the_payment_api() {
+        let body = br#"{"error_id":"e-1","error_type":"INPUT_ERROR","error_code":"BAD_VALUE","error_message":"payment_amount must be positive"}"#;
+        let details = ResponseDetails::from_body(400, body, None);
+        assert_eq!(details.error_code.as_deref(), Some("BAD_VALUE"));
+        assert_eq!(details.error_messages, ["payment_amount must be positive"]);
     }
 
     #[test]
