@@ -22,23 +22,53 @@ pub fn format(header: &str, tokens: TokenStream) -> Result<String, String> {
 }
 
 /// prettyplease leaves no blank line between items; rustfmt-formatted code,
-/// which readers expect, has one after every item and after the module docs.
+/// which readers expect, has one after every item and after the module docs,
+/// at the top level and inside a `mod`, `impl` or `trait` (not between the
+/// statements of a function).
 fn separate_items(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut previous: Option<&str> = None;
+    // The top-level block being read holds items (a module, impl or trait).
+    let mut in_item_block = false;
     for line in text.lines() {
         if let Some(prev) = previous {
-            let top_level = |l: &str| !l.starts_with(' ') && !l.is_empty();
-            let item_ended = top_level(prev) && (prev.ends_with('}') || prev.ends_with(';'));
-            let docs_ended = prev.starts_with("//!") && !line.starts_with("//!");
-            let uses = prev.starts_with("use ") && line.starts_with("use ");
-            if top_level(line) && (item_ended || docs_ended) && !uses {
-                out.push('\n');
+            let at = |l: &str, indent: usize| {
+                l.len() > indent
+                    && l.bytes().take(indent).all(|b| b == b' ')
+                    && l.as_bytes()[indent] != b' '
+            };
+            let indent = if at(line, 0) {
+                Some(0)
+            } else if in_item_block && at(line, 4) {
+                Some(4)
+            } else {
+                None
+            };
+            if let Some(indent) = indent {
+                let (prev_code, code) = (prev.trim_start(), line.trim_start());
+                let item_ended =
+                    at(prev, indent) && (prev.ends_with('}') || prev.ends_with(';'));
+                let docs_ended = prev_code.starts_with("//!") && !code.starts_with("//!");
+                let uses = is_use(prev_code) && is_use(code);
+                let closes = code.starts_with('}');
+                if (item_ended || docs_ended) && !uses && !closes {
+                    out.push('\n');
+                }
             }
+        }
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_item_block = line.ends_with('{')
+                && ["mod ", "impl", "trait "]
+                    .iter()
+                    .any(|keyword| line.contains(keyword));
         }
         out.push_str(line);
         out.push('\n');
         previous = Some(line);
     }
     out
+}
+
+fn is_use(code: &str) -> bool {
+    code.starts_with("use ") || code.starts_with("pub use ")
 }

@@ -4,7 +4,6 @@
 #![cfg_attr(rustfmt, rustfmt::skip)]
 use std::future::Future;
 use klarna_runtime::call::{encode_path, Call};
-
 pub use klarna_runtime::{
     Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
     IdempotencyKey, Region, Response, RetryPolicy,
@@ -18,6 +17,7 @@ pub use klarna_models::ordermanagement as models;
 pub mod operations {
     use klarna_runtime::call::Method;
     pub use klarna_runtime::Operation;
+
     /// `GET /ordermanagement/v1/orders/{order_id}`: [`Orders::get_order`](super::Orders::get_order).
     pub const GET_ORDER: Operation = Operation {
         name: "get_order",
@@ -26,6 +26,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/acknowledge`: [`Orders::acknowledge_order`](super::Orders::acknowledge_order).
     pub const ACKNOWLEDGE_ORDER: Operation = Operation {
         name: "acknowledge_order",
@@ -34,6 +35,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`: [`Orders::update_authorization`](super::Orders::update_authorization).
     pub const UPDATE_AUTHORIZATION: Operation = Operation {
         name: "update_authorization",
@@ -42,6 +44,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `GET /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::get_captures`](super::Captures::get_captures).
     pub const GET_CAPTURES: Operation = Operation {
         name: "get_captures",
@@ -50,6 +53,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::capture_order`](super::Captures::capture_order).
     pub const CAPTURE_ORDER: Operation = Operation {
         name: "capture_order",
@@ -58,6 +62,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}`: [`Captures::get_capture`](super::Captures::get_capture).
     pub const GET_CAPTURE: Operation = Operation {
         name: "get_capture",
@@ -66,6 +71,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `PATCH /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date`: [`Captures::extend_due_date`](super::Captures::extend_due_date).
     pub const EXTEND_DUE_DATE: Operation = Operation {
         name: "extend_due_date",
@@ -74,6 +80,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`: [`Captures::get_options_for_extend_due_date`](super::Captures::get_options_for_extend_due_date).
     pub const GET_OPTIONS_FOR_EXTEND_DUE_DATE: Operation = Operation {
         name: "get_options_for_extend_due_date",
@@ -82,6 +89,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info`: [`Captures::append_shipping_info`](super::Captures::append_shipping_info).
     pub const APPEND_SHIPPING_INFO: Operation = Operation {
         name: "append_shipping_info",
@@ -90,6 +98,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`: [`Captures::trigger_send_out`](super::Captures::trigger_send_out).
     pub const TRIGGER_SEND_OUT: Operation = Operation {
         name: "trigger_send_out",
@@ -98,6 +107,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`: [`Orders::update_consumer_details`](super::Orders::update_consumer_details).
     pub const UPDATE_CONSUMER_DETAILS: Operation = Operation {
         name: "update_consumer_details",
@@ -106,6 +116,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`: [`Orders::extend_authorization_time`](super::Orders::extend_authorization_time).
     pub const EXTEND_AUTHORIZATION_TIME: Operation = Operation {
         name: "extend_authorization_time",
@@ -114,6 +125,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`: [`Orders::update_merchant_references`](super::Orders::update_merchant_references).
     pub const UPDATE_MERCHANT_REFERENCES: Operation = Operation {
         name: "update_merchant_references",
@@ -122,6 +134,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/refunds`: [`Refunds::refund_order`](super::Refunds::refund_order).
     pub const REFUND_ORDER: Operation = Operation {
         name: "refund_order",
@@ -130,6 +143,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /ordermanagement/v1/orders/{order_id}/refunds/{refund_id}`: [`Refunds::get_refund`](super::Refunds::get_refund).
     pub const GET_REFUND: Operation = Operation {
         name: "get_refund",
@@ -138,6 +152,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/release-remaining-authorization`: [`Orders::release_remaining_authorization`](super::Orders::release_remaining_authorization).
     pub const RELEASE_REMAINING_AUTHORIZATION: Operation = Operation {
         name: "release_remaining_authorization",
@@ -146,6 +161,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`: [`Orders::append_order_shipping_info`](super::Orders::append_order_shipping_info).
     pub const APPEND_ORDER_SHIPPING_INFO: Operation = Operation {
         name: "append_order_shipping_info",
@@ -154,6 +170,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /ordermanagement/v1/orders/{order_id}/cancel`: [`Orders::cancel_order`](super::Orders::cancel_order).
     pub const CANCEL_ORDER: Operation = Operation {
         name: "cancel_order",
@@ -181,6 +198,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<models::MerchantOrderDto>, Error<GetOrderError>>,
     > + Send;
+
     /// Acknowledge a checkout order
     ///
     /// Tells Klarna that the merchant has received a Klarna Checkout order.
@@ -195,6 +213,7 @@ pub trait Orders {
         order_id: &str,
         idempotency_key: Option<IdempotencyKey>,
     ) -> impl Future<Output = Result<Response<()>, Error<AcknowledgeOrderError>>> + Send;
+
     /// Change the order amount and lines
     ///
     /// Replaces the authorized order amount, and the order lines, of an order that is not fully captured; Klarna may decline an increase.
@@ -212,6 +231,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateAuthorizationError>>,
     > + Send;
+
     /// Change the shipping address
     ///
     /// Replaces the customer's shipping address on the order; the billing address can no longer be changed.
@@ -229,6 +249,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateConsumerDetailsError>>,
     > + Send;
+
     /// Extend the authorization period
     ///
     /// Pushes back the date until which the order can be captured.
@@ -245,6 +266,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<ExtendAuthorizationTimeError>>,
     > + Send;
+
     /// Change the merchant references
     ///
     /// Overwrites the merchant's own order references that are sent in the request.
@@ -262,6 +284,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateMerchantReferencesError>>,
     > + Send;
+
     /// Release the uncaptured amount
     ///
     /// Gives up the part of the authorization that has not been captured, so the customer is not charged for it.
@@ -278,6 +301,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<ReleaseRemainingAuthorizationError>>,
     > + Send;
+
     /// Add shipping details to an order
     ///
     /// Attaches tracking and carrier data to the order, in addition to any it already has.
@@ -295,6 +319,7 @@ pub trait Orders {
     ) -> impl Future<
         Output = Result<Response<()>, Error<AppendOrderShippingInfoError>>,
     > + Send;
+
     /// Cancel an order
     ///
     /// Cancels an order that has not been captured, so the customer owes nothing.
@@ -333,6 +358,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn acknowledge_order(
         &self,
         order_id: &str,
@@ -352,6 +378,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_authorization(
         &self,
         order_id: &str,
@@ -374,6 +401,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_consumer_details(
         &self,
         order_id: &str,
@@ -396,6 +424,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn extend_authorization_time(
         &self,
         order_id: &str,
@@ -417,6 +446,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_merchant_references(
         &self,
         order_id: &str,
@@ -440,6 +470,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn release_remaining_authorization(
         &self,
         order_id: &str,
@@ -461,6 +492,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn append_order_shipping_info(
         &self,
         order_id: &str,
@@ -483,6 +515,7 @@ impl Orders for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn cancel_order(
         &self,
         order_id: &str,
@@ -518,6 +551,7 @@ pub trait Captures {
     ) -> impl Future<
         Output = Result<Response<Vec<models::Capture>>, Error<GetCapturesError>>,
     > + Send;
+
     /// Capture an order
     ///
     /// Charges the customer for all or part of the order, normally when the goods ship.
@@ -535,6 +569,7 @@ pub trait Captures {
     ) -> impl Future<
         Output = Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>>,
     > + Send;
+
     /// Get a capture
     ///
     /// Returns one capture of the order.
@@ -550,6 +585,7 @@ pub trait Captures {
     ) -> impl Future<
         Output = Result<Response<models::Capture>, Error<GetCaptureError>>,
     > + Send;
+
     /// Extend the payment due date
     ///
     /// Gives the customer more days to pay for one capture; the merchant pays the fee listed by the options call.
@@ -567,6 +603,7 @@ pub trait Captures {
         body: &models::ExtendDueDateRequest,
         idempotency_key: Option<IdempotencyKey>,
     ) -> impl Future<Output = Result<Response<()>, Error<ExtendDueDateError>>> + Send;
+
     /// List due date extension options
     ///
     /// Returns how many extra days the merchant may grant on a capture and what each choice costs.
@@ -585,6 +622,7 @@ pub trait Captures {
             Error<GetOptionsForExtendDueDateError>,
         >,
     > + Send;
+
     /// Add shipping details to a capture
     ///
     /// Attaches tracking and carrier data to one capture, in addition to any it already has.
@@ -604,6 +642,7 @@ pub trait Captures {
     ) -> impl Future<
         Output = Result<Response<()>, Error<AppendShippingInfoError>>,
     > + Send;
+
     /// Resend customer messages for a capture
     ///
     /// Asks Klarna to send the customer the payment messages for this capture once more.
@@ -640,6 +679,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn capture_order(
         &self,
         order_id: &str,
@@ -669,6 +709,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn get_capture(
         &self,
         order_id: &str,
@@ -690,6 +731,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn extend_due_date(
         &self,
         order_id: &str,
@@ -715,6 +757,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn get_options_for_extend_due_date(
         &self,
         order_id: &str,
@@ -739,6 +782,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn append_shipping_info(
         &self,
         order_id: &str,
@@ -764,6 +808,7 @@ impl Captures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn trigger_send_out(
         &self,
         order_id: &str,
@@ -808,6 +853,7 @@ pub trait Refunds {
     ) -> impl Future<
         Output = Result<Response<RefundOrderResponse>, Error<RefundOrderError>>,
     > + Send;
+
     /// Get a refund
     ///
     /// Returns one refund of the order.
@@ -855,6 +901,7 @@ impl Refunds for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn get_refund(
         &self,
         order_id: &str,

@@ -4,7 +4,6 @@
 #![cfg_attr(rustfmt, rustfmt::skip)]
 use std::future::Future;
 use klarna_runtime::call::{encode_path, Call};
-
 pub use klarna_runtime::{
     Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
     IdempotencyKey, Region, Response, RetryPolicy,
@@ -18,6 +17,7 @@ pub use klarna_models::payments as models;
 pub mod operations {
     use klarna_runtime::call::Method;
     pub use klarna_runtime::Operation;
+
     /// `POST /payments/v1/sessions`: [`Sessions::create_credit_session`](super::Sessions::create_credit_session).
     pub const CREATE_CREDIT_SESSION: Operation = Operation {
         name: "create_credit_session",
@@ -26,6 +26,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /payments/v1/sessions/{session_id}`: [`Sessions::read_credit_session`](super::Sessions::read_credit_session).
     pub const READ_CREDIT_SESSION: Operation = Operation {
         name: "read_credit_session",
@@ -34,6 +35,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /payments/v1/sessions/{session_id}`: [`Sessions::update_credit_session`](super::Sessions::update_credit_session).
     pub const UPDATE_CREDIT_SESSION: Operation = Operation {
         name: "update_credit_session",
@@ -42,6 +44,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `DELETE /payments/v1/authorizations/{authorizationToken}`: [`Authorizations::cancel_authorization`](super::Authorizations::cancel_authorization).
     pub const CANCEL_AUTHORIZATION: Operation = Operation {
         name: "cancel_authorization",
@@ -50,6 +53,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `POST /payments/v1/authorizations/{authorizationToken}/order`: [`Authorizations::create_order`](super::Authorizations::create_order).
     pub const CREATE_ORDER: Operation = Operation {
         name: "create_order",
@@ -58,6 +62,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /payments/v1/authorizations/{authorizationToken}/customer-token`: [`CustomerTokens::create_customer_token`](super::CustomerTokens::create_customer_token).
     pub const CREATE_CUSTOMER_TOKEN: Operation = Operation {
         name: "create_customer_token",
@@ -66,6 +71,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /customer-token/v1/tokens/{customerToken}`: [`CustomerTokens::read_customer_token`](super::CustomerTokens::read_customer_token).
     pub const READ_CUSTOMER_TOKEN: Operation = Operation {
         name: "read_customer_token",
@@ -74,6 +80,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /customer-token/v1/tokens/{customerToken}/order`: [`CustomerTokens::create_customer_token_order`](super::CustomerTokens::create_customer_token_order).
     pub const CREATE_CUSTOMER_TOKEN_ORDER: Operation = Operation {
         name: "create_customer_token_order",
@@ -82,6 +89,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `PATCH /customer-token/v1/tokens/{customerToken}/status`: [`CustomerTokens::update_customer_token_status`](super::CustomerTokens::update_customer_token_status).
     pub const UPDATE_CUSTOMER_TOKEN_STATUS: Operation = Operation {
         name: "update_customer_token_status",
@@ -108,6 +116,7 @@ pub trait Sessions {
             Error<CreateCreditSessionError>,
         >,
     > + Send;
+
     /// Get a payment session
     ///
     /// Returns a session with all data gathered so far; it can be read at any time after creation.
@@ -121,6 +130,7 @@ pub trait Sessions {
     ) -> impl Future<
         Output = Result<Response<models::SessionRead>, Error<ReadCreditSessionError>>,
     > + Send;
+
     /// Update a payment session
     ///
     /// Changes an open session, for example after the cart or the customer's data changed on a reloaded checkout.
@@ -163,6 +173,7 @@ impl Sessions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn read_credit_session(
         &self,
         session_id: &str,
@@ -183,6 +194,7 @@ impl Sessions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_credit_session(
         &self,
         session_id: &str,
@@ -228,6 +240,7 @@ pub trait Authorizations {
     ) -> impl Future<
         Output = Result<Response<()>, Error<CancelAuthorizationError>>,
     > + Send;
+
     /// Create an order from an authorization
     ///
     /// Places an order with the token of a successful authorization, which closes the session. Handle the order afterwards in the Merchant Portal or with the Order Management API.
@@ -266,6 +279,7 @@ impl Authorizations for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn create_order(
         &self,
         authorization_token: &str,
@@ -311,6 +325,7 @@ pub trait CustomerTokens {
             Error<CreateCustomerTokenError>,
         >,
     > + Send;
+
     /// Get a customer token
     ///
     /// Returns the status of a token and the payment method stored on it.
@@ -324,6 +339,7 @@ pub trait CustomerTokens {
     ) -> impl Future<
         Output = Result<Response<models::CustomerToken>, Error<ReadCustomerTokenError>>,
     > + Send;
+
     /// Place an order on a customer token
     ///
     /// Places an order charged to the customer and payment method stored on the token. Double-check the token id so that the right customer pays.
@@ -344,6 +360,7 @@ pub trait CustomerTokens {
             Error<CreateCustomerTokenOrderError>,
         >,
     > + Send;
+
     /// Change a customer token's status
     ///
     /// Moves a token to a new status; used to cancel it.
@@ -395,6 +412,7 @@ impl CustomerTokens for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn read_customer_token(
         &self,
         customer_token: &str,
@@ -415,6 +433,7 @@ impl CustomerTokens for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn create_customer_token_order(
         &self,
         customer_token: &str,
@@ -457,6 +476,7 @@ impl CustomerTokens for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_customer_token_status(
         &self,
         customer_token: &str,

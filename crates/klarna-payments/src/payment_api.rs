@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use klarna_runtime::call::{encode_path, Call};
-
 pub use klarna_runtime::{
     Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
     IdempotencyKey, Region, Response, RetryPolicy,
@@ -18,6 +17,7 @@ pub use klarna_models::payment_api as models;
 pub mod operations {
     use klarna_runtime::call::Method;
     pub use klarna_runtime::Operation;
+
     /// `POST /v1/payment/requests`: [`PaymentRequests::create_payment_request`](super::PaymentRequests::create_payment_request).
     pub const CREATE_PAYMENT_REQUEST: Operation = Operation {
         name: "create_payment_request",
@@ -26,6 +26,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /v1/payment/requests/{payment_request_id}`: [`PaymentRequests::read_payment_request`](super::PaymentRequests::read_payment_request).
     pub const READ_PAYMENT_REQUEST: Operation = Operation {
         name: "read_payment_request",
@@ -34,6 +35,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `PATCH /v1/payment/requests/{payment_request_id}`: [`PaymentRequests::update_payment_request`](super::PaymentRequests::update_payment_request).
     pub const UPDATE_PAYMENT_REQUEST: Operation = Operation {
         name: "update_payment_request",
@@ -42,6 +44,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `POST /v1/payment/confirmation-tokens/{payment_confirmation_token}/confirm`: [`PaymentRequests::confirm_payment_request`](super::PaymentRequests::confirm_payment_request).
     pub const CONFIRM_PAYMENT_REQUEST: Operation = Operation {
         name: "confirm_payment_request",
@@ -50,6 +53,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `DELETE /v1/payment/confirmation-tokens/{payment_confirmation_token}`: [`PaymentRequests::cancel_payment_confirmation`](super::PaymentRequests::cancel_payment_confirmation).
     pub const CANCEL_PAYMENT_CONFIRMATION: Operation = Operation {
         name: "cancel_payment_confirmation",
@@ -58,6 +62,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `GET /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`: [`PaymentTransactions::read_payment_transaction`](super::PaymentTransactions::read_payment_transaction).
     pub const READ_PAYMENT_TRANSACTION: Operation = Operation {
         name: "read_payment_transaction",
@@ -66,6 +71,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `PATCH /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`: [`PaymentTransactions::update_payment_transaction`](super::PaymentTransactions::update_payment_transaction).
     pub const UPDATE_PAYMENT_TRANSACTION: Operation = Operation {
         name: "update_payment_transaction",
@@ -74,6 +80,7 @@ pub mod operations {
         read_only: false,
         idempotent: true,
     };
+
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/captures`: [`PaymentTransactions::capture_payment_transaction`](super::PaymentTransactions::capture_payment_transaction).
     pub const CAPTURE_PAYMENT_TRANSACTION: Operation = Operation {
         name: "capture_payment_transaction",
@@ -82,6 +89,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/refunds`: [`PaymentTransactions::refund_payment_transaction`](super::PaymentTransactions::refund_payment_transaction).
     pub const REFUND_PAYMENT_TRANSACTION: Operation = Operation {
         name: "refund_payment_transaction",
@@ -90,6 +98,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/void`: [`PaymentTransactions::void_payment_transaction`](super::PaymentTransactions::void_payment_transaction).
     pub const VOID_PAYMENT_TRANSACTION: Operation = Operation {
         name: "void_payment_transaction",
@@ -98,6 +107,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /v1/accounts/{account_id}/payment/captures/{payment_capture_id}`: [`PaymentCaptures::read_payment_capture`](super::PaymentCaptures::read_payment_capture).
     pub const READ_PAYMENT_CAPTURE: Operation = Operation {
         name: "read_payment_capture",
@@ -106,6 +116,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `POST /v1/accounts/{account_id}/payment/captures/{payment_capture_id}/refunds`: [`PaymentCaptures::refund_payment_capture`](super::PaymentCaptures::refund_payment_capture).
     pub const REFUND_PAYMENT_CAPTURE: Operation = Operation {
         name: "refund_payment_capture",
@@ -114,6 +125,7 @@ pub mod operations {
         read_only: false,
         idempotent: false,
     };
+
     /// `GET /v1/accounts/{account_id}/payment/refunds/{payment_refund_id}`: [`PaymentRefunds::read_payment_refund`](super::PaymentRefunds::read_payment_refund).
     pub const READ_PAYMENT_REFUND: Operation = Operation {
         name: "read_payment_refund",
@@ -122,6 +134,7 @@ pub mod operations {
         read_only: true,
         idempotent: true,
     };
+
     /// `GET /v1/accounts/{account_id}/payment/chargebacks/{payment_chargeback_id}`: [`PaymentChargebacks::read_payment_chargeback`](super::PaymentChargebacks::read_payment_chargeback).
     pub const READ_PAYMENT_CHARGEBACK: Operation = Operation {
         name: "read_payment_chargeback",
@@ -151,6 +164,7 @@ pub trait PaymentRequests {
             Error<CreatePaymentRequestError>,
         >,
     > + Send;
+
     /// Get a payment request
     ///
     /// Returns a payment request with its current state.
@@ -164,6 +178,7 @@ pub trait PaymentRequests {
     ) -> impl Future<
         Output = Result<Response<models::PaymentRequest>, Error<ReadPaymentRequestError>>,
     > + Send;
+
     /// Update a payment request
     ///
     /// Changes a payment request while it is still SUBMITTED.
@@ -184,6 +199,7 @@ pub trait PaymentRequests {
             Error<UpdatePaymentRequestError>,
         >,
     > + Send;
+
     /// Confirm a payment request
     ///
     /// Confirms the payment request behind a payment confirmation token, which the customer's successful payment flow returned; on success the payment is authorized and a payment transaction exists. Calling it again with the same token gives the same answer.
@@ -204,6 +220,7 @@ pub trait PaymentRequests {
             Error<ConfirmPaymentRequestError>,
         >,
     > + Send;
+
     /// Cancel a pending confirmation
     ///
     /// Declines to confirm a payment request that is PENDING_CONFIRMATION. The payment request is not cancelled; it goes back to SUBMITTED.
@@ -249,6 +266,7 @@ impl PaymentRequests for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn read_payment_request(
         &self,
         payment_request_id: &str,
@@ -270,6 +288,7 @@ impl PaymentRequests for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_payment_request(
         &self,
         payment_request_id: &str,
@@ -299,6 +318,7 @@ impl PaymentRequests for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn confirm_payment_request(
         &self,
         payment_confirmation_token: &str,
@@ -333,6 +353,7 @@ impl PaymentRequests for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn cancel_payment_confirmation(
         &self,
         payment_confirmation_token: &str,
@@ -394,6 +415,7 @@ pub trait PaymentTransactions {
             Error<ReadPaymentTransactionError>,
         >,
     > + Send;
+
     /// Update a payment transaction
     ///
     /// Changes the merchant's references on a payment transaction, so that the merchant's records and Klarna's can be matched.
@@ -416,6 +438,7 @@ pub trait PaymentTransactions {
             Error<UpdatePaymentTransactionError>,
         >,
     > + Send;
+
     /// Capture a payment transaction
     ///
     /// Takes payment for goods that were shipped, fully or in part; settlement to the merchant starts afterwards.
@@ -438,6 +461,7 @@ pub trait PaymentTransactions {
             Error<CapturePaymentTransactionError>,
         >,
     > + Send;
+
     /// Refund a payment transaction
     ///
     /// Gives money back to the customer, typically for returned goods; the merchant's settlement is adjusted to match.
@@ -460,6 +484,7 @@ pub trait PaymentTransactions {
             Error<RefundPaymentTransactionError>,
         >,
     > + Send;
+
     /// Void a payment transaction
     ///
     /// Ends a payment transaction that will not be fulfilled further and releases whatever is left of its authorization.
@@ -516,6 +541,7 @@ impl PaymentTransactions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn update_payment_transaction(
         &self,
         account_id: &str,
@@ -560,6 +586,7 @@ impl PaymentTransactions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn capture_payment_transaction(
         &self,
         account_id: &str,
@@ -606,6 +633,7 @@ impl PaymentTransactions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn refund_payment_transaction(
         &self,
         account_id: &str,
@@ -648,6 +676,7 @@ impl PaymentTransactions for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn void_payment_transaction(
         &self,
         account_id: &str,
@@ -703,6 +732,7 @@ pub trait PaymentCaptures {
     ) -> impl Future<
         Output = Result<Response<models::PaymentCapture>, Error<ReadPaymentCaptureError>>,
     > + Send;
+
     /// Refund a capture
     ///
     /// Gives money back against one capture, typically for goods of that shipment that came back; the merchant's settlement is adjusted to match.
@@ -753,6 +783,7 @@ impl PaymentCaptures for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+
     async fn refund_payment_capture(
         &self,
         account_id: &str,
