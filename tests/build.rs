@@ -1,17 +1,24 @@
 //! Generates the models of every fixture document into `OUT_DIR`, and the
-//! client of those that have operations, for `src/lib.rs` to compile.
+//! client of those that have operations, for `src/lib.rs` to compile; and
+//! the table of `klarna-models` types the decoding tests go through.
 
 use std::path::Path;
 
 fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     println!("cargo:rerun-if-changed=fixtures");
+    println!("cargo:rerun-if-changed=../crates/klarna-models/src");
+    let models_src = Path::new("../crates/klarna-models/src");
+    let decoders = xtask::decoders::decoders_source(models_src)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", models_src.display()));
+    write(&out_dir, "decoders.rs", &decoders);
     for name in [
         "quirks",
         "composition",
         "containers",
         "recursive",
         "collisions",
+        "mixed_responses",
     ] {
         let cited = format!("tests/fixtures/{name}.yaml");
         let spec = Path::new("fixtures").join(format!("{name}.yaml"));

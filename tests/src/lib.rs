@@ -30,4 +30,12 @@ pub mod fixtures {
             include!(concat!(env!("OUT_DIR"), "/collisions.rs"));
         }
     }
+    /// From `fixtures/mixed_responses.yaml`: its client, with the models in
+    /// `mixed_responses::models`.
+    pub mod mixed_responses {
+        include!(concat!(env!("OUT_DIR"), "/mixed_responses_client.rs"));
+        pub mod models {
+            include!(concat!(env!("OUT_DIR"), "/mixed_responses.rs"));
+        }
+    }
 }

@@ -58,6 +58,21 @@ struct Placement<'a> {
     client_declares: TokenStream,
 }
 
+/// Generates a document that is already a JSON tree, as `generate_api`
+/// does a file: for tests that build or mutate documents in memory. `file`
+/// is the name errors give it.
+pub fn generate_value(file: &Path, document: serde_json::Value) -> Result<GeneratedApi, Error> {
+    let doc = load::from_tree(file, document)?;
+    let placement = Placement {
+        models: &ModelsPath::ChildModule,
+        client_is_crate_root: true,
+        models_declares: TokenStream::new(),
+        client_declares: TokenStream::new(),
+    };
+    let cited = file.display().to_string();
+    generate_loaded(&doc, &cited, GENERATE, &placement)
+}
+
 fn generate_placed(
     spec: &Path,
     cited_as: &str,
@@ -65,7 +80,17 @@ fn generate_placed(
     placement: &Placement,
 ) -> Result<GeneratedApi, Error> {
     let doc = load::load(spec)?;
-    let api = resolve::resolve(&doc, Some(IDEMPOTENCY_HEADER))?;
+    generate_loaded(&doc, cited_as, command, placement)
+}
+
+fn generate_loaded(
+    doc: &load::Document,
+    cited_as: &str,
+    command: &str,
+    placement: &Placement,
+) -> Result<GeneratedApi, Error> {
+    let spec = doc.path.as_path();
+    let api = resolve::resolve(doc, Some(IDEMPOTENCY_HEADER))?;
     let header = header(command, cited_as);
     let models_declares = &placement.models_declares;
     let models = emit_models::emit(&api);

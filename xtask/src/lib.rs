@@ -7,6 +7,7 @@
 
 pub mod codegen;
 pub mod config;
+pub mod decoders;
 mod docs;
 pub mod emit_client;
 mod emit_models;
@@ -23,6 +24,8 @@ mod settle;
 pub mod sweep;
 pub mod write;
 
-pub use codegen::{codegen, generate_api, generate_crate, workspace_root, GeneratedApi, Outcome};
+pub use codegen::{
+    codegen, generate_api, generate_crate, generate_value, workspace_root, GeneratedApi, Outcome,
+};
 pub use emit_client::ModelsPath;
 pub use error::Error;

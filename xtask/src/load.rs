@@ -19,6 +19,11 @@ pub struct Document {
 }
 
 pub fn load(path: &Path) -> Result<Document> {
+    from_tree(path, read_tree(path)?)
+}
+
+/// A YAML or JSON file as a JSON tree, before any OpenAPI check.
+pub fn read_tree(path: &Path) -> Result<Value> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::in_file(path, format!("cannot read: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
@@ -29,7 +34,12 @@ pub fn load(path: &Path) -> Result<Document> {
             "not valid UTF-8",
         )
     })?;
-    let mut tree = parse_tree(path, text)?;
+    parse_tree(path, text)
+}
+
+/// A document already parsed into a JSON tree; `path` is the file errors
+/// name.
+pub fn from_tree(path: &Path, mut tree: Value) -> Result<Document> {
     check_version(path, &tree)?;
     default_header_schemas(&mut tree);
     let api = serde_path_to_error::deserialize(&tree).map_err(|e| {
