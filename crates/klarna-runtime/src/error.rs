@@ -127,6 +127,13 @@ impl<E> Error<E> {
             status,
             ..ResponseDetails::default()
         };
+        Error::api_with_details(operation, details, body)
+    }
+
+    /// A documented error response with Klarna's fields (correlation id,
+    /// error code, messages), for fakes whose callers read them through
+    /// [`Error::error_code`] and friends.
+    pub fn api_with_details(operation: &'static str, details: ResponseDetails, body: E) -> Self {
         Error::new(ErrorKind::Api(ApiError { body, details }), operation, None)
     }
 
@@ -337,6 +344,21 @@ mod tests {
             error.to_string(),
             "capture_order: Klarna answered 403 CAPTURE_NOT_ALLOWED (correlation id c-9): Too much money"
         );
+    }
+
+    #[test]
+    fn fakes_can_give_klarnas_error_fields() {
+        let details = ResponseDetails {
+            status: 403,
+            error_code: Some("CAPTURE_NOT_ALLOWED".into()),
+            correlation_id: Some("c-7".into()),
+            ..ResponseDetails::default()
+        };
+        let error = Error::api_with_details("capture_order", details, "refused");
+        assert_eq!(error.error_code(), Some("CAPTURE_NOT_ALLOWED"));
+        assert_eq!(error.correlation_id(), Some("c-7"));
+        assert_eq!(error.api_body(), Some(&"refused"));
+        assert_eq!(Error::api("get_order", 404, ()).status(), Some(404));
     }
 
     #[test]
