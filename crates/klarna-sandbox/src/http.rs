@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::orders::error;
-use crate::{LoggedRequest, Shared};
+use crate::{payment_api, LoggedRequest, Shared};
 
 const MAX_HEAD_BYTES: u64 = 64 * 1024;
 const MAX_HEADERS: usize = 100;
@@ -147,12 +147,16 @@ impl Shared {
             }
             (fail, drop)
         };
+        let payment_api = payment_api::serves(&request.path);
         let reply = if fail {
-            error(
-                503,
-                "SERVICE_UNAVAILABLE",
-                "The sandbox was told to fail this request.",
-            )
+            let message = "The sandbox was told to fail this request.";
+            if payment_api {
+                payment_api::error(503, "TEMPORARILY_UNAVAILABLE", message)
+            } else {
+                error(503, "SERVICE_UNAVAILABLE", message)
+            }
+        } else if payment_api {
+            self.payments().handle(request)
         } else if request.header("authorization").is_none() {
             error(
                 401,
@@ -319,8 +323,11 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Unknown",
     }

@@ -2,6 +2,7 @@
 
 mod http;
 mod orders;
+mod payment_api;
 mod util;
 
 use std::collections::HashMap;
@@ -12,21 +13,24 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use klarna_models::ordermanagement::{Address, MerchantOrderDto, OrderLine};
+use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
 
 use crate::orders::State;
+use crate::payment_api::Payments;
 
 /// Connections served at the same time; more are closed on arrival.
 const MAX_OPEN_CONNECTIONS: usize = 64;
 /// Connections one sandbox accepts in its life.
 const MAX_ACCEPTED_CONNECTIONS: usize = 1_000_000;
 
-/// A running stand-in for Klarna's Order Management API v1 on
-/// `127.0.0.1`, on a port of its own.
+/// A running stand-in for Klarna's Order Management API v1 and global
+/// Payment API on `127.0.0.1`, on a port of its own.
 ///
 /// Start one per test with [`Sandbox::start`], seed orders with
 /// [`Sandbox::add_order`], point a client at [`Sandbox::base_url`], and read
-/// the state back with [`Sandbox::order`]. Dropping it stops the server and
-/// closes every connection.
+/// the state back with [`Sandbox::order`]. Payment API clients create their
+/// payment requests themselves; [`Sandbox::authorize_payment_request`] plays
+/// the buyer. Dropping it stops the server and closes every connection.
 pub struct Sandbox {
     shared: Arc<Shared>,
     accept_thread: Option<JoinHandle<()>>,
@@ -135,6 +139,7 @@ pub(crate) struct Shared {
     addr: SocketAddr,
     base_url: String,
     state: Mutex<State>,
+    payments: Mutex<Payments>,
     faults: Mutex<Faults>,
     stopping: Mutex<bool>,
     /// Wakes delayed answers when the sandbox stops.
@@ -152,6 +157,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    fn payments(&self) -> MutexGuard<'_, Payments> {
+        lock(&self.payments)
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -178,7 +187,8 @@ impl Shared {
 }
 
 impl Sandbox {
-    /// Starts a sandbox on an ephemeral port of 127.0.0.1, with no orders.
+    /// Starts a sandbox on an ephemeral port of 127.0.0.1, with no orders
+    /// and no payment requests.
     pub fn start() -> io::Result<Sandbox> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -186,6 +196,7 @@ impl Sandbox {
             addr,
             base_url: format!("http://{addr}"),
             state: Mutex::new(State::default()),
+            payments: Mutex::new(Payments::default()),
             faults: Mutex::new(Faults::default()),
             stopping: Mutex::new(false),
             stopped: Condvar::new(),
@@ -253,10 +264,57 @@ impl Sandbox {
         self.shared.state().end_order(order_id, true)
     }
 
+    /// Plays the buyer of a payment request: approves it in Klarna's
+    /// purchase flow, which cannot run locally, and returns the payment
+    /// confirmation token the flow would hand to the merchant. The request
+    /// goes from `SUBMITTED` to `PENDING_CONFIRMATION`; the merchant then
+    /// confirms it with the token (`confirm_payment_request`), or cancels
+    /// the confirmation (`cancel_payment_confirmation`), which sends it back
+    /// to `SUBMITTED` for the buyer to approve again with a new token.
+    ///
+    /// `None` when there is no such payment request, it is not `SUBMITTED`,
+    /// or the sandbox already handed out 100 000 tokens.
+    pub fn authorize_payment_request(&self, payment_request_id: &str) -> Option<String> {
+        self.shared.payments().authorize(payment_request_id)
+    }
+
+    /// The payment request as `GET /v1/payment/requests/{payment_request_id}`
+    /// returns it to the partner account that created it.
+    pub fn payment_request(&self, payment_request_id: &str) -> Option<PaymentRequest> {
+        self.shared.payments().payment_request(payment_request_id)
+    }
+
+    /// The payment transaction as `GET
+    /// /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`
+    /// returns it to the partner account that owns it.
+    pub fn payment_transaction(&self, payment_transaction_id: &str) -> Option<PaymentTransaction> {
+        self.shared.payments().transaction(payment_transaction_id)
+    }
+
+    /// Books a chargeback of `amount` minor units on a payment transaction,
+    /// as after a dispute the merchant lost (reason `DISPUTE_MERCHANT_LOSS`),
+    /// and returns its id. The Payment API only reads chargebacks, so tests
+    /// seed them here. A chargeback takes back captured money, so it
+    /// lowers what can still be refunded.
+    ///
+    /// `None` when there is no such transaction, or the amount is not
+    /// between 1 and what is captured and not yet refunded or charged back.
+    pub fn add_chargeback(
+        &self,
+        payment_transaction_id: &str,
+        amount: i64,
+        line_items: Vec<LineItem>,
+    ) -> Option<String> {
+        self.shared
+            .payments()
+            .add_chargeback(payment_transaction_id, amount, line_items)
+    }
+
     /// Fault knob: answers the next `count` requests with `503 Service
-    /// Unavailable` and a Klarna error body (`SERVICE_UNAVAILABLE`), without
-    /// acting on them, as when Klarna is briefly down. Replaces any count
-    /// still pending; 0 turns it off.
+    /// Unavailable` and the error body of the API asked
+    /// (`SERVICE_UNAVAILABLE` for Order Management, `TEMPORARILY_UNAVAILABLE`
+    /// for the Payment API), without acting on them, as when Klarna is
+    /// briefly down. Replaces any count still pending; 0 turns it off.
     pub fn fail_next_requests(&self, count: usize) {
         self.shared.faults().fail_next = count;
     }

@@ -1,4 +1,4 @@
-//! `cargo run -p klarna-sandbox`: a sandbox on its own, for trying the API
+//! `cargo run -p klarna-sandbox`: a sandbox on its own, for trying the APIs
 //! with curl or another language's client. It seeds the order of Klarna's
 //! refund allocation guide (a T-shirt, jeans and sneakers) and serves until
 //! Enter is pressed or standard input closes.
@@ -43,6 +43,9 @@ fn main() -> std::io::Result<()> {
     println!(
         "try: curl -u user:pass {}/ordermanagement/v1/orders/{order_id}",
         sandbox.base_url()
+    );
+    println!(
+        "the Payment API is served at the same URL (paths under /v1/), with any API key and partner account"
     );
     println!("press Enter to stop");
     let mut input = Vec::new();
