@@ -2,7 +2,9 @@
 //! captures, shipping details, a refund that lands on the capture that
 //! shipped the returned item, a refused over-capture, and an order amount
 //! update, as Klarna's partial capture, refund allocation and order update
-//! guides describe them.
+//! guides describe them. Against the sandbox, it then walks a payment of the
+//! global Payment API: payment request, the buyer's approval, confirmation,
+//! two partial captures, a refund, and a void of the rest.
 //!
 //! ```sh
 //! cargo run -q -p klarna-sandbox --example demo
@@ -28,6 +30,12 @@ use klarna_ordermanagement::models::{
 use klarna_ordermanagement::{
     CaptureOrderError, Captures, Client, Config, Credentials, Environment, IdempotencyKey, Orders,
     Refunds, Region,
+};
+use klarna_payments::payment_api::models::{
+    CaptureRequest, LineItem, PaymentConfirmation, PaymentRequestData, RefundRequest,
+};
+use klarna_payments::payment_api::{
+    self, CapturePaymentTransactionError, PaymentRequests, PaymentTransactions,
 };
 use klarna_sandbox::{NewOrder, Sandbox};
 
@@ -95,7 +103,7 @@ struct Target {
     client: Client,
     order_id: String,
     /// Kept alive for the demo's length; dropping it stops the server.
-    _sandbox: Option<Sandbox>,
+    sandbox: Option<Sandbox>,
 }
 
 fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
@@ -115,7 +123,7 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
             Ok(Target {
                 client: Client::new(config)?,
                 order_id,
-                _sandbox: Some(sandbox),
+                sandbox: Some(sandbox),
             })
         }
         [flag, order_id, rest @ ..] if flag == "--playground" => {
@@ -135,7 +143,7 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
             Ok(Target {
                 client: Client::new(config)?,
                 order_id: order_id.clone(),
-                _sandbox: None,
+                sandbox: None,
             })
         }
         _ => Err(USAGE.into()),
@@ -158,7 +166,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let Target {
         client,
         order_id,
-        _sandbox,
+        sandbox,
     } = target(args)?;
     let id = order_id.as_str();
     // One key per step and order: a step sent twice (a retry after a
@@ -335,6 +343,156 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         Ok(_) => println!("   Raising it again was accepted"),
         Err(error) => {
             println!("   Raising it again is refused, the order is fully captured:\n   {error}")
+        }
+    }
+    // The buyer's approval in Klarna's purchase flow only exists in the
+    // sandbox, so the Payment API part runs there alone.
+    if let Some(sandbox) = &sandbox {
+        payment(sandbox).await?;
+    }
+    Ok(())
+}
+
+fn item(name: &str, amount: i64) -> LineItem {
+    LineItem {
+        name: name.to_owned(),
+        quantity: 1,
+        total_amount: amount,
+        unit_price: Some(amount),
+        product_identifier: None,
+        reference: None,
+        total_tax_amount: None,
+    }
+}
+
+fn capture_items(items: Vec<LineItem>) -> CaptureRequest {
+    CaptureRequest {
+        capture_amount: items.iter().map(|i| i.total_amount).sum(),
+        capture_reference: None,
+        line_items: Some(items),
+        shipments: None,
+    }
+}
+
+/// One payment of the global Payment API, from request to void.
+async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
+    let account = "krn:partner:account:demo";
+    let client = payment_api::Client::new(
+        payment_api::Config::with_base_url(
+            sandbox.base_url(),
+            payment_api::Credentials::api_key("demo-api-key", account),
+        )
+        .timeout(Duration::from_secs(5)),
+    )?;
+    let cur = "EUR";
+    let purchase = PaymentRequestData {
+        currency: cur.to_owned(),
+        payment_amount: 15_000,
+        line_items: Some(vec![
+            item("Tee", 3_000),
+            item("Hoodie", 5_000),
+            item("Skateboard", 7_000),
+        ]),
+        merchant_reference: Some("demo-order-2".to_owned()),
+        buyer: None,
+        config: None,
+        payment_reference: None,
+        shipping: None,
+    };
+    let request = client.create_payment_request(&purchase, None).await?;
+    let request_id = request.payment_request_id.as_str();
+    println!(
+        "\nPayment API\n8. Payment request {request_id}: {} for {}",
+        request.state.as_str(),
+        money(Some(purchase.payment_amount), cur)
+    );
+
+    let token = sandbox
+        .authorize_payment_request(request_id)
+        .ok_or("the sandbox refused to play the buyer")?;
+    let pending = client.read_payment_request(request_id).await?;
+    println!(
+        "9. The buyer approves -> {}, confirmation token {token}",
+        pending.state.as_str()
+    );
+    let confirmation = PaymentConfirmation {
+        currency: cur.to_owned(),
+        payment_amount: purchase.payment_amount,
+        config: None,
+        payment_transaction_reference: Some("demo-tx-2".to_owned()),
+    };
+    let confirmed = client
+        .confirm_payment_request(&token, &confirmation, None)
+        .await?;
+    let transaction_id = confirmed
+        .state_context
+        .as_ref()
+        .and_then(|c| c.payment_transaction_id.clone())
+        .ok_or("the confirmation names no transaction")?;
+    println!(
+        "10. Confirmed -> {}, transaction {transaction_id}",
+        confirmed.state.as_str()
+    );
+
+    let tx = transaction_id.as_str();
+    for (step, items) in [
+        ("11", vec![item("Tee", 3_000)]),
+        ("12", vec![item("Hoodie", 5_000)]),
+    ] {
+        let body = capture_items(items);
+        let capture = client
+            .capture_payment_transaction(account, tx, &body, None)
+            .await?;
+        let transaction = client.read_payment_transaction(account, tx).await?;
+        println!(
+            "{step}. Capture {}: {} -> {}, {} left",
+            capture.payment_capture_id,
+            money(Some(capture.capture_amount), cur),
+            transaction.state.as_str(),
+            money(transaction.remaining_authorization_amount, cur)
+        );
+    }
+
+    let refund = RefundRequest {
+        refund_amount: 3_000,
+        refund_reference: Some("returned-tee".to_owned()),
+        line_items: Some(vec![item("Tee", 3_000)]),
+    };
+    let refunded = client
+        .refund_payment_transaction(account, tx, &refund, None)
+        .await?;
+    println!(
+        "13. Refund {}: {} for the returned tee",
+        refunded.payment_refund_id,
+        money(Some(refunded.refund_amount), cur)
+    );
+
+    let voided = client.void_payment_transaction(account, tx, None).await?;
+    println!(
+        "14. Void: the skateboard will not ship -> {} ({}), {} left",
+        voided.state.as_str(),
+        voided.state_reason.as_ref().map_or("-", |r| r.as_str()),
+        money(voided.remaining_authorization_amount, cur)
+    );
+    match client
+        .capture_payment_transaction(
+            account,
+            tx,
+            &capture_items(vec![item("Skateboard", 7_000)]),
+            None,
+        )
+        .await
+    {
+        Ok(capture) => println!("   Capturing after the void was accepted?! {capture:?}"),
+        Err(error) => {
+            let code = match error.api_body() {
+                Some(CapturePaymentTransactionError::Forbidden(body)) => body.error_code.clone(),
+                _ => None,
+            };
+            println!(
+                "   Capturing after the void is refused ({}):\n   {error}",
+                code.as_deref().unwrap_or("-")
+            );
         }
     }
     Ok(())
