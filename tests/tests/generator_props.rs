@@ -223,8 +223,9 @@ fn split(pointer: &str) -> Option<(&str, String)> {
     Some((parent, last.replace("~1", "/").replace("~0", "~")))
 }
 
-fn pick<'a>(nodes: &'a [String], index: &Index) -> &'a str {
-    &nodes[index.index(nodes.len())]
+/// `None` when there is nothing to pick (no object left in the document).
+fn pick<'a>(nodes: &'a [String], index: &Index) -> Option<&'a str> {
+    (!nodes.is_empty()).then(|| nodes[index.index(nodes.len())].as_str())
 }
 
 fn apply(doc: &mut Value, mutation: &Mutation) {
@@ -237,7 +238,7 @@ fn apply(doc: &mut Value, mutation: &Mutation) {
         .collect();
     match mutation {
         Mutation::Drop(i) => {
-            if let Some((parent, key)) = split(pick(&nodes, i)) {
+            if let Some((parent, key)) = pick(&nodes, i).and_then(split) {
                 match doc.pointer_mut(parent) {
                     Some(Value::Object(map)) => {
                         map.shift_remove(&key);
@@ -252,12 +253,12 @@ fn apply(doc: &mut Value, mutation: &Mutation) {
             }
         }
         Mutation::Retype(i, value) => {
-            if let Some(node) = doc.pointer_mut(pick(&nodes, i)) {
+            if let Some(node) = pick(&nodes, i).and_then(|p| doc.pointer_mut(p)) {
                 *node = value.clone();
             }
         }
         Mutation::Dangle(i, reference) => {
-            if let Some(node) = doc.pointer_mut(pick(&objects, i)) {
+            if let Some(node) = pick(&objects, i).and_then(|p| doc.pointer_mut(p)) {
                 *node = json!({ "$ref": reference });
             }
         }
@@ -275,12 +276,12 @@ fn apply(doc: &mut Value, mutation: &Mutation) {
                 "#/components/schemas/{}",
                 name.replace('~', "~0").replace('/', "~1")
             );
-            if let Some(node) = doc.pointer_mut(pick(&objects, i)) {
+            if let Some(node) = pick(&objects, i).and_then(|p| doc.pointer_mut(p)) {
                 *node = json!({ "$ref": reference });
             }
         }
         Mutation::RenameKey(i, k, name) => {
-            if let Some(Value::Object(map)) = doc.pointer_mut(pick(&objects, i)) {
+            if let Some(Value::Object(map)) = pick(&objects, i).and_then(|p| doc.pointer_mut(p)) {
                 if map.is_empty() {
                     return;
                 }
@@ -292,7 +293,8 @@ fn apply(doc: &mut Value, mutation: &Mutation) {
             }
         }
         Mutation::OddString(i, name) => {
-            if let Some(node @ Value::String(_)) = doc.pointer_mut(pick(&nodes, i)) {
+            if let Some(node @ Value::String(_)) = pick(&nodes, i).and_then(|p| doc.pointer_mut(p))
+            {
                 *node = Value::from(*name);
             }
         }

@@ -208,3 +208,41 @@ pub fn table(rows: &[Row]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_the_generator_refuses_are_reported_not_compiled() {
+        let broken = workspace_root().join("tests/fixtures/broken");
+        let documents = documents(std::slice::from_ref(&broken)).unwrap();
+        assert!(documents.len() >= 8, "{documents:?}");
+        assert!(documents.windows(2).all(|w| w[0] < w[1]), "sorted");
+        let work_dir =
+            std::env::temp_dir().join(format!("xtask-sweep-test-{}", std::process::id()));
+        let settings = Settings {
+            work_dir: work_dir.clone(),
+            target_dir: work_dir.join("target"),
+            // Never run: nothing here generates.
+            cargo: PathBuf::from("/nonexistent/cargo"),
+        };
+        let mut heard = 0;
+        let rows = sweep(&documents, &settings, |_| heard += 1);
+        assert_eq!(heard, documents.len());
+        for row in &rows {
+            assert!(
+                matches!(row.generated, Step::Rejected(_)) && matches!(row.compiled, Step::Skipped),
+                "{}: {}",
+                row.document,
+                row.error()
+            );
+            assert!(!row.is_failure());
+            assert!(row.error().contains(&row.document), "{}", row.error());
+        }
+        assert!(!work_dir.exists(), "a refused document writes nothing");
+        let table = table(&rows);
+        assert!(table.starts_with("document"), "{table}");
+        assert!(table.contains("broken/not-utf8.yaml  "), "{table}");
+    }
+}
