@@ -5,6 +5,10 @@ use xtask::sweep::{self, Settings};
 use xtask::write::Staleness;
 use xtask::{codegen, generate_crate, workspace_root, Outcome};
 
+// The benchmark command belongs to the binary: the library stays the
+// generator that the workspace's tests and build scripts link.
+mod bench_compile;
+
 const USAGE: &str = "usage:
   cargo xtask codegen [--check]
       regenerate the workspace's generated crates from specs/ (--check: write nothing, fail if stale)
@@ -12,7 +16,11 @@ const USAGE: &str = "usage:
       generate a standalone crate from one OpenAPI 3.0 document
   cargo xtask sweep DIR [DIR...]
       generate and compile (clippy -D warnings) a crate from every .yaml/.yml/.json
-      document in each DIR; the crates share $CARGO_TARGET_DIR (default: target/)";
+      document in each DIR; the crates share $CARGO_TARGET_DIR (default: target/)
+  cargo xtask bench-compile [--runs N] [--cold-runs N] [lines|codegen|rebuild|cold...]
+      time codegen as a process, full rebuilds of the generated crates (beside
+      progenitor's when cargo-progenitor is on PATH) and a new user's cold build;
+      prints Markdown tables (see BENCHMARKS.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +28,10 @@ fn main() -> ExitCode {
         Some("codegen") => run_codegen(&args[1..]),
         Some("generate") => run_generate(&args[1..]),
         Some("sweep") => run_sweep(&args[1..]),
+        Some("bench-compile") => match bench_compile::Settings::from_args(&args[1..]) {
+            Some(settings) => bench_compile::run(&settings),
+            None => Err(USAGE.to_owned()),
+        },
         _ => Err(USAGE.to_owned()),
     };
     match result {
