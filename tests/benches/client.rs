@@ -156,6 +156,9 @@ impl Fixture {
         let config =
             Config::with_base_url(&server.base_url, Credentials::basic(USERNAME, PASSWORD));
         let generated = Client::new(config).expect("client");
+        // The runtime's reqwest has no crypto provider of its own; this is
+        // what `Client::new` did above, spelled out for the second client.
+        klarna_runtime::install_crypto_provider();
         let mut authorization = HeaderValue::from_static(BASIC);
         authorization.set_sensitive(true);
         let hand_written = HandWritten {

@@ -30,6 +30,15 @@ pub(crate) struct Inner {
     pub(crate) credentials: Credentials,
 }
 
+/// Makes ring the process's rustls crypto provider, unless one is installed
+/// already (by the application, or an earlier call), which then stays.
+/// [`Client::new`] calls it; call it yourself before building a
+/// `reqwest::Client` for [`Client::with_http_client`].
+pub fn install_crypto_provider() {
+    // An error only means a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// `klarna-rust-sdk/<version>`, so Klarna can tell SDK traffic apart.
 pub const USER_AGENT: &str = concat!("klarna-rust-sdk/", env!("CARGO_PKG_VERSION"));
 
@@ -37,6 +46,7 @@ impl Client {
     /// A client with its own connection pool, using the configured timeouts.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(config.connect_timeout)
@@ -48,6 +58,11 @@ impl Client {
     /// A client on a `reqwest::Client` of your own (shared pool, proxy,
     /// custom TLS). Its connect timeout applies instead of the configured
     /// one; the attempt and overall timeouts are the configured ones.
+    ///
+    /// This crate builds reqwest without a TLS crypto provider of its own:
+    /// call [`install_crypto_provider`] before building that client (or
+    /// install a rustls provider yourself, or enable reqwest's `rustls`
+    /// feature), or reqwest's builder panics.
     pub fn with_http_client(http: reqwest::Client, config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let (authorization, partner_account) = config.credentials.header_values()?;

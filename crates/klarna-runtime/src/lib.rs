@@ -26,7 +26,7 @@ mod operation;
 pub mod retry;
 
 #[cfg(feature = "client")]
-pub use client::{Client, Response};
+pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
 pub use config::{Config, ConfigError, Environment, Region, PAYMENT_API_BASE_URL};
 #[cfg(feature = "client")]
