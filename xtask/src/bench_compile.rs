@@ -17,8 +17,8 @@ use xtask::codegen::workspace_files;
 use xtask::config::APIS;
 use xtask::{load, workspace_root};
 
-/// progenitor's view of our Order Management document, and the crate name it
-/// gets.
+/// The document both generators make a crate of for the comparison, and
+/// progenitor's crate name.
 const PROGENITOR_SPEC: &str = "specs/ordermanagement.yaml";
 const PROGENITOR_CRATE: &str = "progenitor-ordermanagement";
 /// Our generator's standalone crate for the same document.
