@@ -521,6 +521,7 @@ fn rebuild(env: &Env, runs: usize, progenitor: Option<&Progenitor>) -> Result<St
     // The unit compared with progenitor's crate, which holds types and
     // client alike.
     let mut ours = None;
+    let mut ours_without_guides = None;
     for package in client_packages() {
         units.push(unit(
             format!("{package} alone (models built)"),
@@ -535,6 +536,14 @@ fn rebuild(env: &Env, runs: usize, progenitor: Option<&Progenitor>) -> Result<St
             strings(&["-p", &package]),
             strings(&["klarna-models", &package]),
         ));
+        if package == "klarna-ordermanagement" {
+            ours_without_guides = Some(units.len());
+            units.push(unit(
+                format!("{package} without default features (no guides), with its klarna-models features"),
+                strings(&["-p", &package, "--no-default-features"]),
+                strings(&["klarna-models", &package]),
+            ));
+        }
     }
     units.push(unit(
         "nothing to do: cargo's own start-up and checks".to_owned(),
@@ -624,8 +633,10 @@ fn rebuild(env: &Env, runs: usize, progenitor: Option<&Progenitor>) -> Result<St
             out,
             "\nAgainst progenitor's crate (target: at most 0.75×):\n\n\
              - klarna-models (ordermanagement) + klarna-ordermanagement: {}\n\
+             - the same without the `guides` feature: {}\n\
              - `{GENERATED_CRATE}`, the generated code alone: {}",
             ratio(ours),
+            ours_without_guides.map_or_else(|| "–".to_owned(), ratio),
             ratio(generated)
         );
     }

@@ -142,7 +142,7 @@ fn hand_written_declared_in(path: &Path) -> TokenStream {
     HAND_WRITTEN_MODULES
         .iter()
         .filter(|m| Path::new(m.declared_in) == path)
-        .map(|m| declare(m.module, None, false))
+        .map(|m| declare(m.module, m.feature, false))
         .collect()
 }
 

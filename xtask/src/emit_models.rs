@@ -34,7 +34,8 @@ fn serde_import(api: &Api) -> Option<TokenStream> {
     if kinds().any(|k| !matches!(k, TypeKind::Alias(_))) {
         traits.extend([quote! { Deserialize }]);
     }
-    if kinds().any(|k| is_enum(k) || is_tagged(k)) {
+    let is_compact = |k: &TypeKind| matches!(k, TypeKind::Struct(s) if compact_deserialize(s));
+    if kinds().any(|k| is_enum(k) || is_tagged(k) || is_compact(k)) {
         traits.push(quote! { Deserializer });
     }
     if kinds().any(|k| !matches!(k, TypeKind::Alias(_))) {
@@ -126,14 +127,24 @@ fn emit_type(api: &Api, def: &TypeDef) -> TokenStream {
     quote! { #doc #body }
 }
 
-fn derives(eq: bool, default: bool) -> TokenStream {
+fn derives(eq: bool, default: bool, deserialize: bool) -> TokenStream {
     let eq = eq.then(|| quote! { Eq, });
     let default = default.then(|| quote! { Default, });
-    quote! { #[derive(Clone, Debug, #default PartialEq, #eq Serialize, Deserialize)] }
+    let deserialize = deserialize.then(|| quote! { Deserialize });
+    quote! { #[derive(Clone, Debug, #default PartialEq, #eq Serialize, #deserialize)] }
+}
+
+/// Structs get a small hand-shaped `Deserialize` (see
+/// `klarna_runtime::object`) rather than serde's derive, which costs several
+/// times as much to compile. Those with `flatten`ed extra properties, and
+/// empty ones, keep the derive.
+fn compact_deserialize(s: &Struct) -> bool {
+    s.additional.is_none() && !s.fields.is_empty()
 }
 
 fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
-    let derive = derives(s.derives.eq, s.derives.default);
+    let compact = compact_deserialize(s);
+    let derive = derives(s.derives.eq, s.derives.default, !compact);
     let fields = s.fields.iter().map(|f| emit_field(api, f));
     let additional = s.additional.as_ref().map(|ty| {
         let ty = type_tokens(api, ty, &TokenStream::new());
@@ -143,18 +154,80 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             pub additional_properties: BTreeMap<String, #ty>,
         }
     });
+    let deserialize = compact.then(|| emit_deserialize(api, name, s));
     quote! {
         #derive
         pub struct #name {
             #(#fields)*
             #additional
         }
+
+        #deserialize
     }
 }
 
-fn emit_field(api: &Api, field: &Field) -> TokenStream {
-    let doc = docs::outer(&field.doc);
-    let ident = field_ident(&field.name);
+fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
+    let idents: Vec<Ident> = s.fields.iter().map(|f| field_ident(&f.name)).collect();
+    let optional: Vec<bool> = s.fields.iter().map(|f| !f.required || f.nullable).collect();
+    let partial_types = s.fields.iter().zip(&optional).map(|(f, &optional)| {
+        let ty = field_type(api, f);
+        if optional {
+            ty
+        } else {
+            quote! { Option<#ty> }
+        }
+    });
+    let reads = s.fields.iter().zip(&idents).zip(&optional).map(|((f, ident), &optional)| {
+        let key = &f.json_name;
+        if optional {
+            quote! { #key => self.#ident = map.next_value()?, }
+        } else {
+            quote! { #key => self.#ident = Some(map.next_value()?), }
+        }
+    });
+    let finishes = s.fields.iter().zip(&idents).zip(&optional).map(|((f, ident), &optional)| {
+        let key = &f.json_name;
+        if optional {
+            quote! { #ident: self.#ident, }
+        } else {
+            quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, }
+        }
+    });
+    quote! {
+        impl<'de> Deserialize<'de> for #name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Partial {
+                    #(#idents: #partial_types,)*
+                }
+
+                impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+                    type Value = #name;
+
+                    fn field<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<bool, M::Error> {
+                        match key {
+                            #(#reads)*
+                            _ => return Ok(false),
+                        }
+                        Ok(true)
+                    }
+
+                    fn finish<E: serde::de::Error>(self) -> Result<#name, E> {
+                        Ok(#name {
+                            #(#finishes)*
+                        })
+                    }
+                }
+
+                klarna_runtime::object::object(deserializer, Partial {
+                    #(#idents: None,)*
+                })
+            }
+        }
+    }
+}
+
+/// A field's Rust type as its struct declares it.
+fn field_type(api: &Api, field: &Field) -> TokenStream {
     let mut ty = type_tokens(api, &field.ty, &TokenStream::new());
     if field.boxed {
         ty = quote! { Box<#ty> };
@@ -162,6 +235,13 @@ fn emit_field(api: &Api, field: &Field) -> TokenStream {
     if !field.required || field.nullable {
         ty = quote! { Option<#ty> };
     }
+    ty
+}
+
+fn emit_field(api: &Api, field: &Field) -> TokenStream {
+    let doc = docs::outer(&field.doc);
+    let ident = field_ident(&field.name);
+    let ty = field_type(api, field);
     let mut serde_args = Vec::new();
     let rust_name = names::ident_text(&field.name);
     if field.json_name != rust_name.trim_start_matches("r#") {

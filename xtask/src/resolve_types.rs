@@ -38,6 +38,8 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "None",
     "Ok",
     "Option",
+    // The local struct of each generated `Deserialize` implementation.
+    "Partial",
     "PartialEq",
     "Result",
     "Send",

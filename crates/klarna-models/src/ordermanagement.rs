@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An extra service the customer picked for the shipment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Addon {
     /// The add-on's identifier in the transport management system (TMS).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,8 +21,53 @@ pub struct Addon {
     pub user_input: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Addon {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            external_id: Option<String>,
+            price: Option<i64>,
+            r#type: Option<String>,
+            user_input: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Addon;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "external_id" => self.external_id = map.next_value()?,
+                    "price" => self.price = Some(map.next_value()?),
+                    "type" => self.r#type = Some(map.next_value()?),
+                    "user_input" => self.user_input = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Addon, E> {
+                Ok(Addon {
+                    external_id: self.external_id,
+                    price: klarna_runtime::object::required(self.price, "price")?,
+                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                    user_input: self.user_input,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                external_id: None,
+                price: None,
+                r#type: None,
+                user_input: None,
+            },
+        )
+    }
+}
+
 /// A customer's postal address with name and contact details, used for billing and shipping.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Address {
     /// Person to address the parcel to ("Attn.").
     ///
@@ -91,8 +136,89 @@ pub struct Address {
     pub title: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            attention: Option<String>,
+            city: Option<String>,
+            country: Option<String>,
+            email: Option<String>,
+            family_name: Option<String>,
+            given_name: Option<String>,
+            organization_name: Option<String>,
+            phone: Option<String>,
+            postal_code: Option<String>,
+            region: Option<String>,
+            street_address: Option<String>,
+            street_address2: Option<String>,
+            title: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Address;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "attention" => self.attention = map.next_value()?,
+                    "city" => self.city = map.next_value()?,
+                    "country" => self.country = map.next_value()?,
+                    "email" => self.email = map.next_value()?,
+                    "family_name" => self.family_name = map.next_value()?,
+                    "given_name" => self.given_name = map.next_value()?,
+                    "organization_name" => self.organization_name = map.next_value()?,
+                    "phone" => self.phone = map.next_value()?,
+                    "postal_code" => self.postal_code = map.next_value()?,
+                    "region" => self.region = map.next_value()?,
+                    "street_address" => self.street_address = map.next_value()?,
+                    "street_address2" => self.street_address2 = map.next_value()?,
+                    "title" => self.title = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Address, E> {
+                Ok(Address {
+                    attention: self.attention,
+                    city: self.city,
+                    country: self.country,
+                    email: self.email,
+                    family_name: self.family_name,
+                    given_name: self.given_name,
+                    organization_name: self.organization_name,
+                    phone: self.phone,
+                    postal_code: self.postal_code,
+                    region: self.region,
+                    street_address: self.street_address,
+                    street_address2: self.street_address2,
+                    title: self.title,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                attention: None,
+                city: None,
+                country: None,
+                email: None,
+                family_name: None,
+                given_name: None,
+                organization_name: None,
+                phone: None,
+                postal_code: None,
+                region: None,
+                street_address: None,
+                street_address2: None,
+                title: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when an order cannot be cancelled.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CancelNotAllowedErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -109,8 +235,51 @@ pub struct CancelNotAllowedErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for CancelNotAllowedErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CancelNotAllowedErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CancelNotAllowedErrorMessage, E> {
+                Ok(CancelNotAllowedErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Money taken from the customer for all or part of an order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Capture {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
@@ -155,8 +324,81 @@ pub struct Capture {
     pub shipping_info: Option<Vec<ShippingInfo>>,
 }
 
+impl<'de> Deserialize<'de> for Capture {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            billing_address: Option<Address>,
+            capture_id: Option<String>,
+            captured_amount: Option<i64>,
+            captured_at: Option<String>,
+            description: Option<String>,
+            klarna_reference: Option<String>,
+            order_lines: Option<Vec<OrderLine>>,
+            reference: Option<String>,
+            refunded_amount: Option<i64>,
+            shipping_address: Option<Address>,
+            shipping_info: Option<Vec<ShippingInfo>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Capture;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "capture_id" => self.capture_id = map.next_value()?,
+                    "captured_amount" => self.captured_amount = map.next_value()?,
+                    "captured_at" => self.captured_at = map.next_value()?,
+                    "description" => self.description = map.next_value()?,
+                    "klarna_reference" => self.klarna_reference = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "refunded_amount" => self.refunded_amount = map.next_value()?,
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "shipping_info" => self.shipping_info = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Capture, E> {
+                Ok(Capture {
+                    billing_address: self.billing_address,
+                    capture_id: self.capture_id,
+                    captured_amount: self.captured_amount,
+                    captured_at: self.captured_at,
+                    description: self.description,
+                    klarna_reference: self.klarna_reference,
+                    order_lines: self.order_lines,
+                    reference: self.reference,
+                    refunded_amount: self.refunded_amount,
+                    shipping_address: self.shipping_address,
+                    shipping_info: self.shipping_info,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                billing_address: None,
+                capture_id: None,
+                captured_amount: None,
+                captured_at: None,
+                description: None,
+                klarna_reference: None,
+                order_lines: None,
+                reference: None,
+                refunded_amount: None,
+                shipping_address: None,
+                shipping_info: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when an order cannot be captured.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CaptureNotAllowedErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -173,8 +415,51 @@ pub struct CaptureNotAllowedErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for CaptureNotAllowedErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CaptureNotAllowedErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CaptureNotAllowedErrorMessage, E> {
+                Ok(CaptureNotAllowedErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// What to capture; send the full order amount or only the part that shipped.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CaptureObject {
     /// Amount to take, in minor units; the whole order amount, or less for a partial capture.
     ///
@@ -201,8 +486,64 @@ pub struct CaptureObject {
     pub shipping_info: Option<Vec<ShippingInfo>>,
 }
 
+impl<'de> Deserialize<'de> for CaptureObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            captured_amount: Option<i64>,
+            description: Option<String>,
+            order_lines: Option<Vec<OrderLine>>,
+            reference: Option<String>,
+            shipping_delay: Option<i64>,
+            shipping_info: Option<Vec<ShippingInfo>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CaptureObject;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "captured_amount" => self.captured_amount = Some(map.next_value()?),
+                    "description" => self.description = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "shipping_delay" => self.shipping_delay = map.next_value()?,
+                    "shipping_info" => self.shipping_info = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CaptureObject, E> {
+                Ok(CaptureObject {
+                    captured_amount: klarna_runtime::object::required(
+                        self.captured_amount,
+                        "captured_amount",
+                    )?,
+                    description: self.description,
+                    order_lines: self.order_lines,
+                    reference: self.reference,
+                    shipping_delay: self.shipping_delay,
+                    shipping_info: self.shipping_info,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                captured_amount: None,
+                description: None,
+                order_lines: None,
+                reference: None,
+                shipping_delay: None,
+                shipping_info: None,
+            },
+        )
+    }
+}
+
 /// The carrier's service that delivers the shipment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CarrierProduct {
     /// Identifier of the carrier's service.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,8 +553,45 @@ pub struct CarrierProduct {
     pub name: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for CarrierProduct {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            identifier: Option<String>,
+            name: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CarrierProduct;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "identifier" => self.identifier = map.next_value()?,
+                    "name" => self.name = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CarrierProduct, E> {
+                Ok(CarrierProduct {
+                    identifier: self.identifier,
+                    name: self.name,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                identifier: None,
+                name: None,
+            },
+        )
+    }
+}
+
 /// Personal data of the person who placed the order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Customer {
     /// Customer's birth date (ISO 8601).
     ///
@@ -225,8 +603,47 @@ pub struct Customer {
     pub national_identification_number: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Customer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            date_of_birth: Option<String>,
+            national_identification_number: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Customer;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "date_of_birth" => self.date_of_birth = map.next_value()?,
+                    "national_identification_number" => {
+                        self.national_identification_number = map.next_value()?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Customer, E> {
+                Ok(Customer {
+                    date_of_birth: self.date_of_birth,
+                    national_identification_number: self.national_identification_number,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                date_of_birth: None,
+                national_identification_number: None,
+            },
+        )
+    }
+}
+
 /// Generic error body of the due date extension calls.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorMessageDto {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,8 +656,49 @@ pub struct ErrorMessageDto {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for ErrorMessageDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ErrorMessageDto;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ErrorMessageDto, E> {
+                Ok(ErrorMessageDto {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Due date extensions the merchant may grant on a capture, with their fees.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ExtendDueDateOptions {
     /// ISO 4217 currency of the fees.
     ///
@@ -252,15 +710,83 @@ pub struct ExtendDueDateOptions {
     pub options: Option<Vec<OptionDto>>,
 }
 
+impl<'de> Deserialize<'de> for ExtendDueDateOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            currency: Option<String>,
+            options: Option<Vec<OptionDto>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ExtendDueDateOptions;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "currency" => self.currency = map.next_value()?,
+                    "options" => self.options = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ExtendDueDateOptions, E> {
+                Ok(ExtendDueDateOptions {
+                    currency: self.currency,
+                    options: self.options,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                currency: None,
+                options: None,
+            },
+        )
+    }
+}
+
 /// How far to push back the payment due date.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExtendDueDateRequest {
     /// Number of extra days to give the customer; the extension options call lists what is possible.
     pub number_of_days: i32,
 }
 
+impl<'de> Deserialize<'de> for ExtendDueDateRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            number_of_days: Option<i32>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ExtendDueDateRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "number_of_days" => self.number_of_days = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ExtendDueDateRequest, E> {
+                Ok(ExtendDueDateRequest {
+                    number_of_days: klarna_runtime::object::required(
+                        self.number_of_days,
+                        "number_of_days",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { number_of_days: None })
+    }
+}
+
 /// The payment method the customer chose at checkout.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct InitialPaymentMethodDto {
     /// Readable name of the payment method.
     ///
@@ -277,6 +803,49 @@ pub struct InitialPaymentMethodDto {
     /// Example: `FIXED_AMOUNT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub r#type: Option<InitialPaymentMethodDtoType>,
+}
+
+impl<'de> Deserialize<'de> for InitialPaymentMethodDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            description: Option<String>,
+            number_of_installments: Option<i32>,
+            r#type: Option<InitialPaymentMethodDtoType>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = InitialPaymentMethodDto;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "description" => self.description = map.next_value()?,
+                    "number_of_installments" => {
+                        self.number_of_installments = map.next_value()?;
+                    }
+                    "type" => self.r#type = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<InitialPaymentMethodDto, E> {
+                Ok(InitialPaymentMethodDto {
+                    description: self.description,
+                    number_of_installments: self.number_of_installments,
+                    r#type: self.r#type,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                description: None,
+                number_of_installments: None,
+                r#type: None,
+            },
+        )
+    }
 }
 
 /// Code of the payment method.
@@ -391,7 +960,7 @@ impl<'de> Deserialize<'de> for InitialPaymentMethodDtoType {
 }
 
 /// Pickup point the customer chose for delivery.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<LocationAddress>,
@@ -406,8 +975,53 @@ pub struct Location {
     pub price: Option<i64>,
 }
 
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            address: Option<LocationAddress>,
+            id: Option<String>,
+            name: Option<String>,
+            price: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Location;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "address" => self.address = map.next_value()?,
+                    "id" => self.id = map.next_value()?,
+                    "name" => self.name = map.next_value()?,
+                    "price" => self.price = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Location, E> {
+                Ok(Location {
+                    address: self.address,
+                    id: self.id,
+                    name: self.name,
+                    price: self.price,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                address: None,
+                id: None,
+                name: None,
+                price: None,
+            },
+        )
+    }
+}
+
 /// Street address of a pickup point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LocationAddress {
     /// City or town.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -427,8 +1041,64 @@ pub struct LocationAddress {
     pub street_address_2: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for LocationAddress {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            city: Option<String>,
+            country: Option<String>,
+            postal_code: Option<String>,
+            region: Option<String>,
+            street_address: Option<String>,
+            street_address_2: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = LocationAddress;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "city" => self.city = map.next_value()?,
+                    "country" => self.country = Some(map.next_value()?),
+                    "postal_code" => self.postal_code = map.next_value()?,
+                    "region" => self.region = map.next_value()?,
+                    "street_address" => self.street_address = Some(map.next_value()?),
+                    "street_address__2" => self.street_address_2 = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<LocationAddress, E> {
+                Ok(LocationAddress {
+                    city: self.city,
+                    country: klarna_runtime::object::required(self.country, "country")?,
+                    postal_code: self.postal_code,
+                    region: self.region,
+                    street_address: klarna_runtime::object::required(
+                        self.street_address,
+                        "street_address",
+                    )?,
+                    street_address_2: self.street_address_2,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                city: None,
+                country: None,
+                postal_code: None,
+                region: None,
+                street_address: None,
+                street_address_2: None,
+            },
+        )
+    }
+}
+
 /// A Klarna order as the merchant sees it, with amounts, parties, lines, captures and refunds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MerchantOrderDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
@@ -533,6 +1203,147 @@ pub struct MerchantOrderDto {
     /// Example: `AUTHORIZED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<MerchantOrderDtoStatus>,
+}
+
+impl<'de> Deserialize<'de> for MerchantOrderDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            billing_address: Option<Address>,
+            captured_amount: Option<i64>,
+            captures: Option<Vec<Capture>>,
+            created_at: Option<String>,
+            customer: Option<Customer>,
+            expires_at: Option<String>,
+            fraud_status: Option<MerchantOrderDtoFraudStatus>,
+            initial_payment_method: Option<InitialPaymentMethodDto>,
+            klarna_reference: Option<String>,
+            locale: Option<String>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            order_amount: Option<i64>,
+            order_id: Option<String>,
+            order_lines: Option<Vec<OrderLine>>,
+            original_order_amount: Option<i64>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+            refunded_amount: Option<i64>,
+            refunds: Option<Vec<Refund>>,
+            remaining_authorized_amount: Option<i64>,
+            selected_shipping_option: Option<SelectedShippingOptionDto>,
+            shipping_address: Option<Address>,
+            shipping_info: Option<Vec<ShippingInfo>>,
+            status: Option<MerchantOrderDtoStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = MerchantOrderDto;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "captured_amount" => self.captured_amount = map.next_value()?,
+                    "captures" => self.captures = map.next_value()?,
+                    "created_at" => self.created_at = map.next_value()?,
+                    "customer" => self.customer = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "fraud_status" => self.fraud_status = map.next_value()?,
+                    "initial_payment_method" => {
+                        self.initial_payment_method = map.next_value()?;
+                    }
+                    "klarna_reference" => self.klarna_reference = map.next_value()?,
+                    "locale" => self.locale = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "order_amount" => self.order_amount = map.next_value()?,
+                    "order_id" => self.order_id = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "original_order_amount" => {
+                        self.original_order_amount = map.next_value()?;
+                    }
+                    "purchase_country" => self.purchase_country = map.next_value()?,
+                    "purchase_currency" => self.purchase_currency = map.next_value()?,
+                    "refunded_amount" => self.refunded_amount = map.next_value()?,
+                    "refunds" => self.refunds = map.next_value()?,
+                    "remaining_authorized_amount" => {
+                        self.remaining_authorized_amount = map.next_value()?;
+                    }
+                    "selected_shipping_option" => {
+                        self.selected_shipping_option = map.next_value()?;
+                    }
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "shipping_info" => self.shipping_info = map.next_value()?,
+                    "status" => self.status = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<MerchantOrderDto, E> {
+                Ok(MerchantOrderDto {
+                    billing_address: self.billing_address,
+                    captured_amount: self.captured_amount,
+                    captures: self.captures,
+                    created_at: self.created_at,
+                    customer: self.customer,
+                    expires_at: self.expires_at,
+                    fraud_status: self.fraud_status,
+                    initial_payment_method: self.initial_payment_method,
+                    klarna_reference: self.klarna_reference,
+                    locale: self.locale,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    order_amount: self.order_amount,
+                    order_id: self.order_id,
+                    order_lines: self.order_lines,
+                    original_order_amount: self.original_order_amount,
+                    purchase_country: self.purchase_country,
+                    purchase_currency: self.purchase_currency,
+                    refunded_amount: self.refunded_amount,
+                    refunds: self.refunds,
+                    remaining_authorized_amount: self.remaining_authorized_amount,
+                    selected_shipping_option: self.selected_shipping_option,
+                    shipping_address: self.shipping_address,
+                    shipping_info: self.shipping_info,
+                    status: self.status,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                billing_address: None,
+                captured_amount: None,
+                captures: None,
+                created_at: None,
+                customer: None,
+                expires_at: None,
+                fraud_status: None,
+                initial_payment_method: None,
+                klarna_reference: None,
+                locale: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                order_amount: None,
+                order_id: None,
+                order_lines: None,
+                original_order_amount: None,
+                purchase_country: None,
+                purchase_currency: None,
+                refunded_amount: None,
+                refunds: None,
+                remaining_authorized_amount: None,
+                selected_shipping_option: None,
+                shipping_address: None,
+                shipping_info: None,
+                status: None,
+            },
+        )
+    }
 }
 
 /// Outcome of Klarna's fraud check.
@@ -650,7 +1461,7 @@ impl<'de> Deserialize<'de> for MerchantOrderDtoStatus {
 }
 
 /// Error body sent when a capture does not exist.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NoSuchCaptureErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -667,8 +1478,51 @@ pub struct NoSuchCaptureErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for NoSuchCaptureErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = NoSuchCaptureErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<NoSuchCaptureErrorMessage, E> {
+                Ok(NoSuchCaptureErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when an order (or one of its parts) does not exist.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NoSuchOrderErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -685,8 +1539,49 @@ pub struct NoSuchOrderErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for NoSuchOrderErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = NoSuchOrderErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<NoSuchOrderErrorMessage, E> {
+                Ok(NoSuchOrderErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when the order's state forbids the requested change.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NotAllowedErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -703,8 +1598,49 @@ pub struct NotAllowedErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for NotAllowedErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = NotAllowedErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<NotAllowedErrorMessage, E> {
+                Ok(NotAllowedErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when the order or refund does not exist.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NotFoundErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -721,8 +1657,49 @@ pub struct NotFoundErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for NotFoundErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = NotFoundErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<NotFoundErrorMessage, E> {
+                Ok(NotFoundErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// One possible due date extension and its fee.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OptionDto {
     /// Fee the merchant pays for this extension, in minor units.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -732,8 +1709,45 @@ pub struct OptionDto {
     pub number_of_days: Option<i32>,
 }
 
+impl<'de> Deserialize<'de> for OptionDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            amount: Option<i64>,
+            number_of_days: Option<i32>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = OptionDto;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "amount" => self.amount = map.next_value()?,
+                    "number_of_days" => self.number_of_days = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<OptionDto, E> {
+                Ok(OptionDto {
+                    amount: self.amount,
+                    number_of_days: self.number_of_days,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                amount: None,
+                number_of_days: None,
+            },
+        )
+    }
+}
+
 /// One item of an order, capture or refund, such as a product, a discount or a shipping fee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrderLine {
     /// Picture of the item that Klarna may show the customer.
     ///
@@ -796,6 +1810,106 @@ pub struct OrderLine {
     ///
     /// Example: `3000`.
     pub unit_price: i64,
+}
+
+impl<'de> Deserialize<'de> for OrderLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            image_url: Option<String>,
+            merchant_data: Option<String>,
+            name: Option<String>,
+            product_identifiers: Option<ProductIdentifiers>,
+            product_url: Option<String>,
+            quantity: Option<i64>,
+            quantity_unit: Option<String>,
+            reference: Option<String>,
+            subscription: Option<Subscription>,
+            tax_rate: Option<i32>,
+            total_amount: Option<i64>,
+            total_discount_amount: Option<i64>,
+            total_tax_amount: Option<i64>,
+            r#type: Option<OrderLineType>,
+            unit_price: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = OrderLine;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "image_url" => self.image_url = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "name" => self.name = Some(map.next_value()?),
+                    "product_identifiers" => self.product_identifiers = map.next_value()?,
+                    "product_url" => self.product_url = map.next_value()?,
+                    "quantity" => self.quantity = Some(map.next_value()?),
+                    "quantity_unit" => self.quantity_unit = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "subscription" => self.subscription = map.next_value()?,
+                    "tax_rate" => self.tax_rate = map.next_value()?,
+                    "total_amount" => self.total_amount = Some(map.next_value()?),
+                    "total_discount_amount" => {
+                        self.total_discount_amount = map.next_value()?;
+                    }
+                    "total_tax_amount" => self.total_tax_amount = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    "unit_price" => self.unit_price = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<OrderLine, E> {
+                Ok(OrderLine {
+                    image_url: self.image_url,
+                    merchant_data: self.merchant_data,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                    product_identifiers: self.product_identifiers,
+                    product_url: self.product_url,
+                    quantity: klarna_runtime::object::required(
+                        self.quantity,
+                        "quantity",
+                    )?,
+                    quantity_unit: self.quantity_unit,
+                    reference: self.reference,
+                    subscription: self.subscription,
+                    tax_rate: self.tax_rate,
+                    total_amount: klarna_runtime::object::required(
+                        self.total_amount,
+                        "total_amount",
+                    )?,
+                    total_discount_amount: self.total_discount_amount,
+                    total_tax_amount: self.total_tax_amount,
+                    r#type: self.r#type,
+                    unit_price: klarna_runtime::object::required(
+                        self.unit_price,
+                        "unit_price",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                image_url: None,
+                merchant_data: None,
+                name: None,
+                product_identifiers: None,
+                product_url: None,
+                quantity: None,
+                quantity_unit: None,
+                reference: None,
+                subscription: None,
+                tax_rate: None,
+                total_amount: None,
+                total_discount_amount: None,
+                total_tax_amount: None,
+                r#type: None,
+                unit_price: None,
+            },
+        )
+    }
 }
 
 /// Kind of line.
@@ -874,7 +1988,7 @@ impl<'de> Deserialize<'de> for OrderLineType {
 }
 
 /// Standard codes and attributes that identify the product.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProductIdentifiers {
     /// Brand name shoppers know the product by; leave out when there is none.
     ///
@@ -908,8 +2022,65 @@ pub struct ProductIdentifiers {
     pub size: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for ProductIdentifiers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            brand: Option<String>,
+            category_path: Option<String>,
+            color: Option<String>,
+            global_trade_item_number: Option<String>,
+            manufacturer_part_number: Option<String>,
+            size: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ProductIdentifiers;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "brand" => self.brand = map.next_value()?,
+                    "category_path" => self.category_path = map.next_value()?,
+                    "color" => self.color = map.next_value()?,
+                    "global_trade_item_number" => {
+                        self.global_trade_item_number = map.next_value()?;
+                    }
+                    "manufacturer_part_number" => {
+                        self.manufacturer_part_number = map.next_value()?;
+                    }
+                    "size" => self.size = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ProductIdentifiers, E> {
+                Ok(ProductIdentifiers {
+                    brand: self.brand,
+                    category_path: self.category_path,
+                    color: self.color,
+                    global_trade_item_number: self.global_trade_item_number,
+                    manufacturer_part_number: self.manufacturer_part_number,
+                    size: self.size,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                brand: None,
+                category_path: None,
+                color: None,
+                global_trade_item_number: None,
+                manufacturer_part_number: None,
+                size: None,
+            },
+        )
+    }
+}
+
 /// Money given back to the customer on an order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Refund {
     /// For business (B2B invoice) orders only; true makes Klarna issue a credit invoice for the refund.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -940,8 +2111,65 @@ pub struct Refund {
     pub refunded_at: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Refund {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            credit_invoice: Option<bool>,
+            description: Option<String>,
+            order_lines: Option<Vec<OrderLine>>,
+            reference: Option<String>,
+            refund_id: Option<String>,
+            refunded_amount: Option<i64>,
+            refunded_at: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Refund;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "credit_invoice" => self.credit_invoice = map.next_value()?,
+                    "description" => self.description = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "refund_id" => self.refund_id = map.next_value()?,
+                    "refunded_amount" => self.refunded_amount = map.next_value()?,
+                    "refunded_at" => self.refunded_at = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Refund, E> {
+                Ok(Refund {
+                    credit_invoice: self.credit_invoice,
+                    description: self.description,
+                    order_lines: self.order_lines,
+                    reference: self.reference,
+                    refund_id: self.refund_id,
+                    refunded_amount: self.refunded_amount,
+                    refunded_at: self.refunded_at,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                credit_invoice: None,
+                description: None,
+                order_lines: None,
+                reference: None,
+                refund_id: None,
+                refunded_amount: None,
+                refunded_at: None,
+            },
+        )
+    }
+}
+
 /// Error body sent when a refund is refused.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RefundNotAllowedErrorMessage {
     /// Identifier of this request in Klarna's logs; quote it to Klarna support.
     ///
@@ -958,8 +2186,51 @@ pub struct RefundNotAllowedErrorMessage {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for RefundNotAllowedErrorMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = RefundNotAllowedErrorMessage;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<RefundNotAllowedErrorMessage, E> {
+                Ok(RefundNotAllowedErrorMessage {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// What to refund.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RefundObject {
     /// Text about the refund that the customer sees.
     ///
@@ -978,8 +2249,56 @@ pub struct RefundObject {
     pub refunded_amount: i64,
 }
 
+impl<'de> Deserialize<'de> for RefundObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            description: Option<String>,
+            order_lines: Option<Vec<OrderLine>>,
+            reference: Option<String>,
+            refunded_amount: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = RefundObject;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "description" => self.description = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "refunded_amount" => self.refunded_amount = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<RefundObject, E> {
+                Ok(RefundObject {
+                    description: self.description,
+                    order_lines: self.order_lines,
+                    reference: self.reference,
+                    refunded_amount: klarna_runtime::object::required(
+                        self.refunded_amount,
+                        "refunded_amount",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                description: None,
+                order_lines: None,
+                reference: None,
+                refunded_amount: None,
+            },
+        )
+    }
+}
+
 /// The delivery option the customer chose at checkout.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SelectedShippingOptionDto {
     /// Company that delivers the shipment.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1022,8 +2341,95 @@ pub struct SelectedShippingOptionDto {
     pub r#type: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for SelectedShippingOptionDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            carrier: Option<String>,
+            carrier_product: Option<CarrierProduct>,
+            class: Option<String>,
+            id: Option<String>,
+            location: Option<Location>,
+            method: Option<String>,
+            name: Option<String>,
+            price: Option<i64>,
+            selected_addons: Option<Vec<Addon>>,
+            tax_amount: Option<i64>,
+            tax_rate: Option<i64>,
+            timeslot: Option<Timeslot>,
+            tms_reference: Option<String>,
+            r#type: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = SelectedShippingOptionDto;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "carrier" => self.carrier = map.next_value()?,
+                    "carrier_product" => self.carrier_product = map.next_value()?,
+                    "class" => self.class = map.next_value()?,
+                    "id" => self.id = map.next_value()?,
+                    "location" => self.location = map.next_value()?,
+                    "method" => self.method = map.next_value()?,
+                    "name" => self.name = map.next_value()?,
+                    "price" => self.price = map.next_value()?,
+                    "selected_addons" => self.selected_addons = map.next_value()?,
+                    "tax_amount" => self.tax_amount = map.next_value()?,
+                    "tax_rate" => self.tax_rate = map.next_value()?,
+                    "timeslot" => self.timeslot = map.next_value()?,
+                    "tms_reference" => self.tms_reference = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<SelectedShippingOptionDto, E> {
+                Ok(SelectedShippingOptionDto {
+                    carrier: self.carrier,
+                    carrier_product: self.carrier_product,
+                    class: self.class,
+                    id: self.id,
+                    location: self.location,
+                    method: self.method,
+                    name: self.name,
+                    price: self.price,
+                    selected_addons: self.selected_addons,
+                    tax_amount: self.tax_amount,
+                    tax_rate: self.tax_rate,
+                    timeslot: self.timeslot,
+                    tms_reference: self.tms_reference,
+                    r#type: self.r#type,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                carrier: None,
+                carrier_product: None,
+                class: None,
+                id: None,
+                location: None,
+                method: None,
+                name: None,
+                price: None,
+                selected_addons: None,
+                tax_amount: None,
+                tax_rate: None,
+                timeslot: None,
+                tms_reference: None,
+                r#type: None,
+            },
+        )
+    }
+}
+
 /// Carrier and tracking details of one shipment and its return.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ShippingInfo {
     /// Carrier that handles the return, named as precisely as possible.
     ///
@@ -1060,6 +2466,67 @@ pub struct ShippingInfo {
     /// Example: `http://shipping.example/findmypackage?63456415674545679874`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_uri: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ShippingInfo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            return_shipping_company: Option<String>,
+            return_tracking_number: Option<String>,
+            return_tracking_uri: Option<String>,
+            shipping_company: Option<String>,
+            shipping_method: Option<ShippingInfoShippingMethod>,
+            tracking_number: Option<String>,
+            tracking_uri: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ShippingInfo;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "return_shipping_company" => {
+                        self.return_shipping_company = map.next_value()?;
+                    }
+                    "return_tracking_number" => {
+                        self.return_tracking_number = map.next_value()?;
+                    }
+                    "return_tracking_uri" => self.return_tracking_uri = map.next_value()?,
+                    "shipping_company" => self.shipping_company = map.next_value()?,
+                    "shipping_method" => self.shipping_method = map.next_value()?,
+                    "tracking_number" => self.tracking_number = map.next_value()?,
+                    "tracking_uri" => self.tracking_uri = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ShippingInfo, E> {
+                Ok(ShippingInfo {
+                    return_shipping_company: self.return_shipping_company,
+                    return_tracking_number: self.return_tracking_number,
+                    return_tracking_uri: self.return_tracking_uri,
+                    shipping_company: self.shipping_company,
+                    shipping_method: self.shipping_method,
+                    tracking_number: self.tracking_number,
+                    tracking_uri: self.tracking_uri,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                return_shipping_company: None,
+                return_tracking_number: None,
+                return_tracking_uri: None,
+                shipping_company: None,
+                shipping_method: None,
+                tracking_number: None,
+                tracking_uri: None,
+            },
+        )
+    }
 }
 
 /// How the goods reach the customer.
@@ -1154,7 +2621,7 @@ impl<'de> Deserialize<'de> for ShippingInfoShippingMethod {
 }
 
 /// The recurring plan an order line belongs to, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Subscription {
     /// Time unit of the billing cycle.
     ///
@@ -1164,6 +2631,53 @@ pub struct Subscription {
     pub interval_count: i32,
     /// What the subscribed product is called.
     pub name: String,
+}
+
+impl<'de> Deserialize<'de> for Subscription {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            interval: Option<SubscriptionInterval>,
+            interval_count: Option<i32>,
+            name: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Subscription;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "interval" => self.interval = Some(map.next_value()?),
+                    "interval_count" => self.interval_count = Some(map.next_value()?),
+                    "name" => self.name = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Subscription, E> {
+                Ok(Subscription {
+                    interval: klarna_runtime::object::required(
+                        self.interval,
+                        "interval",
+                    )?,
+                    interval_count: klarna_runtime::object::required(
+                        self.interval_count,
+                        "interval_count",
+                    )?,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                interval: None,
+                interval_count: None,
+                name: None,
+            },
+        )
+    }
 }
 
 /// Time unit of the billing cycle.
@@ -1222,7 +2736,7 @@ impl<'de> Deserialize<'de> for SubscriptionInterval {
 }
 
 /// The delivery window the customer chose.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Timeslot {
     /// Latest time to order for this window.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1241,8 +2755,57 @@ pub struct Timeslot {
     pub start: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Timeslot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            cutoff: Option<String>,
+            end: Option<String>,
+            id: Option<String>,
+            price: Option<i64>,
+            start: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Timeslot;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "cutoff" => self.cutoff = map.next_value()?,
+                    "end" => self.end = map.next_value()?,
+                    "id" => self.id = map.next_value()?,
+                    "price" => self.price = map.next_value()?,
+                    "start" => self.start = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Timeslot, E> {
+                Ok(Timeslot {
+                    cutoff: self.cutoff,
+                    end: self.end,
+                    id: self.id,
+                    price: self.price,
+                    start: self.start,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                cutoff: None,
+                end: None,
+                id: None,
+                price: None,
+                start: None,
+            },
+        )
+    }
+}
+
 /// New order total and lines; the lines sent replace the old ones, and sending none removes them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UpdateAuthorization {
     /// Why the order changed.
     ///
@@ -1258,15 +2821,87 @@ pub struct UpdateAuthorization {
     pub order_lines: Option<Vec<OrderLine>>,
 }
 
+impl<'de> Deserialize<'de> for UpdateAuthorization {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            description: Option<String>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<OrderLine>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = UpdateAuthorization;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "description" => self.description = map.next_value()?,
+                    "order_amount" => self.order_amount = Some(map.next_value()?),
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<UpdateAuthorization, E> {
+                Ok(UpdateAuthorization {
+                    description: self.description,
+                    order_amount: klarna_runtime::object::required(
+                        self.order_amount,
+                        "order_amount",
+                    )?,
+                    order_lines: self.order_lines,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                description: None,
+                order_amount: None,
+                order_lines: None,
+            },
+        )
+    }
+}
+
 /// New customer details for an order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateConsumer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<Address>,
 }
 
+impl<'de> Deserialize<'de> for UpdateConsumer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            shipping_address: Option<Address>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = UpdateConsumer;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<UpdateConsumer, E> {
+                Ok(UpdateConsumer {
+                    shipping_address: self.shipping_address,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { shipping_address: None })
+    }
+}
+
 /// New merchant references; a field that is left out keeps its old value.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateMerchantReferences {
     /// Replacement for the merchant's order number.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1276,9 +2911,77 @@ pub struct UpdateMerchantReferences {
     pub merchant_reference2: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for UpdateMerchantReferences {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = UpdateMerchantReferences;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<UpdateMerchantReferences, E> {
+                Ok(UpdateMerchantReferences {
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                merchant_reference1: None,
+                merchant_reference2: None,
+            },
+        )
+    }
+}
+
 /// Shipping details to add.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UpdateShippingInfo {
     /// The shipments to add.
     pub shipping_info: Vec<ShippingInfo>,
+}
+
+impl<'de> Deserialize<'de> for UpdateShippingInfo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            shipping_info: Option<Vec<ShippingInfo>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = UpdateShippingInfo;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "shipping_info" => self.shipping_info = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<UpdateShippingInfo, E> {
+                Ok(UpdateShippingInfo {
+                    shipping_info: klarna_runtime::object::required(
+                        self.shipping_info,
+                        "shipping_info",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { shipping_info: None })
+    }
 }

@@ -49,7 +49,7 @@ impl<'de> Deserialize<'de> for AcquiringChannel {
 }
 
 /// A postal address.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Address {
     /// City or town.
     ///
@@ -83,8 +83,61 @@ pub struct Address {
     pub street_address2: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            city: Option<String>,
+            country: Option<String>,
+            postal_code: Option<String>,
+            region: Option<String>,
+            street_address: Option<String>,
+            street_address2: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Address;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "city" => self.city = map.next_value()?,
+                    "country" => self.country = map.next_value()?,
+                    "postal_code" => self.postal_code = map.next_value()?,
+                    "region" => self.region = map.next_value()?,
+                    "street_address" => self.street_address = map.next_value()?,
+                    "street_address2" => self.street_address2 = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Address, E> {
+                Ok(Address {
+                    city: self.city,
+                    country: self.country,
+                    postal_code: self.postal_code,
+                    region: self.region,
+                    street_address: self.street_address,
+                    street_address2: self.street_address2,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                city: None,
+                country: None,
+                postal_code: None,
+                region: None,
+                street_address: None,
+                street_address2: None,
+            },
+        )
+    }
+}
+
 /// The fee that applies to this transaction, as Klarna worked it out.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ApplicableRate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<MonetaryAmount>,
@@ -92,6 +145,47 @@ pub struct ApplicableRate {
     pub unit: Option<ApplicableRateUnit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variable_fee: Option<VariableFee>,
+}
+
+impl<'de> Deserialize<'de> for ApplicableRate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            fixed: Option<MonetaryAmount>,
+            unit: Option<ApplicableRateUnit>,
+            variable_fee: Option<VariableFee>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ApplicableRate;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "fixed" => self.fixed = map.next_value()?,
+                    "unit" => self.unit = map.next_value()?,
+                    "variable_fee" => self.variable_fee = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ApplicableRate, E> {
+                Ok(ApplicableRate {
+                    fixed: self.fixed,
+                    unit: self.unit,
+                    variable_fee: self.variable_fee,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                fixed: None,
+                unit: None,
+                variable_fee: None,
+            },
+        )
+    }
 }
 
 /// What the fee is charged on.
@@ -136,7 +230,7 @@ impl<'de> Deserialize<'de> for ApplicableRateUnit {
 }
 
 /// The person who buys.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Buyer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
@@ -162,8 +256,57 @@ pub struct Buyer {
     pub phone: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Buyer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            address: Option<Address>,
+            email: Option<String>,
+            family_name: Option<String>,
+            given_name: Option<String>,
+            phone: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Buyer;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "address" => self.address = map.next_value()?,
+                    "email" => self.email = map.next_value()?,
+                    "family_name" => self.family_name = map.next_value()?,
+                    "given_name" => self.given_name = map.next_value()?,
+                    "phone" => self.phone = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Buyer, E> {
+                Ok(Buyer {
+                    address: self.address,
+                    email: self.email,
+                    family_name: self.family_name,
+                    given_name: self.given_name,
+                    phone: self.phone,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                address: None,
+                email: None,
+                family_name: None,
+                given_name: None,
+                phone: None,
+            },
+        )
+    }
+}
+
 /// What to capture. `capture_reference` and `shipments` are not in the page's request example; they are accepted here because the capture Klarna answers with holds them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CaptureRequest {
     /// Amount to capture, in minor units.
     ///
@@ -180,6 +323,54 @@ pub struct CaptureRequest {
     /// How the captured goods travel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipments: Option<Vec<Shipment>>,
+}
+
+impl<'de> Deserialize<'de> for CaptureRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            capture_amount: Option<i64>,
+            capture_reference: Option<String>,
+            line_items: Option<Vec<LineItem>>,
+            shipments: Option<Vec<Shipment>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CaptureRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "capture_amount" => self.capture_amount = Some(map.next_value()?),
+                    "capture_reference" => self.capture_reference = map.next_value()?,
+                    "line_items" => self.line_items = map.next_value()?,
+                    "shipments" => self.shipments = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CaptureRequest, E> {
+                Ok(CaptureRequest {
+                    capture_amount: klarna_runtime::object::required(
+                        self.capture_amount,
+                        "capture_amount",
+                    )?,
+                    capture_reference: self.capture_reference,
+                    line_items: self.line_items,
+                    shipments: self.shipments,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                capture_amount: None,
+                capture_reference: None,
+                line_items: None,
+                shipments: None,
+            },
+        )
+    }
 }
 
 /// Why money was taken back from the merchant.
@@ -224,7 +415,7 @@ impl<'de> Deserialize<'de> for ChargebackReason {
 }
 
 /// What Klarna answers an error status with.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorResponse {
     /// A page of Klarna's documentation about the error, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -247,6 +438,59 @@ pub struct ErrorResponse {
     /// For invalid input, one entry per parameter that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_errors: Option<Vec<ValidationError>>,
+}
+
+impl<'de> Deserialize<'de> for ErrorResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            doc_url: Option<String>,
+            error_code: Option<String>,
+            error_id: Option<String>,
+            error_message: Option<String>,
+            error_type: Option<ErrorType>,
+            validation_errors: Option<Vec<ValidationError>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ErrorResponse;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "doc_url" => self.doc_url = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_id" => self.error_id = map.next_value()?,
+                    "error_message" => self.error_message = map.next_value()?,
+                    "error_type" => self.error_type = map.next_value()?,
+                    "validation_errors" => self.validation_errors = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ErrorResponse, E> {
+                Ok(ErrorResponse {
+                    doc_url: self.doc_url,
+                    error_code: self.error_code,
+                    error_id: self.error_id,
+                    error_message: self.error_message,
+                    error_type: self.error_type,
+                    validation_errors: self.validation_errors,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                doc_url: None,
+                error_code: None,
+                error_id: None,
+                error_message: None,
+                error_type: None,
+                validation_errors: None,
+            },
+        )
+    }
 }
 
 /// Broad category of an error.
@@ -303,7 +547,7 @@ impl<'de> Deserialize<'de> for ErrorType {
 }
 
 /// The facts Klarna priced the transaction on.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct EvaluationParameters {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<AcquiringChannel>,
@@ -330,8 +574,63 @@ pub struct EvaluationParameters {
     pub program_id: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for EvaluationParameters {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            channel: Option<AcquiringChannel>,
+            country: Option<String>,
+            evaluated_at: Option<String>,
+            merchant_category_code: Option<String>,
+            price_plan_id: Option<String>,
+            program_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = EvaluationParameters;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "channel" => self.channel = map.next_value()?,
+                    "country" => self.country = map.next_value()?,
+                    "evaluated_at" => self.evaluated_at = map.next_value()?,
+                    "merchant_category_code" => {
+                        self.merchant_category_code = map.next_value()?;
+                    }
+                    "price_plan_id" => self.price_plan_id = map.next_value()?,
+                    "program_id" => self.program_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<EvaluationParameters, E> {
+                Ok(EvaluationParameters {
+                    channel: self.channel,
+                    country: self.country,
+                    evaluated_at: self.evaluated_at,
+                    merchant_category_code: self.merchant_category_code,
+                    price_plan_id: self.price_plan_id,
+                    program_id: self.program_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                channel: None,
+                country: None,
+                evaluated_at: None,
+                merchant_category_code: None,
+                price_plan_id: None,
+                program_id: None,
+            },
+        )
+    }
+}
+
 /// One item of a purchase, capture, refund or chargeback.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LineItem {
     /// What the item is called.
     ///
@@ -367,8 +666,71 @@ pub struct LineItem {
     pub unit_price: Option<i64>,
 }
 
+impl<'de> Deserialize<'de> for LineItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            name: Option<String>,
+            product_identifier: Option<String>,
+            quantity: Option<i64>,
+            reference: Option<String>,
+            total_amount: Option<i64>,
+            total_tax_amount: Option<i64>,
+            unit_price: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = LineItem;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "name" => self.name = Some(map.next_value()?),
+                    "product_identifier" => self.product_identifier = map.next_value()?,
+                    "quantity" => self.quantity = Some(map.next_value()?),
+                    "reference" => self.reference = map.next_value()?,
+                    "total_amount" => self.total_amount = Some(map.next_value()?),
+                    "total_tax_amount" => self.total_tax_amount = map.next_value()?,
+                    "unit_price" => self.unit_price = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<LineItem, E> {
+                Ok(LineItem {
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                    product_identifier: self.product_identifier,
+                    quantity: klarna_runtime::object::required(
+                        self.quantity,
+                        "quantity",
+                    )?,
+                    reference: self.reference,
+                    total_amount: klarna_runtime::object::required(
+                        self.total_amount,
+                        "total_amount",
+                    )?,
+                    total_tax_amount: self.total_tax_amount,
+                    unit_price: self.unit_price,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                name: None,
+                product_identifier: None,
+                quantity: None,
+                reference: None,
+                total_amount: None,
+                total_tax_amount: None,
+                unit_price: None,
+            },
+        )
+    }
+}
+
 /// An amount of money.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MonetaryAmount {
     /// Amount in minor units.
     ///
@@ -382,8 +744,45 @@ pub struct MonetaryAmount {
     pub currency: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for MonetaryAmount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            amount: Option<i64>,
+            currency: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = MonetaryAmount;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "amount" => self.amount = map.next_value()?,
+                    "currency" => self.currency = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<MonetaryAmount, E> {
+                Ok(MonetaryAmount {
+                    amount: self.amount,
+                    currency: self.currency,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                amount: None,
+                currency: None,
+            },
+        )
+    }
+}
+
 /// A capture of (part of) a payment transaction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentCapture {
     /// Amount captured, in minor units.
     ///
@@ -409,8 +808,69 @@ pub struct PaymentCapture {
     pub shipments: Option<Vec<Shipment>>,
 }
 
+impl<'de> Deserialize<'de> for PaymentCapture {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            capture_amount: Option<i64>,
+            capture_reference: Option<String>,
+            captured_at: Option<String>,
+            line_items: Option<Vec<LineItem>>,
+            payment_capture_id: Option<String>,
+            shipments: Option<Vec<Shipment>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentCapture;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "capture_amount" => self.capture_amount = Some(map.next_value()?),
+                    "capture_reference" => self.capture_reference = map.next_value()?,
+                    "captured_at" => self.captured_at = map.next_value()?,
+                    "line_items" => self.line_items = map.next_value()?,
+                    "payment_capture_id" => {
+                        self.payment_capture_id = Some(map.next_value()?);
+                    }
+                    "shipments" => self.shipments = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentCapture, E> {
+                Ok(PaymentCapture {
+                    capture_amount: klarna_runtime::object::required(
+                        self.capture_amount,
+                        "capture_amount",
+                    )?,
+                    capture_reference: self.capture_reference,
+                    captured_at: self.captured_at,
+                    line_items: self.line_items,
+                    payment_capture_id: klarna_runtime::object::required(
+                        self.payment_capture_id,
+                        "payment_capture_id",
+                    )?,
+                    shipments: self.shipments,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                capture_amount: None,
+                capture_reference: None,
+                captured_at: None,
+                line_items: None,
+                payment_capture_id: None,
+                shipments: None,
+            },
+        )
+    }
+}
+
 /// Money taken back from the merchant after a dispute.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentChargeback {
     /// Amount taken back, in minor units.
     ///
@@ -433,8 +893,71 @@ pub struct PaymentChargeback {
     pub payment_dispute_id: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentChargeback {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            chargeback_amount: Option<i64>,
+            chargeback_at: Option<String>,
+            chargeback_reason: Option<ChargebackReason>,
+            line_items: Option<Vec<LineItem>>,
+            payment_chargeback_id: Option<String>,
+            payment_dispute_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentChargeback;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "chargeback_amount" => {
+                        self.chargeback_amount = Some(map.next_value()?);
+                    }
+                    "chargeback_at" => self.chargeback_at = map.next_value()?,
+                    "chargeback_reason" => self.chargeback_reason = map.next_value()?,
+                    "line_items" => self.line_items = map.next_value()?,
+                    "payment_chargeback_id" => {
+                        self.payment_chargeback_id = Some(map.next_value()?);
+                    }
+                    "payment_dispute_id" => self.payment_dispute_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentChargeback, E> {
+                Ok(PaymentChargeback {
+                    chargeback_amount: klarna_runtime::object::required(
+                        self.chargeback_amount,
+                        "chargeback_amount",
+                    )?,
+                    chargeback_at: self.chargeback_at,
+                    chargeback_reason: self.chargeback_reason,
+                    line_items: self.line_items,
+                    payment_chargeback_id: klarna_runtime::object::required(
+                        self.payment_chargeback_id,
+                        "payment_chargeback_id",
+                    )?,
+                    payment_dispute_id: self.payment_dispute_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                chargeback_amount: None,
+                chargeback_at: None,
+                chargeback_reason: None,
+                line_items: None,
+                payment_chargeback_id: None,
+                payment_dispute_id: None,
+            },
+        )
+    }
+}
+
 /// What the merchant confirms a payment request with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentConfirmation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<PaymentConfirmationConfig>,
@@ -453,8 +976,61 @@ pub struct PaymentConfirmation {
     pub payment_transaction_reference: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentConfirmation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            config: Option<PaymentConfirmationConfig>,
+            currency: Option<String>,
+            payment_amount: Option<i64>,
+            payment_transaction_reference: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentConfirmation;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "config" => self.config = map.next_value()?,
+                    "currency" => self.currency = Some(map.next_value()?),
+                    "payment_amount" => self.payment_amount = Some(map.next_value()?),
+                    "payment_transaction_reference" => {
+                        self.payment_transaction_reference = map.next_value()?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentConfirmation, E> {
+                Ok(PaymentConfirmation {
+                    config: self.config,
+                    currency: klarna_runtime::object::required(
+                        self.currency,
+                        "currency",
+                    )?,
+                    payment_amount: klarna_runtime::object::required(
+                        self.payment_amount,
+                        "payment_amount",
+                    )?,
+                    payment_transaction_reference: self.payment_transaction_reference,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                config: None,
+                currency: None,
+                payment_amount: None,
+                payment_transaction_reference: None,
+            },
+        )
+    }
+}
+
 /// How the payment transaction that confirming creates is handled.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentConfirmationConfig {
     /// Whether to capture the full amount right away.
     ///
@@ -463,8 +1039,38 @@ pub struct PaymentConfirmationConfig {
     pub capture: Option<bool>,
 }
 
+impl<'de> Deserialize<'de> for PaymentConfirmationConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            capture: Option<bool>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentConfirmationConfig;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "capture" => self.capture = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<PaymentConfirmationConfig, E> {
+                Ok(PaymentConfirmationConfig {
+                    capture: self.capture,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { capture: None })
+    }
+}
+
 /// What Klarna charges the merchant for the transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentPricing {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applicable_rate: Option<ApplicableRate>,
@@ -476,8 +1082,55 @@ pub struct PaymentPricing {
     pub rate: Option<Rate>,
 }
 
+impl<'de> Deserialize<'de> for PaymentPricing {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            applicable_rate: Option<ApplicableRate>,
+            details: Option<PricingDetails>,
+            evaluation_parameters: Option<EvaluationParameters>,
+            rate: Option<Rate>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentPricing;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "applicable_rate" => self.applicable_rate = map.next_value()?,
+                    "details" => self.details = map.next_value()?,
+                    "evaluation_parameters" => {
+                        self.evaluation_parameters = map.next_value()?;
+                    }
+                    "rate" => self.rate = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentPricing, E> {
+                Ok(PaymentPricing {
+                    applicable_rate: self.applicable_rate,
+                    details: self.details,
+                    evaluation_parameters: self.evaluation_parameters,
+                    rate: self.rate,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                applicable_rate: None,
+                details: None,
+                evaluation_parameters: None,
+                rate: None,
+            },
+        )
+    }
+}
+
 /// Money given back to the customer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentRefund {
     /// The items the refund covers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -503,8 +1156,69 @@ pub struct PaymentRefund {
     pub refunded_at: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentRefund {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            line_items: Option<Vec<LineItem>>,
+            payment_capture_id: Option<String>,
+            payment_refund_id: Option<String>,
+            refund_amount: Option<i64>,
+            refund_reference: Option<String>,
+            refunded_at: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentRefund;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "line_items" => self.line_items = map.next_value()?,
+                    "payment_capture_id" => self.payment_capture_id = map.next_value()?,
+                    "payment_refund_id" => {
+                        self.payment_refund_id = Some(map.next_value()?);
+                    }
+                    "refund_amount" => self.refund_amount = Some(map.next_value()?),
+                    "refund_reference" => self.refund_reference = map.next_value()?,
+                    "refunded_at" => self.refunded_at = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentRefund, E> {
+                Ok(PaymentRefund {
+                    line_items: self.line_items,
+                    payment_capture_id: self.payment_capture_id,
+                    payment_refund_id: klarna_runtime::object::required(
+                        self.payment_refund_id,
+                        "payment_refund_id",
+                    )?,
+                    refund_amount: klarna_runtime::object::required(
+                        self.refund_amount,
+                        "refund_amount",
+                    )?,
+                    refund_reference: self.refund_reference,
+                    refunded_at: self.refunded_at,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                line_items: None,
+                payment_capture_id: None,
+                payment_refund_id: None,
+                refund_amount: None,
+                refund_reference: None,
+                refunded_at: None,
+            },
+        )
+    }
+}
+
 /// A payment request as Klarna holds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentRequest {
     /// When the payment request was created.
     ///
@@ -535,11 +1249,77 @@ pub struct PaymentRequest {
     pub updated_at: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            created_at: Option<String>,
+            expires_at: Option<String>,
+            payment_request: Option<PaymentRequestData>,
+            payment_request_id: Option<String>,
+            state: Option<PaymentRequestState>,
+            state_context: Option<PaymentRequestStateContext>,
+            state_expires_at: Option<String>,
+            updated_at: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "created_at" => self.created_at = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "payment_request" => self.payment_request = map.next_value()?,
+                    "payment_request_id" => {
+                        self.payment_request_id = Some(map.next_value()?);
+                    }
+                    "state" => self.state = Some(map.next_value()?),
+                    "state_context" => self.state_context = map.next_value()?,
+                    "state_expires_at" => self.state_expires_at = map.next_value()?,
+                    "updated_at" => self.updated_at = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentRequest, E> {
+                Ok(PaymentRequest {
+                    created_at: self.created_at,
+                    expires_at: self.expires_at,
+                    payment_request: self.payment_request,
+                    payment_request_id: klarna_runtime::object::required(
+                        self.payment_request_id,
+                        "payment_request_id",
+                    )?,
+                    state: klarna_runtime::object::required(self.state, "state")?,
+                    state_context: self.state_context,
+                    state_expires_at: self.state_expires_at,
+                    updated_at: self.updated_at,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                created_at: None,
+                expires_at: None,
+                payment_request: None,
+                payment_request_id: None,
+                state: None,
+                state_context: None,
+                state_expires_at: None,
+                updated_at: None,
+            },
+        )
+    }
+}
+
 /// Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON.
 pub type PaymentRequestConfig = BTreeMap<String, serde_json::Value>;
 
 /// The purchase a payment request is for; sent to create or update one, and echoed back in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentRequestData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub buyer: Option<Buyer>,
@@ -569,6 +1349,73 @@ pub struct PaymentRequestData {
     /// Where the goods go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Vec<Shipping>>,
+}
+
+impl<'de> Deserialize<'de> for PaymentRequestData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            buyer: Option<Buyer>,
+            config: Option<PaymentRequestConfig>,
+            currency: Option<String>,
+            line_items: Option<Vec<LineItem>>,
+            merchant_reference: Option<String>,
+            payment_amount: Option<i64>,
+            payment_reference: Option<String>,
+            shipping: Option<Vec<Shipping>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentRequestData;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "buyer" => self.buyer = map.next_value()?,
+                    "config" => self.config = map.next_value()?,
+                    "currency" => self.currency = Some(map.next_value()?),
+                    "line_items" => self.line_items = map.next_value()?,
+                    "merchant_reference" => self.merchant_reference = map.next_value()?,
+                    "payment_amount" => self.payment_amount = Some(map.next_value()?),
+                    "payment_reference" => self.payment_reference = map.next_value()?,
+                    "shipping" => self.shipping = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentRequestData, E> {
+                Ok(PaymentRequestData {
+                    buyer: self.buyer,
+                    config: self.config,
+                    currency: klarna_runtime::object::required(
+                        self.currency,
+                        "currency",
+                    )?,
+                    line_items: self.line_items,
+                    merchant_reference: self.merchant_reference,
+                    payment_amount: klarna_runtime::object::required(
+                        self.payment_amount,
+                        "payment_amount",
+                    )?,
+                    payment_reference: self.payment_reference,
+                    shipping: self.shipping,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                buyer: None,
+                config: None,
+                currency: None,
+                line_items: None,
+                merchant_reference: None,
+                payment_amount: None,
+                payment_reference: None,
+                shipping: None,
+            },
+        )
+    }
 }
 
 /// Where a payment request is in its lifecycle.
@@ -643,7 +1490,7 @@ pub struct PaymentRequestStateChangePayload {
 }
 
 /// Details that come with the current state; for AUTHORIZED, the new transaction and its pricing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentRequestStateContext {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_pricing: Option<PaymentPricing>,
@@ -652,8 +1499,49 @@ pub struct PaymentRequestStateContext {
     pub payment_transaction_id: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentRequestStateContext {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            payment_pricing: Option<PaymentPricing>,
+            payment_transaction_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentRequestStateContext;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "payment_pricing" => self.payment_pricing = map.next_value()?,
+                    "payment_transaction_id" => {
+                        self.payment_transaction_id = map.next_value()?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<PaymentRequestStateContext, E> {
+                Ok(PaymentRequestStateContext {
+                    payment_pricing: self.payment_pricing,
+                    payment_transaction_id: self.payment_transaction_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                payment_pricing: None,
+                payment_transaction_id: None,
+            },
+        )
+    }
+}
+
 /// The payment an authorized payment request produced, with everything done to it since.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PaymentTransaction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acquiring_channel: Option<AcquiringChannel>,
@@ -722,6 +1610,126 @@ pub struct PaymentTransaction {
     /// Format: `date-time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for PaymentTransaction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            acquiring_channel: Option<AcquiringChannel>,
+            captures: Option<Vec<PaymentCapture>>,
+            chargebacks: Option<Vec<PaymentChargeback>>,
+            created_at: Option<String>,
+            currency: Option<String>,
+            expires_at: Option<String>,
+            line_items: Option<Vec<LineItem>>,
+            merchant_reference: Option<String>,
+            original_authorization_amount: Option<i64>,
+            payment_amount: Option<i64>,
+            payment_pricing: Option<PaymentPricing>,
+            payment_transaction_id: Option<String>,
+            payment_transaction_reference: Option<String>,
+            previous_state: Option<PaymentTransactionState>,
+            refunds: Option<Vec<PaymentRefund>>,
+            remaining_authorization_amount: Option<i64>,
+            shipping: Option<Vec<Shipping>>,
+            state: Option<PaymentTransactionState>,
+            state_reason: Option<PaymentTransactionStateReason>,
+            updated_at: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentTransaction;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "acquiring_channel" => self.acquiring_channel = map.next_value()?,
+                    "captures" => self.captures = map.next_value()?,
+                    "chargebacks" => self.chargebacks = map.next_value()?,
+                    "created_at" => self.created_at = map.next_value()?,
+                    "currency" => self.currency = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "line_items" => self.line_items = map.next_value()?,
+                    "merchant_reference" => self.merchant_reference = map.next_value()?,
+                    "original_authorization_amount" => {
+                        self.original_authorization_amount = map.next_value()?;
+                    }
+                    "payment_amount" => self.payment_amount = map.next_value()?,
+                    "payment_pricing" => self.payment_pricing = map.next_value()?,
+                    "payment_transaction_id" => {
+                        self.payment_transaction_id = Some(map.next_value()?);
+                    }
+                    "payment_transaction_reference" => {
+                        self.payment_transaction_reference = map.next_value()?;
+                    }
+                    "previous_state" => self.previous_state = map.next_value()?,
+                    "refunds" => self.refunds = map.next_value()?,
+                    "remaining_authorization_amount" => {
+                        self.remaining_authorization_amount = map.next_value()?;
+                    }
+                    "shipping" => self.shipping = map.next_value()?,
+                    "state" => self.state = Some(map.next_value()?),
+                    "state_reason" => self.state_reason = map.next_value()?,
+                    "updated_at" => self.updated_at = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentTransaction, E> {
+                Ok(PaymentTransaction {
+                    acquiring_channel: self.acquiring_channel,
+                    captures: self.captures,
+                    chargebacks: self.chargebacks,
+                    created_at: self.created_at,
+                    currency: self.currency,
+                    expires_at: self.expires_at,
+                    line_items: self.line_items,
+                    merchant_reference: self.merchant_reference,
+                    original_authorization_amount: self.original_authorization_amount,
+                    payment_amount: self.payment_amount,
+                    payment_pricing: self.payment_pricing,
+                    payment_transaction_id: klarna_runtime::object::required(
+                        self.payment_transaction_id,
+                        "payment_transaction_id",
+                    )?,
+                    payment_transaction_reference: self.payment_transaction_reference,
+                    previous_state: self.previous_state,
+                    refunds: self.refunds,
+                    remaining_authorization_amount: self.remaining_authorization_amount,
+                    shipping: self.shipping,
+                    state: klarna_runtime::object::required(self.state, "state")?,
+                    state_reason: self.state_reason,
+                    updated_at: self.updated_at,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                acquiring_channel: None,
+                captures: None,
+                chargebacks: None,
+                created_at: None,
+                currency: None,
+                expires_at: None,
+                line_items: None,
+                merchant_reference: None,
+                original_authorization_amount: None,
+                payment_amount: None,
+                payment_pricing: None,
+                payment_transaction_id: None,
+                payment_transaction_reference: None,
+                previous_state: None,
+                refunds: None,
+                remaining_authorization_amount: None,
+                shipping: None,
+                state: None,
+                state_reason: None,
+                updated_at: None,
+            },
+        )
+    }
 }
 
 /// Where a payment transaction is in its lifecycle.
@@ -815,7 +1823,7 @@ impl<'de> Deserialize<'de> for PaymentTransactionStateReason {
 }
 
 /// The references to change on a payment transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentTransactionUpdate {
     /// The merchant's new reference for the purchase.
     ///
@@ -829,8 +1837,47 @@ pub struct PaymentTransactionUpdate {
     pub payment_transaction_reference: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PaymentTransactionUpdate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            merchant_reference: Option<String>,
+            payment_transaction_reference: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentTransactionUpdate;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "merchant_reference" => self.merchant_reference = map.next_value()?,
+                    "payment_transaction_reference" => {
+                        self.payment_transaction_reference = map.next_value()?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentTransactionUpdate, E> {
+                Ok(PaymentTransactionUpdate {
+                    merchant_reference: self.merchant_reference,
+                    payment_transaction_reference: self.payment_transaction_reference,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                merchant_reference: None,
+                payment_transaction_reference: None,
+            },
+        )
+    }
+}
+
 /// The rate of the merchant's price plan, with its cap.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PricePlanRate {
     /// Fixed fee per transaction, in minor units.
     ///
@@ -849,8 +1896,49 @@ pub struct PricePlanRate {
     pub variable: Option<i64>,
 }
 
+impl<'de> Deserialize<'de> for PricePlanRate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            fixed: Option<i64>,
+            price_cap: Option<i64>,
+            variable: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PricePlanRate;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "fixed" => self.fixed = map.next_value()?,
+                    "price_cap" => self.price_cap = map.next_value()?,
+                    "variable" => self.variable = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PricePlanRate, E> {
+                Ok(PricePlanRate {
+                    fixed: self.fixed,
+                    price_cap: self.price_cap,
+                    variable: self.variable,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                fixed: None,
+                price_cap: None,
+                variable: None,
+            },
+        )
+    }
+}
+
 /// How the transaction's rate came about.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PricingDetails {
     /// Two-letter ISO 3166 country code.
     ///
@@ -884,8 +1972,75 @@ pub struct PricingDetails {
     pub program_id: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PricingDetails {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            country: Option<String>,
+            discount: Option<Rate>,
+            evaluated_at: Option<String>,
+            merchant_category_code: Option<String>,
+            penalty: Option<Rate>,
+            price_cap_applied: Option<bool>,
+            price_plan_id: Option<String>,
+            price_plan_rate: Option<PricePlanRate>,
+            program_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PricingDetails;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "country" => self.country = map.next_value()?,
+                    "discount" => self.discount = map.next_value()?,
+                    "evaluated_at" => self.evaluated_at = map.next_value()?,
+                    "merchant_category_code" => {
+                        self.merchant_category_code = map.next_value()?;
+                    }
+                    "penalty" => self.penalty = map.next_value()?,
+                    "price_cap_applied" => self.price_cap_applied = map.next_value()?,
+                    "price_plan_id" => self.price_plan_id = map.next_value()?,
+                    "price_plan_rate" => self.price_plan_rate = map.next_value()?,
+                    "program_id" => self.program_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PricingDetails, E> {
+                Ok(PricingDetails {
+                    country: self.country,
+                    discount: self.discount,
+                    evaluated_at: self.evaluated_at,
+                    merchant_category_code: self.merchant_category_code,
+                    penalty: self.penalty,
+                    price_cap_applied: self.price_cap_applied,
+                    price_plan_id: self.price_plan_id,
+                    price_plan_rate: self.price_plan_rate,
+                    program_id: self.program_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                country: None,
+                discount: None,
+                evaluated_at: None,
+                merchant_category_code: None,
+                penalty: None,
+                price_cap_applied: None,
+                price_plan_id: None,
+                price_plan_rate: None,
+                program_id: None,
+            },
+        )
+    }
+}
+
 /// A fee with a fixed and a variable part; also used for discounts and penalties on a fee.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Rate {
     /// Fixed part, in minor units.
     ///
@@ -899,8 +2054,45 @@ pub struct Rate {
     pub variable: Option<i64>,
 }
 
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            fixed: Option<i64>,
+            variable: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Rate;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "fixed" => self.fixed = map.next_value()?,
+                    "variable" => self.variable = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Rate, E> {
+                Ok(Rate {
+                    fixed: self.fixed,
+                    variable: self.variable,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                fixed: None,
+                variable: None,
+            },
+        )
+    }
+}
+
 /// The person who receives a shipment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Recipient {
     /// Person to address the parcel to ("Attn.").
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -927,8 +2119,57 @@ pub struct Recipient {
     pub phone: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Recipient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            attention: Option<String>,
+            email: Option<String>,
+            family_name: Option<String>,
+            given_name: Option<String>,
+            phone: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Recipient;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "attention" => self.attention = map.next_value()?,
+                    "email" => self.email = map.next_value()?,
+                    "family_name" => self.family_name = map.next_value()?,
+                    "given_name" => self.given_name = map.next_value()?,
+                    "phone" => self.phone = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Recipient, E> {
+                Ok(Recipient {
+                    attention: self.attention,
+                    email: self.email,
+                    family_name: self.family_name,
+                    given_name: self.given_name,
+                    phone: self.phone,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                attention: None,
+                email: None,
+                family_name: None,
+                given_name: None,
+                phone: None,
+            },
+        )
+    }
+}
+
 /// What to give back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RefundRequest {
     /// The items the refund covers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -944,8 +2185,52 @@ pub struct RefundRequest {
     pub refund_reference: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for RefundRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            line_items: Option<Vec<LineItem>>,
+            refund_amount: Option<i64>,
+            refund_reference: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = RefundRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "line_items" => self.line_items = map.next_value()?,
+                    "refund_amount" => self.refund_amount = Some(map.next_value()?),
+                    "refund_reference" => self.refund_reference = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<RefundRequest, E> {
+                Ok(RefundRequest {
+                    line_items: self.line_items,
+                    refund_amount: klarna_runtime::object::required(
+                        self.refund_amount,
+                        "refund_amount",
+                    )?,
+                    refund_reference: self.refund_reference,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                line_items: None,
+                refund_amount: None,
+                refund_reference: None,
+            },
+        )
+    }
+}
+
 /// How the goods of a capture travel to the customer, and back if returned.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Shipment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<ShipmentDelivery>,
@@ -953,8 +2238,45 @@ pub struct Shipment {
     pub r#return: Option<ShipmentReturn>,
 }
 
+impl<'de> Deserialize<'de> for Shipment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            delivery: Option<ShipmentDelivery>,
+            r#return: Option<ShipmentReturn>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Shipment;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "delivery" => self.delivery = map.next_value()?,
+                    "return" => self.r#return = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Shipment, E> {
+                Ok(Shipment {
+                    delivery: self.delivery,
+                    r#return: self.r#return,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                delivery: None,
+                r#return: None,
+            },
+        )
+    }
+}
+
 /// The outbound shipment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ShipmentDelivery {
     /// When the goods should arrive.
     ///
@@ -977,8 +2299,61 @@ pub struct ShipmentDelivery {
     pub tracking_number: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for ShipmentDelivery {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            estimated_delivery_date: Option<String>,
+            shipping_carrier: Option<String>,
+            shipping_type: Option<ShippingType>,
+            shipping_type_attribute: Option<ShippingTypeAttribute>,
+            tracking_number: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ShipmentDelivery;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "estimated_delivery_date" => {
+                        self.estimated_delivery_date = map.next_value()?;
+                    }
+                    "shipping_carrier" => self.shipping_carrier = map.next_value()?,
+                    "shipping_type" => self.shipping_type = map.next_value()?,
+                    "shipping_type_attribute" => {
+                        self.shipping_type_attribute = map.next_value()?;
+                    }
+                    "tracking_number" => self.tracking_number = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ShipmentDelivery, E> {
+                Ok(ShipmentDelivery {
+                    estimated_delivery_date: self.estimated_delivery_date,
+                    shipping_carrier: self.shipping_carrier,
+                    shipping_type: self.shipping_type,
+                    shipping_type_attribute: self.shipping_type_attribute,
+                    tracking_number: self.tracking_number,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                estimated_delivery_date: None,
+                shipping_carrier: None,
+                shipping_type: None,
+                shipping_type_attribute: None,
+                tracking_number: None,
+            },
+        )
+    }
+}
+
 /// The shipment for returning the goods.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ShipmentReturn {
     /// The carrier's name.
     ///
@@ -992,13 +2367,87 @@ pub struct ShipmentReturn {
     pub tracking_number: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for ShipmentReturn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            shipping_carrier: Option<String>,
+            tracking_number: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ShipmentReturn;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "shipping_carrier" => self.shipping_carrier = map.next_value()?,
+                    "tracking_number" => self.tracking_number = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ShipmentReturn, E> {
+                Ok(ShipmentReturn {
+                    shipping_carrier: self.shipping_carrier,
+                    tracking_number: self.tracking_number,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                shipping_carrier: None,
+                tracking_number: None,
+            },
+        )
+    }
+}
+
 /// Who receives goods, and where.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Shipping {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient: Option<Recipient>,
+}
+
+impl<'de> Deserialize<'de> for Shipping {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            address: Option<Address>,
+            recipient: Option<Recipient>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Shipping;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "address" => self.address = map.next_value()?,
+                    "recipient" => self.recipient = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Shipping, E> {
+                Ok(Shipping {
+                    address: self.address,
+                    recipient: self.recipient,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                address: None,
+                recipient: None,
+            },
+        )
+    }
 }
 
 /// How the goods are delivered.
@@ -1084,7 +2533,7 @@ impl<'de> Deserialize<'de> for ShippingTypeAttribute {
 }
 
 /// One parameter that failed validation.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ValidationError {
     /// A page of Klarna's documentation about the rule.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1097,8 +2546,49 @@ pub struct ValidationError {
     pub reason: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for ValidationError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            doc_url: Option<String>,
+            parameter: Option<String>,
+            reason: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ValidationError;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "doc_url" => self.doc_url = map.next_value()?,
+                    "parameter" => self.parameter = map.next_value()?,
+                    "reason" => self.reason = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ValidationError, E> {
+                Ok(ValidationError {
+                    doc_url: self.doc_url,
+                    parameter: self.parameter,
+                    reason: self.reason,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                doc_url: None,
+                parameter: None,
+                reason: None,
+            },
+        )
+    }
+}
+
 /// The variable part of a fee.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VariableFee {
     /// The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit).
     ///
@@ -1107,8 +2597,36 @@ pub struct VariableFee {
     pub percentage: Option<i64>,
 }
 
+impl<'de> Deserialize<'de> for VariableFee {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            percentage: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = VariableFee;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "percentage" => self.percentage = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<VariableFee, E> {
+                Ok(VariableFee {
+                    percentage: self.percentage,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { percentage: None })
+    }
+}
+
 /// The envelope data of every webhook event Klarna sends.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WebhookEventMetadata {
     /// The partner account the event is about.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1141,6 +2659,77 @@ pub struct WebhookEventMetadata {
     /// The webhook subscription that delivered the event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for WebhookEventMetadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            account_id: Option<String>,
+            correlation_id: Option<String>,
+            event_id: Option<String>,
+            event_type: Option<String>,
+            event_version: Option<String>,
+            live: Option<bool>,
+            occurred_at: Option<String>,
+            product_instance_id: Option<String>,
+            webhook_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = WebhookEventMetadata;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "account_id" => self.account_id = map.next_value()?,
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "event_id" => self.event_id = Some(map.next_value()?),
+                    "event_type" => self.event_type = Some(map.next_value()?),
+                    "event_version" => self.event_version = map.next_value()?,
+                    "live" => self.live = map.next_value()?,
+                    "occurred_at" => self.occurred_at = map.next_value()?,
+                    "product_instance_id" => self.product_instance_id = map.next_value()?,
+                    "webhook_id" => self.webhook_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<WebhookEventMetadata, E> {
+                Ok(WebhookEventMetadata {
+                    account_id: self.account_id,
+                    correlation_id: self.correlation_id,
+                    event_id: klarna_runtime::object::required(
+                        self.event_id,
+                        "event_id",
+                    )?,
+                    event_type: klarna_runtime::object::required(
+                        self.event_type,
+                        "event_type",
+                    )?,
+                    event_version: self.event_version,
+                    live: self.live,
+                    occurred_at: self.occurred_at,
+                    product_instance_id: self.product_instance_id,
+                    webhook_id: self.webhook_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                account_id: None,
+                correlation_id: None,
+                event_id: None,
+                event_type: None,
+                event_version: None,
+                live: None,
+                occurred_at: None,
+                product_instance_id: None,
+                webhook_id: None,
+            },
+        )
+    }
 }
 
 pub mod webhooks;

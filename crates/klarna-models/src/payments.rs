@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Postal address with the name and contact details of the person.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Address {
     /// Person to address it to ("Attn."); B2B only.
     ///
@@ -74,8 +74,89 @@ pub struct Address {
     pub title: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            attention: Option<String>,
+            city: Option<String>,
+            country: Option<String>,
+            email: Option<String>,
+            family_name: Option<String>,
+            given_name: Option<String>,
+            organization_name: Option<String>,
+            phone: Option<String>,
+            postal_code: Option<String>,
+            region: Option<String>,
+            street_address: Option<String>,
+            street_address2: Option<String>,
+            title: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Address;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "attention" => self.attention = map.next_value()?,
+                    "city" => self.city = map.next_value()?,
+                    "country" => self.country = map.next_value()?,
+                    "email" => self.email = map.next_value()?,
+                    "family_name" => self.family_name = map.next_value()?,
+                    "given_name" => self.given_name = map.next_value()?,
+                    "organization_name" => self.organization_name = map.next_value()?,
+                    "phone" => self.phone = map.next_value()?,
+                    "postal_code" => self.postal_code = map.next_value()?,
+                    "region" => self.region = map.next_value()?,
+                    "street_address" => self.street_address = map.next_value()?,
+                    "street_address2" => self.street_address2 = map.next_value()?,
+                    "title" => self.title = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Address, E> {
+                Ok(Address {
+                    attention: self.attention,
+                    city: self.city,
+                    country: self.country,
+                    email: self.email,
+                    family_name: self.family_name,
+                    given_name: self.given_name,
+                    organization_name: self.organization_name,
+                    phone: self.phone,
+                    postal_code: self.postal_code,
+                    region: self.region,
+                    street_address: self.street_address,
+                    street_address2: self.street_address2,
+                    title: self.title,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                attention: None,
+                city: None,
+                country: None,
+                email: None,
+                family_name: None,
+                given_name: None,
+                organization_name: None,
+                phone: None,
+                postal_code: None,
+                region: None,
+                street_address: None,
+                street_address2: None,
+                title: None,
+            },
+        )
+    }
+}
+
 /// Links to the badge images of a payment method category.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AssetUrls {
     /// URL of the descriptive badge image.
     ///
@@ -89,8 +170,45 @@ pub struct AssetUrls {
     pub standard: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for AssetUrls {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            descriptive: Option<String>,
+            standard: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = AssetUrls;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "descriptive" => self.descriptive = map.next_value()?,
+                    "standard" => self.standard = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<AssetUrls, E> {
+                Ok(AssetUrls {
+                    descriptive: self.descriptive,
+                    standard: self.standard,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                descriptive: None,
+                standard: None,
+            },
+        )
+    }
+}
+
 /// Extra merchant data (EMD), sent as a JSON text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Attachment {
     /// The extra merchant data, serialized to JSON text.
     ///
@@ -102,8 +220,48 @@ pub struct Attachment {
     pub content_type: String,
 }
 
+impl<'de> Deserialize<'de> for Attachment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            body: Option<String>,
+            content_type: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Attachment;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "body" => self.body = Some(map.next_value()?),
+                    "content_type" => self.content_type = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Attachment, E> {
+                Ok(Attachment {
+                    body: klarna_runtime::object::required(self.body, "body")?,
+                    content_type: klarna_runtime::object::required(
+                        self.content_type,
+                        "content_type",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                body: None,
+                content_type: None,
+            },
+        )
+    }
+}
+
 /// Payment method the customer was approved for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuthorizedPaymentMethod {
     /// Days until payment is due, for pay-later methods.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +271,49 @@ pub struct AuthorizedPaymentMethod {
     pub number_of_installments: Option<i32>,
     /// Kind of payment method.
     pub r#type: AuthorizedPaymentMethodType,
+}
+
+impl<'de> Deserialize<'de> for AuthorizedPaymentMethod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            number_of_days: Option<i32>,
+            number_of_installments: Option<i32>,
+            r#type: Option<AuthorizedPaymentMethodType>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = AuthorizedPaymentMethod;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "number_of_days" => self.number_of_days = map.next_value()?,
+                    "number_of_installments" => {
+                        self.number_of_installments = map.next_value()?;
+                    }
+                    "type" => self.r#type = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<AuthorizedPaymentMethod, E> {
+                Ok(AuthorizedPaymentMethod {
+                    number_of_days: self.number_of_days,
+                    number_of_installments: self.number_of_installments,
+                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                number_of_days: None,
+                number_of_installments: None,
+                r#type: None,
+            },
+        )
+    }
 }
 
 /// Kind of payment method.
@@ -201,7 +402,7 @@ impl<'de> Deserialize<'de> for AuthorizedPaymentMethodType {
 }
 
 /// Card stored on a customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CardInformation {
     /// Card network, such as VISA.
     ///
@@ -217,8 +418,55 @@ pub struct CardInformation {
     pub masked_number: String,
 }
 
+impl<'de> Deserialize<'de> for CardInformation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            brand: Option<String>,
+            expiry_date: Option<String>,
+            masked_number: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CardInformation;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "brand" => self.brand = Some(map.next_value()?),
+                    "expiry_date" => self.expiry_date = Some(map.next_value()?),
+                    "masked_number" => self.masked_number = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CardInformation, E> {
+                Ok(CardInformation {
+                    brand: klarna_runtime::object::required(self.brand, "brand")?,
+                    expiry_date: klarna_runtime::object::required(
+                        self.expiry_date,
+                        "expiry_date",
+                    )?,
+                    masked_number: klarna_runtime::object::required(
+                        self.masked_number,
+                        "masked_number",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                brand: None,
+                expiry_date: None,
+                masked_number: None,
+            },
+        )
+    }
+}
+
 /// Order data sent to turn an authorization into an order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CreateOrderRequest {
     /// Token issued once the purchase is authorized; set by Klarna.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -286,6 +534,125 @@ pub struct CreateOrderRequest {
     pub status: Option<CreateOrderRequestStatus>,
 }
 
+impl<'de> Deserialize<'de> for CreateOrderRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            authorization_token: Option<String>,
+            auto_capture: Option<bool>,
+            billing_address: Option<Address>,
+            custom_payment_method_ids: Option<Vec<String>>,
+            customer: Option<Customer>,
+            locale: Option<String>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            merchant_urls: Option<MerchantUrls>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<OrderLine>>,
+            order_tax_amount: Option<i64>,
+            payment_method_categories: Option<Vec<PaymentMethodCategory>>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+            shipping_address: Option<Address>,
+            status: Option<CreateOrderRequestStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CreateOrderRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "authorization_token" => self.authorization_token = map.next_value()?,
+                    "auto_capture" => self.auto_capture = map.next_value()?,
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "custom_payment_method_ids" => {
+                        self.custom_payment_method_ids = map.next_value()?;
+                    }
+                    "customer" => self.customer = map.next_value()?,
+                    "locale" => self.locale = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "merchant_urls" => self.merchant_urls = map.next_value()?,
+                    "order_amount" => self.order_amount = Some(map.next_value()?),
+                    "order_lines" => self.order_lines = Some(map.next_value()?),
+                    "order_tax_amount" => self.order_tax_amount = map.next_value()?,
+                    "payment_method_categories" => {
+                        self.payment_method_categories = map.next_value()?;
+                    }
+                    "purchase_country" => self.purchase_country = Some(map.next_value()?),
+                    "purchase_currency" => {
+                        self.purchase_currency = Some(map.next_value()?);
+                    }
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "status" => self.status = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CreateOrderRequest, E> {
+                Ok(CreateOrderRequest {
+                    authorization_token: self.authorization_token,
+                    auto_capture: self.auto_capture,
+                    billing_address: self.billing_address,
+                    custom_payment_method_ids: self.custom_payment_method_ids,
+                    customer: self.customer,
+                    locale: self.locale,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    merchant_urls: self.merchant_urls,
+                    order_amount: klarna_runtime::object::required(
+                        self.order_amount,
+                        "order_amount",
+                    )?,
+                    order_lines: klarna_runtime::object::required(
+                        self.order_lines,
+                        "order_lines",
+                    )?,
+                    order_tax_amount: self.order_tax_amount,
+                    payment_method_categories: self.payment_method_categories,
+                    purchase_country: klarna_runtime::object::required(
+                        self.purchase_country,
+                        "purchase_country",
+                    )?,
+                    purchase_currency: klarna_runtime::object::required(
+                        self.purchase_currency,
+                        "purchase_currency",
+                    )?,
+                    shipping_address: self.shipping_address,
+                    status: self.status,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                authorization_token: None,
+                auto_capture: None,
+                billing_address: None,
+                custom_payment_method_ids: None,
+                customer: None,
+                locale: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                merchant_urls: None,
+                order_amount: None,
+                order_lines: None,
+                order_tax_amount: None,
+                payment_method_categories: None,
+                purchase_country: None,
+                purchase_currency: None,
+                shipping_address: None,
+                status: None,
+            },
+        )
+    }
+}
+
 /// Set by Klarna: complete once an order has been placed from the session, otherwise incomplete.
 ///
 /// Example: `complete`.
@@ -334,7 +701,7 @@ impl<'de> Deserialize<'de> for CreateOrderRequestStatus {
 }
 
 /// Personal or company details of the customer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Customer {
     /// Birth date as YYYY-MM-DD.
     ///
@@ -371,6 +738,77 @@ pub struct Customer {
     /// VAT number of a business customer (B2B only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Customer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            date_of_birth: Option<String>,
+            gender: Option<CustomerGender>,
+            last_four_ssn: Option<String>,
+            national_identification_number: Option<String>,
+            organization_entity_type: Option<CustomerOrganizationEntityType>,
+            organization_registration_id: Option<String>,
+            title: Option<String>,
+            r#type: Option<CustomerType>,
+            vat_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Customer;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "date_of_birth" => self.date_of_birth = map.next_value()?,
+                    "gender" => self.gender = map.next_value()?,
+                    "last_four_ssn" => self.last_four_ssn = map.next_value()?,
+                    "national_identification_number" => {
+                        self.national_identification_number = map.next_value()?;
+                    }
+                    "organization_entity_type" => {
+                        self.organization_entity_type = map.next_value()?;
+                    }
+                    "organization_registration_id" => {
+                        self.organization_registration_id = map.next_value()?;
+                    }
+                    "title" => self.title = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    "vat_id" => self.vat_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Customer, E> {
+                Ok(Customer {
+                    date_of_birth: self.date_of_birth,
+                    gender: self.gender,
+                    last_four_ssn: self.last_four_ssn,
+                    national_identification_number: self.national_identification_number,
+                    organization_entity_type: self.organization_entity_type,
+                    organization_registration_id: self.organization_registration_id,
+                    title: self.title,
+                    r#type: self.r#type,
+                    vat_id: self.vat_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                date_of_birth: None,
+                gender: None,
+                last_four_ssn: None,
+                national_identification_number: None,
+                organization_entity_type: None,
+                organization_registration_id: None,
+                title: None,
+                r#type: None,
+                vat_id: None,
+            },
+        )
+    }
 }
 
 /// Gender of the customer.
@@ -553,7 +991,7 @@ impl<'de> Deserialize<'de> for CustomerType {
 }
 
 /// Customer details as returned when a session is read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CustomerRead {
     /// Birth date as YYYY-MM-DD.
     ///
@@ -584,6 +1022,67 @@ pub struct CustomerRead {
     /// VAT number of a business customer (B2B only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CustomerRead {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            date_of_birth: Option<String>,
+            gender: Option<CustomerReadGender>,
+            organization_entity_type: Option<CustomerReadOrganizationEntityType>,
+            organization_registration_id: Option<String>,
+            title: Option<String>,
+            r#type: Option<String>,
+            vat_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerRead;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "date_of_birth" => self.date_of_birth = map.next_value()?,
+                    "gender" => self.gender = map.next_value()?,
+                    "organization_entity_type" => {
+                        self.organization_entity_type = map.next_value()?;
+                    }
+                    "organization_registration_id" => {
+                        self.organization_registration_id = map.next_value()?;
+                    }
+                    "title" => self.title = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    "vat_id" => self.vat_id = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerRead, E> {
+                Ok(CustomerRead {
+                    date_of_birth: self.date_of_birth,
+                    gender: self.gender,
+                    organization_entity_type: self.organization_entity_type,
+                    organization_registration_id: self.organization_registration_id,
+                    title: self.title,
+                    r#type: self.r#type,
+                    vat_id: self.vat_id,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                date_of_birth: None,
+                gender: None,
+                organization_entity_type: None,
+                organization_registration_id: None,
+                title: None,
+                r#type: None,
+                vat_id: None,
+            },
+        )
+    }
 }
 
 /// Gender of the customer.
@@ -719,7 +1218,7 @@ impl<'de> Deserialize<'de> for CustomerReadOrganizationEntityType {
 }
 
 /// Customer details returned with a new customer token.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CustomerReadCreateToken {
     /// Birth date as YYYY-MM-DD.
     ///
@@ -731,6 +1230,43 @@ pub struct CustomerReadCreateToken {
     /// Example: `male`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gender: Option<CustomerReadCreateTokenGender>,
+}
+
+impl<'de> Deserialize<'de> for CustomerReadCreateToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            date_of_birth: Option<String>,
+            gender: Option<CustomerReadCreateTokenGender>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerReadCreateToken;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "date_of_birth" => self.date_of_birth = map.next_value()?,
+                    "gender" => self.gender = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerReadCreateToken, E> {
+                Ok(CustomerReadCreateToken {
+                    date_of_birth: self.date_of_birth,
+                    gender: self.gender,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                date_of_birth: None,
+                gender: None,
+            },
+        )
+    }
 }
 
 /// Gender of the customer.
@@ -781,7 +1317,7 @@ impl<'de> Deserialize<'de> for CustomerReadCreateTokenGender {
 }
 
 /// A stored customer token and the payment method behind it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerToken {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<CardInformation>,
@@ -795,6 +1331,56 @@ pub struct CustomerToken {
     ///
     /// Example: `ACTIVE`.
     pub status: CustomerTokenStatus,
+}
+
+impl<'de> Deserialize<'de> for CustomerToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            card: Option<CardInformation>,
+            direct_debit: Option<DirectDebitInformation>,
+            payment_method_type: Option<String>,
+            status: Option<CustomerTokenStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerToken;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "card" => self.card = map.next_value()?,
+                    "direct_debit" => self.direct_debit = map.next_value()?,
+                    "payment_method_type" => {
+                        self.payment_method_type = Some(map.next_value()?);
+                    }
+                    "status" => self.status = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerToken, E> {
+                Ok(CustomerToken {
+                    card: self.card,
+                    direct_debit: self.direct_debit,
+                    payment_method_type: klarna_runtime::object::required(
+                        self.payment_method_type,
+                        "payment_method_type",
+                    )?,
+                    status: klarna_runtime::object::required(self.status, "status")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                card: None,
+                direct_debit: None,
+                payment_method_type: None,
+                status: None,
+            },
+        )
+    }
 }
 
 /// Whether the token can still be used.
@@ -849,7 +1435,7 @@ impl<'de> Deserialize<'de> for CustomerTokenStatus {
 }
 
 /// Postal address with contact details, as the Customer Token API defines it (phone needs 5 or more characters).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenAddress {
     /// Person to address it to ("Attn."); B2B only.
     ///
@@ -916,8 +1502,89 @@ pub struct CustomerTokenAddress {
     pub title: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for CustomerTokenAddress {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            attention: Option<String>,
+            city: Option<String>,
+            country: Option<String>,
+            email: Option<String>,
+            family_name: Option<String>,
+            given_name: Option<String>,
+            organization_name: Option<String>,
+            phone: Option<String>,
+            postal_code: Option<String>,
+            region: Option<String>,
+            street_address: Option<String>,
+            street_address2: Option<String>,
+            title: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenAddress;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "attention" => self.attention = map.next_value()?,
+                    "city" => self.city = map.next_value()?,
+                    "country" => self.country = map.next_value()?,
+                    "email" => self.email = map.next_value()?,
+                    "family_name" => self.family_name = map.next_value()?,
+                    "given_name" => self.given_name = map.next_value()?,
+                    "organization_name" => self.organization_name = map.next_value()?,
+                    "phone" => self.phone = map.next_value()?,
+                    "postal_code" => self.postal_code = map.next_value()?,
+                    "region" => self.region = map.next_value()?,
+                    "street_address" => self.street_address = map.next_value()?,
+                    "street_address2" => self.street_address2 = map.next_value()?,
+                    "title" => self.title = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerTokenAddress, E> {
+                Ok(CustomerTokenAddress {
+                    attention: self.attention,
+                    city: self.city,
+                    country: self.country,
+                    email: self.email,
+                    family_name: self.family_name,
+                    given_name: self.given_name,
+                    organization_name: self.organization_name,
+                    phone: self.phone,
+                    postal_code: self.postal_code,
+                    region: self.region,
+                    street_address: self.street_address,
+                    street_address2: self.street_address2,
+                    title: self.title,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                attention: None,
+                city: None,
+                country: None,
+                email: None,
+                family_name: None,
+                given_name: None,
+                organization_name: None,
+                phone: None,
+                postal_code: None,
+                region: None,
+                street_address: None,
+                street_address2: None,
+                title: None,
+            },
+        )
+    }
+}
+
 /// Payment method of an order placed with a customer token (Customer Token API value list).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenAuthorizedPaymentMethod {
     /// Days until payment is due, for pay-later methods.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -927,6 +1594,51 @@ pub struct CustomerTokenAuthorizedPaymentMethod {
     pub number_of_installments: Option<i32>,
     /// Kind of payment method.
     pub r#type: CustomerTokenAuthorizedPaymentMethodType,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            number_of_days: Option<i32>,
+            number_of_installments: Option<i32>,
+            r#type: Option<CustomerTokenAuthorizedPaymentMethodType>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenAuthorizedPaymentMethod;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "number_of_days" => self.number_of_days = map.next_value()?,
+                    "number_of_installments" => {
+                        self.number_of_installments = map.next_value()?;
+                    }
+                    "type" => self.r#type = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenAuthorizedPaymentMethod, E> {
+                Ok(CustomerTokenAuthorizedPaymentMethod {
+                    number_of_days: self.number_of_days,
+                    number_of_installments: self.number_of_installments,
+                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                number_of_days: None,
+                number_of_installments: None,
+                r#type: None,
+            },
+        )
+    }
 }
 
 /// Kind of payment method.
@@ -1019,7 +1731,7 @@ impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethodType {
 }
 
 /// Purpose of the new customer token and the customer's market.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenCreationRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
@@ -1041,6 +1753,79 @@ pub struct CustomerTokenCreationRequest {
     ///
     /// Example: `GBP`.
     pub purchase_currency: String,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenCreationRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            billing_address: Option<Address>,
+            customer: Option<Customer>,
+            description: Option<String>,
+            intended_use: Option<CustomerTokenCreationRequestIntendedUse>,
+            locale: Option<String>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenCreationRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "customer" => self.customer = map.next_value()?,
+                    "description" => self.description = Some(map.next_value()?),
+                    "intended_use" => self.intended_use = Some(map.next_value()?),
+                    "locale" => self.locale = Some(map.next_value()?),
+                    "purchase_country" => self.purchase_country = Some(map.next_value()?),
+                    "purchase_currency" => {
+                        self.purchase_currency = Some(map.next_value()?);
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenCreationRequest, E> {
+                Ok(CustomerTokenCreationRequest {
+                    billing_address: self.billing_address,
+                    customer: self.customer,
+                    description: klarna_runtime::object::required(
+                        self.description,
+                        "description",
+                    )?,
+                    intended_use: klarna_runtime::object::required(
+                        self.intended_use,
+                        "intended_use",
+                    )?,
+                    locale: klarna_runtime::object::required(self.locale, "locale")?,
+                    purchase_country: klarna_runtime::object::required(
+                        self.purchase_country,
+                        "purchase_country",
+                    )?,
+                    purchase_currency: klarna_runtime::object::required(
+                        self.purchase_currency,
+                        "purchase_currency",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                billing_address: None,
+                customer: None,
+                description: None,
+                intended_use: None,
+                locale: None,
+                purchase_country: None,
+                purchase_currency: None,
+            },
+        )
+    }
 }
 
 /// What the token will be used for.
@@ -1085,7 +1870,7 @@ impl<'de> Deserialize<'de> for CustomerTokenCreationRequestIntendedUse {
 }
 
 /// The new customer token and what Klarna stored with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenCreationResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
@@ -1107,8 +1892,64 @@ pub struct CustomerTokenCreationResponse {
     pub token_id: String,
 }
 
+impl<'de> Deserialize<'de> for CustomerTokenCreationResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            billing_address: Option<Address>,
+            customer: Option<CustomerReadCreateToken>,
+            payment_method_reference: Option<String>,
+            redirect_url: Option<String>,
+            token_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenCreationResponse;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "customer" => self.customer = map.next_value()?,
+                    "payment_method_reference" => {
+                        self.payment_method_reference = map.next_value()?;
+                    }
+                    "redirect_url" => self.redirect_url = map.next_value()?,
+                    "token_id" => self.token_id = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenCreationResponse, E> {
+                Ok(CustomerTokenCreationResponse {
+                    billing_address: self.billing_address,
+                    customer: self.customer,
+                    payment_method_reference: self.payment_method_reference,
+                    redirect_url: self.redirect_url,
+                    token_id: klarna_runtime::object::required(
+                        self.token_id,
+                        "token_id",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                billing_address: None,
+                customer: None,
+                payment_method_reference: None,
+                redirect_url: None,
+                token_id: None,
+            },
+        )
+    }
+}
+
 /// Error body of the Customer Token API, which may carry order details.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenErrorV2 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorized_payment_method: Option<CustomerTokenAuthorizedPaymentMethod>,
@@ -1129,8 +1970,63 @@ pub struct CustomerTokenErrorV2 {
     pub reason: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for CustomerTokenErrorV2 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            authorized_payment_method: Option<CustomerTokenAuthorizedPaymentMethod>,
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+            fraud_status: Option<String>,
+            reason: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenErrorV2;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "authorized_payment_method" => {
+                        self.authorized_payment_method = map.next_value()?;
+                    }
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    "fraud_status" => self.fraud_status = map.next_value()?,
+                    "reason" => self.reason = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerTokenErrorV2, E> {
+                Ok(CustomerTokenErrorV2 {
+                    authorized_payment_method: self.authorized_payment_method,
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                    fraud_status: self.fraud_status,
+                    reason: self.reason,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                authorized_payment_method: None,
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+                fraud_status: None,
+                reason: None,
+            },
+        )
+    }
+}
+
 /// Merchant pages for an order placed with a customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenMerchantUrls {
     /// Page the customer returns to after the order is placed.
     pub confirmation: String,
@@ -1139,8 +2035,50 @@ pub struct CustomerTokenMerchantUrls {
     pub push: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for CustomerTokenMerchantUrls {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            confirmation: Option<String>,
+            push: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenMerchantUrls;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "confirmation" => self.confirmation = Some(map.next_value()?),
+                    "push" => self.push = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenMerchantUrls, E> {
+                Ok(CustomerTokenMerchantUrls {
+                    confirmation: klarna_runtime::object::required(
+                        self.confirmation,
+                        "confirmation",
+                    )?,
+                    push: self.push,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                confirmation: None,
+                push: None,
+            },
+        )
+    }
+}
+
 /// Order to place with a stored customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenOrder {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Attachment>,
@@ -1181,8 +2119,99 @@ pub struct CustomerTokenOrder {
     pub usage: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for CustomerTokenOrder {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            attachment: Option<Attachment>,
+            auto_capture: Option<bool>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            merchant_urls: Option<CustomerTokenMerchantUrls>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<CustomerTokenOrderLine>>,
+            order_tax_amount: Option<i64>,
+            purchase_currency: Option<String>,
+            shipping_address: Option<CustomerTokenAddress>,
+            usage: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenOrder;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "attachment" => self.attachment = map.next_value()?,
+                    "auto_capture" => self.auto_capture = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "merchant_urls" => self.merchant_urls = map.next_value()?,
+                    "order_amount" => self.order_amount = Some(map.next_value()?),
+                    "order_lines" => self.order_lines = Some(map.next_value()?),
+                    "order_tax_amount" => self.order_tax_amount = Some(map.next_value()?),
+                    "purchase_currency" => {
+                        self.purchase_currency = Some(map.next_value()?);
+                    }
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "usage" => self.usage = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerTokenOrder, E> {
+                Ok(CustomerTokenOrder {
+                    attachment: self.attachment,
+                    auto_capture: self.auto_capture,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    merchant_urls: self.merchant_urls,
+                    order_amount: klarna_runtime::object::required(
+                        self.order_amount,
+                        "order_amount",
+                    )?,
+                    order_lines: klarna_runtime::object::required(
+                        self.order_lines,
+                        "order_lines",
+                    )?,
+                    order_tax_amount: klarna_runtime::object::required(
+                        self.order_tax_amount,
+                        "order_tax_amount",
+                    )?,
+                    purchase_currency: klarna_runtime::object::required(
+                        self.purchase_currency,
+                        "purchase_currency",
+                    )?,
+                    shipping_address: self.shipping_address,
+                    usage: self.usage,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                attachment: None,
+                auto_capture: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                merchant_urls: None,
+                order_amount: None,
+                order_lines: None,
+                order_tax_amount: None,
+                purchase_currency: None,
+                shipping_address: None,
+                usage: None,
+            },
+        )
+    }
+}
+
 /// One item of an order placed with a customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenOrderLine {
     /// Picture of the item for Klarna's messages and app; 250x250 px or larger works best.
     ///
@@ -1249,6 +2278,106 @@ pub struct CustomerTokenOrderLine {
     ///
     /// Example: `2500`.
     pub unit_price: i64,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenOrderLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            image_url: Option<String>,
+            merchant_data: Option<String>,
+            name: Option<String>,
+            product_identifiers: Option<ProductIdentifiers>,
+            product_url: Option<String>,
+            quantity: Option<i64>,
+            quantity_unit: Option<String>,
+            reference: Option<String>,
+            subscription: Option<CustomerTokenSubscription>,
+            tax_rate: Option<i64>,
+            total_amount: Option<i64>,
+            total_discount_amount: Option<i64>,
+            total_tax_amount: Option<i64>,
+            r#type: Option<CustomerTokenOrderLineType>,
+            unit_price: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenOrderLine;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "image_url" => self.image_url = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "name" => self.name = Some(map.next_value()?),
+                    "product_identifiers" => self.product_identifiers = map.next_value()?,
+                    "product_url" => self.product_url = map.next_value()?,
+                    "quantity" => self.quantity = Some(map.next_value()?),
+                    "quantity_unit" => self.quantity_unit = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "subscription" => self.subscription = map.next_value()?,
+                    "tax_rate" => self.tax_rate = map.next_value()?,
+                    "total_amount" => self.total_amount = Some(map.next_value()?),
+                    "total_discount_amount" => {
+                        self.total_discount_amount = map.next_value()?;
+                    }
+                    "total_tax_amount" => self.total_tax_amount = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    "unit_price" => self.unit_price = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<CustomerTokenOrderLine, E> {
+                Ok(CustomerTokenOrderLine {
+                    image_url: self.image_url,
+                    merchant_data: self.merchant_data,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                    product_identifiers: self.product_identifiers,
+                    product_url: self.product_url,
+                    quantity: klarna_runtime::object::required(
+                        self.quantity,
+                        "quantity",
+                    )?,
+                    quantity_unit: self.quantity_unit,
+                    reference: self.reference,
+                    subscription: self.subscription,
+                    tax_rate: self.tax_rate,
+                    total_amount: klarna_runtime::object::required(
+                        self.total_amount,
+                        "total_amount",
+                    )?,
+                    total_discount_amount: self.total_discount_amount,
+                    total_tax_amount: self.total_tax_amount,
+                    r#type: self.r#type,
+                    unit_price: klarna_runtime::object::required(
+                        self.unit_price,
+                        "unit_price",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                image_url: None,
+                merchant_data: None,
+                name: None,
+                product_identifiers: None,
+                product_url: None,
+                quantity: None,
+                quantity_unit: None,
+                reference: None,
+                subscription: None,
+                tax_rate: None,
+                total_amount: None,
+                total_discount_amount: None,
+                total_tax_amount: None,
+                r#type: None,
+                unit_price: None,
+            },
+        )
+    }
 }
 
 /// Kind of line.
@@ -1323,7 +2452,7 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderLineType {
 }
 
 /// The order placed with a customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenOrderResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorized_payment_method: Option<CustomerTokenAuthorizedPaymentMethod>,
@@ -1335,6 +2464,64 @@ pub struct CustomerTokenOrderResponse {
     ///
     /// Example: `https://credit.klarna.com/v1/sessions/0b1d9815-165e-42e2-8867-35bc03789e00/redirect`.
     pub redirect_url: String,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenOrderResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            authorized_payment_method: Option<CustomerTokenAuthorizedPaymentMethod>,
+            fraud_status: Option<CustomerTokenOrderResponseFraudStatus>,
+            order_id: Option<String>,
+            redirect_url: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenOrderResponse;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "authorized_payment_method" => {
+                        self.authorized_payment_method = map.next_value()?;
+                    }
+                    "fraud_status" => self.fraud_status = Some(map.next_value()?),
+                    "order_id" => self.order_id = Some(map.next_value()?),
+                    "redirect_url" => self.redirect_url = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenOrderResponse, E> {
+                Ok(CustomerTokenOrderResponse {
+                    authorized_payment_method: self.authorized_payment_method,
+                    fraud_status: klarna_runtime::object::required(
+                        self.fraud_status,
+                        "fraud_status",
+                    )?,
+                    order_id: klarna_runtime::object::required(
+                        self.order_id,
+                        "order_id",
+                    )?,
+                    redirect_url: klarna_runtime::object::required(
+                        self.redirect_url,
+                        "redirect_url",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                authorized_payment_method: None,
+                fraud_status: None,
+                order_id: None,
+                redirect_url: None,
+            },
+        )
+    }
 }
 
 /// ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved.
@@ -1383,12 +2570,42 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderResponseFraudStatus {
 }
 
 /// New status for a customer token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenStatusUpdateRequest {
     /// Status to move the token to; only CANCELLED is allowed.
     ///
     /// Example: `CANCELLED`.
     pub status: CustomerTokenStatusUpdateRequestStatus,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            status: Option<CustomerTokenStatusUpdateRequestStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenStatusUpdateRequest;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "status" => self.status = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenStatusUpdateRequest, E> {
+                Ok(CustomerTokenStatusUpdateRequest {
+                    status: klarna_runtime::object::required(self.status, "status")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { status: None })
+    }
 }
 
 /// Status to move the token to; only CANCELLED is allowed.
@@ -1435,7 +2652,7 @@ impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequestStatus {
 }
 
 /// Recurring purchase that an order line of a token order belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CustomerTokenSubscription {
     /// Unit of the billing cycle.
     pub interval: CustomerTokenSubscriptionInterval,
@@ -1443,6 +2660,55 @@ pub struct CustomerTokenSubscription {
     pub interval_count: i64,
     /// Product name of the subscription.
     pub name: String,
+}
+
+impl<'de> Deserialize<'de> for CustomerTokenSubscription {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            interval: Option<CustomerTokenSubscriptionInterval>,
+            interval_count: Option<i64>,
+            name: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = CustomerTokenSubscription;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "interval" => self.interval = Some(map.next_value()?),
+                    "interval_count" => self.interval_count = Some(map.next_value()?),
+                    "name" => self.name = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(
+                self,
+            ) -> Result<CustomerTokenSubscription, E> {
+                Ok(CustomerTokenSubscription {
+                    interval: klarna_runtime::object::required(
+                        self.interval,
+                        "interval",
+                    )?,
+                    interval_count: klarna_runtime::object::required(
+                        self.interval_count,
+                        "interval_count",
+                    )?,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                interval: None,
+                interval_count: None,
+                name: None,
+            },
+        )
+    }
 }
 
 /// Unit of the billing cycle.
@@ -1499,7 +2765,7 @@ impl<'de> Deserialize<'de> for CustomerTokenSubscriptionInterval {
 }
 
 /// Bank account stored on a customer token for direct debit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DirectDebitInformation {
     /// Account number with most digits hidden.
     ///
@@ -1507,8 +2773,39 @@ pub struct DirectDebitInformation {
     pub masked_number: String,
 }
 
+impl<'de> Deserialize<'de> for DirectDebitInformation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            masked_number: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = DirectDebitInformation;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "masked_number" => self.masked_number = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<DirectDebitInformation, E> {
+                Ok(DirectDebitInformation {
+                    masked_number: klarna_runtime::object::required(
+                        self.masked_number,
+                        "masked_number",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(deserializer, Partial { masked_number: None })
+    }
+}
+
 /// Error body sent when Klarna rejects a request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorV2 {
     /// Id of the failed request; quote it when contacting Klarna.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1521,8 +2818,49 @@ pub struct ErrorV2 {
     pub error_messages: Option<Vec<String>>,
 }
 
+impl<'de> Deserialize<'de> for ErrorV2 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            correlation_id: Option<String>,
+            error_code: Option<String>,
+            error_messages: Option<Vec<String>>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ErrorV2;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "correlation_id" => self.correlation_id = map.next_value()?,
+                    "error_code" => self.error_code = map.next_value()?,
+                    "error_messages" => self.error_messages = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ErrorV2, E> {
+                Ok(ErrorV2 {
+                    correlation_id: self.correlation_id,
+                    error_code: self.error_code,
+                    error_messages: self.error_messages,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                correlation_id: None,
+                error_code: None,
+                error_messages: None,
+            },
+        )
+    }
+}
+
 /// Id, client token and payment method categories of a new session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MerchantSession {
     /// Token to start the Klarna JavaScript SDK with in the browser.
     ///
@@ -1537,8 +2875,57 @@ pub struct MerchantSession {
     pub session_id: String,
 }
 
+impl<'de> Deserialize<'de> for MerchantSession {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            client_token: Option<String>,
+            payment_method_categories: Option<Vec<PaymentMethodCategory>>,
+            session_id: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = MerchantSession;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "client_token" => self.client_token = Some(map.next_value()?),
+                    "payment_method_categories" => {
+                        self.payment_method_categories = map.next_value()?;
+                    }
+                    "session_id" => self.session_id = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<MerchantSession, E> {
+                Ok(MerchantSession {
+                    client_token: klarna_runtime::object::required(
+                        self.client_token,
+                        "client_token",
+                    )?,
+                    payment_method_categories: self.payment_method_categories,
+                    session_id: klarna_runtime::object::required(
+                        self.session_id,
+                        "session_id",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                client_token: None,
+                payment_method_categories: None,
+                session_id: None,
+            },
+        )
+    }
+}
+
 /// Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MerchantUrls {
     /// Endpoint that receives the authorization token when the customer finishes paying (authorization callback).
     ///
@@ -1562,8 +2949,53 @@ pub struct MerchantUrls {
     pub push: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for MerchantUrls {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            authorization: Option<String>,
+            confirmation: Option<String>,
+            notification: Option<String>,
+            push: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = MerchantUrls;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "authorization" => self.authorization = map.next_value()?,
+                    "confirmation" => self.confirmation = map.next_value()?,
+                    "notification" => self.notification = map.next_value()?,
+                    "push" => self.push = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<MerchantUrls, E> {
+                Ok(MerchantUrls {
+                    authorization: self.authorization,
+                    confirmation: self.confirmation,
+                    notification: self.notification,
+                    push: self.push,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                authorization: None,
+                confirmation: None,
+                notification: None,
+                push: None,
+            },
+        )
+    }
+}
+
 /// Colours and shapes of the Klarna widget.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Options {
     /// Border colour of widget elements, as CSS hex such as #FF9900.
     ///
@@ -1592,8 +3024,59 @@ pub struct Options {
     pub radius_border: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Options {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            color_border: Option<String>,
+            color_border_selected: Option<String>,
+            color_details: Option<String>,
+            color_text: Option<String>,
+            radius_border: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Options;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "color_border" => self.color_border = map.next_value()?,
+                    "color_border_selected" => {
+                        self.color_border_selected = map.next_value()?;
+                    }
+                    "color_details" => self.color_details = map.next_value()?,
+                    "color_text" => self.color_text = map.next_value()?,
+                    "radius_border" => self.radius_border = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Options, E> {
+                Ok(Options {
+                    color_border: self.color_border,
+                    color_border_selected: self.color_border_selected,
+                    color_details: self.color_details,
+                    color_text: self.color_text,
+                    radius_border: self.radius_border,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                color_border: None,
+                color_border_selected: None,
+                color_details: None,
+                color_text: None,
+                radius_border: None,
+            },
+        )
+    }
+}
+
 /// The order placed from an authorization.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Order {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorized_payment_method: Option<AuthorizedPaymentMethod>,
@@ -1607,6 +3090,56 @@ pub struct Order {
     /// Example: `https://credit.klarna.com/v1/sessions/0b1d9815-165e-42e2-8867-35bc03789e00/redirect`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Order {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            authorized_payment_method: Option<AuthorizedPaymentMethod>,
+            fraud_status: Option<OrderFraudStatus>,
+            order_id: Option<String>,
+            redirect_url: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Order;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "authorized_payment_method" => {
+                        self.authorized_payment_method = map.next_value()?;
+                    }
+                    "fraud_status" => self.fraud_status = map.next_value()?,
+                    "order_id" => self.order_id = Some(map.next_value()?),
+                    "redirect_url" => self.redirect_url = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Order, E> {
+                Ok(Order {
+                    authorized_payment_method: self.authorized_payment_method,
+                    fraud_status: self.fraud_status,
+                    order_id: klarna_runtime::object::required(
+                        self.order_id,
+                        "order_id",
+                    )?,
+                    redirect_url: self.redirect_url,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                authorized_payment_method: None,
+                fraud_status: None,
+                order_id: None,
+                redirect_url: None,
+            },
+        )
+    }
 }
 
 /// ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved.
@@ -1655,7 +3188,7 @@ impl<'de> Deserialize<'de> for OrderFraudStatus {
 }
 
 /// One item of the purchase, such as a product, a discount or a shipping fee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrderLine {
     /// Picture of the item for Klarna's messages and app; 250x250 px or larger works best.
     ///
@@ -1722,6 +3255,106 @@ pub struct OrderLine {
     ///
     /// Example: `2500`.
     pub unit_price: i64,
+}
+
+impl<'de> Deserialize<'de> for OrderLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            image_url: Option<String>,
+            merchant_data: Option<String>,
+            name: Option<String>,
+            product_identifiers: Option<ProductIdentifiers>,
+            product_url: Option<String>,
+            quantity: Option<i64>,
+            quantity_unit: Option<String>,
+            reference: Option<String>,
+            subscription: Option<Subscription>,
+            tax_rate: Option<i64>,
+            total_amount: Option<i64>,
+            total_discount_amount: Option<i64>,
+            total_tax_amount: Option<i64>,
+            r#type: Option<OrderLineType>,
+            unit_price: Option<i64>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = OrderLine;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "image_url" => self.image_url = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "name" => self.name = Some(map.next_value()?),
+                    "product_identifiers" => self.product_identifiers = map.next_value()?,
+                    "product_url" => self.product_url = map.next_value()?,
+                    "quantity" => self.quantity = Some(map.next_value()?),
+                    "quantity_unit" => self.quantity_unit = map.next_value()?,
+                    "reference" => self.reference = map.next_value()?,
+                    "subscription" => self.subscription = map.next_value()?,
+                    "tax_rate" => self.tax_rate = map.next_value()?,
+                    "total_amount" => self.total_amount = Some(map.next_value()?),
+                    "total_discount_amount" => {
+                        self.total_discount_amount = map.next_value()?;
+                    }
+                    "total_tax_amount" => self.total_tax_amount = map.next_value()?,
+                    "type" => self.r#type = map.next_value()?,
+                    "unit_price" => self.unit_price = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<OrderLine, E> {
+                Ok(OrderLine {
+                    image_url: self.image_url,
+                    merchant_data: self.merchant_data,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                    product_identifiers: self.product_identifiers,
+                    product_url: self.product_url,
+                    quantity: klarna_runtime::object::required(
+                        self.quantity,
+                        "quantity",
+                    )?,
+                    quantity_unit: self.quantity_unit,
+                    reference: self.reference,
+                    subscription: self.subscription,
+                    tax_rate: self.tax_rate,
+                    total_amount: klarna_runtime::object::required(
+                        self.total_amount,
+                        "total_amount",
+                    )?,
+                    total_discount_amount: self.total_discount_amount,
+                    total_tax_amount: self.total_tax_amount,
+                    r#type: self.r#type,
+                    unit_price: klarna_runtime::object::required(
+                        self.unit_price,
+                        "unit_price",
+                    )?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                image_url: None,
+                merchant_data: None,
+                name: None,
+                product_identifiers: None,
+                product_url: None,
+                quantity: None,
+                quantity_unit: None,
+                reference: None,
+                subscription: None,
+                tax_rate: None,
+                total_amount: None,
+                total_discount_amount: None,
+                total_tax_amount: None,
+                r#type: None,
+                unit_price: None,
+            },
+        )
+    }
 }
 
 /// Kind of line.
@@ -1796,7 +3429,7 @@ impl<'de> Deserialize<'de> for OrderLineType {
 }
 
 /// A group of Klarna payment methods the widget can show.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentMethodCategory {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asset_urls: Option<AssetUrls>,
@@ -1810,6 +3443,47 @@ pub struct PaymentMethodCategory {
     /// Example: `Pay with Klarna`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for PaymentMethodCategory {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            asset_urls: Option<AssetUrls>,
+            identifier: Option<PaymentMethodCategoryIdentifier>,
+            name: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = PaymentMethodCategory;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "asset_urls" => self.asset_urls = map.next_value()?,
+                    "identifier" => self.identifier = map.next_value()?,
+                    "name" => self.name = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<PaymentMethodCategory, E> {
+                Ok(PaymentMethodCategory {
+                    asset_urls: self.asset_urls,
+                    identifier: self.identifier,
+                    name: self.name,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                asset_urls: None,
+                identifier: None,
+                name: None,
+            },
+        )
+    }
 }
 
 /// Category id to pass when loading the widget.
@@ -1876,7 +3550,7 @@ impl<'de> Deserialize<'de> for PaymentMethodCategoryIdentifier {
 }
 
 /// Standard codes and attributes that identify a product.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProductIdentifiers {
     /// Brand name of the product; leave out if it has none.
     ///
@@ -1910,8 +3584,65 @@ pub struct ProductIdentifiers {
     pub size: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for ProductIdentifiers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            brand: Option<String>,
+            category_path: Option<String>,
+            color: Option<String>,
+            global_trade_item_number: Option<String>,
+            manufacturer_part_number: Option<String>,
+            size: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = ProductIdentifiers;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "brand" => self.brand = map.next_value()?,
+                    "category_path" => self.category_path = map.next_value()?,
+                    "color" => self.color = map.next_value()?,
+                    "global_trade_item_number" => {
+                        self.global_trade_item_number = map.next_value()?;
+                    }
+                    "manufacturer_part_number" => {
+                        self.manufacturer_part_number = map.next_value()?;
+                    }
+                    "size" => self.size = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<ProductIdentifiers, E> {
+                Ok(ProductIdentifiers {
+                    brand: self.brand,
+                    category_path: self.category_path,
+                    color: self.color,
+                    global_trade_item_number: self.global_trade_item_number,
+                    manufacturer_part_number: self.manufacturer_part_number,
+                    size: self.size,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                brand: None,
+                category_path: None,
+                color: None,
+                global_trade_item_number: None,
+                manufacturer_part_number: None,
+                size: None,
+            },
+        )
+    }
+}
+
 /// Session fields a merchant may change after creating it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Session {
     /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
     ///
@@ -2005,6 +3736,135 @@ pub struct Session {
     /// Example: `complete`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
+}
+
+impl<'de> Deserialize<'de> for Session {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            acquiring_channel: Option<SessionAcquiringChannel>,
+            attachment: Option<Attachment>,
+            authorization_token: Option<String>,
+            billing_address: Option<Address>,
+            client_token: Option<String>,
+            custom_payment_method_ids: Option<Vec<String>>,
+            customer: Option<Customer>,
+            design: Option<String>,
+            expires_at: Option<String>,
+            intent: Option<SessionIntent>,
+            locale: Option<String>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            merchant_urls: Option<MerchantUrls>,
+            options: Option<Options>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<OrderLine>>,
+            order_tax_amount: Option<i64>,
+            payment_method_categories: Option<Vec<PaymentMethodCategory>>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+            shipping_address: Option<Address>,
+            status: Option<SessionStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Session;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "acquiring_channel" => self.acquiring_channel = map.next_value()?,
+                    "attachment" => self.attachment = map.next_value()?,
+                    "authorization_token" => self.authorization_token = map.next_value()?,
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "client_token" => self.client_token = map.next_value()?,
+                    "custom_payment_method_ids" => {
+                        self.custom_payment_method_ids = map.next_value()?;
+                    }
+                    "customer" => self.customer = map.next_value()?,
+                    "design" => self.design = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "intent" => self.intent = map.next_value()?,
+                    "locale" => self.locale = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "merchant_urls" => self.merchant_urls = map.next_value()?,
+                    "options" => self.options = map.next_value()?,
+                    "order_amount" => self.order_amount = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "order_tax_amount" => self.order_tax_amount = map.next_value()?,
+                    "payment_method_categories" => {
+                        self.payment_method_categories = map.next_value()?;
+                    }
+                    "purchase_country" => self.purchase_country = map.next_value()?,
+                    "purchase_currency" => self.purchase_currency = map.next_value()?,
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "status" => self.status = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Session, E> {
+                Ok(Session {
+                    acquiring_channel: self.acquiring_channel,
+                    attachment: self.attachment,
+                    authorization_token: self.authorization_token,
+                    billing_address: self.billing_address,
+                    client_token: self.client_token,
+                    custom_payment_method_ids: self.custom_payment_method_ids,
+                    customer: self.customer,
+                    design: self.design,
+                    expires_at: self.expires_at,
+                    intent: self.intent,
+                    locale: self.locale,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    merchant_urls: self.merchant_urls,
+                    options: self.options,
+                    order_amount: self.order_amount,
+                    order_lines: self.order_lines,
+                    order_tax_amount: self.order_tax_amount,
+                    payment_method_categories: self.payment_method_categories,
+                    purchase_country: self.purchase_country,
+                    purchase_currency: self.purchase_currency,
+                    shipping_address: self.shipping_address,
+                    status: self.status,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                acquiring_channel: None,
+                attachment: None,
+                authorization_token: None,
+                billing_address: None,
+                client_token: None,
+                custom_payment_method_ids: None,
+                customer: None,
+                design: None,
+                expires_at: None,
+                intent: None,
+                locale: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                merchant_urls: None,
+                options: None,
+                order_amount: None,
+                order_lines: None,
+                order_tax_amount: None,
+                payment_method_categories: None,
+                purchase_country: None,
+                purchase_currency: None,
+                shipping_address: None,
+                status: None,
+            },
+        )
+    }
 }
 
 /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
@@ -2157,7 +4017,7 @@ impl<'de> Deserialize<'de> for SessionStatus {
 }
 
 /// Cart and customer data for a new payment session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionCreate {
     /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
     ///
@@ -2247,6 +4107,149 @@ pub struct SessionCreate {
     /// Example: `complete`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionCreateStatus>,
+}
+
+impl<'de> Deserialize<'de> for SessionCreate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            acquiring_channel: Option<SessionCreateAcquiringChannel>,
+            attachment: Option<Attachment>,
+            authorization_token: Option<String>,
+            billing_address: Option<Address>,
+            client_token: Option<String>,
+            custom_payment_method_ids: Option<Vec<String>>,
+            customer: Option<Customer>,
+            design: Option<String>,
+            expires_at: Option<String>,
+            intent: Option<SessionCreateIntent>,
+            locale: Option<String>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            merchant_urls: Option<MerchantUrls>,
+            options: Option<Options>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<OrderLine>>,
+            order_tax_amount: Option<i64>,
+            payment_method_categories: Option<Vec<PaymentMethodCategory>>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+            shipping_address: Option<Address>,
+            status: Option<SessionCreateStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = SessionCreate;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "acquiring_channel" => self.acquiring_channel = map.next_value()?,
+                    "attachment" => self.attachment = map.next_value()?,
+                    "authorization_token" => self.authorization_token = map.next_value()?,
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "client_token" => self.client_token = map.next_value()?,
+                    "custom_payment_method_ids" => {
+                        self.custom_payment_method_ids = map.next_value()?;
+                    }
+                    "customer" => self.customer = map.next_value()?,
+                    "design" => self.design = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "intent" => self.intent = map.next_value()?,
+                    "locale" => self.locale = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "merchant_urls" => self.merchant_urls = map.next_value()?,
+                    "options" => self.options = map.next_value()?,
+                    "order_amount" => self.order_amount = Some(map.next_value()?),
+                    "order_lines" => self.order_lines = Some(map.next_value()?),
+                    "order_tax_amount" => self.order_tax_amount = map.next_value()?,
+                    "payment_method_categories" => {
+                        self.payment_method_categories = map.next_value()?;
+                    }
+                    "purchase_country" => self.purchase_country = Some(map.next_value()?),
+                    "purchase_currency" => {
+                        self.purchase_currency = Some(map.next_value()?);
+                    }
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "status" => self.status = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<SessionCreate, E> {
+                Ok(SessionCreate {
+                    acquiring_channel: self.acquiring_channel,
+                    attachment: self.attachment,
+                    authorization_token: self.authorization_token,
+                    billing_address: self.billing_address,
+                    client_token: self.client_token,
+                    custom_payment_method_ids: self.custom_payment_method_ids,
+                    customer: self.customer,
+                    design: self.design,
+                    expires_at: self.expires_at,
+                    intent: self.intent,
+                    locale: self.locale,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    merchant_urls: self.merchant_urls,
+                    options: self.options,
+                    order_amount: klarna_runtime::object::required(
+                        self.order_amount,
+                        "order_amount",
+                    )?,
+                    order_lines: klarna_runtime::object::required(
+                        self.order_lines,
+                        "order_lines",
+                    )?,
+                    order_tax_amount: self.order_tax_amount,
+                    payment_method_categories: self.payment_method_categories,
+                    purchase_country: klarna_runtime::object::required(
+                        self.purchase_country,
+                        "purchase_country",
+                    )?,
+                    purchase_currency: klarna_runtime::object::required(
+                        self.purchase_currency,
+                        "purchase_currency",
+                    )?,
+                    shipping_address: self.shipping_address,
+                    status: self.status,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                acquiring_channel: None,
+                attachment: None,
+                authorization_token: None,
+                billing_address: None,
+                client_token: None,
+                custom_payment_method_ids: None,
+                customer: None,
+                design: None,
+                expires_at: None,
+                intent: None,
+                locale: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                merchant_urls: None,
+                options: None,
+                order_amount: None,
+                order_lines: None,
+                order_tax_amount: None,
+                payment_method_categories: None,
+                purchase_country: None,
+                purchase_currency: None,
+                shipping_address: None,
+                status: None,
+            },
+        )
+    }
 }
 
 /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
@@ -2399,7 +4402,7 @@ impl<'de> Deserialize<'de> for SessionCreateStatus {
 }
 
 /// A payment session with all data gathered so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SessionRead {
     /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
     ///
@@ -2493,6 +4496,135 @@ pub struct SessionRead {
     /// Example: `complete`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionReadStatus>,
+}
+
+impl<'de> Deserialize<'de> for SessionRead {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            acquiring_channel: Option<SessionReadAcquiringChannel>,
+            attachment: Option<Attachment>,
+            authorization_token: Option<String>,
+            billing_address: Option<Address>,
+            client_token: Option<String>,
+            custom_payment_method_ids: Option<Vec<String>>,
+            customer: Option<CustomerRead>,
+            design: Option<String>,
+            expires_at: Option<String>,
+            intent: Option<SessionReadIntent>,
+            locale: Option<String>,
+            merchant_data: Option<String>,
+            merchant_reference1: Option<String>,
+            merchant_reference2: Option<String>,
+            merchant_urls: Option<MerchantUrls>,
+            options: Option<Options>,
+            order_amount: Option<i64>,
+            order_lines: Option<Vec<OrderLine>>,
+            order_tax_amount: Option<i64>,
+            payment_method_categories: Option<Vec<PaymentMethodCategory>>,
+            purchase_country: Option<String>,
+            purchase_currency: Option<String>,
+            shipping_address: Option<Address>,
+            status: Option<SessionReadStatus>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = SessionRead;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "acquiring_channel" => self.acquiring_channel = map.next_value()?,
+                    "attachment" => self.attachment = map.next_value()?,
+                    "authorization_token" => self.authorization_token = map.next_value()?,
+                    "billing_address" => self.billing_address = map.next_value()?,
+                    "client_token" => self.client_token = map.next_value()?,
+                    "custom_payment_method_ids" => {
+                        self.custom_payment_method_ids = map.next_value()?;
+                    }
+                    "customer" => self.customer = map.next_value()?,
+                    "design" => self.design = map.next_value()?,
+                    "expires_at" => self.expires_at = map.next_value()?,
+                    "intent" => self.intent = map.next_value()?,
+                    "locale" => self.locale = map.next_value()?,
+                    "merchant_data" => self.merchant_data = map.next_value()?,
+                    "merchant_reference1" => self.merchant_reference1 = map.next_value()?,
+                    "merchant_reference2" => self.merchant_reference2 = map.next_value()?,
+                    "merchant_urls" => self.merchant_urls = map.next_value()?,
+                    "options" => self.options = map.next_value()?,
+                    "order_amount" => self.order_amount = map.next_value()?,
+                    "order_lines" => self.order_lines = map.next_value()?,
+                    "order_tax_amount" => self.order_tax_amount = map.next_value()?,
+                    "payment_method_categories" => {
+                        self.payment_method_categories = map.next_value()?;
+                    }
+                    "purchase_country" => self.purchase_country = map.next_value()?,
+                    "purchase_currency" => self.purchase_currency = map.next_value()?,
+                    "shipping_address" => self.shipping_address = map.next_value()?,
+                    "status" => self.status = map.next_value()?,
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<SessionRead, E> {
+                Ok(SessionRead {
+                    acquiring_channel: self.acquiring_channel,
+                    attachment: self.attachment,
+                    authorization_token: self.authorization_token,
+                    billing_address: self.billing_address,
+                    client_token: self.client_token,
+                    custom_payment_method_ids: self.custom_payment_method_ids,
+                    customer: self.customer,
+                    design: self.design,
+                    expires_at: self.expires_at,
+                    intent: self.intent,
+                    locale: self.locale,
+                    merchant_data: self.merchant_data,
+                    merchant_reference1: self.merchant_reference1,
+                    merchant_reference2: self.merchant_reference2,
+                    merchant_urls: self.merchant_urls,
+                    options: self.options,
+                    order_amount: self.order_amount,
+                    order_lines: self.order_lines,
+                    order_tax_amount: self.order_tax_amount,
+                    payment_method_categories: self.payment_method_categories,
+                    purchase_country: self.purchase_country,
+                    purchase_currency: self.purchase_currency,
+                    shipping_address: self.shipping_address,
+                    status: self.status,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                acquiring_channel: None,
+                attachment: None,
+                authorization_token: None,
+                billing_address: None,
+                client_token: None,
+                custom_payment_method_ids: None,
+                customer: None,
+                design: None,
+                expires_at: None,
+                intent: None,
+                locale: None,
+                merchant_data: None,
+                merchant_reference1: None,
+                merchant_reference2: None,
+                merchant_urls: None,
+                options: None,
+                order_amount: None,
+                order_lines: None,
+                order_tax_amount: None,
+                payment_method_categories: None,
+                purchase_country: None,
+                purchase_currency: None,
+                shipping_address: None,
+                status: None,
+            },
+        )
+    }
 }
 
 /// Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise.
@@ -2645,7 +4777,7 @@ impl<'de> Deserialize<'de> for SessionReadStatus {
 }
 
 /// Recurring purchase that an order line belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Subscription {
     /// Unit of the billing cycle.
     pub interval: SubscriptionInterval,
@@ -2653,6 +4785,53 @@ pub struct Subscription {
     pub interval_count: i64,
     /// Product name of the subscription.
     pub name: String,
+}
+
+impl<'de> Deserialize<'de> for Subscription {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Partial {
+            interval: Option<SubscriptionInterval>,
+            interval_count: Option<i64>,
+            name: Option<String>,
+        }
+        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+            type Value = Subscription;
+            fn field<M: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut M,
+            ) -> Result<bool, M::Error> {
+                match key {
+                    "interval" => self.interval = Some(map.next_value()?),
+                    "interval_count" => self.interval_count = Some(map.next_value()?),
+                    "name" => self.name = Some(map.next_value()?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+            fn finish<E: serde::de::Error>(self) -> Result<Subscription, E> {
+                Ok(Subscription {
+                    interval: klarna_runtime::object::required(
+                        self.interval,
+                        "interval",
+                    )?,
+                    interval_count: klarna_runtime::object::required(
+                        self.interval_count,
+                        "interval_count",
+                    )?,
+                    name: klarna_runtime::object::required(self.name, "name")?,
+                })
+            }
+        }
+        klarna_runtime::object::object(
+            deserializer,
+            Partial {
+                interval: None,
+                interval_count: None,
+                name: None,
+            },
+        )
+    }
 }
 
 /// Unit of the billing cycle.

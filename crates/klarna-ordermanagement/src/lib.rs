@@ -1103,4 +1103,5 @@ pub enum CancelOrderError {
     Forbidden(models::CancelNotAllowedErrorMessage),
 }
 
+#[cfg(feature = "guides")]
 pub mod guides;

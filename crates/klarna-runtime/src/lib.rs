@@ -6,6 +6,7 @@
 //! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
 //! [`call`] builder that each generated operation uses.
 
+pub mod object;
 pub mod open_enum;
 
 #[cfg(feature = "client")]
