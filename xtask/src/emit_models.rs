@@ -177,22 +177,32 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             quote! { Option<#ty> }
         }
     });
-    let reads = s.fields.iter().zip(&idents).zip(&optional).map(|((f, ident), &optional)| {
-        let key = &f.json_name;
-        if optional {
-            quote! { #key => self.#ident = map.next_value()?, }
-        } else {
-            quote! { #key => self.#ident = Some(map.next_value()?), }
-        }
-    });
-    let finishes = s.fields.iter().zip(&idents).zip(&optional).map(|((f, ident), &optional)| {
-        let key = &f.json_name;
-        if optional {
-            quote! { #ident: self.#ident, }
-        } else {
-            quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, }
-        }
-    });
+    let reads = s
+        .fields
+        .iter()
+        .zip(&idents)
+        .zip(&optional)
+        .map(|((f, ident), &optional)| {
+            let key = &f.json_name;
+            if optional {
+                quote! { #key => self.#ident = map.next_value()?, }
+            } else {
+                quote! { #key => self.#ident = Some(map.next_value()?), }
+            }
+        });
+    let finishes = s
+        .fields
+        .iter()
+        .zip(&idents)
+        .zip(&optional)
+        .map(|((f, ident), &optional)| {
+            let key = &f.json_name;
+            if optional {
+                quote! { #ident: self.#ident, }
+            } else {
+                quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, }
+            }
+        });
     quote! {
         impl<'de> Deserialize<'de> for #name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
