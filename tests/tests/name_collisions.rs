@@ -31,6 +31,23 @@ fn schemas_differing_in_case_are_three_types() {
 }
 
 #[test]
+fn schemas_named_like_the_generated_deserialize_code_compile_and_decode() {
+    let value = json!({
+        "d": { "deserializer": "x", "key": "k", "map": 3 },
+        "e": { "self": "me" }
+    });
+    let partial: models::Partial2 = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(partial.d.map, Some(3));
+    assert_eq!(partial.e.self_, "me");
+    assert_eq!(serde_json::to_value(&partial).unwrap(), value);
+    let missing = serde_json::from_value::<models::E2>(json!({})).unwrap_err();
+    assert!(
+        missing.to_string().contains("missing field `self`"),
+        "{missing}"
+    );
+}
+
+#[test]
 fn fields_differing_in_spelling_keep_their_own_values() {
     let input = json!({
         "fooBar": "text",
