@@ -1,7 +1,9 @@
 //! Test support for the workspace: the fixture documents' generated models,
-//! compiled here so that tests can use them (see `build.rs`), and a
-//! loopback HTTP server that records requests and plays canned responses.
+//! compiled here so that tests can use them (see `build.rs`), a loopback
+//! HTTP server that records requests and plays canned responses, and what
+//! the client tests that use it share.
 
+pub mod client_support;
 pub mod server;
 
 /// Types generated from the documents in `tests/fixtures/`.

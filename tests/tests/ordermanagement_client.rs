@@ -6,8 +6,6 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::net::TcpListener;
-use std::time::Duration;
 
 use klarna_ordermanagement::models::{
     Address, CaptureObject, ExtendDueDateRequest, InitialPaymentMethodDtoType,
@@ -17,21 +15,23 @@ use klarna_ordermanagement::models::{
 };
 use klarna_ordermanagement::{
     AcknowledgeOrderError, AppendOrderShippingInfoError, AppendShippingInfoError, CancelOrderError,
-    CaptureOrderError, CaptureOrderResponse, Captures, Client, Config, Credentials, Error,
-    ErrorKind, ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetCapturesError,
+    CaptureOrderError, CaptureOrderResponse, Captures, Client, Credentials, Error, ErrorKind,
+    ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetCapturesError,
     GetOptionsForExtendDueDateError, GetOrderError, GetRefundError, IdempotencyKey, Orders,
     RefundOrderError, RefundOrderResponse, Refunds, ReleaseRemainingAuthorizationError, Response,
-    RetryPolicy, TriggerSendOutError, UpdateAuthorizationError, UpdateConsumerDetailsError,
+    TriggerSendOutError, UpdateAuthorizationError, UpdateConsumerDetailsError,
     UpdateMerchantReferencesError,
 };
-use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
+use klarna_tests::client_support::{
+    self, assert_accepts_json, assert_json_body, assert_no_key, assert_uuid_v4, closed_port_url,
+    error_body, Loopback, CORRELATION_ID, KEY_HEADER,
+};
+use klarna_tests::server::{CannedResponse, RecordedRequest};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 const USERNAME: &str = "K123456_abcd1234";
 const PASSWORD: &str = "sharedsecret";
-/// `Basic base64("K123456_abcd1234:sharedsecret")`, computed outside the SDK.
-const AUTHORIZATION: &str = "Basic SzEyMzQ1Nl9hYmNkMTIzNDpzaGFyZWRzZWNyZXQ=";
 
 /// Ids that need percent-encoding, and their encoded path segments.
 const ORDER_ID: &str = "order/1 ä";
@@ -41,101 +41,27 @@ const CAPTURE: &str = "capture%204ba29b50%2F%C3%9F";
 const REFUND_ID: &str = "refund#b2cb4f2e?1";
 const REFUND: &str = "refund%23b2cb4f2e%3F1";
 
-const CORRELATION_ID: &str = "66782175-ae05-44fc-9eb3-eeceadbad271";
-const KEY_HEADER: &str = "klarna-idempotency-key";
+const LOOPBACK: Loopback = Loopback {
+    credentials: || Credentials::basic(USERNAME, PASSWORD),
+    // `Basic base64("K123456_abcd1234:sharedsecret")`, computed outside the SDK.
+    authorization: "Basic SzEyMzQ1Nl9hYmNkMTIzNDpzaGFyZWRzZWNyZXQ=",
+    truncated_success: r#"{"order_id": "f3392f8b", "order_amount": "#,
+};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn client_for(base_url: String) -> Client {
-    let config = Config::with_base_url(base_url, Credentials::basic(USERNAME, PASSWORD))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        // One request per exchange here; tests/retries.rs covers retries.
-        .retry(RetryPolicy::never());
-    Client::new(config).unwrap()
-}
-
-fn client(server: &TestServer) -> Client {
-    client_for(server.url())
-}
-
-fn error_message(code: &str) -> String {
-    format!("Klarna refused the request: {code}")
-}
-
-/// A Klarna error body.
-fn error_body(code: &str) -> Value {
-    json!({
-        "correlation_id": CORRELATION_ID,
-        "error_code": code,
-        "error_messages": [error_message(code)]
-    })
-}
 
 /// The error body decoded into the type the spec documents for a status.
 fn decoded<B: DeserializeOwned>(code: &str) -> B {
     serde_json::from_value(error_body(code)).unwrap()
 }
 
-/// Starts a server that answers with `response`, makes one call, and
-/// returns its result with the one request it sent.
-async fn exchange<T, E, Fut>(
-    response: CannedResponse,
-    call: impl FnOnce(Client) -> Fut,
-) -> (Result<Response<T>, Error<E>>, RecordedRequest)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let server = TestServer::start();
-    server.respond(response);
-    let result = call(client(&server)).await;
-    (result, server.single_request())
-}
-
-/// What every request carries: method, target, credentials, user agent.
-fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
-    assert_eq!(request.method, method);
-    assert_eq!(request.target, target);
-    assert_eq!(request.header("authorization"), Some(AUTHORIZATION));
-    let user_agent = request.header("user-agent").expect("a user agent");
-    assert!(user_agent.starts_with("klarna-rust-sdk/"), "{user_agent}");
-}
-
-fn assert_accepts_json(request: &RecordedRequest) {
-    assert_eq!(request.header("accept"), Some("application/json"));
-}
-
-fn assert_json_body(request: &RecordedRequest, expected: Value) {
-    assert_eq!(request.header("content-type"), Some("application/json"));
-    assert_eq!(request.json(), expected);
-}
-
 fn assert_no_body(request: &RecordedRequest) {
-    assert!(request.body.is_empty(), "{:?}", request.body);
-    assert_eq!(request.header("content-type"), None);
+    client_support::assert_no_body(request);
     // Proxies may refuse a POST or PATCH that does not say its length.
     if request.method != "GET" {
         assert_eq!(request.header("content-length"), Some("0"));
-    }
-}
-
-/// A call to an operation without the idempotency header.
-fn assert_no_key<T>(response: &Response<T>, request: &RecordedRequest) {
-    assert_eq!(request.header(KEY_HEADER), None);
-    assert_eq!(response.idempotency_key(), None);
-}
-
-/// A version 4 UUID in its 36-character text form.
-fn assert_uuid_v4(key: &str) {
-    assert_eq!(key.len(), 36, "{key}");
-    for (i, c) in key.char_indices() {
-        match i {
-            8 | 13 | 18 | 23 => assert_eq!(c, '-', "{key}"),
-            14 => assert_eq!(c, '4', "version 4: {key}"),
-            _ => assert!(c.is_ascii_hexdigit(), "{key}"),
-        }
     }
 }
 
@@ -151,12 +77,14 @@ where
     Fut: Future<Output = Result<Response<T>, Error<E>>>,
 {
     let given = IdempotencyKey::from("order-1-step-7");
-    let (result, first) = exchange(success.clone(), |c| call(c, Some(given.clone()))).await;
+    let (result, first) = LOOPBACK
+        .exchange(success.clone(), |c| call(c, Some(given.clone())))
+        .await;
     let with_key = result.unwrap();
     assert_eq!(first.header(KEY_HEADER), Some("order-1-step-7"));
     assert_eq!(with_key.idempotency_key(), Some(&given));
 
-    let (result, second) = exchange(success, |c| call(c, None)).await;
+    let (result, second) = LOOPBACK.exchange(success, |c| call(c, None)).await;
     let without_key = result.unwrap();
     let generated = second.header(KEY_HEADER).expect("a generated key is sent");
     assert_uuid_v4(generated);
@@ -165,75 +93,6 @@ where
         Some(generated)
     );
     [(with_key, first), (without_key, second)]
-}
-
-/// Answers a call with a documented error status and a Klarna error body,
-/// checks what every such error carries, and returns it for the caller to
-/// check the variant.
-async fn api_error<T: Debug, E: Debug, Fut>(
-    status: u16,
-    code: &str,
-    call: impl FnOnce(Client) -> Fut,
-) -> Error<E>
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let (result, request) = exchange(CannedResponse::json(status, &error_body(code)), call).await;
-    let error = result.unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
-    assert_eq!(error.status(), Some(status));
-    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
-    assert_eq!(error.error_code(), Some(code));
-    assert_eq!(error.error_messages(), [error_message(code)]);
-    // The key sent (or none) is the key the error reports.
-    assert_eq!(
-        error.idempotency_key().map(IdempotencyKey::as_str),
-        request.header(KEY_HEADER)
-    );
-    error
-}
-
-/// A status the spec does not document is `UnexpectedStatus`, with the body.
-async fn assert_unexpected_status<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let teapot = CannedResponse::new(418)
-        .header("Content-Type", "text/plain")
-        .body("I'm a teapot");
-    let error = exchange(teapot, call).await.0.unwrap_err();
-    match error.kind() {
-        ErrorKind::UnexpectedStatus(details) => {
-            assert_eq!(details.status, 418);
-            assert_eq!(details.body_excerpt, "I'm a teapot");
-        }
-        _ => panic!("expected UnexpectedStatus, got {error:?}"),
-    }
-    assert_eq!(error.status(), Some(418));
-    assert!(error.api_body().is_none());
-}
-
-/// A 200 whose body is not the documented JSON is `Decode`, with the status.
-async fn assert_decode_error<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let malformed = CannedResponse::new(200)
-        .header("Content-Type", "application/json")
-        .body(r#"{"order_id": "f3392f8b", "order_amount": "#);
-    let error = exchange(malformed, call).await.0.unwrap_err();
-    match error.kind() {
-        ErrorKind::Decode { details, message } => {
-            assert_eq!(details.status, 200);
-            assert_eq!(
-                details.body_excerpt,
-                r#"{"order_id": "f3392f8b", "order_amount": "#
-            );
-            assert!(!message.is_empty());
-        }
-        _ => panic!("expected Decode, got {error:?}"),
-    }
-    assert_eq!(error.status(), Some(200));
 }
 
 // ---------------------------------------------------------------------------
@@ -438,13 +297,14 @@ fn order_json() -> Value {
 
 #[tokio::test]
 async fn get_order_decodes_the_order() {
-    let (result, request) = exchange(CannedResponse::json(200, &order_json()), |c| async move {
-        c.get_order(ORDER_ID, Some("acme-commerce-plugin/2.1"))
-            .await
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &order_json()), |c| async move {
+            c.get_order(ORDER_ID, Some("acme-commerce-plugin/2.1"))
+                .await
+        })
+        .await;
     let order = result.unwrap();
-    assert_request(&request, "GET", ORDER);
+    LOOPBACK.assert_request(&request, "GET", ORDER);
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&order, &request);
@@ -497,12 +357,13 @@ async fn get_order_decodes_the_order() {
 
 #[tokio::test]
 async fn get_order_without_integrator_sends_no_integrator_header() {
-    let (result, request) = exchange(CannedResponse::json(200, &order_json()), |c| async move {
-        c.get_order(ORDER_ID, None).await
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &order_json()), |c| async move {
+            c.get_order(ORDER_ID, None).await
+        })
+        .await;
     result.unwrap();
-    assert_request(&request, "GET", ORDER);
+    LOOPBACK.assert_request(&request, "GET", ORDER);
     assert_eq!(request.header("klarna-integrator"), None);
 }
 
@@ -517,10 +378,11 @@ async fn get_order_keeps_unknown_enum_values_and_ignores_unknown_fields() {
     order["brand_new_field"] = json!("added by Klarna next year");
     order["captures"][0]["shipping_info"][0]["shipping_method"] = json!("Drone");
 
-    let (result, _) = exchange(CannedResponse::json(200, &order), |c| async move {
-        c.get_order(ORDER_ID, None).await
-    })
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &order), |c| async move {
+            c.get_order(ORDER_ID, None).await
+        })
+        .await;
     let order = result.unwrap();
     assert_eq!(
         order.status,
@@ -556,10 +418,11 @@ async fn get_order_keeps_unknown_enum_values_and_ignores_unknown_fields() {
 
 #[tokio::test]
 async fn get_order_errors() {
-    let error = api_error(404, "NO_SUCH_ORDER", |c| async move {
-        c.get_order(ORDER_ID, None).await
-    })
-    .await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_ORDER", |c| async move {
+            c.get_order(ORDER_ID, None).await
+        })
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&GetOrderError::NotFound(decoded("NO_SUCH_ORDER")))
@@ -572,16 +435,20 @@ async fn acknowledge_order() {
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         assert_eq!(*done, ());
-        assert_request(&request, "POST", &format!("{ORDER}/acknowledge"));
+        LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/acknowledge"));
         assert_no_body(&request);
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&AcknowledgeOrderError::Forbidden(decoded("NOT_ALLOWED")))
     );
-    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_ORDER", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&AcknowledgeOrderError::NotFound(decoded("NO_SUCH_ORDER")))
@@ -600,7 +467,7 @@ async fn update_authorization() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(&request, "PATCH", &format!("{ORDER}/authorization"));
+        LOOPBACK.assert_request(&request, "PATCH", &format!("{ORDER}/authorization"));
         assert_json_body(
             &request,
             json!({
@@ -611,7 +478,9 @@ async fn update_authorization() {
         );
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateAuthorizationError::Forbidden(decoded("NOT_ALLOWED")))
@@ -641,14 +510,16 @@ async fn update_consumer_details() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(&request, "PATCH", &format!("{ORDER}/customer-details"));
+        LOOPBACK.assert_request(&request, "PATCH", &format!("{ORDER}/customer-details"));
         assert_json_body(
             &request,
             json!({ "shipping_address": klara_address_json() }),
         );
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateConsumerDetailsError::Forbidden(decoded(
@@ -662,7 +533,7 @@ async fn extend_authorization_time() {
     let call = |c: Client, key| async move { c.extend_authorization_time(ORDER_ID, key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(
+        LOOPBACK.assert_request(
             &request,
             "POST",
             &format!("{ORDER}/extend-authorization-time"),
@@ -670,7 +541,9 @@ async fn extend_authorization_time() {
         assert_no_body(&request);
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&ExtendAuthorizationTimeError::Forbidden(decoded(
@@ -690,7 +563,7 @@ async fn update_merchant_references() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(&request, "PATCH", &format!("{ORDER}/merchant-references"));
+        LOOPBACK.assert_request(&request, "PATCH", &format!("{ORDER}/merchant-references"));
         assert_json_body(
             &request,
             json!({
@@ -700,7 +573,9 @@ async fn update_merchant_references() {
         );
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateMerchantReferencesError::Forbidden(decoded(
@@ -715,7 +590,7 @@ async fn release_remaining_authorization() {
         |c: Client, key| async move { c.release_remaining_authorization(ORDER_ID, key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(
+        LOOPBACK.assert_request(
             &request,
             "POST",
             &format!("{ORDER}/release-remaining-authorization"),
@@ -723,7 +598,9 @@ async fn release_remaining_authorization() {
         assert_no_body(&request);
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&ReleaseRemainingAuthorizationError::Forbidden(decoded(
@@ -740,11 +617,13 @@ async fn append_order_shipping_info() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(&request, "POST", &format!("{ORDER}/shipping-info"));
+        LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/shipping-info"));
         assert_json_body(&request, json!({ "shipping_info": [dhl_shipment_json()] }));
     }
 
-    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_ORDER", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&AppendOrderShippingInfoError::NotFound(decoded(
@@ -758,11 +637,13 @@ async fn cancel_order() {
     let call = |c: Client, key| async move { c.cancel_order(ORDER_ID, key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(&request, "POST", &format!("{ORDER}/cancel"));
+        LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/cancel"));
         assert_no_body(&request);
     }
 
-    let error = api_error(403, "CANCEL_NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "CANCEL_NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&CancelOrderError::Forbidden(decoded("CANCEL_NOT_ALLOWED")))
@@ -783,13 +664,14 @@ async fn get_captures() {
         "order_lines": [],
         "refunded_amount": 0
     });
-    let (result, request) = exchange(
-        CannedResponse::json(200, &json!([capture_json(), second])),
-        |c| async move { c.get_captures(ORDER_ID).await },
-    )
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(
+            CannedResponse::json(200, &json!([capture_json(), second])),
+            |c| async move { c.get_captures(ORDER_ID).await },
+        )
+        .await;
     let captures = result.unwrap();
-    assert_request(&request, "GET", &format!("{ORDER}/captures"));
+    LOOPBACK.assert_request(&request, "GET", &format!("{ORDER}/captures"));
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&captures, &request);
@@ -803,10 +685,11 @@ async fn get_captures() {
     assert_eq!(captures[1].captured_amount, Some(4000));
     assert_eq!(captures[1].klarna_reference.as_deref(), Some("K4MADNY-2"));
 
-    let error = api_error(404, "NO_SUCH_ORDER", |c| async move {
-        c.get_captures(ORDER_ID).await
-    })
-    .await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_ORDER", |c| async move {
+            c.get_captures(ORDER_ID).await
+        })
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&GetCapturesError::NotFound(decoded("NO_SUCH_ORDER")))
@@ -835,7 +718,7 @@ async fn capture_order() {
                 ),
             }
         );
-        assert_request(&request, "POST", &format!("{ORDER}/captures"));
+        LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/captures"));
         assert_json_body(
             &request,
             json!({
@@ -849,19 +732,25 @@ async fn capture_order() {
     }
 
     // The headers are optional in the spec: a 201 without them is a success.
-    let (result, _) = exchange(CannedResponse::new(201), |c| call(c, None)).await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::new(201), |c| call(c, None))
+        .await;
     let done = result.unwrap();
     assert_eq!(done.capture_id, None);
     assert_eq!(done.location, None);
 
-    let error = api_error(403, "CAPTURE_NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "CAPTURE_NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&CaptureOrderError::Forbidden(decoded(
             "CAPTURE_NOT_ALLOWED"
         )))
     );
-    let error = api_error(404, "NO_SUCH_ORDER", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_ORDER", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&CaptureOrderError::NotFound(decoded("NO_SUCH_ORDER")))
@@ -870,12 +759,13 @@ async fn capture_order() {
 
 #[tokio::test]
 async fn get_capture() {
-    let (result, request) = exchange(CannedResponse::json(200, &capture_json()), |c| async move {
-        c.get_capture(ORDER_ID, CAPTURE_ID).await
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &capture_json()), |c| async move {
+            c.get_capture(ORDER_ID, CAPTURE_ID).await
+        })
+        .await;
     let capture = result.unwrap();
-    assert_request(&request, "GET", &format!("{ORDER}/captures/{CAPTURE}"));
+    LOOPBACK.assert_request(&request, "GET", &format!("{ORDER}/captures/{CAPTURE}"));
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&capture, &request);
@@ -898,10 +788,11 @@ async fn get_capture() {
         Some("Knoxville")
     );
 
-    let error = api_error(404, "NO_SUCH_CAPTURE", |c| async move {
-        c.get_capture(ORDER_ID, CAPTURE_ID).await
-    })
-    .await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_CAPTURE", |c| async move {
+            c.get_capture(ORDER_ID, CAPTURE_ID).await
+        })
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&GetCaptureError::NotFound(decoded("NO_SUCH_CAPTURE")))
@@ -916,7 +807,7 @@ async fn extend_due_date() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(
+        LOOPBACK.assert_request(
             &request,
             "PATCH",
             &format!("{ORDER}/captures/{CAPTURE}/extend-due-date"),
@@ -924,12 +815,16 @@ async fn extend_due_date() {
         assert_json_body(&request, json!({ "number_of_days": 14 }));
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&ExtendDueDateError::Forbidden(decoded("NOT_ALLOWED")))
     );
-    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&ExtendDueDateError::NotFound(decoded("NO_SUCH_CAPTURE")))
@@ -945,13 +840,14 @@ async fn get_options_for_extend_due_date() {
             { "number_of_days": 28, "amount": 495 }
         ]
     });
-    let (result, request) = exchange(CannedResponse::json(200, &options), |c| async move {
-        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
-            .await
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &options), |c| async move {
+            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+                .await
+        })
+        .await;
     let options = result.unwrap();
-    assert_request(
+    LOOPBACK.assert_request(
         &request,
         "GET",
         &format!("{ORDER}/captures/{CAPTURE}/extend-due-date-options"),
@@ -968,11 +864,12 @@ async fn get_options_for_extend_due_date() {
     assert_eq!(choices[1].number_of_days, Some(28));
     assert_eq!(choices[1].amount, Some(495));
 
-    let error = api_error(404, "NO_SUCH_CAPTURE", |c| async move {
-        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
-            .await
-    })
-    .await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_CAPTURE", |c| async move {
+            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+                .await
+        })
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&GetOptionsForExtendDueDateError::NotFound(decoded(
@@ -989,7 +886,7 @@ async fn append_shipping_info() {
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(
+        LOOPBACK.assert_request(
             &request,
             "POST",
             &format!("{ORDER}/captures/{CAPTURE}/shipping-info"),
@@ -997,12 +894,16 @@ async fn append_shipping_info() {
         assert_json_body(&request, json!({ "shipping_info": [dhl_shipment_json()] }));
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&AppendShippingInfoError::Forbidden(decoded("NOT_ALLOWED")))
     );
-    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&AppendShippingInfoError::NotFound(decoded(
@@ -1016,7 +917,7 @@ async fn trigger_send_out() {
     let call = |c: Client, key| async move { c.trigger_send_out(ORDER_ID, CAPTURE_ID, key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
-        assert_request(
+        LOOPBACK.assert_request(
             &request,
             "POST",
             &format!("{ORDER}/captures/{CAPTURE}/trigger-send-out"),
@@ -1024,12 +925,16 @@ async fn trigger_send_out() {
         assert_no_body(&request);
     }
 
-    let error = api_error(403, "NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&TriggerSendOutError::Forbidden(decoded("NOT_ALLOWED")))
     );
-    let error = api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NO_SUCH_CAPTURE", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&TriggerSendOutError::NotFound(decoded("NO_SUCH_CAPTURE")))
@@ -1061,7 +966,7 @@ async fn refund_order() {
                 ),
             }
         );
-        assert_request(&request, "POST", &format!("{ORDER}/refunds"));
+        LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/refunds"));
         assert_json_body(
             &request,
             json!({
@@ -1072,12 +977,16 @@ async fn refund_order() {
         );
     }
 
-    let error = api_error(403, "REFUND_NOT_ALLOWED", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "REFUND_NOT_ALLOWED", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&RefundOrderError::Forbidden(decoded("REFUND_NOT_ALLOWED")))
     );
-    let error = api_error(404, "NOT_FOUND", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NOT_FOUND", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&RefundOrderError::NotFound(decoded("NOT_FOUND")))
@@ -1095,12 +1004,13 @@ async fn get_refund() {
         "credit_invoice": false,
         "order_lines": [sneakers_json()]
     });
-    let (result, request) = exchange(CannedResponse::json(200, &refund), |c| async move {
-        c.get_refund(ORDER_ID, REFUND_ID).await
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &refund), |c| async move {
+            c.get_refund(ORDER_ID, REFUND_ID).await
+        })
+        .await;
     let refund = result.unwrap();
-    assert_request(&request, "GET", &format!("{ORDER}/refunds/{REFUND}"));
+    LOOPBACK.assert_request(&request, "GET", &format!("{ORDER}/refunds/{REFUND}"));
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&refund, &request);
@@ -1118,10 +1028,11 @@ async fn get_refund() {
         Some(&[line("B24680", "Sneakers", 1, 10000)][..])
     );
 
-    let error = api_error(404, "NOT_FOUND", |c| async move {
-        c.get_refund(ORDER_ID, REFUND_ID).await
-    })
-    .await;
+    let error = LOOPBACK
+        .api_error(404, "NOT_FOUND", |c| async move {
+            c.get_refund(ORDER_ID, REFUND_ID).await
+        })
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&GetRefundError::NotFound(decoded("NOT_FOUND")))
@@ -1134,81 +1045,108 @@ async fn get_refund() {
 
 #[tokio::test]
 async fn an_undocumented_status_is_unexpected_for_every_operation() {
-    assert_unexpected_status(|c| async move { c.get_order(ORDER_ID, None).await }).await;
-    assert_unexpected_status(|c| async move { c.acknowledge_order(ORDER_ID, None).await }).await;
-    assert_unexpected_status(|c| async move {
-        let body = UpdateAuthorization {
-            order_amount: 6000,
-            description: None,
-            order_lines: None,
-        };
-        c.update_authorization(ORDER_ID, &body, None).await
-    })
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.update_consumer_details(ORDER_ID, &UpdateConsumer::default(), None)
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move { c.extend_authorization_time(ORDER_ID, None).await })
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.get_order(ORDER_ID, None).await })
         .await;
-    assert_unexpected_status(|c| async move {
-        c.update_merchant_references(ORDER_ID, &UpdateMerchantReferences::default(), None)
-            .await
-    })
-    .await;
-    assert_unexpected_status(
-        |c| async move { c.release_remaining_authorization(ORDER_ID, None).await },
-    )
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.append_order_shipping_info(ORDER_ID, &shipping_info(), None)
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move { c.cancel_order(ORDER_ID, None).await }).await;
-    assert_unexpected_status(|c| async move { c.get_captures(ORDER_ID).await }).await;
-    assert_unexpected_status(
-        |c| async move { c.capture_order(ORDER_ID, &capture_body(), None).await },
-    )
-    .await;
-    assert_unexpected_status(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await }).await;
-    assert_unexpected_status(|c| async move {
-        let body = ExtendDueDateRequest { number_of_days: 14 };
-        c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, None).await
-    })
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), None)
-            .await
-    })
-    .await;
-    assert_unexpected_status(
-        |c| async move { c.trigger_send_out(ORDER_ID, CAPTURE_ID, None).await },
-    )
-    .await;
-    assert_unexpected_status(
-        |c| async move { c.refund_order(ORDER_ID, &refund_body(), None).await },
-    )
-    .await;
-    assert_unexpected_status(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await }).await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.acknowledge_order(ORDER_ID, None).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            let body = UpdateAuthorization {
+                order_amount: 6000,
+                description: None,
+                order_lines: None,
+            };
+            c.update_authorization(ORDER_ID, &body, None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_consumer_details(ORDER_ID, &UpdateConsumer::default(), None)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(
+            |c| async move { c.extend_authorization_time(ORDER_ID, None).await },
+        )
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_merchant_references(ORDER_ID, &UpdateMerchantReferences::default(), None)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.release_remaining_authorization(ORDER_ID, None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.append_order_shipping_info(ORDER_ID, &shipping_info(), None)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.cancel_order(ORDER_ID, None).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.get_captures(ORDER_ID).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.capture_order(ORDER_ID, &capture_body(), None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            let body = ExtendDueDateRequest { number_of_days: 14 };
+            c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), None)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.trigger_send_out(ORDER_ID, CAPTURE_ID, None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.refund_order(ORDER_ID, &refund_body(), None).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await })
+        .await;
 }
 
 #[tokio::test]
 async fn an_undocumented_error_status_still_reads_klarnas_error_fields() {
-    let (result, request) = exchange(
-        CannedResponse::json(503, &error_body("TEMPORARILY_UNAVAILABLE")),
-        |c| async move {
-            let key = IdempotencyKey::from("order-1-capture-1");
-            c.capture_order(ORDER_ID, &capture_body(), Some(key)).await
-        },
-    )
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(
+            CannedResponse::json(503, &error_body("TEMPORARILY_UNAVAILABLE")),
+            |c| async move {
+                let key = IdempotencyKey::from("order-1-capture-1");
+                c.capture_order(ORDER_ID, &capture_body(), Some(key)).await
+            },
+        )
+        .await;
     let error = result.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::UnexpectedStatus(_)),
@@ -1231,24 +1169,34 @@ async fn an_undocumented_error_status_still_reads_klarnas_error_fields() {
 
 #[tokio::test]
 async fn a_malformed_success_body_is_a_decode_error() {
-    assert_decode_error(|c| async move { c.get_order(ORDER_ID, None).await }).await;
-    assert_decode_error(|c| async move { c.get_captures(ORDER_ID).await }).await;
-    assert_decode_error(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await }).await;
-    assert_decode_error(|c| async move {
-        c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
-            .await
-    })
-    .await;
-    assert_decode_error(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await }).await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.get_order(ORDER_ID, None).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.get_captures(ORDER_ID).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move {
+            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await })
+        .await;
 }
 
 #[tokio::test]
 async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
     // An object where the spec documents an array of captures.
-    let (result, _) = exchange(CannedResponse::json(200, &capture_json()), |c| async move {
-        c.get_captures(ORDER_ID).await
-    })
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &capture_json()), |c| async move {
+            c.get_captures(ORDER_ID).await
+        })
+        .await;
     let error = result.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::Decode { details, .. } if details.status == 200),
@@ -1256,17 +1204,9 @@ async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
     );
 }
 
-/// A port on 127.0.0.1 where nothing listens any more.
-fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
 #[tokio::test]
 async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
-    let client = client_for(closed_port_url());
+    let client = LOOPBACK.client_for(closed_port_url());
     let key = IdempotencyKey::from("order-1-capture-1");
     let error = client
         .capture_order(ORDER_ID, &capture_body(), Some(key.clone()))

@@ -6,7 +6,6 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::time::Duration;
 
 use klarna_payments::payment_api::models::{
     Address, Buyer, CaptureRequest, ChargebackReason, ErrorResponse, ErrorType, LineItem,
@@ -15,20 +14,23 @@ use klarna_payments::payment_api::models::{
     PaymentTransactionUpdate, Recipient, RefundRequest, Shipping, ValidationError,
 };
 use klarna_payments::payment_api::{
-    CancelPaymentConfirmationError, CapturePaymentTransactionError, Client, Config,
+    CancelPaymentConfirmationError, CapturePaymentTransactionError, Client,
     ConfirmPaymentRequestError, CreatePaymentRequestError, Credentials, Error, ErrorKind,
     IdempotencyKey, PaymentCaptures, PaymentChargebacks, PaymentRefunds, PaymentRequests,
     PaymentTransactions, ReadPaymentCaptureError, ReadPaymentChargebackError,
     ReadPaymentRefundError, ReadPaymentRequestError, ReadPaymentTransactionError,
-    RefundPaymentCaptureError, RefundPaymentTransactionError, Response, RetryPolicy,
-    UpdatePaymentRequestError, UpdatePaymentTransactionError, VoidPaymentTransactionError,
+    RefundPaymentCaptureError, RefundPaymentTransactionError, Response, UpdatePaymentRequestError,
+    UpdatePaymentTransactionError, VoidPaymentTransactionError,
+};
+use klarna_tests::client_support::{
+    assert_accepts_json, assert_json_body, assert_no_body, assert_no_key, assert_uuid_v4, Loopback,
+    KEY_HEADER,
 };
 use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
 use serde_json::{json, Value};
 
 const API_KEY: &str = "klarna_test_api_T3BlbiBzZXNhbWU";
 const PARTNER_ACCOUNT: &str = "krn:partner:account:206bbb83-9b6e-46fa-940d-337153c04a58";
-const KEY_HEADER: &str = "klarna-idempotency-key";
 
 /// Klarna's ids are KRNs, whose colons are percent-encoded in a path
 /// segment; the confirmation token and the refund id carry characters
@@ -67,60 +69,21 @@ macro_rules! fixture {
 // Helpers
 // ---------------------------------------------------------------------------
 
-fn client_with(server: &TestServer, credentials: Credentials) -> Client {
-    // One attempt per call: each canned answer is for exactly one request.
-    let config = Config::with_base_url(server.url(), credentials)
-        .retry(RetryPolicy::never())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10));
-    Client::new(config).unwrap()
-}
-
-fn client(server: &TestServer) -> Client {
-    client_with(server, Credentials::api_key(API_KEY, PARTNER_ACCOUNT))
-}
-
-async fn exchange<T, E, Fut>(
-    response: CannedResponse,
-    call: impl FnOnce(Client) -> Fut,
-) -> (Result<Response<T>, Error<E>>, RecordedRequest)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let server = TestServer::start();
-    server.respond(response);
-    let result = call(client(&server)).await;
-    (result, server.single_request())
-}
+const LOOPBACK: Loopback = Loopback {
+    credentials: || Credentials::api_key(API_KEY, PARTNER_ACCOUNT),
+    authorization: API_KEY,
+    truncated_success: r#"{"payment_capture_id": "#,
+};
 
 /// What every request carries: method, target, API key, partner account,
 /// user agent.
 fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
-    assert_eq!(request.method, method);
-    assert_eq!(request.target, target);
-    assert_eq!(request.header("authorization"), Some(API_KEY));
+    LOOPBACK.assert_request(request, method, target);
     assert_eq!(
         request.header("klarna-partner-account"),
         Some(PARTNER_ACCOUNT)
     );
-    let user_agent = request.header("user-agent").expect("a user agent");
-    assert!(user_agent.starts_with("klarna-rust-sdk/"), "{user_agent}");
-    assert_eq!(request.header("accept"), Some("application/json"));
-}
-
-fn assert_json_body(request: &RecordedRequest, expected: Value) {
-    assert_eq!(request.header("content-type"), Some("application/json"));
-    assert_eq!(request.json(), expected);
-}
-
-fn assert_no_body(request: &RecordedRequest) {
-    assert!(request.body.is_empty(), "{:?}", request.body);
-    assert_eq!(request.header("content-type"), None);
-}
-
-fn assert_no_key<T>(response: &Response<T>, request: &RecordedRequest) {
-    assert_eq!(request.header(KEY_HEADER), None);
-    assert_eq!(response.idempotency_key(), None);
+    assert_accepts_json(request);
 }
 
 /// The key the caller gave is sent and returned.
@@ -139,14 +102,7 @@ fn assert_generated_key<T>(response: &Response<T>, request: &RecordedRequest) {
         response.idempotency_key().map(IdempotencyKey::as_str),
         Some(key)
     );
-    assert_eq!(key.len(), 36, "{key}");
-    for (i, c) in key.char_indices() {
-        match i {
-            8 | 13 | 18 | 23 => assert_eq!(c, '-', "{key}"),
-            14 => assert_eq!(c, '4', "version 4: {key}"),
-            _ => assert!(c.is_ascii_hexdigit(), "{key}"),
-        }
-    }
+    assert_uuid_v4(key);
 }
 
 /// Klarna's error object for a status, and its typed form.
@@ -209,7 +165,9 @@ async fn assert_errors<T: Debug, E: Debug + PartialEq, Fut>(
 {
     for (status, variant) in documented {
         let (json, typed) = error_for(*status);
-        let (result, request) = exchange(CannedResponse::json(*status, &json), &call).await;
+        let (result, request) = LOOPBACK
+            .exchange(CannedResponse::json(*status, &json), &call)
+            .await;
         let error = result.unwrap_err();
         assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
         assert_eq!(error.status(), Some(*status));
@@ -319,7 +277,9 @@ fn refund_request() -> RefundRequest {
 async fn create_payment_request() {
     let call = |c: Client| async move { c.create_payment_request(&minimum_request(), None).await };
     let response = fixture!("create_payment_request.response");
-    let (result, request) = exchange(CannedResponse::json(201, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(201, &response), call)
+        .await;
     let created = result.unwrap();
     assert_request(&request, "POST", "/v1/payment/requests");
     assert_json_body(&request, fixture!("create_payment_request.request"));
@@ -349,7 +309,9 @@ async fn create_payment_request() {
 async fn read_payment_request() {
     let call = |c: Client| async move { c.read_payment_request(PAYMENT_REQUEST_ID).await };
     let response = fixture!("read_payment_request.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let read = result.unwrap();
     assert_request(&request, "GET", PAYMENT_REQUEST);
     assert_no_body(&request);
@@ -377,10 +339,11 @@ async fn read_payment_request_keeps_unknown_states_and_ignores_unknown_fields() 
     response["state"] = json!("EXPIRED");
     response["brand_new_field"] = json!({ "added": "later" });
     response["payment_request"]["config"] = json!({ "redirect_url": "https://shop.example/back" });
-    let (result, _) = exchange(CannedResponse::json(200, &response), |c| async move {
-        c.read_payment_request(PAYMENT_REQUEST_ID).await
-    })
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), |c| async move {
+            c.read_payment_request(PAYMENT_REQUEST_ID).await
+        })
+        .await;
     let read = result.unwrap();
     assert_eq!(read.state, PaymentRequestState::Unknown("EXPIRED".into()));
     // The free-form config keeps what it is sent.
@@ -402,7 +365,9 @@ async fn update_payment_request() {
             .await
     };
     let response = fixture!("update_payment_request.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let updated = result.unwrap();
     assert_request(&request, "PATCH", PAYMENT_REQUEST);
     assert_json_body(&request, fixture!("update_payment_request.request"));
@@ -440,7 +405,9 @@ async fn confirm_payment_request() {
             .await
     };
     let response = fixture!("confirm_payment_request.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let confirmed = result.unwrap();
     assert_request(&request, "POST", &format!("{CONFIRMATION}/confirm"));
     assert_json_body(&request, fixture!("confirm_payment_request.request"));
@@ -471,7 +438,9 @@ async fn confirm_payment_request() {
 async fn cancel_payment_confirmation() {
     let call = |c: Client| async move { c.cancel_payment_confirmation(CONFIRMATION_TOKEN).await };
     let response = fixture!("cancel_payment_confirmation.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let cancelled = result.unwrap();
     assert_request(&request, "DELETE", CONFIRMATION);
     assert_no_body(&request);
@@ -500,7 +469,9 @@ async fn read_payment_transaction() {
     let call =
         |c: Client| async move { c.read_payment_transaction(ACCOUNT_ID, TRANSACTION_ID).await };
     let response = fixture!("read_payment_transaction.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let transaction = result.unwrap();
     assert_request(&request, "GET", &format!("{ACCOUNT}{TRANSACTION}"));
     assert_no_body(&request);
@@ -533,7 +504,9 @@ async fn update_payment_transaction() {
             .await
     };
     let response = fixture!("update_payment_transaction.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let updated = result.unwrap();
     assert_request(&request, "PATCH", &format!("{ACCOUNT}{TRANSACTION}"));
     assert_json_body(&request, fixture!("update_payment_transaction.request"));
@@ -571,7 +544,9 @@ async fn capture_payment_transaction() {
             .await
     };
     let response = fixture!("capture_payment_transaction.response");
-    let (result, request) = exchange(CannedResponse::json(201, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(201, &response), call)
+        .await;
     let captured = result.unwrap();
     assert_request(
         &request,
@@ -606,7 +581,9 @@ async fn refund_payment_transaction() {
             .await
     };
     let response = fixture!("refund_payment_transaction.response");
-    let (result, request) = exchange(CannedResponse::json(201, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(201, &response), call)
+        .await;
     let refunded = result.unwrap();
     assert_request(&request, "POST", &format!("{ACCOUNT}{TRANSACTION}/refunds"));
     assert_json_body(&request, fixture!("refund_payment_transaction.request"));
@@ -638,7 +615,9 @@ async fn void_payment_transaction() {
             .await
     };
     let response = fixture!("void_payment_transaction.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let voided = result.unwrap();
     assert_request(&request, "POST", &format!("{ACCOUNT}{TRANSACTION}/void"));
     assert_no_body(&request);
@@ -673,7 +652,9 @@ async fn void_payment_transaction() {
 async fn read_payment_capture() {
     let call = |c: Client| async move { c.read_payment_capture(ACCOUNT_ID, CAPTURE_ID).await };
     let response = fixture!("read_payment_capture.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let capture = result.unwrap();
     assert_request(&request, "GET", &format!("{ACCOUNT}{CAPTURE}"));
     assert_no_body(&request);
@@ -702,7 +683,9 @@ async fn refund_payment_capture() {
             .await
     };
     let response = fixture!("refund_payment_capture.response");
-    let (result, request) = exchange(CannedResponse::json(201, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(201, &response), call)
+        .await;
     let refunded = result.unwrap();
     assert_request(&request, "POST", &format!("{ACCOUNT}{CAPTURE}/refunds"));
     assert_json_body(&request, fixture!("refund_payment_capture.request"));
@@ -729,7 +712,9 @@ async fn refund_payment_capture() {
 async fn read_payment_refund() {
     let call = |c: Client| async move { c.read_payment_refund(ACCOUNT_ID, REFUND_ID).await };
     let response = fixture!("read_payment_refund.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let refund = result.unwrap();
     assert_request(&request, "GET", &format!("{ACCOUNT}{REFUND}"));
     assert_no_body(&request);
@@ -757,7 +742,9 @@ async fn read_payment_chargeback() {
     let call =
         |c: Client| async move { c.read_payment_chargeback(ACCOUNT_ID, CHARGEBACK_ID).await };
     let response = fixture!("read_payment_chargeback.response");
-    let (result, request) = exchange(CannedResponse::json(200, &response), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &response), call)
+        .await;
     let chargeback = result.unwrap();
     assert_request(&request, "GET", &format!("{ACCOUNT}{CHARGEBACK}"));
     assert_no_body(&request);
@@ -792,7 +779,11 @@ async fn basic_credentials_send_no_partner_account() {
         200,
         &fixture!("read_payment_request.response"),
     ));
-    let client = client_with(&server, Credentials::basic("PN_merchant_1", "t0ps3cret!"));
+    let basic = Loopback {
+        credentials: || Credentials::basic("PN_merchant_1", "t0ps3cret!"),
+        ..LOOPBACK
+    };
+    let client = basic.client_for(server.url());
     client
         .read_payment_request(PAYMENT_REQUEST_ID)
         .await
@@ -808,28 +799,12 @@ async fn basic_credentials_send_no_partner_account() {
 #[tokio::test]
 async fn undocumented_status_and_malformed_body() {
     let call = |c: Client| async move { c.read_payment_capture(ACCOUNT_ID, CAPTURE_ID).await };
-    let teapot = CannedResponse::new(418)
-        .header("Content-Type", "text/plain")
-        .body("I'm a teapot");
-    let error = exchange(teapot, call).await.0.unwrap_err();
-    assert!(
-        matches!(error.kind(), ErrorKind::UnexpectedStatus(d) if d.status == 418),
-        "{error:?}"
-    );
-    assert!(error.api_body().is_none());
-
-    let malformed = CannedResponse::new(200)
-        .header("Content-Type", "application/json")
-        .body(r#"{"payment_capture_id": "#);
-    let error = exchange(malformed, call).await.0.unwrap_err();
-    assert!(
-        matches!(error.kind(), ErrorKind::Decode { details, .. } if details.status == 200),
-        "{error:?}"
-    );
+    LOOPBACK.assert_unexpected_status(call).await;
+    LOOPBACK.assert_decode_error(call).await;
 
     // A capture without its required amount is not a capture.
     let incomplete = CannedResponse::json(200, &json!({ "payment_capture_id": CAPTURE_ID }));
-    let error = exchange(incomplete, call).await.0.unwrap_err();
+    let error = LOOPBACK.exchange(incomplete, call).await.0.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::Decode { .. }),
         "{error:?}"
@@ -840,7 +815,8 @@ async fn undocumented_status_and_malformed_body() {
 async fn secrets_stay_out_of_errors() {
     let call = |c: Client| async move { c.read_payment_request(PAYMENT_REQUEST_ID).await };
     let (json, _) = error_for(401);
-    let error = exchange(CannedResponse::json(401, &json), call)
+    let error = LOOPBACK
+        .exchange(CannedResponse::json(401, &json), call)
         .await
         .0
         .unwrap_err();

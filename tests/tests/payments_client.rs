@@ -4,11 +4,6 @@
 //! decodes, and every error status the spec documents, plus undocumented
 //! statuses, malformed bodies and a server that is not there.
 
-use std::fmt::Debug;
-use std::future::Future;
-use std::net::TcpListener;
-use std::time::Duration;
-
 use klarna_payments::models::{
     Address, AuthorizedPaymentMethodType, CreateOrderRequest,
     CustomerTokenAuthorizedPaymentMethodType, CustomerTokenCreationRequest,
@@ -21,19 +16,20 @@ use klarna_payments::models::{
     SessionReadIntent, SessionReadStatus,
 };
 use klarna_payments::{
-    Authorizations, CancelAuthorizationError, Client, Config, CreateCreditSessionError,
+    Authorizations, CancelAuthorizationError, Client, CreateCreditSessionError,
     CreateCustomerTokenError, CreateCustomerTokenOrderError, CreateOrderError, Credentials,
-    CustomerTokens, Error, ErrorKind, IdempotencyKey, ReadCreditSessionError,
-    ReadCustomerTokenError, Response, RetryPolicy, Sessions, UpdateCreditSessionError,
-    UpdateCustomerTokenStatusError,
+    CustomerTokens, ErrorKind, IdempotencyKey, ReadCreditSessionError, ReadCustomerTokenError,
+    Sessions, UpdateCreditSessionError, UpdateCustomerTokenStatusError,
 };
-use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
+use klarna_tests::client_support::{
+    assert_accepts_json, assert_json_body, assert_no_body, assert_no_key, assert_uuid_v4,
+    closed_port_url, error_body, error_message, Loopback, CORRELATION_ID, KEY_HEADER,
+};
+use klarna_tests::server::CannedResponse;
 use serde_json::{json, Value};
 
 const USERNAME: &str = "PN_merchant_1";
 const PASSWORD: &str = "t0ps3cret!";
-/// `Basic base64("PN_merchant_1:t0ps3cret!")`, computed outside the SDK.
-const AUTHORIZATION: &str = "Basic UE5fbWVyY2hhbnRfMTp0MHBzM2NyZXQh";
 
 /// Ids that need percent-encoding, and their encoded paths.
 const SESSION_ID: &str = "session/1 ä";
@@ -43,163 +39,12 @@ const AUTHORIZATION_PATH: &str = "/payments/v1/authorizations/auth%20token%2F%C3
 const CUSTOMER_TOKEN: &str = "token?id=1#ä";
 const TOKEN: &str = "/customer-token/v1/tokens/token%3Fid%3D1%23%C3%A4";
 
-const CORRELATION_ID: &str = "2f5a8b6c-1d3e-4f70-9a1b-c2d3e4f5a6b7";
-const KEY_HEADER: &str = "klarna-idempotency-key";
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-fn client_for(base_url: String) -> Client {
-    let config = Config::with_base_url(base_url, Credentials::basic(USERNAME, PASSWORD))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        // One request per exchange here; tests/retries.rs covers retries.
-        .retry(RetryPolicy::never());
-    Client::new(config).unwrap()
-}
-
-fn client(server: &TestServer) -> Client {
-    client_for(server.url())
-}
-
-fn error_message(code: &str) -> String {
-    format!("Klarna refused the request: {code}")
-}
-
-/// A Klarna error body.
-fn error_body(code: &str) -> Value {
-    json!({
-        "correlation_id": CORRELATION_ID,
-        "error_code": code,
-        "error_messages": [error_message(code)]
-    })
-}
-
-/// Starts a server that answers with `response`, makes one call, and
-/// returns its result with the one request it sent.
-async fn exchange<T, E, Fut>(
-    response: CannedResponse,
-    call: impl FnOnce(Client) -> Fut,
-) -> (Result<Response<T>, Error<E>>, RecordedRequest)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let server = TestServer::start();
-    server.respond(response);
-    let result = call(client(&server)).await;
-    (result, server.single_request())
-}
-
-/// What every request carries: method, target, credentials, user agent.
-fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
-    assert_eq!(request.method, method);
-    assert_eq!(request.target, target);
-    assert_eq!(request.header("authorization"), Some(AUTHORIZATION));
-    let user_agent = request.header("user-agent").expect("a user agent");
-    assert!(user_agent.starts_with("klarna-rust-sdk/"), "{user_agent}");
-}
-
-fn assert_accepts_json(request: &RecordedRequest) {
-    assert_eq!(request.header("accept"), Some("application/json"));
-}
-
-fn assert_json_body(request: &RecordedRequest, expected: Value) {
-    assert_eq!(request.header("content-type"), Some("application/json"));
-    assert_eq!(request.json(), expected);
-}
-
-fn assert_no_body(request: &RecordedRequest) {
-    assert!(request.body.is_empty(), "{:?}", request.body);
-    assert_eq!(request.header("content-type"), None);
-}
-
-/// A call to an operation without the idempotency header.
-fn assert_no_key<T>(response: &Response<T>, request: &RecordedRequest) {
-    assert_eq!(request.header(KEY_HEADER), None);
-    assert_eq!(response.idempotency_key(), None);
-}
-
-/// A version 4 UUID in its 36-character text form.
-fn assert_uuid_v4(key: &str) {
-    assert_eq!(key.len(), 36, "{key}");
-    for (i, c) in key.char_indices() {
-        match i {
-            8 | 13 | 18 | 23 => assert_eq!(c, '-', "{key}"),
-            14 => assert_eq!(c, '4', "version 4: {key}"),
-            _ => assert!(c.is_ascii_hexdigit(), "{key}"),
-        }
-    }
-}
-
-/// Answers a call with a documented error status and a Klarna error body,
-/// checks what every such error carries, and returns it for the caller to
-/// check the variant.
-async fn api_error<T: Debug, E: Debug, Fut>(
-    status: u16,
-    code: &str,
-    call: impl FnOnce(Client) -> Fut,
-) -> Error<E>
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let (result, request) = exchange(CannedResponse::json(status, &error_body(code)), call).await;
-    let error = result.unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
-    assert_eq!(error.status(), Some(status));
-    assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
-    assert_eq!(error.error_code(), Some(code));
-    assert_eq!(error.error_messages(), [error_message(code)]);
-    // The key sent (or none) is the key the error reports.
-    assert_eq!(
-        error.idempotency_key().map(IdempotencyKey::as_str),
-        request.header(KEY_HEADER)
-    );
-    error
-}
-
-/// A status the spec does not document is `UnexpectedStatus`, with the body.
-async fn assert_unexpected_status<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let teapot = CannedResponse::new(418)
-        .header("Content-Type", "text/plain")
-        .body("I'm a teapot");
-    let error = exchange(teapot, call).await.0.unwrap_err();
-    match error.kind() {
-        ErrorKind::UnexpectedStatus(details) => {
-            assert_eq!(details.status, 418);
-            assert_eq!(details.body_excerpt, "I'm a teapot");
-        }
-        _ => panic!("expected UnexpectedStatus, got {error:?}"),
-    }
-    assert_eq!(error.status(), Some(418));
-    assert!(error.api_body().is_none());
-}
-
-/// A 200 whose body is not the documented JSON is `Decode`, with the status.
-async fn assert_decode_error<T: Debug, E: Debug, Fut>(call: impl FnOnce(Client) -> Fut)
-where
-    Fut: Future<Output = Result<Response<T>, Error<E>>>,
-{
-    let malformed = CannedResponse::new(200)
-        .header("Content-Type", "application/json")
-        .body(r#"{"session_id": "068df369", "client_token": "#);
-    let error = exchange(malformed, call).await.0.unwrap_err();
-    match error.kind() {
-        ErrorKind::Decode { details, message } => {
-            assert_eq!(details.status, 200);
-            assert_eq!(
-                details.body_excerpt,
-                r#"{"session_id": "068df369", "client_token": "#
-            );
-            assert!(!message.is_empty());
-        }
-        _ => panic!("expected Decode, got {error:?}"),
-    }
-    assert_eq!(error.status(), Some(200));
-}
+const LOOPBACK: Loopback = Loopback {
+    credentials: || Credentials::basic(USERNAME, PASSWORD),
+    // `Basic base64("PN_merchant_1:t0ps3cret!")`, computed outside the SDK.
+    authorization: "Basic UE5fbWVyY2hhbnRfMTp0MHBzM2NyZXQh",
+    truncated_success: r#"{"session_id": "068df369", "client_token": "#,
+};
 
 // ---------------------------------------------------------------------------
 // Realistic values, from Klarna's Payments and Customer Token guides
@@ -457,9 +302,11 @@ async fn create_credit_session() {
         }]
     });
     let call = |c: Client| async move { c.create_credit_session(&session_create()).await };
-    let (result, request) = exchange(CannedResponse::json(200, &created), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &created), call)
+        .await;
     let session = result.unwrap();
-    assert_request(&request, "POST", "/payments/v1/sessions");
+    LOOPBACK.assert_request(&request, "POST", "/payments/v1/sessions");
     assert_accepts_json(&request);
     assert_no_key(&session, &request);
     assert_json_body(
@@ -488,21 +335,23 @@ async fn create_credit_session() {
     );
     assert_eq!(categories[0].name.as_deref(), Some("Pay with Klarna"));
 
-    let error = api_error(400, "BAD_VALUE", call).await;
+    let error = LOOPBACK.api_error(400, "BAD_VALUE", call).await;
     assert_eq!(
         error.api_body(),
         Some(&CreateCreditSessionError::BadRequest)
     );
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&CreateCreditSessionError::Forbidden));
 }
 
 #[tokio::test]
 async fn read_credit_session() {
     let call = |c: Client| async move { c.read_credit_session(SESSION_ID).await };
-    let (result, request) = exchange(CannedResponse::json(200, &session_read_json()), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &session_read_json()), call)
+        .await;
     let session = result.unwrap();
-    assert_request(&request, "GET", SESSION);
+    LOOPBACK.assert_request(&request, "GET", SESSION);
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&session, &request);
@@ -525,9 +374,9 @@ async fn read_credit_session() {
         Some("2038-01-19T03:14:07.000Z")
     );
 
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&ReadCreditSessionError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&ReadCreditSessionError::NotFound));
 }
 
@@ -542,10 +391,11 @@ async fn read_credit_session_keeps_unknown_enum_values_and_ignores_unknown_field
     session["brand_new_field"] = json!({ "added": "next year" });
     session["order_lines"][0]["brand_new_line_field"] = json!(true);
 
-    let (result, _) = exchange(CannedResponse::json(200, &session), |c| async move {
-        c.read_credit_session(SESSION_ID).await
-    })
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &session), |c| async move {
+            c.read_credit_session(SESSION_ID).await
+        })
+        .await;
     let session = result.unwrap();
     assert_eq!(
         session.status,
@@ -584,10 +434,10 @@ async fn update_credit_session() {
         };
         c.update_credit_session(SESSION_ID, &changes).await
     };
-    let (result, request) = exchange(CannedResponse::new(204), call).await;
+    let (result, request) = LOOPBACK.exchange(CannedResponse::new(204), call).await;
     let done = result.unwrap();
     assert_eq!(done.status(), 204);
-    assert_request(&request, "POST", SESSION);
+    LOOPBACK.assert_request(&request, "POST", SESSION);
     assert_no_key(&done, &request);
     assert_json_body(
         &request,
@@ -599,14 +449,14 @@ async fn update_credit_session() {
         }),
     );
 
-    let error = api_error(400, "BAD_VALUE", call).await;
+    let error = LOOPBACK.api_error(400, "BAD_VALUE", call).await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateCreditSessionError::BadRequest)
     );
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&UpdateCreditSessionError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&UpdateCreditSessionError::NotFound));
 }
 
@@ -617,16 +467,16 @@ async fn update_credit_session() {
 #[tokio::test]
 async fn cancel_authorization() {
     let call = |c: Client| async move { c.cancel_authorization(AUTHORIZATION_TOKEN).await };
-    let (result, request) = exchange(CannedResponse::new(204), call).await;
+    let (result, request) = LOOPBACK.exchange(CannedResponse::new(204), call).await;
     let done = result.unwrap();
     assert_eq!(done.status(), 204);
-    assert_request(&request, "DELETE", AUTHORIZATION_PATH);
+    LOOPBACK.assert_request(&request, "DELETE", AUTHORIZATION_PATH);
     assert_no_body(&request);
     assert_no_key(&done, &request);
 
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&CancelAuthorizationError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&CancelAuthorizationError::NotFound));
 }
 
@@ -642,9 +492,11 @@ async fn create_order() {
         c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
             .await
     };
-    let (result, request) = exchange(CannedResponse::json(200, &placed), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &placed), call)
+        .await;
     let order = result.unwrap();
-    assert_request(&request, "POST", &format!("{AUTHORIZATION_PATH}/order"));
+    LOOPBACK.assert_request(&request, "POST", &format!("{AUTHORIZATION_PATH}/order"));
     assert_accepts_json(&request);
     assert_no_key(&order, &request);
     assert_json_body(
@@ -680,13 +532,13 @@ async fn create_order() {
         .unwrap()
         .ends_with("/redirect"));
 
-    let error = api_error(400, "BAD_VALUE", call).await;
+    let error = LOOPBACK.api_error(400, "BAD_VALUE", call).await;
     assert_eq!(error.api_body(), Some(&CreateOrderError::BadRequest));
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&CreateOrderError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&CreateOrderError::NotFound));
-    let error = api_error(409, "CONFLICT", call).await;
+    let error = LOOPBACK.api_error(409, "CONFLICT", call).await;
     assert_eq!(error.api_body(), Some(&CreateOrderError::Conflict));
 }
 
@@ -707,9 +559,11 @@ async fn create_customer_token() {
         c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
             .await
     };
-    let (result, request) = exchange(CannedResponse::json(200, &created), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &created), call)
+        .await;
     let token = result.unwrap();
-    assert_request(
+    LOOPBACK.assert_request(
         &request,
         "POST",
         &format!("{AUTHORIZATION_PATH}/customer-token"),
@@ -739,7 +593,7 @@ async fn create_customer_token() {
         Some("1978-12-31")
     );
 
-    let error = api_error(400, "BAD_VALUE", call).await;
+    let error = LOOPBACK.api_error(400, "BAD_VALUE", call).await;
     assert_eq!(
         error.api_body(),
         Some(&CreateCustomerTokenError::BadRequest(
@@ -751,11 +605,11 @@ async fn create_customer_token() {
     };
     assert_eq!(body.error_code.as_deref(), Some("BAD_VALUE"));
     assert_eq!(body.correlation_id.as_deref(), Some(CORRELATION_ID));
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::NotFound));
-    let error = api_error(409, "CONFLICT", call).await;
+    let error = LOOPBACK.api_error(409, "CONFLICT", call).await;
     assert_eq!(error.api_body(), Some(&CreateCustomerTokenError::Conflict));
 }
 
@@ -767,9 +621,11 @@ async fn read_customer_token() {
         "card": { "brand": "VISA", "expiry_date": "12/2030", "masked_number": "************1234" }
     });
     let call = |c: Client| async move { c.read_customer_token(CUSTOMER_TOKEN).await };
-    let (result, request) = exchange(CannedResponse::json(200, &stored), call).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &stored), call)
+        .await;
     let token = result.unwrap();
-    assert_request(&request, "GET", TOKEN);
+    LOOPBACK.assert_request(&request, "GET", TOKEN);
     assert_accepts_json(&request);
     assert_no_body(&request);
     assert_no_key(&token, &request);
@@ -784,15 +640,17 @@ async fn read_customer_token() {
 
     // A status Klarna adds later is kept, not an error.
     let paused = json!({ "status": "PAUSED", "payment_method_type": "INVOICE", "paused_until": "2030-01-01" });
-    let (result, _) = exchange(CannedResponse::json(200, &paused), call).await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &paused), call)
+        .await;
     assert_eq!(
         result.unwrap().status,
         CustomerTokenStatus::Unknown("PAUSED".into())
     );
 
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(error.api_body(), Some(&ReadCustomerTokenError::Forbidden));
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(error.api_body(), Some(&ReadCustomerTokenError::NotFound));
 }
 
@@ -811,12 +669,13 @@ async fn create_customer_token_order() {
 
     // With the caller's key.
     let given = IdempotencyKey::from("subscription-ON4711-2024-06");
-    let (result, request) = exchange(CannedResponse::json(200, &placed), |c| {
-        call(c, Some(given.clone()))
-    })
-    .await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &placed), |c| {
+            call(c, Some(given.clone()))
+        })
+        .await;
     let order = result.unwrap();
-    assert_request(&request, "POST", &format!("{TOKEN}/order"));
+    LOOPBACK.assert_request(&request, "POST", &format!("{TOKEN}/order"));
     assert_accepts_json(&request);
     assert_json_body(&request, token_order_json());
     assert_eq!(
@@ -836,9 +695,11 @@ async fn create_customer_token_order() {
     );
 
     // Without: the client makes a UUID, sends it and hands it back.
-    let (result, request) = exchange(CannedResponse::json(200, &placed), |c| call(c, None)).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(200, &placed), |c| call(c, None))
+        .await;
     let order = result.unwrap();
-    assert_request(&request, "POST", &format!("{TOKEN}/order"));
+    LOOPBACK.assert_request(&request, "POST", &format!("{TOKEN}/order"));
     assert_json_body(&request, token_order_json());
     let generated = request.header(KEY_HEADER).expect("a generated key is sent");
     assert_uuid_v4(generated);
@@ -852,7 +713,9 @@ async fn create_customer_token_order() {
     refused["fraud_status"] = json!("REJECTED");
     refused["reason"] = json!("The card was declined");
     refused["authorized_payment_method"] = json!({ "type": "card" });
-    let (result, request) = exchange(CannedResponse::json(400, &refused), |c| call(c, None)).await;
+    let (result, request) = LOOPBACK
+        .exchange(CannedResponse::json(400, &refused), |c| call(c, None))
+        .await;
     let error = result.unwrap_err();
     assert_eq!(error.status(), Some(400));
     assert_eq!(error.correlation_id(), Some(CORRELATION_ID));
@@ -876,17 +739,21 @@ async fn create_customer_token_order() {
         Some(&[error_message("PAYMENT_METHOD_FAILED")][..])
     );
 
-    let error = api_error(403, "FORBIDDEN", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(403, "FORBIDDEN", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&CreateCustomerTokenOrderError::Forbidden)
     );
-    let error = api_error(404, "NOT_FOUND", |c| call(c, None)).await;
+    let error = LOOPBACK
+        .api_error(404, "NOT_FOUND", |c| call(c, None))
+        .await;
     assert_eq!(
         error.api_body(),
         Some(&CreateCustomerTokenOrderError::NotFound)
     );
-    let error = api_error(409, "CONFLICT", |c| call(c, None)).await;
+    let error = LOOPBACK.api_error(409, "CONFLICT", |c| call(c, None)).await;
     assert_eq!(
         error.api_body(),
         Some(&CreateCustomerTokenOrderError::Conflict)
@@ -899,24 +766,24 @@ async fn update_customer_token_status() {
         c.update_customer_token_status(CUSTOMER_TOKEN, &cancel_token())
             .await
     };
-    let (result, request) = exchange(CannedResponse::new(202), call).await;
+    let (result, request) = LOOPBACK.exchange(CannedResponse::new(202), call).await;
     let done = result.unwrap();
     assert_eq!(done.status(), 202);
-    assert_request(&request, "PATCH", &format!("{TOKEN}/status"));
+    LOOPBACK.assert_request(&request, "PATCH", &format!("{TOKEN}/status"));
     assert_no_key(&done, &request);
     assert_json_body(&request, json!({ "status": "CANCELLED" }));
 
-    let error = api_error(400, "BAD_VALUE", call).await;
+    let error = LOOPBACK.api_error(400, "BAD_VALUE", call).await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateCustomerTokenStatusError::BadRequest)
     );
-    let error = api_error(403, "FORBIDDEN", call).await;
+    let error = LOOPBACK.api_error(403, "FORBIDDEN", call).await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateCustomerTokenStatusError::Forbidden)
     );
-    let error = api_error(404, "NOT_FOUND", call).await;
+    let error = LOOPBACK.api_error(404, "NOT_FOUND", call).await;
     assert_eq!(
         error.api_body(),
         Some(&UpdateCustomerTokenStatusError::NotFound)
@@ -931,11 +798,12 @@ async fn update_customer_token_status() {
 async fn a_documented_error_without_a_body_takes_the_correlation_id_from_the_header() {
     // The spec documents no body for this status: an empty one is fine.
     let empty = CannedResponse::new(404).header("Klarna-Correlation-Id", CORRELATION_ID);
-    let (result, _) = exchange(
-        empty,
-        |c| async move { c.read_credit_session(SESSION_ID).await },
-    )
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(
+            empty,
+            |c| async move { c.read_credit_session(SESSION_ID).await },
+        )
+        .await;
     let error = result.unwrap_err();
     assert_eq!(error.api_body(), Some(&ReadCreditSessionError::NotFound));
     assert_eq!(error.status(), Some(404));
@@ -946,69 +814,94 @@ async fn a_documented_error_without_a_body_takes_the_correlation_id_from_the_hea
 
 #[tokio::test]
 async fn an_undocumented_status_is_unexpected_for_every_operation() {
-    assert_unexpected_status(|c| async move { c.create_credit_session(&session_create()).await })
+    LOOPBACK
+        .assert_unexpected_status(
+            |c| async move { c.create_credit_session(&session_create()).await },
+        )
         .await;
-    assert_unexpected_status(|c| async move { c.read_credit_session(SESSION_ID).await }).await;
-    assert_unexpected_status(|c| async move {
-        c.update_credit_session(SESSION_ID, &Session::default())
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move { c.cancel_authorization(AUTHORIZATION_TOKEN).await })
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.read_credit_session(SESSION_ID).await })
         .await;
-    assert_unexpected_status(|c| async move {
-        c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await }).await;
-    assert_unexpected_status(|c| async move {
-        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
-            .await
-    })
-    .await;
-    assert_unexpected_status(|c| async move {
-        c.update_customer_token_status(CUSTOMER_TOKEN, &cancel_token())
-            .await
-    })
-    .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_credit_session(SESSION_ID, &Session::default())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(
+            |c| async move { c.cancel_authorization(AUTHORIZATION_TOKEN).await },
+        )
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_customer_token_status(CUSTOMER_TOKEN, &cancel_token())
+                .await
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn a_malformed_success_body_is_a_decode_error() {
-    assert_decode_error(|c| async move { c.create_credit_session(&session_create()).await }).await;
-    assert_decode_error(|c| async move { c.read_credit_session(SESSION_ID).await }).await;
-    assert_decode_error(|c| async move {
-        c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
-            .await
-    })
-    .await;
-    assert_decode_error(|c| async move {
-        c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
-            .await
-    })
-    .await;
-    assert_decode_error(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await }).await;
-    assert_decode_error(|c| async move {
-        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
-            .await
-    })
-    .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.create_credit_session(&session_create()).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.read_credit_session(SESSION_ID).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move {
+            c.create_order(AUTHORIZATION_TOKEN, &create_order_request())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move {
+            c.create_customer_token(AUTHORIZATION_TOKEN, &token_request())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move { c.read_customer_token(CUSTOMER_TOKEN).await })
+        .await;
+    LOOPBACK
+        .assert_decode_error(|c| async move {
+            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+                .await
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn a_success_body_without_a_required_field_is_a_decode_error() {
     // `session_id` is required in MerchantSession.
     let incomplete = json!({ "client_token": "eyJhbGciOiJIUzI1NiIs" });
-    let (result, _) = exchange(CannedResponse::json(200, &incomplete), |c| async move {
-        c.create_credit_session(&session_create()).await
-    })
-    .await;
+    let (result, _) = LOOPBACK
+        .exchange(CannedResponse::json(200, &incomplete), |c| async move {
+            c.create_credit_session(&session_create()).await
+        })
+        .await;
     let error = result.unwrap_err();
     match error.kind() {
         ErrorKind::Decode { details, message } => {
@@ -1019,17 +912,9 @@ async fn a_success_body_without_a_required_field_is_a_decode_error() {
     }
 }
 
-/// A port on 127.0.0.1 where nothing listens any more.
-fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
 #[tokio::test]
 async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
-    let client = client_for(closed_port_url());
+    let client = LOOPBACK.client_for(closed_port_url());
     let error = client
         .create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
         .await
