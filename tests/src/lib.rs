@@ -1,9 +1,10 @@
 //! Test support for the workspace: the fixture documents' generated models,
 //! compiled here so that tests can use them (see `build.rs`), a loopback
-//! HTTP server that records requests and plays canned responses, and what
-//! the client tests that use it share.
+//! HTTP server that records requests and plays canned responses, what the
+//! client tests that use it share, and JSON pointers for the property tests.
 
 pub mod client_support;
+pub mod json_pointers;
 pub mod server;
 
 /// Types generated from the documents in `tests/fixtures/`.

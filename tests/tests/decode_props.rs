@@ -17,6 +17,7 @@ use klarna_runtime::{Client, Config, Credentials};
 use klarna_tests::fixtures::mixed_responses::{
     models, DeleteThingError, GetThingError, GetThingResponse, Things,
 };
+use klarna_tests::json_pointers::{pointers, split};
 use klarna_tests::server::{CannedResponse, TestServer};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -95,39 +96,15 @@ enum Bytes {
     Splice(Index, Vec<u8>),
 }
 
-fn pointers(value: &Value) -> Vec<String> {
-    fn walk(value: &Value, at: String, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let key = key.replace('~', "~0").replace('/', "~1");
-                    walk(child, format!("{at}/{key}"), out);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    walk(child, format!("{at}/{i}"), out);
-                }
-            }
-            _ => {}
-        }
-        out.push(at);
-    }
-    let mut out = Vec::new();
-    walk(value, String::new(), &mut out);
-    out
-}
-
 fn edit(value: &mut Value, edit: &Edit) {
     let nodes = pointers(value);
     let node = |i: &Index| nodes[i.index(nodes.len())].clone();
     match edit {
         Edit::Drop(i) => {
             let at = node(i);
-            let Some((parent, last)) = at.rsplit_once('/') else {
+            let Some((parent, last)) = split(&at) else {
                 return;
             };
-            let last = last.replace("~1", "/").replace("~0", "~");
             match value.pointer_mut(parent) {
                 Some(Value::Object(map)) => {
                     map.remove(&last);

@@ -10,6 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use klarna_tests::json_pointers::{pointers, split};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
@@ -191,36 +192,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(i, n)| Mutation::OddString(i, n)),
         any::<Index>().prop_map(Mutation::AddCycle),
     ]
-}
-
-/// JSON pointers (RFC 6901, without the leading `#`) of every node.
-fn pointers(value: &Value) -> Vec<String> {
-    fn walk(value: &Value, at: String, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let key = key.replace('~', "~0").replace('/', "~1");
-                    walk(child, format!("{at}/{key}"), out);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    walk(child, format!("{at}/{i}"), out);
-                }
-            }
-            _ => {}
-        }
-        out.push(at);
-    }
-    let mut out = Vec::new();
-    walk(value, String::new(), &mut out);
-    out
-}
-
-/// The node at `pointer`, and where it sits in its parent.
-fn split(pointer: &str) -> Option<(&str, String)> {
-    let (parent, last) = pointer.rsplit_once('/')?;
-    Some((parent, last.replace("~1", "/").replace("~0", "~")))
 }
 
 /// `None` when there is nothing to pick (no object left in the document).
