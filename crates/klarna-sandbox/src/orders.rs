@@ -6,7 +6,7 @@
 //! agree on the wire format by construction and any drift in the spec shows
 //! up in both.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use klarna_models::ordermanagement::{
     Address, Capture, CaptureObject, ErrorMessageDto, ExtendDueDateOptions, ExtendDueDateRequest,
@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{Reply, Request};
-use crate::util::{decode_segment, encode_segment, now, rfc3339, uuid_v4, DAY};
+use crate::util::{encode_segment, now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
 use crate::{Allocation, LoggedRequest, NewOrder};
 
 /// The largest amount a single request may carry, as the spec's `maximum`.
@@ -30,8 +30,6 @@ const AUTHORIZATION_PERIOD: i64 = 28 * DAY;
 const MAX_CAPTURES: usize = 1000;
 const MAX_REFUNDS: usize = 1000;
 const MAX_SHIPPING_INFO: usize = 1000;
-/// Idempotency keys remembered; the oldest is forgotten first.
-const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
 /// Requests kept in the log; the oldest is dropped first.
 const MAX_LOGGED_REQUESTS: usize = 10_000;
 /// The due date extensions every capture offers, with the merchant's fee in
@@ -170,8 +168,7 @@ impl Order {
 pub(crate) struct State {
     orders: BTreeMap<String, Order>,
     /// First answers by (method, path, key).
-    idempotent: HashMap<(String, String, String), Reply>,
-    idempotent_order: VecDeque<(String, String, String)>,
+    idempotent: Replays<(String, String, String), Reply>,
     log: VecDeque<LoggedRequest>,
 }
 
@@ -280,13 +277,7 @@ impl State {
         }
         let reply = self.route(request, base_url);
         if let Some(key) = key {
-            if self.idempotent_order.len() == MAX_IDEMPOTENCY_KEYS {
-                if let Some(oldest) = self.idempotent_order.pop_front() {
-                    self.idempotent.remove(&oldest);
-                }
-            }
-            self.idempotent_order.push_back(key.clone());
-            self.idempotent.insert(key, reply.clone());
+            self.idempotent.remember(key, reply.clone());
         }
         reply
     }
@@ -296,16 +287,12 @@ impl State {
             return error(404, "NOT_FOUND", "No such resource.");
         };
         // No operation's path has more than four segments after `orders/`.
-        let raw: Vec<&str> = rest.splitn(5, '/').collect();
-        if raw.len() > 4 || raw.iter().any(|segment| segment.is_empty()) {
-            return error(404, "NOT_FOUND", "No such resource.");
-        }
-        let Some(segments) = raw
-            .iter()
-            .map(|segment| decode_segment(segment))
-            .collect::<Option<Vec<String>>>()
-        else {
-            return error(400, "BAD_VALUE", "The path is not valid percent-encoding.");
+        let segments = match path_segments(rest, 4) {
+            Ok(segments) => segments,
+            Err(BadPath::NoRoute) => return error(404, "NOT_FOUND", "No such resource."),
+            Err(BadPath::Encoding) => {
+                return error(400, "BAD_VALUE", "The path is not valid percent-encoding.")
+            }
         };
         let method = request.method.as_str();
         let body = &request.body;

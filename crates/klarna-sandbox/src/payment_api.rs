@@ -7,7 +7,7 @@
 //! resource belongs to the partner account whose `Klarna-Partner-Account`
 //! header created its payment request, and is invisible (404) to others.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use klarna_models::payment_api::{
     AcquiringChannel, ApplicableRate, ApplicableRateUnit, CaptureRequest, ChargebackReason,
@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{Reply, Request};
-use crate::util::{decode_segment, now, rfc3339, uuid_v4, DAY};
+use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
 
 /// The region part of the identifiers handed out, as in the page's examples.
 const REGION: &str = "eu1";
@@ -39,8 +39,6 @@ const MAX_CONFIRMATION_TOKENS: usize = 100_000;
 const MAX_CAPTURES: usize = 1000;
 const MAX_REFUNDS: usize = 1000;
 const MAX_CHARGEBACKS: usize = 1000;
-/// Idempotency keys remembered; the oldest is forgotten first.
-const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
 /// The pricing every transaction gets: the page's example rate (a fixed fee
 /// of 100 minor units and a variable part of 1 200 000, whose unit the page
 /// does not give). Klarna's real price depends on the merchant's plan.
@@ -259,8 +257,7 @@ pub(crate) struct Payments {
     refund_owner: HashMap<String, String>,
     chargeback_owner: HashMap<String, String>,
     /// First answers by (partner account, method, path, key).
-    idempotent: HashMap<(String, String, String, String), Reply>,
-    idempotent_order: VecDeque<(String, String, String, String)>,
+    idempotent: Replays<(String, String, String, String), Reply>,
 }
 
 impl Payments {
@@ -365,13 +362,7 @@ impl Payments {
         }
         let reply = self.route(request, account);
         if let Some(key) = key {
-            if self.idempotent_order.len() == MAX_IDEMPOTENCY_KEYS {
-                if let Some(oldest) = self.idempotent_order.pop_front() {
-                    self.idempotent.remove(&oldest);
-                }
-            }
-            self.idempotent_order.push_back(key.clone());
-            self.idempotent.insert(key, reply.clone());
+            self.idempotent.remember(key, reply.clone());
         }
         reply
     }
@@ -381,16 +372,12 @@ impl Payments {
             return no_route();
         };
         // No operation's path has more than seven segments after `/v1/`.
-        let raw: Vec<&str> = rest.splitn(8, '/').collect();
-        if raw.len() > 7 || raw.iter().any(|segment| segment.is_empty()) {
-            return no_route();
-        }
-        let Some(segments) = raw
-            .iter()
-            .map(|segment| decode_segment(segment))
-            .collect::<Option<Vec<String>>>()
-        else {
-            return invalid("path", "The path is not valid percent-encoding.");
+        let segments = match path_segments(rest, 7) {
+            Ok(segments) => segments,
+            Err(BadPath::NoRoute) => return no_route(),
+            Err(BadPath::Encoding) => {
+                return invalid("path", "The path is not valid percent-encoding.")
+            }
         };
         let method = request.method.as_str();
         let body = &request.body;
@@ -474,13 +461,7 @@ impl Payments {
         self.requests
             .get_mut(id)
             .filter(|record| record.account == account)
-            .ok_or_else(|| {
-                error(
-                    404,
-                    "RESOURCE_NOT_FOUND",
-                    format!("No payment request with id {id}."),
-                )
-            })
+            .ok_or_else(|| not_found("request", id))
     }
 
     fn create_request(&mut self, account: &str, body: &[u8]) -> Reply {
@@ -715,13 +696,7 @@ impl Payments {
         self.transactions
             .get_mut(id)
             .filter(|t| t.account == account)
-            .ok_or_else(|| {
-                error(
-                    404,
-                    "RESOURCE_NOT_FOUND",
-                    format!("No payment transaction with id {id}."),
-                )
-            })
+            .ok_or_else(|| not_found("transaction", id))
     }
 
     fn read_transaction(&mut self, account: &str, id: &str) -> Reply {

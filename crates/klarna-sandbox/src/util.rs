@@ -1,6 +1,9 @@
-//! Identifiers, timestamps and percent-encoding, without dependencies.
+//! Identifiers, timestamps, percent-encoding, path segments and the
+//! idempotency key memory, without dependencies.
 
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,6 +104,64 @@ pub(crate) fn decode_segment(segment: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Why a path after an API's prefix names no operation.
+pub(crate) enum BadPath {
+    /// More than the segments any operation has, or an empty one.
+    NoRoute,
+    /// A segment that is not valid percent-encoding.
+    Encoding,
+}
+
+/// The decoded segments of `rest`, a path after an API's prefix, when there
+/// are at most `max` and none is empty.
+pub(crate) fn path_segments(rest: &str, max: usize) -> Result<Vec<String>, BadPath> {
+    let raw: Vec<&str> = rest.splitn(max + 1, '/').collect();
+    if raw.len() > max || raw.iter().any(|segment| segment.is_empty()) {
+        return Err(BadPath::NoRoute);
+    }
+    raw.iter()
+        .map(|segment| decode_segment(segment))
+        .collect::<Option<Vec<String>>>()
+        .ok_or(BadPath::Encoding)
+}
+
+/// Idempotency keys remembered; the oldest is forgotten first.
+const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
+
+/// The first answer to each idempotency key (with whatever else the key is
+/// scoped by), for replaying to a repeated request.
+pub(crate) struct Replays<K, V> {
+    answers: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Replays<K, V> {
+    fn default() -> Self {
+        Replays {
+            answers: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash, V> Replays<K, V> {
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.answers.get(key)
+    }
+
+    /// Remembers the first answer to `key`, forgetting the oldest key when
+    /// [`MAX_IDEMPOTENCY_KEYS`] are remembered.
+    pub(crate) fn remember(&mut self, key: K, answer: V) {
+        if self.order.len() == MAX_IDEMPOTENCY_KEYS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.answers.remove(&oldest);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.answers.insert(key, answer);
+    }
 }
 
 #[cfg(test)]
