@@ -346,10 +346,12 @@ fn remaining_authorized(order: &MerchantOrderDto) -> Result<i64, PartialCaptureE
 
 #[cfg(test)]
 mod tests {
-    use super::super::order_lines::{validate_line, OrderLineBuilder};
-    use super::super::test_support::{capture, line, order, Recorder, Sent};
+    use super::super::order_lines::validate_line;
+    use super::super::test_support::{
+        capture, coupon, discounted_lamps, line, order, Recorder, Sent,
+    };
     use super::*;
-    use crate::models::{Capture, OrderLineType};
+    use crate::models::Capture;
 
     fn groceries() -> MerchantOrderDto {
         order(vec![line("tomatoes", 10, 600), line("bread", 2, 350)])
@@ -419,12 +421,7 @@ mod tests {
     #[test]
     fn captures_of_every_unit_add_up_to_the_discounted_line() {
         // 3 lamps at 10.00 with 1.00 off the line.
-        let lamps = OrderLineBuilder::new("Lamp", 3, 1000)
-            .reference("lamp")
-            .discount(100)
-            .tax_rate(2500)
-            .build()
-            .unwrap();
+        let lamps = discounted_lamps();
         let mut order = order(vec![lamps.clone()]);
         let mut captured = Vec::new();
         for _ in 0..3 {
@@ -570,11 +567,7 @@ mod tests {
 
     #[test]
     fn a_capture_of_nothing_is_refused() {
-        let coupon = OrderLineBuilder::new("Coupon", 1, -500)
-            .reference("coupon")
-            .kind(OrderLineType::Discount)
-            .build()
-            .unwrap();
+        let coupon = coupon();
         let order = order(vec![line("lamp", 1, 2000), coupon]);
         assert_eq!(
             plan_capture(&order, &[LineQuantity::new("coupon", 1)]),

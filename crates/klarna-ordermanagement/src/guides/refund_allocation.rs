@@ -619,10 +619,12 @@ fn unallocated_reason(refund: &Refund, captures: &[Capture]) -> Option<Unallocat
 
 #[cfg(test)]
 mod tests {
-    use super::super::order_lines::{validate_line, OrderLineBuilder};
-    use super::super::test_support::{capture, line, order, refund, Recorder, Sent};
+    use super::super::order_lines::validate_line;
+    use super::super::test_support::{
+        capture, coupon, discounted_lamps, line, order, refund, Recorder, Sent,
+    };
     use super::*;
-    use crate::models::{MerchantOrderDtoStatus, OrderLineType};
+    use crate::models::MerchantOrderDtoStatus;
 
     /// Seed 003: capture A shipped the T-shirt and the jeans, capture B the
     /// sneakers.
@@ -947,12 +949,7 @@ mod tests {
     #[test]
     fn part_of_a_discounted_line_never_refunds_more_than_it_cost() {
         // 3 lamps at 10.00 with 1.00 off, all in one capture (29.00).
-        let lamps = OrderLineBuilder::new("Lamp", 3, 1000)
-            .reference("lamp")
-            .discount(100)
-            .tax_rate(2500)
-            .build()
-            .unwrap();
+        let lamps = discounted_lamps();
         let mut order = order(vec![lamps.clone()]);
         order.captures = Some(vec![capture("c", vec![lamps])]);
 
@@ -971,11 +968,7 @@ mod tests {
 
     #[test]
     fn returning_only_a_discount_is_refused() {
-        let coupon = OrderLineBuilder::new("Coupon", 1, -500)
-            .reference("coupon")
-            .kind(OrderLineType::Discount)
-            .build()
-            .unwrap();
+        let coupon = coupon();
         let mut order = order(vec![line("lamp", 1, 2000), coupon.clone()]);
         order.captures = Some(vec![capture("c", vec![line("lamp", 1, 2000), coupon])]);
         assert_eq!(

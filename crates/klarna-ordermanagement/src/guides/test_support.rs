@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use super::order_lines::OrderLineBuilder;
 use crate::models::{
-    self, Capture, CaptureObject, MerchantOrderDto, MerchantOrderDtoStatus, OrderLine, Refund,
-    RefundObject, UpdateAuthorization,
+    self, Capture, CaptureObject, MerchantOrderDto, MerchantOrderDtoStatus, OrderLine,
+    OrderLineType, Refund, RefundObject, UpdateAuthorization,
 };
 use crate::*;
 
@@ -15,6 +15,25 @@ pub fn line(reference: &str, quantity: i64, unit_price: i64) -> OrderLine {
     OrderLineBuilder::new(reference, quantity, unit_price)
         .reference(reference)
         .tax_rate(2500)
+        .build()
+        .unwrap()
+}
+
+/// 3 lamps at 10.00 with 1.00 off the line (29.00), 25 % tax included.
+pub fn discounted_lamps() -> OrderLine {
+    OrderLineBuilder::new("Lamp", 3, 1000)
+        .reference("lamp")
+        .discount(100)
+        .tax_rate(2500)
+        .build()
+        .unwrap()
+}
+
+/// A discount line of -5.00: nothing to capture or refund on its own.
+pub fn coupon() -> OrderLine {
+    OrderLineBuilder::new("Coupon", 1, -500)
+        .reference("coupon")
+        .kind(OrderLineType::Discount)
         .build()
         .unwrap()
 }
