@@ -1,6 +1,6 @@
 //! What the loopback client tests (`tests/ordermanagement_client.rs`,
 //! `tests/payments_client.rs`, `tests/payment_api_client.rs`) share: a
-//! client for the [`TestServer`](crate::server::TestServer), one call
+//! client for the [`TestServer`], one call
 //! through it, and the checks every request, key and error gets.
 
 use std::fmt::Debug;
