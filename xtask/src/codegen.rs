@@ -40,13 +40,7 @@ pub fn generate_api(
     command: &str,
     models: &ModelsPath,
 ) -> Result<GeneratedApi, Error> {
-    let placement = Placement {
-        models,
-        client_is_crate_root: true,
-        models_declares: TokenStream::new(),
-        client_declares: TokenStream::new(),
-    };
-    generate_placed(spec, cited_as, command, &placement)
+    generate_placed(spec, cited_as, command, &Placement::standalone(models))
 }
 
 /// Where one document's generated files sit, and which other modules they
@@ -58,18 +52,25 @@ struct Placement<'a> {
     client_declares: TokenStream,
 }
 
+impl<'a> Placement<'a> {
+    /// A crate of its own: the client is the root and declares nothing else.
+    fn standalone(models: &'a ModelsPath) -> Self {
+        Placement {
+            models,
+            client_is_crate_root: true,
+            models_declares: TokenStream::new(),
+            client_declares: TokenStream::new(),
+        }
+    }
+}
+
 /// Generates a document that is already a JSON tree, as `generate_api`
 /// does a file: for tests that build or mutate documents in memory. `file`
 /// is the name errors give it.
 pub fn generate_value(file: &Path, document: serde_json::Value) -> Result<GeneratedApi, Error> {
     let doc = load::from_tree(file, document)?;
-    let placement = Placement {
-        models: &ModelsPath::ChildModule,
-        client_is_crate_root: true,
-        models_declares: TokenStream::new(),
-        client_declares: TokenStream::new(),
-    };
     let cited = file.display().to_string();
+    let placement = Placement::standalone(&ModelsPath::ChildModule);
     generate_loaded(&doc, &cited, GENERATE, &placement)
 }
 

@@ -22,9 +22,13 @@ pub use crate::operation::Operation;
 use crate::retry::{is_retryable_status, parse_retry_after};
 use crate::Response;
 
-/// The response header Klarna puts its correlation id in, for errors whose
+/// The correlation id Klarna puts in a response header, for errors whose
 /// body lacks one.
-const CORRELATION_HEADER: &str = "klarna-correlation-id";
+fn correlation_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("klarna-correlation-id")
+        .and_then(|v| v.to_str().ok())
+}
 
 /// Header that carries the idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
@@ -211,7 +215,7 @@ impl<'a> Call<'a> {
                     attempts,
                 };
                 span.record("status", status);
-                if let Some(id) = response.header_correlation_id() {
+                if let Some(id) = correlation_id(&response.headers) {
                     span.record("correlation_id", id);
                 }
                 Ok(response)
@@ -287,10 +291,7 @@ impl Attempts<'_> {
             let retry_after = match &outcome {
                 Ok((status, headers, _)) => {
                     attempt_span.record("status", status);
-                    if let Some(id) = headers
-                        .get(CORRELATION_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                    {
+                    if let Some(id) = correlation_id(headers) {
                         attempt_span.record("correlation_id", id);
                     }
                     headers
@@ -378,14 +379,8 @@ impl RawResponse {
         self.status
     }
 
-    fn header_correlation_id(&self) -> Option<&str> {
-        self.headers
-            .get(CORRELATION_HEADER)
-            .and_then(|v| v.to_str().ok())
-    }
-
     fn details(&self) -> ResponseDetails {
-        let correlation = self.header_correlation_id().map(str::to_owned);
+        let correlation = correlation_id(&self.headers).map(str::to_owned);
         ResponseDetails::from_body(self.status, &self.body, correlation)
     }
 

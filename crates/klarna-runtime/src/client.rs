@@ -6,7 +6,6 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 
 use crate::config::{CallPolicy, Config, ConfigError};
-use crate::credentials::Credentials;
 use crate::idempotency::IdempotencyKey;
 use crate::retry::RetryPolicy;
 
@@ -26,8 +25,9 @@ pub(crate) struct Inner {
     pub(crate) authorization: HeaderValue,
     /// `Klarna-Partner-Account`, sent with API-key credentials; sensitive too.
     pub(crate) partner_account: Option<HeaderValue>,
-    /// For `Debug`, which shows the account and hides the secret.
-    pub(crate) credentials: Credentials,
+    /// The username or partner account, for `Debug`; the secret is only in
+    /// the sensitive header values.
+    pub(crate) account: String,
 }
 
 /// Makes ring the process's rustls crypto provider, unless one is installed
@@ -72,7 +72,7 @@ impl Client {
                 base_url: config.base_url,
                 authorization,
                 partner_account,
-                credentials: config.credentials,
+                account: config.credentials.account().to_owned(),
             }),
             policy: config.policy,
         })
@@ -115,7 +115,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base_url)
-            .field("credentials", &self.inner.credentials)
+            .field("account", &self.inner.account)
             .finish()
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Nothing in this crate is generated. The generated crates call into it
 //! for the logic that would otherwise be repeated in every generated type or
-//! operation: open enums (always), and with the `client` feature the HTTP
+//! operation: open enums and struct decoding (always), and with the `client` feature the HTTP
 //! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
 //! [`call`] builder that each generated operation uses.
 
