@@ -24,7 +24,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use klarna_ordermanagement::models::{
-    CaptureObject, MerchantOrderDto, OrderLine, OrderLineType, RefundObject, ShippingInfo,
+    CaptureObject, MerchantOrderDto, OrderLine, RefundObject, ShippingInfo,
     ShippingInfoShippingMethod, UpdateAuthorization, UpdateShippingInfo,
 };
 use klarna_ordermanagement::{
@@ -37,41 +37,21 @@ use klarna_payments::payment_api::models::{
 use klarna_payments::payment_api::{
     self, CapturePaymentTransactionError, PaymentRequests, PaymentTransactions,
 };
-use klarna_sandbox::{NewOrder, Sandbox};
+use klarna_sandbox::{physical_line, NewOrder, Sandbox};
 
 const USAGE: &str = "usage: demo [--playground ORDER_ID [--region eu|na|oc]]";
 
-fn line(reference: &str, name: &str, amount: i64) -> OrderLine {
-    OrderLine {
-        r#type: Some(OrderLineType::Physical),
-        reference: Some(reference.to_owned()),
-        name: name.to_owned(),
-        quantity: 1,
-        unit_price: amount,
-        total_amount: amount,
-        image_url: None,
-        merchant_data: None,
-        product_identifiers: None,
-        product_url: None,
-        quantity_unit: None,
-        subscription: None,
-        tax_rate: None,
-        total_discount_amount: None,
-        total_tax_amount: None,
-    }
-}
-
 fn t_shirt() -> OrderLine {
-    line("A12345", "T-shirt", 3000)
+    physical_line("A12345", "T-shirt", 3000)
 }
 fn jeans() -> OrderLine {
-    line("A98765", "Jeans", 7000)
+    physical_line("A98765", "Jeans", 7000)
 }
 fn sneakers() -> OrderLine {
-    line("B24680", "Sneakers", 10000)
+    physical_line("B24680", "Sneakers", 10000)
 }
 fn cap() -> OrderLine {
-    line("C13579", "Cap", 5000)
+    physical_line("C13579", "Cap", 5000)
 }
 
 fn capture_of(description: &str, lines: Vec<OrderLine>) -> CaptureObject {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use klarna_models::ordermanagement::{Address, MerchantOrderDto, OrderLine};
+use klarna_models::ordermanagement::{Address, MerchantOrderDto, OrderLine, OrderLineType};
 use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
 
 use crate::orders::State;
@@ -34,6 +34,28 @@ const MAX_ACCEPTED_CONNECTIONS: usize = 1_000_000;
 pub struct Sandbox {
     shared: Arc<Shared>,
     accept_thread: Option<JoinHandle<()>>,
+}
+
+/// One unit of a physical product, without tax or discount: the shape of
+/// the lines in Klarna's guides, for seeding orders and building captures.
+pub fn physical_line(reference: &str, name: &str, amount: i64) -> OrderLine {
+    OrderLine {
+        r#type: Some(OrderLineType::Physical),
+        reference: Some(reference.to_owned()),
+        name: name.to_owned(),
+        quantity: 1,
+        unit_price: amount,
+        total_amount: amount,
+        image_url: None,
+        merchant_data: None,
+        product_identifiers: None,
+        product_url: None,
+        quantity_unit: None,
+        subscription: None,
+        tax_rate: None,
+        total_discount_amount: None,
+        total_tax_amount: None,
+    }
 }
 
 /// An order to seed: what the customer's purchase authorized.

@@ -5,37 +5,16 @@
 
 use std::io::{BufRead, Read};
 
-use klarna_models::ordermanagement::{OrderLine, OrderLineType};
-use klarna_sandbox::{NewOrder, Sandbox};
-
-fn line(reference: &str, name: &str, amount: i64) -> OrderLine {
-    OrderLine {
-        r#type: Some(OrderLineType::Physical),
-        reference: Some(reference.to_owned()),
-        name: name.to_owned(),
-        quantity: 1,
-        unit_price: amount,
-        total_amount: amount,
-        image_url: None,
-        merchant_data: None,
-        product_identifiers: None,
-        product_url: None,
-        quantity_unit: None,
-        subscription: None,
-        tax_rate: None,
-        total_discount_amount: None,
-        total_tax_amount: None,
-    }
-}
+use klarna_sandbox::{physical_line, NewOrder, Sandbox};
 
 fn main() -> std::io::Result<()> {
     let sandbox = Sandbox::start()?;
     let order_id = sandbox.add_order(NewOrder::with_lines(
         "EUR",
         vec![
-            line("A12345", "T-shirt", 3000),
-            line("A98765", "Jeans", 7000),
-            line("B24680", "Sneakers", 10000),
+            physical_line("A12345", "T-shirt", 3000),
+            physical_line("A98765", "Jeans", 7000),
+            physical_line("B24680", "Sneakers", 10000),
         ],
     ));
     println!("Klarna Order Management sandbox at {}", sandbox.base_url());

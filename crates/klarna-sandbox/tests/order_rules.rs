@@ -3,7 +3,7 @@
 
 use klarna_ordermanagement::models::{
     Address, CaptureObject, ExtendDueDateRequest, MerchantOrderDto, MerchantOrderDtoStatus,
-    OrderLine, OrderLineType, RefundObject, ShippingInfo, UpdateAuthorization, UpdateConsumer,
+    OrderLine, RefundObject, ShippingInfo, UpdateAuthorization, UpdateConsumer,
     UpdateMerchantReferences, UpdateShippingInfo,
 };
 use klarna_ordermanagement::{
@@ -13,7 +13,7 @@ use klarna_ordermanagement::{
     ReleaseRemainingAuthorizationError, TriggerSendOutError, UpdateAuthorizationError,
     UpdateConsumerDetailsError, UpdateMerchantReferencesError,
 };
-use klarna_sandbox::{Allocation, NewOrder, Sandbox};
+use klarna_sandbox::{physical_line, Allocation, NewOrder, Sandbox};
 
 fn client(sandbox: &Sandbox) -> Client {
     Client::new(Config::with_base_url(
@@ -23,34 +23,14 @@ fn client(sandbox: &Sandbox) -> Client {
     .unwrap()
 }
 
-fn line(reference: &str, name: &str, amount: i64) -> OrderLine {
-    OrderLine {
-        r#type: Some(OrderLineType::Physical),
-        reference: Some(reference.to_owned()),
-        name: name.to_owned(),
-        quantity: 1,
-        unit_price: amount,
-        total_amount: amount,
-        image_url: None,
-        merchant_data: None,
-        product_identifiers: None,
-        product_url: None,
-        quantity_unit: None,
-        subscription: None,
-        tax_rate: None,
-        total_discount_amount: None,
-        total_tax_amount: None,
-    }
-}
-
 fn t_shirt() -> OrderLine {
-    line("A12345", "T-shirt", 3000)
+    physical_line("A12345", "T-shirt", 3000)
 }
 fn jeans() -> OrderLine {
-    line("A98765", "Jeans", 7000)
+    physical_line("A98765", "Jeans", 7000)
 }
 fn sneakers() -> OrderLine {
-    line("B24680", "Sneakers", 10000)
+    physical_line("B24680", "Sneakers", 10000)
 }
 
 fn capture_of(lines: Vec<OrderLine>) -> CaptureObject {
@@ -524,7 +504,7 @@ async fn a_refund_without_lines_or_across_captures_is_unallocated() {
     );
 
     let (sandbox, client, id, ..) = two_captures().await;
-    let unknown = refund_of(3_000, Some(vec![line("Z00000", "Hat", 3_000)]));
+    let unknown = refund_of(3_000, Some(vec![physical_line("Z00000", "Hat", 3_000)]));
     assert_eq!(
         refund_allocation(&sandbox, &client, &id, &unknown).await,
         Allocation::Unallocated
@@ -596,7 +576,7 @@ async fn updating_the_amount_replaces_amount_and_lines() {
     let update = UpdateAuthorization {
         order_amount: 13_000,
         description: Some("No sneakers after all".into()),
-        order_lines: Some(vec![t_shirt(), jeans(), line("C1", "Belt", 3_000)]),
+        order_lines: Some(vec![t_shirt(), jeans(), physical_line("C1", "Belt", 3_000)]),
     };
     let response = client
         .update_authorization(&id, &update, None)
