@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 
 use crate::config::{CallPolicy, Config, ConfigError};
+use crate::credentials::CredentialsKind;
 use crate::idempotency::IdempotencyKey;
 use crate::retry::RetryPolicy;
 
@@ -28,6 +29,7 @@ pub(crate) struct Inner {
     /// The username or partner account, for `Debug`; the secret is only in
     /// the sensitive header values.
     pub(crate) account: String,
+    pub(crate) credentials_kind: CredentialsKind,
 }
 
 /// Makes ring the process's rustls crypto provider, unless one is installed
@@ -73,6 +75,7 @@ impl Client {
                 authorization,
                 partner_account,
                 account: config.credentials.account().to_owned(),
+                credentials_kind: config.credentials.kind(),
             }),
             policy: config.policy,
         })
@@ -80,6 +83,20 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// Refuses a client whose credentials are not the kind `api` takes: a
+    /// generated API client calls it when it is built.
+    pub fn expect_credentials(
+        &self,
+        expected: CredentialsKind,
+        api: &'static str,
+    ) -> Result<(), ConfigError> {
+        if self.inner.credentials_kind == expected {
+            Ok(())
+        } else {
+            Err(ConfigError::WrongCredentials { api, expected })
+        }
     }
 
     /// The same client (sharing its connections) with another retry policy,

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, CredentialsKind};
 use crate::retry::RetryPolicy;
 
 /// Where a merchant account lives. Klarna runs a separate API per region.
@@ -45,6 +45,12 @@ pub enum ConfigError {
     InvalidCredentials,
     /// reqwest could not build its client (TLS setup).
     HttpClient(String),
+    /// The credentials are not of the kind the API takes (API-key
+    /// credentials for Order Management, say).
+    WrongCredentials {
+        api: &'static str,
+        expected: CredentialsKind,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -67,6 +73,13 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::HttpClient(message) => {
                 write!(f, "cannot build the HTTP client: {message}")
+            }
+            ConfigError::WrongCredentials { api, expected } => {
+                let what = match expected {
+                    CredentialsKind::Basic => "Basic credentials (Credentials::basic)",
+                    CredentialsKind::ApiKey => "API-key credentials (Credentials::api_key)",
+                };
+                write!(f, "the {api} API takes {what}")
             }
         }
     }

@@ -7,6 +7,15 @@ use crate::config::ConfigError;
 /// The header the global Payment API takes the partner account in.
 pub(crate) const PARTNER_ACCOUNT_HEADER: &str = "Klarna-Partner-Account";
 
+/// The two kinds of [`Credentials`]; each API takes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialsKind {
+    /// HTTP Basic: the regional APIs (Order Management, Payments v1).
+    Basic,
+    /// An API key and a partner account: the global Payment API.
+    ApiKey,
+}
+
 /// How the client proves who it is to Klarna: HTTP Basic for the regional
 /// APIs (Order Management, Payments v1), an API key and a partner account
 /// for the global Payment API.
@@ -71,6 +80,14 @@ impl Credentials {
             env_var("KLARNA_API_KEY")?,
             env_var("KLARNA_PARTNER_ACCOUNT")?,
         ))
+    }
+
+    /// Which kind of credentials these are.
+    pub fn kind(&self) -> CredentialsKind {
+        match &self.kind {
+            Kind::Basic { .. } => CredentialsKind::Basic,
+            Kind::ApiKey { .. } => CredentialsKind::ApiKey,
+        }
     }
 
     /// The part that names the account and may be logged: the username of
