@@ -22,11 +22,22 @@ fn main() {
     ] {
         let cited = format!("tests/fixtures/{name}.yaml");
         let spec = Path::new("fixtures").join(format!("{name}.yaml"));
+        // The collisions fixture also pins that an idempotency header is
+        // not taken by a parameter of the same Rust name.
+        let settings = if name == "collisions" {
+            xtask::config::Settings {
+                idempotency_header: Some("Klarna-Idempotency-Key"),
+                ..xtask::config::Settings::FOREIGN
+            }
+        } else {
+            xtask::config::Settings::FOREIGN
+        };
         let generated = xtask::generate_api(
             &spec,
             &cited,
             "cargo xtask generate",
             &xtask::ModelsPath::ChildModule,
+            &settings,
         )
         .unwrap_or_else(|e| panic!("fixture {name} does not generate: {e}"));
         write(&out_dir, &format!("{name}.rs"), &generated.models);

@@ -150,9 +150,7 @@ fn client_type(api: &Api) -> TokenStream {
     );
     let constructor = match api.settings.hosts {
         Hosts::Regional => {
-            let doc = format!(
-                " The {api_name} API of Klarna's `region`, live or playground."
-            );
+            let doc = format!(" The {api_name} API of Klarna's `region`, live or playground.");
             Some(quote! {
                 #[doc = #doc]
                 pub fn new(region: Region, environment: Environment, credentials: Credentials) -> Result<Self, ConfigError> {
@@ -245,10 +243,7 @@ fn client_type(api: &Api) -> TokenStream {
 /// where a capture id is expected.
 fn id_type(name: &str, param: &str) -> TokenStream {
     let ident = type_ident(name);
-    let what = param
-        .strip_suffix("_id")
-        .unwrap_or(param)
-        .replace('_', " ");
+    let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
     let doc = format!(
         " The id of a {what}, as Klarna gives it: a type of its own, so that it \
          cannot be passed where another kind of id is expected."
@@ -694,10 +689,7 @@ fn response_arms(api: &Api, op: &Operation, items: &OperationItems) -> Vec<Token
             quote! { #pattern => #result, }
         })
         .collect();
-    if !outcomes
-        .iter()
-        .any(|(_, o, _)| o.status == Status::Default)
-    {
+    if !outcomes.iter().any(|(_, o, _)| o.status == Status::Default) {
         arms.push(quote! { _ => Err(response.unexpected_status()), });
     }
     arms
@@ -934,9 +926,7 @@ fn request_types(api: &Api, index: usize) -> TokenStream {
         "[`{}::{}`]",
         api.client.traits[items.trait_index].name, op.name
     );
-    let builder_doc = format!(
-        " A {method_doc} request: set what is optional, then `.await` it."
-    );
+    let builder_doc = format!(" A {method_doc} request: set what is optional, then `.await` it.");
     let request_doc = format!(
         " The parts of a {method_doc} request, as [`{}::{}`] receives them.",
         api.client.traits[items.trait_index].name, items.send_method
@@ -962,14 +952,18 @@ fn request_types(api: &Api, index: usize) -> TokenStream {
         let setter_doc = match &param.doc.text {
             Some(_) => docs::outer(&param.doc),
             None => {
-                let text = format!(" The `{}` {}.", param.wire_name, location_word(param.location));
+                let text = format!(
+                    " The `{}` {}.",
+                    param.wire_name,
+                    location_word(param.location)
+                );
                 quote! { #[doc = #text] }
             }
         };
         setters.push(quote! {
             #setter_doc
-            pub fn #name(mut self, value: #inner) -> Self {
-                self.request.#name = Some(value);
+            pub fn #name(mut self, value: impl Into<Option<#inner>>) -> Self {
+                self.request.#name = value.into();
                 self
             }
         });
@@ -979,8 +973,8 @@ fn request_types(api: &Api, index: usize) -> TokenStream {
         fields.push(quote! { pub body: Option<#ty>, });
         setters.push(quote! {
             /// The request body.
-            pub fn body(mut self, body: #ty) -> Self {
-                self.request.body = Some(body);
+            pub fn body(mut self, body: impl Into<Option<#ty>>) -> Self {
+                self.request.body = body.into();
                 self
             }
         });
@@ -992,10 +986,11 @@ fn request_types(api: &Api, index: usize) -> TokenStream {
         });
         setters.push(quote! {
             /// The idempotency key of an earlier attempt, to repeat it
-            /// safely. Without one the client makes a new key and returns
-            /// it with the result and with the error.
-            pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-                self.request.idempotency_key = Some(key);
+            /// safely (a key or an `Option` of one). Without one the client
+            /// makes a new key and returns it with the result and with the
+            /// error.
+            pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+                self.request.idempotency_key = key.into();
                 self
             }
         });

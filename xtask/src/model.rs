@@ -29,10 +29,7 @@ impl Api {
 
 /// What `ty` stands for once aliases are followed; `kind` looks a type up
 /// (`None` while it is still being resolved). Bounded, in case they loop.
-pub fn unalias<'a>(
-    ty: &'a TypeRef,
-    kind: impl Fn(TypeId) -> Option<&'a TypeKind>,
-) -> &'a TypeRef {
+pub fn unalias<'a>(ty: &'a TypeRef, kind: impl Fn(TypeId) -> Option<&'a TypeKind>) -> &'a TypeRef {
     let mut ty = ty;
     for _ in 0..32 {
         match ty {

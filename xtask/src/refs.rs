@@ -55,7 +55,11 @@ pub fn follow<'a, T>(
         found_at = Some(Pointer::root().join("components").join(section).join(key));
         item = next;
     }
-    Err(Error::at(file, at.as_str(), "$ref is part of a reference cycle"))
+    Err(Error::at(
+        file,
+        at.as_str(),
+        "$ref is part of a reference cycle",
+    ))
 }
 
 /// `schemas` → `schema`, for messages.

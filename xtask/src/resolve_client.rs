@@ -8,8 +8,7 @@
 
 use crate::config::Settings;
 use crate::model::{
-    unalias, ClientItems, IdType, Operation, OperationItems, ParamLocation, Trait, TypeDef,
-    TypeRef,
+    unalias, ClientItems, IdType, Operation, OperationItems, ParamLocation, Trait, TypeDef, TypeRef,
 };
 use crate::names::reserved::{CLIENT_IMPORTS, MODEL_TYPES, RUNTIME_REEXPORTS};
 use crate::names::{self, Scope};

@@ -16,11 +16,10 @@ use crate::error::{Error, Pointer, Result};
 use crate::model::{
     Derives, Doc, Field, Struct, TypeDef, TypeId, TypeKind, TypeRef, Union, UnionVariant, Variant,
 };
-use crate::refs;
 use crate::names::reserved::{DECODE_ERROR, DESERIALIZER, MODEL_TYPES, PARTIAL};
 use crate::names::{self, Scope};
+use crate::refs;
 use crate::schema_view::{SchemaRef, View};
-
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
@@ -359,8 +358,13 @@ impl<'a> TypeResolver<'a> {
         }
         for (i, member) in view.all_of.iter().enumerate() {
             let member_at = at.join("allOf").join(i);
-            let (schema, found_at) =
-                refs::follow(self.file, member, "schemas", Some(self.components), &member_at)?;
+            let (schema, found_at) = refs::follow(
+                self.file,
+                member,
+                "schemas",
+                Some(self.components),
+                &member_at,
+            )?;
             let schema_at = found_at.unwrap_or_else(|| member_at.clone());
             let member_view = View::of(schema);
             if member_view.typ.is_some_and(|t| t != "object")
@@ -566,4 +570,3 @@ pub fn doc_of(view: &View<'_>) -> Doc {
         }),
     }
 }
-

@@ -1499,8 +1499,8 @@ pub struct GetOrder<'a, C> {
 
 impl<'a, C> GetOrder<'a, C> {
     /// Optional name of the platform or plugin that makes the call on the merchant's behalf.
-    pub fn klarna_integrator(mut self, value: &'a str) -> Self {
-        self.request.klarna_integrator = Some(value);
+    pub fn klarna_integrator(mut self, value: impl Into<Option<&'a str>>) -> Self {
+        self.request.klarna_integrator = value.into();
         self
     }
 }
@@ -1542,10 +1542,11 @@ pub struct AcknowledgeOrder<'a, C> {
 
 impl<'a, C> AcknowledgeOrder<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1589,10 +1590,11 @@ pub struct UpdateAuthorization<'a, C> {
 
 impl<'a, C> UpdateAuthorization<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1668,10 +1670,11 @@ pub struct CaptureOrder<'a, C> {
 
 impl<'a, C> CaptureOrder<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1762,10 +1765,11 @@ pub struct ExtendDueDate<'a, C> {
 
 impl<'a, C> ExtendDueDate<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1850,10 +1854,11 @@ pub struct AppendShippingInfo<'a, C> {
 
 impl<'a, C> AppendShippingInfo<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1900,10 +1905,11 @@ pub struct TriggerSendOut<'a, C> {
 
 impl<'a, C> TriggerSendOut<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1949,10 +1955,11 @@ pub struct UpdateConsumerDetails<'a, C> {
 
 impl<'a, C> UpdateConsumerDetails<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1995,10 +2002,11 @@ pub struct ExtendAuthorizationTime<'a, C> {
 
 impl<'a, C> ExtendAuthorizationTime<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2040,10 +2048,11 @@ pub struct UpdateMerchantReferences<'a, C> {
 
 impl<'a, C> UpdateMerchantReferences<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2086,10 +2095,11 @@ pub struct RefundOrder<'a, C> {
 
 impl<'a, C> RefundOrder<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2180,10 +2190,11 @@ pub struct ReleaseRemainingAuthorization<'a, C> {
 
 impl<'a, C> ReleaseRemainingAuthorization<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2225,10 +2236,11 @@ pub struct AppendOrderShippingInfo<'a, C> {
 
 impl<'a, C> AppendOrderShippingInfo<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2271,10 +2283,11 @@ pub struct CancelOrder<'a, C> {
 
 impl<'a, C> CancelOrder<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }

@@ -1086,10 +1086,11 @@ pub struct CreateCustomerTokenOrder<'a, C> {
 
 impl<'a, C> CreateCustomerTokenOrder<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }

@@ -1565,10 +1565,11 @@ pub struct CreatePaymentRequest<'a, C> {
 
 impl<'a, C> CreatePaymentRequest<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1664,10 +1665,11 @@ pub struct UpdatePaymentRequest<'a, C> {
 
 impl<'a, C> UpdatePaymentRequest<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1725,10 +1727,11 @@ pub struct ConfirmPaymentRequest<'a, C> {
 
 impl<'a, C> ConfirmPaymentRequest<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1876,10 +1879,11 @@ pub struct UpdatePaymentTransaction<'a, C> {
 
 impl<'a, C> UpdatePaymentTransaction<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -1937,10 +1941,11 @@ pub struct CapturePaymentTransaction<'a, C> {
 
 impl<'a, C> CapturePaymentTransaction<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2000,10 +2005,11 @@ pub struct RefundPaymentTransaction<'a, C> {
 
 impl<'a, C> RefundPaymentTransaction<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2063,10 +2069,11 @@ pub struct VoidPaymentTransaction<'a, C> {
 
 impl<'a, C> VoidPaymentTransaction<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
@@ -2171,10 +2178,11 @@ pub struct RefundPaymentCapture<'a, C> {
 
 impl<'a, C> RefundPaymentCapture<'a, C> {
     /// The idempotency key of an earlier attempt, to repeat it
-    /// safely. Without one the client makes a new key and returns
-    /// it with the result and with the error.
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.request.idempotency_key = Some(key);
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
         self
     }
 }
