@@ -156,7 +156,8 @@ fn hand_written_declared_in(path: &Path) -> TokenStream {
         .collect()
 }
 
-fn client_file(api: &ApiConfig) -> PathBuf {
+/// Where `cargo xtask codegen` writes an API's client.
+pub fn client_file(api: &ApiConfig) -> PathBuf {
     let file = match api.client_module {
         None => "lib".to_owned(),
         Some(module) => module.to_owned(),
@@ -166,7 +167,8 @@ fn client_file(api: &ApiConfig) -> PathBuf {
         .join(format!("{file}.rs"))
 }
 
-fn models_file(api: &ApiConfig) -> PathBuf {
+/// Where `cargo xtask codegen` writes an API's models module.
+pub fn models_file(api: &ApiConfig) -> PathBuf {
     Path::new(MODELS_CRATE_DIR)
         .join("src")
         .join(format!("{}.rs", api.module))

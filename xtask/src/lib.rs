@@ -16,6 +16,7 @@ mod format;
 pub mod load;
 mod model;
 mod names;
+pub mod outline;
 mod refs;
 mod resolve;
 mod resolve_client;
