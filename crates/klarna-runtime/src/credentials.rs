@@ -67,18 +67,31 @@ impl Credentials {
 
     /// Basic credentials from `KLARNA_USERNAME` and `KLARNA_PASSWORD`.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Credentials::from_env_prefixed("KLARNA")
+    }
+
+    /// Basic credentials from `{PREFIX}_USERNAME` and `{PREFIX}_PASSWORD`:
+    /// a shop with an EU and a North American account keeps both, as
+    /// `KLARNA_EU_...` and `KLARNA_NA_...`.
+    pub fn from_env_prefixed(prefix: &str) -> Result<Self, ConfigError> {
         Ok(Credentials::basic(
-            env_var("KLARNA_USERNAME")?,
-            env_var("KLARNA_PASSWORD")?,
+            env_var(&format!("{prefix}_USERNAME"))?,
+            env_var(&format!("{prefix}_PASSWORD"))?,
         ))
     }
 
     /// API-key credentials from `KLARNA_API_KEY` and
     /// `KLARNA_PARTNER_ACCOUNT`; the error names the first one missing.
     pub fn api_key_from_env() -> Result<Self, ConfigError> {
+        Credentials::api_key_from_env_prefixed("KLARNA")
+    }
+
+    /// API-key credentials from `{PREFIX}_API_KEY` and
+    /// `{PREFIX}_PARTNER_ACCOUNT`.
+    pub fn api_key_from_env_prefixed(prefix: &str) -> Result<Self, ConfigError> {
         Ok(Credentials::api_key(
-            env_var("KLARNA_API_KEY")?,
-            env_var("KLARNA_PARTNER_ACCOUNT")?,
+            env_var(&format!("{prefix}_API_KEY"))?,
+            env_var(&format!("{prefix}_PARTNER_ACCOUNT"))?,
         ))
     }
 
@@ -166,10 +179,10 @@ impl fmt::Debug for Credentials {
     }
 }
 
-fn env_var(name: &'static str) -> Result<String, ConfigError> {
+fn env_var(name: &str) -> Result<String, ConfigError> {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Ok(value),
-        _ => Err(ConfigError::MissingEnvironmentVariable(name)),
+        _ => Err(ConfigError::MissingEnvironmentVariable(name.to_owned())),
     }
 }
 
@@ -296,12 +309,12 @@ mod tests {
         if std::env::var_os("KLARNA_API_KEY").is_none() {
             assert_eq!(
                 Credentials::api_key_from_env().unwrap_err(),
-                ConfigError::MissingEnvironmentVariable("KLARNA_API_KEY")
+                ConfigError::MissingEnvironmentVariable("KLARNA_API_KEY".into())
             );
         } else if std::env::var_os("KLARNA_PARTNER_ACCOUNT").is_none() {
             assert_eq!(
                 Credentials::api_key_from_env().unwrap_err(),
-                ConfigError::MissingEnvironmentVariable("KLARNA_PARTNER_ACCOUNT")
+                ConfigError::MissingEnvironmentVariable("KLARNA_PARTNER_ACCOUNT".into())
             );
         }
     }
