@@ -3,6 +3,10 @@
 //! HTTP server that records requests and plays canned responses, what the
 //! client tests that use it share, and JSON pointers for the property tests.
 
+/// The workspace README's examples, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
+
 pub mod client_support;
 pub mod json_pointers;
 pub mod server;
