@@ -1,4 +1,4 @@
-//! Stage 2c: turn the paths of a document into operations.
+//! Stage 2b: turn the paths of a document into operations.
 //!
 //! Parameters, bodies and responses may be `$ref`s into `components`; they
 //! are followed here. Inline schemas in them become named types of the
