@@ -756,12 +756,7 @@ fn success_arm(api: &Api, op: &Operation, items: &OperationItems, index: usize) 
         None => None,
     };
     let value = if multi {
-        let response_type = type_ident(
-            items
-                .response
-                .as_ref()
-                .expect("several successes have a response enum"),
-        );
+        let response_type = decided(&items.response, "several successes have a response enum");
         let variant = type_ident(&outcome.variant);
         match value {
             Some(value) => quote! { #response_type::#variant(#value) },
@@ -773,13 +768,13 @@ fn success_arm(api: &Api, op: &Operation, items: &OperationItems, index: usize) 
     quote! { { #(#statements)* response.value(#value) } }
 }
 
+/// A type name that resolve decides whenever emit asks for it.
+fn decided(name: &Option<String>, why: &str) -> proc_macro2::Ident {
+    type_ident(name.as_deref().expect(why))
+}
+
 fn error_arm(items: &OperationItems, outcome: &Outcome) -> TokenStream {
-    let error = type_ident(
-        items
-            .error
-            .as_ref()
-            .expect("an error outcome means an error type"),
-    );
+    let error = decided(&items.error, "an error outcome means an error type");
     let variant = type_ident(&outcome.variant);
     match outcome.body {
         Some(ResponseBody::Json(_)) => quote! { Err(response.api_error(#error::#variant)) },

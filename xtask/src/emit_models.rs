@@ -233,7 +233,9 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             quote! { Option<#ty> }
         }
     });
-    let reads = s
+    // Per field: how a value is read into the partial struct, and how the
+    // struct is finished from it (a missing required field is an error).
+    let (reads, finishes): (Vec<TokenStream>, Vec<TokenStream>) = s
         .fields
         .iter()
         .zip(&idents)
@@ -241,24 +243,18 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
         .map(|((f, ident), &optional)| {
             let key = &f.json_name;
             if optional {
-                quote! { #key => self.#ident = map.next_value()?, }
+                (
+                    quote! { #key => self.#ident = map.next_value()?, },
+                    quote! { #ident: self.#ident, },
+                )
             } else {
-                quote! { #key => self.#ident = Some(map.next_value()?), }
+                (
+                    quote! { #key => self.#ident = Some(map.next_value()?), },
+                    quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, },
+                )
             }
-        });
-    let finishes = s
-        .fields
-        .iter()
-        .zip(&idents)
-        .zip(&optional)
-        .map(|((f, ident), &optional)| {
-            let key = &f.json_name;
-            if optional {
-                quote! { #ident: self.#ident, }
-            } else {
-                quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, }
-            }
-        });
+        })
+        .unzip();
     // Bound by name from the one table that resolve reserves them in.
     let partial = type_ident(names::reserved::PARTIAL);
     let d = type_ident(names::reserved::DESERIALIZER);

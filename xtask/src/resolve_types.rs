@@ -532,26 +532,6 @@ impl<'a> TypeResolver<'a> {
     }
 }
 
-impl<'s> View<'s> {
-    /// The object keywords of a view alone, without its `allOf`.
-    fn of_parts(view: &View<'s>) -> View<'s> {
-        View {
-            data: view.data,
-            typ: view.typ,
-            format: None,
-            properties: view.properties,
-            required: view.required,
-            additional: view.additional,
-            items: None,
-            enumeration: Vec::new(),
-            one_of: &[],
-            any_of: &[],
-            all_of: &[],
-            has_not: false,
-        }
-    }
-}
-
 pub fn doc_of(view: &View<'_>) -> Doc {
     Doc {
         text: view
