@@ -857,12 +857,7 @@ fn operation_types(api: &Api, index: usize) -> TokenStream {
                 let text = outcome_doc(outcome);
                 quote! { #text #variant #payload, }
             });
-        out.push(quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[non_exhaustive]
-            pub enum #ident { #(#variants)* }
-        });
+        out.push(outcome_enum(&doc, &ident, variants));
         for (outcome, per_status) in op.successes.iter().zip(&items.per_status) {
             if let Some(name) = per_status {
                 out.push(headers_struct(name, outcome));
@@ -887,14 +882,23 @@ fn operation_types(api: &Api, index: usize) -> TokenStream {
             };
             quote! { #text #variant #payload, }
         });
-        out.push(quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[non_exhaustive]
-            pub enum #ident { #(#variants)* }
-        });
+        out.push(outcome_enum(&doc, &ident, variants));
     }
     quote! { #(#out)* }
+}
+
+/// An open enum of an operation's outcomes (its successes, or its errors).
+fn outcome_enum(
+    doc: &str,
+    ident: &proc_macro2::Ident,
+    variants: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum #ident { #(#variants)* }
+    }
 }
 
 fn outcome_doc(outcome: &Outcome) -> TokenStream {

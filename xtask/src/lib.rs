@@ -5,12 +5,11 @@
 //! 1. `load`: a file (YAML or JSON) to an `openapiv3::OpenAPI`, through a
 //!    JSON tree that errors can point into.
 //! 2. `resolve`: the document to the intermediate `model`, where every
-//!    decision is made and every name is final:
-//!    a. `resolve_types` names and resolves the component schemas;
-//!    b. `resolve_operations` turns paths into operations (and names the
-//!       inline schemas they hold);
-//!    c. `settle` decides derives and where recursion needs a `Box`;
-//!    d. `resolve_client` names the client module's own items.
+//!    decision is made and every name is final: `resolve_types` names and
+//!    resolves the component schemas, `resolve_operations` turns paths into
+//!    operations (naming the inline schemas they hold), `settle` decides
+//!    derives and where recursion needs a `Box`, and `resolve_client` names
+//!    the client module's own items.
 //! 3. `emit_models` and `emit_client`: the model to tokens, translating only.
 //! 4. `format`: tokens to text with prettyplease, the same on every machine.
 //! 5. `write`: files to disk, or a staleness check that writes nothing.
