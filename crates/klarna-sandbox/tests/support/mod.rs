@@ -48,7 +48,11 @@ pub struct Connection {
 
 impl Connection {
     pub fn open(sandbox: &Sandbox) -> Connection {
-        let addr = sandbox.base_url().trim_start_matches("http://");
+        Connection::open_addr(sandbox.base_url().trim_start_matches("http://"))
+    }
+
+    /// A connection to `host:port`.
+    pub fn open_addr(addr: &str) -> Connection {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
         Connection {
