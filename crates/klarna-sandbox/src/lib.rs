@@ -33,9 +33,10 @@ use crate::server::{Limits, Server};
 /// themselves; [`Sandbox::authorize_payment_request`] plays the buyer.
 /// Dropping it stops the server and closes every connection.
 pub struct Sandbox {
-    router: Arc<Router>,
-    // Dropped before `router`'s last handle here: stops the server first.
+    // Declared first, so dropped first: the server stops, and its
+    // connections close, before the state goes.
     _server: Server,
+    router: Arc<Router>,
 }
 
 /// How a sandbox listens, bounds its connections, and how long it keeps
@@ -146,8 +147,8 @@ impl Builder {
         ));
         let server = bound.serve(router.clone());
         Ok(Sandbox {
-            router,
             _server: server,
+            router,
         })
     }
 }

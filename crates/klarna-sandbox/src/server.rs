@@ -11,6 +11,15 @@
 //! small (64), and beyond it requests were lost; tasks make a limit in the
 //! hundreds cheap.
 //!
+//! The parser is our own (`http.rs`) rather than hyper's server, though
+//! hyper is in the tree through reqwest: hyper answers a malformed request
+//! itself with a bare `400`, where the sandbox must answer in the error
+//! shape of the API the path names, and it has no deadline for a body that
+//! grows with its declared length. Our parser is a few hundred lines that
+//! the sandbox already had and tested; enabling hyper's `server` feature
+//! would instead compile hyper's server code into the hyper of every
+//! user's client build (cargo unifies features), to save them.
+//!
 //! What the transport promises:
 //! - No request is dropped unanswered. At most `max_connections` are served
 //!   at once; when a new one arrives at the limit, the connection idle the
@@ -413,7 +422,9 @@ async fn serve(mut stream: TcpStream, admitted: Admitted, _permit: OwnedSemaphor
         }
         request.body = buf.drain(..length).collect();
 
-        let keep_alive = request.wants_keep_alive();
+        // The last request a connection may carry says so, so the client
+        // does not send another into a closing socket.
+        let keep_alive = request.wants_keep_alive() && served + 1 < MAX_REQUESTS_PER_CONNECTION;
         let response = match service.answer(&request) {
             Outcome::Respond(response) => response,
             Outcome::RespondAfter(response, delay) => {
