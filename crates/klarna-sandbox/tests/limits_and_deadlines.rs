@@ -318,3 +318,104 @@ fn a_key_past_its_retention_is_new() {
     assert_eq!(connection.exchange(&capture).status, 201);
     assert_eq!(sandbox.order(&id).unwrap().captured_amount, Some(200));
 }
+
+/// A Payment API call on partner account `acc`.
+fn payment_call(method: &str, path: &str, key: Option<&str>, body: &str) -> String {
+    let key = key.map_or(String::new(), |key| {
+        format!("Klarna-Idempotency-Key: {key}\r\n")
+    });
+    format!(
+        "{method} {path} HTTP/1.1\r\nAuthorization: Basic a2V5\r\nKlarna-Partner-Account: acc\r\n{key}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An authorized payment transaction of 10 000 EUR cents; its id.
+fn transaction(sandbox: &Sandbox, connection: &mut Connection) -> String {
+    let purchase = r#"{"currency":"EUR","payment_amount":10000}"#;
+    let created = connection.exchange(&payment_call(
+        "POST",
+        "/v1/payment/requests",
+        None,
+        purchase,
+    ));
+    assert_eq!(created.status, 201);
+    let request_id = created.json()["payment_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = sandbox.authorize_payment_request(&request_id).unwrap();
+    let confirmed = connection.exchange(&payment_call(
+        "POST",
+        &format!("/v1/payment/confirmation-tokens/{token}/confirm"),
+        None,
+        purchase,
+    ));
+    assert_eq!(confirmed.status, 200);
+    confirmed.json()["state_context"]["payment_transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn payment_api_keys_are_kept_per_transaction_whatever_other_transactions_do() {
+    let sandbox = Sandbox::builder()
+        .idempotency_keys_per_resource(100)
+        .start()
+        .unwrap();
+    let mut connection = Connection::open(&sandbox);
+    let (first, other) = (
+        transaction(&sandbox, &mut connection),
+        transaction(&sandbox, &mut connection),
+    );
+    let captures = |id: &str| format!("/v1/accounts/acc/payment/transactions/{id}/captures");
+    let refunds = |id: &str| format!("/v1/accounts/acc/payment/transactions/{id}/refunds");
+    let capture = payment_call(
+        "POST",
+        &captures(&first),
+        Some("c"),
+        r#"{"capture_amount":500}"#,
+    );
+    let refund = payment_call(
+        "POST",
+        &refunds(&first),
+        Some("r"),
+        r#"{"refund_amount":200}"#,
+    );
+    let captured = connection.exchange(&capture);
+    assert_eq!(captured.status, 201);
+    assert_eq!(connection.exchange(&refund).status, 201);
+
+    // 500 keyed captures on the other transaction: it fills up (then 429),
+    // the first transaction's keys stay.
+    let mut statuses = Vec::new();
+    for n in 0..500 {
+        let key = format!("other-{n}");
+        let request = payment_call(
+            "POST",
+            &captures(&other),
+            Some(&key),
+            r#"{"capture_amount":1}"#,
+        );
+        statuses.push(connection.exchange(&request).status);
+    }
+    assert!(statuses[..100].iter().all(|&s| s == 201));
+    assert!(statuses[100..].iter().all(|&s| s == 429));
+
+    let replayed = connection.exchange(&capture);
+    assert_eq!(replayed.status, 201);
+    assert!(captured.json()["payment_capture_id"].is_string());
+    assert_eq!(
+        replayed.json()["payment_capture_id"],
+        captured.json()["payment_capture_id"]
+    );
+    assert_eq!(connection.exchange(&refund).status, 201);
+    let state = sandbox.payment_transaction(&first).unwrap();
+    assert_eq!(
+        state.captures.map(|c| c.len()),
+        Some(1),
+        "no second capture"
+    );
+    assert_eq!(state.refunds.map(|r| r.len()), Some(1), "no second refund");
+}
