@@ -17,11 +17,27 @@ const CODEGEN: &str = "cargo xtask codegen";
 const GENERATE: &str = "cargo xtask generate";
 
 /// The workspace root, for `cargo xtask` and for tests.
+///
+/// Found at run time, from the `CARGO_MANIFEST_DIR` that cargo sets for
+/// `cargo run`, `cargo test` and build scripts: the nearest directory at or
+/// above it that holds `xtask/Cargo.toml`. The path compiled into the binary
+/// is only the fallback, for a binary started by hand. It cannot be the
+/// answer: checkouts that share a `CARGO_TARGET_DIR` share one xtask binary
+/// (cargo does not rebuild it for a workspace at another path), and that
+/// binary would read and write the first checkout's files from all of them.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+    let holds_xtask = |dir: &&Path| dir.join("xtask/Cargo.toml").is_file();
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| {
+            Path::new(&dir)
+                .ancestors()
+                .find(holds_xtask)
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| {
+            let compiled = Path::new(env!("CARGO_MANIFEST_DIR"));
+            compiled.parent().unwrap_or(compiled).to_path_buf()
+        })
 }
 
 /// The generated source of one document: its models module and its client.
