@@ -121,9 +121,15 @@ fn generate_loaded(
         // it, or the two would disagree; a module is skipped where declared.
         let module_docs = if placement.client_is_crate_root {
             match placement.models {
-                ModelsPath::Crate(_) => {
-                    quote! { #![doc = include_str!("../README.md")] #![cfg_attr(rustfmt, rustfmt::skip)] }
-                }
+                // `doc_cfg`: on docs.rs (`--cfg docsrs`, see the crate's
+                // `[package.metadata.docs.rs]`) items behind a cargo feature
+                // are labelled with it. Unstable: docs.rs builds with
+                // nightly, `.ci/run` with `RUSTC_BOOTSTRAP=1`.
+                ModelsPath::Crate(_) => quote! {
+                    #![doc = include_str!("../README.md")]
+                    #![cfg_attr(docsrs, feature(doc_cfg))]
+                    #![cfg_attr(rustfmt, rustfmt::skip)]
+                },
                 ModelsPath::ChildModule => {
                     let title = docs::inner(&api.title);
                     quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
@@ -234,6 +240,8 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     let hand_written = hand_written_declared_in(&models_lib);
     let lib = quote! {
         #![doc = include_str!("../README.md")]
+        // Feature labels on docs.rs, as in the client crates' roots.
+        #![cfg_attr(docsrs, feature(doc_cfg))]
         #![cfg_attr(rustfmt, rustfmt::skip)]
         #(#modules)*
         #hand_written
