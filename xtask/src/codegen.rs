@@ -294,9 +294,109 @@ pub fn codegen(root: &Path, check: bool) -> Result<Outcome, Vec<Error>> {
     })
 }
 
-/// `cargo xtask generate --spec FILE --out DIR [--name CRATE]`: a standalone
-/// crate that depends on this workspace's runtime by path.
-pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec<PathBuf>, Error> {
+/// How a crate made by `cargo xtask generate` finds `klarna-runtime`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `--runtime path:DIR`: the runtime's directory, written into the
+    /// manifest as given, so a relative one is read from the generated
+    /// crate's directory, as cargo reads every path there.
+    Path(PathBuf),
+    /// `--runtime version:X.Y[.Z]`: the released runtime, from the registry.
+    Version(String),
+    /// Neither given: this checkout's runtime by relative path when the crate
+    /// lies inside this checkout, otherwise the runtime of this generator's
+    /// version from the registry. No absolute path of this machine goes into
+    /// a manifest that might be copied or committed elsewhere.
+    Default,
+}
+
+impl Runtime {
+    /// Reads the value of `--runtime`.
+    pub fn parse(value: &str) -> Result<Runtime, String> {
+        if let Some(dir) = value.strip_prefix("path:").filter(|dir| !dir.is_empty()) {
+            return Ok(Runtime::Path(PathBuf::from(dir)));
+        }
+        if let Some(version) = value.strip_prefix("version:") {
+            let parts: Vec<&str> = version.split('.').collect();
+            let numeric = parts
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+            if (2..=3).contains(&parts.len()) && numeric {
+                return Ok(Runtime::Version(version.to_owned()));
+            }
+        }
+        Err(format!(
+            "--runtime takes `path:DIR` or `version:X.Y[.Z]`, not `{value}`"
+        ))
+    }
+
+    /// The manifest's `klarna-runtime` entry, before its features.
+    fn manifest_source(&self, out: &Path) -> Result<String, String> {
+        let path = match self {
+            Runtime::Version(version) => return Ok(format!("version = {version:?}")),
+            Runtime::Path(dir) => dir.clone(),
+            Runtime::Default => {
+                let root = absolute(&workspace_root())?;
+                let out = absolute(out)?;
+                if !out.starts_with(&root) {
+                    let version = env!("CARGO_PKG_VERSION");
+                    return Ok(format!("version = {version:?}"));
+                }
+                relative_to(&out, &root.join("crates/klarna-runtime"))
+            }
+        };
+        // Resolved by name: the crate's directory may not exist yet.
+        let runtime = absolute(&out.join(&path))?;
+        if !runtime.join("Cargo.toml").is_file() {
+            return Err(format!(
+                "no klarna-runtime at {} (a relative --runtime path is read from the generated crate)",
+                runtime.display()
+            ));
+        }
+        // Forward slashes: cargo reads them on every platform.
+        let path = path.to_string_lossy().replace('\\', "/");
+        Ok(format!("path = {path:?}"))
+    }
+}
+
+/// `path` made absolute against the current directory, with `.` and `..`
+/// resolved by name (the directory may not exist yet).
+fn absolute(path: &Path) -> Result<PathBuf, String> {
+    let joined = std::path::absolute(path)
+        .map_err(|e| format!("cannot make {} absolute: {e}", path.display()))?;
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    Ok(clean)
+}
+
+/// The relative path from directory `from` to `to`, both absolute.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut path: PathBuf = from.components().skip(common).map(|_| "..").collect();
+    path.extend(to.components().skip(common));
+    path
+}
+
+/// `cargo xtask generate --spec FILE --out DIR [--name CRATE] [--runtime ..]`:
+/// a standalone crate that depends on `klarna-runtime` as `runtime` says.
+pub fn generate_crate(
+    spec: &Path,
+    out: &Path,
+    name: Option<&str>,
+    runtime: &Runtime,
+) -> Result<Vec<PathBuf>, Error> {
     let name = match name {
         Some(name) => name.to_owned(),
         None => spec
@@ -316,14 +416,15 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
     }
     let cited = spec.display().to_string();
     let generated = generate_api(spec, &cited, GENERATE, &ModelsPath::ChildModule)?;
-    let runtime = workspace_root().join("crates/klarna-runtime");
+    let runtime = runtime
+        .manifest_source(out)
+        .map_err(|e| Error::in_file(out, e))?;
     let manifest = format!(
         "{header}\n[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nklarna-runtime = {{ path = {runtime:?}, features = [\"client\"] }}\n\
+         [dependencies]\nklarna-runtime = {{ {runtime}, features = [\"client\"] }}\n\
          serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
          # A crate of its own, even when generated inside another workspace.\n[workspace]\n",
         header = header(GENERATE, &cited).replace("// ", "# "),
-        runtime = runtime.display().to_string(),
     );
     let lib = match generated.client {
         Some(client) => client,
