@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use xtask::config::APIS;
-use xtask::{codegen, generate_crate, workspace_root};
+use xtask::{codegen, generate_crate, workspace_root, Runtime};
 
 fn fixture(name: &str) -> PathBuf {
     workspace_root().join("tests/fixtures/broken").join(name)
@@ -20,8 +20,8 @@ fn scratch(label: &str) -> PathBuf {
 
 fn error_for(name: &str) -> String {
     let out = scratch(name);
-    let error =
-        generate_crate(&fixture(name), &out, None).expect_err("a broken document must fail");
+    let error = generate_crate(&fixture(name), &out, None, &Runtime::Default)
+        .expect_err("a broken document must fail");
     assert!(
         !out.exists(),
         "{name}: nothing may be written, but {} exists",

@@ -6,6 +6,10 @@
 //! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
 //! [`call`] builder that each generated operation uses.
 
+// On docs.rs (`--cfg docsrs`), the `client` items are labelled with their
+// feature; `doc_cfg` is unstable, see the README's "Documentation".
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod object;
 pub mod open_enum;
 
