@@ -32,8 +32,8 @@ pub struct HandWrittenModule {
 /// special case of its own.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    /// What the documentation calls the API ("Order Management"); `None`:
-    /// the document's title.
+    /// What the documentation calls the API, without the word "API"
+    /// ("Order Management", "Payment"); `None`: the document's title.
     pub api_name: Option<&'static str>,
     /// The header parameter that carries idempotency keys. Operations that
     /// declare it get an `idempotency_key` setter, the client fills one in
@@ -119,7 +119,7 @@ pub const APIS: &[ApiConfig] = &[
     },
     ApiConfig {
         spec: "specs/payment-api.yaml",
-        settings: Settings::klarna("Payment API", Auth::ApiKey, Hosts::Global),
+        settings: Settings::klarna("Payment", Auth::ApiKey, Hosts::Global),
         module: "payment_api",
         client_crate: "crates/klarna-payments",
         client_module: Some("payment_api"),

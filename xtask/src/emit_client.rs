@@ -290,6 +290,18 @@ fn id_type(name: &str, param: &str) -> TokenStream {
                 &self.0
             }
         }
+
+        impl PartialEq<str> for #ident {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for #ident {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     }
 }
 
@@ -505,7 +517,7 @@ fn operation_doc(op: &Operation) -> TokenStream {
         text.push('\n');
     }
     let setters: Vec<String> = optional_params(op)
-        .map(|p| format!("`{}`", p.name))
+        .map(|p| format!("`{}`", field_ident(&p.name)))
         .chain(optional_body(op).map(|_| "`body`".to_owned()))
         .chain(op.idempotency_key.then(|| "`idempotency_key`".to_owned()))
         .collect();

@@ -305,6 +305,18 @@ impl AsRef<str> for OrderId {
     }
 }
 
+impl PartialEq<str> for OrderId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for OrderId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// The id of a capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CaptureId(String);
@@ -347,6 +359,18 @@ impl AsRef<str> for CaptureId {
     }
 }
 
+impl PartialEq<str> for CaptureId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CaptureId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// The id of a refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RefundId(String);
@@ -386,6 +410,18 @@ impl From<&str> for RefundId {
 impl AsRef<str> for RefundId {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+impl PartialEq<str> for RefundId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RefundId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
