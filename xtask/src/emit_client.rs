@@ -41,7 +41,11 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
     let encode = uses_encode.then(|| quote! { encode_path, });
     let operations = operations_module(api);
     let client = client_type(api);
-    let ids = api.client.ids.iter().map(|id| id_type(&id.name, &id.param));
+    let ids = api
+        .client
+        .ids
+        .iter()
+        .map(|id| id_type(&id.name, &id.param, &api.client.api_name));
     let traits = api.client.traits.iter().map(|t| {
         let trait_ident = type_ident(&t.name);
         let client_ident = type_ident(&api.client.name);
@@ -241,11 +245,11 @@ fn client_type(api: &Api) -> TokenStream {
 
 /// A string newtype for one kind of id, so that an order id cannot be passed
 /// where a capture id is expected.
-fn id_type(name: &str, param: &str) -> TokenStream {
+fn id_type(name: &str, param: &str, api_name: &str) -> TokenStream {
     let ident = type_ident(name);
     let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
     let doc = format!(
-        " The id of a {what}, as Klarna gives it: a type of its own, so that it \
+        " The id of a {what}, as the {api_name} API gives it: a type of its own, so that it \
          cannot be passed where another kind of id is expected."
     );
     quote! {

@@ -263,7 +263,7 @@ impl Client {
     }
 }
 
-/// The id of a order, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a order, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OrderId(String);
 
@@ -317,7 +317,7 @@ impl PartialEq<&str> for OrderId {
     }
 }
 
-/// The id of a capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a capture, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CaptureId(String);
 
@@ -371,7 +371,7 @@ impl PartialEq<&str> for CaptureId {
     }
 }
 
-/// The id of a refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a refund, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RefundId(String);
 

@@ -173,7 +173,7 @@ impl Client {
     }
 }
 
-/// The id of a session, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a session, as the Klarna Payments API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(String);
 

@@ -216,7 +216,7 @@ impl Client {
     }
 }
 
-/// The id of a payment request, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment request, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentRequestId(String);
 
@@ -270,7 +270,7 @@ impl PartialEq<&str> for PaymentRequestId {
     }
 }
 
-/// The id of a account, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a account, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(String);
 
@@ -324,7 +324,7 @@ impl PartialEq<&str> for AccountId {
     }
 }
 
-/// The id of a payment transaction, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment transaction, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentTransactionId(String);
 
@@ -378,7 +378,7 @@ impl PartialEq<&str> for PaymentTransactionId {
     }
 }
 
-/// The id of a payment capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment capture, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentCaptureId(String);
 
@@ -432,7 +432,7 @@ impl PartialEq<&str> for PaymentCaptureId {
     }
 }
 
-/// The id of a payment refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment refund, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentRefundId(String);
 
@@ -486,7 +486,7 @@ impl PartialEq<&str> for PaymentRefundId {
     }
 }
 
-/// The id of a payment chargeback, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment chargeback, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentChargebackId(String);
 
