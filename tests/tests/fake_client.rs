@@ -23,7 +23,7 @@ async fn capture_shipment<C: Captures + Sync>(
         serde_json::from_value(serde_json::json!({ "captured_amount": amount })).unwrap();
     let key = IdempotencyKey::from(format!("{order_id}-shipment-{shipment}"));
     let created = klarna.capture_order(order_id, &capture, Some(key)).await?;
-    Ok(created.capture_id.clone().unwrap_or_default())
+    Ok(created.capture_id.clone())
 }
 
 /// Remembers captures by idempotency key, like Klarna does.
@@ -35,7 +35,7 @@ struct FakeKlarna {
 impl Captures for FakeKlarna {
     async fn capture_order(
         &self,
-        _order_id: &str,
+        order_id: &str,
         body: &CaptureObject,
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>> {
@@ -55,8 +55,8 @@ impl Captures for FakeKlarna {
             captures.push((key.clone(), body.captured_amount));
         }
         let headers = CaptureOrderResponse {
-            capture_id: Some(format!("capture-for-{key}")),
-            location: None,
+            capture_id: format!("capture-for-{key}"),
+            location: format!("/ordermanagement/v1/orders/{order_id}/captures/capture-for-{key}"),
         };
         Ok(Response::new(201, headers))
     }

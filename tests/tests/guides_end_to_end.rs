@@ -77,7 +77,7 @@ async fn ship_in_two_parts(client: &Client, order_id: &str) -> (String, String) 
         .await
         .unwrap();
 
-    (a.capture_id.clone().unwrap(), b.capture_id.clone().unwrap())
+    (a.capture_id.clone(), b.capture_id.clone())
 }
 
 fn refunded_per_capture(order: &MerchantOrderDto) -> Vec<(String, Option<i64>)> {
@@ -108,7 +108,7 @@ async fn returned_sneakers_are_refunded_on_the_capture_that_shipped_them() {
         .await
         .unwrap();
 
-    let refund_id = created.refund_id.clone().unwrap();
+    let refund_id = created.refund_id.clone();
     assert_eq!(
         sandbox.refund_allocation(&order_id, &refund_id),
         Some(Allocation::Capture(b.clone()))
@@ -163,7 +163,7 @@ async fn items_from_two_shipments_are_refunded_once_per_capture() {
             .refund_order(&order_id, &allocated.refund, None)
             .await
             .unwrap();
-        let refund_id = created.refund_id.clone().unwrap();
+        let refund_id = created.refund_id.clone();
         assert_eq!(
             sandbox.refund_allocation(&order_id, &refund_id),
             Some(Allocation::Capture(allocated.capture_id.clone().unwrap()))
@@ -194,7 +194,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
         .refund_order(&order_id, &goodwill, None)
         .await
         .unwrap();
-    let goodwill_id = created.refund_id.clone().unwrap();
+    let goodwill_id = created.refund_id.clone();
     assert_eq!(
         sandbox.refund_allocation(&order_id, &goodwill_id),
         Some(Allocation::Unallocated)
@@ -219,7 +219,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
     };
     let created = client.refund_order(&order_id, &anyway, None).await.unwrap();
     assert_eq!(
-        sandbox.refund_allocation(&order_id, created.refund_id.as_deref().unwrap()),
+        sandbox.refund_allocation(&order_id, &created.refund_id),
         Some(Allocation::Unallocated)
     );
 }

@@ -711,11 +711,10 @@ async fn capture_order() {
         assert_eq!(
             *done,
             CaptureOrderResponse {
-                capture_id: Some("4ba29b50-be7b-44f5-a492-113e6a865e22".into()),
-                location: Some(
+                capture_id: "4ba29b50-be7b-44f5-a492-113e6a865e22".into(),
+                location:
                     "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/captures/4ba29b50-be7b-44f5-a492-113e6a865e22"
-                        .into()
-                ),
+                        .into(),
             }
         );
         LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/captures"));
@@ -731,13 +730,21 @@ async fn capture_order() {
         );
     }
 
-    // The headers are optional in the spec: a 201 without them is a success.
+    // The headers are required: a 201 without `Capture-Id` is a decode
+    // error that keeps the key, so the caller can read the capture back.
+    // (Before, this was `Ok` with `capture_id: None`.)
+    let key = IdempotencyKey::from("shipment-7");
+    let only_location = CannedResponse::new(201).header("Location", "/captures/x");
     let (result, _) = LOOPBACK
-        .exchange(CannedResponse::new(201), |c| call(c, None))
+        .exchange(only_location, |c| call(c, Some(key.clone())))
         .await;
-    let done = result.unwrap();
-    assert_eq!(done.capture_id, None);
-    assert_eq!(done.location, None);
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Decode { message, .. } if message == "header Capture-Id is missing"),
+        "{error:?}"
+    );
+    assert_eq!(error.idempotency_key(), Some(&key));
+    assert_eq!(error.status(), Some(201));
 
     let error = LOOPBACK
         .api_error(403, "CAPTURE_NOT_ALLOWED", |c| call(c, None))
@@ -959,11 +966,10 @@ async fn refund_order() {
         assert_eq!(
             *done,
             RefundOrderResponse {
-                refund_id: Some("b2cb4f2e-2781-4359-80ad-555735ebb8d8".into()),
-                location: Some(
+                refund_id: "b2cb4f2e-2781-4359-80ad-555735ebb8d8".into(),
+                location:
                     "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8"
-                        .into()
-                ),
+                        .into(),
             }
         );
         LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/refunds"));

@@ -89,7 +89,7 @@ async fn a_capture_whose_connection_dropped_is_retried_with_the_same_key() {
         .capture_order(ORDER_ID, &capture(), None)
         .await
         .unwrap();
-    assert_eq!(response.capture_id.as_deref(), Some(CAPTURE_ID));
+    assert_eq!(response.capture_id, CAPTURE_ID);
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].body, requests[1].body);
@@ -294,7 +294,7 @@ async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
     let captures = order.captures.unwrap_or_default();
     assert_eq!(captures.len(), 1, "{captures:?}");
     assert_eq!(order.captured_amount, Some(6000));
-    assert_eq!(captures[0].capture_id, response.capture_id);
+    assert_eq!(captures[0].capture_id.as_ref(), Some(&response.capture_id));
     let posts: Vec<_> = sandbox
         .requests()
         .into_iter()

@@ -696,8 +696,8 @@ impl Captures for Client {
         let response = call.send().await?;
         match response.status() {
             201 => {
-                let capture_id = response.header("Capture-Id")?;
-                let location = response.header("Location")?;
+                let capture_id = response.required_header("Capture-Id")?;
+                let location = response.required_header("Location")?;
                 response
                     .value(CaptureOrderResponse {
                         capture_id,
@@ -888,8 +888,8 @@ impl Refunds for Client {
         let response = call.send().await?;
         match response.status() {
             201 => {
-                let location = response.header("Location")?;
-                let refund_id = response.header("Refund-Id")?;
+                let location = response.required_header("Location")?;
+                let refund_id = response.required_header("Refund-Id")?;
                 response
                     .value(RefundOrderResponse {
                         location,
@@ -963,11 +963,11 @@ pub enum GetCapturesError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaptureOrderResponse {
     /// Identifier of the new capture.
-    pub capture_id: Option<String>,
+    pub capture_id: String,
     /// URL of the new capture.
     ///
     /// Format: `uri`.
-    pub location: Option<String>,
+    pub location: String,
 }
 
 /// The documented error responses of [`Captures::capture_order`], with their decoded bodies.
@@ -1056,9 +1056,9 @@ pub struct RefundOrderResponse {
     /// URL of the new refund.
     ///
     /// Format: `uri`.
-    pub location: Option<String>,
+    pub location: String,
     /// Identifier of the new refund.
-    pub refund_id: Option<String>,
+    pub refund_id: String,
 }
 
 /// The documented error responses of [`Refunds::refund_order`], with their decoded bodies.

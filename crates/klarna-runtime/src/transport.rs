@@ -22,6 +22,7 @@ pub(crate) struct Request {
     /// The full URL: base URL, path, query.
     pub(crate) url: String,
     /// Where the path starts in `url` (the base URL's length).
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
     pub(crate) path_start: usize,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,

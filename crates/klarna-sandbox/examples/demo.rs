@@ -172,7 +172,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let a = client
         .capture_order(id, &shipment_a, key("capture-a"))
         .await?;
-    let capture_a = a.capture_id.clone().unwrap_or_default();
+    let capture_a = a.capture_id.clone();
     let order = client.get_order(id, None).await?;
     println!(
         "2. Capture A {capture_a}: {} for the T-shirt and jeans -> {}, {} left to capture",
@@ -186,7 +186,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let captures = client.get_captures(id).await?;
     println!(
         "   Sent again with the same idempotency key: capture {}, still {} capture(s)",
-        again.capture_id.as_deref().unwrap_or("?"),
+        again.capture_id,
         captures.len()
     );
 
@@ -194,7 +194,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let b = client
         .capture_order(id, &shipment_b, key("capture-b"))
         .await?;
-    let capture_b = b.capture_id.clone().unwrap_or_default();
+    let capture_b = b.capture_id.clone();
     let order = client.get_order(id, None).await?;
     println!(
         "3. Capture B {capture_b}: {} for the sneakers -> {}, {} left to capture",
@@ -248,7 +248,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let order = client.get_order(id, None).await?;
     println!(
         "5. Refund {}: {} for the returned sneakers; refunded per capture:",
-        refunded.refund_id.as_deref().unwrap_or("?"),
+        refunded.refund_id,
         money(Some(refund.refunded_amount), cur)
     );
     for capture in order.captures.as_deref().unwrap_or_default() {

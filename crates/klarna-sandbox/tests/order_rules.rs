@@ -80,7 +80,6 @@ async fn capture(client: &Client, order_id: &str, body: &CaptureObject) -> Strin
         .unwrap()
         .capture_id
         .clone()
-        .unwrap()
 }
 
 async fn order(client: &Client, order_id: &str) -> MerchantOrderDto {
@@ -179,15 +178,12 @@ async fn captures_move_the_order_from_authorized_to_captured() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let capture_a = created.capture_id.clone().unwrap();
+    let capture_a = created.capture_id.clone();
     assert_eq!(
-        created.location.as_deref(),
-        Some(
-            format!(
-                "{}/ordermanagement/v1/orders/{id}/captures/{capture_a}",
-                sandbox.base_url()
-            )
-            .as_str()
+        created.location,
+        format!(
+            "{}/ordermanagement/v1/orders/{id}/captures/{capture_a}",
+            sandbox.base_url()
         )
     );
     let order_now = order(&client, &id).await;
@@ -383,15 +379,12 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let refund_id = created.refund_id.clone().unwrap();
+    let refund_id = created.refund_id.clone();
     assert_eq!(
-        created.location.as_deref(),
-        Some(
-            format!(
-                "{}/ordermanagement/v1/orders/{id}/refunds/{refund_id}",
-                sandbox.base_url()
-            )
-            .as_str()
+        created.location,
+        format!(
+            "{}/ordermanagement/v1/orders/{id}/refunds/{refund_id}",
+            sandbox.base_url()
         )
     );
     assert_eq!(refunded_on(&client, &id, &b).await, Some(10_000));
@@ -466,7 +459,7 @@ async fn refund_allocation(
 ) -> Allocation {
     let created = client.refund_order(id, refund, None).await.unwrap();
     sandbox
-        .refund_allocation(id, created.refund_id.as_deref().unwrap())
+        .refund_allocation(id, &created.refund_id)
         .unwrap()
 }
 

@@ -650,7 +650,7 @@ mod tests {
         let order = groceries();
         let items = [LineQuantity::new("tomatoes", 4)];
         let created = capture_lines(&klarna, &order, &items, None).await.unwrap();
-        assert_eq!(created.capture_id.as_deref(), Some("capture-new"));
+        assert_eq!(created.capture_id, "capture-new");
         assert_eq!(
             klarna.sent(),
             [Sent::Capture(

@@ -1050,7 +1050,7 @@ mod tests {
         let created = refund_returned_items(&klarna, &order, &returned, None)
             .await
             .unwrap();
-        assert_eq!(created.refund_id.as_deref(), Some("refund-new"));
+        assert_eq!(created.refund_id, "refund-new");
         let expected = allocate_refund(&order, &returned).unwrap().refund;
         assert_eq!(klarna.sent(), [Sent::Refund("order-1".into(), expected)]);
     }

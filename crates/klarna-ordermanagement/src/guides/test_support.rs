@@ -115,8 +115,8 @@ impl Captures for Recorder {
         Ok(Response::new(
             201,
             CaptureOrderResponse {
-                capture_id: Some("capture-new".into()),
-                location: None,
+                capture_id: "capture-new".into(),
+                location: "/ordermanagement/v1/orders/o/captures/capture-new".into(),
             },
         ))
     }
@@ -183,8 +183,8 @@ impl Refunds for Recorder {
         Ok(Response::new(
             201,
             RefundOrderResponse {
-                refund_id: Some("refund-new".into()),
-                location: None,
+                refund_id: "refund-new".into(),
+                location: "/ordermanagement/v1/orders/o/refunds/refund-new".into(),
             },
         ))
     }
