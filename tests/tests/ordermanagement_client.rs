@@ -1211,7 +1211,7 @@ async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
 }
 
 #[tokio::test]
-async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
+async fn no_server_is_not_sent_and_keeps_the_key_for_a_retry() {
     let client = LOOPBACK.client_for(closed_port_url());
     let key = IdempotencyKey::from("order-1-capture-1");
     let error = client
@@ -1219,23 +1219,20 @@ async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()),
         "{error:?}"
     );
     assert_eq!(error.status(), None);
     assert!(error.details().is_none());
-    assert!(error.may_have_reached_klarna());
+    // A refused connection sent nothing (before: `NoResponse`, "may have
+    // reached Klarna").
+    assert!(!error.may_have_reached_klarna());
+    assert!(error.to_string().contains("nothing reached Klarna"), "{error}");
     assert_eq!(error.idempotency_key(), Some(&key));
-    assert!(
-        error
-            .to_string()
-            .contains("retry with idempotency key order-1-capture-1"),
-        "{error}"
-    );
 
     let error = client.get_order(ORDER_ID, None).await.unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()),
         "{error:?}"
     );
     assert_eq!(error.idempotency_key(), None);
