@@ -1105,3 +1105,6 @@ pub enum CancelOrderError {
 
 #[cfg(feature = "guides")]
 pub mod guides;
+
+#[cfg(feature = "test-util")]
+pub mod mock;

@@ -34,6 +34,9 @@ pub mod retry;
 #[cfg(feature = "client")]
 mod transport;
 
+/// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.
+#[cfg(feature = "client")]
+pub use http;
 #[cfg(feature = "client")]
 pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
