@@ -55,7 +55,9 @@ fn session() -> SessionCreate {
 /// for at most `hold` before closing it.
 fn answer_once(listener: TcpListener, answer: Vec<u8>, hold: Duration) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else { return };
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut length = 0;
@@ -90,7 +92,10 @@ async fn a_redirect_on_a_capture_is_not_followed() {
     for status in [302, 307] {
         let target = TestServer::start();
         let server = TestServer::start();
-        let elsewhere = format!("{}/ordermanagement/v1/orders/{ORDER_ID}/captures", target.url());
+        let elsewhere = format!(
+            "{}/ordermanagement/v1/orders/{ORDER_ID}/captures",
+            target.url()
+        );
         server.respond(CannedResponse::new(status).header("Location", &elsewhere));
         let key = IdempotencyKey::from("redirected-capture");
         let error = client(&server.url(), 3)
@@ -119,9 +124,15 @@ async fn a_refused_connection_is_not_sent_and_a_keyless_post_is_retried() {
         .create_credit_session(&session())
         .await
         .unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()),
+        "{error:?}"
+    );
     assert!(!error.may_have_reached_klarna());
-    assert!(error.to_string().contains("nothing reached Klarna"), "{error}");
+    assert!(
+        error.to_string().contains("nothing reached Klarna"),
+        "{error}"
+    );
 
     // The server appears after the first attempts were refused; the keyless
     // POST is retried (before: not retried, "may have reached Klarna").
@@ -136,9 +147,14 @@ async fn a_refused_connection_is_not_sent_and_a_keyless_post_is_retried() {
     let server = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(150));
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        answer_once(listener, answer, Duration::ZERO).join().unwrap();
+        answer_once(listener, answer, Duration::ZERO)
+            .join()
+            .unwrap();
     });
-    let created = client(&url, 10).create_credit_session(&session()).await.unwrap();
+    let created = client(&url, 10)
+        .create_credit_session(&session())
+        .await
+        .unwrap();
     assert_eq!(created.session_id, "s-1");
     server.join().unwrap();
 }
@@ -226,14 +242,18 @@ async fn a_retry_after_beyond_the_backoff_cap_ends_the_call() {
 #[tokio::test]
 async fn a_status_then_a_broken_body_keeps_the_status() {
     let (listener, addr) = listener();
-    let answer = b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"par".to_vec();
+    let answer =
+        b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"par".to_vec();
     let server = answer_once(listener, answer, Duration::ZERO);
     let error = client(&format!("http://{addr}"), 1)
         .capture_order(ORDER_ID, &capture(), None)
         .await
         .unwrap_err();
     // Before: `NoResponse`, status None.
-    assert!(matches!(error.kind(), ErrorKind::IncompleteResponse { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::IncompleteResponse { .. }),
+        "{error:?}"
+    );
     assert_eq!(error.status(), Some(201));
     assert!(error.may_have_reached_klarna());
     server.join().unwrap();
@@ -256,7 +276,10 @@ async fn a_declared_length_above_the_limit_is_refused_before_reading() {
         ErrorKind::Decode { message, details } => {
             assert!(message.contains("declares 200000000 bytes"), "{message}");
             assert_eq!(details.status, 200);
-            assert!(details.body_excerpt.is_empty(), "nothing of the body was read");
+            assert!(
+                details.body_excerpt.is_empty(),
+                "nothing of the body was read"
+            );
         }
         _ => panic!("expected Decode, got {error:?}"),
     }
@@ -265,16 +288,35 @@ async fn a_declared_length_above_the_limit_is_refused_before_reading() {
 
 #[test]
 fn unsafe_base_urls_are_refused_without_echoing_a_secret() {
-    let refuse = |url: &str| Client::new(Config::with_base_url(url, Credentials::basic("PK0001", PASSWORD))).unwrap_err();
+    let refuse = |url: &str| {
+        Client::new(Config::with_base_url(
+            url,
+            Credentials::basic("PK0001", PASSWORD),
+        ))
+        .unwrap_err()
+    };
     let error = refuse("https://PK0001:hunter2@api.klarna.com");
-    assert!(matches!(error, ConfigError::CredentialsInBaseUrl(_)), "{error:?}");
+    assert!(
+        matches!(error, ConfigError::CredentialsInBaseUrl(_)),
+        "{error:?}"
+    );
     let error = refuse("htps://PK0001:hunter2@api.klarna.com");
     assert!(matches!(error, ConfigError::InvalidBaseUrl(_)), "{error:?}");
-    for error in [refuse("https://PK0001:hunter2@api.klarna.com"), refuse("htps://PK0001:hunter2@x")] {
+    for error in [
+        refuse("https://PK0001:hunter2@api.klarna.com"),
+        refuse("htps://PK0001:hunter2@x"),
+    ] {
         assert!(!error.to_string().contains("hunter2"), "{error}");
         assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
     }
     let error = refuse("http://api.klarna.com");
-    assert!(matches!(error, ConfigError::InsecureBaseUrl(_)), "{error:?}");
-    assert!(Client::new(Config::with_base_url("http://localhost:1", Credentials::basic("u", "p"))).is_ok());
+    assert!(
+        matches!(error, ConfigError::InsecureBaseUrl(_)),
+        "{error:?}"
+    );
+    assert!(Client::new(Config::with_base_url(
+        "http://localhost:1",
+        Credentials::basic("u", "p")
+    ))
+    .is_ok());
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use klarna_ordermanagement::mock::{Mock, Outcome};
 use klarna_ordermanagement::models::{CaptureObject, MerchantOrderDto};
-use klarna_ordermanagement::{operations, Captures, Config, Credentials, ErrorKind, Orders, RetryPolicy};
+use klarna_ordermanagement::{
+    operations, Captures, Config, Credentials, ErrorKind, Orders, RetryPolicy,
+};
 use klarna_runtime::call::Call;
 use serde_json::json;
 
@@ -21,7 +23,9 @@ fn order() -> MerchantOrderDto {
 }
 
 fn captured(id: &str) -> Outcome {
-    Outcome::status(201).header("Capture-Id", id).header("Location", "/captures/c")
+    Outcome::status(201)
+        .header("Capture-Id", id)
+        .header("Location", "/captures/c")
 }
 
 /// One attempt per call, for the outcome tests.
@@ -38,13 +42,20 @@ async fn shipper_capture_timed_out_then_the_retry_with_the_same_key_succeeds() {
     mock.on(&operations::CAPTURE_ORDER)
         .respond(Outcome::timed_out())
         .respond(captured("c-1"));
-    let done = mock.client().capture_order(ORDER_ID, &capture(), None).await.unwrap();
+    let done = mock
+        .client()
+        .capture_order(ORDER_ID, &capture(), None)
+        .await
+        .unwrap();
     assert_eq!(done.capture_id, "c-1");
     let sent = mock.requests();
     assert_eq!(sent.len(), 2);
     assert!(sent[0].idempotency_key().is_some());
     assert_eq!(sent[0].idempotency_key(), sent[1].idempotency_key());
-    assert_eq!(sent[0].idempotency_key(), done.idempotency_key().map(|k| k.as_str()));
+    assert_eq!(
+        sent[0].idempotency_key(),
+        done.idempotency_key().map(|k| k.as_str())
+    );
 }
 
 #[tokio::test]
@@ -72,12 +83,29 @@ async fn each_transport_failure_is_classified_as_on_the_wire() {
     let client = single_attempt(&mock);
     let mut errors = Vec::new();
     for _ in 0..4 {
-        errors.push(client.capture_order(ORDER_ID, &capture(), None).await.unwrap_err());
+        errors.push(
+            client
+                .capture_order(ORDER_ID, &capture(), None)
+                .await
+                .unwrap_err(),
+        );
     }
-    assert!(matches!(errors[0].kind(), ErrorKind::NotSent(e) if e.is_connect()), "{:?}", errors[0]);
+    assert!(
+        matches!(errors[0].kind(), ErrorKind::NotSent(e) if e.is_connect()),
+        "{:?}",
+        errors[0]
+    );
     assert!(!errors[0].may_have_reached_klarna());
-    assert!(matches!(errors[1].kind(), ErrorKind::NoResponse(e) if e.is_timeout()), "{:?}", errors[1]);
-    assert!(matches!(errors[2].kind(), ErrorKind::NoResponse(e) if !e.is_timeout()), "{:?}", errors[2]);
+    assert!(
+        matches!(errors[1].kind(), ErrorKind::NoResponse(e) if e.is_timeout()),
+        "{:?}",
+        errors[1]
+    );
+    assert!(
+        matches!(errors[2].kind(), ErrorKind::NoResponse(e) if !e.is_timeout()),
+        "{:?}",
+        errors[2]
+    );
     assert!(
         matches!(errors[3].kind(), ErrorKind::IncompleteResponse { details, .. } if details.status == 201),
         "{:?}",
@@ -101,7 +129,10 @@ async fn a_delay_shorter_than_the_timeout_is_waited_on_the_mock_clock() {
     client.get_order(ORDER_ID, None).await.unwrap();
     assert_eq!(mock.elapsed(), Duration::from_secs(2));
     let error = client.get_order(ORDER_ID, None).await.unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::NoResponse(e) if e.is_timeout()), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::NoResponse(e) if e.is_timeout()),
+        "{error:?}"
+    );
     assert_eq!(mock.elapsed(), Duration::from_secs(32));
 }
 
@@ -128,11 +159,19 @@ async fn sequences_repeat_and_predicates_pick_requests() {
 async fn every_request_is_recorded_as_it_would_be_sent() {
     let mock = Mock::new();
     mock.on(&operations::CAPTURE_ORDER).respond(captured("c-1"));
-    mock.on(&operations::GET_ORDER).respond(Outcome::json(200, &order()));
+    mock.on(&operations::GET_ORDER)
+        .respond(Outcome::json(200, &order()));
     let client = mock.client();
-    client.capture_order("o/1", &capture(), Some("key-1".into())).await.unwrap();
+    client
+        .capture_order("o/1", &capture(), Some("key-1".into()))
+        .await
+        .unwrap();
     // A query, through the call builder the generated code uses.
-    let mut call = Call::new(&client, &operations::GET_ORDER, "/ordermanagement/v1/orders/o");
+    let mut call = Call::new(
+        &client,
+        &operations::GET_ORDER,
+        "/ordermanagement/v1/orders/o",
+    );
     call.query("expand", "lines & more");
     call.send::<()>().await.unwrap();
 
@@ -143,9 +182,18 @@ async fn every_request_is_recorded_as_it_would_be_sent() {
     assert_eq!(captured.query, None);
     assert_eq!(captured.idempotency_key(), Some("key-1"));
     assert_eq!(captured.header("content-type"), Some("application/json"));
-    assert!(captured.header("authorization").unwrap().starts_with("Basic "));
-    assert!(captured.header("user-agent").unwrap().starts_with("klarna-rust-sdk/"));
-    assert_eq!(captured.json::<serde_json::Value>().unwrap(), json!({ "captured_amount": 6000 }));
+    assert!(captured
+        .header("authorization")
+        .unwrap()
+        .starts_with("Basic "));
+    assert!(captured
+        .header("user-agent")
+        .unwrap()
+        .starts_with("klarna-rust-sdk/"));
+    assert_eq!(
+        captured.json::<serde_json::Value>().unwrap(),
+        json!({ "captured_amount": 6000 })
+    );
     assert_eq!(read.method, "GET");
     assert_eq!(read.query.as_deref(), Some("expand=lines%20%26%20more"));
     assert!(read.body.is_empty());
@@ -155,15 +203,29 @@ async fn every_request_is_recorded_as_it_would_be_sent() {
 #[tokio::test]
 async fn an_unscripted_operation_fails_at_once_naming_it() {
     let mock = Mock::new();
-    mock.on(&operations::GET_ORDER).respond(Outcome::json(200, &order()));
+    mock.on(&operations::GET_ORDER)
+        .respond(Outcome::json(200, &order()));
     let client = mock.client();
-    let error = client.capture_order(ORDER_ID, &capture(), None).await.unwrap_err();
+    let error = client
+        .capture_order(ORDER_ID, &capture(), None)
+        .await
+        .unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::NotSent(_)), "{error:?}");
     assert_eq!(error.attempts(), 1, "not retried");
-    assert!(error.to_string().contains("no outcome scripted for capture_order (POST /ordermanagement/v1/orders/"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("no outcome scripted for capture_order (POST /ordermanagement/v1/orders/"),
+        "{error}"
+    );
     client.get_order(ORDER_ID, None).await.unwrap();
     let error = client.get_order(ORDER_ID, None).await.unwrap_err();
-    assert!(error.to_string().contains("the 1 outcomes scripted for get_order"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("the 1 outcomes scripted for get_order"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +239,11 @@ async fn three_attempts_take_no_real_time_and_back_off_on_the_mock_clock() {
     assert_eq!(*done, order());
     assert_eq!(mock.requests().len(), 3);
     // The default policy waits below 200 ms, then below 400 ms: virtual time.
-    assert!(mock.elapsed() < Duration::from_millis(600), "{:?}", mock.elapsed());
+    assert!(
+        mock.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        mock.elapsed()
+    );
 }
 
 #[tokio::test]

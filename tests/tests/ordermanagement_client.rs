@@ -1227,7 +1227,10 @@ async fn no_server_is_not_sent_and_keeps_the_key_for_a_retry() {
     // A refused connection sent nothing (before: `NoResponse`, "may have
     // reached Klarna").
     assert!(!error.may_have_reached_klarna());
-    assert!(error.to_string().contains("nothing reached Klarna"), "{error}");
+    assert!(
+        error.to_string().contains("nothing reached Klarna"),
+        "{error}"
+    );
     assert_eq!(error.idempotency_key(), Some(&key));
 
     let error = client.get_order(ORDER_ID, None).await.unwrap_err();

@@ -928,7 +928,10 @@ async fn no_server_is_not_sent_and_keeps_the_key_for_a_retry() {
     // A refused connection sent nothing (before: `NoResponse`, "may have
     // reached Klarna").
     assert!(!error.may_have_reached_klarna());
-    assert!(error.to_string().contains("nothing reached Klarna"), "{error}");
+    assert!(
+        error.to_string().contains("nothing reached Klarna"),
+        "{error}"
+    );
     // The client made a key; it is the one to retry with.
     let key = error.idempotency_key().expect("the generated key").as_str();
     assert_uuid_v4(key);

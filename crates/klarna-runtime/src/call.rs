@@ -317,8 +317,10 @@ impl Attempts<'_> {
         // What the latest retry took from the budget, given back on an answer.
         let mut last_retry_cost = None;
         loop {
-            let remaining = deadline.map(|deadline| deadline.saturating_duration_since(transport.now()));
-            let timeout = remaining.map_or(policy.attempt_timeout, |r| r.min(policy.attempt_timeout));
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(transport.now()));
+            let timeout =
+                remaining.map_or(policy.attempt_timeout, |r| r.min(policy.attempt_timeout));
             let attempt_span = tracing::debug_span!(
                 parent: &self.span,
                 "klarna.attempt",
@@ -398,7 +400,10 @@ async fn receive(
     timeout: Duration,
     limit: usize,
 ) -> Result<Received, Failure> {
-    let head = transport.send(request, timeout).await.map_err(Failure::Send)?;
+    let head = transport
+        .send(request, timeout)
+        .await
+        .map_err(Failure::Send)?;
     let (status, headers, mut body) = (head.status, head.headers, head.body);
     let declared = headers
         .get(CONTENT_LENGTH)

@@ -84,7 +84,10 @@ impl Client {
         Client::with_transport(Transport::Http(http), config)
     }
 
-    pub(crate) fn with_transport(transport: Transport, config: Config) -> Result<Self, ConfigError> {
+    pub(crate) fn with_transport(
+        transport: Transport,
+        config: Config,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let (authorization, partner_account) = config.credentials.header_values()?;
         Ok(Client {

@@ -200,11 +200,7 @@ fn without_userinfo(url: &str) -> String {
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| after_scheme + i);
     match url[after_scheme..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}***{}",
-            &url[..after_scheme],
-            &url[after_scheme + at..]
-        ),
+        Some(at) => format!("{}***{}", &url[..after_scheme], &url[after_scheme + at..]),
         None => url.to_owned(),
     }
 }
@@ -213,13 +209,16 @@ fn without_userinfo(url: &str) -> String {
 fn is_loopback(authority: &str) -> bool {
     let host = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((address, _)) => return address.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback()),
+            Some((address, _)) => {
+                return address.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback())
+            }
             None => return false,
         }
     } else {
         authority.split(':').next().unwrap_or("")
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 #[cfg(test)]
@@ -285,7 +284,11 @@ mod tests {
         ] {
             let error = refusal(url);
             let config = Config::with_base_url(url, Credentials::basic("u", "p"));
-            for text in [error.to_string(), format!("{error:?}"), format!("{config:?}")] {
+            for text in [
+                error.to_string(),
+                format!("{error:?}"),
+                format!("{config:?}"),
+            ] {
                 assert!(!text.contains("hunter2"), "{text}");
             }
         }

@@ -112,7 +112,10 @@ impl TransportError {
     }
 
     /// The same error, with the underlying cause as its source.
-    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -556,8 +559,10 @@ mod tests {
             br#"{"correlation_id":"c-9","error_code":"CAPTURE_NOT_ALLOWED","error_messages":["Too much\nmoney"]}"#,
             None,
         );
-        let error: Error<()> =
-            Error::new("capture_order", ErrorKind::Api(ApiError { body: (), details }));
+        let error: Error<()> = Error::new(
+            "capture_order",
+            ErrorKind::Api(ApiError { body: (), details }),
+        );
         assert_eq!(
             error.to_string(),
             "capture_order: Klarna answered 403 CAPTURE_NOT_ALLOWED (correlation id c-9): Too much money"
@@ -610,7 +615,8 @@ mod tests {
                     status: 201,
                     ..ResponseDetails::default()
                 },
-                error: TransportError::connection_lost().with_source(std::io::Error::other("reset")),
+                error: TransportError::connection_lost()
+                    .with_source(std::io::Error::other("reset")),
             },
         );
         assert_eq!(cut_off.status(), Some(201));

@@ -34,9 +34,6 @@ pub mod retry;
 #[cfg(feature = "client")]
 mod transport;
 
-/// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.
-#[cfg(feature = "client")]
-pub use http;
 #[cfg(feature = "client")]
 pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
@@ -47,6 +44,9 @@ pub use config_error::ConfigError;
 pub use credentials::Credentials;
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
+/// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.
+#[cfg(feature = "client")]
+pub use http;
 #[cfg(feature = "client")]
 pub use idempotency::IdempotencyKey;
 #[cfg(feature = "client")]

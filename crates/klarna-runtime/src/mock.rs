@@ -142,7 +142,10 @@ impl Mock {
     /// The attempts of one operation.
     pub fn requests_for(&self, operation: &Operation) -> Vec<MockRequest> {
         let state = self.lock();
-        let of_operation = state.requests.iter().filter(|r| r.operation == operation.name);
+        let of_operation = state
+            .requests
+            .iter()
+            .filter(|r| r.operation == operation.name);
         of_operation.cloned().collect()
     }
 
@@ -155,7 +158,9 @@ impl Mock {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock has failed already;
         // the state is still readable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -227,7 +232,11 @@ impl State {
             request.operation,
             request.method,
             request.path,
-            request.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
+            request
+                .query
+                .as_deref()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default()
         );
         Err(match matched {
             None => format!("mock: no outcome scripted for {what}"),
@@ -257,7 +266,9 @@ impl Rule<'_> {
     /// Answers the next matching request not answered yet by this rule's
     /// earlier outcomes.
     pub fn respond(self, outcome: Outcome) -> Self {
-        self.mock.lock().rules[self.index].outcomes.push_back(outcome);
+        self.mock.lock().rules[self.index]
+            .outcomes
+            .push_back(outcome);
         self
     }
 
@@ -420,7 +431,11 @@ impl MockRequest {
             path: path.to_owned(),
             query,
             headers: request.headers.clone(),
-            body: request.body.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+            body: request
+                .body
+                .as_deref()
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
         }
     }
 

@@ -62,7 +62,11 @@ pub(crate) enum Body {
 impl Transport {
     /// Sends one attempt; `timeout` covers it from sending to the last byte
     /// of the body.
-    pub(crate) async fn send(&self, request: &Request, timeout: Duration) -> Result<Head, SendError> {
+    pub(crate) async fn send(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Head, SendError> {
         match self {
             Transport::Http(http) => {
                 let mut builder = http
@@ -126,7 +130,9 @@ impl Body {
 /// the request is written; anything else after sending began.
 fn classify(e: reqwest::Error) -> SendError {
     if e.is_builder() {
-        SendError::NotSent(TransportError::invalid_request("reqwest refused the request").with_source(e))
+        SendError::NotSent(
+            TransportError::invalid_request("reqwest refused the request").with_source(e),
+        )
     } else if e.is_connect() {
         let error = if e.is_timeout() {
             TransportError::connect_timeout()

@@ -458,9 +458,7 @@ async fn refund_allocation(
     refund: &RefundObject,
 ) -> Allocation {
     let created = client.refund_order(id, refund, None).await.unwrap();
-    sandbox
-        .refund_allocation(id, &created.refund_id)
-        .unwrap()
+    sandbox.refund_allocation(id, &created.refund_id).unwrap()
 }
 
 #[tokio::test]
