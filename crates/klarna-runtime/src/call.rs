@@ -32,9 +32,6 @@ fn correlation_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Header that carries the idempotency key.
-pub const IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
-
 /// The default limit on a response body; a client's own is
 /// [`Config::max_response_bytes`](crate::Config::max_response_bytes).
 pub const MAX_BODY_BYTES: usize = crate::config::DEFAULT_MAX_RESPONSE_BYTES;
@@ -60,6 +57,7 @@ pub struct Call<'a> {
     operation: &'static str,
     /// Safe to send twice without a key (see [`Operation::idempotent`]).
     idempotent: bool,
+    idempotency_header: Option<&'static str>,
     method: Method,
     url: String,
     headers: HeaderMap,
@@ -77,6 +75,7 @@ impl<'a> Call<'a> {
             client,
             operation: operation.name,
             idempotent: operation.idempotent,
+            idempotency_header: operation.idempotency_header,
             method: operation.method.clone(),
             url: format!("{}{path}", client.inner.base_url),
             headers: HeaderMap::new(),
@@ -109,10 +108,17 @@ impl<'a> Call<'a> {
         self.has_query = true;
     }
 
-    /// Sends `key`, or a new random key when the caller gave none.
+    /// Sends `key`, or a new random key when the caller gave none, in the
+    /// operation's idempotency header.
     pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
+        let Some(header) = self.idempotency_header else {
+            return self.problem(format!(
+                "operation {} takes no idempotency key",
+                self.operation
+            ));
+        };
         let key = key.unwrap_or_else(IdempotencyKey::new_v4);
-        self.header(IDEMPOTENCY_HEADER, key.as_str());
+        self.header(header, key.as_str());
         self.idempotency_key = Some(key);
     }
 
@@ -150,6 +156,7 @@ impl<'a> Call<'a> {
             client,
             operation,
             idempotent,
+            idempotency_header,
             method,
             url,
             headers: call_headers,
@@ -178,6 +185,7 @@ impl<'a> Call<'a> {
         headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
         let request = transport::Request {
             operation,
+            idempotency_header,
             method,
             path_start: client.inner.base_url.len(),
             url,

@@ -21,6 +21,42 @@ pub enum Environment {
     Production,
 }
 
+impl std::str::FromStr for Region {
+    type Err = ConfigError;
+
+    /// `eu`, `na` or `oc` (also `europe`, `north-america`, `oceania`), in
+    /// any case: what a deployment's configuration says.
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "eu" | "europe" => Ok(Region::Europe),
+            "na" | "north-america" | "northamerica" | "us" => Ok(Region::NorthAmerica),
+            "oc" | "oceania" => Ok(Region::Oceania),
+            _ => Err(ConfigError::UnknownSetting {
+                setting: "region",
+                value: value.to_owned(),
+                expected: "eu, na or oc",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = ConfigError;
+
+    /// `playground` (also `test`) or `production` (also `live`), in any case.
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "playground" | "test" => Ok(Environment::Playground),
+            "production" | "live" => Ok(Environment::Production),
+            _ => Err(ConfigError::UnknownSetting {
+                setting: "environment",
+                value: value.to_owned(),
+                expected: "playground or production",
+            }),
+        }
+    }
+}
+
 impl Region {
     /// Klarna's base URL for this region and environment.
     pub fn base_url(self, environment: Environment) -> &'static str {
@@ -62,7 +98,9 @@ impl fmt::Debug for Config {
             .field("base_url", &without_userinfo(&self.base_url))
             .field("credentials", &self.credentials)
             .field("connect_timeout", &self.connect_timeout)
-            .field("policy", &self.policy)
+            .field("attempt_timeout", &self.policy.attempt_timeout)
+            .field("overall_timeout", &self.policy.overall_timeout)
+            .field("retry", &self.policy.retry)
             .field("retry_budget", &self.retry_budget)
             .finish()
     }
@@ -167,6 +205,10 @@ impl Config {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// Refuses a base URL that is malformed, carries credentials, or would

@@ -3,12 +3,15 @@
 
 use std::fmt;
 
+use crate::credentials::CredentialsKind;
+
 /// A setting the client cannot work with. No variant holds or prints a
 /// secret: a base URL is kept with any userinfo removed.
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    MissingEnvironmentVariable(&'static str),
+    /// Names the variable.
+    MissingEnvironmentVariable(String),
     /// Not an `https://` (or loopback `http://`) URL with a host. Holds the
     /// URL with any `user:password@` part removed.
     InvalidBaseUrl(String),
@@ -23,6 +26,18 @@ pub enum ConfigError {
     InvalidCredentials,
     /// reqwest could not build its client (TLS setup).
     HttpClient(String),
+    /// A region or environment name that is not one (`Region::from_str`).
+    UnknownSetting {
+        setting: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// The credentials are not of the kind the API takes (API-key
+    /// credentials for Order Management, say).
+    WrongCredentials {
+        api: &'static str,
+        expected: CredentialsKind,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -57,6 +72,18 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::HttpClient(message) => {
                 write!(f, "cannot build the HTTP client: {message}")
+            }
+            ConfigError::UnknownSetting {
+                setting,
+                value,
+                expected,
+            } => write!(f, "unknown {setting} `{value}`: expected {expected}"),
+            ConfigError::WrongCredentials { api, expected } => {
+                let what = match expected {
+                    CredentialsKind::Basic => "Basic credentials (Credentials::basic)",
+                    CredentialsKind::ApiKey => "API-key credentials (Credentials::api_key)",
+                };
+                write!(f, "the {api} API takes {what}")
             }
         }
     }

@@ -408,6 +408,8 @@ impl Outcome {
 pub struct MockRequest {
     /// The generated method's name (`capture_order`).
     pub operation: &'static str,
+    /// The header the operation takes its idempotency key in, if any.
+    pub idempotency_header: Option<&'static str>,
     pub method: Method,
     /// The path, percent-encoded as sent (`/ordermanagement/v1/orders/o-1`).
     pub path: String,
@@ -427,6 +429,7 @@ impl MockRequest {
         };
         MockRequest {
             operation: request.operation,
+            idempotency_header: request.idempotency_header,
             method: request.method.clone(),
             path: path.to_owned(),
             query,
@@ -444,9 +447,9 @@ impl MockRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The `Klarna-Idempotency-Key` sent.
+    /// The idempotency key sent, in the operation's idempotency header.
     pub fn idempotency_key(&self) -> Option<&str> {
-        self.header(crate::call::IDEMPOTENCY_HEADER)
+        self.header(self.idempotency_header?)
     }
 
     /// The body, decoded from JSON.

@@ -18,6 +18,9 @@ use crate::error::TransportError;
 /// this same request.
 pub(crate) struct Request {
     pub(crate) operation: &'static str,
+    /// The operation's idempotency header, for the mock's recording.
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
+    pub(crate) idempotency_header: Option<&'static str>,
     pub(crate) method: Method,
     /// The full URL: base URL, path, query.
     pub(crate) url: String,
