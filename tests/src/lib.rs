@@ -12,9 +12,10 @@ pub mod readme {}
 /// a mistake fails to compile for the reason it shows and not another.
 ///
 /// An operation of another API on the Order Management client does not
-/// compile: [`klarna_ordermanagement::Client`] implements only the Order
+/// compile: `klarna_ordermanagement::Client` implements only the Order
 /// Management traits, and the Payment API's operations live on
-/// [`klarna_payments::payment_api::Client`].
+/// `klarna_payments::payment_api::Client`. (The client crates are
+/// dev-dependencies here: plain code, not links.)
 ///
 /// ```compile_fail,E0599
 /// use klarna_payments::payment_api::{PaymentRequestId, PaymentRequests};
