@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use klarna_ordermanagement::models::CaptureObject;
 use klarna_ordermanagement::{
-    Captures, Client, Config, ConfigError, Credentials, ErrorKind, IdempotencyKey, RetryPolicy,
+    Captures, Client, Config, ConfigError, Credentials, ErrorKind, IdempotencyKey, OrderId,
+    RetryPolicy,
 };
 use klarna_payments::models::SessionCreate;
 use klarna_payments::Sessions;
@@ -35,11 +36,20 @@ fn config(base_url: &str, attempts: u32) -> Config {
 }
 
 fn client(base_url: &str, attempts: u32) -> Client {
-    Client::new(config(base_url, attempts)).unwrap()
+    Client::from_config(config(base_url, attempts)).unwrap()
+}
+
+/// A Klarna Payments client of the same base URL, with the same settings.
+fn payments_client(base_url: &str, attempts: u32) -> klarna_payments::Client {
+    klarna_payments::Client::from_config(config(base_url, attempts)).unwrap()
+}
+
+fn order_id() -> OrderId {
+    OrderId::new(ORDER_ID)
 }
 
 fn capture() -> CaptureObject {
-    serde_json::from_value(json!({ "captured_amount": 6000 })).unwrap()
+    CaptureObject::new(6000)
 }
 
 fn session() -> SessionCreate {
@@ -99,7 +109,8 @@ async fn a_redirect_on_a_capture_is_not_followed() {
         server.respond(CannedResponse::new(status).header("Location", &elsewhere));
         let key = IdempotencyKey::from("redirected-capture");
         let error = client(&server.url(), 3)
-            .capture_order(ORDER_ID, &capture(), Some(key.clone()))
+            .capture_order(&order_id(), &capture())
+            .idempotency_key(key.clone())
             .await
             .unwrap_err();
         // Before: a 302 became a GET ("undocumented status 200"), a 307
@@ -120,7 +131,7 @@ async fn a_redirect_on_a_capture_is_not_followed() {
 #[tokio::test]
 async fn a_refused_connection_is_not_sent_and_a_keyless_post_is_retried() {
     let url = closed_port_url();
-    let error = client(&url, 1)
+    let error = payments_client(&url, 1)
         .create_credit_session(&session())
         .await
         .unwrap_err();
@@ -151,7 +162,7 @@ async fn a_refused_connection_is_not_sent_and_a_keyless_post_is_retried() {
             .join()
             .unwrap();
     });
-    let created = client(&url, 10)
+    let created = payments_client(&url, 10)
         .create_credit_session(&session())
         .await
         .unwrap();
@@ -174,7 +185,7 @@ async fn a_full_backlog_is_a_connect_timeout_not_sent() {
             Err(_) => break,
         }
     }
-    let error = client(&format!("http://{addr}"), 1)
+    let error = payments_client(&format!("http://{addr}"), 1)
         .create_credit_session(&session())
         .await
         .unwrap_err();
@@ -199,7 +210,7 @@ async fn an_outage_spends_the_retry_budget_then_calls_make_one_attempt() {
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..CALLERS {
             let client = client.clone();
-            calls.spawn(async move { client.capture_order(ORDER_ID, &capture(), None).await });
+            calls.spawn(async move { client.capture_order(&order_id(), &capture()).await });
         }
         let mut spent = 0;
         while let Some(result) = calls.join_next().await {
@@ -229,7 +240,7 @@ async fn a_retry_after_beyond_the_backoff_cap_ends_the_call() {
     server.respond(CannedResponse::new(429).header("Retry-After", "3600"));
     server.respond(CannedResponse::new(429).header("Retry-After", "3600"));
     let error = client(&server.url(), 3)
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     // Before: retried after the 5 s cap, twice.
@@ -246,7 +257,7 @@ async fn a_status_then_a_broken_body_keeps_the_status() {
         b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"par".to_vec();
     let server = answer_once(listener, answer, Duration::ZERO);
     let error = client(&format!("http://{addr}"), 1)
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     // Before: `NoResponse`, status None.
@@ -267,9 +278,9 @@ async fn a_declared_length_above_the_limit_is_refused_before_reading() {
     let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200000000\r\n\r\n{\"a\"".to_vec();
     let server = answer_once(listener, answer, Duration::from_secs(3));
     let config = config(&format!("http://{addr}"), 1).timeout(Duration::from_secs(2));
-    let error = Client::new(config)
+    let error = Client::from_config(config)
         .unwrap()
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     match error.kind() {
@@ -289,7 +300,7 @@ async fn a_declared_length_above_the_limit_is_refused_before_reading() {
 #[test]
 fn unsafe_base_urls_are_refused_without_echoing_a_secret() {
     let refuse = |url: &str| {
-        Client::new(Config::with_base_url(
+        Client::from_config(Config::with_base_url(
             url,
             Credentials::basic("PK0001", PASSWORD),
         ))
@@ -314,7 +325,7 @@ fn unsafe_base_urls_are_refused_without_echoing_a_secret() {
         matches!(error, ConfigError::InsecureBaseUrl(_)),
         "{error:?}"
     );
-    assert!(Client::new(Config::with_base_url(
+    assert!(Client::from_config(Config::with_base_url(
         "http://localhost:1",
         Credentials::basic("u", "p")
     ))

@@ -7,15 +7,20 @@ use std::time::Duration;
 use klarna_ordermanagement::mock::{Mock, Outcome};
 use klarna_ordermanagement::models::{CaptureObject, MerchantOrderDto};
 use klarna_ordermanagement::{
-    operations, Captures, Config, Credentials, ErrorKind, Orders, RetryPolicy,
+    operations, Captures, Client, Config, Credentials, ErrorKind, IdempotencyKey, OrderId, Orders,
+    RetryPolicy,
 };
 use klarna_runtime::call::Call;
 use serde_json::json;
 
 const ORDER_ID: &str = "f3392f8b-6116-4073-ab96-e330819e2c07";
 
+fn order_id() -> OrderId {
+    OrderId::new(ORDER_ID)
+}
+
 fn capture() -> CaptureObject {
-    serde_json::from_value(json!({ "captured_amount": 6000 })).unwrap()
+    CaptureObject::new(6000)
 }
 
 fn order() -> MerchantOrderDto {
@@ -28,12 +33,17 @@ fn captured(id: &str) -> Outcome {
         .header("Location", "/captures/c")
 }
 
+/// The Order Management client on the mock, with the default configuration.
+fn client(mock: &Mock) -> Client {
+    Client::from_runtime(mock.client()).unwrap()
+}
+
 /// One attempt per call, for the outcome tests.
-fn single_attempt(mock: &Mock) -> klarna_ordermanagement::Client {
+fn single_attempt(mock: &Mock) -> Client {
     let config = Config::with_base_url("https://mock.invalid", Credentials::basic("u", "p"))
         .retry(RetryPolicy::never())
         .timeout(Duration::from_secs(30));
-    mock.client_with(config).unwrap()
+    Client::from_runtime(mock.client_with(config).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -42,12 +52,11 @@ async fn shipper_capture_timed_out_then_the_retry_with_the_same_key_succeeds() {
     mock.on(&operations::CAPTURE_ORDER)
         .respond(Outcome::timed_out())
         .respond(captured("c-1"));
-    let done = mock
-        .client()
-        .capture_order(ORDER_ID, &capture(), None)
+    let done = client(&mock)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap();
-    assert_eq!(done.capture_id, "c-1");
+    assert_eq!(done.capture_id.as_str(), "c-1");
     let sent = mock.requests();
     assert_eq!(sent.len(), 2);
     assert!(sent[0].idempotency_key().is_some());
@@ -65,10 +74,10 @@ async fn answers_raw_and_typed_bodies_and_headers() {
         .respond(Outcome::json(200, &order()).header("Klarna-Correlation-Id", "c-9"))
         .respond(Outcome::status(200).body(r#"{"order_id":"raw"}"#));
     let client = single_attempt(&mock);
-    let typed = client.get_order(ORDER_ID, None).await.unwrap();
+    let typed = client.get_order(&order_id()).await.unwrap();
     assert_eq!(*typed, order());
     assert_eq!(typed.headers()["klarna-correlation-id"], "c-9");
-    let raw = client.get_order(ORDER_ID, None).await.unwrap();
+    let raw = client.get_order(&order_id()).await.unwrap();
     assert_eq!(raw.order_id.as_deref(), Some("raw"));
 }
 
@@ -85,7 +94,7 @@ async fn each_transport_failure_is_classified_as_on_the_wire() {
     for _ in 0..4 {
         errors.push(
             client
-                .capture_order(ORDER_ID, &capture(), None)
+                .capture_order(&order_id(), &capture())
                 .await
                 .unwrap_err(),
         );
@@ -126,9 +135,9 @@ async fn a_delay_shorter_than_the_timeout_is_waited_on_the_mock_clock() {
         .respond(Outcome::json(200, &order()).delay(Duration::from_secs(2)))
         .respond(Outcome::json(200, &order()).delay(Duration::from_secs(31)));
     let client = single_attempt(&mock);
-    client.get_order(ORDER_ID, None).await.unwrap();
+    client.get_order(&order_id()).await.unwrap();
     assert_eq!(mock.elapsed(), Duration::from_secs(2));
-    let error = client.get_order(ORDER_ID, None).await.unwrap_err();
+    let error = client.get_order(&order_id()).await.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::NoResponse(e) if e.is_timeout()),
         "{error:?}"
@@ -146,10 +155,10 @@ async fn sequences_repeat_and_predicates_pick_requests() {
         .always(Outcome::json(200, &order()));
     let client = single_attempt(&mock);
     let statuses = [
-        client.get_order(ORDER_ID, None).await.map(|r| r.status()),
-        client.get_order("special", None).await.map(|r| r.status()),
-        client.get_order(ORDER_ID, None).await.map(|r| r.status()),
-        client.get_order(ORDER_ID, None).await.map(|r| r.status()),
+        client.get_order(&order_id()).await.map(|r| r.status()),
+        client.get_order(&OrderId::new("special")).await.map(|r| r.status()),
+        client.get_order(&order_id()).await.map(|r| r.status()),
+        client.get_order(&order_id()).await.map(|r| r.status()),
     ]
     .map(|result| result.unwrap_or_else(|e| e.status().unwrap()));
     assert_eq!(statuses, [403, 404, 200, 200]);
@@ -161,14 +170,15 @@ async fn every_request_is_recorded_as_it_would_be_sent() {
     mock.on(&operations::CAPTURE_ORDER).respond(captured("c-1"));
     mock.on(&operations::GET_ORDER)
         .respond(Outcome::json(200, &order()));
-    let client = mock.client();
+    let client = client(&mock);
     client
-        .capture_order("o/1", &capture(), Some("key-1".into()))
+        .capture_order(&OrderId::new("o/1"), &capture())
+        .idempotency_key(IdempotencyKey::from("key-1"))
         .await
         .unwrap();
     // A query, through the call builder the generated code uses.
     let mut call = Call::new(
-        &client,
+        client.runtime(),
         &operations::GET_ORDER,
         "/ordermanagement/v1/orders/o",
     );
@@ -205,9 +215,9 @@ async fn an_unscripted_operation_fails_at_once_naming_it() {
     let mock = Mock::new();
     mock.on(&operations::GET_ORDER)
         .respond(Outcome::json(200, &order()));
-    let client = mock.client();
+    let client = client(&mock);
     let error = client
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::NotSent(_)), "{error:?}");
@@ -218,8 +228,8 @@ async fn an_unscripted_operation_fails_at_once_naming_it() {
             .contains("no outcome scripted for capture_order (POST /ordermanagement/v1/orders/"),
         "{error}"
     );
-    client.get_order(ORDER_ID, None).await.unwrap();
-    let error = client.get_order(ORDER_ID, None).await.unwrap_err();
+    client.get_order(&order_id()).await.unwrap();
+    let error = client.get_order(&order_id()).await.unwrap_err();
     assert!(
         error
             .to_string()
@@ -235,7 +245,7 @@ async fn three_attempts_take_no_real_time_and_back_off_on_the_mock_clock() {
         .respond(Outcome::status(503))
         .respond(Outcome::connection_dropped())
         .respond(Outcome::json(200, &order()));
-    let done = mock.client().get_order(ORDER_ID, None).await.unwrap();
+    let done = client(&mock).get_order(&order_id()).await.unwrap();
     assert_eq!(*done, order());
     assert_eq!(mock.requests().len(), 3);
     // The default policy waits below 200 ms, then below 400 ms: virtual time.
