@@ -61,7 +61,10 @@ impl Captures for FakeKlarna {
         }
         let headers = CaptureOrderResponse {
             capture_id: CaptureId::new(format!("capture-for-{key}")),
-            location: format!("/ordermanagement/v1/orders/{}/captures/capture-for-{key}", request.order_id),
+            location: format!(
+                "/ordermanagement/v1/orders/{}/captures/capture-for-{key}",
+                request.order_id
+            ),
         };
         Ok(Response::new(201, headers))
     }

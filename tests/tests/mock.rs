@@ -156,7 +156,10 @@ async fn sequences_repeat_and_predicates_pick_requests() {
     let client = single_attempt(&mock);
     let statuses = [
         client.get_order(&order_id()).await.map(|r| r.status()),
-        client.get_order(&OrderId::new("special")).await.map(|r| r.status()),
+        client
+            .get_order(&OrderId::new("special"))
+            .await
+            .map(|r| r.status()),
         client.get_order(&order_id()).await.map(|r| r.status()),
         client.get_order(&order_id()).await.map(|r| r.status()),
     ]
