@@ -13,7 +13,8 @@
 //!
 //! ```
 //! use klarna_ordermanagement::mock::{Mock, Outcome};
-//! use klarna_ordermanagement::{models::CaptureObject, operations, Captures};
+//! use klarna_ordermanagement::models::CaptureObject;
+//! use klarna_ordermanagement::{operations, Captures, Client, OrderId};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -21,10 +22,12 @@
 //! mock.on(&operations::CAPTURE_ORDER)
 //!     .respond(Outcome::timed_out())
 //!     .respond(Outcome::status(201).header("Capture-Id", "c-1").header("Location", "/c-1"));
-//! let capture = CaptureObject { captured_amount: 6000, description: None, order_lines: None,
-//!     reference: None, shipping_delay: None, shipping_info: None };
-//! let done = mock.client().capture_order("o-1", &capture, None).await.unwrap();
-//! assert_eq!(done.capture_id, "c-1");
+//! let client = Client::from_runtime(mock.client()).unwrap();
+//! let done = client
+//!     .capture_order(&OrderId::new("o-1"), &CaptureObject::new(6000))
+//!     .await
+//!     .unwrap();
+//! assert_eq!(done.capture_id.as_str(), "c-1");
 //! let sent = mock.requests();
 //! assert_eq!(sent.len(), 2);
 //! assert_eq!(sent[0].idempotency_key(), sent[1].idempotency_key());
