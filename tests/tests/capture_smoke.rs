@@ -45,7 +45,7 @@ async fn partial_capture_reads_back_the_capture_id() {
     assert_eq!(created.status(), 201);
     assert_eq!(
         created.capture_id,
-        Some(CaptureId::new("4ba29b50-be7b-44f5-a492-113e6a865e22"))
+        CaptureId::new("4ba29b50-be7b-44f5-a492-113e6a865e22")
     );
     assert_eq!(created.idempotency_key(), Some(&key));
 

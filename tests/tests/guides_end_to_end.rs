@@ -80,7 +80,7 @@ async fn ship_in_two_parts(client: &Client, order_id: &OrderId) -> (String, Stri
         .await
         .unwrap();
 
-    let id = |created: &CaptureOrderResponse| created.capture_id.clone().unwrap().into_string();
+    let id = |created: &CaptureOrderResponse| created.capture_id.clone().into_string();
     (id(&a), id(&b))
 }
 
@@ -112,7 +112,7 @@ async fn returned_sneakers_are_refunded_on_the_capture_that_shipped_them() {
         .await
         .unwrap();
 
-    let refund_id: RefundId = created.refund_id.clone().unwrap();
+    let refund_id: RefundId = created.refund_id.clone();
     assert_eq!(
         sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
         Some(Allocation::Capture(b.clone()))
@@ -167,7 +167,7 @@ async fn items_from_two_shipments_are_refunded_once_per_capture() {
             .refund_order(&order_id, &allocated.refund)
             .await
             .unwrap();
-        let refund_id = created.refund_id.clone().unwrap();
+        let refund_id = created.refund_id.clone();
         assert_eq!(
             sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
             Some(Allocation::Capture(allocated.capture_id.clone().unwrap()))
@@ -193,7 +193,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
         ..RefundObject::new(500)
     };
     let created = client.refund_order(&order_id, &goodwill).await.unwrap();
-    let goodwill_id = created.refund_id.clone().unwrap();
+    let goodwill_id = created.refund_id.clone();
     assert_eq!(
         sandbox.refund_allocation(order_id.as_str(), goodwill_id.as_str()),
         Some(Allocation::Unallocated)
@@ -215,7 +215,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
         ..RefundObject::new(10000)
     };
     let created = client.refund_order(&order_id, &anyway).await.unwrap();
-    let refund_id = created.refund_id.clone().unwrap();
+    let refund_id = created.refund_id.clone();
     assert_eq!(
         sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
         Some(Allocation::Unallocated)

@@ -728,11 +728,10 @@ async fn capture_order() {
         assert_eq!(
             *done,
             CaptureOrderResponse {
-                capture_id: Some("4ba29b50-be7b-44f5-a492-113e6a865e22".into()),
-                location: Some(
+                capture_id: "4ba29b50-be7b-44f5-a492-113e6a865e22".into(),
+                location:
                     "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/captures/4ba29b50-be7b-44f5-a492-113e6a865e22"
-                        .into()
-                ),
+                        .into(),
             }
         );
         LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/captures"));
@@ -748,13 +747,21 @@ async fn capture_order() {
         );
     }
 
-    // The headers are optional in the spec: a 201 without them is a success.
+    // The headers are required: a 201 without `Capture-Id` is a decode
+    // error that keeps the key, so the caller can read the capture back.
+    // (Before, this was `Ok` with `capture_id: None`.)
+    let key = IdempotencyKey::from("shipment-7");
+    let only_location = CannedResponse::new(201).header("Location", "/captures/x");
     let (result, _) = LOOPBACK
-        .exchange(CannedResponse::new(201), |c| call(c, None))
+        .exchange(only_location, |c| call(c, Some(key.clone())))
         .await;
-    let done = result.unwrap();
-    assert_eq!(done.capture_id, None);
-    assert_eq!(done.location, None);
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Decode { message, .. } if message == "header Capture-Id is missing"),
+        "{error:?}"
+    );
+    assert_eq!(error.idempotency_key(), Some(&key));
+    assert_eq!(error.status(), Some(201));
 
     let error = LOOPBACK
         .api_error(403, "CAPTURE_NOT_ALLOWED", |c| call(c, None))
@@ -987,11 +994,10 @@ async fn refund_order() {
         assert_eq!(
             *done,
             RefundOrderResponse {
-                refund_id: Some("b2cb4f2e-2781-4359-80ad-555735ebb8d8".into()),
-                location: Some(
+                refund_id: "b2cb4f2e-2781-4359-80ad-555735ebb8d8".into(),
+                location:
                     "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8"
-                        .into()
-                ),
+                        .into(),
             }
         );
         LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/refunds"));
@@ -1231,7 +1237,7 @@ async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
 }
 
 #[tokio::test]
-async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
+async fn no_server_is_not_sent_and_keeps_the_key_for_a_retry() {
     let client = LOOPBACK.client_for(closed_port_url());
     let key = IdempotencyKey::from("order-1-capture-1");
     let error = client
@@ -1240,23 +1246,23 @@ async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()),
         "{error:?}"
     );
     assert_eq!(error.status(), None);
     assert!(error.details().is_none());
-    assert!(error.may_have_reached_klarna());
-    assert_eq!(error.idempotency_key(), Some(&key));
+    // A refused connection sent nothing (before: `NoResponse`, "may have
+    // reached Klarna").
+    assert!(!error.may_have_reached_klarna());
     assert!(
-        error
-            .to_string()
-            .contains("retry with idempotency key order-1-capture-1"),
+        error.to_string().contains("nothing reached Klarna"),
         "{error}"
     );
+    assert_eq!(error.idempotency_key(), Some(&key));
 
     let error = client.get_order(&order_id()).await.unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::NoResponse(_)),
+        matches!(error.kind(), ErrorKind::NotSent(e) if e.is_connect()),
         "{error:?}"
     );
     assert_eq!(error.idempotency_key(), None);

@@ -102,7 +102,7 @@ async fn a_capture_whose_connection_dropped_is_retried_with_the_same_key() {
         .capture_order(&order_id(), &capture())
         .await
         .unwrap();
-    assert_eq!(response.capture_id, Some(CaptureId::new(CAPTURE_ID)));
+    assert_eq!(response.capture_id, CaptureId::new(CAPTURE_ID));
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].body, requests[1].body);
@@ -300,7 +300,7 @@ async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
     assert_eq!(order.captured_amount, Some(6000));
     assert_eq!(
         captures[0].capture_id.as_deref(),
-        response.capture_id.as_ref().map(CaptureId::as_str)
+        Some(response.capture_id.as_str())
     );
     let posts: Vec<_> = sandbox
         .requests()

@@ -133,6 +133,18 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
         // On by default; off, the crate compiles in about half the time.
         feature: Some("guides"),
     },
+    // `klarna_runtime::mock` under each client crate's `test-util` feature,
+    // so a user's tests name `klarna_ordermanagement::mock::Mock`.
+    HandWrittenModule {
+        declared_in: "crates/klarna-ordermanagement/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-payments/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
     HandWrittenModule {
         declared_in: "crates/klarna-models/src/payment_api.rs",
         module: "webhooks",

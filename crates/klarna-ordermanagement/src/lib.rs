@@ -1256,8 +1256,8 @@ impl Captures for Client {
         let response = call.send().await?;
         match response.status() {
             201 => {
-                let capture_id = response.header("Capture-Id")?.map(CaptureId::new);
-                let location = response.header("Location")?;
+                let capture_id = CaptureId::new(response.required_header("Capture-Id")?);
+                let location = response.required_header("Location")?;
                 response
                     .value(CaptureOrderResponse {
                         capture_id,
@@ -1490,8 +1490,8 @@ impl Refunds for Client {
         let response = call.send().await?;
         match response.status() {
             201 => {
-                let location = response.header("Location")?;
-                let refund_id = response.header("Refund-Id")?.map(RefundId::new);
+                let location = response.required_header("Location")?;
+                let refund_id = RefundId::new(response.required_header("Refund-Id")?);
                 response
                     .value(RefundOrderResponse {
                         location,
@@ -1741,11 +1741,11 @@ pub struct CaptureOrderRequest<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaptureOrderResponse {
     /// Identifier of the new capture.
-    pub capture_id: Option<CaptureId>,
+    pub capture_id: CaptureId,
     /// URL of the new capture.
     ///
     /// Format: `uri`.
-    pub location: Option<String>,
+    pub location: String,
 }
 
 /// The documented error responses of [`Captures::capture_order`], with their decoded bodies.
@@ -2168,9 +2168,9 @@ pub struct RefundOrderResponse {
     /// URL of the new refund.
     ///
     /// Format: `uri`.
-    pub location: Option<String>,
+    pub location: String,
     /// Identifier of the new refund.
-    pub refund_id: Option<RefundId>,
+    pub refund_id: RefundId,
 }
 
 /// The documented error responses of [`Refunds::refund_order`], with their decoded bodies.
@@ -2359,3 +2359,6 @@ pub enum CancelOrderError {
 
 #[cfg(feature = "guides")]
 pub mod guides;
+
+#[cfg(feature = "test-util")]
+pub mod mock;

@@ -1186,3 +1186,6 @@ pub enum UpdateCustomerTokenStatusError {
 
 #[rustfmt::skip]
 pub mod payment_api;
+
+#[cfg(feature = "test-util")]
+pub mod mock;

@@ -3,23 +3,25 @@
 //! same way; the generated code is the reference for its use.
 
 use std::fmt::Write as _;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{
+use bytes::Bytes;
+use http::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
-    RETRY_AFTER,
+    LOCATION, RETRY_AFTER, USER_AGENT,
 };
-pub use reqwest::Method;
+pub use http::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::client::Client;
+use crate::client::{Client, USER_AGENT as SDK_USER_AGENT};
 use crate::credentials::PARTNER_ACCOUNT_HEADER;
-use crate::error::{ApiError, Error, ErrorKind, ResponseDetails};
+use crate::error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 use crate::idempotency::IdempotencyKey;
 pub use crate::operation::Operation;
 use crate::retry::{is_retryable_status, parse_retry_after};
+use crate::transport::{self, SendError, Transport};
 use crate::Response;
 
 /// The correlation id Klarna puts in a response header, for errors whose
@@ -30,8 +32,9 @@ fn correlation_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Responses larger than this are not read into memory.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The default limit on a response body; a client's own is
+/// [`Config::max_response_bytes`](crate::Config::max_response_bytes).
+pub const MAX_BODY_BYTES: usize = crate::config::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// Percent-encodes one path segment: everything but RFC 3986's unreserved
 /// characters, so an id with `/`, `?` or spaces stays one segment.
@@ -57,7 +60,7 @@ pub struct Call<'a> {
     idempotency_header: Option<&'static str>,
     method: Method,
     url: String,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: HeaderMap,
     body: Option<Vec<u8>>,
     has_query: bool,
     idempotency_key: Option<IdempotencyKey>,
@@ -75,7 +78,7 @@ impl<'a> Call<'a> {
             idempotency_header: operation.idempotency_header,
             method: operation.method.clone(),
             url: format!("{}{path}", client.inner.base_url),
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: None,
             has_query: false,
             idempotency_key: None,
@@ -88,7 +91,9 @@ impl<'a> Call<'a> {
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
-            (Ok(name), Ok(value)) => self.headers.push((name, value)),
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
             _ => self.problem(format!(
                 "header {name} cannot carry the value given (control characters)"
             )),
@@ -121,7 +126,7 @@ impl<'a> Call<'a> {
         match serde_json::to_vec(body) {
             Ok(bytes) => {
                 self.headers
-                    .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 self.body = Some(bytes);
             }
             Err(e) => self.problem(format!("the request body does not serialise: {e}")),
@@ -130,7 +135,7 @@ impl<'a> Call<'a> {
 
     pub fn accept(&mut self, media_type: &'static str) {
         self.headers
-            .push((ACCEPT, HeaderValue::from_static(media_type)));
+            .insert(ACCEPT, HeaderValue::from_static(media_type));
     }
 
     fn problem(&mut self, message: String) {
@@ -138,9 +143,11 @@ impl<'a> Call<'a> {
     }
 
     /// Sends the request and reads the whole response, retrying as the
-    /// client's [`RetryPolicy`](crate::RetryPolicy) allows when the call is
-    /// safe to repeat: the operation is idempotent, or the request carries
-    /// an idempotency key (the same one on every attempt).
+    /// client's [`RetryPolicy`](crate::RetryPolicy) and
+    /// [`RetryBudget`](crate::retry::RetryBudget) allow: always when nothing
+    /// was sent (no connection), and otherwise when the call is safe to
+    /// repeat: the operation is idempotent, or the request carries an
+    /// idempotency key (the same one on every attempt).
     ///
     /// Dropping the returned future abandons the call: nothing of it stays
     /// behind in the client.
@@ -149,95 +156,122 @@ impl<'a> Call<'a> {
             client,
             operation,
             idempotent,
+            idempotency_header,
             method,
             url,
-            headers,
+            headers: call_headers,
             body,
             idempotency_key,
             problem,
             ..
         } = self;
-        let not_sent = |message: String, key: Option<IdempotencyKey>| {
-            Error::new(ErrorKind::NotSent(message), operation, key)
-        };
         if let Some(message) = problem {
-            return Err(not_sent(message, idempotency_key));
+            let kind = ErrorKind::NotSent(TransportError::invalid_request(message));
+            return Err(Error::new(operation, kind).with_idempotency_key(idempotency_key));
         }
-        let mut builder = client
-            .inner
-            .http
-            .request(method.clone(), url)
-            .header(AUTHORIZATION, client.inner.authorization.clone());
+        // The order reqwest would use: credentials, the call's own headers,
+        // then the client-wide user agent.
+        let mut headers = HeaderMap::with_capacity(call_headers.len() + 4);
+        headers.insert(AUTHORIZATION, client.inner.authorization.clone());
         if let Some(account) = &client.inner.partner_account {
-            builder = builder.header(PARTNER_ACCOUNT_HEADER, account.clone());
+            headers.insert(PARTNER_ACCOUNT_HEADER, account.clone());
         }
-        for (name, value) in headers {
-            builder = builder.header(name, value);
+        headers.extend(call_headers);
+        if body.is_none() && matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+            // No length is sent for an empty body; some proxies refuse a
+            // POST without one.
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        if let Some(body) = body {
-            builder = builder.body(body);
-        } else if method == Method::POST || method == Method::PUT || method == Method::PATCH {
-            // reqwest sends no length for an empty body; some proxies
-            // refuse a POST without one.
-            builder = builder.header(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        }
-        let request = match builder.build() {
-            Ok(request) => request,
-            Err(e) => return Err(not_sent(e.to_string(), idempotency_key)),
-        };
-        let policy = client.policy;
-        let attempts = if idempotent || idempotency_key.is_some() {
-            policy.retry.attempts()
-        } else {
-            1
+        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        let request = transport::Request {
+            operation,
+            idempotency_header,
+            method,
+            path_start: client.inner.base_url.len(),
+            url,
+            headers,
+            body: body.map(Bytes::from),
         };
         let span = tracing::info_span!(
             "klarna.call",
             operation,
-            method = %method,
+            method = %request.method,
             idempotency_key = idempotency_key.as_ref().map(IdempotencyKey::as_str),
             attempts = tracing::field::Empty,
             status = tracing::field::Empty,
             correlation_id = tracing::field::Empty,
         );
-        let call = Attempts {
+        let attempts = Attempts {
             client,
-            operation,
-            request,
-            max_attempts: attempts,
-            deadline: policy.overall_timeout.map(|limit| Instant::now() + limit),
+            request: &request,
+            repeatable: idempotent || idempotency_key.is_some(),
             span: span.clone(),
         };
-        let (attempts, outcome) = call.run().instrument(span.clone()).await;
-        span.record("attempts", attempts);
-        match outcome {
+        let ended = attempts.run().instrument(span.clone()).await;
+        span.record("attempts", ended.attempts);
+        match ended.result {
             Ok((status, headers, body)) => {
-                let response = RawResponse {
+                span.record("status", status);
+                if let Some(id) = correlation_id(&headers) {
+                    span.record("correlation_id", id);
+                }
+                Ok(RawResponse {
                     operation,
                     status,
                     headers,
                     body,
                     idempotency_key,
-                    attempts,
-                };
-                span.record("status", status);
-                if let Some(id) = correlation_id(&response.headers) {
-                    span.record("correlation_id", id);
-                }
-                Ok(response)
+                    attempts: ended.attempts,
+                    retry_after: ended.retry_after,
+                    retry_budget_spent: ended.retry_budget_spent,
+                })
             }
             Err(failure) => {
                 let kind = match failure {
-                    Failure::Transport(e) => ErrorKind::NoResponse(e),
-                    Failure::TooLarge { status, body } => ErrorKind::Decode {
-                        details: ResponseDetails::from_body(status, &body, None),
-                        message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    Failure::Send(SendError::NotSent(error)) => ErrorKind::NotSent(error),
+                    Failure::Send(SendError::Lost(error)) => ErrorKind::NoResponse(error),
+                    #[cfg(feature = "test-util")]
+                    Failure::Send(SendError::Unscripted(message)) => {
+                        ErrorKind::NotSent(TransportError::invalid_request(message))
+                    }
+                    Failure::CutOff {
+                        status,
+                        headers,
+                        body,
+                        error,
+                    } => ErrorKind::IncompleteResponse {
+                        details: details_of(status, &headers, &body),
+                        error,
+                    },
+                    Failure::TooLarge {
+                        status,
+                        headers,
+                        message,
+                    } => ErrorKind::Decode {
+                        details: details_of(status, &headers, &[]),
+                        message,
                     },
                 };
-                Err(Error::new(kind, operation, idempotency_key).with_attempts(attempts))
+                Err(Error::new(operation, kind)
+                    .with_idempotency_key(idempotency_key)
+                    .with_attempts(ended.attempts)
+                    .with_retry_after(ended.retry_after)
+                    .with_retry_budget_spent(ended.retry_budget_spent))
             }
         }
     }
+}
+
+/// What an error response says, with the headers' correlation id and
+/// redirect target.
+fn details_of(status: u16, headers: &HeaderMap, body: &[u8]) -> ResponseDetails {
+    let correlation = correlation_id(headers).map(str::to_owned);
+    let mut details = ResponseDetails::from_body(status, body, correlation);
+    details.location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    details
 }
 
 /// The status, headers and body of a response read in full.
@@ -245,113 +279,179 @@ type Received = (u16, HeaderMap, Vec<u8>);
 
 /// Why an attempt brought no usable response.
 enum Failure {
-    /// Connecting, sending or reading failed, or the attempt timed out.
-    Transport(reqwest::Error),
+    /// No status line: not sent, or sent and lost.
+    Send(SendError),
+    /// A status line, then the body broke off.
+    CutOff {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        error: TransportError,
+    },
+    /// More body than the client reads, declared or sent.
     TooLarge {
         status: u16,
-        body: Vec<u8>,
+        headers: HeaderMap,
+        message: String,
     },
+}
+
+/// How a call's attempts ended.
+struct Ended {
+    attempts: u32,
+    result: Result<Received, Failure>,
+    /// The last response's `Retry-After`.
+    retry_after: Option<Duration>,
+    /// A retry was due but the client's budget was spent.
+    retry_budget_spent: bool,
 }
 
 /// The attempts of one call.
 struct Attempts<'a> {
     client: &'a Client,
-    operation: &'static str,
-    request: reqwest::Request,
-    max_attempts: u32,
-    deadline: Option<Instant>,
+    request: &'a transport::Request,
+    /// Safe to send again once it may have reached Klarna.
+    repeatable: bool,
     span: tracing::Span,
 }
 
 impl Attempts<'_> {
-    /// The number of attempts made and the last one's outcome.
-    async fn run(self) -> (u32, Result<Received, Failure>) {
+    async fn run(self) -> Ended {
         let policy = self.client.policy;
+        let transport = &self.client.inner.transport;
+        let budget = &self.client.inner.budget;
+        let deadline = policy.overall_timeout.map(|limit| transport.now() + limit);
         let mut attempt = 1;
+        // What the latest retry took from the budget, given back on an answer.
+        let mut last_retry_cost = None;
         loop {
-            let is_last = attempt >= self.max_attempts;
-            // Every attempt sends a copy, so that a retry sends the very
-            // same bytes. Only a streamed body cannot be copied, and the
-            // generated operations never stream.
-            let Some(mut request) = self.request.try_clone() else {
-                return (attempt, receive(self.client, self.request).await);
-            };
-            let remaining = self
-                .deadline
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            *request.timeout_mut() = Some(match remaining {
-                Some(remaining) => remaining.min(policy.attempt_timeout),
-                None => policy.attempt_timeout,
-            });
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(transport.now()));
+            let timeout =
+                remaining.map_or(policy.attempt_timeout, |r| r.min(policy.attempt_timeout));
             let attempt_span = tracing::debug_span!(
                 parent: &self.span,
                 "klarna.attempt",
-                operation = self.operation,
+                operation = self.request.operation,
                 attempt,
                 status = tracing::field::Empty,
                 correlation_id = tracing::field::Empty,
             );
-            let outcome = receive(self.client, request)
+            let result = receive(transport, self.request, timeout, policy.max_response_bytes)
                 .instrument(attempt_span.clone())
                 .await;
-            let retry_after = match &outcome {
+            let mut retry_after = None;
+            let (retryable, timed_out) = match &result {
                 Ok((status, headers, _)) => {
                     attempt_span.record("status", status);
                     if let Some(id) = correlation_id(headers) {
                         attempt_span.record("correlation_id", id);
                     }
-                    headers
+                    retry_after = headers
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    if !is_retryable_status(*status) {
+                        budget.answered(last_retry_cost);
+                    }
+                    (self.repeatable && is_retryable_status(*status), false)
                 }
-                Err(_) => None,
-            };
-            let retryable = match &outcome {
-                Ok((status, _, _)) => is_retryable_status(*status),
-                Err(Failure::Transport(_)) => true,
-                Err(Failure::TooLarge { .. }) => false,
-            };
-            if is_last || !retryable {
-                return (attempt, outcome);
-            }
-            let wait = policy.retry.backoff(attempt, retry_after);
-            if let Some(deadline) = self.deadline {
-                if Instant::now() + wait >= deadline {
-                    return (attempt, outcome);
+                // Nothing left the machine: any operation may go again.
+                Err(Failure::Send(SendError::NotSent(error))) => (true, error.is_timeout()),
+                Err(Failure::Send(SendError::Lost(error)) | Failure::CutOff { error, .. }) => {
+                    (self.repeatable, error.is_timeout())
                 }
+                #[cfg(feature = "test-util")]
+                Err(Failure::Send(SendError::Unscripted(_))) => (false, false),
+                Err(Failure::TooLarge { .. }) => (false, false),
+            };
+            let end = |result, retry_budget_spent| Ended {
+                attempts: attempt,
+                result,
+                retry_after,
+                retry_budget_spent,
+            };
+            if !retryable || attempt >= policy.retry.attempts() {
+                return end(result, false);
             }
+            // A `Retry-After` beyond the longest backoff, or beyond the
+            // deadline, is not waited for: the caller reschedules.
+            let Some(wait) = policy.retry.backoff(attempt, retry_after) else {
+                return end(result, false);
+            };
+            if deadline.is_some_and(|deadline| transport.now() + wait >= deadline) {
+                return end(result, false);
+            }
+            let Some(cost) = budget.take(timed_out) else {
+                tracing::info!(parent: &self.span, attempt, cause = %Cause(&result), "retry budget spent, not retrying");
+                return end(result, true);
+            };
+            last_retry_cost = Some(cost);
             tracing::info!(
                 parent: &self.span,
                 attempt,
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                cause = %Cause(&outcome),
+                cause = %Cause(&result),
                 "retrying",
             );
-            tokio::time::sleep(wait).await;
+            transport.sleep(wait).await;
             attempt += 1;
         }
     }
 }
 
-/// One attempt: sends the request and reads the whole response.
-async fn receive(client: &Client, request: reqwest::Request) -> Result<Received, Failure> {
-    let mut response = client
-        .inner
-        .http
-        .execute(request)
+/// One attempt: sends the request and reads the whole response, refusing a
+/// declared length above `limit` before reading any of the body.
+async fn receive(
+    transport: &Transport,
+    request: &transport::Request,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Received, Failure> {
+    let head = transport
+        .send(request, timeout)
         .await
-        .map_err(Failure::Transport)?;
-    let status = response.status().as_u16();
-    let headers = std::mem::take(response.headers_mut());
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(Failure::Transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Failure::TooLarge { status, body });
-        }
-        body.extend_from_slice(&chunk);
+        .map_err(Failure::Send)?;
+    let (status, headers, mut body) = (head.status, head.headers, head.body);
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(declared) = declared.filter(|&length| length > limit as u64) {
+        return Err(Failure::TooLarge {
+            status,
+            headers,
+            message: format!(
+                "the response declares {declared} bytes, more than this client reads ({limit}, Config::max_response_bytes); not read"
+            ),
+        });
     }
-    Ok((status, headers, body))
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |d| d as usize));
+    loop {
+        match body.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > limit {
+                    return Err(Failure::TooLarge {
+                        status,
+                        headers,
+                        message: format!(
+                            "the body is larger than this client reads ({limit} bytes, Config::max_response_bytes)"
+                        ),
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok((status, headers, bytes)),
+            Err(error) => {
+                return Err(Failure::CutOff {
+                    status,
+                    headers,
+                    body: bytes,
+                    error,
+                })
+            }
+        }
+    }
 }
 
 /// Why an attempt is retried, for the log.
@@ -361,9 +461,10 @@ impl std::fmt::Display for Cause<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             Ok((status, _, _)) => write!(f, "status {status}"),
-            Err(Failure::Transport(e)) if e.is_timeout() => f.write_str("timeout"),
-            Err(Failure::Transport(e)) if e.is_connect() => f.write_str("connection failed"),
-            Err(Failure::Transport(_)) => f.write_str("connection lost"),
+            Err(Failure::Send(SendError::NotSent(e) | SendError::Lost(e))) => write!(f, "{e}"),
+            #[cfg(feature = "test-util")]
+            Err(Failure::Send(SendError::Unscripted(_))) => f.write_str("unscripted"),
+            Err(Failure::CutOff { error, .. }) => write!(f, "body cut off: {error}"),
             Err(Failure::TooLarge { .. }) => f.write_str("body too large"),
         }
     }
@@ -378,6 +479,8 @@ pub struct RawResponse {
     idempotency_key: Option<IdempotencyKey>,
     /// How many attempts the call took, this one included.
     attempts: u32,
+    retry_after: Option<Duration>,
+    retry_budget_spent: bool,
 }
 
 impl RawResponse {
@@ -386,12 +489,15 @@ impl RawResponse {
     }
 
     fn details(&self) -> ResponseDetails {
-        let correlation = correlation_id(&self.headers).map(str::to_owned);
-        ResponseDetails::from_body(self.status, &self.body, correlation)
+        details_of(self.status, &self.headers, &self.body)
     }
 
     fn error<E>(&self, kind: ErrorKind<E>) -> Error<E> {
-        Error::new(kind, self.operation, self.idempotency_key.clone()).with_attempts(self.attempts)
+        Error::new(self.operation, kind)
+            .with_idempotency_key(self.idempotency_key.clone())
+            .with_attempts(self.attempts)
+            .with_retry_after(self.retry_after)
+            .with_retry_budget_spent(self.retry_budget_spent)
     }
 
     fn decode_error<E>(&self, message: String) -> Error<E> {
@@ -420,7 +526,9 @@ impl RawResponse {
 
     /// A success value built from the response (headers, say).
     pub fn value<T, E>(self, value: T) -> Result<Response<T>, Error<E>> {
-        Ok(Response::new(self.status, value).with_key(self.idempotency_key))
+        Ok(Response::new(self.status, value)
+            .with_key(self.idempotency_key)
+            .with_headers(self.headers))
     }
 
     /// The body, decoded as JSON, leaving the response for its headers.
@@ -443,8 +551,9 @@ impl RawResponse {
 
     /// The body as it came.
     pub fn bytes<E>(self) -> Result<Response<Vec<u8>>, Error<E>> {
-        let status = self.status;
-        Ok(Response::new(status, self.body).with_key(self.idempotency_key))
+        Ok(Response::new(self.status, self.body)
+            .with_key(self.idempotency_key)
+            .with_headers(self.headers))
     }
 
     /// A documented error status whose body decodes into `B`, which `wrap`
