@@ -10,7 +10,7 @@ use klarna_ordermanagement::{
     operations, Captures, Client, Config, Credentials, ErrorKind, IdempotencyKey, OrderId, Orders,
     RetryPolicy,
 };
-use klarna_runtime::call::Call;
+use klarna_runtime::private::call::Call;
 use serde_json::json;
 
 const ORDER_ID: &str = "f3392f8b-6116-4073-ab96-e330819e2c07";

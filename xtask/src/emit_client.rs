@@ -73,7 +73,7 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         use std::future::{Future, IntoFuture};
         use std::pin::Pin;
 
-        use #runtime::call::{#encode Call};
+        use #runtime::private::call::{#encode Call};
         pub use #runtime::{#(#reexports),*};
 
         #models_decl
@@ -135,7 +135,7 @@ fn operations_module(api: &Api) -> TokenStream {
         /// the client retries reads, idempotent operations and calls that
         /// carry an idempotency key.
         pub mod operations {
-            use #runtime::call::Method;
+            use #runtime::http::Method;
             pub use #runtime::Operation;
 
             #(#constants)*

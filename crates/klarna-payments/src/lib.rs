@@ -5,7 +5,7 @@
 #![cfg_attr(rustfmt, rustfmt::skip)]
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use klarna_runtime::call::{encode_path, Call};
+use klarna_runtime::private::call::{encode_path, Call};
 pub use klarna_runtime::{
     Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
     Region, Response, RetryPolicy,
@@ -17,7 +17,7 @@ pub use klarna_models::payments as models;
 /// the client retries reads, idempotent operations and calls that
 /// carry an idempotency key.
 pub mod operations {
-    use klarna_runtime::call::Method;
+    use klarna_runtime::http::Method;
     pub use klarna_runtime::Operation;
 
     /// `POST /payments/v1/sessions`: [`Sessions::create_credit_session`](super::Sessions::create_credit_session).

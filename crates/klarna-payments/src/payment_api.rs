@@ -4,7 +4,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use klarna_runtime::call::{encode_path, Call};
+use klarna_runtime::private::call::{encode_path, Call};
 pub use klarna_runtime::{
     Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
     Region, Response, RetryPolicy,
@@ -16,7 +16,7 @@ pub use klarna_models::payment_api as models;
 /// the client retries reads, idempotent operations and calls that
 /// carry an idempotency key.
 pub mod operations {
-    use klarna_runtime::call::Method;
+    use klarna_runtime::http::Method;
     pub use klarna_runtime::Operation;
 
     /// `POST /v1/payment/requests`: [`PaymentRequests::create_payment_request`](super::PaymentRequests::create_payment_request).

@@ -3,8 +3,9 @@
 //! Nothing in this crate is generated. The generated crates call into it
 //! for the logic that would otherwise be repeated in every generated type or
 //! operation: open enums and struct decoding (always), and with the `client` feature the HTTP
-//! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
-//! [`call`] builder that each generated operation uses. With `test-util`,
+//! client itself: [`Config`], [`Credentials`], [`Client`] and [`Error`]. What
+//! only generated code calls (struct and open-enum decoding, the request
+//! builder) is in a hidden `private` module. With `test-util`,
 //! `mock`: the same client on a scripted transport, for tests without
 //! sockets.
 
@@ -12,11 +13,9 @@
 // feature; `doc_cfg` is unstable, see the README's "Documentation".
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod object;
-pub mod open_enum;
+#[doc(hidden)]
+pub mod private;
 
-#[cfg(feature = "client")]
-pub mod call;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
@@ -34,7 +33,7 @@ pub mod mock;
 #[cfg(feature = "client")]
 mod operation;
 #[cfg(feature = "client")]
-pub mod retry;
+mod retry;
 #[cfg(feature = "client")]
 mod transport;
 
