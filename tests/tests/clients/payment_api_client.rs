@@ -58,7 +58,7 @@ const CHARGEBACK: &str = "/payment/chargebacks/krn%3Apayment%3Aeu1%3Atransaction
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!(
-            "../fixtures/payment-api/",
+            "../../fixtures/payment-api/",
             $name,
             ".json"
         )))

@@ -22,7 +22,7 @@ macro_rules! fixture {
     ($name:literal) => {
         (
             $name,
-            include_str!(concat!("../fixtures/payment-api/", $name, ".json")),
+            include_str!(concat!("../../fixtures/payment-api/", $name, ".json")),
         )
     };
 }
@@ -270,6 +270,6 @@ fn webhook_events() {
     );
 
     // Parsing the raw bytes, as a webhook receiver does, gives the same.
-    let body = include_bytes!("../fixtures/payment-api/webhook.payment_request_authorized.json");
+    let body = include_bytes!("../../fixtures/payment-api/webhook.payment_request_authorized.json");
     assert_eq!(WebhookEvent::from_slice(body).unwrap(), authorized);
 }
