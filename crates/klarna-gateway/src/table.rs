@@ -186,8 +186,9 @@ pub enum Failure {
     InvalidArguments(String),
     /// No tool of that name in the table.
     UnknownTool(String),
-    /// The call to Klarna failed.
-    Upstream(UpstreamError),
+    /// The call to Klarna failed. Boxed: the argument checks return this
+    /// type too, and should not pay for its size.
+    Upstream(Box<UpstreamError>),
     /// A bug of the gateway, such as a response that does not serialise.
     Internal(String),
 }
@@ -237,7 +238,7 @@ impl Failure {
         let body = error
             .details()
             .and_then(|d| serde_json::from_str(&d.body_excerpt).ok());
-        Failure::Upstream(UpstreamError {
+        Failure::Upstream(Box::new(UpstreamError {
             kind,
             status: error.status(),
             error_code: error.error_code().map(str::to_owned),
@@ -247,7 +248,7 @@ impl Failure {
             may_have_reached_klarna: error.may_have_reached_klarna(),
             idempotency_key: error.idempotency_key().map(|k| k.as_str().to_owned()),
             message: error.to_string(),
-        })
+        }))
     }
 
     /// Klarna's error shape (`error_code`, `error_messages`,
