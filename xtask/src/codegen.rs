@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::config::{ApiConfig, Settings, APIS, HAND_WRITTEN_MODULES, MODELS_CRATE_DIR};
+use crate::config::{
+    ApiConfig, Settings, APIS, GATEWAY_TOOLS_FILE, HAND_WRITTEN_MODULES, MODELS_CRATE_DIR,
+};
 use crate::emit_client::ModelsPath;
 use crate::error::Error;
 use crate::format::{format, header};
 use crate::write::{self, GeneratedFile, Staleness};
-use crate::{docs, emit_client, emit_models, load, resolve};
+use crate::{docs, emit_client, emit_gateway, emit_models, load, model, resolve};
 
 const CODEGEN: &str = "cargo xtask codegen";
 const GENERATE: &str = "cargo xtask generate";
@@ -264,15 +266,41 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
         path: models_lib,
         contents: lib,
     });
+    files.push(gateway_file(root)?);
     Ok(files)
+}
+
+/// The gateway's operation table, from the models of every API at once.
+/// Each spec is resolved again here rather than threading the models out of
+/// the per-API loop: resolving takes milliseconds, and the loop stays as it is.
+fn gateway_file(root: &Path) -> Result<GeneratedFile, Vec<Error>> {
+    let mut resolved: Vec<(&ApiConfig, model::Api)> = Vec::new();
+    for api in APIS {
+        let doc = load::load(&root.join(api.spec)).map_err(|e| vec![e])?;
+        let model = resolve::resolve(&doc, &api.settings).map_err(|e| vec![e])?;
+        resolved.push((api, model));
+    }
+    let apis: Vec<(&ApiConfig, &model::Api)> = resolved.iter().map(|(c, m)| (*c, m)).collect();
+    let path = Path::new(GATEWAY_TOOLS_FILE);
+    let tokens = emit_gateway::emit(&apis).map_err(|e| vec![Error::in_file(path, e)])?;
+    let contents =
+        format(&header(CODEGEN, "specs/"), tokens).map_err(|e| vec![Error::in_file(path, e)])?;
+    Ok(GeneratedFile {
+        path: path.to_path_buf(),
+        contents,
+    })
 }
 
 pub fn owned_dirs() -> Vec<PathBuf> {
     let clients = APIS
         .iter()
         .map(|api| Path::new(api.client_crate).join("src"));
+    let gateway = Path::new(GATEWAY_TOOLS_FILE)
+        .parent()
+        .map(Path::to_path_buf);
     let mut dirs: Vec<PathBuf> = std::iter::once(Path::new(MODELS_CRATE_DIR).join("src"))
         .chain(clients)
+        .chain(gateway)
         .collect();
     // Two APIs may share a client crate.
     dirs.dedup();

@@ -153,3 +153,6 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
 ];
 
 pub const MODELS_CRATE_DIR: &str = "crates/klarna-models";
+
+/// The operation table of `klarna-gateway`, generated from every API above.
+pub const GATEWAY_TOOLS_FILE: &str = "crates/klarna-gateway/src/tools.rs";

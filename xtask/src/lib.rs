@@ -25,6 +25,7 @@ pub mod config;
 pub mod decoders;
 mod docs;
 pub mod emit_client;
+mod emit_gateway;
 mod emit_models;
 pub mod error;
 mod format;

@@ -213,6 +213,17 @@ pub struct Operation {
     pub idempotent: bool,
     pub successes: Vec<Outcome>,
     pub errors: Vec<Outcome>,
+    /// What the spec's `x-klarna-gateway` says about the operation as a
+    /// gateway tool; `None` when it says nothing.
+    pub gateway: Option<GatewayHints>,
+}
+
+/// The facts about a gateway tool that HTTP and the rest of the spec cannot
+/// give: its published name and whether it destroys anything.
+pub struct GatewayHints {
+    /// The tool name; `None` lets the gateway generator derive one.
+    pub tool: Option<String>,
+    pub destructive: bool,
 }
 
 pub enum PathPart {

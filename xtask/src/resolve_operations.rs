@@ -14,8 +14,8 @@ use openapiv3::{
 
 use crate::error::{Error, Pointer, Result};
 use crate::model::{
-    Doc, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody, ResponseBody,
-    ResponseHeader, Status, TypeKind, TypeRef,
+    Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
+    ResponseBody, ResponseHeader, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
@@ -27,6 +27,10 @@ use crate::schema_view::{SchemaRef, View};
 /// (a `PATCH` that sets a value, say). The client retries such operations
 /// even without an idempotency key.
 const IDEMPOTENT_EXTENSION: &str = "x-idempotent";
+
+/// Our own facts about an operation as a tool of `klarna-gateway`
+/// (`{tool: NAME, destructive: BOOL}`, both optional).
+const GATEWAY_EXTENSION: &str = "x-klarna-gateway";
 
 pub struct OperationResolver<'a, 'r> {
     file: &'a Path,
@@ -193,6 +197,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 ))
             }
         };
+        let gateway = self.gateway_hints(operation.extensions.get(GATEWAY_EXTENSION), at)?;
         Ok(Operation {
             name,
             type_name,
@@ -218,7 +223,63 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             idempotent,
             successes,
             errors,
+            gateway,
         })
+    }
+
+    /// Reads `x-klarna-gateway`, refusing keys and values it does not know so
+    /// that a typo in the spec is not silently a default.
+    fn gateway_hints(
+        &self,
+        value: Option<&serde_json::Value>,
+        at: &Pointer,
+    ) -> Result<Option<GatewayHints>> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let at = at.join(GATEWAY_EXTENSION);
+        let serde_json::Value::Object(fields) = value else {
+            return Err(self.error(&at, "`x-klarna-gateway` must be an object"));
+        };
+        let mut hints = GatewayHints {
+            tool: None,
+            destructive: false,
+        };
+        for (key, value) in fields {
+            match (key.as_str(), value) {
+                ("tool", serde_json::Value::String(tool)) => {
+                    let valid = (1..=64).contains(&tool.len())
+                        && tool
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                    if !valid {
+                        return Err(self.error(
+                            &at.join("tool"),
+                            "a tool name is 1 to 64 ASCII letters, digits, `-` or `_`",
+                        ));
+                    }
+                    hints.tool = Some(tool.clone());
+                }
+                ("destructive", serde_json::Value::Bool(destructive)) => {
+                    hints.destructive = *destructive
+                }
+                ("tool" | "destructive", _) => {
+                    return Err(self.error(
+                        &at.join(key),
+                        "`tool` must be a string and `destructive` true or false",
+                    ))
+                }
+                _ => {
+                    return Err(self.error(
+                        &at.join(key),
+                        format!(
+                            "`x-klarna-gateway` has no key `{key}` (only `tool` and `destructive`)"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(Some(hints))
     }
 
     /// Follows `$ref`s into one section of `components`.

@@ -97,3 +97,16 @@ fn generation_is_deterministic() {
     assert_eq!(generated(spec, "x"), generated(spec, "x"));
     assert!(Path::new(&workspace_root().join(spec)).exists());
 }
+
+/// The gateway's operation table: tool names, hints, schemas and the
+/// client call of every operation.
+#[test]
+fn gateway_tools() {
+    let files = xtask::codegen::workspace_files(&workspace_root())
+        .unwrap_or_else(|errors| panic!("{}", errors[0]));
+    let tools = files
+        .iter()
+        .find(|f| f.path == Path::new(xtask::config::GATEWAY_TOOLS_FILE))
+        .expect("codegen writes the gateway's table");
+    insta::assert_snapshot!("gateway_tools", tools.contents);
+}

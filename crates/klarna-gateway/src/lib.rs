@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+pub mod http;
+pub mod mcp;
+pub mod surface;
+pub mod table;
+#[rustfmt::skip]
+pub mod tools;
+pub mod upstream;
+
+pub use mcp::McpGateway;
+pub use surface::Surface;
+pub use table::Tool;
+pub use tools::{Upstream, TOOLS};

@@ -1,0 +1,305 @@
+//! What the generated operation table (`tools.rs`) is made of, and the
+//! helpers its dispatch functions call: reading arguments into typed
+//! values, and turning a client's response or error into a tool's answer.
+
+use klarna_runtime::{ErrorKind, IdempotencyKey};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// One operation of an SDK API, as the gateway exposes it.
+#[derive(Debug)]
+pub struct Tool {
+    /// The MCP tool name (`klarna-capture-order`).
+    pub name: &'static str,
+    /// The spec's summary.
+    pub title: &'static str,
+    /// The spec's description.
+    pub description: &'static str,
+    /// The API, as the models crate names its module (`ordermanagement`).
+    pub api: &'static str,
+    /// The client trait the operation belongs to (`Captures`).
+    pub tag: &'static str,
+    /// The client method (`capture_order`).
+    pub operation: &'static str,
+    pub method: &'static str,
+    /// The path at Klarna, as the spec writes it.
+    pub upstream_path: &'static str,
+    /// The REST adapter's route: `/v1` and the upstream path, with each
+    /// parameter written as its argument with `-` for `_` (`{order-id}`).
+    pub route: &'static str,
+    pub params: &'static [Param],
+    pub body: Body,
+    /// Takes `Klarna-Idempotency-Key` (the `idempotency_key` argument).
+    pub idempotency_key: bool,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    /// JSON Schema of the arguments, with `$defs`.
+    pub input_schema: &'static str,
+    /// JSON Schema of a successful result (`status`, `body`, `headers`,
+    /// `idempotency_key`).
+    pub output_schema: &'static str,
+}
+
+/// A path, query or header parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Its name among the tool's arguments (`order_id`).
+    pub argument: &'static str,
+    /// Its name at Klarna (`order_id`, `Klarna-Partner-Account`).
+    pub wire_name: &'static str,
+    pub location: Location,
+    pub required: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+}
+
+/// Whether the operation takes a JSON body (the `body` argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    None,
+    Optional,
+    Required,
+}
+
+/// A tool call's arguments, taken out one by one as typed values.
+pub struct Arguments {
+    values: Map<String, Value>,
+}
+
+impl Arguments {
+    pub fn new(values: Map<String, Value>) -> Self {
+        Arguments { values }
+    }
+
+    /// A required argument, decoded into its typed model: a missing one or
+    /// one that does not fit is refused, naming the field.
+    pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, Failure> {
+        match self.values.remove(name) {
+            Some(value) => decode(name, value),
+            None => Err(Failure::invalid(format!("missing argument `{name}`"))),
+        }
+    }
+
+    /// An optional argument; `null` counts as absent.
+    pub fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, Failure> {
+        match self.values.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => decode(name, value).map(Some),
+        }
+    }
+
+    /// The `idempotency_key` argument: a non-empty string, or none.
+    pub fn idempotency_key(&mut self) -> Result<Option<IdempotencyKey>, Failure> {
+        let key: Option<String> = self.optional("idempotency_key")?;
+        match key {
+            Some(key) if key.trim().is_empty() || key.chars().any(char::is_control) => Err(
+                Failure::invalid("`idempotency_key` must be non-empty printable text"),
+            ),
+            key => Ok(key.map(IdempotencyKey::from)),
+        }
+    }
+
+    /// Refuses arguments the tool does not take, so a misspelt optional
+    /// argument is not silently dropped.
+    pub fn finish(&mut self) -> Result<(), Failure> {
+        match self.values.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(Failure::invalid(format!("unknown argument `{name}`"))),
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, Failure> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            format!("`{name}`")
+        } else {
+            format!("`{name}.{path}`")
+        };
+        Failure::invalid(format!("argument {at}: {}", e.inner()))
+    })
+}
+
+/// A successful call: the status, the decoded body, the documented headers
+/// and the idempotency key it was sent with.
+#[derive(Debug)]
+pub struct Output {
+    status: u16,
+    body: Value,
+    headers: Map<String, Value>,
+    idempotency_key: Option<String>,
+}
+
+impl Output {
+    pub fn new(status: u16, idempotency_key: Option<&IdempotencyKey>) -> Self {
+        Output {
+            status,
+            body: Value::Null,
+            headers: Map::new(),
+            idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
+        }
+    }
+
+    pub fn body<T: Serialize>(&mut self, body: &T) -> Result<(), Failure> {
+        self.body = serde_json::to_value(body)
+            .map_err(|e| Failure::internal(format!("the response did not serialise: {e}")))?;
+        Ok(())
+    }
+
+    /// A documented header; an absent one is left out.
+    pub fn header(&mut self, name: &str, value: Option<String>) {
+        if let Some(value) = value {
+            self.headers.insert(name.to_owned(), Value::String(value));
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The structured content of the tool result.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("status".into(), json!(self.status));
+        object.insert("body".into(), self.body.clone());
+        object.insert("headers".into(), Value::Object(self.headers.clone()));
+        if let Some(key) = &self.idempotency_key {
+            object.insert("idempotency_key".into(), json!(key));
+        }
+        Value::Object(object)
+    }
+}
+
+/// Why a call did not succeed. Nothing here carries a credential: the
+/// client's errors hold none, and arguments are described, not echoed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The arguments do not fit the tool; nothing was sent.
+    InvalidArguments(String),
+    /// No tool of that name in the table.
+    UnknownTool(String),
+    /// The call to Klarna failed. Boxed: the argument checks return this
+    /// type too, and should not pay for its size.
+    Upstream(Box<UpstreamError>),
+    /// A bug of the gateway, such as a response that does not serialise.
+    Internal(String),
+}
+
+/// A failed call to Klarna, told apart as the client tells it apart.
+#[derive(Debug)]
+pub struct UpstreamError {
+    /// `api` (a documented error status), `unexpected_status`, `decode`,
+    /// `no_response` or `not_sent`.
+    pub kind: &'static str,
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub error_messages: Vec<String>,
+    pub correlation_id: Option<String>,
+    /// Klarna's error body as JSON, when it was JSON.
+    pub body: Option<Value>,
+    /// Whether Klarna may have acted on the request: repeat it only with
+    /// the same idempotency key.
+    pub may_have_reached_klarna: bool,
+    pub idempotency_key: Option<String>,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure::InvalidArguments(message.into())
+    }
+
+    pub fn unknown_tool(name: &str) -> Self {
+        Failure::UnknownTool(name.to_owned())
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Failure::Internal(message.into())
+    }
+
+    /// The client's error, with Klarna's error fields when it answered.
+    pub fn upstream<E>(error: klarna_runtime::Error<E>) -> Self {
+        let kind = match error.kind() {
+            ErrorKind::NotSent(_) => "not_sent",
+            ErrorKind::NoResponse(_) => "no_response",
+            ErrorKind::Api(_) => "api",
+            ErrorKind::UnexpectedStatus(_) => "unexpected_status",
+            ErrorKind::Decode { .. } => "decode",
+            _ => "other",
+        };
+        let body = error
+            .details()
+            .and_then(|d| serde_json::from_str(&d.body_excerpt).ok());
+        Failure::Upstream(Box::new(UpstreamError {
+            kind,
+            status: error.status(),
+            error_code: error.error_code().map(str::to_owned),
+            error_messages: error.error_messages().to_vec(),
+            correlation_id: error.correlation_id().map(str::to_owned),
+            body,
+            may_have_reached_klarna: error.may_have_reached_klarna(),
+            idempotency_key: error.idempotency_key().map(|k| k.as_str().to_owned()),
+            message: error.to_string(),
+        }))
+    }
+
+    /// Klarna's error shape (`error_code`, `error_messages`,
+    /// `correlation_id`), with what the gateway knows besides.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Failure::InvalidArguments(message) => json!({
+                "error_code": "INVALID_ARGUMENTS",
+                "error_messages": [message],
+                "correlation_id": null,
+                "may_have_reached_klarna": false,
+            }),
+            Failure::UnknownTool(name) => json!({
+                "error_code": "UNKNOWN_TOOL",
+                "error_messages": [format!("no tool `{name}`")],
+                "correlation_id": null,
+                "may_have_reached_klarna": false,
+            }),
+            Failure::Internal(message) => json!({
+                "error_code": "GATEWAY_ERROR",
+                "error_messages": [message],
+                "correlation_id": null,
+                "may_have_reached_klarna": true,
+            }),
+            Failure::Upstream(e) => {
+                let messages = if e.error_messages.is_empty() {
+                    vec![e.message.clone()]
+                } else {
+                    e.error_messages.clone()
+                };
+                let mut object = json!({
+                    "error_code": e.error_code.clone().unwrap_or_else(|| match e.kind {
+                        "not_sent" => "NOT_SENT".to_owned(),
+                        "no_response" => "NO_RESPONSE".to_owned(),
+                        "decode" => "UNDECODABLE_RESPONSE".to_owned(),
+                        _ => "UPSTREAM_ERROR".to_owned(),
+                    }),
+                    "error_messages": messages,
+                    "correlation_id": e.correlation_id,
+                    "kind": e.kind,
+                    "status": e.status,
+                    "may_have_reached_klarna": e.may_have_reached_klarna,
+                });
+                if let Some(key) = &e.idempotency_key {
+                    object["idempotency_key"] = json!(key);
+                }
+                if let Some(body) = &e.body {
+                    object["body"] = body.clone();
+                }
+                object
+            }
+        }
+    }
+}

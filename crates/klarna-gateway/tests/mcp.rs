@@ -1,0 +1,586 @@
+//! The MCP adapter end to end: rmcp's own client over streamable HTTP (and
+//! over stdio, against the binary) talking to a gateway on an ephemeral
+//! loopback port, backed by a klarna-sandbox. Every wait is bounded.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use klarna_gateway::http::{self, HttpOptions, Token};
+use klarna_gateway::upstream::{self, Target};
+use klarna_gateway::{McpGateway, Surface};
+use klarna_runtime::Credentials;
+use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::ServiceExt;
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+/// Longest any single step of a test may take.
+const STEP: Duration = Duration::from_secs(20);
+
+/// Seed 001's Captures tools: name, readOnly, destructive, idempotent.
+const SEED_TOOLS: [(&str, bool, bool, bool); 7] = [
+    ("klarna-capture-order", false, false, false),
+    ("klarna-list-all-order-captures", true, false, true),
+    ("klarna-get-capture-details", true, false, true),
+    ("klarna-extend-payment-due-date", false, false, true),
+    ("klarna-list-options-extension-payment", true, false, true),
+    ("klarna-add-shipping-information", false, false, false),
+    ("klarna-send-customer-communication", false, false, false),
+];
+
+struct Gateway {
+    addr: SocketAddr,
+    sandbox: Sandbox,
+    order_id: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Gateway {
+    fn url(&self) -> String {
+        format!("http://{}{}", self.addr, http::MCP_PATH)
+    }
+}
+
+/// A gateway with the default surface on 127.0.0.1:0, in front of a
+/// sandbox holding one 200.00 EUR order of three lines.
+async fn start(token: Option<&str>) -> Gateway {
+    let sandbox = Sandbox::start().expect("sandbox starts");
+    let order_id = sandbox.add_order(NewOrder::with_lines(
+        "EUR",
+        vec![
+            physical_line("A12345", "T-shirt", 3000),
+            physical_line("A98765", "Jeans", 7000),
+            physical_line("B24680", "Sneakers", 10000),
+        ],
+    ));
+    let upstream = upstream::upstream(
+        &Target::Url(sandbox.base_url().to_owned()),
+        Credentials::basic("merchant", "secret-password"),
+        None,
+    )
+    .expect("clients build");
+    let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
+    let options = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        token.map(|t| Token::new(t).unwrap()),
+    );
+    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = http::mcp_router(gateway, &options);
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    Gateway {
+        addr,
+        sandbox,
+        order_id,
+        _stop: stop,
+    }
+}
+
+async fn client(url: &str, token: Option<&str>) -> RunningService<RoleClient, ClientConfig> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    config.auth_header = token.map(str::to_owned);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    tokio::time::timeout(STEP, ClientConfig::default().serve(transport))
+        .await
+        .expect("the handshake finishes in time")
+        .expect("the handshake succeeds")
+}
+
+async fn call(
+    client: &RunningService<RoleClient, ClientConfig>,
+    tool: &str,
+    arguments: Value,
+) -> CallToolResult {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    let request = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+    tokio::time::timeout(STEP, client.call_tool(request))
+        .await
+        .expect("the call finishes in time")
+        .expect("the call gets a result")
+}
+
+fn capture_arguments(order_id: &str, amount: i64, key: Option<&str>) -> Value {
+    let mut arguments = json!({
+        "order_id": order_id,
+        "body": {
+            "captured_amount": amount,
+            "description": "first shipment",
+            "order_lines": [{
+                "type": "physical", "reference": "A12345", "name": "T-shirt",
+                "quantity": 1, "unit_price": 3000, "total_amount": 3000
+            }]
+        }
+    });
+    if let Some(key) = key {
+        arguments["idempotency_key"] = json!(key);
+    }
+    arguments
+}
+
+fn structured(result: &CallToolResult) -> &Value {
+    result
+        .structured_content
+        .as_ref()
+        .expect("every result is structured")
+}
+
+fn tool_schema(tools: &[rmcp::model::Tool], name: &str, output: bool) -> Value {
+    let tool = tools.iter().find(|t| t.name == name).expect("listed");
+    let schema = if output {
+        tool.output_schema.clone().expect("an output schema")
+    } else {
+        tool.input_schema.clone()
+    };
+    Value::Object(Map::clone(&schema))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_list_is_the_captures_capability() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut listed: Vec<(&str, bool, bool, bool)> = tools
+        .iter()
+        .map(|t| {
+            let a = t.annotations.as_ref().expect("every tool has hints");
+            (
+                t.name.as_ref(),
+                a.read_only_hint.unwrap(),
+                a.destructive_hint.unwrap(),
+                a.idempotent_hint.unwrap(),
+            )
+        })
+        .collect();
+    // The table keeps spec order (a path's GET before its POST); the set
+    // is what the capability defines.
+    listed.sort();
+    let mut expected = SEED_TOOLS.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for tool in &tools {
+        assert!(tool.name.len() <= 64);
+        assert!(tool.title.as_deref().is_some_and(|t| !t.is_empty()));
+        assert!(tool.description.as_deref().is_some_and(|d| !d.is_empty()));
+        for schema in [
+            tool_schema(&tools, &tool.name, false),
+            tool_schema(&tools, &tool.name, true),
+        ] {
+            assert!(
+                jsonschema::draft202012::meta::is_valid(&schema),
+                "{}: not a valid JSON Schema",
+                tool.name
+            );
+            assert_eq!(schema["type"], "object", "{}", tool.name);
+            jsonschema::draft202012::new(&schema).unwrap_or_else(|e| panic!("{}: {e}", tool.name));
+        }
+    }
+    let capture = tool_schema(&tools, "klarna-capture-order", false);
+    assert_eq!(capture["required"], json!(["order_id", "body"]));
+    assert_eq!(
+        capture["properties"]["body"]["$ref"],
+        "#/$defs/CaptureObject"
+    );
+    assert!(capture["$defs"]["OrderLine"].is_object());
+    assert!(capture["properties"]["idempotency_key"].is_object());
+    let get = tool_schema(&tools, "klarna-get-capture-details", false);
+    assert_eq!(get["required"], json!(["order_id", "capture_id"]));
+    assert!(get["properties"].get("idempotency_key").is_none());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_through_the_tool_is_a_capture_in_the_sandbox() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let arguments = capture_arguments(&gateway.order_id, 3000, None);
+    jsonschema::draft202012::validate(
+        &tool_schema(&tools, "klarna-capture-order", false),
+        &arguments,
+    )
+    .expect("the arguments fit the input schema");
+    let result = call(&client, "klarna-capture-order", arguments).await;
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    let output = structured(&result);
+    jsonschema::draft202012::validate(&tool_schema(&tools, "klarna-capture-order", true), output)
+        .expect("the result fits the output schema");
+    assert_eq!(output["status"], 201);
+    let capture_id = output["headers"]["capture_id"]
+        .as_str()
+        .expect("a capture id");
+    assert!(output["idempotency_key"]
+        .as_str()
+        .is_some_and(|k| !k.is_empty()));
+    let order = gateway.sandbox.order(&gateway.order_id).unwrap();
+    let captures = order.captures.unwrap_or_default();
+    assert_eq!(captures.len(), 1);
+    assert_eq!(captures[0].capture_id.as_deref(), Some(capture_id));
+    assert_eq!(captures[0].captured_amount, Some(3000));
+
+    // The capture reads back through the read-only tools, typed.
+    let listed = call(
+        &client,
+        "klarna-list-all-order-captures",
+        json!({ "order_id": gateway.order_id }),
+    )
+    .await;
+    let output = structured(&listed);
+    jsonschema::draft202012::validate(
+        &tool_schema(&tools, "klarna-list-all-order-captures", true),
+        output,
+    )
+    .expect("the list fits the output schema");
+    assert_eq!(output["status"], 200);
+    assert_eq!(output["body"][0]["capture_id"], capture_id);
+    assert_eq!(output["body"][0]["captured_amount"], 3000);
+    let shipped = call(
+        &client,
+        "klarna-add-shipping-information",
+        json!({
+            "order_id": gateway.order_id,
+            "capture_id": capture_id,
+            "body": { "shipping_info": [{ "shipping_company": "DHL", "tracking_number": "63456415674545679874" }] }
+        }),
+    )
+    .await;
+    assert_eq!(structured(&shipped)["status"], 204, "{shipped:?}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_twice_makes_one_capture() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let key = "4b0c6a2e-9a43-4c5e-b7d6-7d1c2f0e9a11";
+    let first = call(
+        &client,
+        "klarna-capture-order",
+        capture_arguments(&gateway.order_id, 3000, Some(key)),
+    )
+    .await;
+    let second = call(
+        &client,
+        "klarna-capture-order",
+        capture_arguments(&gateway.order_id, 3000, Some(key)),
+    )
+    .await;
+    assert_eq!(structured(&first)["idempotency_key"], key);
+    assert_eq!(structured(&second)["idempotency_key"], key);
+    assert_eq!(
+        structured(&first)["headers"]["capture_id"],
+        structured(&second)["headers"]["capture_id"]
+    );
+    let captures = gateway
+        .sandbox
+        .order(&gateway.order_id)
+        .unwrap()
+        .captures
+        .unwrap_or_default();
+    assert_eq!(captures.len(), 1);
+    let sent: Vec<_> = gateway
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(sent, vec![Some(key.to_owned()), Some(key.to_owned())]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_capture_is_a_tool_error_with_klarnas_error() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let result = call(
+        &client,
+        "klarna-capture-order",
+        capture_arguments(&gateway.order_id, 20001, None),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(true));
+    let error = structured(&result);
+    assert_eq!(error["error_code"], "CAPTURE_NOT_ALLOWED");
+    assert_eq!(error["status"], 403);
+    assert!(error["correlation_id"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+    assert!(error["error_messages"][0]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+    assert!(error["idempotency_key"].is_string());
+    assert!(gateway
+        .sandbox
+        .order(&gateway.order_id)
+        .unwrap()
+        .captures
+        .unwrap_or_default()
+        .is_empty());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_do_not_fit_are_refused_before_anything_is_sent() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let mut wrong_type = capture_arguments(&gateway.order_id, 3000, None);
+    wrong_type["body"]["captured_amount"] = json!("thirty euros");
+    let mut unknown = capture_arguments(&gateway.order_id, 3000, None);
+    unknown["orderid"] = json!("typo");
+    let cases = [
+        (wrong_type, "body.captured_amount"),
+        (json!({ "body": { "captured_amount": 3000 } }), "order_id"),
+        (
+            json!({ "order_id": 42, "body": { "captured_amount": 3000 } }),
+            "order_id",
+        ),
+        (unknown, "orderid"),
+    ];
+    for (arguments, named) in cases {
+        let result = call(&client, "klarna-capture-order", arguments).await;
+        assert_eq!(result.is_error, Some(true));
+        let error = structured(&result);
+        assert_eq!(error["error_code"], "INVALID_ARGUMENTS");
+        assert_eq!(error["may_have_reached_klarna"], false);
+        let message = error["error_messages"][0].as_str().unwrap();
+        assert!(message.contains(named), "{message} names {named}");
+    }
+    assert!(gateway.sandbox.requests().is_empty());
+    // A tool outside the surface is a protocol error, not a tool result.
+    let request = CallToolRequestParams::new("klarna-ordermanagement-cancel-order")
+        .with_arguments(Map::new());
+    assert!(client.call_tool(request).await.is_err());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_a_result_or_an_error() {
+    let gateway = start(None).await;
+    let client = client(&gateway.url(), None).await;
+    let ok = call(
+        &client,
+        "klarna-capture-order",
+        capture_arguments(&gateway.order_id, 3000, None),
+    )
+    .await;
+    let refused = call(
+        &client,
+        "klarna-capture-order",
+        capture_arguments(&gateway.order_id, 90000, None),
+    )
+    .await;
+    gateway.sandbox.drop_next_connections(10);
+    let lost = call(
+        &client,
+        "klarna-get-capture-details",
+        json!({ "order_id": gateway.order_id, "capture_id": "x" }),
+    )
+    .await;
+    assert_eq!(structured(&lost)["kind"], "no_response", "{lost:?}");
+    for result in [ok, refused, lost] {
+        let text = serde_json::to_string(&result).unwrap();
+        assert!(!text.contains("secret-password"));
+        // Basic credentials, base64: `merchant:secret-password`.
+        assert!(!text.contains("bWVyY2hhbnQ6c2VjcmV0LXBhc3N3b3Jk"));
+    }
+    client.cancel().await.unwrap();
+}
+
+/// One raw HTTP/1.1 exchange, for requests rmcp's client would not send.
+async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // The head is all a test reads; stop at the first read that has it.
+        while response.len() < 64 * 1024 {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..n]);
+            if response.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&response).into_owned()
+    };
+    tokio::time::timeout(STEP, exchange)
+        .await
+        .expect("the exchange finishes in time")
+}
+
+fn initialize_request(host: &str, extra_headers: &str) -> Vec<u8> {
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{extra_headers}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn status_of(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_token_gets_401_and_reaches_no_tool() {
+    let token = "correct-horse-battery-staple";
+    let gateway = start(Some(token)).await;
+    let host = format!("127.0.0.1:{}", gateway.addr.port());
+    for auth in [
+        "",
+        "Authorization: Bearer wrong\r\n",
+        "Authorization: Basic Zm9vOmJhcg==\r\n",
+    ] {
+        let response = raw(gateway.addr, &initialize_request(&host, auth)).await;
+        assert_eq!(status_of(&response), 401, "{response}");
+        assert!(response
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"));
+        assert!(!response.contains(token));
+    }
+    // Nor does a tool call with a wrong token reach the sandbox.
+    let call_body = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"klarna-capture-order","arguments":{}}}}}"#,
+        capture_arguments(&gateway.order_id, 3000, None)
+    );
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{call_body}",
+        call_body.len()
+    );
+    assert_eq!(status_of(&raw(gateway.addr, request.as_bytes()).await), 401);
+    assert!(gateway.sandbox.requests().is_empty());
+
+    // With the token, rmcp's client works as without one.
+    let client = client(&gateway.url(), Some(token)).await;
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 7);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_and_origins_and_huge_bodies_are_refused() {
+    let gateway = start(None).await;
+    let host = format!("127.0.0.1:{}", gateway.addr.port());
+    let ok = raw(gateway.addr, &initialize_request(&host, "")).await;
+    assert_eq!(status_of(&ok), 200, "{ok}");
+    let local_page = raw(
+        gateway.addr,
+        &initialize_request(&host, "Origin: http://localhost:3000\r\n"),
+    )
+    .await;
+    assert_eq!(status_of(&local_page), 200, "{local_page}");
+
+    // DNS rebinding: a page of evil.example resolving to 127.0.0.1.
+    let rebound = raw(gateway.addr, &initialize_request("evil.example:9090", "")).await;
+    assert!(matches!(status_of(&rebound), 400 | 403), "{rebound}");
+    let foreign_page = raw(
+        gateway.addr,
+        &initialize_request(&host, "Origin: http://evil.example\r\n"),
+    )
+    .await;
+    assert!(
+        matches!(status_of(&foreign_page), 400 | 403),
+        "{foreign_page}"
+    );
+
+    let huge = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        http::MAX_BODY_BYTES + 1
+    );
+    let mut request = huge.into_bytes();
+    request.extend(std::iter::repeat_n(b' ', http::MAX_BODY_BYTES + 1));
+    let response = raw(gateway.addr, &request).await;
+    assert_eq!(status_of(&response), 413, "{response}");
+}
+
+#[test]
+fn a_non_loopback_bind_needs_a_token() {
+    let open = HttpOptions::new("0.0.0.0:9090".parse().unwrap(), None);
+    assert!(open.check().unwrap_err().contains("KLARNA_GATEWAY_TOKEN"));
+    let guarded = HttpOptions::new("0.0.0.0:9090".parse().unwrap(), Token::new("t0ken"));
+    assert!(guarded.check().is_ok());
+    assert!(HttpOptions::new("127.0.0.1:9090".parse().unwrap(), None)
+        .check()
+        .is_ok());
+    assert!(HttpOptions::new("[::1]:9090".parse().unwrap(), None)
+        .check()
+        .is_ok());
+    assert!(Token::new("  ").is_none());
+    assert!(!format!("{guarded:?}").contains("t0ken"));
+}
+
+fn gateway_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_klarna-gateway"));
+    for var in [
+        "KLARNA_USER",
+        "KLARNA_PASS",
+        "KLARNA_USERNAME",
+        "KLARNA_PASSWORD",
+        "KLARNA_GATEWAY_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_refuses_a_non_loopback_bind_without_a_token() {
+    let mut command = gateway_command();
+    command.args(["--sandbox", "--mcp", "0.0.0.0:0"]);
+    let output = tokio::time::timeout(STEP, command.output())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("KLARNA_GATEWAY_TOKEN"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_answers_the_same_tool_list_and_calls() {
+    let http_gateway = start(None).await;
+    let http_client = client(&http_gateway.url(), None).await;
+    let over_http = http_client.list_all_tools().await.unwrap();
+    http_client.cancel().await.unwrap();
+
+    let mut command = gateway_command();
+    command.args(["mcp", "--stdio", "--sandbox"]);
+    let transport = TokioChildProcess::new(command).expect("the binary starts");
+    let client = tokio::time::timeout(STEP, ClientConfig::default().serve(transport))
+        .await
+        .expect("the handshake finishes in time")
+        .expect("the handshake succeeds");
+    let over_stdio = client.list_all_tools().await.unwrap();
+    assert_eq!(over_stdio, over_http);
+    // The binary's own sandbox has an order we do not know: the tool
+    // answers Klarna's 404 as a tool error.
+    let result = call(
+        &client,
+        "klarna-list-all-order-captures",
+        json!({ "order_id": "no-such-order" }),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(structured(&result)["status"], 404);
+    client.cancel().await.unwrap();
+}
