@@ -1,0 +1,119 @@
+//! The MCP adapter's added latency: `klarna-get-capture-details` through
+//! rmcp's client over streamable HTTP, against the same call made directly
+//! with the generated client, both to one sandbox. Calls alternate so that
+//! drift in the machine's load hits both alike. Prints the median and p99 of
+//! each and their ratio.
+
+use std::time::{Duration, Instant};
+
+use klarna_gateway::http::{self, HttpOptions};
+use klarna_gateway::upstream::{self, Target};
+use klarna_gateway::{McpGateway, Surface};
+use klarna_ordermanagement::models::CaptureObject;
+use klarna_ordermanagement::Captures;
+use klarna_runtime::Credentials;
+use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use rmcp::model::{CallToolRequestParams, ClientConfig};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::json;
+
+const CALLS: usize = 1000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sandbox = Sandbox::start().unwrap();
+    let order_id = sandbox.add_order(NewOrder::with_lines(
+        "EUR",
+        vec![physical_line("A12345", "T-shirt", 3000)],
+    ));
+    let upstream = upstream::upstream(
+        &Target::Url(sandbox.base_url().to_owned()),
+        Credentials::basic("merchant", "password"),
+        None,
+    )
+    .unwrap();
+    let direct = upstream.ordermanagement.clone();
+    let body = CaptureObject {
+        captured_amount: 3000,
+        description: None,
+        order_lines: None,
+        reference: None,
+        shipping_delay: None,
+        shipping_info: None,
+    };
+    let capture_id = direct
+        .capture_order(&order_id, &body, None)
+        .await
+        .unwrap()
+        .into_inner()
+        .capture_id
+        .unwrap();
+
+    let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
+    let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        http::MCP_PATH
+    );
+    tokio::spawn(http::serve(
+        listener,
+        http::mcp_router(gateway, &options),
+        std::future::pending(),
+    ));
+    let client = ClientConfig::default()
+        .serve(StreamableHttpClientTransport::from_uri(url))
+        .await
+        .unwrap();
+    let arguments = json!({ "order_id": order_id, "capture_id": capture_id });
+    let arguments = arguments.as_object().unwrap().clone();
+
+    let mut through_mcp = Vec::with_capacity(CALLS);
+    let mut direct_calls = Vec::with_capacity(CALLS);
+    for i in 0..CALLS + 50 {
+        let start = Instant::now();
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new("klarna-get-capture-details")
+                    .with_arguments(arguments.clone()),
+            )
+            .await
+            .unwrap();
+        let mcp = start.elapsed();
+        assert_eq!(result.is_error, Some(false));
+        let start = Instant::now();
+        direct.get_capture(&order_id, &capture_id).await.unwrap();
+        let plain = start.elapsed();
+        // The first calls warm connections and caches.
+        if i >= 50 {
+            through_mcp.push(mcp);
+            direct_calls.push(plain);
+        }
+    }
+    through_mcp.sort();
+    direct_calls.sort();
+    let (m50, m99) = (
+        percentile(&through_mcp, 0.5),
+        percentile(&through_mcp, 0.99),
+    );
+    let (d50, d99) = (
+        percentile(&direct_calls, 0.5),
+        percentile(&direct_calls, 0.99),
+    );
+    println!("{CALLS} alternating calls of get_capture against one sandbox");
+    println!("direct client:  median {d50:?}, p99 {d99:?}");
+    println!("through MCP:    median {m50:?}, p99 {m99:?}");
+    println!(
+        "ratio (MCP / direct): median {:.2}, p99 {:.2}; added median {:?}",
+        m50.as_secs_f64() / d50.as_secs_f64(),
+        m99.as_secs_f64() / d99.as_secs_f64(),
+        m50.saturating_sub(d50)
+    );
+    client.cancel().await.unwrap();
+}
