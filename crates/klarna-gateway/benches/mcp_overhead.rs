@@ -38,21 +38,14 @@ async fn main() {
     )
     .unwrap();
     let direct = upstream.ordermanagement.clone();
-    let body = CaptureObject {
-        captured_amount: 3000,
-        description: None,
-        order_lines: None,
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
-    };
+    let body = CaptureObject::new(3000);
+    let order = klarna_ordermanagement::OrderId::new(order_id.as_str());
     let capture_id = direct
-        .capture_order(&order_id, &body, None)
+        .capture_order(&order, &body)
         .await
         .unwrap()
         .into_inner()
-        .capture_id
-        .unwrap();
+        .capture_id;
 
     let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
     let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
@@ -71,7 +64,7 @@ async fn main() {
         .serve(StreamableHttpClientTransport::from_uri(url))
         .await
         .unwrap();
-    let arguments = json!({ "order_id": order_id, "capture_id": capture_id });
+    let arguments = json!({ "order_id": order_id, "capture_id": capture_id.as_str() });
     let arguments = arguments.as_object().unwrap().clone();
 
     let mut through_mcp = Vec::with_capacity(CALLS);
@@ -88,7 +81,7 @@ async fn main() {
         let mcp = start.elapsed();
         assert_eq!(result.is_error, Some(false));
         let start = Instant::now();
-        direct.get_capture(&order_id, &capture_id).await.unwrap();
+        direct.get_capture(&order, &capture_id).await.unwrap();
         let plain = start.elapsed();
         // The first calls warm connections and caches.
         if i >= 50 {
