@@ -626,3 +626,6 @@ pub enum UpdateCustomerTokenStatusError {
 
 #[rustfmt::skip]
 pub mod payment_api;
+
+#[rustfmt::skip]
+pub mod notifications;
