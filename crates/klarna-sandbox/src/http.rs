@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::orders::error;
-use crate::{payment_api, LoggedRequest, Shared};
+use crate::{notifications, payment_api, LoggedRequest, Shared};
 
 const MAX_HEAD_BYTES: u64 = 64 * 1024;
 const MAX_HEADERS: usize = 100;
@@ -155,8 +155,12 @@ impl Shared {
             } else {
                 error(503, "SERVICE_UNAVAILABLE", message)
             }
+        } else if notifications::serves(&request.path) {
+            self.notifications().handle(request)
         } else if payment_api {
-            self.payments().handle(request)
+            let reply = self.payments().handle(request);
+            self.announce_changes();
+            reply
         } else if request.header("authorization").is_none() {
             error(
                 401,

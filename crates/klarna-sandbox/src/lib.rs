@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod delivery;
 mod http;
+mod notifications;
 mod orders;
 mod payment_api;
 mod util;
@@ -15,6 +17,9 @@ use std::time::Duration;
 use klarna_models::ordermanagement::{Address, MerchantOrderDto, OrderLine, OrderLineType};
 use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
 
+use crate::delivery::Deliveries;
+pub use crate::delivery::WebhookDelivery;
+use crate::notifications::Notifications;
 use crate::orders::State;
 use crate::payment_api::Payments;
 
@@ -162,6 +167,9 @@ pub(crate) struct Shared {
     base_url: String,
     state: Mutex<State>,
     payments: Mutex<Payments>,
+    notifications: Mutex<Notifications>,
+    /// The webhook sender thread (`delivery.rs`).
+    deliveries: Deliveries,
     faults: Mutex<Faults>,
     stopping: Mutex<bool>,
     /// Wakes delayed answers when the sandbox stops.
@@ -183,6 +191,10 @@ impl Shared {
 
     fn payments(&self) -> MutexGuard<'_, Payments> {
         lock(&self.payments)
+    }
+
+    fn notifications(&self) -> MutexGuard<'_, Notifications> {
+        lock(&self.notifications)
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -219,6 +231,8 @@ impl Sandbox {
             base_url: format!("http://{addr}"),
             state: Mutex::new(State::default()),
             payments: Mutex::new(Payments::default()),
+            notifications: Mutex::new(Notifications::default()),
+            deliveries: Deliveries::start()?,
             faults: Mutex::new(Faults::default()),
             stopping: Mutex::new(false),
             stopped: Condvar::new(),
@@ -297,7 +311,9 @@ impl Sandbox {
     /// `None` when there is no such payment request, it is not `SUBMITTED`,
     /// or the sandbox already handed out 100 000 tokens.
     pub fn authorize_payment_request(&self, payment_request_id: &str) -> Option<String> {
-        self.shared.payments().authorize(payment_request_id)
+        let token = self.shared.payments().authorize(payment_request_id);
+        self.shared.announce_changes();
+        token
     }
 
     /// The payment request as `GET /v1/payment/requests/{payment_request_id}`
@@ -364,6 +380,29 @@ impl Sandbox {
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.state().logged()
     }
+
+    /// Every webhook delivery attempt so far, oldest first (the last 10 000).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.deliveries.attempts()
+    }
+
+    /// Waits until `count` webhook delivery attempts were made or `timeout`
+    /// passed, and returns the attempts made by then.
+    pub fn wait_for_webhook_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<WebhookDelivery> {
+        self.shared.deliveries.wait_for(count, timeout)
+    }
+
+    /// The delays before each retry of a webhook delivery that was not
+    /// answered 200, 201, 202 or 204: one retry per delay, at most 10, each
+    /// at most 10 s. By default 50, 100, 200 and 400 ms; `&[]` never
+    /// retries.
+    pub fn set_webhook_retry_delays(&self, delays: &[Duration]) {
+        self.shared.deliveries.set_delays(delays);
+    }
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -388,6 +427,7 @@ impl Drop for Sandbox {
             let _ = stream.shutdown(Shutdown::Both);
             let _ = thread.join();
         }
+        self.shared.deliveries.stop();
     }
 }
 

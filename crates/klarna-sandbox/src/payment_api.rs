@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{Reply, Request};
+use crate::notifications::StateChange;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
 
 /// The region part of the identifiers handed out, as in the page's examples.
@@ -258,6 +259,8 @@ pub(crate) struct Payments {
     chargeback_owner: HashMap<String, String>,
     /// First answers by (partner account, method, path, key).
     idempotent: Replays<(String, String, String, String), Reply>,
+    /// State changes not yet turned into webhook events.
+    pub(crate) state_changes: Vec<StateChange>,
 }
 
 impl Payments {
@@ -276,6 +279,12 @@ impl Payments {
         record.state = RequestState::PendingConfirmation;
         record.state_since = at;
         record.updated_at = at;
+        let change = StateChange::new(
+            &record.account,
+            &record.render(),
+            Some(PaymentRequestState::Submitted),
+        );
+        self.state_changes.push(change);
         let token = uuid_v4();
         self.tokens.insert(
             token.clone(),
@@ -492,6 +501,8 @@ impl Payments {
             transaction_id: None,
         };
         let reply = json(201, &record.render());
+        let change = StateChange::new(account, &record.render(), None);
+        self.state_changes.push(change);
         self.requests.insert(id, record);
         reply
     }
@@ -647,6 +658,12 @@ impl Payments {
         record.updated_at = at;
         record.transaction_id = Some(transaction_id.clone());
         let reply = json(200, &record.render());
+        let change = StateChange::new(
+            account,
+            &record.render(),
+            Some(PaymentRequestState::PendingConfirmation),
+        );
+        self.state_changes.push(change);
         self.transactions.insert(transaction_id, transaction);
         if let Some(t) = self.tokens.get_mut(token) {
             t.state = TokenState::Confirmed(reply.clone());
@@ -685,6 +702,12 @@ impl Payments {
             record.state = RequestState::Submitted;
             record.state_since = at;
             record.updated_at = at;
+            let change = StateChange::new(
+                account,
+                &record.render(),
+                Some(PaymentRequestState::PendingConfirmation),
+            );
+            self.state_changes.push(change);
             if let Some(t) = self.tokens.get_mut(token) {
                 t.state = TokenState::Cancelled;
             }
