@@ -236,9 +236,9 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// The key whose secret is `secret`, as Klarna returned it.
-    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
         SigningKey {
-            secret: secret.into(),
+            secret: secret.as_ref().to_vec(),
         }
     }
 
@@ -278,13 +278,13 @@ impl SigningKeys {
     }
 
     /// These keys and `secret` under `key_id`.
-    pub fn with(mut self, key_id: impl Into<String>, secret: impl Into<Vec<u8>>) -> Self {
+    pub fn with(mut self, key_id: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
         self.insert(key_id, secret);
         self
     }
 
     /// Adds or replaces the key named `key_id`.
-    pub fn insert(&mut self, key_id: impl Into<String>, secret: impl Into<Vec<u8>>) {
+    pub fn insert(&mut self, key_id: impl Into<String>, secret: impl AsRef<[u8]>) {
         self.keys.insert(key_id.into(), SigningKey::new(secret));
     }
 
