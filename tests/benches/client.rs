@@ -1,5 +1,5 @@
 //! Per-call cost of the generated client: `Orders::get_order` through
-//! `klarna_runtime::Client`, against a hand-written `reqwest` + `serde_json`
+//! `klarna_ordermanagement::Client`, against a hand-written `reqwest` + `serde_json`
 //! call that sends the same request (the server checks the headers match)
 //! and decodes the same body into the same type, both against one loopback
 //! server in one run.
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use klarna_models::ordermanagement::MerchantOrderDto;
-use klarna_ordermanagement::Orders;
-use klarna_runtime::{Client, Config, Credentials};
+use klarna_ordermanagement::{Client, Config, Credentials, OrderId, Orders};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use std::future::IntoFuture;
 use std::hint::black_box;
 
 mod support;
@@ -110,6 +110,7 @@ fn header_lines(head: &str) -> Vec<String> {
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     generated: Client,
+    order_id: OrderId,
     hand_written: HandWritten,
 }
 
@@ -154,7 +155,7 @@ impl Fixture {
             .expect("runtime");
         let config =
             Config::with_base_url(&server.base_url, Credentials::basic(USERNAME, PASSWORD));
-        let generated = Client::new(config).expect("client");
+        let generated = Client::from_config(config).expect("client");
         // The runtime's reqwest has no crypto provider of its own; this is
         // what `Client::new` did above, spelled out for the second client.
         klarna_runtime::install_crypto_provider();
@@ -172,6 +173,7 @@ impl Fixture {
         let fixture = Fixture {
             runtime,
             generated,
+            order_id: OrderId::new(ORDER_ID),
             hand_written,
         };
 
@@ -190,7 +192,11 @@ impl Fixture {
 
     fn generated_call(&self) -> MerchantOrderDto {
         self.runtime
-            .block_on(self.generated.get_order(black_box(ORDER_ID), None))
+            .block_on(
+                self.generated
+                    .get_order(black_box(&self.order_id))
+                    .into_future(),
+            )
             .expect("the order")
             .into_inner()
     }

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use klarna_runtime::{
-    Client, Config, Credentials, Error, ErrorKind, IdempotencyKey, Response, RetryPolicy,
+    Config, ConfigError, Credentials, Error, ErrorKind, IdempotencyKey, Response, RetryPolicy,
 };
 use serde_json::{json, Value};
 
@@ -21,10 +21,12 @@ pub const KEY_HEADER: &str = "klarna-idempotency-key";
 /// The correlation id of the Klarna error bodies [`error_body`] builds.
 pub const CORRELATION_ID: &str = "66782175-ae05-44fc-9eb3-eeceadbad271";
 
-/// One test file's client of the loopback server: how it signs in, and what
-/// it is answered with when a success body is cut short.
-#[derive(Clone, Copy)]
-pub struct Loopback {
+/// One test file's client of the loopback server: which API's client it is
+/// (`C`), how it signs in, and what it is answered with when a success body
+/// is cut short.
+pub struct Loopback<C> {
+    /// The API's client on a configuration: `Client::from_config`.
+    pub client: fn(Config) -> Result<C, ConfigError>,
     /// The credentials every client is built with.
     pub credentials: fn() -> Credentials,
     /// The `Authorization` header those credentials must send.
@@ -34,15 +36,25 @@ pub struct Loopback {
     pub truncated_success: &'static str,
 }
 
-impl Loopback {
+// Not derived: the derives would ask for `C: Clone`, and the fields are
+// function pointers and `&'static str`s whatever `C` is.
+impl<C> Clone for Loopback<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Loopback<C> {}
+
+impl<C> Loopback<C> {
     /// A client for `base_url` that makes one request per call
     /// (`tests/retries.rs` covers retries).
-    pub fn client_for(self, base_url: String) -> Client {
+    pub fn client_for(self, base_url: String) -> C {
         let config = Config::with_base_url(base_url, (self.credentials)())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .retry(RetryPolicy::never());
-        Client::new(config).unwrap()
+        (self.client)(config).unwrap()
     }
 
     /// Starts a server that answers with `response`, makes one call, and
@@ -50,7 +62,7 @@ impl Loopback {
     pub async fn exchange<T, E, Fut>(
         self,
         response: CannedResponse,
-        call: impl FnOnce(Client) -> Fut,
+        call: impl FnOnce(C) -> Fut,
     ) -> (Result<Response<T>, Error<E>>, RecordedRequest)
     where
         Fut: Future<Output = Result<Response<T>, Error<E>>>,
@@ -77,7 +89,7 @@ impl Loopback {
         self,
         status: u16,
         code: &str,
-        call: impl FnOnce(Client) -> Fut,
+        call: impl FnOnce(C) -> Fut,
     ) -> Error<E>
     where
         Fut: Future<Output = Result<Response<T>, Error<E>>>,
@@ -102,7 +114,7 @@ impl Loopback {
     /// body.
     pub async fn assert_unexpected_status<T: Debug, E: Debug, Fut>(
         self,
-        call: impl FnOnce(Client) -> Fut,
+        call: impl FnOnce(C) -> Fut,
     ) where
         Fut: Future<Output = Result<Response<T>, Error<E>>>,
     {
@@ -123,10 +135,8 @@ impl Loopback {
 
     /// A 200 whose body is not the documented JSON
     /// ([`Loopback::truncated_success`]) is `Decode`, with the status.
-    pub async fn assert_decode_error<T: Debug, E: Debug, Fut>(
-        self,
-        call: impl FnOnce(Client) -> Fut,
-    ) where
+    pub async fn assert_decode_error<T: Debug, E: Debug, Fut>(self, call: impl FnOnce(C) -> Fut)
+    where
         Fut: Future<Output = Result<Response<T>, Error<E>>>,
     {
         let malformed = CannedResponse::new(200)

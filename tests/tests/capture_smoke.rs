@@ -4,12 +4,14 @@
 //! `crates/klarna-sandbox/tests/refused_capture.rs`.)
 
 use klarna_ordermanagement::models::CaptureObject;
-use klarna_ordermanagement::{Captures, Client, Config, Credentials, IdempotencyKey};
+use klarna_ordermanagement::{
+    CaptureId, Captures, Client, Config, Credentials, IdempotencyKey, OrderId,
+};
 use klarna_tests::server::{CannedResponse, TestServer};
 use serde_json::json;
 
 fn client(server: &TestServer) -> Client {
-    Client::new(Config::with_base_url(
+    Client::from_config(Config::with_base_url(
         server.url(),
         Credentials::basic("PK0001", "s3cret"),
     ))
@@ -17,10 +19,10 @@ fn client(server: &TestServer) -> Client {
 }
 
 fn capture() -> CaptureObject {
-    serde_json::from_value(
-        json!({ "captured_amount": 6000, "description": "Shipped the tomatoes" }),
-    )
-    .unwrap()
+    CaptureObject {
+        description: Some("Shipped the tomatoes".into()),
+        ..CaptureObject::new(6000)
+    }
 }
 
 #[tokio::test]
@@ -36,13 +38,14 @@ async fn partial_capture_reads_back_the_capture_id() {
     );
     let key = IdempotencyKey::from("capture-o1-shipment-1");
     let created = client(&server)
-        .capture_order("o/1", &capture(), Some(key.clone()))
+        .capture_order(&OrderId::new("o/1"), &capture())
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(
-        created.capture_id.as_deref(),
-        Some("4ba29b50-be7b-44f5-a492-113e6a865e22")
+        created.capture_id,
+        Some(CaptureId::new("4ba29b50-be7b-44f5-a492-113e6a865e22"))
     );
     assert_eq!(created.idempotency_key(), Some(&key));
 

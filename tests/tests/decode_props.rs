@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use klarna_runtime::{Client, Config, Credentials};
+use klarna_runtime::{Config, Credentials};
 use klarna_tests::fixtures::mixed_responses::{
-    models, DeleteThingError, GetThingError, GetThingResponse, Things,
+    models, Client, DeleteThingError, GetThingError, GetThingResponse, ThingId, Things,
 };
 use klarna_tests::json_pointers::{pointers, split};
 use klarna_tests::server::{CannedResponse, TestServer};
@@ -256,7 +256,7 @@ fn client(server: &TestServer) -> Client {
     let config = Config::with_base_url(server.url(), Credentials::basic("user", "secret"))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10));
-    Client::new(config).unwrap()
+    Client::from_config(config).unwrap()
 }
 
 fn decodes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> bool {
@@ -285,8 +285,13 @@ fn responses_and_errors_decode_through_the_client_without_panicking() {
             server.respond(canned);
             // A 204 has no body, whatever the server writes after it.
             let body: &[u8] = if status == 204 { &[] } else { &body };
-            let (get, delete) = runtime
-                .block_on(async { (client.get_thing("t").await, client.delete_thing("t").await) });
+            let thing = ThingId::new("t");
+            let (get, delete) = runtime.block_on(async {
+                (
+                    client.get_thing(&thing).await,
+                    client.delete_thing(&thing).await,
+                )
+            });
             // `getThing` documents every status (`default`).
             match (status, get) {
                 (200, Ok(r)) => prop_assert!(matches!(*r, GetThingResponse::Ok(_))),

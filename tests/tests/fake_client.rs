@@ -1,29 +1,32 @@
 //! A merchant's own code depends on a generated trait, not on the HTTP
 //! client, so its tests can swap Klarna for a fake. This is that pattern: a
-//! shipping step written against `Captures`, tested with an in-memory fake.
+//! shipping step written against `Captures`, tested with an in-memory fake
+//! that implements the one `send_*` method the step uses; every other
+//! operation of the trait answers that it is not faked.
 
+use std::future::IntoFuture;
 use std::sync::Mutex;
 
 use klarna_ordermanagement::models::{self, CaptureObject};
 use klarna_ordermanagement::{
-    AppendShippingInfoError, CaptureOrderError, CaptureOrderResponse, Captures, Error,
-    ExtendDueDateError, GetCaptureError, GetCapturesError, GetOptionsForExtendDueDateError,
-    IdempotencyKey, Response, TriggerSendOutError,
+    CaptureId, CaptureOrderError, CaptureOrderRequest, CaptureOrderResponse, Captures, Client,
+    Config, Credentials, Error, ErrorKind, IdempotencyKey, OrderId, Response,
 };
 
 /// The merchant's code: capture a shipment, keyed by the shipment so a
 /// retry can never capture twice, and return the capture id.
 async fn capture_shipment<C: Captures + Sync>(
     klarna: &C,
-    order_id: &str,
+    order_id: &OrderId,
     shipment: u32,
     amount: i64,
-) -> Result<String, Error<CaptureOrderError>> {
-    let capture: CaptureObject =
-        serde_json::from_value(serde_json::json!({ "captured_amount": amount })).unwrap();
+) -> Result<Option<CaptureId>, Error<CaptureOrderError>> {
     let key = IdempotencyKey::from(format!("{order_id}-shipment-{shipment}"));
-    let created = klarna.capture_order(order_id, &capture, Some(key)).await?;
-    Ok(created.capture_id.clone().unwrap_or_default())
+    let created = klarna
+        .capture_order(order_id, &CaptureObject::new(amount))
+        .idempotency_key(key)
+        .await?;
+    Ok(created.capture_id.clone())
 }
 
 /// Remembers captures by idempotency key, like Klarna does.
@@ -33,98 +36,50 @@ struct FakeKlarna {
 }
 
 impl Captures for FakeKlarna {
-    async fn capture_order(
+    async fn send_capture_order(
         &self,
-        _order_id: &str,
-        body: &CaptureObject,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CaptureOrderRequest<'_>,
     ) -> Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>> {
-        if body.captured_amount > 10_000 {
-            let refusal: models::CaptureNotAllowedErrorMessage =
-                serde_json::from_value(serde_json::json!({ "error_code": "CAPTURE_NOT_ALLOWED" }))
-                    .unwrap();
+        if request.body.captured_amount > 10_000 {
+            let refusal = models::CaptureNotAllowedErrorMessage {
+                error_code: Some("CAPTURE_NOT_ALLOWED".into()),
+                ..Default::default()
+            };
             return Err(Error::api(
                 "capture_order",
                 403,
                 CaptureOrderError::Forbidden(refusal),
             ));
         }
-        let key = idempotency_key.map(|k| k.to_string()).unwrap_or_default();
+        let key = request
+            .idempotency_key
+            .map(|k| k.to_string())
+            .unwrap_or_default();
         let mut captures = self.captures.lock().unwrap();
         if !captures.iter().any(|(k, _)| *k == key) {
-            captures.push((key.clone(), body.captured_amount));
+            captures.push((key.clone(), request.body.captured_amount));
         }
         let headers = CaptureOrderResponse {
-            capture_id: Some(format!("capture-for-{key}")),
+            capture_id: Some(CaptureId::new(format!("capture-for-{key}"))),
             location: None,
         };
         Ok(Response::new(201, headers))
-    }
-
-    async fn get_captures(
-        &self,
-        _: &str,
-    ) -> Result<Response<Vec<models::Capture>>, Error<GetCapturesError>> {
-        unimplemented!("not used by the code under test")
-    }
-
-    async fn get_capture(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Response<models::Capture>, Error<GetCaptureError>> {
-        unimplemented!("not used by the code under test")
-    }
-
-    async fn extend_due_date(
-        &self,
-        _: &str,
-        _: &str,
-        _: &models::ExtendDueDateRequest,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<ExtendDueDateError>> {
-        unimplemented!("not used by the code under test")
-    }
-
-    async fn get_options_for_extend_due_date(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Response<models::ExtendDueDateOptions>, Error<GetOptionsForExtendDueDateError>>
-    {
-        unimplemented!("not used by the code under test")
-    }
-
-    async fn append_shipping_info(
-        &self,
-        _: &str,
-        _: &str,
-        _: &models::UpdateShippingInfo,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<AppendShippingInfoError>> {
-        unimplemented!("not used by the code under test")
-    }
-
-    async fn trigger_send_out(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<TriggerSendOutError>> {
-        unimplemented!("not used by the code under test")
     }
 }
 
 #[tokio::test]
 async fn merchant_code_runs_against_a_fake_and_retries_do_not_capture_twice() {
     let fake = FakeKlarna::default();
-    let first = capture_shipment(&fake, "o-1", 1, 6000).await.unwrap();
-    let retried = capture_shipment(&fake, "o-1", 1, 6000).await.unwrap();
-    assert_eq!(first, "capture-for-o-1-shipment-1");
+    let order = OrderId::new("o-1");
+    let first = capture_shipment(&fake, &order, 1, 6000).await.unwrap();
+    let retried = capture_shipment(&fake, &order, 1, 6000).await.unwrap();
+    assert_eq!(first, Some(CaptureId::new("capture-for-o-1-shipment-1")));
     assert_eq!(first, retried);
     assert_eq!(fake.captures.lock().unwrap().len(), 1);
 
-    let refused = capture_shipment(&fake, "o-1", 2, 50_000).await.unwrap_err();
+    let refused = capture_shipment(&fake, &order, 2, 50_000)
+        .await
+        .unwrap_err();
     assert_eq!(refused.status(), Some(403));
     assert!(matches!(
         refused.api_body(),
@@ -132,18 +87,38 @@ async fn merchant_code_runs_against_a_fake_and_retries_do_not_capture_twice() {
     ));
 }
 
+#[tokio::test]
+async fn an_operation_the_fake_does_not_implement_answers_not_faked() {
+    let fake = FakeKlarna::default();
+    let order = OrderId::new("o-1");
+    let capture = CaptureId::new("c-1");
+    let error = fake.get_capture(&order, &capture).await.unwrap_err();
+    match error.kind() {
+        ErrorKind::NotSent(message) => assert_eq!(message, "not faked: get_capture"),
+        _ => panic!("expected NotSent, got {error:?}"),
+    }
+    assert!(
+        error.to_string().contains("not faked: get_capture"),
+        "{error}"
+    );
+    assert!(!error.may_have_reached_klarna());
+    assert_eq!(error.status(), None);
+    // The fake recorded nothing: the call never reached it.
+    assert!(fake.captures.lock().unwrap().is_empty());
+}
+
 #[test]
 fn futures_of_the_generated_traits_are_send() {
     fn assert_send<T: Send>(_: T) {}
-    let client =
-        klarna_ordermanagement::Client::new(klarna_ordermanagement::Config::with_base_url(
-            "http://127.0.0.1:9",
-            klarna_ordermanagement::Credentials::basic("u", "p"),
-        ))
-        .unwrap();
-    let capture: CaptureObject =
-        serde_json::from_value(serde_json::json!({ "captured_amount": 1 })).unwrap();
-    // Built, never polled: only the type is checked.
-    assert_send(client.capture_order("o", &capture, None));
-    assert_send(capture_shipment(&FakeKlarna::default(), "o", 1, 1));
+    let client = Client::from_config(Config::with_base_url(
+        "http://127.0.0.1:9",
+        Credentials::basic("u", "p"),
+    ))
+    .unwrap();
+    let order = OrderId::new("o");
+    let capture = CaptureObject::new(1);
+    // Built, never polled: only the types are checked.
+    assert_send(client.capture_order(&order, &capture));
+    assert_send(client.capture_order(&order, &capture).into_future());
+    assert_send(capture_shipment(&FakeKlarna::default(), &order, 1, 1));
 }

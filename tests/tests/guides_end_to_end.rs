@@ -16,11 +16,14 @@ use klarna_ordermanagement::guides::LineQuantity;
 use klarna_ordermanagement::models::{
     MerchantOrderDto, MerchantOrderDtoStatus, OrderLine, OrderLineType, RefundObject,
 };
-use klarna_ordermanagement::{Client, Config, Credentials, IdempotencyKey, Orders, Refunds};
+use klarna_ordermanagement::{
+    CaptureOrderResponse, Client, Config, Credentials, IdempotencyKey, OrderId, Orders, RefundId,
+    Refunds,
+};
 use klarna_sandbox::{Allocation, NewOrder, Sandbox};
 
 fn client(sandbox: &Sandbox) -> Client {
-    Client::new(Config::with_base_url(
+    Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::basic("K123456_test", "secret"),
     ))
@@ -37,24 +40,24 @@ fn item(reference: &str, name: &str, unit_price: i64) -> OrderLine {
 }
 
 /// Seed 003's order: a T-shirt, jeans and sneakers.
-fn seed_order(sandbox: &Sandbox) -> String {
-    sandbox.add_order(NewOrder::with_lines(
+fn seed_order(sandbox: &Sandbox) -> OrderId {
+    OrderId::new(sandbox.add_order(NewOrder::with_lines(
         "EUR",
         vec![
             item("A12345", "T-shirt", 3000),
             item("A98765", "Jeans", 7000),
             item("B24680", "Sneakers", 10000),
         ],
-    ))
+    )))
 }
 
-async fn fetch(client: &Client, order_id: &str) -> MerchantOrderDto {
-    client.get_order(order_id, None).await.unwrap().into_inner()
+async fn fetch(client: &Client, order_id: &OrderId) -> MerchantOrderDto {
+    client.get_order(order_id).await.unwrap().into_inner()
 }
 
 /// Ships the T-shirt and jeans (capture A), then the sneakers (capture B),
 /// with the partial capture helper; returns the two capture ids.
-async fn ship_in_two_parts(client: &Client, order_id: &str) -> (String, String) {
+async fn ship_in_two_parts(client: &Client, order_id: &OrderId) -> (String, String) {
     let order = fetch(client, order_id).await;
     let first = [
         LineQuantity::new("A12345", 1),
@@ -77,7 +80,8 @@ async fn ship_in_two_parts(client: &Client, order_id: &str) -> (String, String) 
         .await
         .unwrap();
 
-    (a.capture_id.clone().unwrap(), b.capture_id.clone().unwrap())
+    let id = |created: &CaptureOrderResponse| created.capture_id.clone().unwrap().into_string();
+    (id(&a), id(&b))
 }
 
 fn refunded_per_capture(order: &MerchantOrderDto) -> Vec<(String, Option<i64>)> {
@@ -108,9 +112,9 @@ async fn returned_sneakers_are_refunded_on_the_capture_that_shipped_them() {
         .await
         .unwrap();
 
-    let refund_id = created.refund_id.clone().unwrap();
+    let refund_id: RefundId = created.refund_id.clone().unwrap();
     assert_eq!(
-        sandbox.refund_allocation(&order_id, &refund_id),
+        sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
         Some(Allocation::Capture(b.clone()))
     );
     let order = fetch(&client, &order_id).await;
@@ -160,12 +164,12 @@ async fn items_from_two_shipments_are_refunded_once_per_capture() {
 
     for allocated in refunds {
         let created = client
-            .refund_order(&order_id, &allocated.refund, None)
+            .refund_order(&order_id, &allocated.refund)
             .await
             .unwrap();
         let refund_id = created.refund_id.clone().unwrap();
         assert_eq!(
-            sandbox.refund_allocation(&order_id, &refund_id),
+            sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
             Some(Allocation::Capture(allocated.capture_id.clone().unwrap()))
         );
     }
@@ -185,18 +189,13 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
 
     // A goodwill refund sent without order lines lands on the order.
     let goodwill = RefundObject {
-        refunded_amount: 500,
         description: Some("Sorry for the delay".into()),
-        order_lines: None,
-        reference: None,
+        ..RefundObject::new(500)
     };
-    let created = client
-        .refund_order(&order_id, &goodwill, None)
-        .await
-        .unwrap();
+    let created = client.refund_order(&order_id, &goodwill).await.unwrap();
     let goodwill_id = created.refund_id.clone().unwrap();
     assert_eq!(
-        sandbox.refund_allocation(&order_id, &goodwill_id),
+        sandbox.refund_allocation(order_id.as_str(), goodwill_id.as_str()),
         Some(Allocation::Unallocated)
     );
 
@@ -205,21 +204,20 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
     assert_eq!(
         allocate_refund(&order, &sneakers),
         Err(RefundAllocationError::EarlierRefundNotAllocated {
-            refund_id: Some(goodwill_id),
+            refund_id: Some(goodwill_id.into_string()),
             reason: UnallocatedReason::NoOrderLines,
         })
     );
     // Sent anyway, the refund that would otherwise allocate does not.
     let lines = item("B24680", "Sneakers", 10000);
     let anyway = RefundObject {
-        refunded_amount: 10000,
         order_lines: Some(vec![lines]),
-        description: None,
-        reference: None,
+        ..RefundObject::new(10000)
     };
-    let created = client.refund_order(&order_id, &anyway, None).await.unwrap();
+    let created = client.refund_order(&order_id, &anyway).await.unwrap();
+    let refund_id = created.refund_id.clone().unwrap();
     assert_eq!(
-        sandbox.refund_allocation(&order_id, created.refund_id.as_deref().unwrap()),
+        sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
         Some(Allocation::Unallocated)
     );
 }

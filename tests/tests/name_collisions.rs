@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use klarna_runtime::{Client, Config, Credentials, IdempotencyKey};
-use klarna_tests::fixtures::collisions::{models, Orders};
+use klarna_runtime::{Config, Credentials, IdempotencyKey};
+use klarna_tests::fixtures::collisions::{models, Client, OrderId, Orders};
 use klarna_tests::server::{CannedResponse, TestServer};
 use serde_json::json;
 
@@ -15,7 +15,7 @@ fn client(server: &TestServer) -> Client {
     let config = Config::with_base_url(server.url(), Credentials::basic("user", "secret"))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10));
-    Client::new(config).unwrap()
+    Client::from_config(config).unwrap()
 }
 
 #[test]
@@ -74,30 +74,34 @@ async fn operations_and_parameters_that_collide_reach_their_own_endpoints() {
     server.respond(CannedResponse::new(204));
 
     // `getOrder`, `get_order` and `GetOrder`, in document order; the query
-    // `orderId` and header `Order-Id` next to the path `order_id`.
+    // `orderId` and header `Order-Id` next to the path `order_id` are the
+    // setters `order_id2` and `order_id3`.
     let first = client
-        .get_order("a", Some("b"), Some("c"))
+        .get_order(&OrderId::new("a"))
+        .order_id2("b")
+        .order_id3("c")
         .await
         .expect("getOrder");
     assert_eq!(first.street.as_deref(), Some("s"));
-    let second = client.get_order2("d").await.expect("get_order");
+    let second = client
+        .get_order2(&OrderId::new("d"))
+        .await
+        .expect("get_order");
     assert_eq!(second.line, None);
-    // `body`, `idempotency_key` and `call` are names the method uses
-    // itself: the parameters take suffixes.
+    // `body`, `idempotency_key` and `call` are names the request uses
+    // itself, and `self` is a keyword: the parameters take suffixes.
     let clash: models::FieldClash =
         serde_json::from_value(json!({ "fooBar": "x", "foo_bar": 1 })).unwrap();
     let key = IdempotencyKey::from("key-1");
+    let items = ["i1".to_owned(), "i2".to_owned()];
     client
-        .get_order3(
-            "q-body",
-            &clash,
-            Some("q-key"),
-            Some("q-call"),
-            Some("q-value"),
-            Some(&["i1".to_owned(), "i2".to_owned()]),
-            Some("h-self"),
-            Some(key),
-        )
+        .get_order3("q-body", &clash)
+        .idempotency_key2("q-key")
+        .call2("q-call")
+        .value("q-value")
+        .item(&items[..])
+        .self_("h-self")
+        .idempotency_key(key)
         .await
         .expect("GetOrder");
 

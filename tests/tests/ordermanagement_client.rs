@@ -15,12 +15,12 @@ use klarna_ordermanagement::models::{
 };
 use klarna_ordermanagement::{
     AcknowledgeOrderError, AppendOrderShippingInfoError, AppendShippingInfoError, CancelOrderError,
-    CaptureOrderError, CaptureOrderResponse, Captures, Client, Credentials, Error, ErrorKind,
-    ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetCapturesError,
-    GetOptionsForExtendDueDateError, GetOrderError, GetRefundError, IdempotencyKey, Orders,
-    RefundOrderError, RefundOrderResponse, Refunds, ReleaseRemainingAuthorizationError, Response,
-    TriggerSendOutError, UpdateAuthorizationError, UpdateConsumerDetailsError,
-    UpdateMerchantReferencesError,
+    CaptureId, CaptureOrderError, CaptureOrderResponse, Captures, Client, Credentials, Error,
+    ErrorKind, ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetCapturesError,
+    GetOptionsForExtendDueDateError, GetOrderError, GetRefundError, IdempotencyKey, OrderId,
+    Orders, RefundId, RefundOrderError, RefundOrderResponse, Refunds,
+    ReleaseRemainingAuthorizationError, Response, TriggerSendOutError, UpdateAuthorizationError,
+    UpdateConsumerDetailsError, UpdateMerchantReferencesError,
 };
 use klarna_tests::client_support::{
     self, assert_accepts_json, assert_json_body, assert_no_key, assert_uuid_v4, closed_port_url,
@@ -41,7 +41,20 @@ const CAPTURE: &str = "capture%204ba29b50%2F%C3%9F";
 const REFUND_ID: &str = "refund#b2cb4f2e?1";
 const REFUND: &str = "refund%23b2cb4f2e%3F1";
 
-const LOOPBACK: Loopback = Loopback {
+fn order_id() -> OrderId {
+    OrderId::new(ORDER_ID)
+}
+
+fn capture_id() -> CaptureId {
+    CaptureId::new(CAPTURE_ID)
+}
+
+fn refund_id() -> RefundId {
+    RefundId::new(REFUND_ID)
+}
+
+const LOOPBACK: Loopback<Client> = Loopback {
+    client: Client::from_config,
     credentials: || Credentials::basic(USERNAME, PASSWORD),
     // `Basic base64("K123456_abcd1234:sharedsecret")`, computed outside the SDK.
     authorization: "Basic SzEyMzQ1Nl9hYmNkMTIzNDpzaGFyZWRzZWNyZXQ=",
@@ -101,21 +114,9 @@ where
 
 fn line(reference: &str, name: &str, quantity: i64, unit_price: i64) -> OrderLine {
     OrderLine {
-        image_url: None,
-        merchant_data: None,
-        name: name.to_owned(),
-        product_identifiers: None,
-        product_url: None,
-        quantity,
-        quantity_unit: None,
         reference: Some(reference.to_owned()),
-        subscription: None,
-        tax_rate: None,
-        total_amount: quantity * unit_price,
-        total_discount_amount: None,
-        total_tax_amount: None,
         r#type: Some(OrderLineType::Physical),
-        unit_price,
+        ..OrderLine::new(name, quantity, quantity * unit_price, unit_price)
     }
 }
 
@@ -188,30 +189,26 @@ fn dhl_shipment_json() -> Value {
 }
 
 fn shipping_info() -> UpdateShippingInfo {
-    UpdateShippingInfo {
-        shipping_info: vec![dhl_shipment()],
-    }
+    UpdateShippingInfo::new(vec![dhl_shipment()])
 }
 
 /// The partial capture of Klarna's guide: 6000 for the tomatoes.
 fn capture_body() -> CaptureObject {
     CaptureObject {
-        captured_amount: 6000,
         description: Some("Shipped the full order".into()),
         order_lines: Some(vec![tomatoes()]),
         reference: Some("2027d87e-c394-4b22-9cfd-f51f79482793".into()),
-        shipping_delay: None,
         shipping_info: Some(vec![dhl_shipment()]),
+        ..CaptureObject::new(6000)
     }
 }
 
 /// The refund of Klarna's guide: 10000 for the sneakers of capture B.
 fn refund_body() -> RefundObject {
     RefundObject {
-        refunded_amount: 10000,
         description: Some("Returning the sneakers".into()),
         order_lines: Some(vec![line("B24680", "Sneakers", 1, 10000)]),
-        reference: None,
+        ..RefundObject::new(10000)
     }
 }
 
@@ -299,7 +296,8 @@ fn order_json() -> Value {
 async fn get_order_decodes_the_order() {
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &order_json()), |c| async move {
-            c.get_order(ORDER_ID, Some("acme-commerce-plugin/2.1"))
+            c.get_order(&order_id())
+                .klarna_integrator("acme-commerce-plugin/2.1")
                 .await
         })
         .await;
@@ -359,7 +357,7 @@ async fn get_order_decodes_the_order() {
 async fn get_order_without_integrator_sends_no_integrator_header() {
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &order_json()), |c| async move {
-            c.get_order(ORDER_ID, None).await
+            c.get_order(&order_id()).await
         })
         .await;
     result.unwrap();
@@ -380,7 +378,7 @@ async fn get_order_keeps_unknown_enum_values_and_ignores_unknown_fields() {
 
     let (result, _) = LOOPBACK
         .exchange(CannedResponse::json(200, &order), |c| async move {
-            c.get_order(ORDER_ID, None).await
+            c.get_order(&order_id()).await
         })
         .await;
     let order = result.unwrap();
@@ -420,7 +418,7 @@ async fn get_order_keeps_unknown_enum_values_and_ignores_unknown_fields() {
 async fn get_order_errors() {
     let error = LOOPBACK
         .api_error(404, "NO_SUCH_ORDER", |c| async move {
-            c.get_order(ORDER_ID, None).await
+            c.get_order(&order_id()).await
         })
         .await;
     assert_eq!(
@@ -431,7 +429,8 @@ async fn get_order_errors() {
 
 #[tokio::test]
 async fn acknowledge_order() {
-    let call = |c: Client, key| async move { c.acknowledge_order(ORDER_ID, key).await };
+    let call =
+        |c: Client, key| async move { c.acknowledge_order(&order_id()).idempotency_key(key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         assert_eq!(*done, ());
@@ -459,11 +458,13 @@ async fn acknowledge_order() {
 async fn update_authorization() {
     let call = |c: Client, key| async move {
         let body = UpdateAuthorization {
-            order_amount: 6000,
             description: Some("Removed the cucumbers".into()),
             order_lines: Some(vec![tomatoes()]),
+            ..UpdateAuthorization::new(6000)
         };
-        c.update_authorization(ORDER_ID, &body, key).await
+        c.update_authorization(&order_id(), &body)
+            .idempotency_key(key)
+            .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
@@ -506,7 +507,9 @@ async fn update_consumer_details() {
                 ..Address::default()
             }),
         };
-        c.update_consumer_details(ORDER_ID, &body, key).await
+        c.update_consumer_details(&order_id(), &body)
+            .idempotency_key(key)
+            .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
@@ -530,7 +533,11 @@ async fn update_consumer_details() {
 
 #[tokio::test]
 async fn extend_authorization_time() {
-    let call = |c: Client, key| async move { c.extend_authorization_time(ORDER_ID, key).await };
+    let call = |c: Client, key| async move {
+        c.extend_authorization_time(&order_id())
+            .idempotency_key(key)
+            .await
+    };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         LOOPBACK.assert_request(
@@ -559,7 +566,9 @@ async fn update_merchant_references() {
             merchant_reference1: Some("45aa52f387871e3a210645d4".into()),
             merchant_reference2: Some("ERP-2024-000501".into()),
         };
-        c.update_merchant_references(ORDER_ID, &body, key).await
+        c.update_merchant_references(&order_id(), &body)
+            .idempotency_key(key)
+            .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
@@ -586,8 +595,11 @@ async fn update_merchant_references() {
 
 #[tokio::test]
 async fn release_remaining_authorization() {
-    let call =
-        |c: Client, key| async move { c.release_remaining_authorization(ORDER_ID, key).await };
+    let call = |c: Client, key| async move {
+        c.release_remaining_authorization(&order_id())
+            .idempotency_key(key)
+            .await
+    };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         LOOPBACK.assert_request(
@@ -612,7 +624,8 @@ async fn release_remaining_authorization() {
 #[tokio::test]
 async fn append_order_shipping_info() {
     let call = |c: Client, key| async move {
-        c.append_order_shipping_info(ORDER_ID, &shipping_info(), key)
+        c.append_order_shipping_info(&order_id(), &shipping_info())
+            .idempotency_key(key)
             .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
@@ -634,7 +647,8 @@ async fn append_order_shipping_info() {
 
 #[tokio::test]
 async fn cancel_order() {
-    let call = |c: Client, key| async move { c.cancel_order(ORDER_ID, key).await };
+    let call =
+        |c: Client, key| async move { c.cancel_order(&order_id()).idempotency_key(key).await };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         LOOPBACK.assert_request(&request, "POST", &format!("{ORDER}/cancel"));
@@ -667,7 +681,7 @@ async fn get_captures() {
     let (result, request) = LOOPBACK
         .exchange(
             CannedResponse::json(200, &json!([capture_json(), second])),
-            |c| async move { c.get_captures(ORDER_ID).await },
+            |c| async move { c.get_captures(&order_id()).await },
         )
         .await;
     let captures = result.unwrap();
@@ -687,7 +701,7 @@ async fn get_captures() {
 
     let error = LOOPBACK
         .api_error(404, "NO_SUCH_ORDER", |c| async move {
-            c.get_captures(ORDER_ID).await
+            c.get_captures(&order_id()).await
         })
         .await;
     assert_eq!(
@@ -704,8 +718,11 @@ async fn capture_order() {
             "Location",
             "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/captures/4ba29b50-be7b-44f5-a492-113e6a865e22",
         );
-    let call =
-        |c: Client, key| async move { c.capture_order(ORDER_ID, &capture_body(), key).await };
+    let call = |c: Client, key| async move {
+        c.capture_order(&order_id(), &capture_body())
+            .idempotency_key(key)
+            .await
+    };
     for (done, request) in with_and_without_key(created, call).await {
         assert_eq!(done.status(), 201);
         assert_eq!(
@@ -761,7 +778,7 @@ async fn capture_order() {
 async fn get_capture() {
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &capture_json()), |c| async move {
-            c.get_capture(ORDER_ID, CAPTURE_ID).await
+            c.get_capture(&order_id(), &capture_id()).await
         })
         .await;
     let capture = result.unwrap();
@@ -790,7 +807,7 @@ async fn get_capture() {
 
     let error = LOOPBACK
         .api_error(404, "NO_SUCH_CAPTURE", |c| async move {
-            c.get_capture(ORDER_ID, CAPTURE_ID).await
+            c.get_capture(&order_id(), &capture_id()).await
         })
         .await;
     assert_eq!(
@@ -802,8 +819,10 @@ async fn get_capture() {
 #[tokio::test]
 async fn extend_due_date() {
     let call = |c: Client, key| async move {
-        let body = ExtendDueDateRequest { number_of_days: 14 };
-        c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, key).await
+        let body = ExtendDueDateRequest::new(14);
+        c.extend_due_date(&order_id(), &capture_id(), &body)
+            .idempotency_key(key)
+            .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
@@ -842,7 +861,7 @@ async fn get_options_for_extend_due_date() {
     });
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &options), |c| async move {
-            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            c.get_options_for_extend_due_date(&order_id(), &capture_id())
                 .await
         })
         .await;
@@ -866,7 +885,7 @@ async fn get_options_for_extend_due_date() {
 
     let error = LOOPBACK
         .api_error(404, "NO_SUCH_CAPTURE", |c| async move {
-            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            c.get_options_for_extend_due_date(&order_id(), &capture_id())
                 .await
         })
         .await;
@@ -881,7 +900,8 @@ async fn get_options_for_extend_due_date() {
 #[tokio::test]
 async fn append_shipping_info() {
     let call = |c: Client, key| async move {
-        c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), key)
+        c.append_shipping_info(&order_id(), &capture_id(), &shipping_info())
+            .idempotency_key(key)
             .await
     };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
@@ -914,7 +934,11 @@ async fn append_shipping_info() {
 
 #[tokio::test]
 async fn trigger_send_out() {
-    let call = |c: Client, key| async move { c.trigger_send_out(ORDER_ID, CAPTURE_ID, key).await };
+    let call = |c: Client, key| async move {
+        c.trigger_send_out(&order_id(), &capture_id())
+            .idempotency_key(key)
+            .await
+    };
     for (done, request) in with_and_without_key(CannedResponse::new(204), call).await {
         assert_eq!(done.status(), 204);
         LOOPBACK.assert_request(
@@ -953,7 +977,11 @@ async fn refund_order() {
             "Location",
             "https://api.klarna.com/ordermanagement/v1/orders/f3392f8b/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8",
         );
-    let call = |c: Client, key| async move { c.refund_order(ORDER_ID, &refund_body(), key).await };
+    let call = |c: Client, key| async move {
+        c.refund_order(&order_id(), &refund_body())
+            .idempotency_key(key)
+            .await
+    };
     for (done, request) in with_and_without_key(created, call).await {
         assert_eq!(done.status(), 201);
         assert_eq!(
@@ -1006,7 +1034,7 @@ async fn get_refund() {
     });
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &refund), |c| async move {
-            c.get_refund(ORDER_ID, REFUND_ID).await
+            c.get_refund(&order_id(), &refund_id()).await
         })
         .await;
     let refund = result.unwrap();
@@ -1030,7 +1058,7 @@ async fn get_refund() {
 
     let error = LOOPBACK
         .api_error(404, "NOT_FOUND", |c| async move {
-            c.get_refund(ORDER_ID, REFUND_ID).await
+            c.get_refund(&order_id(), &refund_id()).await
         })
         .await;
     assert_eq!(
@@ -1046,93 +1074,89 @@ async fn get_refund() {
 #[tokio::test]
 async fn an_undocumented_status_is_unexpected_for_every_operation() {
     LOOPBACK
-        .assert_unexpected_status(|c| async move { c.get_order(ORDER_ID, None).await })
+        .assert_unexpected_status(|c| async move { c.get_order(&order_id()).await })
         .await;
     LOOPBACK
-        .assert_unexpected_status(|c| async move { c.acknowledge_order(ORDER_ID, None).await })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            let body = UpdateAuthorization {
-                order_amount: 6000,
-                description: None,
-                order_lines: None,
-            };
-            c.update_authorization(ORDER_ID, &body, None).await
-        })
+        .assert_unexpected_status(|c| async move { c.acknowledge_order(&order_id()).await })
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.update_consumer_details(ORDER_ID, &UpdateConsumer::default(), None)
+            c.update_authorization(&order_id(), &UpdateAuthorization::new(6000))
                 .await
         })
         .await;
     LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_consumer_details(&order_id(), &UpdateConsumer::default())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.extend_authorization_time(&order_id()).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.update_merchant_references(&order_id(), &UpdateMerchantReferences::default())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.release_remaining_authorization(&order_id()).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.append_order_shipping_info(&order_id(), &shipping_info())
+                .await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.cancel_order(&order_id()).await })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move { c.get_captures(&order_id()).await })
+        .await;
+    LOOPBACK
         .assert_unexpected_status(
-            |c| async move { c.extend_authorization_time(ORDER_ID, None).await },
+            |c| async move { c.capture_order(&order_id(), &capture_body()).await },
+        )
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(
+            |c| async move { c.get_capture(&order_id(), &capture_id()).await },
         )
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.update_merchant_references(ORDER_ID, &UpdateMerchantReferences::default(), None)
+            let body = ExtendDueDateRequest::new(14);
+            c.extend_due_date(&order_id(), &capture_id(), &body).await
+        })
+        .await;
+    LOOPBACK
+        .assert_unexpected_status(|c| async move {
+            c.get_options_for_extend_due_date(&order_id(), &capture_id())
                 .await
         })
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.release_remaining_authorization(ORDER_ID, None).await
-        })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            c.append_order_shipping_info(ORDER_ID, &shipping_info(), None)
-                .await
-        })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move { c.cancel_order(ORDER_ID, None).await })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move { c.get_captures(ORDER_ID).await })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            c.capture_order(ORDER_ID, &capture_body(), None).await
-        })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            let body = ExtendDueDateRequest { number_of_days: 14 };
-            c.extend_due_date(ORDER_ID, CAPTURE_ID, &body, None).await
-        })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            c.append_shipping_info(&order_id(), &capture_id(), &shipping_info())
                 .await
         })
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.append_shipping_info(ORDER_ID, CAPTURE_ID, &shipping_info(), None)
-                .await
+            c.trigger_send_out(&order_id(), &capture_id()).await
         })
         .await;
     LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            c.trigger_send_out(ORDER_ID, CAPTURE_ID, None).await
-        })
+        .assert_unexpected_status(
+            |c| async move { c.refund_order(&order_id(), &refund_body()).await },
+        )
         .await;
     LOOPBACK
-        .assert_unexpected_status(|c| async move {
-            c.refund_order(ORDER_ID, &refund_body(), None).await
-        })
-        .await;
-    LOOPBACK
-        .assert_unexpected_status(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await })
+        .assert_unexpected_status(|c| async move { c.get_refund(&order_id(), &refund_id()).await })
         .await;
 }
 
@@ -1143,7 +1167,9 @@ async fn an_undocumented_error_status_still_reads_klarnas_error_fields() {
             CannedResponse::json(503, &error_body("TEMPORARILY_UNAVAILABLE")),
             |c| async move {
                 let key = IdempotencyKey::from("order-1-capture-1");
-                c.capture_order(ORDER_ID, &capture_body(), Some(key)).await
+                c.capture_order(&order_id(), &capture_body())
+                    .idempotency_key(key)
+                    .await
             },
         )
         .await;
@@ -1170,22 +1196,22 @@ async fn an_undocumented_error_status_still_reads_klarnas_error_fields() {
 #[tokio::test]
 async fn a_malformed_success_body_is_a_decode_error() {
     LOOPBACK
-        .assert_decode_error(|c| async move { c.get_order(ORDER_ID, None).await })
+        .assert_decode_error(|c| async move { c.get_order(&order_id()).await })
         .await;
     LOOPBACK
-        .assert_decode_error(|c| async move { c.get_captures(ORDER_ID).await })
+        .assert_decode_error(|c| async move { c.get_captures(&order_id()).await })
         .await;
     LOOPBACK
-        .assert_decode_error(|c| async move { c.get_capture(ORDER_ID, CAPTURE_ID).await })
+        .assert_decode_error(|c| async move { c.get_capture(&order_id(), &capture_id()).await })
         .await;
     LOOPBACK
         .assert_decode_error(|c| async move {
-            c.get_options_for_extend_due_date(ORDER_ID, CAPTURE_ID)
+            c.get_options_for_extend_due_date(&order_id(), &capture_id())
                 .await
         })
         .await;
     LOOPBACK
-        .assert_decode_error(|c| async move { c.get_refund(ORDER_ID, REFUND_ID).await })
+        .assert_decode_error(|c| async move { c.get_refund(&order_id(), &refund_id()).await })
         .await;
 }
 
@@ -1194,7 +1220,7 @@ async fn a_well_formed_body_of_the_wrong_shape_is_a_decode_error() {
     // An object where the spec documents an array of captures.
     let (result, _) = LOOPBACK
         .exchange(CannedResponse::json(200, &capture_json()), |c| async move {
-            c.get_captures(ORDER_ID).await
+            c.get_captures(&order_id()).await
         })
         .await;
     let error = result.unwrap_err();
@@ -1209,7 +1235,8 @@ async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
     let client = LOOPBACK.client_for(closed_port_url());
     let key = IdempotencyKey::from("order-1-capture-1");
     let error = client
-        .capture_order(ORDER_ID, &capture_body(), Some(key.clone()))
+        .capture_order(&order_id(), &capture_body())
+        .idempotency_key(key.clone())
         .await
         .unwrap_err();
     assert!(
@@ -1227,7 +1254,7 @@ async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
         "{error}"
     );
 
-    let error = client.get_order(ORDER_ID, None).await.unwrap_err();
+    let error = client.get_order(&order_id()).await.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::NoResponse(_)),
         "{error:?}"

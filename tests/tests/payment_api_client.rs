@@ -14,10 +14,11 @@ use klarna_payments::payment_api::models::{
     PaymentTransactionUpdate, Recipient, RefundRequest, Shipping, ValidationError,
 };
 use klarna_payments::payment_api::{
-    CancelPaymentConfirmationError, CapturePaymentTransactionError, Client,
-    ConfirmPaymentRequestError, CreatePaymentRequestError, Credentials, Error, ErrorKind,
-    IdempotencyKey, PaymentCaptures, PaymentChargebacks, PaymentRefunds, PaymentRequests,
-    PaymentTransactions, ReadPaymentCaptureError, ReadPaymentChargebackError,
+    AccountId, CancelPaymentConfirmationError, CapturePaymentTransactionError, Client, Config,
+    ConfigError, ConfirmPaymentRequestError, CreatePaymentRequestError, Credentials, Error,
+    ErrorKind, IdempotencyKey, PaymentCaptureId, PaymentCaptures, PaymentChargebackId,
+    PaymentChargebacks, PaymentRefundId, PaymentRefunds, PaymentRequestId, PaymentRequests,
+    PaymentTransactionId, PaymentTransactions, ReadPaymentCaptureError, ReadPaymentChargebackError,
     ReadPaymentRefundError, ReadPaymentRequestError, ReadPaymentTransactionError,
     RefundPaymentCaptureError, RefundPaymentTransactionError, Response, UpdatePaymentRequestError,
     UpdatePaymentTransactionError, VoidPaymentTransactionError,
@@ -26,7 +27,7 @@ use klarna_tests::client_support::{
     assert_accepts_json, assert_json_body, assert_no_body, assert_no_key, assert_uuid_v4, Loopback,
     KEY_HEADER,
 };
-use klarna_tests::server::{CannedResponse, RecordedRequest, TestServer};
+use klarna_tests::server::{CannedResponse, RecordedRequest};
 use serde_json::{json, Value};
 
 const API_KEY: &str = "klarna_test_api_T3BlbiBzZXNhbWU";
@@ -69,7 +70,32 @@ macro_rules! fixture {
 // Helpers
 // ---------------------------------------------------------------------------
 
-const LOOPBACK: Loopback = Loopback {
+fn account_id() -> AccountId {
+    AccountId::new(ACCOUNT_ID)
+}
+
+fn payment_request_id() -> PaymentRequestId {
+    PaymentRequestId::new(PAYMENT_REQUEST_ID)
+}
+
+fn transaction_id() -> PaymentTransactionId {
+    PaymentTransactionId::new(TRANSACTION_ID)
+}
+
+fn capture_id() -> PaymentCaptureId {
+    PaymentCaptureId::new(CAPTURE_ID)
+}
+
+fn refund_id() -> PaymentRefundId {
+    PaymentRefundId::new(REFUND_ID)
+}
+
+fn chargeback_id() -> PaymentChargebackId {
+    PaymentChargebackId::new(CHARGEBACK_ID)
+}
+
+const LOOPBACK: Loopback<Client> = Loopback {
+    client: Client::from_config,
     credentials: || Credentials::api_key(API_KEY, PARTNER_ACCOUNT),
     authorization: API_KEY,
     truncated_success: r#"{"payment_capture_id": "#,
@@ -124,7 +150,6 @@ fn error_for(status: u16) -> (Value, ErrorResponse) {
         "error_message": message
     });
     let mut typed = ErrorResponse {
-        doc_url: None,
         error_code: Some(code.into()),
         error_id: Some(format!("e{status}-1653c9db-454b-4222-8265-4c7ca209f630")),
         error_message: Some(message),
@@ -134,7 +159,7 @@ fn error_for(status: u16) -> (Value, ErrorResponse) {
             "RESOURCE_ERROR" => ErrorType::ResourceError,
             _ => ErrorType::TechnicalError,
         }),
-        validation_errors: None,
+        ..ErrorResponse::default()
     };
     if status == 400 {
         json["validation_errors"] = json!([{
@@ -142,9 +167,9 @@ fn error_for(status: u16) -> (Value, ErrorResponse) {
             "reason": "must be greater than 0"
         }]);
         typed.validation_errors = Some(vec![ValidationError {
-            doc_url: None,
             parameter: Some("payment_amount".into()),
             reason: Some("must be greater than 0".into()),
+            ..ValidationError::default()
         }]);
     }
     (json, typed)
@@ -187,25 +212,18 @@ async fn assert_errors<T: Debug, E: Debug + PartialEq, Fut>(
 
 fn pen_line() -> LineItem {
     LineItem {
-        name: "Black fountain pen".into(),
         product_identifier: Some("3270220049012".into()),
-        quantity: 2,
         reference: Some("cart-item-1234".into()),
-        total_amount: 2000,
         total_tax_amount: Some(0),
         unit_price: Some(1000),
+        ..LineItem::new("Black fountain pen", 2, 2000)
     }
 }
 
 fn tee_line() -> LineItem {
     LineItem {
-        name: "Oversized vintage trabant tee".into(),
         product_identifier: Some("1234567890".into()),
-        quantity: 2,
-        reference: None,
-        total_amount: 5000,
-        total_tax_amount: None,
-        unit_price: None,
+        ..LineItem::new("Oversized vintage trabant tee", 2, 5000)
     }
 }
 
@@ -222,14 +240,8 @@ fn columbus() -> Address {
 
 fn minimum_request() -> PaymentRequestData {
     PaymentRequestData {
-        buyer: None,
         config: Some(PaymentRequestConfig::new()),
-        currency: "USD".into(),
-        line_items: None,
-        merchant_reference: None,
-        payment_amount: 1000,
-        payment_reference: None,
-        shipping: None,
+        ..PaymentRequestData::new("USD", 1000)
     }
 }
 
@@ -242,11 +254,8 @@ fn updated_request() -> PaymentRequestData {
             given_name: Some("John".into()),
             phone: Some("844-552-7621".into()),
         }),
-        config: None,
-        currency: "USD".into(),
         line_items: Some(vec![pen_line()]),
         merchant_reference: Some("merchant-order-9876".into()),
-        payment_amount: 2000,
         payment_reference: Some("partner-payment-reference-12345".into()),
         shipping: Some(vec![Shipping {
             address: Some(columbus()),
@@ -258,14 +267,15 @@ fn updated_request() -> PaymentRequestData {
                 phone: Some("844-552-7621".into()),
             }),
         }]),
+        ..PaymentRequestData::new("USD", 2000)
     }
 }
 
 fn refund_request() -> RefundRequest {
     RefundRequest {
         line_items: Some(vec![tee_line()]),
-        refund_amount: 5000,
         refund_reference: Some("refund-reference-123".into()),
+        ..RefundRequest::new(5000)
     }
 }
 
@@ -275,7 +285,7 @@ fn refund_request() -> RefundRequest {
 
 #[tokio::test]
 async fn create_payment_request() {
-    let call = |c: Client| async move { c.create_payment_request(&minimum_request(), None).await };
+    let call = |c: Client| async move { c.create_payment_request(&minimum_request()).await };
     let response = fixture!("create_payment_request.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(201, &response), call)
@@ -307,7 +317,7 @@ async fn create_payment_request() {
 
 #[tokio::test]
 async fn read_payment_request() {
-    let call = |c: Client| async move { c.read_payment_request(PAYMENT_REQUEST_ID).await };
+    let call = |c: Client| async move { c.read_payment_request(&payment_request_id()).await };
     let response = fixture!("read_payment_request.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), call)
@@ -343,7 +353,7 @@ async fn read_payment_request_keeps_unknown_states_and_ignores_unknown_fields() 
     response["payment_request"]["config"] = json!({ "redirect_url": "https://shop.example/back" });
     let (result, _) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), |c| async move {
-            c.read_payment_request(PAYMENT_REQUEST_ID).await
+            c.read_payment_request(&payment_request_id()).await
         })
         .await;
     let read = result.unwrap();
@@ -363,7 +373,8 @@ async fn read_payment_request_keeps_unknown_states_and_ignores_unknown_fields() 
 async fn update_payment_request() {
     let call = |c: Client| async move {
         let key = IdempotencyKey::from("update-request-1");
-        c.update_payment_request(PAYMENT_REQUEST_ID, &updated_request(), Some(key))
+        c.update_payment_request(&payment_request_id(), &updated_request())
+            .idempotency_key(key)
             .await
     };
     let response = fixture!("update_payment_request.response");
@@ -399,11 +410,10 @@ async fn confirm_payment_request() {
             config: Some(PaymentConfirmationConfig {
                 capture: Some(false),
             }),
-            currency: "USD".into(),
-            payment_amount: 2000,
             payment_transaction_reference: Some("partner-transaction-reference-4567".into()),
+            ..PaymentConfirmation::new("USD", 2000)
         };
-        c.confirm_payment_request(CONFIRMATION_TOKEN, &confirmation, None)
+        c.confirm_payment_request(CONFIRMATION_TOKEN, &confirmation)
             .await
     };
     let response = fixture!("confirm_payment_request.response");
@@ -468,8 +478,10 @@ async fn cancel_payment_confirmation() {
 
 #[tokio::test]
 async fn read_payment_transaction() {
-    let call =
-        |c: Client| async move { c.read_payment_transaction(ACCOUNT_ID, TRANSACTION_ID).await };
+    let call = |c: Client| async move {
+        c.read_payment_transaction(&account_id(), &transaction_id())
+            .await
+    };
     let response = fixture!("read_payment_transaction.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), call)
@@ -502,7 +514,7 @@ async fn update_payment_transaction() {
             merchant_reference: Some("new-merchant-order-reference-5678".into()),
             payment_transaction_reference: Some("new-payment-transaction-reference-1234".into()),
         };
-        c.update_payment_transaction(ACCOUNT_ID, TRANSACTION_ID, &update, None)
+        c.update_payment_transaction(&account_id(), &transaction_id(), &update)
             .await
     };
     let response = fixture!("update_payment_transaction.response");
@@ -536,13 +548,12 @@ async fn update_payment_transaction() {
 async fn capture_payment_transaction() {
     let call = |c: Client| async move {
         let capture = CaptureRequest {
-            capture_amount: 5000,
-            capture_reference: None,
             line_items: Some(vec![tee_line()]),
-            shipments: None,
+            ..CaptureRequest::new(5000)
         };
         let key = IdempotencyKey::from("capture-1");
-        c.capture_payment_transaction(ACCOUNT_ID, TRANSACTION_ID, &capture, Some(key))
+        c.capture_payment_transaction(&account_id(), &transaction_id(), &capture)
+            .idempotency_key(key)
             .await
     };
     let response = fixture!("capture_payment_transaction.response");
@@ -579,7 +590,7 @@ async fn capture_payment_transaction() {
 #[tokio::test]
 async fn refund_payment_transaction() {
     let call = |c: Client| async move {
-        c.refund_payment_transaction(ACCOUNT_ID, TRANSACTION_ID, &refund_request(), None)
+        c.refund_payment_transaction(&account_id(), &transaction_id(), &refund_request())
             .await
     };
     let response = fixture!("refund_payment_transaction.response");
@@ -613,7 +624,8 @@ async fn refund_payment_transaction() {
 async fn void_payment_transaction() {
     let call = |c: Client| async move {
         let key = IdempotencyKey::from("void-1");
-        c.void_payment_transaction(ACCOUNT_ID, TRANSACTION_ID, Some(key))
+        c.void_payment_transaction(&account_id(), &transaction_id())
+            .idempotency_key(key)
             .await
     };
     let response = fixture!("void_payment_transaction.response");
@@ -652,7 +664,8 @@ async fn void_payment_transaction() {
 
 #[tokio::test]
 async fn read_payment_capture() {
-    let call = |c: Client| async move { c.read_payment_capture(ACCOUNT_ID, CAPTURE_ID).await };
+    let call =
+        |c: Client| async move { c.read_payment_capture(&account_id(), &capture_id()).await };
     let response = fixture!("read_payment_capture.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), call)
@@ -681,7 +694,8 @@ async fn read_payment_capture() {
 async fn refund_payment_capture() {
     let call = |c: Client| async move {
         let key = IdempotencyKey::from("refund-capture-1");
-        c.refund_payment_capture(ACCOUNT_ID, CAPTURE_ID, &refund_request(), Some(key))
+        c.refund_payment_capture(&account_id(), &capture_id(), &refund_request())
+            .idempotency_key(key)
             .await
     };
     let response = fixture!("refund_payment_capture.response");
@@ -712,7 +726,7 @@ async fn refund_payment_capture() {
 
 #[tokio::test]
 async fn read_payment_refund() {
-    let call = |c: Client| async move { c.read_payment_refund(ACCOUNT_ID, REFUND_ID).await };
+    let call = |c: Client| async move { c.read_payment_refund(&account_id(), &refund_id()).await };
     let response = fixture!("read_payment_refund.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), call)
@@ -741,8 +755,10 @@ async fn read_payment_refund() {
 
 #[tokio::test]
 async fn read_payment_chargeback() {
-    let call =
-        |c: Client| async move { c.read_payment_chargeback(ACCOUNT_ID, CHARGEBACK_ID).await };
+    let call = |c: Client| async move {
+        c.read_payment_chargeback(&account_id(), &chargeback_id())
+            .await
+    };
     let response = fixture!("read_payment_chargeback.response");
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &response), call)
@@ -774,33 +790,27 @@ async fn read_payment_chargeback() {
 // Credentials and failures outside the documented statuses
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-async fn basic_credentials_send_no_partner_account() {
-    let server = TestServer::start();
-    server.respond(CannedResponse::json(
-        200,
-        &fixture!("read_payment_request.response"),
-    ));
-    let basic = Loopback {
-        credentials: || Credentials::basic("PN_merchant_1", "t0ps3cret!"),
-        ..LOOPBACK
-    };
-    let client = basic.client_for(server.url());
-    client
-        .read_payment_request(PAYMENT_REQUEST_ID)
-        .await
-        .unwrap();
-    let request = server.single_request();
-    assert_eq!(
-        request.header("authorization"),
-        Some("Basic UE5fbWVyY2hhbnRfMTp0MHBzM2NyZXQh")
+#[test]
+fn basic_credentials_are_refused() {
+    // The Payment API takes an API key and a partner account; a client with
+    // Basic credentials (those of the regional APIs) is refused when it is
+    // built, not at its first call.
+    let config = Config::with_base_url(
+        "http://127.0.0.1:9",
+        Credentials::basic("PN_merchant_1", "t0ps3cret!"),
     );
-    assert_eq!(request.header("klarna-partner-account"), None);
+    let error = Client::from_config(config).unwrap_err();
+    assert!(
+        matches!(error, ConfigError::WrongCredentials { .. }),
+        "{error:?}"
+    );
+    assert!(!format!("{error:?}").contains("t0ps3cret!"), "{error:?}");
 }
 
 #[tokio::test]
 async fn undocumented_status_and_malformed_body() {
-    let call = |c: Client| async move { c.read_payment_capture(ACCOUNT_ID, CAPTURE_ID).await };
+    let call =
+        |c: Client| async move { c.read_payment_capture(&account_id(), &capture_id()).await };
     LOOPBACK.assert_unexpected_status(call).await;
     LOOPBACK.assert_decode_error(call).await;
 
@@ -815,7 +825,7 @@ async fn undocumented_status_and_malformed_body() {
 
 #[tokio::test]
 async fn secrets_stay_out_of_errors() {
-    let call = |c: Client| async move { c.read_payment_request(PAYMENT_REQUEST_ID).await };
+    let call = |c: Client| async move { c.read_payment_request(&payment_request_id()).await };
     let (json, _) = error_for(401);
     let error = LOOPBACK
         .exchange(CannedResponse::json(401, &json), call)

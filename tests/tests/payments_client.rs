@@ -19,7 +19,7 @@ use klarna_payments::{
     Authorizations, CancelAuthorizationError, Client, CreateCreditSessionError,
     CreateCustomerTokenError, CreateCustomerTokenOrderError, CreateOrderError, Credentials,
     CustomerTokens, ErrorKind, IdempotencyKey, ReadCreditSessionError, ReadCustomerTokenError,
-    Sessions, UpdateCreditSessionError, UpdateCustomerTokenStatusError,
+    SessionId, Sessions, UpdateCreditSessionError, UpdateCustomerTokenStatusError,
 };
 use klarna_tests::client_support::{
     assert_accepts_json, assert_json_body, assert_no_body, assert_no_key, assert_uuid_v4,
@@ -39,7 +39,12 @@ const AUTHORIZATION_PATH: &str = "/payments/v1/authorizations/auth%20token%2F%C3
 const CUSTOMER_TOKEN: &str = "token?id=1#ä";
 const TOKEN: &str = "/customer-token/v1/tokens/token%3Fid%3D1%23%C3%A4";
 
-const LOOPBACK: Loopback = Loopback {
+fn session_id() -> SessionId {
+    SessionId::new(SESSION_ID)
+}
+
+const LOOPBACK: Loopback<Client> = Loopback {
+    client: Client::from_config,
     credentials: || Credentials::basic(USERNAME, PASSWORD),
     // `Basic base64("PN_merchant_1:t0ps3cret!")`, computed outside the SDK.
     authorization: "Basic UE5fbWVyY2hhbnRfMTp0MHBzM2NyZXQh",
@@ -53,20 +58,14 @@ const LOOPBACK: Loopback = Loopback {
 fn power_pack() -> OrderLine {
     OrderLine {
         image_url: Some("https://www.exampleobjects.com/logo.png".into()),
-        merchant_data: None,
-        name: "Battery Power Pack".into(),
-        product_identifiers: None,
         product_url: Some("https://www.estore.com/products/f2a8d7e34".into()),
-        quantity: 1,
         quantity_unit: Some("pcs".into()),
         reference: Some("19-402".into()),
-        subscription: None,
         tax_rate: Some(2500),
-        total_amount: 9500,
         total_discount_amount: Some(500),
         total_tax_amount: Some(1900),
         r#type: Some(OrderLineType::Physical),
-        unit_price: 10000,
+        ..OrderLine::new("Battery Power Pack", 1, 9500, 10000)
     }
 }
 
@@ -121,32 +120,16 @@ fn adam_json() -> Value {
 fn session_create() -> SessionCreate {
     SessionCreate {
         acquiring_channel: Some(SessionCreateAcquiringChannel::Ecommerce),
-        attachment: None,
-        authorization_token: None,
         billing_address: Some(adam()),
-        client_token: None,
-        custom_payment_method_ids: None,
-        customer: None,
-        design: None,
-        expires_at: None,
         intent: Some(SessionCreateIntent::Buy),
         locale: Some("en-GB".into()),
-        merchant_data: None,
         merchant_reference1: Some("ON4711".into()),
-        merchant_reference2: None,
         merchant_urls: Some(MerchantUrls {
             authorization: Some("https://www.example-url.com/authorization".into()),
             ..MerchantUrls::default()
         }),
-        options: None,
-        order_amount: 9500,
-        order_lines: vec![power_pack()],
         order_tax_amount: Some(1900),
-        payment_method_categories: None,
-        purchase_country: "GB".into(),
-        purchase_currency: "GBP".into(),
-        shipping_address: None,
-        status: None,
+        ..SessionCreate::new(9500, vec![power_pack()], "GB", "GBP")
     }
 }
 
@@ -180,13 +163,9 @@ fn session_read_json() -> Value {
 
 fn create_order_request() -> CreateOrderRequest {
     CreateOrderRequest {
-        authorization_token: None,
         auto_capture: Some(false),
         billing_address: Some(adam()),
-        custom_payment_method_ids: None,
-        customer: None,
         locale: Some("en-GB".into()),
-        merchant_data: None,
         merchant_reference1: Some("ON4711".into()),
         merchant_reference2: Some("hdt53h-zdgg6-hdaff2".into()),
         merchant_urls: Some(MerchantUrls {
@@ -195,64 +174,43 @@ fn create_order_request() -> CreateOrderRequest {
             push: Some("https://www.example-url.com/push".into()),
             ..MerchantUrls::default()
         }),
-        order_amount: 9500,
-        order_lines: vec![power_pack()],
         order_tax_amount: Some(1900),
-        payment_method_categories: None,
-        purchase_country: "GB".into(),
-        purchase_currency: "GBP".into(),
         shipping_address: Some(adam()),
-        status: None,
+        ..CreateOrderRequest::new(9500, vec![power_pack()], "GB", "GBP")
     }
 }
 
 fn token_request() -> CustomerTokenCreationRequest {
     CustomerTokenCreationRequest {
         billing_address: Some(adam()),
-        customer: None,
-        description: "Monthly subscription to the Running Club magazine".into(),
-        intended_use: CustomerTokenCreationRequestIntendedUse::Subscription,
-        locale: "en-GB".into(),
-        purchase_country: "GB".into(),
-        purchase_currency: "GBP".into(),
+        ..CustomerTokenCreationRequest::new(
+            "Monthly subscription to the Running Club magazine",
+            CustomerTokenCreationRequestIntendedUse::Subscription,
+            "en-GB",
+            "GB",
+            "GBP",
+        )
     }
 }
 
 /// A monthly subscription order on a customer token: 12.00 with 20% VAT.
 fn token_order() -> CustomerTokenOrder {
+    let magazine = CustomerTokenOrderLine {
+        reference: Some("RC-MONTHLY".into()),
+        subscription: Some(CustomerTokenSubscription::new(
+            CustomerTokenSubscriptionInterval::Month,
+            1,
+            "Running Club magazine",
+        )),
+        tax_rate: Some(2000),
+        total_tax_amount: Some(200),
+        r#type: Some(CustomerTokenOrderLineType::Digital),
+        ..CustomerTokenOrderLine::new("Running Club magazine", 1, 1200, 1200)
+    };
     CustomerTokenOrder {
-        attachment: None,
         auto_capture: Some(true),
-        merchant_data: None,
         merchant_reference1: Some("ON4711".into()),
-        merchant_reference2: None,
-        merchant_urls: None,
-        order_amount: 1200,
-        order_lines: vec![CustomerTokenOrderLine {
-            image_url: None,
-            merchant_data: None,
-            name: "Running Club magazine".into(),
-            product_identifiers: None,
-            product_url: None,
-            quantity: 1,
-            quantity_unit: None,
-            reference: Some("RC-MONTHLY".into()),
-            subscription: Some(CustomerTokenSubscription {
-                name: "Running Club magazine".into(),
-                interval: CustomerTokenSubscriptionInterval::Month,
-                interval_count: 1,
-            }),
-            tax_rate: Some(2000),
-            total_amount: 1200,
-            total_discount_amount: None,
-            total_tax_amount: Some(200),
-            r#type: Some(CustomerTokenOrderLineType::Digital),
-            unit_price: 1200,
-        }],
-        order_tax_amount: 200,
-        purchase_currency: "GBP".into(),
-        shipping_address: None,
-        usage: None,
+        ..CustomerTokenOrder::new(1200, vec![magazine], 200, "GBP")
     }
 }
 
@@ -278,9 +236,7 @@ fn token_order_json() -> Value {
 }
 
 fn cancel_token() -> CustomerTokenStatusUpdateRequest {
-    CustomerTokenStatusUpdateRequest {
-        status: CustomerTokenStatusUpdateRequestStatus::Cancelled,
-    }
+    CustomerTokenStatusUpdateRequest::new(CustomerTokenStatusUpdateRequestStatus::Cancelled)
 }
 
 // ---------------------------------------------------------------------------
@@ -346,7 +302,7 @@ async fn create_credit_session() {
 
 #[tokio::test]
 async fn read_credit_session() {
-    let call = |c: Client| async move { c.read_credit_session(SESSION_ID).await };
+    let call = |c: Client| async move { c.read_credit_session(&session_id()).await };
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &session_read_json()), call)
         .await;
@@ -393,7 +349,7 @@ async fn read_credit_session_keeps_unknown_enum_values_and_ignores_unknown_field
 
     let (result, _) = LOOPBACK
         .exchange(CannedResponse::json(200, &session), |c| async move {
-            c.read_credit_session(SESSION_ID).await
+            c.read_credit_session(&session_id()).await
         })
         .await;
     let session = result.unwrap();
@@ -432,7 +388,7 @@ async fn update_credit_session() {
             shipping_address: Some(adam()),
             ..Session::default()
         };
-        c.update_credit_session(SESSION_ID, &changes).await
+        c.update_credit_session(&session_id(), &changes).await
     };
     let (result, request) = LOOPBACK.exchange(CannedResponse::new(204), call).await;
     let done = result.unwrap();
@@ -663,7 +619,8 @@ async fn create_customer_token_order() {
         "authorized_payment_method": { "type": "card" }
     });
     let call = |c: Client, key| async move {
-        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), key)
+        c.create_customer_token_order(CUSTOMER_TOKEN, &token_order())
+            .idempotency_key(key)
             .await
     };
 
@@ -799,10 +756,9 @@ async fn a_documented_error_without_a_body_takes_the_correlation_id_from_the_hea
     // The spec documents no body for this status: an empty one is fine.
     let empty = CannedResponse::new(404).header("Klarna-Correlation-Id", CORRELATION_ID);
     let (result, _) = LOOPBACK
-        .exchange(
-            empty,
-            |c| async move { c.read_credit_session(SESSION_ID).await },
-        )
+        .exchange(empty, |c| async move {
+            c.read_credit_session(&session_id()).await
+        })
         .await;
     let error = result.unwrap_err();
     assert_eq!(error.api_body(), Some(&ReadCreditSessionError::NotFound));
@@ -820,11 +776,11 @@ async fn an_undocumented_status_is_unexpected_for_every_operation() {
         )
         .await;
     LOOPBACK
-        .assert_unexpected_status(|c| async move { c.read_credit_session(SESSION_ID).await })
+        .assert_unexpected_status(|c| async move { c.read_credit_session(&session_id()).await })
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.update_credit_session(SESSION_ID, &Session::default())
+            c.update_credit_session(&session_id(), &Session::default())
                 .await
         })
         .await;
@@ -850,7 +806,7 @@ async fn an_undocumented_status_is_unexpected_for_every_operation() {
         .await;
     LOOPBACK
         .assert_unexpected_status(|c| async move {
-            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order())
                 .await
         })
         .await;
@@ -868,7 +824,7 @@ async fn a_malformed_success_body_is_a_decode_error() {
         .assert_decode_error(|c| async move { c.create_credit_session(&session_create()).await })
         .await;
     LOOPBACK
-        .assert_decode_error(|c| async move { c.read_credit_session(SESSION_ID).await })
+        .assert_decode_error(|c| async move { c.read_credit_session(&session_id()).await })
         .await;
     LOOPBACK
         .assert_decode_error(|c| async move {
@@ -887,7 +843,7 @@ async fn a_malformed_success_body_is_a_decode_error() {
         .await;
     LOOPBACK
         .assert_decode_error(|c| async move {
-            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+            c.create_customer_token_order(CUSTOMER_TOKEN, &token_order())
                 .await
         })
         .await;
@@ -916,7 +872,7 @@ async fn a_success_body_without_a_required_field_is_a_decode_error() {
 async fn no_server_gives_no_response_and_keeps_the_key_for_a_retry() {
     let client = LOOPBACK.client_for(closed_port_url());
     let error = client
-        .create_customer_token_order(CUSTOMER_TOKEN, &token_order(), None)
+        .create_customer_token_order(CUSTOMER_TOKEN, &token_order())
         .await
         .unwrap_err();
     assert!(

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use klarna_ordermanagement::models::CaptureObject;
+use klarna_ordermanagement::models::{CaptureObject, RefundObject};
 use klarna_ordermanagement::{
-    Captures, Client, Config, Credentials, ErrorKind, IdempotencyKey, Orders, RetryPolicy,
+    CaptureId, Captures, Client, Config, Credentials, ErrorKind, IdempotencyKey, OrderId, Orders,
+    Refunds, RetryPolicy,
 };
 use klarna_payments::models::SessionCreate;
 use klarna_payments::Sessions;
@@ -25,16 +26,28 @@ fn quick_retries() -> RetryPolicy {
         .max_backoff(Duration::from_secs(2))
 }
 
-fn client(server: &TestServer) -> Client {
-    let config = Config::with_base_url(server.url(), Credentials::basic("PK0001", PASSWORD))
+fn config(server: &TestServer) -> Config {
+    Config::with_base_url(server.url(), Credentials::basic("PK0001", PASSWORD))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(5))
-        .retry(quick_retries());
-    Client::new(config).unwrap()
+        .retry(quick_retries())
+}
+
+fn client(server: &TestServer) -> Client {
+    Client::from_config(config(server)).unwrap()
+}
+
+/// A Klarna Payments client of the same server, with the same settings.
+fn payments_client(server: &TestServer) -> klarna_payments::Client {
+    klarna_payments::Client::from_config(config(server)).unwrap()
+}
+
+fn order_id() -> OrderId {
+    OrderId::new(ORDER_ID)
 }
 
 fn capture() -> CaptureObject {
-    serde_json::from_value(json!({ "captured_amount": 6000 })).unwrap()
+    CaptureObject::new(6000)
 }
 
 fn captured() -> CannedResponse {
@@ -86,10 +99,10 @@ async fn a_capture_whose_connection_dropped_is_retried_with_the_same_key() {
     server.respond(CannedResponse::dropped_connection());
     server.respond(captured());
     let response = client(&server)
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap();
-    assert_eq!(response.capture_id.as_deref(), Some(CAPTURE_ID));
+    assert_eq!(response.capture_id, Some(CaptureId::new(CAPTURE_ID)));
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].body, requests[1].body);
@@ -105,7 +118,8 @@ async fn the_callers_key_is_sent_on_every_attempt() {
     server.respond(captured());
     let key = IdempotencyKey::from("capture-order-4711-shipment-1");
     let response = client(&server)
-        .capture_order(ORDER_ID, &capture(), Some(key.clone()))
+        .capture_order(&order_id(), &capture())
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
@@ -123,7 +137,7 @@ async fn retry_after_in_seconds_is_honoured() {
     server.respond(CannedResponse::new(429).header("Retry-After", "1"));
     server.respond(order());
     let started = Instant::now();
-    let order = client(&server).get_order(ORDER_ID, None).await.unwrap();
+    let order = client(&server).get_order(&order_id()).await.unwrap();
     // A lower bound, not a speed check: the client waited as told.
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(order.order_id.as_deref(), Some(ORDER_ID));
@@ -137,7 +151,7 @@ async fn a_server_that_keeps_failing_gets_max_attempts_then_a_clear_error() {
         server.respond(CannedResponse::new(500).header("Klarna-Correlation-Id", "c-500"));
     }
     let error = client(&server)
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     assert_eq!(server.requests().len(), 3);
@@ -163,7 +177,7 @@ async fn a_conflict_is_not_retried() {
         ));
         server.respond(captured());
         let error = client(&server)
-            .capture_order(ORDER_ID, &capture(), None)
+            .capture_order(&order_id(), &capture())
             .await
             .unwrap_err();
         assert_eq!(server.requests().len(), 1, "status {status}");
@@ -177,15 +191,11 @@ async fn a_post_without_a_key_is_never_retried() {
     let server = TestServer::start();
     server.respond(unavailable());
     server.respond(CannedResponse::json(200, &json!({})));
-    let session: SessionCreate = serde_json::from_value(json!({
-        "purchase_country": "SE",
-        "purchase_currency": "SEK",
-        "locale": "sv-SE",
-        "order_amount": 1000,
-        "order_lines": []
-    }))
-    .unwrap();
-    let error = client(&server)
+    let session = SessionCreate {
+        locale: Some("sv-SE".into()),
+        ..SessionCreate::new(1000, vec![], "SE", "SEK")
+    };
+    let error = payments_client(&server)
         .create_credit_session(&session)
         .await
         .unwrap_err();
@@ -201,7 +211,7 @@ async fn a_slow_read_times_out_and_is_retried() {
     server.respond(order().after(Duration::from_millis(1500)));
     server.respond(order());
     let client = client(&server).with_timeout(Duration::from_millis(200));
-    let order = client.get_order(ORDER_ID, None).await.unwrap();
+    let order = client.get_order(&order_id()).await.unwrap();
     assert_eq!(order.status(), 200);
     assert_eq!(server.requests().len(), 2);
 }
@@ -210,14 +220,8 @@ async fn a_slow_read_times_out_and_is_retried() {
 async fn a_slow_post_without_a_key_times_out_once() {
     let server = TestServer::start();
     server.respond(CannedResponse::json(200, &json!({})).after(Duration::from_millis(1500)));
-    let session: SessionCreate = serde_json::from_value(json!({
-        "purchase_country": "SE",
-        "purchase_currency": "SEK",
-        "order_amount": 0,
-        "order_lines": []
-    }))
-    .unwrap();
-    let error = client(&server)
+    let session = SessionCreate::new(0, vec![], "SE", "SEK");
+    let error = payments_client(&server)
         .with_timeout(Duration::from_millis(200))
         .create_credit_session(&session)
         .await
@@ -237,7 +241,7 @@ async fn the_overall_timeout_stops_the_retries() {
     server.respond(order());
     let error = client(&server)
         .with_overall_timeout(Some(Duration::from_millis(500)))
-        .get_order(ORDER_ID, None)
+        .get_order(&order_id())
         .await
         .unwrap_err();
     // Waiting two seconds would overrun the limit, so the client stops.
@@ -252,7 +256,7 @@ async fn retries_can_be_turned_off_per_call() {
     server.respond(captured());
     let error = client(&server)
         .with_retry(RetryPolicy::never())
-        .capture_order(ORDER_ID, &capture(), None)
+        .capture_order(&order_id(), &capture())
         .await
         .unwrap_err();
     assert_eq!(server.requests().len(), 1);
@@ -266,9 +270,9 @@ async fn an_abandoned_call_leaves_the_client_usable() {
     server.respond(order());
     let client = client(&server);
     let abandoned =
-        tokio::time::timeout(Duration::from_millis(50), client.get_order(ORDER_ID, None)).await;
+        tokio::time::timeout(Duration::from_millis(50), client.get_order(&order_id())).await;
     assert!(abandoned.is_err(), "the call was dropped mid-flight");
-    let order = client.get_order(ORDER_ID, None).await.unwrap();
+    let order = client.get_order(&order_id()).await.unwrap();
     assert_eq!(order.status(), 200);
     assert_eq!(server.requests().len(), 2);
 }
@@ -278,23 +282,26 @@ async fn an_abandoned_call_leaves_the_client_usable() {
 fn sandbox_client(sandbox: &klarna_sandbox::Sandbox) -> Client {
     let config = Config::with_base_url(sandbox.base_url(), Credentials::basic("PK0001", PASSWORD))
         .retry(quick_retries());
-    Client::new(config).unwrap()
+    Client::from_config(config).unwrap()
 }
 
 #[tokio::test]
 async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
     let sandbox = klarna_sandbox::Sandbox::start().unwrap();
-    let order_id = sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR"));
+    let order_id = OrderId::new(sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR")));
     sandbox.drop_next_connections(1);
     let response = sandbox_client(&sandbox)
-        .capture_order(&order_id, &capture(), None)
+        .capture_order(&order_id, &capture())
         .await
         .unwrap();
-    let order = sandbox.order(&order_id).unwrap();
+    let order = sandbox.order(order_id.as_str()).unwrap();
     let captures = order.captures.unwrap_or_default();
     assert_eq!(captures.len(), 1, "{captures:?}");
     assert_eq!(order.captured_amount, Some(6000));
-    assert_eq!(captures[0].capture_id, response.capture_id);
+    assert_eq!(
+        captures[0].capture_id.as_deref(),
+        response.capture_id.as_ref().map(CaptureId::as_str)
+    );
     let posts: Vec<_> = sandbox
         .requests()
         .into_iter()
@@ -311,19 +318,14 @@ async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
 #[tokio::test]
 async fn a_refund_through_two_unavailable_answers_is_made_once() {
     let sandbox = klarna_sandbox::Sandbox::start().unwrap();
-    let order_id = sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR"));
+    let order_id = OrderId::new(sandbox.add_order(klarna_sandbox::NewOrder::new(10_000, "EUR")));
     let client = sandbox_client(&sandbox);
-    client
-        .capture_order(&order_id, &capture(), None)
-        .await
-        .unwrap();
+    client.capture_order(&order_id, &capture()).await.unwrap();
     sandbox.fail_next_requests(2);
-    let refund = serde_json::from_value(json!({ "refunded_amount": 1500 })).unwrap();
-    let refunded = klarna_ordermanagement::Refunds::refund_order(&client, &order_id, &refund, None)
-        .await
-        .unwrap();
+    let refund = RefundObject::new(1500);
+    let refunded = client.refund_order(&order_id, &refund).await.unwrap();
     assert_eq!(refunded.status(), 201);
-    let order = sandbox.order(&order_id).unwrap();
+    let order = sandbox.order(order_id.as_str()).unwrap();
     assert_eq!(order.refunded_amount, Some(1500));
     assert_eq!(order.refunds.unwrap_or_default().len(), 1);
     let statuses: Vec<_> = sandbox

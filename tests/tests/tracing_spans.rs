@@ -5,13 +5,15 @@
 //! anyone listens, and tests running in parallel without a subscriber
 //! would race with the one installed here.
 
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use klarna_ordermanagement::models::CaptureObject;
-use klarna_ordermanagement::{Captures, Client, Config, Credentials, IdempotencyKey, RetryPolicy};
+use klarna_ordermanagement::{
+    Captures, Client, Config, Credentials, IdempotencyKey, OrderId, RetryPolicy,
+};
 use klarna_tests::server::{CannedResponse, TestServer};
-use serde_json::json;
 
 const ORDER_ID: &str = "f3392f8b-6116-4073-ab96-e330819e2c07";
 const PASSWORD: &str = "s3cr3t-for-the-tracing-test";
@@ -71,8 +73,9 @@ fn calls_and_attempts_are_traced_without_secrets() {
     );
     let config = Config::with_base_url(server.url(), Credentials::basic("PK0001", PASSWORD))
         .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(5)));
-    let client = Client::new(config).unwrap();
-    let capture: CaptureObject = serde_json::from_value(json!({ "captured_amount": 100 })).unwrap();
+    let client = Client::from_config(config).unwrap();
+    let capture = CaptureObject::new(100);
+    let order_id = OrderId::new(ORDER_ID);
     let recorder = Recorder::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -81,7 +84,12 @@ fn calls_and_attempts_are_traced_without_secrets() {
     let key = IdempotencyKey::from("traced-key-1");
     tracing::subscriber::with_default(recorder.clone(), || {
         runtime
-            .block_on(client.capture_order(ORDER_ID, &capture, Some(key)))
+            .block_on(
+                client
+                    .capture_order(&order_id, &capture)
+                    .idempotency_key(key)
+                    .into_future(),
+            )
             .unwrap();
     });
     let log = recorder.0.lock().unwrap().join("\n");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::config::{ApiConfig, APIS, HAND_WRITTEN_MODULES, IDEMPOTENCY_HEADER, MODELS_CRATE_DIR};
+use crate::config::{ApiConfig, Settings, APIS, HAND_WRITTEN_MODULES, MODELS_CRATE_DIR};
 use crate::emit_client::ModelsPath;
 use crate::error::Error;
 use crate::format::{format, header};
@@ -33,19 +33,27 @@ pub struct GeneratedApi {
 
 /// Generates one document as a standalone crate would hold it: the client
 /// is a crate root. `cited_as` is how the header names the document,
-/// `models` where the client finds the models.
+/// `models` where the client finds the models, `settings` what the
+/// document does not say ([`Settings::FOREIGN`] for one we did not write).
 pub fn generate_api(
     spec: &Path,
     cited_as: &str,
     command: &str,
     models: &ModelsPath,
+    settings: &Settings,
 ) -> Result<GeneratedApi, Error> {
-    generate_placed(spec, cited_as, command, &Placement::standalone(models))
+    generate_placed(
+        spec,
+        cited_as,
+        command,
+        &Placement::standalone(models, settings),
+    )
 }
 
 /// Where one document's generated files sit, and which other modules they
 /// declare.
 struct Placement<'a> {
+    settings: &'a Settings,
     models: &'a ModelsPath,
     client_is_crate_root: bool,
     models_declares: TokenStream,
@@ -54,8 +62,9 @@ struct Placement<'a> {
 
 impl<'a> Placement<'a> {
     /// A crate of its own: the client is the root and declares nothing else.
-    fn standalone(models: &'a ModelsPath) -> Self {
+    fn standalone(models: &'a ModelsPath, settings: &'a Settings) -> Self {
         Placement {
+            settings,
             models,
             client_is_crate_root: true,
             models_declares: TokenStream::new(),
@@ -70,7 +79,7 @@ impl<'a> Placement<'a> {
 pub fn generate_value(file: &Path, document: serde_json::Value) -> Result<GeneratedApi, Error> {
     let doc = load::from_tree(file, document)?;
     let cited = file.display().to_string();
-    let placement = Placement::standalone(&ModelsPath::ChildModule);
+    let placement = Placement::standalone(&ModelsPath::ChildModule, &Settings::FOREIGN);
     generate_loaded(&doc, &cited, GENERATE, &placement)
 }
 
@@ -91,7 +100,7 @@ fn generate_loaded(
     placement: &Placement,
 ) -> Result<GeneratedApi, Error> {
     let spec = doc.path.as_path();
-    let api = resolve::resolve(doc, Some(IDEMPOTENCY_HEADER))?;
+    let api = resolve::resolve(doc, placement.settings)?;
     let header = header(command, cited_as);
     let models_declares = &placement.models_declares;
     let models = emit_models::emit(&api);
@@ -147,7 +156,8 @@ fn hand_written_declared_in(path: &Path) -> TokenStream {
         .collect()
 }
 
-fn client_file(api: &ApiConfig) -> PathBuf {
+/// Where `cargo xtask codegen` writes an API's client.
+pub fn client_file(api: &ApiConfig) -> PathBuf {
     let file = match api.client_module {
         None => "lib".to_owned(),
         Some(module) => module.to_owned(),
@@ -157,7 +167,8 @@ fn client_file(api: &ApiConfig) -> PathBuf {
         .join(format!("{file}.rs"))
 }
 
-fn models_file(api: &ApiConfig) -> PathBuf {
+/// Where `cargo xtask codegen` writes an API's models module.
+pub fn models_file(api: &ApiConfig) -> PathBuf {
     Path::new(MODELS_CRATE_DIR)
         .join("src")
         .join(format!("{}.rs", api.module))
@@ -178,6 +189,7 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
             .filter_map(|other| other.client_module)
             .map(|module| declare(module, None, true));
         let placement = Placement {
+            settings: &api.settings,
             models: &models,
             client_is_crate_root: api.client_module.is_none(),
             models_declares: hand_written_declared_in(&models_file(api)),
@@ -291,7 +303,13 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
         ));
     }
     let cited = spec.display().to_string();
-    let generated = generate_api(spec, &cited, GENERATE, &ModelsPath::ChildModule)?;
+    let generated = generate_api(
+        spec,
+        &cited,
+        GENERATE,
+        &ModelsPath::ChildModule,
+        &Settings::FOREIGN,
+    )?;
     let runtime = workspace_root().join("crates/klarna-runtime");
     let manifest = format!(
         "{header}\n[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\

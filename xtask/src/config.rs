@@ -4,6 +4,8 @@
 pub struct ApiConfig {
     /// The document, relative to the workspace root.
     pub spec: &'static str,
+    /// What the document does not say about the API, for resolve and emit.
+    pub settings: Settings,
     /// The module of `klarna-models`, and the cargo feature that enables it.
     pub module: &'static str,
     /// The crate the generated client goes into.
@@ -25,25 +27,99 @@ pub struct HandWrittenModule {
     pub feature: Option<&'static str>,
 }
 
-/// The header Klarna's APIs take idempotency keys in. Operations that declare
-/// it get a key argument that the client fills in when the caller does not.
-pub const IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
+/// Facts about one API that its document does not state, decided here and
+/// passed down through resolve and emit, so that no stage holds a Klarna
+/// special case of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// What the documentation calls the API ("Order Management"); `None`:
+    /// the document's title.
+    pub api_name: Option<&'static str>,
+    /// The header parameter that carries idempotency keys. Operations that
+    /// declare it get an `idempotency_key` setter, the client fills one in
+    /// when the caller sets none, and the `operations::*` constant names the
+    /// header for the runtime. `None`: no header is treated that way.
+    pub idempotency_header: Option<&'static str>,
+    /// The runtime crate the generated code calls, as a Rust path.
+    pub runtime: &'static str,
+    /// The credentials the generated client's constructors take.
+    pub auth: Auth,
+    /// Where the API lives, for the generated client's constructors.
+    pub hosts: Hosts,
+    /// Path parameters whose snake-case name ends with this suffix get an id
+    /// type of their own (`order_id` gives `OrderId`), so that two ids of
+    /// different things cannot be swapped in a call. `None`: plain strings.
+    pub id_suffix: Option<&'static str>,
+}
+
+/// The credentials an API takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// Whatever the caller configures (documents we did not write).
+    Any,
+    /// HTTP Basic: a merchant account's API username and password.
+    Basic,
+    /// An API key and a partner account.
+    ApiKey,
+}
+
+/// The hosts an API is served from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hosts {
+    /// Only the caller knows: the client is built from a base URL.
+    Any,
+    /// One host per region and environment (`klarna_runtime::Region`).
+    Regional,
+    /// One global host, `klarna_runtime::PAYMENT_API_BASE_URL`.
+    Global,
+}
+
+/// The header Klarna's APIs take idempotency keys in.
+const KLARNA_IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
+
+impl Settings {
+    /// For a document given to `cargo xtask generate`: nothing is assumed
+    /// beyond what the document says, except the general id rule.
+    pub const FOREIGN: Settings = Settings {
+        api_name: None,
+        idempotency_header: None,
+        runtime: "klarna_runtime",
+        auth: Auth::Any,
+        hosts: Hosts::Any,
+        id_suffix: Some("_id"),
+    };
+
+    /// One of Klarna's APIs, as our specs describe them.
+    const fn klarna(api_name: &'static str, auth: Auth, hosts: Hosts) -> Settings {
+        Settings {
+            api_name: Some(api_name),
+            idempotency_header: Some(KLARNA_IDEMPOTENCY_HEADER),
+            runtime: "klarna_runtime",
+            auth,
+            hosts,
+            id_suffix: Some("_id"),
+        }
+    }
+}
 
 pub const APIS: &[ApiConfig] = &[
     ApiConfig {
         spec: "specs/ordermanagement.yaml",
+        settings: Settings::klarna("Order Management", Auth::Basic, Hosts::Regional),
         module: "ordermanagement",
         client_crate: "crates/klarna-ordermanagement",
         client_module: None,
     },
     ApiConfig {
         spec: "specs/payments.yaml",
+        settings: Settings::klarna("Klarna Payments", Auth::Basic, Hosts::Regional),
         module: "payments",
         client_crate: "crates/klarna-payments",
         client_module: None,
     },
     ApiConfig {
         spec: "specs/payment-api.yaml",
+        settings: Settings::klarna("Payment API", Auth::ApiKey, Hosts::Global),
         module: "payment_api",
         client_crate: "crates/klarna-payments",
         client_module: Some("payment_api"),
@@ -52,6 +128,7 @@ pub const APIS: &[ApiConfig] = &[
     // Payment API's host and credentials, so its client sits beside it.
     ApiConfig {
         spec: "specs/notifications.yaml",
+        settings: Settings::klarna("Notification API", Auth::ApiKey, Hosts::Global),
         module: "notifications",
         client_crate: "crates/klarna-payments",
         client_module: Some("notifications"),

@@ -1,17 +1,22 @@
-//! Stage 3b: the tokens of a client: one trait per group of operations,
-//! their implementation for `klarna_runtime::Client`, and the response and
-//! error types of each operation.
+//! Stage 3b: the tokens of a client module.
+//!
+//! It holds the API's client type, one trait per group of operations (each
+//! operation a builder method that returns a request value, plus the `send_*`
+//! method that request calls when awaited), the trait implementations for
+//! the client, the id types, and each operation's request, response and
+//! error types. Every name comes from the model (`resolve_client`).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
+use crate::config::{Auth, Hosts};
 use crate::docs;
 use crate::emit_models::{field_ident, type_ident, type_tokens};
 use crate::model::{
-    Api, Doc, Operation, Outcome, Param, ParamLocation, PathPart, ResponseBody, Status, TypeKind,
-    TypeRef,
+    Api, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart, ResponseBody,
+    ResponseHeader, Status, TypeKind, TypeRef,
 };
-use crate::names::Scope;
+use crate::names::reserved::RUNTIME_REEXPORTS;
 
 /// Where the client finds its models.
 pub enum ModelsPath {
@@ -22,142 +27,89 @@ pub enum ModelsPath {
     ChildModule,
 }
 
-/// Names of the types an operation gets; settled once for the whole API so
-/// that none collides with another or with what the module imports.
-struct OperationTypes {
-    /// The trait the operation's method is in.
-    trait_name: String,
-    /// `None`: the success value is a model type, `()` or bytes.
-    response: Option<String>,
-    /// `None`: no documented error status.
-    error: Option<String>,
-    /// For several success statuses with headers: a struct per status.
-    per_status: Vec<Option<String>>,
-}
-
 pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
-    let mut scope = Scope::default();
-    for reserved in [
-        "Call",
-        "Client",
-        "Config",
-        "ConfigError",
-        "Credentials",
-        "Environment",
-        "Error",
-        "ErrorKind",
-        "Future",
-        "IdempotencyKey",
-        "Region",
-        "Response",
-        "RetryPolicy",
-    ] {
-        scope.claim(reserved);
-    }
-    let mut groups: Vec<(String, Vec<&Operation>)> = Vec::new();
-    for operation in &api.operations {
-        match groups.iter_mut().find(|(g, _)| *g == operation.group) {
-            Some((_, ops)) => ops.push(operation),
-            None => groups.push((operation.group.clone(), vec![operation])),
-        }
-    }
-    let groups_in_order: Vec<String> = groups.iter().map(|(group, _)| group.clone()).collect();
-    let groups: Vec<(String, Vec<&Operation>)> = groups
-        .into_iter()
-        .map(|(group, ops)| (scope.claim(&group), ops))
-        .collect();
-    let trait_of = |op: &Operation| {
-        let index = groups_in_order
-            .iter()
-            .position(|g| *g == op.group)
-            .expect("every group is listed");
-        groups[index].0.clone()
-    };
-    let types: Vec<OperationTypes> = api
-        .operations
-        .iter()
-        .map(|op| operation_types(op, trait_of(op), &mut scope))
-        .collect();
-    let type_of = |op: &Operation| {
-        &types[api
-            .operations
-            .iter()
-            .position(|o| std::ptr::eq(o, op))
-            .expect("listed")]
-    };
-
+    let runtime = runtime_path(api);
     let models_decl = match models {
         ModelsPath::Crate(path) => quote! { pub use #path as models; },
         ModelsPath::ChildModule => quote! { #[rustfmt::skip] pub mod models; },
     };
-    let traits = groups.iter().map(|(group, ops)| {
-        let trait_ident = type_ident(group);
-        let doc = format!(" {group} operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.");
-        let signatures = ops.iter().map(|op| {
-            let signature = signature(api, op, type_of(op));
-            let doc = operation_doc(op);
-            quote! { #doc #signature + Send; }
-        });
-        let impls = ops.iter().map(|op| {
-            let signature = async_signature(api, op, type_of(op));
-            let body = call_body(api, op, type_of(op));
-            quote! { #signature { #body } }
-        });
-        quote! {
-            #[doc = #doc]
-            pub trait #trait_ident {
-                #(#signatures)*
-            }
-
-            impl #trait_ident for Client {
-                #(#impls)*
-            }
-        }
-    });
-    let operation_types = api
-        .operations
-        .iter()
-        .map(|op| emit_operation_types(api, op, type_of(op)));
+    let reexports = RUNTIME_REEXPORTS.iter().map(|name| type_ident(name));
     let uses_encode = api
         .operations
         .iter()
         .any(|op| op.path.iter().any(|p| matches!(p, PathPart::Param(_))));
     let encode = uses_encode.then(|| quote! { encode_path, });
-    let op_traits: Vec<(&Operation, &str)> = api
-        .operations
-        .iter()
-        .map(|op| (op, type_of(op).trait_name.as_str()))
-        .collect();
-    let operations = operations_module(&op_traits);
-    quote! {
-        use std::future::Future;
+    let operations = operations_module(api);
+    let client = client_type(api);
+    let ids = api.client.ids.iter().map(|id| id_type(&id.name, &id.param));
+    let traits = api.client.traits.iter().map(|t| {
+        let trait_ident = type_ident(&t.name);
+        let client_ident = type_ident(&api.client.name);
+        let doc = format!(
+            " {} operations of the {} API. [`{}`] implements them. A fake for tests \
+             implements the `send_*` methods its test needs; the others answer that \
+             they are not faked.",
+            t.name, api.client.api_name, api.client.name
+        );
+        let methods = t.operations.iter().map(|&i| trait_methods(api, i));
+        let impls = t.operations.iter().map(|&i| send_impl(api, i));
+        quote! {
+            #[doc = #doc]
+            pub trait #trait_ident {
+                #(#methods)*
+            }
 
-        use klarna_runtime::call::{#encode Call};
-        pub use klarna_runtime::{Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey, Region, Response, RetryPolicy};
+            impl #trait_ident for #client_ident {
+                #(#impls)*
+            }
+        }
+    });
+    let per_operation = (0..api.operations.len()).map(|i| operation_types(api, i));
+    quote! {
+        use std::future::{Future, IntoFuture};
+        use std::pin::Pin;
+
+        use #runtime::call::{#encode Call};
+        pub use #runtime::{#(#reexports),*};
 
         #models_decl
 
         #operations
+        #client
+        #(#ids)*
         #(#traits)*
-        #(#operation_types)*
+        #(#per_operation)*
     }
 }
 
-/// `CAPTURE_ORDER`: the operation's constant in the `operations` module.
-fn operation_constant(op: &Operation) -> proc_macro2::Ident {
-    let name = op.name.trim_start_matches("r#").to_ascii_uppercase();
-    proc_macro2::Ident::new(&name, proc_macro2::Span::call_site())
+fn runtime_path(api: &Api) -> syn::Path {
+    syn::parse_str(api.settings.runtime).expect("config.rs names the runtime as a Rust path")
+}
+
+fn items(api: &Api, index: usize) -> (&Operation, &OperationItems) {
+    (&api.operations[index], &api.client.operations[index])
+}
+
+fn ident(name: &str) -> proc_macro2::Ident {
+    proc_macro2::Ident::new(name, proc_macro2::Span::call_site())
 }
 
 /// The `operations` module: what the client, and its users, know about each
 /// operation.
-fn operations_module(op_traits: &[(&Operation, &str)]) -> TokenStream {
-    let constants = op_traits.iter().map(|(op, trait_name)| {
-        let constant = operation_constant(op);
+fn operations_module(api: &Api) -> TokenStream {
+    let runtime = runtime_path(api);
+    let constants = (0..api.operations.len()).map(|i| {
+        let (op, items) = items(api, i);
+        let trait_name = &api.client.traits[items.trait_index].name;
+        let constant = ident(&items.constant);
         let name = op.name.trim_start_matches("r#");
-        let method = proc_macro2::Ident::new(&op.method, proc_macro2::Span::call_site());
+        let method = ident(&op.method);
         let path = &op.path_template;
         let (read_only, idempotent) = (op.read_only, op.idempotent);
+        let header = match (op.idempotency_key, api.settings.idempotency_header) {
+            (true, Some(header)) => quote! { Some(#header) },
+            _ => quote! { None },
+        };
         let doc = format!(
             " `{} {}`: [`{trait_name}::{}`](super::{trait_name}::{}).",
             op.method, op.path_template, op.name, op.name
@@ -170,6 +122,7 @@ fn operations_module(op_traits: &[(&Operation, &str)]) -> TokenStream {
                 path: #path,
                 read_only: #read_only,
                 idempotent: #idempotent,
+                idempotency_header: #header,
             };
         }
     });
@@ -178,58 +131,170 @@ fn operations_module(op_traits: &[(&Operation, &str)]) -> TokenStream {
         /// the client retries reads, idempotent operations and calls that
         /// carry an idempotency key.
         pub mod operations {
-            use klarna_runtime::call::Method;
-            pub use klarna_runtime::Operation;
+            use #runtime::call::Method;
+            pub use #runtime::Operation;
 
             #(#constants)*
         }
     }
 }
 
-fn operation_types(op: &Operation, trait_name: String, scope: &mut Scope) -> OperationTypes {
-    let needs_response_type = match op.successes.as_slice() {
-        [single] => !single.headers.is_empty(),
-        [] => false,
-        _ => true,
-    };
-    let response = needs_response_type.then(|| scope.claim(&format!("{}Response", op.type_name)));
-    let per_status = if op.successes.len() > 1 {
-        op.successes
-            .iter()
-            .map(|o| {
-                (!o.headers.is_empty())
-                    .then(|| scope.claim(&format!("{}{}", op.type_name, o.variant)))
+/// The API's client: a runtime client, checked for the credentials the API
+/// takes, that implements only this API's traits.
+fn client_type(api: &Api) -> TokenStream {
+    let runtime = runtime_path(api);
+    let name = type_ident(&api.client.name);
+    let api_name = &api.client.api_name;
+    let doc = format!(
+        " A client of the {api_name} API. Cheap to clone: clones share one connection pool."
+    );
+    let constructor = match api.settings.hosts {
+        Hosts::Regional => {
+            let doc = format!(" The {api_name} API of Klarna's `region`, live or playground.");
+            Some(quote! {
+                #[doc = #doc]
+                pub fn new(region: Region, environment: Environment, credentials: Credentials) -> Result<Self, ConfigError> {
+                    #name::from_config(Config::new(region, environment, credentials))
+                }
             })
-            .collect()
-    } else {
-        Vec::new()
+        }
+        Hosts::Global => {
+            let doc = format!(" The {api_name} API on Klarna's global host.");
+            Some(quote! {
+                #[doc = #doc]
+                pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
+                    #name::from_config(Config::with_base_url(#runtime::PAYMENT_API_BASE_URL, credentials))
+                }
+            })
+        }
+        Hosts::Any => None,
     };
-    let error = (!op.errors.is_empty()).then(|| scope.claim(&format!("{}Error", op.type_name)));
-    OperationTypes {
-        trait_name,
-        response,
-        error,
-        per_status,
+    let check = match api.settings.auth {
+        Auth::Any => quote! {},
+        Auth::Basic => {
+            quote! { runtime.expect_credentials(#runtime::CredentialsKind::Basic, #api_name)?; }
+        }
+        Auth::ApiKey => {
+            quote! { runtime.expect_credentials(#runtime::CredentialsKind::ApiKey, #api_name)?; }
+        }
+    };
+    let credentials_doc = match api.settings.auth {
+        Auth::Any => "",
+        Auth::Basic => " It takes Basic credentials ([`Credentials::basic`]); others are refused.",
+        Auth::ApiKey => {
+            " It takes API-key credentials ([`Credentials::api_key`]); others are refused."
+        }
+    };
+    let from_runtime_doc = format!(
+        " A client on a runtime client built elsewhere, sharing its connections: \
+         build one `klarna_runtime::Client` (on an HTTP client of your own with \
+         `klarna_runtime::Client::with_http_client`, say) and make the client of \
+         each API from a clone of it.{credentials_doc}"
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug)]
+        pub struct #name {
+            runtime: #runtime::Client,
+        }
+
+        impl #name {
+            #constructor
+
+            /// A client from a configuration of your own: another host (a
+            /// local sandbox, a proxy), timeouts, retries.
+            pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+                #name::from_runtime(#runtime::Client::new(config)?)
+            }
+
+            #[doc = #from_runtime_doc]
+            pub fn from_runtime(runtime: #runtime::Client) -> Result<Self, ConfigError> {
+                #check
+                Ok(#name { runtime })
+            }
+
+            /// The same client (sharing its connections) with another retry
+            /// policy for the calls made through it.
+            pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+                #name { runtime: self.runtime.with_retry(policy) }
+            }
+
+            /// The same client with another timeout per attempt.
+            pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+                #name { runtime: self.runtime.with_timeout(timeout) }
+            }
+
+            /// The same client with another limit on a whole call, retries
+            /// included; `None` for no limit beyond the attempts' own.
+            pub fn with_overall_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+                #name { runtime: self.runtime.with_overall_timeout(timeout) }
+            }
+
+            /// The runtime client underneath: its base URL, timeouts and
+            /// retry policy.
+            pub fn runtime(&self) -> &#runtime::Client {
+                &self.runtime
+            }
+        }
+    }
+}
+
+/// A string newtype for one kind of id, so that an order id cannot be passed
+/// where a capture id is expected.
+fn id_type(name: &str, param: &str) -> TokenStream {
+    let ident = type_ident(name);
+    let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
+    let doc = format!(
+        " The id of a {what}, as Klarna gives it: a type of its own, so that it \
+         cannot be passed where another kind of id is expected."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct #ident(String);
+
+        impl #ident {
+            pub fn new(id: impl Into<String>) -> Self {
+                #ident(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for #ident {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for #ident {
+            fn from(id: String) -> Self {
+                #ident(id)
+            }
+        }
+
+        impl From<&str> for #ident {
+            fn from(id: &str) -> Self {
+                #ident(id.to_owned())
+            }
+        }
+
+        impl AsRef<str> for #ident {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     }
 }
 
 fn models_prefix() -> TokenStream {
     quote! { models:: }
-}
-
-/// What a value of `ty` is, once aliases are seen through.
-fn unalias<'a>(api: &'a Api, ty: &'a TypeRef) -> &'a TypeRef {
-    let mut ty = ty;
-    for _ in 0..32 {
-        match ty {
-            TypeRef::Named(id) => match &api.types[*id].kind {
-                TypeKind::Alias(target) => ty = target,
-                _ => break,
-            },
-            _ => break,
-        }
-    }
-    ty
 }
 
 fn body_type(api: &Api, body: Option<&ResponseBody>) -> TokenStream {
@@ -240,8 +305,8 @@ fn body_type(api: &Api, body: Option<&ResponseBody>) -> TokenStream {
     }
 }
 
-fn success_type(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    match (&types.response, op.successes.as_slice()) {
+fn success_type(api: &Api, op: &Operation, items: &OperationItems) -> TokenStream {
+    match (&items.response, op.successes.as_slice()) {
         (Some(name), _) => {
             let ident = type_ident(name);
             quote! { #ident }
@@ -251,8 +316,8 @@ fn success_type(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStrea
     }
 }
 
-fn error_type(types: &OperationTypes) -> TokenStream {
-    match &types.error {
+fn error_type(items: &OperationItems) -> TokenStream {
+    match &items.error {
         Some(name) => {
             let ident = type_ident(name);
             quote! { #ident }
@@ -261,97 +326,159 @@ fn error_type(types: &OperationTypes) -> TokenStream {
     }
 }
 
-/// The Rust type of an argument for a parameter.
-fn argument_type(api: &Api, param: &Param) -> TokenStream {
-    let inner = match unalias(api, &param.ty) {
-        TypeRef::String => quote! { &str },
-        TypeRef::Vec(item) => {
-            let item = type_tokens(api, item, &models_prefix());
-            quote! { &[#item] }
-        }
-        ty @ TypeRef::Named(_) => {
-            let ty = type_tokens(api, ty, &models_prefix());
-            quote! { &#ty }
-        }
-        ty => type_tokens(api, ty, &models_prefix()),
-    };
+/// `Result<Response<..>, Error<..>>` of an operation.
+fn output_type(api: &Api, index: usize) -> TokenStream {
+    let (op, items) = items(api, index);
+    let ok = success_type(api, op, items);
+    let err = error_type(items);
+    quote! { Result<Response<#ok>, Error<#err>> }
+}
+
+/// A parameter's value as the request holds it: `None`-able when it is
+/// optional.
+fn param_type(api: &Api, param: &Param) -> TokenStream {
+    let value = value_type(api, param);
     if param.required {
-        inner
+        value
     } else {
-        quote! { Option<#inner> }
+        quote! { Option<#value> }
     }
 }
 
-fn body_argument_type(api: &Api, ty: &TypeRef) -> TokenStream {
+/// A parameter's value, borrowed for `'a` where it is not a small copyable
+/// value.
+fn value_type(api: &Api, param: &Param) -> TokenStream {
+    match (param.id_type, api.unalias(&param.ty)) {
+        (Some(id), _) => {
+            let ident = type_ident(&api.client.ids[id].name);
+            quote! { &'a #ident }
+        }
+        (None, TypeRef::String) => quote! { &'a str },
+        (None, TypeRef::Vec(item)) => {
+            let item = type_tokens(api, item, &models_prefix());
+            quote! { &'a [#item] }
+        }
+        (None, ty @ TypeRef::Named(_)) => {
+            let ty = type_tokens(api, ty, &models_prefix());
+            quote! { &'a #ty }
+        }
+        (None, ty) => type_tokens(api, ty, &models_prefix()),
+    }
+}
+
+/// Whether a parameter's request field borrows (and so needs `'a`).
+fn param_borrows(api: &Api, param: &Param) -> bool {
+    param.id_type.is_some()
+        || matches!(
+            api.unalias(&param.ty),
+            TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_)
+        )
+}
+
+fn body_field_type(api: &Api, ty: &TypeRef) -> TokenStream {
     match ty {
-        TypeRef::String => quote! { &str },
+        TypeRef::String => quote! { &'a str },
         TypeRef::Vec(item) => {
             let item = type_tokens(api, item, &models_prefix());
-            quote! { &[#item] }
+            quote! { &'a [#item] }
         }
         ty => {
             let ty = type_tokens(api, ty, &models_prefix());
-            quote! { &#ty }
+            quote! { &'a #ty }
         }
     }
 }
 
-fn arguments(api: &Api, op: &Operation) -> Vec<TokenStream> {
-    let mut args = Vec::new();
-    let ordered = op
-        .params
+/// The parameters a caller must give, in argument order: path parameters,
+/// then required query and header parameters. The required body follows.
+fn required_params(op: &Operation) -> impl Iterator<Item = &Param> {
+    op.params
         .iter()
-        .filter(|p| p.required)
-        .chain(op.params.iter().filter(|p| !p.required));
-    let mut optional_started = false;
-    for param in ordered {
-        if !param.required && !optional_started {
-            optional_started = true;
-            if let Some(body) = op.body.as_ref().filter(|b| b.required) {
-                let ty = body_argument_type(api, &body.ty);
-                args.push(quote! { body: #ty });
-            }
-        }
+        .filter(|p| p.location == ParamLocation::Path)
+        .chain(
+            op.params
+                .iter()
+                .filter(|p| p.location != ParamLocation::Path && p.required),
+        )
+}
+
+fn optional_params(op: &Operation) -> impl Iterator<Item = &Param> {
+    op.params.iter().filter(|p| !p.required)
+}
+
+fn required_body(op: &Operation) -> Option<&TypeRef> {
+    op.body.as_ref().filter(|b| b.required).map(|b| &b.ty)
+}
+
+fn optional_body(op: &Operation) -> Option<&TypeRef> {
+    op.body.as_ref().filter(|b| !b.required).map(|b| &b.ty)
+}
+
+/// The builder method (provided, returns the request value) and the send
+/// method (what awaiting it calls; "not faked" unless implemented).
+fn trait_methods(api: &Api, index: usize) -> TokenStream {
+    let (op, items) = items(api, index);
+    let method = field_ident(&op.name);
+    let send = field_ident(&items.send_method);
+    let builder = type_ident(&items.builder);
+    let request = type_ident(&items.request);
+    let constant = ident(&items.constant);
+    let output = output_type(api, index);
+    let mut args = Vec::new();
+    let mut inits = Vec::new();
+    for param in required_params(op) {
         let name = field_ident(&param.name);
-        let ty = argument_type(api, param);
+        let ty = param_type(api, param);
         args.push(quote! { #name: #ty });
+        inits.push(quote! { #name, });
     }
-    if let Some(body) = &op.body {
-        let ty = body_argument_type(api, &body.ty);
-        if !body.required {
-            args.push(quote! { body: Option<#ty> });
-        } else if !optional_started {
-            args.push(quote! { body: #ty });
-        }
+    if let Some(ty) = required_body(op) {
+        let ty = body_field_type(api, ty);
+        args.push(quote! { body: #ty });
+        inits.push(quote! { body, });
+    }
+    for param in optional_params(op) {
+        let name = field_ident(&param.name);
+        inits.push(quote! { #name: None, });
+    }
+    if optional_body(op).is_some() {
+        inits.push(quote! { body: None, });
     }
     if op.idempotency_key {
-        args.push(quote! { idempotency_key: Option<IdempotencyKey> });
+        inits.push(quote! { idempotency_key: None, });
     }
-    args
+    if !request_borrows(api, op) {
+        inits.push(quote! { lifetime: std::marker::PhantomData, });
+    }
+    let allow = (args.len() > 6).then(|| quote! { #[allow(clippy::too_many_arguments)] });
+    let doc = operation_doc(op);
+    let send_doc = format!(
+        " Sends a [`{}`]: what awaiting [`{}`] does.",
+        items.request, items.builder
+    );
+    quote! {
+        #doc
+        #allow
+        fn #method<'a>(&'a self, #(#args),*) -> #builder<'a, Self>
+        where
+            Self: Sized,
+        {
+            #builder {
+                client: self,
+                request: #request { #(#inits)* },
+            }
+        }
+
+        #[doc = #send_doc]
+        fn #send(&self, request: #request<'_>) -> impl Future<Output = #output> + Send {
+            let _ = request;
+            async { Err(Error::not_faked(operations::#constant.name)) }
+        }
+    }
 }
 
-fn too_many_arguments(op: &Operation) -> Option<TokenStream> {
-    let count =
-        op.params.len() + usize::from(op.body.is_some()) + usize::from(op.idempotency_key) + 1;
-    (count > 7).then(|| quote! { #[allow(clippy::too_many_arguments)] })
-}
-
-fn signature(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let name = field_ident(&op.name);
-    let args = arguments(api, op);
-    let ok = success_type(api, op, types);
-    let err = error_type(types);
-    let allow = too_many_arguments(op);
-    quote! { #allow fn #name(&self, #(#args),*) -> impl Future<Output = Result<Response<#ok>, Error<#err>>> }
-}
-
-fn async_signature(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let name = field_ident(&op.name);
-    let args = arguments(api, op);
-    let ok = success_type(api, op, types);
-    let err = error_type(types);
-    let allow = too_many_arguments(op);
-    quote! { #allow async fn #name(&self, #(#args),*) -> Result<Response<#ok>, Error<#err>> }
+fn request_borrows(api: &Api, op: &Operation) -> bool {
+    op.body.is_some() || op.params.iter().any(|p| param_borrows(api, p))
 }
 
 fn operation_doc(op: &Operation) -> TokenStream {
@@ -368,24 +495,25 @@ fn operation_doc(op: &Operation) -> TokenStream {
         text.push_str(description.trim());
         text.push_str("\n\n");
     }
-    let documented: Vec<&Param> = op.params.iter().filter(|p| p.doc.text.is_some()).collect();
+    let documented: Vec<&Param> = required_params(op)
+        .filter(|p| p.doc.text.is_some())
+        .collect();
     if !documented.is_empty() {
         for param in documented {
-            let about = param
-                .doc
-                .text
-                .as_deref()
-                .unwrap_or_default()
-                .replace('\n', " ");
-            text.push_str(&format!("- `{}`: {}\n", param.name, about.trim()));
+            text.push_str(&format!("- `{}`: {}\n", param.name, one_line(&param.doc)));
         }
         text.push('\n');
     }
-    if op.idempotency_key {
-        text.push_str(
-            "Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a \
-             new key and returns it with the result and with the error.\n\n",
-        );
+    let setters: Vec<String> = optional_params(op)
+        .map(|p| format!("`{}`", p.name))
+        .chain(optional_body(op).map(|_| "`body`".to_owned()))
+        .chain(op.idempotency_key.then(|| "`idempotency_key`".to_owned()))
+        .collect();
+    if !setters.is_empty() {
+        text.push_str(&format!(
+            "Optional parts are set on the returned request: {}.\n\n",
+            setters.join(", ")
+        ));
     }
     text.push_str(&format!("`{} {}`", op.method, op.path_template));
     docs::outer(&Doc {
@@ -394,9 +522,21 @@ fn operation_doc(op: &Operation) -> TokenStream {
     })
 }
 
+fn one_line(doc: &Doc) -> String {
+    doc.text
+        .as_deref()
+        .unwrap_or_default()
+        .replace('\n', " ")
+        .trim()
+        .to_owned()
+}
+
 /// How to turn a parameter value into text for the wire.
-fn to_text(api: &Api, ty: &TypeRef, value: TokenStream) -> TokenStream {
-    match unalias(api, ty) {
+fn to_text(api: &Api, param: Option<&Param>, ty: &TypeRef, value: TokenStream) -> TokenStream {
+    if param.is_some_and(|p| p.id_type.is_some()) {
+        return quote! { #value.as_str() };
+    }
+    match api.unalias(ty) {
         TypeRef::String => value,
         TypeRef::Named(id) => match &api.types[*id].kind {
             TypeKind::StringEnum(_) => quote! { #value.as_str() },
@@ -406,8 +546,22 @@ fn to_text(api: &Api, ty: &TypeRef, value: TokenStream) -> TokenStream {
     }
 }
 
-fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let constant = operation_constant(op);
+/// The client's implementation of one send method.
+fn send_impl(api: &Api, index: usize) -> TokenStream {
+    let (op, items) = items(api, index);
+    let send = field_ident(&items.send_method);
+    let request = type_ident(&items.request);
+    let output = output_type(api, index);
+    let constant = ident(&items.constant);
+    let fields = op
+        .params
+        .iter()
+        .map(|p| {
+            let name = field_ident(&p.name);
+            quote! { #name, }
+        })
+        .chain(op.body.as_ref().map(|_| quote! { body, }))
+        .chain(op.idempotency_key.then(|| quote! { idempotency_key, }));
     let mut format_string = String::new();
     let mut format_args = Vec::new();
     for part in &op.path {
@@ -417,10 +571,8 @@ fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
             }
             PathPart::Param(i) => {
                 let param = &op.params[*i];
-                let text = to_text(api, &param.ty, {
-                    let n = field_ident(&param.name);
-                    quote! { #n }
-                });
+                let name = field_ident(&param.name);
+                let text = to_text(api, Some(param), &param.ty, quote! { #name });
                 format_string.push_str("{}");
                 format_args.push(quote! { encode_path(#text) });
             }
@@ -438,17 +590,17 @@ fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
         .map(|param| {
             let name = field_ident(&param.name);
             let wire = &param.wire_name;
-            let set = |value: TokenStream| match (param.location, unalias(api, &param.ty)) {
+            let set = |value: TokenStream| match (param.location, api.unalias(&param.ty)) {
                 (ParamLocation::Query, TypeRef::Vec(item)) => {
-                    let text = to_text(api, item, quote! { item });
+                    let text = to_text(api, None, item, quote! { item });
                     quote! { for item in #value { call.query(#wire, #text); } }
                 }
                 (ParamLocation::Query, _) => {
-                    let text = to_text(api, &param.ty, value);
+                    let text = to_text(api, Some(param), &param.ty, value);
                     quote! { call.query(#wire, #text); }
                 }
                 _ => {
-                    let text = to_text(api, &param.ty, value);
+                    let text = to_text(api, Some(param), &param.ty, value);
                     quote! { call.header(#wire, #text); }
                 }
             };
@@ -474,21 +626,24 @@ fn call_body(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
         .iter()
         .any(|o| matches!(o.body, Some(ResponseBody::Json(_))));
     let accept = accepts_json.then(|| quote! { call.accept("application/json"); });
-    let arms = response_arms(op, types);
+    let arms = response_arms(api, op, items);
     let configured = op.params.iter().any(|p| p.location != ParamLocation::Path)
         || op.body.is_some()
         || op.idempotency_key
         || accepts_json;
     let mutable = configured.then(|| quote! { mut });
     quote! {
-        let #mutable call = Call::new(self, &operations::#constant, #path);
-        #(#setters)*
-        #body
-        #idempotency
-        #accept
-        let response = call.send().await?;
-        match response.status() {
-            #(#arms)*
+        async fn #send(&self, request: #request<'_>) -> #output {
+            let #request { #(#fields)* .. } = request;
+            let #mutable call = Call::new(&self.runtime, &operations::#constant, #path);
+            #(#setters)*
+            #body
+            #idempotency
+            #accept
+            let response = call.send().await?;
+            match response.status() {
+                #(#arms)*
+            }
         }
     }
 }
@@ -508,48 +663,68 @@ fn status_pattern(status: Status) -> TokenStream {
     }
 }
 
-fn response_arms(op: &Operation, types: &OperationTypes) -> Vec<TokenStream> {
-    let mut outcomes: Vec<(&Outcome, bool)> = op
+fn response_arms(api: &Api, op: &Operation, items: &OperationItems) -> Vec<TokenStream> {
+    let mut outcomes: Vec<(usize, &Outcome, bool)> = op
         .successes
         .iter()
-        .map(|o| (o, true))
-        .chain(op.errors.iter().map(|o| (o, false)))
+        .enumerate()
+        .map(|(i, o)| (i, o, true))
+        .chain(op.errors.iter().enumerate().map(|(i, o)| (i, o, false)))
         .collect();
     // Exact codes before ranges before `default`.
-    outcomes.sort_by_key(|(o, _)| match o.status {
+    outcomes.sort_by_key(|(_, o, _)| match o.status {
         Status::Code(_) => 0,
         Status::Range(_) => 1,
         Status::Default => 2,
     });
     let mut arms: Vec<TokenStream> = outcomes
         .iter()
-        .map(|(outcome, success)| {
+        .map(|(index, outcome, success)| {
             let pattern = status_pattern(outcome.status);
             let result = if *success {
-                success_arm(op, types, outcome)
+                success_arm(api, op, items, *index)
             } else {
-                error_arm(types, outcome)
+                error_arm(items, outcome)
             };
             quote! { #pattern => #result, }
         })
         .collect();
-    if !outcomes.iter().any(|(o, _)| o.status == Status::Default) {
+    if !outcomes.iter().any(|(_, o, _)| o.status == Status::Default) {
         arms.push(quote! { _ => Err(response.unexpected_status()), });
     }
     arms
 }
 
-fn success_arm(op: &Operation, types: &OperationTypes, outcome: &Outcome) -> TokenStream {
-    let multi = op.successes.len() > 1;
-    let index = op
-        .successes
-        .iter()
-        .position(|o| std::ptr::eq(o, outcome))
-        .expect("a success");
-    let headers_type = if multi {
-        types.per_status[index].as_ref()
+/// A header's value as the response type holds it.
+fn header_value(api: &Api, header: &ResponseHeader) -> TokenStream {
+    let field = field_ident(&header.field);
+    let wire = &header.wire_name;
+    let read = if header.required {
+        quote! { response.required_header(#wire)? }
     } else {
-        types.response.as_ref()
+        quote! { response.header(#wire)? }
+    };
+    let value = match (header.id_type, header.required) {
+        (Some(id), true) => {
+            let ident = type_ident(&api.client.ids[id].name);
+            quote! { #ident::new(#read) }
+        }
+        (Some(id), false) => {
+            let ident = type_ident(&api.client.ids[id].name);
+            quote! { #read.map(#ident::new) }
+        }
+        (None, _) => read,
+    };
+    quote! { let #field = #value; }
+}
+
+fn success_arm(api: &Api, op: &Operation, items: &OperationItems, index: usize) -> TokenStream {
+    let outcome = &op.successes[index];
+    let multi = op.successes.len() > 1;
+    let headers_type = if multi {
+        items.per_status[index].as_ref()
+    } else {
+        items.response.as_ref()
     };
     if !multi && outcome.headers.is_empty() {
         return match outcome.body {
@@ -558,16 +733,11 @@ fn success_arm(op: &Operation, types: &OperationTypes, outcome: &Outcome) -> Tok
             None => quote! { response.value(()) },
         };
     }
-    let mut statements = Vec::new();
-    for header in &outcome.headers {
-        let field = field_ident(&header.field);
-        let wire = &header.wire_name;
-        statements.push(if header.required {
-            quote! { let #field = response.required_header(#wire)?; }
-        } else {
-            quote! { let #field = response.header(#wire)?; }
-        });
-    }
+    let mut statements: Vec<TokenStream> = outcome
+        .headers
+        .iter()
+        .map(|h| header_value(api, h))
+        .collect();
     match outcome.body {
         Some(ResponseBody::Json(_)) => statements.push(quote! { let body = response.decode()?; }),
         Some(ResponseBody::Bytes) => {
@@ -586,12 +756,7 @@ fn success_arm(op: &Operation, types: &OperationTypes, outcome: &Outcome) -> Tok
         None => None,
     };
     let value = if multi {
-        let response_type = type_ident(
-            types
-                .response
-                .as_ref()
-                .expect("several successes have a response enum"),
-        );
+        let response_type = decided(&items.response, "several successes have a response enum");
         let variant = type_ident(&outcome.variant);
         match value {
             Some(value) => quote! { #response_type::#variant(#value) },
@@ -603,13 +768,13 @@ fn success_arm(op: &Operation, types: &OperationTypes, outcome: &Outcome) -> Tok
     quote! { { #(#statements)* response.value(#value) } }
 }
 
-fn error_arm(types: &OperationTypes, outcome: &Outcome) -> TokenStream {
-    let error = type_ident(
-        types
-            .error
-            .as_ref()
-            .expect("an error outcome means an error type"),
-    );
+/// A type name that resolve decides whenever emit asks for it.
+fn decided(name: &Option<String>, why: &str) -> proc_macro2::Ident {
+    type_ident(name.as_deref().expect(why))
+}
+
+fn error_arm(items: &OperationItems, outcome: &Outcome) -> TokenStream {
+    let error = decided(&items.error, "an error outcome means an error type");
     let variant = type_ident(&outcome.variant);
     match outcome.body {
         Some(ResponseBody::Json(_)) => quote! { Err(response.api_error(#error::#variant)) },
@@ -617,9 +782,13 @@ fn error_arm(types: &OperationTypes, outcome: &Outcome) -> TokenStream {
     }
 }
 
-fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> TokenStream {
-    let method_doc = format!("[`{}::{}`]", types.trait_name, op.name);
-    let mut items = Vec::new();
+/// The request value and its fields, and the response and error types, of
+/// one operation.
+fn operation_types(api: &Api, index: usize) -> TokenStream {
+    let (op, items) = items(api, index);
+    let trait_name = &api.client.traits[items.trait_index].name;
+    let method_doc = format!("[`{trait_name}::{}`]", op.name);
+    let mut out = vec![request_types(api, index)];
     let headers_struct = |name: &str, outcome: &Outcome| {
         let ident = type_ident(name);
         let doc = format!(
@@ -628,10 +797,17 @@ fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> To
         );
         let fields = outcome.headers.iter().map(|h| {
             let field = field_ident(&h.field);
+            let inner = match h.id_type {
+                Some(id) => {
+                    let ident = type_ident(&api.client.ids[id].name);
+                    quote! { #ident }
+                }
+                None => quote! { String },
+            };
             let ty = if h.required {
-                quote! { String }
+                inner
             } else {
-                quote! { Option<String> }
+                quote! { Option<#inner> }
             };
             let mut header_doc = docs::outer(&h.doc);
             if h.doc.text.is_none() {
@@ -655,7 +831,7 @@ fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> To
         }
     };
     if op.successes.len() > 1 {
-        let name = types
+        let name = items
             .response
             .as_ref()
             .expect("several successes have a response enum");
@@ -664,14 +840,9 @@ fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> To
         let variants = op
             .successes
             .iter()
-            .zip(&types.per_status)
+            .zip(&items.per_status)
             .map(|(outcome, per_status)| {
                 let variant = type_ident(&outcome.variant);
-                let text = format!(
-                    " {}: {}",
-                    status_text(outcome.status),
-                    outcome.description.trim().replace('\n', " ")
-                );
                 let payload = match per_status {
                     Some(name) => {
                         let ty = type_ident(name);
@@ -683,41 +854,25 @@ fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> To
                     }
                     None => None,
                 };
-                let text = docs::outer(&Doc {
-                    text: Some(text),
-                    ..Doc::default()
-                });
+                let text = outcome_doc(outcome);
                 quote! { #text #variant #payload, }
             });
-        items.push(quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[non_exhaustive]
-            pub enum #ident { #(#variants)* }
-        });
-        for (outcome, per_status) in op.successes.iter().zip(&types.per_status) {
+        out.push(outcome_enum(&doc, &ident, variants));
+        for (outcome, per_status) in op.successes.iter().zip(&items.per_status) {
             if let Some(name) = per_status {
-                items.push(headers_struct(name, outcome));
+                out.push(headers_struct(name, outcome));
             }
         }
-    } else if let (Some(name), [single]) = (&types.response, op.successes.as_slice()) {
-        items.push(headers_struct(name, single));
+    } else if let (Some(name), [single]) = (&items.response, op.successes.as_slice()) {
+        out.push(headers_struct(name, single));
     }
-    if let Some(name) = &types.error {
+    if let Some(name) = &items.error {
         let ident = type_ident(name);
         let doc =
             format!(" The documented error responses of {method_doc}, with their decoded bodies.");
         let variants = op.errors.iter().map(|outcome| {
             let variant = type_ident(&outcome.variant);
-            let text = format!(
-                " {}: {}",
-                status_text(outcome.status),
-                outcome.description.trim().replace('\n', " ")
-            );
-            let text = docs::outer(&Doc {
-                text: Some(text),
-                ..Doc::default()
-            });
+            let text = outcome_doc(outcome);
             let payload = match &outcome.body {
                 Some(ResponseBody::Json(ty)) => {
                     let ty = type_tokens(api, ty, &models_prefix());
@@ -727,14 +882,162 @@ fn emit_operation_types(api: &Api, op: &Operation, types: &OperationTypes) -> To
             };
             quote! { #text #variant #payload, }
         });
-        items.push(quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[non_exhaustive]
-            pub enum #ident { #(#variants)* }
+        out.push(outcome_enum(&doc, &ident, variants));
+    }
+    quote! { #(#out)* }
+}
+
+/// An open enum of an operation's outcomes (its successes, or its errors).
+fn outcome_enum(
+    doc: &str,
+    ident: &proc_macro2::Ident,
+    variants: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum #ident { #(#variants)* }
+    }
+}
+
+fn outcome_doc(outcome: &Outcome) -> TokenStream {
+    docs::outer(&Doc {
+        text: Some(format!(
+            " {}: {}",
+            status_text(outcome.status),
+            outcome.description.trim().replace('\n', " ")
+        )),
+        ..Doc::default()
+    })
+}
+
+/// The request value a builder method returns, its setters and `.await`,
+/// and the struct of its parts that a send method receives.
+fn request_types(api: &Api, index: usize) -> TokenStream {
+    let (op, items) = items(api, index);
+    let trait_ident = type_ident(&api.client.traits[items.trait_index].name);
+    let builder = type_ident(&items.builder);
+    let request = type_ident(&items.request);
+    let send = field_ident(&items.send_method);
+    let output = output_type(api, index);
+    let method_doc = format!(
+        "[`{}::{}`]",
+        api.client.traits[items.trait_index].name, op.name
+    );
+    let builder_doc = format!(" A {method_doc} request: set what is optional, then `.await` it.");
+    let request_doc = format!(
+        " The parts of a {method_doc} request, as [`{}::{}`] receives them.",
+        api.client.traits[items.trait_index].name, items.send_method
+    );
+    let mut fields = Vec::new();
+    let mut setters = Vec::new();
+    for param in required_params(op) {
+        let name = field_ident(&param.name);
+        let ty = param_type(api, param);
+        let doc = docs::outer(&param.doc);
+        fields.push(quote! { #doc pub #name: #ty, });
+    }
+    if let Some(ty) = required_body(op) {
+        let ty = body_field_type(api, ty);
+        fields.push(quote! { pub body: #ty, });
+    }
+    for param in optional_params(op) {
+        let name = field_ident(&param.name);
+        let ty = param_type(api, param);
+        let doc = docs::outer(&param.doc);
+        fields.push(quote! { #doc pub #name: #ty, });
+        let inner = value_type(api, param);
+        let setter_doc = match &param.doc.text {
+            Some(_) => docs::outer(&param.doc),
+            None => {
+                let text = format!(
+                    " The `{}` {}.",
+                    param.wire_name,
+                    location_word(param.location)
+                );
+                quote! { #[doc = #text] }
+            }
+        };
+        setters.push(quote! {
+            #setter_doc
+            pub fn #name(mut self, value: impl Into<Option<#inner>>) -> Self {
+                self.request.#name = value.into();
+                self
+            }
         });
     }
-    quote! { #(#items)* }
+    if let Some(ty) = optional_body(op) {
+        let ty = body_field_type(api, ty);
+        fields.push(quote! { pub body: Option<#ty>, });
+        setters.push(quote! {
+            /// The request body.
+            pub fn body(mut self, body: impl Into<Option<#ty>>) -> Self {
+                self.request.body = body.into();
+                self
+            }
+        });
+    }
+    if op.idempotency_key {
+        fields.push(quote! {
+            /// The key the request carries; with `None` the client makes a new one.
+            pub idempotency_key: Option<IdempotencyKey>,
+        });
+        setters.push(quote! {
+            /// The idempotency key of an earlier attempt, to repeat it
+            /// safely (a key or an `Option` of one). Without one the client
+            /// makes a new key and returns it with the result and with the
+            /// error.
+            pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+                self.request.idempotency_key = key.into();
+                self
+            }
+        });
+    }
+    if !request_borrows(api, op) {
+        fields.push(quote! { lifetime: std::marker::PhantomData<&'a ()>, });
+    }
+    let setters_impl = (!setters.is_empty()).then(|| {
+        quote! {
+            impl<'a, C> #builder<'a, C> {
+                #(#setters)*
+            }
+        }
+    });
+    quote! {
+        #[doc = #builder_doc]
+        #[must_use = "a request does nothing until it is awaited"]
+        pub struct #builder<'a, C> {
+            client: &'a C,
+            request: #request<'a>,
+        }
+
+        #setters_impl
+
+        impl<'a, C: #trait_ident> IntoFuture for #builder<'a, C> {
+            type Output = #output;
+            type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin(self.client.#send(self.request))
+            }
+        }
+
+        #[doc = #request_doc]
+        #[derive(Clone, Debug)]
+        #[non_exhaustive]
+        pub struct #request<'a> {
+            #(#fields)*
+        }
+    }
+}
+
+fn location_word(location: ParamLocation) -> &'static str {
+    match location {
+        ParamLocation::Path => "path parameter",
+        ParamLocation::Query => "query parameter",
+        ParamLocation::Header => "header",
+    }
 }
 
 fn status_text(status: Status) -> String {

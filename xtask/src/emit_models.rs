@@ -191,6 +191,7 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
         }
     });
     let deserialize = compact.then(|| emit_deserialize(api, name, s));
+    let constructor = (!s.derives.default).then(|| emit_constructor(api, name, s));
     quote! {
         #derive
         pub struct #name {
@@ -199,7 +200,62 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
         }
 
         #debug
+        #constructor
         #deserialize
+    }
+}
+
+/// `new` with the required fields, for structs that cannot be `Default`.
+/// The optional ones are set with struct update syntax
+/// (`CaptureObject { description: Some(..), ..CaptureObject::new(100) }`),
+/// which keeps compiling when the spec adds an optional field. String
+/// arguments take `impl Into<String>`; being generic, such a constructor
+/// costs the models crate nothing to compile until it is called.
+fn emit_constructor(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
+    let mut args = Vec::new();
+    let inits = s.fields.iter().map(|f| {
+        let ident = field_ident(&f.name);
+        if !f.required {
+            return quote! { #ident: None, };
+        }
+        if f.nullable {
+            let ty = field_type(api, f);
+            args.push(quote! { #ident: #ty });
+            quote! { #ident, }
+        } else if f.ty == TypeRef::String {
+            args.push(quote! { #ident: impl Into<String> });
+            quote! { #ident: #ident.into(), }
+        } else {
+            let ty = type_tokens(api, &f.ty, &TokenStream::new());
+            args.push(quote! { #ident: #ty });
+            if f.boxed {
+                quote! { #ident: Box::new(#ident), }
+            } else {
+                quote! { #ident, }
+            }
+        }
+    });
+    let inits: Vec<TokenStream> = inits.collect();
+    let additional = s
+        .additional
+        .as_ref()
+        .map(|_| quote! { additional_properties: Default::default(), });
+    let allow = (args.len() > 7).then(|| quote! { #[allow(clippy::too_many_arguments)] });
+    let doc = format!(
+        " A `{name}` with its required fields; set optional ones with \
+         `{name} {{ field: Some(..), ..{name}::new(..) }}`."
+    );
+    quote! {
+        impl #name {
+            #[doc = #doc]
+            #allow
+            pub fn new(#(#args),*) -> Self {
+                #name {
+                    #(#inits)*
+                    #additional
+                }
+            }
+        }
     }
 }
 
@@ -214,7 +270,9 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             quote! { Option<#ty> }
         }
     });
-    let reads = s
+    // Per field: how a value is read into the partial struct, and how the
+    // struct is finished from it (a missing required field is an error).
+    let (reads, finishes): (Vec<TokenStream>, Vec<TokenStream>) = s
         .fields
         .iter()
         .zip(&idents)
@@ -222,32 +280,30 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
         .map(|((f, ident), &optional)| {
             let key = &f.json_name;
             if optional {
-                quote! { #key => self.#ident = map.next_value()?, }
+                (
+                    quote! { #key => self.#ident = map.next_value()?, },
+                    quote! { #ident: self.#ident, },
+                )
             } else {
-                quote! { #key => self.#ident = Some(map.next_value()?), }
+                (
+                    quote! { #key => self.#ident = Some(map.next_value()?), },
+                    quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, },
+                )
             }
-        });
-    let finishes = s
-        .fields
-        .iter()
-        .zip(&idents)
-        .zip(&optional)
-        .map(|((f, ident), &optional)| {
-            let key = &f.json_name;
-            if optional {
-                quote! { #ident: self.#ident, }
-            } else {
-                quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, }
-            }
-        });
+        })
+        .unzip();
+    // Bound by name from the one table that resolve reserves them in.
+    let partial = type_ident(names::reserved::PARTIAL);
+    let d = type_ident(names::reserved::DESERIALIZER);
+    let e = type_ident(names::reserved::DECODE_ERROR);
     quote! {
         impl<'de> Deserialize<'de> for #name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Partial {
+            fn deserialize<#d: Deserializer<'de>>(deserializer: #d) -> Result<Self, #d::Error> {
+                struct #partial {
                     #(#idents: #partial_types,)*
                 }
 
-                impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+                impl<'de> klarna_runtime::object::Fields<'de> for #partial {
                     type Value = #name;
 
                     fn field<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<bool, M::Error> {
@@ -258,14 +314,14 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
                         Ok(true)
                     }
 
-                    fn finish<E: serde::de::Error>(self) -> Result<#name, E> {
+                    fn finish<#e: serde::de::Error>(self) -> Result<#name, #e> {
                         Ok(#name {
                             #(#finishes)*
                         })
                     }
                 }
 
-                klarna_runtime::object::object(deserializer, Partial {
+                klarna_runtime::object::object(deserializer, #partial {
                     #(#idents: None,)*
                 })
             }

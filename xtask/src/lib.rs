@@ -1,9 +1,24 @@
 //! The generator behind `cargo xtask codegen` and `cargo xtask generate`.
 //!
-//! A pipeline, one stage per module:
-//! `load` (file to `openapiv3`) → `resolve` (to the intermediate `model`,
-//! via `resolve_types` and `settle`) → `emit_models` (tokens) → `format`
-//! (prettyplease) → `write` (disk, or a staleness check). `codegen` runs it.
+//! A pipeline, one stage per module, in run order:
+//!
+//! 1. `load`: a file (YAML or JSON) to an `openapiv3::OpenAPI`, through a
+//!    JSON tree that errors can point into.
+//! 2. `resolve`: the document to the intermediate `model`, where every
+//!    decision is made and every name is final: `resolve_types` names and
+//!    resolves the component schemas, `resolve_operations` turns paths into
+//!    operations (naming the inline schemas they hold), `settle` decides
+//!    derives and where recursion needs a `Box`, and `resolve_client` names
+//!    the client module's own items.
+//! 3. `emit_models` and `emit_client`: the model to tokens, translating only.
+//! 4. `format`: tokens to text with prettyplease, the same on every machine.
+//! 5. `write`: files to disk, or a staleness check that writes nothing.
+//!
+//! `codegen` runs the pipeline for `specs/` with the per-API `Settings` of
+//! `config` (the one home of per-API facts), or for any single document.
+//! Beside it: `names` (casing, collisions, the reserved-name table), `refs`
+//! (the one `$ref` follower), `schema_view`, `docs`, `error`; `outline`,
+//! `decoders`, `sweep` and `bench_compile` serve tests and measurements.
 
 pub mod codegen;
 pub mod config;
@@ -16,7 +31,10 @@ mod format;
 pub mod load;
 mod model;
 mod names;
+pub mod outline;
+mod refs;
 mod resolve;
+mod resolve_client;
 mod resolve_operations;
 mod resolve_types;
 mod schema_view;

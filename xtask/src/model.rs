@@ -1,17 +1,96 @@
 //! The intermediate model between an OpenAPI document and Rust tokens.
 //!
-//! Everything here is already decided: names are final Rust names, every
+//! Everything here is already decided: names are final Rust names (types,
+//! fields, methods, traits and every other item the client module holds), every
 //! `$ref` is an index into `Api::types`, recursion is broken by `boxed`
 //! fields. The emit stages only translate it into tokens.
+
+use crate::config::Settings;
 
 /// One API: one document, one module of the models crate.
 pub struct Api {
     pub title: String,
     pub description: Option<String>,
+    pub settings: Settings,
     pub types: Vec<TypeDef>,
     /// Every type once, in the order the module lists them.
     pub order: Vec<TypeId>,
     pub operations: Vec<Operation>,
+    /// The names of the client's own items.
+    pub client: ClientItems,
+}
+
+impl Api {
+    /// What a type is, once aliases (and chains of them) are seen through.
+    pub fn unalias<'a>(&'a self, ty: &'a TypeRef) -> &'a TypeRef {
+        unalias(ty, |id| Some(&self.types[id].kind))
+    }
+}
+
+/// What `ty` stands for once aliases are followed; `kind` looks a type up
+/// (`None` while it is still being resolved). Bounded, in case they loop.
+pub fn unalias<'a>(ty: &'a TypeRef, kind: impl Fn(TypeId) -> Option<&'a TypeKind>) -> &'a TypeRef {
+    let mut ty = ty;
+    for _ in 0..32 {
+        match ty {
+            TypeRef::Named(id) => match kind(*id) {
+                Some(TypeKind::Alias(target)) => ty = target,
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    ty
+}
+
+/// The names of a client's items besides the operations' methods, chosen
+/// once for the whole module so that none collides with another or with
+/// what the module imports.
+#[derive(Default)]
+pub struct ClientItems {
+    /// The client type (`Client`).
+    pub name: String,
+    /// What the documentation calls the API.
+    pub api_name: String,
+    /// One trait per group of operations, in document order.
+    pub traits: Vec<Trait>,
+    /// The id types of path parameters, in document order.
+    pub ids: Vec<IdType>,
+    /// Per operation, in the order of `Api::operations`.
+    pub operations: Vec<OperationItems>,
+}
+
+pub struct Trait {
+    pub name: String,
+    /// Indices into `Api::operations`.
+    pub operations: Vec<usize>,
+}
+
+/// A string newtype for the ids of one kind of thing (`OrderId`).
+pub struct IdType {
+    pub name: String,
+    /// The snake-case parameter name it is made for (`order_id`).
+    pub param: String,
+}
+
+/// The items one operation gets in the client module.
+pub struct OperationItems {
+    /// Index into `ClientItems::traits`.
+    pub trait_index: usize,
+    /// Its constant in the `operations` module (`CAPTURE_ORDER`).
+    pub constant: String,
+    /// The trait method that sends a complete request (`send_capture_order`).
+    pub send_method: String,
+    /// The request value the builder method returns (`CaptureOrder`).
+    pub builder: String,
+    /// The arguments as a fake receives them (`CaptureOrderRequest`).
+    pub request: String,
+    /// `None`: the success value is a model type, `()` or bytes.
+    pub response: Option<String>,
+    /// For several success statuses, a struct per status that has headers.
+    pub per_status: Vec<Option<String>>,
+    /// `None`: no documented error status.
+    pub error: Option<String>,
 }
 
 /// Index into `Api::types`.
@@ -144,6 +223,8 @@ pub enum PathPart {
 
 pub struct Param {
     pub name: String,
+    /// Index into `ClientItems::ids`: the parameter takes that id type.
+    pub id_type: Option<usize>,
     pub wire_name: String,
     pub location: ParamLocation,
     pub required: bool,
@@ -189,6 +270,8 @@ pub enum ResponseBody {
 
 pub struct ResponseHeader {
     pub field: String,
+    /// Index into `ClientItems::ids`: the header carries that kind of id.
+    pub id_type: Option<usize>,
     pub wire_name: String,
     pub required: bool,
     pub doc: Doc,

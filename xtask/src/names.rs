@@ -104,6 +104,83 @@ pub fn ident_text(name: &str) -> String {
     }
 }
 
+/// The names generated code binds itself, in one table: resolve reserves
+/// them so that no name from a document takes one, and emit binds them from
+/// here, so the two cannot drift apart.
+pub mod reserved {
+    /// The local struct each generated `Deserialize` implementation fills.
+    pub const PARTIAL: &str = "Partial";
+    /// The type parameters of the generated `Deserialize` implementations
+    /// (the deserializer, and the error of `finish`).
+    pub const DESERIALIZER: &str = "D";
+    pub const DECODE_ERROR: &str = "E";
+
+    /// Types that generated models name unqualified: std's prelude and the
+    /// serde items the models module imports.
+    pub const MODEL_TYPES: &[&str] = &[
+        "BTreeMap",
+        "Box",
+        "Clone",
+        "Copy",
+        "Debug",
+        "Default",
+        "Deserialize",
+        "Deserializer",
+        "Drop",
+        "Eq",
+        "Err",
+        "Fn",
+        "From",
+        "Hash",
+        "Iterator",
+        "None",
+        "Ok",
+        "Option",
+        "PartialEq",
+        "Result",
+        "Send",
+        "Serialize",
+        "Serializer",
+        "Sized",
+        "Some",
+        "String",
+        "Sync",
+        "ToOwned",
+        "ToString",
+        "Vec",
+    ];
+
+    /// What a client module re-exports from the runtime.
+    pub const RUNTIME_REEXPORTS: &[&str] = &[
+        "Config",
+        "ConfigError",
+        "Credentials",
+        "Environment",
+        "Error",
+        "ErrorKind",
+        "IdempotencyKey",
+        "Region",
+        "Response",
+        "RetryPolicy",
+    ];
+
+    /// What a client module imports for its own code.
+    pub const CLIENT_IMPORTS: &[&str] = &["Call", "Future", "IntoFuture", "Pin"];
+
+    /// The locals and methods a generated client method or request value
+    /// binds besides the parameters: a parameter of the same name takes a
+    /// suffix (`body2`) instead of clashing.
+    pub const METHOD_BINDINGS: &[&str] = &[
+        "body",
+        "call",
+        "encode_path",
+        "idempotency_key",
+        "into_future",
+        "request",
+        "response",
+    ];
+}
+
 /// Hands out unique names within one scope.
 #[derive(Default)]
 pub struct Scope {

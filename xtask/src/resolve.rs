@@ -1,29 +1,38 @@
 //! Stage 2: a loaded document to the intermediate model.
+//!
+//! `resolve_types` names and resolves the component schemas, then
+//! `resolve_operations` the paths (naming the inline schemas they hold),
+//! `settle` decides what the types can derive and where recursion needs a
+//! `Box`, and `resolve_client` names the client's own items. After this
+//! stage every name is final.
 
+use crate::config::Settings;
 use crate::error::Result;
 use crate::load::Document;
 use crate::model::Api;
+use crate::resolve_client::name_client;
 use crate::resolve_operations::OperationResolver;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
 
-/// `idempotency_header` names the header parameter that carries an
-/// idempotency key; operations that declare it get a key argument that the
-/// client fills in when the caller does not.
-pub fn resolve(doc: &Document, idempotency_header: Option<&str>) -> Result<Api> {
+pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     let empty = Default::default();
     let schemas = doc.api.components.as_ref().map_or(&empty, |c| &c.schemas);
     let mut types = TypeResolver::new(&doc.path, schemas);
     types.resolve_components()?;
-    let operations = OperationResolver::new(&doc.path, &doc.api, &mut types, idempotency_header)
-        .resolve_all(&doc.api)?;
+    let mut operations =
+        OperationResolver::new(&doc.path, &doc.api, &mut types, settings.idempotency_header)
+            .resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
     settle(&doc.path, &mut types)?;
+    let client = name_client(&doc.api.info.title, settings, &types, &mut operations);
     Ok(Api {
         title: doc.api.info.title.clone(),
         description: doc.api.info.description.clone(),
+        settings: *settings,
         types,
         order,
         operations,
+        client,
     })
 }

@@ -1,4 +1,4 @@
-//! Stage 2c: turn the paths of a document into operations.
+//! Stage 2b: turn the paths of a document into operations.
 //!
 //! Parameters, bodies and responses may be `$ref`s into `components`; they
 //! are followed here. Inline schemas in them become named types of the
@@ -17,7 +17,9 @@ use crate::model::{
     Doc, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody, ResponseBody,
     ResponseHeader, Status, TypeKind, TypeRef,
 };
+use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
+use crate::refs;
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
@@ -25,11 +27,6 @@ use crate::schema_view::{SchemaRef, View};
 /// (a `PATCH` that sets a value, say). The client retries such operations
 /// even without an idempotency key.
 const IDEMPOTENT_EXTENSION: &str = "x-idempotent";
-
-/// Names the client method binds besides the parameters (its body and key
-/// arguments, the call it builds, the response, the path encoder): a
-/// parameter of the same name takes a suffix (`body2`) instead of clashing.
-const CLIENT_BINDINGS: &[&str] = &["body", "call", "encode_path", "idempotency_key", "response"];
 
 pub struct OperationResolver<'a, 'r> {
     file: &'a Path,
@@ -95,7 +92,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         let type_name = names::pascal(&name);
         let item_at = Pointer::root().join("paths").join(path);
         let mut arguments = Scope::default();
-        for taken in CLIENT_BINDINGS {
+        for taken in METHOD_BINDINGS {
             arguments.claim(taken);
         }
         let mut params = Vec::new();
@@ -157,6 +154,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             self.check_param_type(&ty, location, &schema_at)?;
             params.push(Param {
                 name: arguments.claim(&names::snake(&data.name)),
+                id_type: None,
                 wire_name: data.name.clone(),
                 location,
                 required: data.required || location == ParamLocation::Path,
@@ -223,8 +221,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         })
     }
 
-    /// Follows `$ref`s into one section of `components`, bounded in case
-    /// they loop.
+    /// Follows `$ref`s into one section of `components`.
     fn component<T>(
         &self,
         item: &'a ReferenceOr<T>,
@@ -232,25 +229,8 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         get: impl Fn(&'a Components) -> &'a IndexMap<String, ReferenceOr<T>>,
         at: &Pointer,
     ) -> Result<&'a T> {
-        let mut item = item;
-        for _ in 0..32 {
-            let reference = match item {
-                ReferenceOr::Item(value) => return Ok(value),
-                ReferenceOr::Reference { reference } => reference,
-            };
-            let prefix = format!("#/components/{section}/");
-            let key = reference.strip_prefix(&prefix).ok_or_else(|| {
-                self.error(
-                    at,
-                    format!("unsupported $ref `{reference}`: expected `{prefix}...`"),
-                )
-            })?;
-            item = self
-                .components
-                .and_then(|c| get(c).get(key))
-                .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to nothing")))?;
-        }
-        Err(self.error(at, "a reference cycle"))
+        let found = refs::follow(self.file, item, section, self.components.map(get), at)?;
+        Ok(found.0)
     }
 
     /// Parameters are sent as text: scalars, enums of them, and (in the
@@ -271,7 +251,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         };
         let ok = match ty {
             TypeRef::Vec(item) => location == ParamLocation::Query && scalar(item),
-            ty => scalar(&self.types.unalias(ty)),
+            ty => scalar(self.types.unalias(ty)),
         };
         if ok {
             Ok(())
@@ -450,6 +430,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             };
             out.push(ResponseHeader {
                 field: fields.claim(&names::snake(wire_name)),
+                id_type: None,
                 wire_name: wire_name.clone(),
                 required: header.required,
                 doc: Doc {

@@ -16,46 +16,10 @@ use crate::error::{Error, Pointer, Result};
 use crate::model::{
     Derives, Doc, Field, Struct, TypeDef, TypeId, TypeKind, TypeRef, Union, UnionVariant, Variant,
 };
+use crate::names::reserved::{DECODE_ERROR, DESERIALIZER, MODEL_TYPES, PARTIAL};
 use crate::names::{self, Scope};
+use crate::refs;
 use crate::schema_view::{SchemaRef, View};
-
-const RESERVED_TYPE_NAMES: &[&str] = &[
-    "BTreeMap",
-    "Box",
-    "Clone",
-    "Copy",
-    // Type parameters of the generated `Deserialize` implementations.
-    "D",
-    "Debug",
-    "Default",
-    "Deserialize",
-    "Deserializer",
-    "Drop",
-    "E",
-    "Eq",
-    "Err",
-    "Fn",
-    "From",
-    "Hash",
-    "Iterator",
-    "None",
-    "Ok",
-    "Option",
-    // The local struct of each generated `Deserialize` implementation.
-    "Partial",
-    "PartialEq",
-    "Result",
-    "Send",
-    "Serialize",
-    "Serializer",
-    "Sized",
-    "Some",
-    "String",
-    "Sync",
-    "ToOwned",
-    "ToString",
-    "Vec",
-];
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
@@ -87,8 +51,9 @@ impl<'a> TypeResolver<'a> {
         };
         // Generated code names these unqualified; a type of the same name
         // would shadow them.
-        for reserved in RESERVED_TYPE_NAMES {
-            resolver.scope.claim(reserved);
+        let emitted = [PARTIAL, DESERIALIZER, DECODE_ERROR];
+        for name in MODEL_TYPES.iter().chain(&emitted) {
+            resolver.scope.claim(name);
         }
         // Names that are already idiomatic claim first: `Address` keeps its
         // name and `address` becomes `Address2`, whatever the order.
@@ -164,19 +129,27 @@ impl<'a> TypeResolver<'a> {
         self.types[id].as_ref().map(|def| &def.kind)
     }
 
-    /// What an alias (or a chain of them) stands for.
-    pub fn unalias(&self, ty: &TypeRef) -> TypeRef {
-        let mut ty = ty.clone();
-        for _ in 0..32 {
-            match &ty {
-                TypeRef::Named(id) => match self.kind(*id) {
-                    Some(TypeKind::Alias(target)) => ty = target.clone(),
-                    _ => break,
-                },
-                _ => break,
-            }
+    /// A variant name for a union member of a plain type: `String`,
+    /// `VecI64`, `MapString`.
+    fn type_words(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::String => "String".to_owned(),
+            TypeRef::Bool => "Bool".to_owned(),
+            TypeRef::I32 => "I32".to_owned(),
+            TypeRef::I64 => "I64".to_owned(),
+            TypeRef::F32 => "F32".to_owned(),
+            TypeRef::F64 => "F64".to_owned(),
+            TypeRef::Json => "Json".to_owned(),
+            TypeRef::Named(id) => self.names[*id].clone(),
+            TypeRef::Vec(item) => format!("Vec{}", self.type_words(item)),
+            TypeRef::Map(value) => format!("Map{}", self.type_words(value)),
+            TypeRef::Nullable(inner) => format!("Nullable{}", self.type_words(inner)),
         }
-        ty
+    }
+
+    /// What an alias (or a chain of them) stands for.
+    pub fn unalias<'t>(&'t self, ty: &'t TypeRef) -> &'t TypeRef {
+        crate::model::unalias(ty, |id| self.kind(id))
     }
 
     /// The type of a schema used somewhere other than as a component; `hint`
@@ -211,15 +184,7 @@ impl<'a> TypeResolver<'a> {
     }
 
     pub fn reference(&self, reference: &str, at: &Pointer) -> Result<TypeRef> {
-        let key = reference
-            .strip_prefix(COMPONENT_PREFIX)
-            .map(unescape_pointer_segment)
-            .ok_or_else(|| {
-                self.error(
-                    at,
-                    format!("unsupported $ref `{reference}`: only `{COMPONENT_PREFIX}...` is"),
-                )
-            })?;
+        let key = refs::key(self.file, reference, "schemas", at)?;
         self.by_component
             .get(key.as_str())
             .map(|&id| TypeRef::Named(id))
@@ -393,12 +358,14 @@ impl<'a> TypeResolver<'a> {
         }
         for (i, member) in view.all_of.iter().enumerate() {
             let member_at = at.join("allOf").join(i);
-            let (schema, schema_at) = match member {
-                ReferenceOr::Item(schema) => (schema, member_at.clone()),
-                ReferenceOr::Reference { reference } => {
-                    self.component_schema(reference, &member_at)?
-                }
-            };
+            let (schema, found_at) = refs::follow(
+                self.file,
+                member,
+                "schemas",
+                Some(self.components),
+                &member_at,
+            )?;
+            let schema_at = found_at.unwrap_or_else(|| member_at.clone());
             let member_view = View::of(schema);
             if member_view.typ.is_some_and(|t| t != "object")
                 || !member_view.one_of.is_empty()
@@ -410,34 +377,6 @@ impl<'a> TypeResolver<'a> {
             parts.push((View::of_parts(&member_view), schema_at));
         }
         Ok(())
-    }
-
-    fn component_schema(&self, reference: &str, at: &Pointer) -> Result<(&'a Schema, Pointer)> {
-        let mut reference = reference.to_owned();
-        // Follow `A: {$ref: B}` chains, bounded in case they loop.
-        for _ in 0..32 {
-            let key = reference
-                .strip_prefix(COMPONENT_PREFIX)
-                .map(unescape_pointer_segment)
-                .ok_or_else(|| self.error(at, format!("unsupported $ref `{reference}`")))?;
-            let (key, schema) = self
-                .components
-                .get_key_value(key.as_str())
-                .ok_or_else(|| self.error(at, format!("$ref `{reference}` points to no schema")))?;
-            match schema {
-                ReferenceOr::Item(schema) => {
-                    return Ok((
-                        schema,
-                        Pointer::root().join("components").join("schemas").join(key),
-                    ))
-                }
-                ReferenceOr::Reference { reference: next } => reference = next.clone(),
-            }
-        }
-        Err(self.error(
-            at,
-            format!("$ref `{reference}` is part of a reference cycle"),
-        ))
     }
 
     fn struct_of(&mut self, parts: &[(View<'_>, Pointer)], name: &str) -> Result<TypeKind> {
@@ -552,7 +491,7 @@ impl<'a> TypeResolver<'a> {
                 }
                 TypeRef::Named(id) => self.names[*id].clone(),
                 TypeRef::Nullable(_) => format!("Variant{}", i + 1),
-                other => names::pascal(&format!("{other:?}")),
+                other => self.type_words(other),
             };
             let mut tag_values = Vec::new();
             if let Some(discriminator) = discriminator {
@@ -568,16 +507,13 @@ impl<'a> TypeResolver<'a> {
                         .iter()
                         .filter(|(_, target)| {
                             *target == reference
-                                || COMPONENT_PREFIX.to_owned() + target == *reference
+                                || format!("{COMPONENT_PREFIX}{target}") == *reference
                         })
                         .map(|(value, _)| value.clone()),
                 );
                 if tag_values.is_empty() {
                     // Without a mapping the tag value is the schema's name.
-                    let key = reference
-                        .strip_prefix(COMPONENT_PREFIX)
-                        .map(unescape_pointer_segment)
-                        .unwrap_or_default();
+                    let key = refs::key(self.file, reference, "schemas", &member_at)?;
                     tag_values.push(key);
                 }
             }
@@ -593,26 +529,6 @@ impl<'a> TypeResolver<'a> {
             variants,
             derives: Derives::default(),
         }))
-    }
-}
-
-impl<'s> View<'s> {
-    /// The object keywords of a view alone, without its `allOf`.
-    fn of_parts(view: &View<'s>) -> View<'s> {
-        View {
-            data: view.data,
-            typ: view.typ,
-            format: None,
-            properties: view.properties,
-            required: view.required,
-            additional: view.additional,
-            items: None,
-            enumeration: Vec::new(),
-            one_of: &[],
-            any_of: &[],
-            all_of: &[],
-            has_not: false,
-        }
     }
 }
 
@@ -633,38 +549,4 @@ pub fn doc_of(view: &View<'_>) -> Doc {
             other => other.to_string(),
         }),
     }
-}
-
-/// `#/components/schemas/Foo~1Bar` names `Foo/Bar`; documents in the wild
-/// also percent-encode spaces.
-fn unescape_pointer_segment(segment: &str) -> String {
-    let decoded = if segment.contains('%') {
-        percent_decode(segment)
-    } else {
-        segment.to_owned()
-    };
-    decoded.replace("~1", "/").replace("~0", "~")
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -72,9 +72,10 @@ fn values<T: Into<Value> + Clone>(values: &[Option<T>]) -> Vec<Value> {
 }
 
 impl<'a> View<'a> {
-    pub fn of(schema: &'a Schema) -> Self {
-        let mut view = View {
-            data: &schema.schema_data,
+    /// A view with no keywords but the data every schema has.
+    fn bare(data: &'a SchemaData) -> Self {
+        View {
+            data,
             typ: None,
             format: None,
             properties: None,
@@ -86,7 +87,22 @@ impl<'a> View<'a> {
             any_of: &[],
             all_of: &[],
             has_not: false,
-        };
+        }
+    }
+
+    /// The object keywords of a view alone, without its `allOf`.
+    pub fn of_parts(view: &View<'a>) -> Self {
+        View {
+            typ: view.typ,
+            properties: view.properties,
+            required: view.required,
+            additional: view.additional,
+            ..View::bare(view.data)
+        }
+    }
+
+    pub fn of(schema: &'a Schema) -> Self {
+        let mut view = View::bare(&schema.schema_data);
         match &schema.schema_kind {
             SchemaKind::Type(Type::String(t)) => {
                 view.typ = Some("string");

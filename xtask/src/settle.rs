@@ -1,4 +1,4 @@
-//! Stage 2b: decisions that need the whole set of types: which fields must
+//! Stage 2c: decisions that need the whole set of types: which fields must
 //! be boxed to break recursion, which derives are valid, and which type
 //! aliases could never compile.
 

@@ -411,6 +411,24 @@ pub struct WebhookData {
     pub status: Option<WebhookStatus>,
 }
 
+impl WebhookData {
+    /// A `WebhookData` with its required fields; set optional ones with `WebhookData { field: Some(..), ..WebhookData::new(..) }`.
+    pub fn new(
+        url: impl Into<String>,
+        event_types: Vec<EventType>,
+        event_version: EventVersion,
+        signing_key_id: impl Into<String>,
+    ) -> Self {
+        WebhookData {
+            url: url.into(),
+            event_types,
+            event_version,
+            signing_key_id: signing_key_id.into(),
+            status: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for WebhookData {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -562,6 +580,26 @@ pub struct Webhook {
     pub created_at: Option<String>,
 }
 
+impl Webhook {
+    /// A `Webhook` with its required fields; set optional ones with `Webhook { field: Some(..), ..Webhook::new(..) }`.
+    pub fn new(
+        webhook_id: impl Into<String>,
+        url: impl Into<String>,
+        event_types: Vec<EventType>,
+        signing_key_id: impl Into<String>,
+    ) -> Self {
+        Webhook {
+            webhook_id: webhook_id.into(),
+            url: url.into(),
+            event_types,
+            event_version: None,
+            signing_key_id: signing_key_id.into(),
+            status: None,
+            created_at: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Webhook {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -634,6 +672,13 @@ pub struct WebhookList {
     pub webhooks: Vec<Webhook>,
 }
 
+impl WebhookList {
+    /// A `WebhookList` with its required fields; set optional ones with `WebhookList { field: Some(..), ..WebhookList::new(..) }`.
+    pub fn new(webhooks: Vec<Webhook>) -> Self {
+        WebhookList { webhooks }
+    }
+}
+
 impl<'de> Deserialize<'de> for WebhookList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -675,6 +720,16 @@ pub struct SigningKey {
     /// Format: `date-time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+
+impl SigningKey {
+    /// A `SigningKey` with its required fields; set optional ones with `SigningKey { field: Some(..), ..SigningKey::new(..) }`.
+    pub fn new(signing_key_id: impl Into<String>) -> Self {
+        SigningKey {
+            signing_key_id: signing_key_id.into(),
+            created_at: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for SigningKey {
@@ -743,6 +798,20 @@ impl std::fmt::Debug for SigningKeyCreated {
     }
 }
 
+impl SigningKeyCreated {
+    /// A `SigningKeyCreated` with its required fields; set optional ones with `SigningKeyCreated { field: Some(..), ..SigningKeyCreated::new(..) }`.
+    pub fn new(
+        signing_key_id: impl Into<String>,
+        signing_key: impl Into<String>,
+    ) -> Self {
+        SigningKeyCreated {
+            signing_key_id: signing_key_id.into(),
+            signing_key: signing_key.into(),
+            created_at: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for SigningKeyCreated {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -794,6 +863,13 @@ impl<'de> Deserialize<'de> for SigningKeyCreated {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SigningKeyList {
     pub signing_keys: Vec<SigningKey>,
+}
+
+impl SigningKeyList {
+    /// A `SigningKeyList` with its required fields; set optional ones with `SigningKeyList { field: Some(..), ..SigningKeyList::new(..) }`.
+    pub fn new(signing_keys: Vec<SigningKey>) -> Self {
+        SigningKeyList { signing_keys }
+    }
 }
 
 impl<'de> Deserialize<'de> for SigningKeyList {

@@ -21,6 +21,18 @@ pub struct Addon {
     pub user_input: Option<String>,
 }
 
+impl Addon {
+    /// A `Addon` with its required fields; set optional ones with `Addon { field: Some(..), ..Addon::new(..) }`.
+    pub fn new(price: i64, r#type: impl Into<String>) -> Self {
+        Addon {
+            external_id: None,
+            price,
+            r#type: r#type.into(),
+            user_input: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Addon {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -486,6 +498,20 @@ pub struct CaptureObject {
     pub shipping_info: Option<Vec<ShippingInfo>>,
 }
 
+impl CaptureObject {
+    /// A `CaptureObject` with its required fields; set optional ones with `CaptureObject { field: Some(..), ..CaptureObject::new(..) }`.
+    pub fn new(captured_amount: i64) -> Self {
+        CaptureObject {
+            captured_amount,
+            description: None,
+            order_lines: None,
+            reference: None,
+            shipping_delay: None,
+            shipping_info: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CaptureObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -752,6 +778,15 @@ impl<'de> Deserialize<'de> for ExtendDueDateOptions {
 pub struct ExtendDueDateRequest {
     /// Number of extra days to give the customer; the extension options call lists what is possible.
     pub number_of_days: i32,
+}
+
+impl ExtendDueDateRequest {
+    /// A `ExtendDueDateRequest` with its required fields; set optional ones with `ExtendDueDateRequest { field: Some(..), ..ExtendDueDateRequest::new(..) }`.
+    pub fn new(number_of_days: i32) -> Self {
+        ExtendDueDateRequest {
+            number_of_days,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for ExtendDueDateRequest {
@@ -1039,6 +1074,20 @@ pub struct LocationAddress {
     /// Street line two (Klarna spells this key with a double underscore).
     #[serde(rename = "street_address__2", skip_serializing_if = "Option::is_none")]
     pub street_address_2: Option<String>,
+}
+
+impl LocationAddress {
+    /// A `LocationAddress` with its required fields; set optional ones with `LocationAddress { field: Some(..), ..LocationAddress::new(..) }`.
+    pub fn new(country: impl Into<String>, street_address: impl Into<String>) -> Self {
+        LocationAddress {
+            city: None,
+            country: country.into(),
+            postal_code: None,
+            region: None,
+            street_address: street_address.into(),
+            street_address_2: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for LocationAddress {
@@ -1812,6 +1861,34 @@ pub struct OrderLine {
     pub unit_price: i64,
 }
 
+impl OrderLine {
+    /// A `OrderLine` with its required fields; set optional ones with `OrderLine { field: Some(..), ..OrderLine::new(..) }`.
+    pub fn new(
+        name: impl Into<String>,
+        quantity: i64,
+        total_amount: i64,
+        unit_price: i64,
+    ) -> Self {
+        OrderLine {
+            image_url: None,
+            merchant_data: None,
+            name: name.into(),
+            product_identifiers: None,
+            product_url: None,
+            quantity,
+            quantity_unit: None,
+            reference: None,
+            subscription: None,
+            tax_rate: None,
+            total_amount,
+            total_discount_amount: None,
+            total_tax_amount: None,
+            r#type: None,
+            unit_price,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for OrderLine {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2249,6 +2326,18 @@ pub struct RefundObject {
     pub refunded_amount: i64,
 }
 
+impl RefundObject {
+    /// A `RefundObject` with its required fields; set optional ones with `RefundObject { field: Some(..), ..RefundObject::new(..) }`.
+    pub fn new(refunded_amount: i64) -> Self {
+        RefundObject {
+            description: None,
+            order_lines: None,
+            reference: None,
+            refunded_amount,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for RefundObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2633,6 +2722,21 @@ pub struct Subscription {
     pub name: String,
 }
 
+impl Subscription {
+    /// A `Subscription` with its required fields; set optional ones with `Subscription { field: Some(..), ..Subscription::new(..) }`.
+    pub fn new(
+        interval: SubscriptionInterval,
+        interval_count: i32,
+        name: impl Into<String>,
+    ) -> Self {
+        Subscription {
+            interval,
+            interval_count,
+            name: name.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Subscription {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2821,6 +2925,17 @@ pub struct UpdateAuthorization {
     pub order_lines: Option<Vec<OrderLine>>,
 }
 
+impl UpdateAuthorization {
+    /// A `UpdateAuthorization` with its required fields; set optional ones with `UpdateAuthorization { field: Some(..), ..UpdateAuthorization::new(..) }`.
+    pub fn new(order_amount: i64) -> Self {
+        UpdateAuthorization {
+            description: None,
+            order_amount,
+            order_lines: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for UpdateAuthorization {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2953,6 +3068,15 @@ impl<'de> Deserialize<'de> for UpdateMerchantReferences {
 pub struct UpdateShippingInfo {
     /// The shipments to add.
     pub shipping_info: Vec<ShippingInfo>,
+}
+
+impl UpdateShippingInfo {
+    /// A `UpdateShippingInfo` with its required fields; set optional ones with `UpdateShippingInfo { field: Some(..), ..UpdateShippingInfo::new(..) }`.
+    pub fn new(shipping_info: Vec<ShippingInfo>) -> Self {
+        UpdateShippingInfo {
+            shipping_info,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for UpdateShippingInfo {

@@ -325,6 +325,18 @@ pub struct CaptureRequest {
     pub shipments: Option<Vec<Shipment>>,
 }
 
+impl CaptureRequest {
+    /// A `CaptureRequest` with its required fields; set optional ones with `CaptureRequest { field: Some(..), ..CaptureRequest::new(..) }`.
+    pub fn new(capture_amount: i64) -> Self {
+        CaptureRequest {
+            capture_amount,
+            capture_reference: None,
+            line_items: None,
+            shipments: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CaptureRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -666,6 +678,21 @@ pub struct LineItem {
     pub unit_price: Option<i64>,
 }
 
+impl LineItem {
+    /// A `LineItem` with its required fields; set optional ones with `LineItem { field: Some(..), ..LineItem::new(..) }`.
+    pub fn new(name: impl Into<String>, quantity: i64, total_amount: i64) -> Self {
+        LineItem {
+            name: name.into(),
+            product_identifier: None,
+            quantity,
+            reference: None,
+            total_amount,
+            total_tax_amount: None,
+            unit_price: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for LineItem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -808,6 +835,20 @@ pub struct PaymentCapture {
     pub shipments: Option<Vec<Shipment>>,
 }
 
+impl PaymentCapture {
+    /// A `PaymentCapture` with its required fields; set optional ones with `PaymentCapture { field: Some(..), ..PaymentCapture::new(..) }`.
+    pub fn new(capture_amount: i64, payment_capture_id: impl Into<String>) -> Self {
+        PaymentCapture {
+            capture_amount,
+            capture_reference: None,
+            captured_at: None,
+            line_items: None,
+            payment_capture_id: payment_capture_id.into(),
+            shipments: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for PaymentCapture {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -893,6 +934,23 @@ pub struct PaymentChargeback {
     pub payment_dispute_id: Option<String>,
 }
 
+impl PaymentChargeback {
+    /// A `PaymentChargeback` with its required fields; set optional ones with `PaymentChargeback { field: Some(..), ..PaymentChargeback::new(..) }`.
+    pub fn new(
+        chargeback_amount: i64,
+        payment_chargeback_id: impl Into<String>,
+    ) -> Self {
+        PaymentChargeback {
+            chargeback_amount,
+            chargeback_at: None,
+            chargeback_reason: None,
+            line_items: None,
+            payment_chargeback_id: payment_chargeback_id.into(),
+            payment_dispute_id: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for PaymentChargeback {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -974,6 +1032,18 @@ pub struct PaymentConfirmation {
     /// Example: `partner-transaction-reference-4567`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_transaction_reference: Option<String>,
+}
+
+impl PaymentConfirmation {
+    /// A `PaymentConfirmation` with its required fields; set optional ones with `PaymentConfirmation { field: Some(..), ..PaymentConfirmation::new(..) }`.
+    pub fn new(currency: impl Into<String>, payment_amount: i64) -> Self {
+        PaymentConfirmation {
+            config: None,
+            currency: currency.into(),
+            payment_amount,
+            payment_transaction_reference: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PaymentConfirmation {
@@ -1156,6 +1226,20 @@ pub struct PaymentRefund {
     pub refunded_at: Option<String>,
 }
 
+impl PaymentRefund {
+    /// A `PaymentRefund` with its required fields; set optional ones with `PaymentRefund { field: Some(..), ..PaymentRefund::new(..) }`.
+    pub fn new(payment_refund_id: impl Into<String>, refund_amount: i64) -> Self {
+        PaymentRefund {
+            line_items: None,
+            payment_capture_id: None,
+            payment_refund_id: payment_refund_id.into(),
+            refund_amount,
+            refund_reference: None,
+            refunded_at: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for PaymentRefund {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -1247,6 +1331,25 @@ pub struct PaymentRequest {
     /// Format: `date-time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+
+impl PaymentRequest {
+    /// A `PaymentRequest` with its required fields; set optional ones with `PaymentRequest { field: Some(..), ..PaymentRequest::new(..) }`.
+    pub fn new(
+        payment_request_id: impl Into<String>,
+        state: PaymentRequestState,
+    ) -> Self {
+        PaymentRequest {
+            created_at: None,
+            expires_at: None,
+            payment_request: None,
+            payment_request_id: payment_request_id.into(),
+            state,
+            state_context: None,
+            state_expires_at: None,
+            updated_at: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PaymentRequest {
@@ -1349,6 +1452,22 @@ pub struct PaymentRequestData {
     /// Where the goods go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Vec<Shipping>>,
+}
+
+impl PaymentRequestData {
+    /// A `PaymentRequestData` with its required fields; set optional ones with `PaymentRequestData { field: Some(..), ..PaymentRequestData::new(..) }`.
+    pub fn new(currency: impl Into<String>, payment_amount: i64) -> Self {
+        PaymentRequestData {
+            buyer: None,
+            config: None,
+            currency: currency.into(),
+            line_items: None,
+            merchant_reference: None,
+            payment_amount,
+            payment_reference: None,
+            shipping: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PaymentRequestData {
@@ -1509,6 +1628,24 @@ pub struct PaymentRequestStateChangePayload {
     pub additional_properties: BTreeMap<String, serde_json::Value>,
 }
 
+impl PaymentRequestStateChangePayload {
+    /// A `PaymentRequestStateChangePayload` with its required fields; set optional ones with `PaymentRequestStateChangePayload { field: Some(..), ..PaymentRequestStateChangePayload::new(..) }`.
+    pub fn new(
+        payment_request_id: impl Into<String>,
+        state: PaymentRequestState,
+    ) -> Self {
+        PaymentRequestStateChangePayload {
+            merchant_reference: None,
+            payment_reference: None,
+            payment_request_id: payment_request_id.into(),
+            payment_transaction_id: None,
+            previous_state: None,
+            state,
+            additional_properties: Default::default(),
+        }
+    }
+}
+
 /// Details that come with the current state; for AUTHORIZED, the new transaction and its pricing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentRequestStateContext {
@@ -1630,6 +1767,37 @@ pub struct PaymentTransaction {
     /// Format: `date-time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+
+impl PaymentTransaction {
+    /// A `PaymentTransaction` with its required fields; set optional ones with `PaymentTransaction { field: Some(..), ..PaymentTransaction::new(..) }`.
+    pub fn new(
+        payment_transaction_id: impl Into<String>,
+        state: PaymentTransactionState,
+    ) -> Self {
+        PaymentTransaction {
+            acquiring_channel: None,
+            captures: None,
+            chargebacks: None,
+            created_at: None,
+            currency: None,
+            expires_at: None,
+            line_items: None,
+            merchant_reference: None,
+            original_authorization_amount: None,
+            payment_amount: None,
+            payment_pricing: None,
+            payment_transaction_id: payment_transaction_id.into(),
+            payment_transaction_reference: None,
+            previous_state: None,
+            refunds: None,
+            remaining_authorization_amount: None,
+            shipping: None,
+            state,
+            state_reason: None,
+            updated_at: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PaymentTransaction {
@@ -2205,6 +2373,17 @@ pub struct RefundRequest {
     pub refund_reference: Option<String>,
 }
 
+impl RefundRequest {
+    /// A `RefundRequest` with its required fields; set optional ones with `RefundRequest { field: Some(..), ..RefundRequest::new(..) }`.
+    pub fn new(refund_amount: i64) -> Self {
+        RefundRequest {
+            line_items: None,
+            refund_amount,
+            refund_reference: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for RefundRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2679,6 +2858,23 @@ pub struct WebhookEventMetadata {
     /// The webhook subscription that delivered the event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<String>,
+}
+
+impl WebhookEventMetadata {
+    /// A `WebhookEventMetadata` with its required fields; set optional ones with `WebhookEventMetadata { field: Some(..), ..WebhookEventMetadata::new(..) }`.
+    pub fn new(event_id: impl Into<String>, event_type: impl Into<String>) -> Self {
+        WebhookEventMetadata {
+            account_id: None,
+            correlation_id: None,
+            event_id: event_id.into(),
+            event_type: event_type.into(),
+            event_version: None,
+            live: None,
+            occurred_at: None,
+            product_instance_id: None,
+            webhook_id: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for WebhookEventMetadata {

@@ -220,6 +220,16 @@ pub struct Attachment {
     pub content_type: String,
 }
 
+impl Attachment {
+    /// A `Attachment` with its required fields; set optional ones with `Attachment { field: Some(..), ..Attachment::new(..) }`.
+    pub fn new(body: impl Into<String>, content_type: impl Into<String>) -> Self {
+        Attachment {
+            body: body.into(),
+            content_type: content_type.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Attachment {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -271,6 +281,17 @@ pub struct AuthorizedPaymentMethod {
     pub number_of_installments: Option<i32>,
     /// Kind of payment method.
     pub r#type: AuthorizedPaymentMethodType,
+}
+
+impl AuthorizedPaymentMethod {
+    /// A `AuthorizedPaymentMethod` with its required fields; set optional ones with `AuthorizedPaymentMethod { field: Some(..), ..AuthorizedPaymentMethod::new(..) }`.
+    pub fn new(r#type: AuthorizedPaymentMethodType) -> Self {
+        AuthorizedPaymentMethod {
+            number_of_days: None,
+            number_of_installments: None,
+            r#type,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for AuthorizedPaymentMethod {
@@ -418,6 +439,21 @@ pub struct CardInformation {
     pub masked_number: String,
 }
 
+impl CardInformation {
+    /// A `CardInformation` with its required fields; set optional ones with `CardInformation { field: Some(..), ..CardInformation::new(..) }`.
+    pub fn new(
+        brand: impl Into<String>,
+        expiry_date: impl Into<String>,
+        masked_number: impl Into<String>,
+    ) -> Self {
+        CardInformation {
+            brand: brand.into(),
+            expiry_date: expiry_date.into(),
+            masked_number: masked_number.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CardInformation {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -532,6 +568,37 @@ pub struct CreateOrderRequest {
     /// Example: `complete`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<CreateOrderRequestStatus>,
+}
+
+impl CreateOrderRequest {
+    /// A `CreateOrderRequest` with its required fields; set optional ones with `CreateOrderRequest { field: Some(..), ..CreateOrderRequest::new(..) }`.
+    pub fn new(
+        order_amount: i64,
+        order_lines: Vec<OrderLine>,
+        purchase_country: impl Into<String>,
+        purchase_currency: impl Into<String>,
+    ) -> Self {
+        CreateOrderRequest {
+            authorization_token: None,
+            auto_capture: None,
+            billing_address: None,
+            custom_payment_method_ids: None,
+            customer: None,
+            locale: None,
+            merchant_data: None,
+            merchant_reference1: None,
+            merchant_reference2: None,
+            merchant_urls: None,
+            order_amount,
+            order_lines,
+            order_tax_amount: None,
+            payment_method_categories: None,
+            purchase_country: purchase_country.into(),
+            purchase_currency: purchase_currency.into(),
+            shipping_address: None,
+            status: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for CreateOrderRequest {
@@ -1333,6 +1400,21 @@ pub struct CustomerToken {
     pub status: CustomerTokenStatus,
 }
 
+impl CustomerToken {
+    /// A `CustomerToken` with its required fields; set optional ones with `CustomerToken { field: Some(..), ..CustomerToken::new(..) }`.
+    pub fn new(
+        payment_method_type: impl Into<String>,
+        status: CustomerTokenStatus,
+    ) -> Self {
+        CustomerToken {
+            card: None,
+            direct_debit: None,
+            payment_method_type: payment_method_type.into(),
+            status,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerToken {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -1596,6 +1678,17 @@ pub struct CustomerTokenAuthorizedPaymentMethod {
     pub r#type: CustomerTokenAuthorizedPaymentMethodType,
 }
 
+impl CustomerTokenAuthorizedPaymentMethod {
+    /// A `CustomerTokenAuthorizedPaymentMethod` with its required fields; set optional ones with `CustomerTokenAuthorizedPaymentMethod { field: Some(..), ..CustomerTokenAuthorizedPaymentMethod::new(..) }`.
+    pub fn new(r#type: CustomerTokenAuthorizedPaymentMethodType) -> Self {
+        CustomerTokenAuthorizedPaymentMethod {
+            number_of_days: None,
+            number_of_installments: None,
+            r#type,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethod {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -1755,6 +1848,27 @@ pub struct CustomerTokenCreationRequest {
     pub purchase_currency: String,
 }
 
+impl CustomerTokenCreationRequest {
+    /// A `CustomerTokenCreationRequest` with its required fields; set optional ones with `CustomerTokenCreationRequest { field: Some(..), ..CustomerTokenCreationRequest::new(..) }`.
+    pub fn new(
+        description: impl Into<String>,
+        intended_use: CustomerTokenCreationRequestIntendedUse,
+        locale: impl Into<String>,
+        purchase_country: impl Into<String>,
+        purchase_currency: impl Into<String>,
+    ) -> Self {
+        CustomerTokenCreationRequest {
+            billing_address: None,
+            customer: None,
+            description: description.into(),
+            intended_use,
+            locale: locale.into(),
+            purchase_country: purchase_country.into(),
+            purchase_currency: purchase_currency.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerTokenCreationRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -1890,6 +2004,19 @@ pub struct CustomerTokenCreationResponse {
     ///
     /// Example: `0b1d9815-165e-42e2-8867-35bc03789e00`.
     pub token_id: String,
+}
+
+impl CustomerTokenCreationResponse {
+    /// A `CustomerTokenCreationResponse` with its required fields; set optional ones with `CustomerTokenCreationResponse { field: Some(..), ..CustomerTokenCreationResponse::new(..) }`.
+    pub fn new(token_id: impl Into<String>) -> Self {
+        CustomerTokenCreationResponse {
+            billing_address: None,
+            customer: None,
+            payment_method_reference: None,
+            redirect_url: None,
+            token_id: token_id.into(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for CustomerTokenCreationResponse {
@@ -2035,6 +2162,16 @@ pub struct CustomerTokenMerchantUrls {
     pub push: Option<String>,
 }
 
+impl CustomerTokenMerchantUrls {
+    /// A `CustomerTokenMerchantUrls` with its required fields; set optional ones with `CustomerTokenMerchantUrls { field: Some(..), ..CustomerTokenMerchantUrls::new(..) }`.
+    pub fn new(confirmation: impl Into<String>) -> Self {
+        CustomerTokenMerchantUrls {
+            confirmation: confirmation.into(),
+            push: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerTokenMerchantUrls {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2117,6 +2254,31 @@ pub struct CustomerTokenOrder {
     /// Set by Klarna; merchants do not send it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<String>,
+}
+
+impl CustomerTokenOrder {
+    /// A `CustomerTokenOrder` with its required fields; set optional ones with `CustomerTokenOrder { field: Some(..), ..CustomerTokenOrder::new(..) }`.
+    pub fn new(
+        order_amount: i64,
+        order_lines: Vec<CustomerTokenOrderLine>,
+        order_tax_amount: i64,
+        purchase_currency: impl Into<String>,
+    ) -> Self {
+        CustomerTokenOrder {
+            attachment: None,
+            auto_capture: None,
+            merchant_data: None,
+            merchant_reference1: None,
+            merchant_reference2: None,
+            merchant_urls: None,
+            order_amount,
+            order_lines,
+            order_tax_amount,
+            purchase_currency: purchase_currency.into(),
+            shipping_address: None,
+            usage: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for CustomerTokenOrder {
@@ -2278,6 +2440,34 @@ pub struct CustomerTokenOrderLine {
     ///
     /// Example: `2500`.
     pub unit_price: i64,
+}
+
+impl CustomerTokenOrderLine {
+    /// A `CustomerTokenOrderLine` with its required fields; set optional ones with `CustomerTokenOrderLine { field: Some(..), ..CustomerTokenOrderLine::new(..) }`.
+    pub fn new(
+        name: impl Into<String>,
+        quantity: i64,
+        total_amount: i64,
+        unit_price: i64,
+    ) -> Self {
+        CustomerTokenOrderLine {
+            image_url: None,
+            merchant_data: None,
+            name: name.into(),
+            product_identifiers: None,
+            product_url: None,
+            quantity,
+            quantity_unit: None,
+            reference: None,
+            subscription: None,
+            tax_rate: None,
+            total_amount,
+            total_discount_amount: None,
+            total_tax_amount: None,
+            r#type: None,
+            unit_price,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for CustomerTokenOrderLine {
@@ -2466,6 +2656,22 @@ pub struct CustomerTokenOrderResponse {
     pub redirect_url: String,
 }
 
+impl CustomerTokenOrderResponse {
+    /// A `CustomerTokenOrderResponse` with its required fields; set optional ones with `CustomerTokenOrderResponse { field: Some(..), ..CustomerTokenOrderResponse::new(..) }`.
+    pub fn new(
+        fraud_status: CustomerTokenOrderResponseFraudStatus,
+        order_id: impl Into<String>,
+        redirect_url: impl Into<String>,
+    ) -> Self {
+        CustomerTokenOrderResponse {
+            authorized_payment_method: None,
+            fraud_status,
+            order_id: order_id.into(),
+            redirect_url: redirect_url.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerTokenOrderResponse {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2578,6 +2784,15 @@ pub struct CustomerTokenStatusUpdateRequest {
     pub status: CustomerTokenStatusUpdateRequestStatus,
 }
 
+impl CustomerTokenStatusUpdateRequest {
+    /// A `CustomerTokenStatusUpdateRequest` with its required fields; set optional ones with `CustomerTokenStatusUpdateRequest { field: Some(..), ..CustomerTokenStatusUpdateRequest::new(..) }`.
+    pub fn new(status: CustomerTokenStatusUpdateRequestStatus) -> Self {
+        CustomerTokenStatusUpdateRequest {
+            status,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2660,6 +2875,21 @@ pub struct CustomerTokenSubscription {
     pub interval_count: i64,
     /// Product name of the subscription.
     pub name: String,
+}
+
+impl CustomerTokenSubscription {
+    /// A `CustomerTokenSubscription` with its required fields; set optional ones with `CustomerTokenSubscription { field: Some(..), ..CustomerTokenSubscription::new(..) }`.
+    pub fn new(
+        interval: CustomerTokenSubscriptionInterval,
+        interval_count: i64,
+        name: impl Into<String>,
+    ) -> Self {
+        CustomerTokenSubscription {
+            interval,
+            interval_count,
+            name: name.into(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for CustomerTokenSubscription {
@@ -2773,6 +3003,15 @@ pub struct DirectDebitInformation {
     pub masked_number: String,
 }
 
+impl DirectDebitInformation {
+    /// A `DirectDebitInformation` with its required fields; set optional ones with `DirectDebitInformation { field: Some(..), ..DirectDebitInformation::new(..) }`.
+    pub fn new(masked_number: impl Into<String>) -> Self {
+        DirectDebitInformation {
+            masked_number: masked_number.into(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for DirectDebitInformation {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -2873,6 +3112,17 @@ pub struct MerchantSession {
     ///
     /// Example: `0b1d9815-165e-42e2-8867-35bc03789e00`.
     pub session_id: String,
+}
+
+impl MerchantSession {
+    /// A `MerchantSession` with its required fields; set optional ones with `MerchantSession { field: Some(..), ..MerchantSession::new(..) }`.
+    pub fn new(client_token: impl Into<String>, session_id: impl Into<String>) -> Self {
+        MerchantSession {
+            client_token: client_token.into(),
+            payment_method_categories: None,
+            session_id: session_id.into(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for MerchantSession {
@@ -3092,6 +3342,18 @@ pub struct Order {
     pub redirect_url: Option<String>,
 }
 
+impl Order {
+    /// A `Order` with its required fields; set optional ones with `Order { field: Some(..), ..Order::new(..) }`.
+    pub fn new(order_id: impl Into<String>) -> Self {
+        Order {
+            authorized_payment_method: None,
+            fraud_status: None,
+            order_id: order_id.into(),
+            redirect_url: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Order {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -3255,6 +3517,34 @@ pub struct OrderLine {
     ///
     /// Example: `2500`.
     pub unit_price: i64,
+}
+
+impl OrderLine {
+    /// A `OrderLine` with its required fields; set optional ones with `OrderLine { field: Some(..), ..OrderLine::new(..) }`.
+    pub fn new(
+        name: impl Into<String>,
+        quantity: i64,
+        total_amount: i64,
+        unit_price: i64,
+    ) -> Self {
+        OrderLine {
+            image_url: None,
+            merchant_data: None,
+            name: name.into(),
+            product_identifiers: None,
+            product_url: None,
+            quantity,
+            quantity_unit: None,
+            reference: None,
+            subscription: None,
+            tax_rate: None,
+            total_amount,
+            total_discount_amount: None,
+            total_tax_amount: None,
+            r#type: None,
+            unit_price,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for OrderLine {
@@ -4109,6 +4399,43 @@ pub struct SessionCreate {
     pub status: Option<SessionCreateStatus>,
 }
 
+impl SessionCreate {
+    /// A `SessionCreate` with its required fields; set optional ones with `SessionCreate { field: Some(..), ..SessionCreate::new(..) }`.
+    pub fn new(
+        order_amount: i64,
+        order_lines: Vec<OrderLine>,
+        purchase_country: impl Into<String>,
+        purchase_currency: impl Into<String>,
+    ) -> Self {
+        SessionCreate {
+            acquiring_channel: None,
+            attachment: None,
+            authorization_token: None,
+            billing_address: None,
+            client_token: None,
+            custom_payment_method_ids: None,
+            customer: None,
+            design: None,
+            expires_at: None,
+            intent: None,
+            locale: None,
+            merchant_data: None,
+            merchant_reference1: None,
+            merchant_reference2: None,
+            merchant_urls: None,
+            options: None,
+            order_amount,
+            order_lines,
+            order_tax_amount: None,
+            payment_method_categories: None,
+            purchase_country: purchase_country.into(),
+            purchase_currency: purchase_currency.into(),
+            shipping_address: None,
+            status: None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for SessionCreate {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
@@ -4785,6 +5112,21 @@ pub struct Subscription {
     pub interval_count: i64,
     /// Product name of the subscription.
     pub name: String,
+}
+
+impl Subscription {
+    /// A `Subscription` with its required fields; set optional ones with `Subscription { field: Some(..), ..Subscription::new(..) }`.
+    pub fn new(
+        interval: SubscriptionInterval,
+        interval_count: i64,
+        name: impl Into<String>,
+    ) -> Self {
+        Subscription {
+            interval,
+            interval_count,
+            name: name.into(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Subscription {

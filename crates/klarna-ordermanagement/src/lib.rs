@@ -2,11 +2,12 @@
 
 #![doc = include_str!("../README.md")]
 #![cfg_attr(rustfmt, rustfmt::skip)]
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use klarna_runtime::call::{encode_path, Call};
 pub use klarna_runtime::{
-    Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response, RetryPolicy,
+    Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
+    Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::ordermanagement as models;
@@ -25,6 +26,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/acknowledge`: [`Orders::acknowledge_order`](super::Orders::acknowledge_order).
@@ -34,6 +36,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/acknowledge",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`: [`Orders::update_authorization`](super::Orders::update_authorization).
@@ -43,6 +46,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/authorization",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::get_captures`](super::Captures::get_captures).
@@ -52,6 +56,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/captures`: [`Captures::capture_order`](super::Captures::capture_order).
@@ -61,6 +66,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}`: [`Captures::get_capture`](super::Captures::get_capture).
@@ -70,6 +76,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `PATCH /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date`: [`Captures::extend_due_date`](super::Captures::extend_due_date).
@@ -79,6 +86,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`: [`Captures::get_options_for_extend_due_date`](super::Captures::get_options_for_extend_due_date).
@@ -88,6 +96,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info`: [`Captures::append_shipping_info`](super::Captures::append_shipping_info).
@@ -97,6 +106,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`: [`Captures::trigger_send_out`](super::Captures::trigger_send_out).
@@ -106,6 +116,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`: [`Orders::update_consumer_details`](super::Orders::update_consumer_details).
@@ -115,6 +126,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/customer-details",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`: [`Orders::extend_authorization_time`](super::Orders::extend_authorization_time).
@@ -124,6 +136,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/extend-authorization-time",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`: [`Orders::update_merchant_references`](super::Orders::update_merchant_references).
@@ -133,6 +146,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/merchant-references",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/refunds`: [`Refunds::refund_order`](super::Refunds::refund_order).
@@ -142,6 +156,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/refunds",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /ordermanagement/v1/orders/{order_id}/refunds/{refund_id}`: [`Refunds::get_refund`](super::Refunds::get_refund).
@@ -151,6 +166,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/refunds/{refund_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/release-remaining-authorization`: [`Orders::release_remaining_authorization`](super::Orders::release_remaining_authorization).
@@ -160,6 +176,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/release-remaining-authorization",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`: [`Orders::append_order_shipping_info`](super::Orders::append_order_shipping_info).
@@ -169,6 +186,7 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/shipping-info",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /ordermanagement/v1/orders/{order_id}/cancel`: [`Orders::cancel_order`](super::Orders::cancel_order).
@@ -178,26 +196,232 @@ pub mod operations {
         path: "/ordermanagement/v1/orders/{order_id}/cancel",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 }
 
-/// Orders operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// A client of the Order Management API. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Client {
+    runtime: klarna_runtime::Client,
+}
+
+impl Client {
+    /// The Order Management API of Klarna's `region`, live or playground.
+    pub fn new(
+        region: Region,
+        environment: Environment,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Client::from_config(Config::new(region, environment, credentials))
+    }
+
+    /// A client from a configuration of your own: another host (a
+    /// local sandbox, a proxy), timeouts, retries.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        Client::from_runtime(klarna_runtime::Client::new(config)?)
+    }
+
+    /// A client on a runtime client built elsewhere, sharing its connections: build one `klarna_runtime::Client` (on an HTTP client of your own with `klarna_runtime::Client::with_http_client`, say) and make the client of each API from a clone of it. It takes Basic credentials ([`Credentials::basic`]); others are refused.
+    pub fn from_runtime(runtime: klarna_runtime::Client) -> Result<Self, ConfigError> {
+        runtime
+            .expect_credentials(
+                klarna_runtime::CredentialsKind::Basic,
+                "Order Management",
+            )?;
+        Ok(Client { runtime })
+    }
+
+    /// The same client (sharing its connections) with another retry
+    /// policy for the calls made through it.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Client {
+            runtime: self.runtime.with_retry(policy),
+        }
+    }
+
+    /// The same client with another timeout per attempt.
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+        Client {
+            runtime: self.runtime.with_timeout(timeout),
+        }
+    }
+
+    /// The same client with another limit on a whole call, retries
+    /// included; `None` for no limit beyond the attempts' own.
+    pub fn with_overall_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Client {
+            runtime: self.runtime.with_overall_timeout(timeout),
+        }
+    }
+
+    /// The runtime client underneath: its base URL, timeouts and
+    /// retry policy.
+    pub fn runtime(&self) -> &klarna_runtime::Client {
+        &self.runtime
+    }
+}
+
+/// The id of a order, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(String);
+
+impl OrderId {
+    pub fn new(id: impl Into<String>) -> Self {
+        OrderId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for OrderId {
+    fn from(id: String) -> Self {
+        OrderId(id)
+    }
+}
+
+impl From<&str> for OrderId {
+    fn from(id: &str) -> Self {
+        OrderId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for OrderId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CaptureId(String);
+
+impl CaptureId {
+    pub fn new(id: impl Into<String>) -> Self {
+        CaptureId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CaptureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for CaptureId {
+    fn from(id: String) -> Self {
+        CaptureId(id)
+    }
+}
+
+impl From<&str> for CaptureId {
+    fn from(id: &str) -> Self {
+        CaptureId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for CaptureId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefundId(String);
+
+impl RefundId {
+    pub fn new(id: impl Into<String>) -> Self {
+        RefundId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RefundId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for RefundId {
+    fn from(id: String) -> Self {
+        RefundId(id)
+    }
+}
+
+impl From<&str> for RefundId {
+    fn from(id: &str) -> Self {
+        RefundId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for RefundId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Orders operations of the Order Management API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Orders {
     /// Get an order
     ///
     /// Returns the current state of one order, with its captures and refunds.
     ///
     /// - `order_id`: Klarna's identifier of the order.
-    /// - `klarna_integrator`: Optional name of the platform or plugin that makes the call on the merchant's behalf.
+    ///
+    /// Optional parts are set on the returned request: `klarna_integrator`.
     ///
     /// `GET /ordermanagement/v1/orders/{order_id}`
-    fn get_order(
+    fn get_order<'a>(&'a self, order_id: &'a OrderId) -> GetOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetOrder {
+            client: self,
+            request: GetOrderRequest {
+                order_id,
+                klarna_integrator: None,
+            },
+        }
+    }
+
+    /// Sends a [`GetOrderRequest`]: what awaiting [`GetOrder`] does.
+    fn send_get_order(
         &self,
-        order_id: &str,
-        klarna_integrator: Option<&str>,
+        request: GetOrderRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::MerchantOrderDto>, Error<GetOrderError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_ORDER.name)) }
+    }
 
     /// Acknowledge a checkout order
     ///
@@ -205,14 +429,35 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/acknowledge`
-    fn acknowledge_order(
+    fn acknowledge_order<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+    ) -> AcknowledgeOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        AcknowledgeOrder {
+            client: self,
+            request: AcknowledgeOrderRequest {
+                order_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`AcknowledgeOrderRequest`]: what awaiting [`AcknowledgeOrder`] does.
+    fn send_acknowledge_order(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> impl Future<Output = Result<Response<()>, Error<AcknowledgeOrderError>>> + Send;
+        request: AcknowledgeOrderRequest<'_>,
+    ) -> impl Future<
+        Output = Result<Response<()>, Error<AcknowledgeOrderError>>,
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::ACKNOWLEDGE_ORDER.name)) }
+    }
 
     /// Change the order amount and lines
     ///
@@ -220,17 +465,37 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`
-    fn update_authorization(
+    fn update_authorization<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::UpdateAuthorization,
+    ) -> UpdateAuthorization<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateAuthorization {
+            client: self,
+            request: UpdateAuthorizationRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateAuthorizationRequest`]: what awaiting [`UpdateAuthorization`] does.
+    fn send_update_authorization(
         &self,
-        order_id: &str,
-        body: &models::UpdateAuthorization,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateAuthorizationRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateAuthorizationError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_AUTHORIZATION.name)) }
+    }
 
     /// Change the shipping address
     ///
@@ -238,17 +503,37 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`
-    fn update_consumer_details(
+    fn update_consumer_details<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::UpdateConsumer,
+    ) -> UpdateConsumerDetails<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateConsumerDetails {
+            client: self,
+            request: UpdateConsumerDetailsRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateConsumerDetailsRequest`]: what awaiting [`UpdateConsumerDetails`] does.
+    fn send_update_consumer_details(
         &self,
-        order_id: &str,
-        body: &models::UpdateConsumer,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateConsumerDetailsRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateConsumerDetailsError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_CONSUMER_DETAILS.name)) }
+    }
 
     /// Extend the authorization period
     ///
@@ -256,16 +541,35 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`
-    fn extend_authorization_time(
+    fn extend_authorization_time<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+    ) -> ExtendAuthorizationTime<'a, Self>
+    where
+        Self: Sized,
+    {
+        ExtendAuthorizationTime {
+            client: self,
+            request: ExtendAuthorizationTimeRequest {
+                order_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`ExtendAuthorizationTimeRequest`]: what awaiting [`ExtendAuthorizationTime`] does.
+    fn send_extend_authorization_time(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ExtendAuthorizationTimeRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<ExtendAuthorizationTimeError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::EXTEND_AUTHORIZATION_TIME.name)) }
+    }
 
     /// Change the merchant references
     ///
@@ -273,17 +577,37 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`
-    fn update_merchant_references(
+    fn update_merchant_references<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::UpdateMerchantReferences,
+    ) -> UpdateMerchantReferences<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateMerchantReferences {
+            client: self,
+            request: UpdateMerchantReferencesRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateMerchantReferencesRequest`]: what awaiting [`UpdateMerchantReferences`] does.
+    fn send_update_merchant_references(
         &self,
-        order_id: &str,
-        body: &models::UpdateMerchantReferences,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateMerchantReferencesRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateMerchantReferencesError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_MERCHANT_REFERENCES.name)) }
+    }
 
     /// Release the uncaptured amount
     ///
@@ -291,16 +615,35 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/release-remaining-authorization`
-    fn release_remaining_authorization(
+    fn release_remaining_authorization<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+    ) -> ReleaseRemainingAuthorization<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReleaseRemainingAuthorization {
+            client: self,
+            request: ReleaseRemainingAuthorizationRequest {
+                order_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`ReleaseRemainingAuthorizationRequest`]: what awaiting [`ReleaseRemainingAuthorization`] does.
+    fn send_release_remaining_authorization(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ReleaseRemainingAuthorizationRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<ReleaseRemainingAuthorizationError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::RELEASE_REMAINING_AUTHORIZATION.name)) }
+    }
 
     /// Add shipping details to an order
     ///
@@ -308,17 +651,37 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`
-    fn append_order_shipping_info(
+    fn append_order_shipping_info<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::UpdateShippingInfo,
+    ) -> AppendOrderShippingInfo<'a, Self>
+    where
+        Self: Sized,
+    {
+        AppendOrderShippingInfo {
+            client: self,
+            request: AppendOrderShippingInfoRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`AppendOrderShippingInfoRequest`]: what awaiting [`AppendOrderShippingInfo`] does.
+    fn send_append_order_shipping_info(
         &self,
-        order_id: &str,
-        body: &models::UpdateShippingInfo,
-        idempotency_key: Option<IdempotencyKey>,
+        request: AppendOrderShippingInfoRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<AppendOrderShippingInfoError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::APPEND_ORDER_SHIPPING_INFO.name)) }
+    }
 
     /// Cancel an order
     ///
@@ -326,26 +689,42 @@ pub trait Orders {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/cancel`
-    fn cancel_order(
+    fn cancel_order<'a>(&'a self, order_id: &'a OrderId) -> CancelOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        CancelOrder {
+            client: self,
+            request: CancelOrderRequest {
+                order_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CancelOrderRequest`]: what awaiting [`CancelOrder`] does.
+    fn send_cancel_order(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> impl Future<Output = Result<Response<()>, Error<CancelOrderError>>> + Send;
+        request: CancelOrderRequest<'_>,
+    ) -> impl Future<Output = Result<Response<()>, Error<CancelOrderError>>> + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CANCEL_ORDER.name)) }
+    }
 }
 
 impl Orders for Client {
-    async fn get_order(
+    async fn send_get_order(
         &self,
-        order_id: &str,
-        klarna_integrator: Option<&str>,
+        request: GetOrderRequest<'_>,
     ) -> Result<Response<models::MerchantOrderDto>, Error<GetOrderError>> {
+        let GetOrderRequest { order_id, klarna_integrator, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_ORDER,
-            &format!("/ordermanagement/v1/orders/{}", encode_path(order_id)),
+            &format!("/ordermanagement/v1/orders/{}", encode_path(order_id.as_str())),
         );
         if let Some(value) = klarna_integrator {
             call.header("Klarna-Integrator", value);
@@ -359,15 +738,18 @@ impl Orders for Client {
         }
     }
 
-    async fn acknowledge_order(
+    async fn send_acknowledge_order(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: AcknowledgeOrderRequest<'_>,
     ) -> Result<Response<()>, Error<AcknowledgeOrderError>> {
+        let AcknowledgeOrderRequest { order_id, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::ACKNOWLEDGE_ORDER,
-            &format!("/ordermanagement/v1/orders/{}/acknowledge", encode_path(order_id)),
+            &format!(
+                "/ordermanagement/v1/orders/{}/acknowledge", encode_path(order_id
+                .as_str())
+            ),
         );
         call.idempotency_key(idempotency_key);
         let response = call.send().await?;
@@ -379,17 +761,17 @@ impl Orders for Client {
         }
     }
 
-    async fn update_authorization(
+    async fn send_update_authorization(
         &self,
-        order_id: &str,
-        body: &models::UpdateAuthorization,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateAuthorizationRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateAuthorizationError>> {
+        let UpdateAuthorizationRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_AUTHORIZATION,
             &format!(
-                "/ordermanagement/v1/orders/{}/authorization", encode_path(order_id)
+                "/ordermanagement/v1/orders/{}/authorization", encode_path(order_id
+                .as_str())
             ),
         );
         call.json(body);
@@ -402,17 +784,17 @@ impl Orders for Client {
         }
     }
 
-    async fn update_consumer_details(
+    async fn send_update_consumer_details(
         &self,
-        order_id: &str,
-        body: &models::UpdateConsumer,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateConsumerDetailsRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateConsumerDetailsError>> {
+        let UpdateConsumerDetailsRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_CONSUMER_DETAILS,
             &format!(
-                "/ordermanagement/v1/orders/{}/customer-details", encode_path(order_id)
+                "/ordermanagement/v1/orders/{}/customer-details", encode_path(order_id
+                .as_str())
             ),
         );
         call.json(body);
@@ -425,17 +807,17 @@ impl Orders for Client {
         }
     }
 
-    async fn extend_authorization_time(
+    async fn send_extend_authorization_time(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ExtendAuthorizationTimeRequest<'_>,
     ) -> Result<Response<()>, Error<ExtendAuthorizationTimeError>> {
+        let ExtendAuthorizationTimeRequest { order_id, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::EXTEND_AUTHORIZATION_TIME,
             &format!(
                 "/ordermanagement/v1/orders/{}/extend-authorization-time",
-                encode_path(order_id)
+                encode_path(order_id.as_str())
             ),
         );
         call.idempotency_key(idempotency_key);
@@ -447,18 +829,17 @@ impl Orders for Client {
         }
     }
 
-    async fn update_merchant_references(
+    async fn send_update_merchant_references(
         &self,
-        order_id: &str,
-        body: &models::UpdateMerchantReferences,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateMerchantReferencesRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateMerchantReferencesError>> {
+        let UpdateMerchantReferencesRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_MERCHANT_REFERENCES,
             &format!(
-                "/ordermanagement/v1/orders/{}/merchant-references",
-                encode_path(order_id)
+                "/ordermanagement/v1/orders/{}/merchant-references", encode_path(order_id
+                .as_str())
             ),
         );
         call.json(body);
@@ -471,17 +852,17 @@ impl Orders for Client {
         }
     }
 
-    async fn release_remaining_authorization(
+    async fn send_release_remaining_authorization(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ReleaseRemainingAuthorizationRequest<'_>,
     ) -> Result<Response<()>, Error<ReleaseRemainingAuthorizationError>> {
+        let ReleaseRemainingAuthorizationRequest { order_id, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::RELEASE_REMAINING_AUTHORIZATION,
             &format!(
                 "/ordermanagement/v1/orders/{}/release-remaining-authorization",
-                encode_path(order_id)
+                encode_path(order_id.as_str())
             ),
         );
         call.idempotency_key(idempotency_key);
@@ -493,17 +874,17 @@ impl Orders for Client {
         }
     }
 
-    async fn append_order_shipping_info(
+    async fn send_append_order_shipping_info(
         &self,
-        order_id: &str,
-        body: &models::UpdateShippingInfo,
-        idempotency_key: Option<IdempotencyKey>,
+        request: AppendOrderShippingInfoRequest<'_>,
     ) -> Result<Response<()>, Error<AppendOrderShippingInfoError>> {
+        let AppendOrderShippingInfoRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::APPEND_ORDER_SHIPPING_INFO,
             &format!(
-                "/ordermanagement/v1/orders/{}/shipping-info", encode_path(order_id)
+                "/ordermanagement/v1/orders/{}/shipping-info", encode_path(order_id
+                .as_str())
             ),
         );
         call.json(body);
@@ -516,15 +897,17 @@ impl Orders for Client {
         }
     }
 
-    async fn cancel_order(
+    async fn send_cancel_order(
         &self,
-        order_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CancelOrderRequest<'_>,
     ) -> Result<Response<()>, Error<CancelOrderError>> {
+        let CancelOrderRequest { order_id, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CANCEL_ORDER,
-            &format!("/ordermanagement/v1/orders/{}/cancel", encode_path(order_id)),
+            &format!(
+                "/ordermanagement/v1/orders/{}/cancel", encode_path(order_id.as_str())
+            ),
         );
         call.idempotency_key(idempotency_key);
         let response = call.send().await?;
@@ -536,7 +919,7 @@ impl Orders for Client {
     }
 }
 
-/// Captures operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// Captures operations of the Order Management API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Captures {
     /// List the captures of an order
     ///
@@ -545,12 +928,26 @@ pub trait Captures {
     /// - `order_id`: Klarna's identifier of the order.
     ///
     /// `GET /ordermanagement/v1/orders/{order_id}/captures`
-    fn get_captures(
+    fn get_captures<'a>(&'a self, order_id: &'a OrderId) -> GetCaptures<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetCaptures {
+            client: self,
+            request: GetCapturesRequest { order_id },
+        }
+    }
+
+    /// Sends a [`GetCapturesRequest`]: what awaiting [`GetCaptures`] does.
+    fn send_get_captures(
         &self,
-        order_id: &str,
+        request: GetCapturesRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<Vec<models::Capture>>, Error<GetCapturesError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_CAPTURES.name)) }
+    }
 
     /// Capture an order
     ///
@@ -558,17 +955,37 @@ pub trait Captures {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/captures`
-    fn capture_order(
+    fn capture_order<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::CaptureObject,
+    ) -> CaptureOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        CaptureOrder {
+            client: self,
+            request: CaptureOrderRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CaptureOrderRequest`]: what awaiting [`CaptureOrder`] does.
+    fn send_capture_order(
         &self,
-        order_id: &str,
-        body: &models::CaptureObject,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CaptureOrderRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CAPTURE_ORDER.name)) }
+    }
 
     /// Get a capture
     ///
@@ -578,13 +995,33 @@ pub trait Captures {
     /// - `capture_id`: Identifier of the capture, as returned in the Capture-Id header.
     ///
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}`
-    fn get_capture(
+    fn get_capture<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        capture_id: &'a CaptureId,
+    ) -> GetCapture<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetCapture {
+            client: self,
+            request: GetCaptureRequest {
+                order_id,
+                capture_id,
+            },
+        }
+    }
+
+    /// Sends a [`GetCaptureRequest`]: what awaiting [`GetCapture`] does.
+    fn send_get_capture(
         &self,
-        order_id: &str,
-        capture_id: &str,
+        request: GetCaptureRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Capture>, Error<GetCaptureError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_CAPTURE.name)) }
+    }
 
     /// Extend the payment due date
     ///
@@ -593,16 +1030,37 @@ pub trait Captures {
     /// - `order_id`: Klarna's identifier of the order.
     /// - `capture_id`: Identifier of the capture, as returned in the Capture-Id header.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date`
-    fn extend_due_date(
+    fn extend_due_date<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        capture_id: &'a CaptureId,
+        body: &'a models::ExtendDueDateRequest,
+    ) -> ExtendDueDate<'a, Self>
+    where
+        Self: Sized,
+    {
+        ExtendDueDate {
+            client: self,
+            request: ExtendDueDateRequest {
+                order_id,
+                capture_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`ExtendDueDateRequest`]: what awaiting [`ExtendDueDate`] does.
+    fn send_extend_due_date(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        body: &models::ExtendDueDateRequest,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> impl Future<Output = Result<Response<()>, Error<ExtendDueDateError>>> + Send;
+        request: ExtendDueDateRequest<'_>,
+    ) -> impl Future<Output = Result<Response<()>, Error<ExtendDueDateError>>> + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::EXTEND_DUE_DATE.name)) }
+    }
 
     /// List due date extension options
     ///
@@ -612,16 +1070,36 @@ pub trait Captures {
     /// - `capture_id`: Identifier of the capture, as returned in the Capture-Id header.
     ///
     /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`
-    fn get_options_for_extend_due_date(
+    fn get_options_for_extend_due_date<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        capture_id: &'a CaptureId,
+    ) -> GetOptionsForExtendDueDate<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetOptionsForExtendDueDate {
+            client: self,
+            request: GetOptionsForExtendDueDateRequest {
+                order_id,
+                capture_id,
+            },
+        }
+    }
+
+    /// Sends a [`GetOptionsForExtendDueDateRequest`]: what awaiting [`GetOptionsForExtendDueDate`] does.
+    fn send_get_options_for_extend_due_date(
         &self,
-        order_id: &str,
-        capture_id: &str,
+        request: GetOptionsForExtendDueDateRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::ExtendDueDateOptions>,
             Error<GetOptionsForExtendDueDateError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_OPTIONS_FOR_EXTEND_DUE_DATE.name)) }
+    }
 
     /// Add shipping details to a capture
     ///
@@ -630,18 +1108,39 @@ pub trait Captures {
     /// - `order_id`: Klarna's identifier of the order.
     /// - `capture_id`: Identifier of the capture, as returned in the Capture-Id header.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/shipping-info`
-    fn append_shipping_info(
+    fn append_shipping_info<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        capture_id: &'a CaptureId,
+        body: &'a models::UpdateShippingInfo,
+    ) -> AppendShippingInfo<'a, Self>
+    where
+        Self: Sized,
+    {
+        AppendShippingInfo {
+            client: self,
+            request: AppendShippingInfoRequest {
+                order_id,
+                capture_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`AppendShippingInfoRequest`]: what awaiting [`AppendShippingInfo`] does.
+    fn send_append_shipping_info(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        body: &models::UpdateShippingInfo,
-        idempotency_key: Option<IdempotencyKey>,
+        request: AppendShippingInfoRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<AppendShippingInfoError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::APPEND_SHIPPING_INFO.name)) }
+    }
 
     /// Resend customer messages for a capture
     ///
@@ -650,26 +1149,49 @@ pub trait Captures {
     /// - `order_id`: Klarna's identifier of the order.
     /// - `capture_id`: Identifier of the capture, as returned in the Capture-Id header.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`
-    fn trigger_send_out(
+    fn trigger_send_out<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        capture_id: &'a CaptureId,
+    ) -> TriggerSendOut<'a, Self>
+    where
+        Self: Sized,
+    {
+        TriggerSendOut {
+            client: self,
+            request: TriggerSendOutRequest {
+                order_id,
+                capture_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`TriggerSendOutRequest`]: what awaiting [`TriggerSendOut`] does.
+    fn send_trigger_send_out(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> impl Future<Output = Result<Response<()>, Error<TriggerSendOutError>>> + Send;
+        request: TriggerSendOutRequest<'_>,
+    ) -> impl Future<Output = Result<Response<()>, Error<TriggerSendOutError>>> + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::TRIGGER_SEND_OUT.name)) }
+    }
 }
 
 impl Captures for Client {
-    async fn get_captures(
+    async fn send_get_captures(
         &self,
-        order_id: &str,
+        request: GetCapturesRequest<'_>,
     ) -> Result<Response<Vec<models::Capture>>, Error<GetCapturesError>> {
+        let GetCapturesRequest { order_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_CAPTURES,
-            &format!("/ordermanagement/v1/orders/{}/captures", encode_path(order_id)),
+            &format!(
+                "/ordermanagement/v1/orders/{}/captures", encode_path(order_id.as_str())
+            ),
         );
         call.accept("application/json");
         let response = call.send().await?;
@@ -680,23 +1202,24 @@ impl Captures for Client {
         }
     }
 
-    async fn capture_order(
+    async fn send_capture_order(
         &self,
-        order_id: &str,
-        body: &models::CaptureObject,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CaptureOrderRequest<'_>,
     ) -> Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>> {
+        let CaptureOrderRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CAPTURE_ORDER,
-            &format!("/ordermanagement/v1/orders/{}/captures", encode_path(order_id)),
+            &format!(
+                "/ordermanagement/v1/orders/{}/captures", encode_path(order_id.as_str())
+            ),
         );
         call.json(body);
         call.idempotency_key(idempotency_key);
         let response = call.send().await?;
         match response.status() {
             201 => {
-                let capture_id = response.header("Capture-Id")?;
+                let capture_id = response.header("Capture-Id")?.map(CaptureId::new);
                 let location = response.header("Location")?;
                 response
                     .value(CaptureOrderResponse {
@@ -710,17 +1233,17 @@ impl Captures for Client {
         }
     }
 
-    async fn get_capture(
+    async fn send_get_capture(
         &self,
-        order_id: &str,
-        capture_id: &str,
+        request: GetCaptureRequest<'_>,
     ) -> Result<Response<models::Capture>, Error<GetCaptureError>> {
+        let GetCaptureRequest { order_id, capture_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_CAPTURE,
             &format!(
-                "/ordermanagement/v1/orders/{}/captures/{}", encode_path(order_id),
-                encode_path(capture_id)
+                "/ordermanagement/v1/orders/{}/captures/{}", encode_path(order_id
+                .as_str()), encode_path(capture_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -732,19 +1255,17 @@ impl Captures for Client {
         }
     }
 
-    async fn extend_due_date(
+    async fn send_extend_due_date(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        body: &models::ExtendDueDateRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ExtendDueDateRequest<'_>,
     ) -> Result<Response<()>, Error<ExtendDueDateError>> {
+        let ExtendDueDateRequest { order_id, capture_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::EXTEND_DUE_DATE,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/extend-due-date",
-                encode_path(order_id), encode_path(capture_id)
+                encode_path(order_id.as_str()), encode_path(capture_id.as_str())
             ),
         );
         call.json(body);
@@ -758,20 +1279,20 @@ impl Captures for Client {
         }
     }
 
-    async fn get_options_for_extend_due_date(
+    async fn send_get_options_for_extend_due_date(
         &self,
-        order_id: &str,
-        capture_id: &str,
+        request: GetOptionsForExtendDueDateRequest<'_>,
     ) -> Result<
         Response<models::ExtendDueDateOptions>,
         Error<GetOptionsForExtendDueDateError>,
     > {
+        let GetOptionsForExtendDueDateRequest { order_id, capture_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_OPTIONS_FOR_EXTEND_DUE_DATE,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/extend-due-date-options",
-                encode_path(order_id), encode_path(capture_id)
+                encode_path(order_id.as_str()), encode_path(capture_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -783,19 +1304,23 @@ impl Captures for Client {
         }
     }
 
-    async fn append_shipping_info(
+    async fn send_append_shipping_info(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        body: &models::UpdateShippingInfo,
-        idempotency_key: Option<IdempotencyKey>,
+        request: AppendShippingInfoRequest<'_>,
     ) -> Result<Response<()>, Error<AppendShippingInfoError>> {
+        let AppendShippingInfoRequest {
+            order_id,
+            capture_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::APPEND_SHIPPING_INFO,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/shipping-info",
-                encode_path(order_id), encode_path(capture_id)
+                encode_path(order_id.as_str()), encode_path(capture_id.as_str())
             ),
         );
         call.json(body);
@@ -809,18 +1334,17 @@ impl Captures for Client {
         }
     }
 
-    async fn trigger_send_out(
+    async fn send_trigger_send_out(
         &self,
-        order_id: &str,
-        capture_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: TriggerSendOutRequest<'_>,
     ) -> Result<Response<()>, Error<TriggerSendOutError>> {
+        let TriggerSendOutRequest { order_id, capture_id, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::TRIGGER_SEND_OUT,
             &format!(
                 "/ordermanagement/v1/orders/{}/captures/{}/trigger-send-out",
-                encode_path(order_id), encode_path(capture_id)
+                encode_path(order_id.as_str()), encode_path(capture_id.as_str())
             ),
         );
         call.idempotency_key(idempotency_key);
@@ -834,7 +1358,7 @@ impl Captures for Client {
     }
 }
 
-/// Refunds operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// Refunds operations of the Order Management API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Refunds {
     /// Refund an order
     ///
@@ -842,17 +1366,37 @@ pub trait Refunds {
     ///
     /// - `order_id`: Klarna's identifier of the order.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /ordermanagement/v1/orders/{order_id}/refunds`
-    fn refund_order(
+    fn refund_order<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        body: &'a models::RefundObject,
+    ) -> RefundOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        RefundOrder {
+            client: self,
+            request: RefundOrderRequest {
+                order_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`RefundOrderRequest`]: what awaiting [`RefundOrder`] does.
+    fn send_refund_order(
         &self,
-        order_id: &str,
-        body: &models::RefundObject,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundOrderRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<RefundOrderResponse>, Error<RefundOrderError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::REFUND_ORDER.name)) }
+    }
 
     /// Get a refund
     ///
@@ -862,26 +1406,47 @@ pub trait Refunds {
     /// - `refund_id`: Identifier of the refund, as returned in the Refund-Id header.
     ///
     /// `GET /ordermanagement/v1/orders/{order_id}/refunds/{refund_id}`
-    fn get_refund(
+    fn get_refund<'a>(
+        &'a self,
+        order_id: &'a OrderId,
+        refund_id: &'a RefundId,
+    ) -> GetRefund<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetRefund {
+            client: self,
+            request: GetRefundRequest {
+                order_id,
+                refund_id,
+            },
+        }
+    }
+
+    /// Sends a [`GetRefundRequest`]: what awaiting [`GetRefund`] does.
+    fn send_get_refund(
         &self,
-        order_id: &str,
-        refund_id: &str,
+        request: GetRefundRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Refund>, Error<GetRefundError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_REFUND.name)) }
+    }
 }
 
 impl Refunds for Client {
-    async fn refund_order(
+    async fn send_refund_order(
         &self,
-        order_id: &str,
-        body: &models::RefundObject,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundOrderRequest<'_>,
     ) -> Result<Response<RefundOrderResponse>, Error<RefundOrderError>> {
+        let RefundOrderRequest { order_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::REFUND_ORDER,
-            &format!("/ordermanagement/v1/orders/{}/refunds", encode_path(order_id)),
+            &format!(
+                "/ordermanagement/v1/orders/{}/refunds", encode_path(order_id.as_str())
+            ),
         );
         call.json(body);
         call.idempotency_key(idempotency_key);
@@ -889,7 +1454,7 @@ impl Refunds for Client {
         match response.status() {
             201 => {
                 let location = response.header("Location")?;
-                let refund_id = response.header("Refund-Id")?;
+                let refund_id = response.header("Refund-Id")?.map(RefundId::new);
                 response
                     .value(RefundOrderResponse {
                         location,
@@ -902,17 +1467,17 @@ impl Refunds for Client {
         }
     }
 
-    async fn get_refund(
+    async fn send_get_refund(
         &self,
-        order_id: &str,
-        refund_id: &str,
+        request: GetRefundRequest<'_>,
     ) -> Result<Response<models::Refund>, Error<GetRefundError>> {
+        let GetRefundRequest { order_id, refund_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_REFUND,
             &format!(
-                "/ordermanagement/v1/orders/{}/refunds/{}", encode_path(order_id),
-                encode_path(refund_id)
+                "/ordermanagement/v1/orders/{}/refunds/{}", encode_path(order_id
+                .as_str()), encode_path(refund_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -925,12 +1490,85 @@ impl Refunds for Client {
     }
 }
 
+/// A [`Orders::get_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetOrder<'a, C> {
+    client: &'a C,
+    request: GetOrderRequest<'a>,
+}
+
+impl<'a, C> GetOrder<'a, C> {
+    /// Optional name of the platform or plugin that makes the call on the merchant's behalf.
+    pub fn klarna_integrator(mut self, value: impl Into<Option<&'a str>>) -> Self {
+        self.request.klarna_integrator = value.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for GetOrder<'a, C> {
+    type Output = Result<Response<models::MerchantOrderDto>, Error<GetOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_order(self.request))
+    }
+}
+
+/// The parts of a [`Orders::get_order`] request, as [`Orders::send_get_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetOrderRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Optional name of the platform or plugin that makes the call on the merchant's behalf.
+    pub klarna_integrator: Option<&'a str>,
+}
+
 /// The documented error responses of [`Orders::get_order`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetOrderError {
     /// 404: No order exists with this id.
     NotFound(models::NoSuchOrderErrorMessage),
+}
+
+/// A [`Orders::acknowledge_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct AcknowledgeOrder<'a, C> {
+    client: &'a C,
+    request: AcknowledgeOrderRequest<'a>,
+}
+
+impl<'a, C> AcknowledgeOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for AcknowledgeOrder<'a, C> {
+    type Output = Result<Response<()>, Error<AcknowledgeOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_acknowledge_order(self.request))
+    }
+}
+
+/// The parts of a [`Orders::acknowledge_order`] request, as [`Orders::send_acknowledge_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AcknowledgeOrderRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Orders::acknowledge_order`], with their decoded bodies.
@@ -943,12 +1581,76 @@ pub enum AcknowledgeOrderError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
+/// A [`Orders::update_authorization`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateAuthorization<'a, C> {
+    client: &'a C,
+    request: UpdateAuthorizationRequest<'a>,
+}
+
+impl<'a, C> UpdateAuthorization<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for UpdateAuthorization<'a, C> {
+    type Output = Result<Response<()>, Error<UpdateAuthorizationError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_authorization(self.request))
+    }
+}
+
+/// The parts of a [`Orders::update_authorization`] request, as [`Orders::send_update_authorization`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateAuthorizationRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::UpdateAuthorization,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Orders::update_authorization`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateAuthorizationError {
     /// 403: Klarna refused the change because of the order's state or a risk check.
     Forbidden(models::NotAllowedErrorMessage),
+}
+
+/// A [`Captures::get_captures`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetCaptures<'a, C> {
+    client: &'a C,
+    request: GetCapturesRequest<'a>,
+}
+
+impl<'a, C: Captures> IntoFuture for GetCaptures<'a, C> {
+    type Output = Result<Response<Vec<models::Capture>>, Error<GetCapturesError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_captures(self.request))
+    }
+}
+
+/// The parts of a [`Captures::get_captures`] request, as [`Captures::send_get_captures`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetCapturesRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
 }
 
 /// The documented error responses of [`Captures::get_captures`], with their decoded bodies.
@@ -959,11 +1661,50 @@ pub enum GetCapturesError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
+/// A [`Captures::capture_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CaptureOrder<'a, C> {
+    client: &'a C,
+    request: CaptureOrderRequest<'a>,
+}
+
+impl<'a, C> CaptureOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Captures> IntoFuture for CaptureOrder<'a, C> {
+    type Output = Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_capture_order(self.request))
+    }
+}
+
+/// The parts of a [`Captures::capture_order`] request, as [`Captures::send_capture_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CaptureOrderRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::CaptureObject,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// What a 201 response of [`Captures::capture_order`] carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaptureOrderResponse {
     /// Identifier of the new capture.
-    pub capture_id: Option<String>,
+    pub capture_id: Option<CaptureId>,
     /// URL of the new capture.
     ///
     /// Format: `uri`.
@@ -980,12 +1721,80 @@ pub enum CaptureOrderError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
+/// A [`Captures::get_capture`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetCapture<'a, C> {
+    client: &'a C,
+    request: GetCaptureRequest<'a>,
+}
+
+impl<'a, C: Captures> IntoFuture for GetCapture<'a, C> {
+    type Output = Result<Response<models::Capture>, Error<GetCaptureError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_capture(self.request))
+    }
+}
+
+/// The parts of a [`Captures::get_capture`] request, as [`Captures::send_get_capture`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetCaptureRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the capture, as returned in the Capture-Id header.
+    pub capture_id: &'a CaptureId,
+}
+
 /// The documented error responses of [`Captures::get_capture`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetCaptureError {
     /// 404: The order or the capture does not exist.
     NotFound(models::NoSuchOrderErrorMessage),
+}
+
+/// A [`Captures::extend_due_date`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ExtendDueDate<'a, C> {
+    client: &'a C,
+    request: ExtendDueDateRequest<'a>,
+}
+
+impl<'a, C> ExtendDueDate<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Captures> IntoFuture for ExtendDueDate<'a, C> {
+    type Output = Result<Response<()>, Error<ExtendDueDateError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_extend_due_date(self.request))
+    }
+}
+
+/// The parts of a [`Captures::extend_due_date`] request, as [`Captures::send_extend_due_date`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ExtendDueDateRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the capture, as returned in the Capture-Id header.
+    pub capture_id: &'a CaptureId,
+    pub body: &'a models::ExtendDueDateRequest,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Captures::extend_due_date`], with their decoded bodies.
@@ -998,12 +1807,83 @@ pub enum ExtendDueDateError {
     NotFound(models::ErrorMessageDto),
 }
 
+/// A [`Captures::get_options_for_extend_due_date`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetOptionsForExtendDueDate<'a, C> {
+    client: &'a C,
+    request: GetOptionsForExtendDueDateRequest<'a>,
+}
+
+impl<'a, C: Captures> IntoFuture for GetOptionsForExtendDueDate<'a, C> {
+    type Output = Result<
+        Response<models::ExtendDueDateOptions>,
+        Error<GetOptionsForExtendDueDateError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_options_for_extend_due_date(self.request))
+    }
+}
+
+/// The parts of a [`Captures::get_options_for_extend_due_date`] request, as [`Captures::send_get_options_for_extend_due_date`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetOptionsForExtendDueDateRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the capture, as returned in the Capture-Id header.
+    pub capture_id: &'a CaptureId,
+}
+
 /// The documented error responses of [`Captures::get_options_for_extend_due_date`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetOptionsForExtendDueDateError {
     /// 404: The order or the capture does not exist.
     NotFound(models::ErrorMessageDto),
+}
+
+/// A [`Captures::append_shipping_info`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct AppendShippingInfo<'a, C> {
+    client: &'a C,
+    request: AppendShippingInfoRequest<'a>,
+}
+
+impl<'a, C> AppendShippingInfo<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Captures> IntoFuture for AppendShippingInfo<'a, C> {
+    type Output = Result<Response<()>, Error<AppendShippingInfoError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_append_shipping_info(self.request))
+    }
+}
+
+/// The parts of a [`Captures::append_shipping_info`] request, as [`Captures::send_append_shipping_info`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AppendShippingInfoRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the capture, as returned in the Capture-Id header.
+    pub capture_id: &'a CaptureId,
+    pub body: &'a models::UpdateShippingInfo,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Captures::append_shipping_info`], with their decoded bodies.
@@ -1016,6 +1896,46 @@ pub enum AppendShippingInfoError {
     NotFound(models::NoSuchOrderErrorMessage),
 }
 
+/// A [`Captures::trigger_send_out`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct TriggerSendOut<'a, C> {
+    client: &'a C,
+    request: TriggerSendOutRequest<'a>,
+}
+
+impl<'a, C> TriggerSendOut<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Captures> IntoFuture for TriggerSendOut<'a, C> {
+    type Output = Result<Response<()>, Error<TriggerSendOutError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_trigger_send_out(self.request))
+    }
+}
+
+/// The parts of a [`Captures::trigger_send_out`] request, as [`Captures::send_trigger_send_out`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TriggerSendOutRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the capture, as returned in the Capture-Id header.
+    pub capture_id: &'a CaptureId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Captures::trigger_send_out`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1026,12 +1946,89 @@ pub enum TriggerSendOutError {
     NotFound(models::NoSuchCaptureErrorMessage),
 }
 
+/// A [`Orders::update_consumer_details`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateConsumerDetails<'a, C> {
+    client: &'a C,
+    request: UpdateConsumerDetailsRequest<'a>,
+}
+
+impl<'a, C> UpdateConsumerDetails<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for UpdateConsumerDetails<'a, C> {
+    type Output = Result<Response<()>, Error<UpdateConsumerDetailsError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_consumer_details(self.request))
+    }
+}
+
+/// The parts of a [`Orders::update_consumer_details`] request, as [`Orders::send_update_consumer_details`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateConsumerDetailsRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::UpdateConsumer,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Orders::update_consumer_details`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateConsumerDetailsError {
     /// 403: Klarna refused the change because of the order's state or a risk check.
     Forbidden(models::NotAllowedErrorMessage),
+}
+
+/// A [`Orders::extend_authorization_time`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ExtendAuthorizationTime<'a, C> {
+    client: &'a C,
+    request: ExtendAuthorizationTimeRequest<'a>,
+}
+
+impl<'a, C> ExtendAuthorizationTime<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for ExtendAuthorizationTime<'a, C> {
+    type Output = Result<Response<()>, Error<ExtendAuthorizationTimeError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_extend_authorization_time(self.request))
+    }
+}
+
+/// The parts of a [`Orders::extend_authorization_time`] request, as [`Orders::send_extend_authorization_time`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ExtendAuthorizationTimeRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Orders::extend_authorization_time`], with their decoded bodies.
@@ -1042,12 +2039,90 @@ pub enum ExtendAuthorizationTimeError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
+/// A [`Orders::update_merchant_references`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateMerchantReferences<'a, C> {
+    client: &'a C,
+    request: UpdateMerchantReferencesRequest<'a>,
+}
+
+impl<'a, C> UpdateMerchantReferences<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for UpdateMerchantReferences<'a, C> {
+    type Output = Result<Response<()>, Error<UpdateMerchantReferencesError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_merchant_references(self.request))
+    }
+}
+
+/// The parts of a [`Orders::update_merchant_references`] request, as [`Orders::send_update_merchant_references`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateMerchantReferencesRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::UpdateMerchantReferences,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Orders::update_merchant_references`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum UpdateMerchantReferencesError {
     /// 403: Refused, for example because the order is cancelled.
     Forbidden(models::NotAllowedErrorMessage),
+}
+
+/// A [`Refunds::refund_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct RefundOrder<'a, C> {
+    client: &'a C,
+    request: RefundOrderRequest<'a>,
+}
+
+impl<'a, C> RefundOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Refunds> IntoFuture for RefundOrder<'a, C> {
+    type Output = Result<Response<RefundOrderResponse>, Error<RefundOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_refund_order(self.request))
+    }
+}
+
+/// The parts of a [`Refunds::refund_order`] request, as [`Refunds::send_refund_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RefundOrderRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::RefundObject,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// What a 201 response of [`Refunds::refund_order`] carries.
@@ -1058,7 +2133,7 @@ pub struct RefundOrderResponse {
     /// Format: `uri`.
     pub location: Option<String>,
     /// Identifier of the new refund.
-    pub refund_id: Option<String>,
+    pub refund_id: Option<RefundId>,
 }
 
 /// The documented error responses of [`Refunds::refund_order`], with their decoded bodies.
@@ -1071,12 +2146,77 @@ pub enum RefundOrderError {
     NotFound(models::NotFoundErrorMessage),
 }
 
+/// A [`Refunds::get_refund`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetRefund<'a, C> {
+    client: &'a C,
+    request: GetRefundRequest<'a>,
+}
+
+impl<'a, C: Refunds> IntoFuture for GetRefund<'a, C> {
+    type Output = Result<Response<models::Refund>, Error<GetRefundError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_refund(self.request))
+    }
+}
+
+/// The parts of a [`Refunds::get_refund`] request, as [`Refunds::send_get_refund`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetRefundRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// Identifier of the refund, as returned in the Refund-Id header.
+    pub refund_id: &'a RefundId,
+}
+
 /// The documented error responses of [`Refunds::get_refund`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GetRefundError {
     /// 404: The order or the refund does not exist.
     NotFound(models::NotFoundErrorMessage),
+}
+
+/// A [`Orders::release_remaining_authorization`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReleaseRemainingAuthorization<'a, C> {
+    client: &'a C,
+    request: ReleaseRemainingAuthorizationRequest<'a>,
+}
+
+impl<'a, C> ReleaseRemainingAuthorization<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for ReleaseRemainingAuthorization<'a, C> {
+    type Output = Result<Response<()>, Error<ReleaseRemainingAuthorizationError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_release_remaining_authorization(self.request))
+    }
+}
+
+/// The parts of a [`Orders::release_remaining_authorization`] request, as [`Orders::send_release_remaining_authorization`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReleaseRemainingAuthorizationRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Orders::release_remaining_authorization`], with their decoded bodies.
@@ -1087,12 +2227,89 @@ pub enum ReleaseRemainingAuthorizationError {
     Forbidden(models::NotAllowedErrorMessage),
 }
 
+/// A [`Orders::append_order_shipping_info`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct AppendOrderShippingInfo<'a, C> {
+    client: &'a C,
+    request: AppendOrderShippingInfoRequest<'a>,
+}
+
+impl<'a, C> AppendOrderShippingInfo<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for AppendOrderShippingInfo<'a, C> {
+    type Output = Result<Response<()>, Error<AppendOrderShippingInfoError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_append_order_shipping_info(self.request))
+    }
+}
+
+/// The parts of a [`Orders::append_order_shipping_info`] request, as [`Orders::send_append_order_shipping_info`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AppendOrderShippingInfoRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    pub body: &'a models::UpdateShippingInfo,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Orders::append_order_shipping_info`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AppendOrderShippingInfoError {
     /// 404: No order exists with this id.
     NotFound(models::NoSuchOrderErrorMessage),
+}
+
+/// A [`Orders::cancel_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CancelOrder<'a, C> {
+    client: &'a C,
+    request: CancelOrderRequest<'a>,
+}
+
+impl<'a, C> CancelOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Orders> IntoFuture for CancelOrder<'a, C> {
+    type Output = Result<Response<()>, Error<CancelOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_cancel_order(self.request))
+    }
+}
+
+/// The parts of a [`Orders::cancel_order`] request, as [`Orders::send_cancel_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CancelOrderRequest<'a> {
+    /// Klarna's identifier of the order.
+    pub order_id: &'a OrderId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Orders::cancel_order`], with their decoded bodies.

@@ -2,11 +2,12 @@
 
 #![doc = include_str!("../README.md")]
 #![cfg_attr(rustfmt, rustfmt::skip)]
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use klarna_runtime::call::{encode_path, Call};
 pub use klarna_runtime::{
-    Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response, RetryPolicy,
+    Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
+    Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::payments as models;
@@ -25,6 +26,7 @@ pub mod operations {
         path: "/payments/v1/sessions",
         read_only: false,
         idempotent: false,
+        idempotency_header: None,
     };
 
     /// `GET /payments/v1/sessions/{session_id}`: [`Sessions::read_credit_session`](super::Sessions::read_credit_session).
@@ -34,6 +36,7 @@ pub mod operations {
         path: "/payments/v1/sessions/{session_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /payments/v1/sessions/{session_id}`: [`Sessions::update_credit_session`](super::Sessions::update_credit_session).
@@ -43,6 +46,7 @@ pub mod operations {
         path: "/payments/v1/sessions/{session_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `DELETE /payments/v1/authorizations/{authorizationToken}`: [`Authorizations::cancel_authorization`](super::Authorizations::cancel_authorization).
@@ -52,6 +56,7 @@ pub mod operations {
         path: "/payments/v1/authorizations/{authorizationToken}",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /payments/v1/authorizations/{authorizationToken}/order`: [`Authorizations::create_order`](super::Authorizations::create_order).
@@ -61,6 +66,7 @@ pub mod operations {
         path: "/payments/v1/authorizations/{authorizationToken}/order",
         read_only: false,
         idempotent: false,
+        idempotency_header: None,
     };
 
     /// `POST /payments/v1/authorizations/{authorizationToken}/customer-token`: [`CustomerTokens::create_customer_token`](super::CustomerTokens::create_customer_token).
@@ -70,6 +76,7 @@ pub mod operations {
         path: "/payments/v1/authorizations/{authorizationToken}/customer-token",
         read_only: false,
         idempotent: false,
+        idempotency_header: None,
     };
 
     /// `GET /customer-token/v1/tokens/{customerToken}`: [`CustomerTokens::read_customer_token`](super::CustomerTokens::read_customer_token).
@@ -79,6 +86,7 @@ pub mod operations {
         path: "/customer-token/v1/tokens/{customerToken}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /customer-token/v1/tokens/{customerToken}/order`: [`CustomerTokens::create_customer_token_order`](super::CustomerTokens::create_customer_token_order).
@@ -88,6 +96,7 @@ pub mod operations {
         path: "/customer-token/v1/tokens/{customerToken}/order",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `PATCH /customer-token/v1/tokens/{customerToken}/status`: [`CustomerTokens::update_customer_token_status`](super::CustomerTokens::update_customer_token_status).
@@ -97,25 +106,147 @@ pub mod operations {
         path: "/customer-token/v1/tokens/{customerToken}/status",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 }
 
-/// Sessions operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// A client of the Klarna Payments API. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Client {
+    runtime: klarna_runtime::Client,
+}
+
+impl Client {
+    /// The Klarna Payments API of Klarna's `region`, live or playground.
+    pub fn new(
+        region: Region,
+        environment: Environment,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Client::from_config(Config::new(region, environment, credentials))
+    }
+
+    /// A client from a configuration of your own: another host (a
+    /// local sandbox, a proxy), timeouts, retries.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        Client::from_runtime(klarna_runtime::Client::new(config)?)
+    }
+
+    /// A client on a runtime client built elsewhere, sharing its connections: build one `klarna_runtime::Client` (on an HTTP client of your own with `klarna_runtime::Client::with_http_client`, say) and make the client of each API from a clone of it. It takes Basic credentials ([`Credentials::basic`]); others are refused.
+    pub fn from_runtime(runtime: klarna_runtime::Client) -> Result<Self, ConfigError> {
+        runtime
+            .expect_credentials(
+                klarna_runtime::CredentialsKind::Basic,
+                "Klarna Payments",
+            )?;
+        Ok(Client { runtime })
+    }
+
+    /// The same client (sharing its connections) with another retry
+    /// policy for the calls made through it.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Client {
+            runtime: self.runtime.with_retry(policy),
+        }
+    }
+
+    /// The same client with another timeout per attempt.
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+        Client {
+            runtime: self.runtime.with_timeout(timeout),
+        }
+    }
+
+    /// The same client with another limit on a whole call, retries
+    /// included; `None` for no limit beyond the attempts' own.
+    pub fn with_overall_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Client {
+            runtime: self.runtime.with_overall_timeout(timeout),
+        }
+    }
+
+    /// The runtime client underneath: its base URL, timeouts and
+    /// retry policy.
+    pub fn runtime(&self) -> &klarna_runtime::Client {
+        &self.runtime
+    }
+}
+
+/// The id of a session, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn new(id: impl Into<String>) -> Self {
+        SessionId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SessionId {
+    fn from(id: String) -> Self {
+        SessionId(id)
+    }
+}
+
+impl From<&str> for SessionId {
+    fn from(id: &str) -> Self {
+        SessionId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for SessionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Sessions operations of the Klarna Payments API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Sessions {
     /// Create a payment session
     ///
     /// Starts a Klarna Payments session for a cart. The answer holds the session id, a client token for the browser SDK and the payment method categories on offer.
     ///
     /// `POST /payments/v1/sessions`
-    fn create_credit_session(
+    fn create_credit_session<'a>(
+        &'a self,
+        body: &'a models::SessionCreate,
+    ) -> CreateCreditSession<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateCreditSession {
+            client: self,
+            request: CreateCreditSessionRequest { body },
+        }
+    }
+
+    /// Sends a [`CreateCreditSessionRequest`]: what awaiting [`CreateCreditSession`] does.
+    fn send_create_credit_session(
         &self,
-        body: &models::SessionCreate,
+        request: CreateCreditSessionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::MerchantSession>,
             Error<CreateCreditSessionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_CREDIT_SESSION.name)) }
+    }
 
     /// Get a payment session
     ///
@@ -124,12 +255,31 @@ pub trait Sessions {
     /// - `session_id`: Id of the payment session.
     ///
     /// `GET /payments/v1/sessions/{session_id}`
-    fn read_credit_session(
+    fn read_credit_session<'a>(
+        &'a self,
+        session_id: &'a SessionId,
+    ) -> ReadCreditSession<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadCreditSession {
+            client: self,
+            request: ReadCreditSessionRequest {
+                session_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadCreditSessionRequest`]: what awaiting [`ReadCreditSession`] does.
+    fn send_read_credit_session(
         &self,
-        session_id: &str,
+        request: ReadCreditSessionRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::SessionRead>, Error<ReadCreditSessionError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_CREDIT_SESSION.name)) }
+    }
 
     /// Update a payment session
     ///
@@ -138,22 +288,43 @@ pub trait Sessions {
     /// - `session_id`: Id of the payment session.
     ///
     /// `POST /payments/v1/sessions/{session_id}`
-    fn update_credit_session(
+    fn update_credit_session<'a>(
+        &'a self,
+        session_id: &'a SessionId,
+        body: &'a models::Session,
+    ) -> UpdateCreditSession<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateCreditSession {
+            client: self,
+            request: UpdateCreditSessionRequest {
+                session_id,
+                body,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateCreditSessionRequest`]: what awaiting [`UpdateCreditSession`] does.
+    fn send_update_credit_session(
         &self,
-        session_id: &str,
-        body: &models::Session,
+        request: UpdateCreditSessionRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateCreditSessionError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_CREDIT_SESSION.name)) }
+    }
 }
 
 impl Sessions for Client {
-    async fn create_credit_session(
+    async fn send_create_credit_session(
         &self,
-        body: &models::SessionCreate,
+        request: CreateCreditSessionRequest<'_>,
     ) -> Result<Response<models::MerchantSession>, Error<CreateCreditSessionError>> {
+        let CreateCreditSessionRequest { body, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_CREDIT_SESSION,
             "/payments/v1/sessions",
         );
@@ -174,14 +345,15 @@ impl Sessions for Client {
         }
     }
 
-    async fn read_credit_session(
+    async fn send_read_credit_session(
         &self,
-        session_id: &str,
+        request: ReadCreditSessionRequest<'_>,
     ) -> Result<Response<models::SessionRead>, Error<ReadCreditSessionError>> {
+        let ReadCreditSessionRequest { session_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_CREDIT_SESSION,
-            &format!("/payments/v1/sessions/{}", encode_path(session_id)),
+            &format!("/payments/v1/sessions/{}", encode_path(session_id.as_str())),
         );
         call.accept("application/json");
         let response = call.send().await?;
@@ -195,15 +367,15 @@ impl Sessions for Client {
         }
     }
 
-    async fn update_credit_session(
+    async fn send_update_credit_session(
         &self,
-        session_id: &str,
-        body: &models::Session,
+        request: UpdateCreditSessionRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateCreditSessionError>> {
+        let UpdateCreditSessionRequest { session_id, body, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_CREDIT_SESSION,
-            &format!("/payments/v1/sessions/{}", encode_path(session_id)),
+            &format!("/payments/v1/sessions/{}", encode_path(session_id.as_str())),
         );
         call.json(body);
         let response = call.send().await?;
@@ -225,7 +397,7 @@ impl Sessions for Client {
     }
 }
 
-/// Authorizations operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// Authorizations operations of the Klarna Payments API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Authorizations {
     /// Release an authorization
     ///
@@ -234,12 +406,31 @@ pub trait Authorizations {
     /// - `authorization_token`: Authorization token from a successful authorization.
     ///
     /// `DELETE /payments/v1/authorizations/{authorizationToken}`
-    fn cancel_authorization(
+    fn cancel_authorization<'a>(
+        &'a self,
+        authorization_token: &'a str,
+    ) -> CancelAuthorization<'a, Self>
+    where
+        Self: Sized,
+    {
+        CancelAuthorization {
+            client: self,
+            request: CancelAuthorizationRequest {
+                authorization_token,
+            },
+        }
+    }
+
+    /// Sends a [`CancelAuthorizationRequest`]: what awaiting [`CancelAuthorization`] does.
+    fn send_cancel_authorization(
         &self,
-        authorization_token: &str,
+        request: CancelAuthorizationRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<CancelAuthorizationError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CANCEL_AUTHORIZATION.name)) }
+    }
 
     /// Create an order from an authorization
     ///
@@ -248,22 +439,43 @@ pub trait Authorizations {
     /// - `authorization_token`: Authorization token from a successful authorization.
     ///
     /// `POST /payments/v1/authorizations/{authorizationToken}/order`
-    fn create_order(
+    fn create_order<'a>(
+        &'a self,
+        authorization_token: &'a str,
+        body: &'a models::CreateOrderRequest,
+    ) -> CreateOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateOrder {
+            client: self,
+            request: CreateOrderRequest {
+                authorization_token,
+                body,
+            },
+        }
+    }
+
+    /// Sends a [`CreateOrderRequest`]: what awaiting [`CreateOrder`] does.
+    fn send_create_order(
         &self,
-        authorization_token: &str,
-        body: &models::CreateOrderRequest,
+        request: CreateOrderRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Order>, Error<CreateOrderError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_ORDER.name)) }
+    }
 }
 
 impl Authorizations for Client {
-    async fn cancel_authorization(
+    async fn send_cancel_authorization(
         &self,
-        authorization_token: &str,
+        request: CancelAuthorizationRequest<'_>,
     ) -> Result<Response<()>, Error<CancelAuthorizationError>> {
+        let CancelAuthorizationRequest { authorization_token, .. } = request;
         let call = Call::new(
-            self,
+            &self.runtime,
             &operations::CANCEL_AUTHORIZATION,
             &format!("/payments/v1/authorizations/{}", encode_path(authorization_token)),
         );
@@ -280,13 +492,13 @@ impl Authorizations for Client {
         }
     }
 
-    async fn create_order(
+    async fn send_create_order(
         &self,
-        authorization_token: &str,
-        body: &models::CreateOrderRequest,
+        request: CreateOrderRequest<'_>,
     ) -> Result<Response<models::Order>, Error<CreateOrderError>> {
+        let CreateOrderRequest { authorization_token, body, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_ORDER,
             &format!(
                 "/payments/v1/authorizations/{}/order", encode_path(authorization_token)
@@ -306,7 +518,7 @@ impl Authorizations for Client {
     }
 }
 
-/// CustomerTokens operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// CustomerTokens operations of the Klarna Payments API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait CustomerTokens {
     /// Create a customer token from an authorization
     ///
@@ -315,16 +527,36 @@ pub trait CustomerTokens {
     /// - `authorization_token`: Authorization token from a successful authorization.
     ///
     /// `POST /payments/v1/authorizations/{authorizationToken}/customer-token`
-    fn create_customer_token(
+    fn create_customer_token<'a>(
+        &'a self,
+        authorization_token: &'a str,
+        body: &'a models::CustomerTokenCreationRequest,
+    ) -> CreateCustomerToken<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateCustomerToken {
+            client: self,
+            request: CreateCustomerTokenRequest {
+                authorization_token,
+                body,
+            },
+        }
+    }
+
+    /// Sends a [`CreateCustomerTokenRequest`]: what awaiting [`CreateCustomerToken`] does.
+    fn send_create_customer_token(
         &self,
-        authorization_token: &str,
-        body: &models::CustomerTokenCreationRequest,
+        request: CreateCustomerTokenRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::CustomerTokenCreationResponse>,
             Error<CreateCustomerTokenError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_CUSTOMER_TOKEN.name)) }
+    }
 
     /// Get a customer token
     ///
@@ -333,12 +565,31 @@ pub trait CustomerTokens {
     /// - `customer_token`: Id of the customer token.
     ///
     /// `GET /customer-token/v1/tokens/{customerToken}`
-    fn read_customer_token(
+    fn read_customer_token<'a>(
+        &'a self,
+        customer_token: &'a str,
+    ) -> ReadCustomerToken<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadCustomerToken {
+            client: self,
+            request: ReadCustomerTokenRequest {
+                customer_token,
+            },
+        }
+    }
+
+    /// Sends a [`ReadCustomerTokenRequest`]: what awaiting [`ReadCustomerToken`] does.
+    fn send_read_customer_token(
         &self,
-        customer_token: &str,
+        request: ReadCustomerTokenRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::CustomerToken>, Error<ReadCustomerTokenError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_CUSTOMER_TOKEN.name)) }
+    }
 
     /// Place an order on a customer token
     ///
@@ -346,20 +597,40 @@ pub trait CustomerTokens {
     ///
     /// - `customer_token`: Id of the customer token.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /customer-token/v1/tokens/{customerToken}/order`
-    fn create_customer_token_order(
+    fn create_customer_token_order<'a>(
+        &'a self,
+        customer_token: &'a str,
+        body: &'a models::CustomerTokenOrder,
+    ) -> CreateCustomerTokenOrder<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateCustomerTokenOrder {
+            client: self,
+            request: CreateCustomerTokenOrderRequest {
+                customer_token,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CreateCustomerTokenOrderRequest`]: what awaiting [`CreateCustomerTokenOrder`] does.
+    fn send_create_customer_token_order(
         &self,
-        customer_token: &str,
-        body: &models::CustomerTokenOrder,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateCustomerTokenOrderRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::CustomerTokenOrderResponse>,
             Error<CreateCustomerTokenOrderError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_CUSTOMER_TOKEN_ORDER.name)) }
+    }
 
     /// Change a customer token's status
     ///
@@ -368,26 +639,46 @@ pub trait CustomerTokens {
     /// - `customer_token`: Id of the customer token.
     ///
     /// `PATCH /customer-token/v1/tokens/{customerToken}/status`
-    fn update_customer_token_status(
+    fn update_customer_token_status<'a>(
+        &'a self,
+        customer_token: &'a str,
+        body: &'a models::CustomerTokenStatusUpdateRequest,
+    ) -> UpdateCustomerTokenStatus<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateCustomerTokenStatus {
+            client: self,
+            request: UpdateCustomerTokenStatusRequest {
+                customer_token,
+                body,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateCustomerTokenStatusRequest`]: what awaiting [`UpdateCustomerTokenStatus`] does.
+    fn send_update_customer_token_status(
         &self,
-        customer_token: &str,
-        body: &models::CustomerTokenStatusUpdateRequest,
+        request: UpdateCustomerTokenStatusRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<()>, Error<UpdateCustomerTokenStatusError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_CUSTOMER_TOKEN_STATUS.name)) }
+    }
 }
 
 impl CustomerTokens for Client {
-    async fn create_customer_token(
+    async fn send_create_customer_token(
         &self,
-        authorization_token: &str,
-        body: &models::CustomerTokenCreationRequest,
+        request: CreateCustomerTokenRequest<'_>,
     ) -> Result<
         Response<models::CustomerTokenCreationResponse>,
         Error<CreateCustomerTokenError>,
     > {
+        let CreateCustomerTokenRequest { authorization_token, body, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_CUSTOMER_TOKEN,
             &format!(
                 "/payments/v1/authorizations/{}/customer-token",
@@ -413,12 +704,13 @@ impl CustomerTokens for Client {
         }
     }
 
-    async fn read_customer_token(
+    async fn send_read_customer_token(
         &self,
-        customer_token: &str,
+        request: ReadCustomerTokenRequest<'_>,
     ) -> Result<Response<models::CustomerToken>, Error<ReadCustomerTokenError>> {
+        let ReadCustomerTokenRequest { customer_token, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_CUSTOMER_TOKEN,
             &format!("/customer-token/v1/tokens/{}", encode_path(customer_token)),
         );
@@ -434,17 +726,21 @@ impl CustomerTokens for Client {
         }
     }
 
-    async fn create_customer_token_order(
+    async fn send_create_customer_token_order(
         &self,
-        customer_token: &str,
-        body: &models::CustomerTokenOrder,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateCustomerTokenOrderRequest<'_>,
     ) -> Result<
         Response<models::CustomerTokenOrderResponse>,
         Error<CreateCustomerTokenOrderError>,
     > {
+        let CreateCustomerTokenOrderRequest {
+            customer_token,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_CUSTOMER_TOKEN_ORDER,
             &format!("/customer-token/v1/tokens/{}/order", encode_path(customer_token)),
         );
@@ -477,13 +773,13 @@ impl CustomerTokens for Client {
         }
     }
 
-    async fn update_customer_token_status(
+    async fn send_update_customer_token_status(
         &self,
-        customer_token: &str,
-        body: &models::CustomerTokenStatusUpdateRequest,
+        request: UpdateCustomerTokenStatusRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateCustomerTokenStatusError>> {
+        let UpdateCustomerTokenStatusRequest { customer_token, body, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_CUSTOMER_TOKEN_STATUS,
             &format!("/customer-token/v1/tokens/{}/status", encode_path(customer_token)),
         );
@@ -518,6 +814,33 @@ impl CustomerTokens for Client {
     }
 }
 
+/// A [`Sessions::create_credit_session`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateCreditSession<'a, C> {
+    client: &'a C,
+    request: CreateCreditSessionRequest<'a>,
+}
+
+impl<'a, C: Sessions> IntoFuture for CreateCreditSession<'a, C> {
+    type Output = Result<
+        Response<models::MerchantSession>,
+        Error<CreateCreditSessionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_credit_session(self.request))
+    }
+}
+
+/// The parts of a [`Sessions::create_credit_session`] request, as [`Sessions::send_create_credit_session`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateCreditSessionRequest<'a> {
+    pub body: &'a models::SessionCreate,
+}
+
 /// The documented error responses of [`Sessions::create_credit_session`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -528,6 +851,31 @@ pub enum CreateCreditSessionError {
     Forbidden,
 }
 
+/// A [`Sessions::read_credit_session`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadCreditSession<'a, C> {
+    client: &'a C,
+    request: ReadCreditSessionRequest<'a>,
+}
+
+impl<'a, C: Sessions> IntoFuture for ReadCreditSession<'a, C> {
+    type Output = Result<Response<models::SessionRead>, Error<ReadCreditSessionError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_credit_session(self.request))
+    }
+}
+
+/// The parts of a [`Sessions::read_credit_session`] request, as [`Sessions::send_read_credit_session`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadCreditSessionRequest<'a> {
+    /// Id of the payment session.
+    pub session_id: &'a SessionId,
+}
+
 /// The documented error responses of [`Sessions::read_credit_session`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -536,6 +884,32 @@ pub enum ReadCreditSessionError {
     Forbidden,
     /// 404: No session has this id.
     NotFound,
+}
+
+/// A [`Sessions::update_credit_session`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateCreditSession<'a, C> {
+    client: &'a C,
+    request: UpdateCreditSessionRequest<'a>,
+}
+
+impl<'a, C: Sessions> IntoFuture for UpdateCreditSession<'a, C> {
+    type Output = Result<Response<()>, Error<UpdateCreditSessionError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_credit_session(self.request))
+    }
+}
+
+/// The parts of a [`Sessions::update_credit_session`] request, as [`Sessions::send_update_credit_session`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateCreditSessionRequest<'a> {
+    /// Id of the payment session.
+    pub session_id: &'a SessionId,
+    pub body: &'a models::Session,
 }
 
 /// The documented error responses of [`Sessions::update_credit_session`], with their decoded bodies.
@@ -550,6 +924,31 @@ pub enum UpdateCreditSessionError {
     NotFound,
 }
 
+/// A [`Authorizations::cancel_authorization`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CancelAuthorization<'a, C> {
+    client: &'a C,
+    request: CancelAuthorizationRequest<'a>,
+}
+
+impl<'a, C: Authorizations> IntoFuture for CancelAuthorization<'a, C> {
+    type Output = Result<Response<()>, Error<CancelAuthorizationError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_cancel_authorization(self.request))
+    }
+}
+
+/// The parts of a [`Authorizations::cancel_authorization`] request, as [`Authorizations::send_cancel_authorization`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CancelAuthorizationRequest<'a> {
+    /// Authorization token from a successful authorization.
+    pub authorization_token: &'a str,
+}
+
 /// The documented error responses of [`Authorizations::cancel_authorization`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -558,6 +957,32 @@ pub enum CancelAuthorizationError {
     Forbidden,
     /// 404: No authorization has this token.
     NotFound,
+}
+
+/// A [`Authorizations::create_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateOrder<'a, C> {
+    client: &'a C,
+    request: CreateOrderRequest<'a>,
+}
+
+impl<'a, C: Authorizations> IntoFuture for CreateOrder<'a, C> {
+    type Output = Result<Response<models::Order>, Error<CreateOrderError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_order(self.request))
+    }
+}
+
+/// The parts of a [`Authorizations::create_order`] request, as [`Authorizations::send_create_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateOrderRequest<'a> {
+    /// Authorization token from a successful authorization.
+    pub authorization_token: &'a str,
+    pub body: &'a models::CreateOrderRequest,
 }
 
 /// The documented error responses of [`Authorizations::create_order`], with their decoded bodies.
@@ -574,6 +999,35 @@ pub enum CreateOrderError {
     Conflict,
 }
 
+/// A [`CustomerTokens::create_customer_token`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateCustomerToken<'a, C> {
+    client: &'a C,
+    request: CreateCustomerTokenRequest<'a>,
+}
+
+impl<'a, C: CustomerTokens> IntoFuture for CreateCustomerToken<'a, C> {
+    type Output = Result<
+        Response<models::CustomerTokenCreationResponse>,
+        Error<CreateCustomerTokenError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_customer_token(self.request))
+    }
+}
+
+/// The parts of a [`CustomerTokens::create_customer_token`] request, as [`CustomerTokens::send_create_customer_token`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateCustomerTokenRequest<'a> {
+    /// Authorization token from a successful authorization.
+    pub authorization_token: &'a str,
+    pub body: &'a models::CustomerTokenCreationRequest,
+}
+
 /// The documented error responses of [`CustomerTokens::create_customer_token`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -588,6 +1042,31 @@ pub enum CreateCustomerTokenError {
     Conflict,
 }
 
+/// A [`CustomerTokens::read_customer_token`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadCustomerToken<'a, C> {
+    client: &'a C,
+    request: ReadCustomerTokenRequest<'a>,
+}
+
+impl<'a, C: CustomerTokens> IntoFuture for ReadCustomerToken<'a, C> {
+    type Output = Result<Response<models::CustomerToken>, Error<ReadCustomerTokenError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_customer_token(self.request))
+    }
+}
+
+/// The parts of a [`CustomerTokens::read_customer_token`] request, as [`CustomerTokens::send_read_customer_token`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadCustomerTokenRequest<'a> {
+    /// Id of the customer token.
+    pub customer_token: &'a str,
+}
+
 /// The documented error responses of [`CustomerTokens::read_customer_token`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -596,6 +1075,48 @@ pub enum ReadCustomerTokenError {
     Forbidden,
     /// 404: No token has this id.
     NotFound,
+}
+
+/// A [`CustomerTokens::create_customer_token_order`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateCustomerTokenOrder<'a, C> {
+    client: &'a C,
+    request: CreateCustomerTokenOrderRequest<'a>,
+}
+
+impl<'a, C> CreateCustomerTokenOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: CustomerTokens> IntoFuture for CreateCustomerTokenOrder<'a, C> {
+    type Output = Result<
+        Response<models::CustomerTokenOrderResponse>,
+        Error<CreateCustomerTokenOrderError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_customer_token_order(self.request))
+    }
+}
+
+/// The parts of a [`CustomerTokens::create_customer_token_order`] request, as [`CustomerTokens::send_create_customer_token_order`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateCustomerTokenOrderRequest<'a> {
+    /// Id of the customer token.
+    pub customer_token: &'a str,
+    pub body: &'a models::CustomerTokenOrder,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`CustomerTokens::create_customer_token_order`], with their decoded bodies.
@@ -610,6 +1131,32 @@ pub enum CreateCustomerTokenOrderError {
     NotFound,
     /// 409: The data does not fit the token.
     Conflict,
+}
+
+/// A [`CustomerTokens::update_customer_token_status`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateCustomerTokenStatus<'a, C> {
+    client: &'a C,
+    request: UpdateCustomerTokenStatusRequest<'a>,
+}
+
+impl<'a, C: CustomerTokens> IntoFuture for UpdateCustomerTokenStatus<'a, C> {
+    type Output = Result<Response<()>, Error<UpdateCustomerTokenStatusError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_customer_token_status(self.request))
+    }
+}
+
+/// The parts of a [`CustomerTokens::update_customer_token_status`] request, as [`CustomerTokens::send_update_customer_token_status`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateCustomerTokenStatusRequest<'a> {
+    /// Id of the customer token.
+    pub customer_token: &'a str,
+    pub body: &'a models::CustomerTokenStatusUpdateRequest,
 }
 
 /// The documented error responses of [`CustomerTokens::update_customer_token_status`], with their decoded bodies.

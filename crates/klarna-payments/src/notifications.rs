@@ -2,11 +2,12 @@
 
 //! Klarna Notification API
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use klarna_runtime::call::{encode_path, Call};
 pub use klarna_runtime::{
-    Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response, RetryPolicy,
+    Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
+    Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::notifications as models;
@@ -25,6 +26,7 @@ pub mod operations {
         path: "/v1/notification/webhooks",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /v1/notification/webhooks`: [`Webhooks::create_webhook`](super::Webhooks::create_webhook).
@@ -34,6 +36,7 @@ pub mod operations {
         path: "/v1/notification/webhooks",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /v1/notification/webhooks/{webhook_id}`: [`Webhooks::get_webhook`](super::Webhooks::get_webhook).
@@ -43,6 +46,7 @@ pub mod operations {
         path: "/v1/notification/webhooks/{webhook_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `DELETE /v1/notification/webhooks/{webhook_id}`: [`Webhooks::delete_webhook`](super::Webhooks::delete_webhook).
@@ -52,6 +56,7 @@ pub mod operations {
         path: "/v1/notification/webhooks/{webhook_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `PATCH /v1/notification/webhooks/{webhook_id}`: [`Webhooks::update_webhook`](super::Webhooks::update_webhook).
@@ -61,6 +66,7 @@ pub mod operations {
         path: "/v1/notification/webhooks/{webhook_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /v1/notification/signing-keys`: [`WebhookSigningKeys::list_signing_keys`](super::WebhookSigningKeys::list_signing_keys).
@@ -70,6 +76,7 @@ pub mod operations {
         path: "/v1/notification/signing-keys",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /v1/notification/signing-keys`: [`WebhookSigningKeys::create_signing_key`](super::WebhookSigningKeys::create_signing_key).
@@ -79,6 +86,7 @@ pub mod operations {
         path: "/v1/notification/signing-keys",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `DELETE /v1/notification/signing-keys/{signing_key_id}`: [`WebhookSigningKeys::delete_signing_key`](super::WebhookSigningKeys::delete_signing_key).
@@ -88,36 +96,217 @@ pub mod operations {
         path: "/v1/notification/signing-keys/{signing_key_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 }
 
-/// Webhooks operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// A client of the Notification API API. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Client {
+    runtime: klarna_runtime::Client,
+}
+
+impl Client {
+    /// The Notification API API on Klarna's global host.
+    pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
+        Client::from_config(
+            Config::with_base_url(klarna_runtime::PAYMENT_API_BASE_URL, credentials),
+        )
+    }
+
+    /// A client from a configuration of your own: another host (a
+    /// local sandbox, a proxy), timeouts, retries.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        Client::from_runtime(klarna_runtime::Client::new(config)?)
+    }
+
+    /// A client on a runtime client built elsewhere, sharing its connections: build one `klarna_runtime::Client` (on an HTTP client of your own with `klarna_runtime::Client::with_http_client`, say) and make the client of each API from a clone of it. It takes API-key credentials ([`Credentials::api_key`]); others are refused.
+    pub fn from_runtime(runtime: klarna_runtime::Client) -> Result<Self, ConfigError> {
+        runtime
+            .expect_credentials(
+                klarna_runtime::CredentialsKind::ApiKey,
+                "Notification API",
+            )?;
+        Ok(Client { runtime })
+    }
+
+    /// The same client (sharing its connections) with another retry
+    /// policy for the calls made through it.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Client {
+            runtime: self.runtime.with_retry(policy),
+        }
+    }
+
+    /// The same client with another timeout per attempt.
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+        Client {
+            runtime: self.runtime.with_timeout(timeout),
+        }
+    }
+
+    /// The same client with another limit on a whole call, retries
+    /// included; `None` for no limit beyond the attempts' own.
+    pub fn with_overall_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Client {
+            runtime: self.runtime.with_overall_timeout(timeout),
+        }
+    }
+
+    /// The runtime client underneath: its base URL, timeouts and
+    /// retry policy.
+    pub fn runtime(&self) -> &klarna_runtime::Client {
+        &self.runtime
+    }
+}
+
+/// The id of a webhook, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WebhookId(String);
+
+impl WebhookId {
+    pub fn new(id: impl Into<String>) -> Self {
+        WebhookId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for WebhookId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for WebhookId {
+    fn from(id: String) -> Self {
+        WebhookId(id)
+    }
+}
+
+impl From<&str> for WebhookId {
+    fn from(id: &str) -> Self {
+        WebhookId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for WebhookId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a signing key, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SigningKeyId(String);
+
+impl SigningKeyId {
+    pub fn new(id: impl Into<String>) -> Self {
+        SigningKeyId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SigningKeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SigningKeyId {
+    fn from(id: String) -> Self {
+        SigningKeyId(id)
+    }
+}
+
+impl From<&str> for SigningKeyId {
+    fn from(id: &str) -> Self {
+        SigningKeyId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for SigningKeyId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Webhooks operations of the Notification API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Webhooks {
     /// List webhooks
     ///
     /// Returns every webhook of the account.
     ///
     /// `GET /v1/notification/webhooks`
-    fn list_webhooks(
+    fn list_webhooks<'a>(&'a self) -> ListWebhooks<'a, Self>
+    where
+        Self: Sized,
+    {
+        ListWebhooks {
+            client: self,
+            request: ListWebhooksRequest {
+                lifetime: std::marker::PhantomData,
+            },
+        }
+    }
+
+    /// Sends a [`ListWebhooksRequest`]: what awaiting [`ListWebhooks`] does.
+    fn send_list_webhooks(
         &self,
+        request: ListWebhooksRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::WebhookList>, Error<ListWebhooksError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::LIST_WEBHOOKS.name)) }
+    }
 
     /// Create a webhook
     ///
     /// Subscribes a URL to the given event types. Klarna posts each such event to the URL, signed with the named signing key.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/notification/webhooks`
-    fn create_webhook(
+    fn create_webhook<'a>(
+        &'a self,
+        body: &'a models::WebhookData,
+    ) -> CreateWebhook<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateWebhook {
+            client: self,
+            request: CreateWebhookRequest {
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CreateWebhookRequest`]: what awaiting [`CreateWebhook`] does.
+    fn send_create_webhook(
         &self,
-        body: &models::WebhookData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateWebhookRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Webhook>, Error<CreateWebhookError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_WEBHOOK.name)) }
+    }
 
     /// Get a webhook
     ///
@@ -126,12 +315,26 @@ pub trait Webhooks {
     /// - `webhook_id`: Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
     ///
     /// `GET /v1/notification/webhooks/{webhook_id}`
-    fn get_webhook(
+    fn get_webhook<'a>(&'a self, webhook_id: &'a WebhookId) -> GetWebhook<'a, Self>
+    where
+        Self: Sized,
+    {
+        GetWebhook {
+            client: self,
+            request: GetWebhookRequest { webhook_id },
+        }
+    }
+
+    /// Sends a [`GetWebhookRequest`]: what awaiting [`GetWebhook`] does.
+    fn send_get_webhook(
         &self,
-        webhook_id: &str,
+        request: GetWebhookRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Webhook>, Error<GetWebhookError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::GET_WEBHOOK.name)) }
+    }
 
     /// Delete a webhook
     ///
@@ -140,10 +343,24 @@ pub trait Webhooks {
     /// - `webhook_id`: Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
     ///
     /// `DELETE /v1/notification/webhooks/{webhook_id}`
-    fn delete_webhook(
+    fn delete_webhook<'a>(&'a self, webhook_id: &'a WebhookId) -> DeleteWebhook<'a, Self>
+    where
+        Self: Sized,
+    {
+        DeleteWebhook {
+            client: self,
+            request: DeleteWebhookRequest { webhook_id },
+        }
+    }
+
+    /// Sends a [`DeleteWebhookRequest`]: what awaiting [`DeleteWebhook`] does.
+    fn send_delete_webhook(
         &self,
-        webhook_id: &str,
-    ) -> impl Future<Output = Result<Response<()>, Error<DeleteWebhookError>>> + Send;
+        request: DeleteWebhookRequest<'_>,
+    ) -> impl Future<Output = Result<Response<()>, Error<DeleteWebhookError>>> + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::DELETE_WEBHOOK.name)) }
+    }
 
     /// Update a webhook
     ///
@@ -151,25 +368,47 @@ pub trait Webhooks {
     ///
     /// - `webhook_id`: Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /v1/notification/webhooks/{webhook_id}`
-    fn update_webhook(
+    fn update_webhook<'a>(
+        &'a self,
+        webhook_id: &'a WebhookId,
+        body: &'a models::WebhookUpdate,
+    ) -> UpdateWebhook<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdateWebhook {
+            client: self,
+            request: UpdateWebhookRequest {
+                webhook_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdateWebhookRequest`]: what awaiting [`UpdateWebhook`] does.
+    fn send_update_webhook(
         &self,
-        webhook_id: &str,
-        body: &models::WebhookUpdate,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateWebhookRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::Webhook>, Error<UpdateWebhookError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_WEBHOOK.name)) }
+    }
 }
 
 impl Webhooks for Client {
-    async fn list_webhooks(
+    async fn send_list_webhooks(
         &self,
+        request: ListWebhooksRequest<'_>,
     ) -> Result<Response<models::WebhookList>, Error<ListWebhooksError>> {
+        let ListWebhooksRequest { .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::LIST_WEBHOOKS,
             "/v1/notification/webhooks",
         );
@@ -187,13 +426,13 @@ impl Webhooks for Client {
         }
     }
 
-    async fn create_webhook(
+    async fn send_create_webhook(
         &self,
-        body: &models::WebhookData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateWebhookRequest<'_>,
     ) -> Result<Response<models::Webhook>, Error<CreateWebhookError>> {
+        let CreateWebhookRequest { body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_WEBHOOK,
             "/v1/notification/webhooks",
         );
@@ -213,14 +452,15 @@ impl Webhooks for Client {
         }
     }
 
-    async fn get_webhook(
+    async fn send_get_webhook(
         &self,
-        webhook_id: &str,
+        request: GetWebhookRequest<'_>,
     ) -> Result<Response<models::Webhook>, Error<GetWebhookError>> {
+        let GetWebhookRequest { webhook_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::GET_WEBHOOK,
-            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id)),
+            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id.as_str())),
         );
         call.accept("application/json");
         let response = call.send().await?;
@@ -236,14 +476,15 @@ impl Webhooks for Client {
         }
     }
 
-    async fn delete_webhook(
+    async fn send_delete_webhook(
         &self,
-        webhook_id: &str,
+        request: DeleteWebhookRequest<'_>,
     ) -> Result<Response<()>, Error<DeleteWebhookError>> {
+        let DeleteWebhookRequest { webhook_id, .. } = request;
         let call = Call::new(
-            self,
+            &self.runtime,
             &operations::DELETE_WEBHOOK,
-            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id)),
+            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id.as_str())),
         );
         let response = call.send().await?;
         match response.status() {
@@ -258,16 +499,15 @@ impl Webhooks for Client {
         }
     }
 
-    async fn update_webhook(
+    async fn send_update_webhook(
         &self,
-        webhook_id: &str,
-        body: &models::WebhookUpdate,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdateWebhookRequest<'_>,
     ) -> Result<Response<models::Webhook>, Error<UpdateWebhookError>> {
+        let UpdateWebhookRequest { webhook_id, body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_WEBHOOK,
-            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id)),
+            &format!("/v1/notification/webhooks/{}", encode_path(webhook_id.as_str())),
         );
         call.json(body);
         call.idempotency_key(idempotency_key);
@@ -286,35 +526,69 @@ impl Webhooks for Client {
     }
 }
 
-/// WebhookSigningKeys operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// WebhookSigningKeys operations of the Notification API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait WebhookSigningKeys {
     /// List signing keys
     ///
     /// Returns the ids of the account's signing keys, without their secrets.
     ///
     /// `GET /v1/notification/signing-keys`
-    fn list_signing_keys(
+    fn list_signing_keys<'a>(&'a self) -> ListSigningKeys<'a, Self>
+    where
+        Self: Sized,
+    {
+        ListSigningKeys {
+            client: self,
+            request: ListSigningKeysRequest {
+                lifetime: std::marker::PhantomData,
+            },
+        }
+    }
+
+    /// Sends a [`ListSigningKeysRequest`]: what awaiting [`ListSigningKeys`] does.
+    fn send_list_signing_keys(
         &self,
+        request: ListSigningKeysRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::SigningKeyList>, Error<ListSigningKeysError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::LIST_SIGNING_KEYS.name)) }
+    }
 
     /// Create a signing key
     ///
     /// Creates a signing key and returns its secret. This answer is the only time the secret is shown; keep it, for the receiver needs it to check signatures. An account holds at most 50 signing keys.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/notification/signing-keys`
-    fn create_signing_key(
+    fn create_signing_key<'a>(&'a self) -> CreateSigningKey<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreateSigningKey {
+            client: self,
+            request: CreateSigningKeyRequest {
+                idempotency_key: None,
+                lifetime: std::marker::PhantomData,
+            },
+        }
+    }
+
+    /// Sends a [`CreateSigningKeyRequest`]: what awaiting [`CreateSigningKey`] does.
+    fn send_create_signing_key(
         &self,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateSigningKeyRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::SigningKeyCreated>,
             Error<CreateSigningKeyError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_SIGNING_KEY.name)) }
+    }
 
     /// Delete a signing key
     ///
@@ -323,18 +597,41 @@ pub trait WebhookSigningKeys {
     /// - `signing_key_id`: Klarna's identifier of the signing key (a krn:partner:global:notification:signing-key:... id).
     ///
     /// `DELETE /v1/notification/signing-keys/{signing_key_id}`
-    fn delete_signing_key(
+    fn delete_signing_key<'a>(
+        &'a self,
+        signing_key_id: &'a SigningKeyId,
+    ) -> DeleteSigningKey<'a, Self>
+    where
+        Self: Sized,
+    {
+        DeleteSigningKey {
+            client: self,
+            request: DeleteSigningKeyRequest {
+                signing_key_id,
+            },
+        }
+    }
+
+    /// Sends a [`DeleteSigningKeyRequest`]: what awaiting [`DeleteSigningKey`] does.
+    fn send_delete_signing_key(
         &self,
-        signing_key_id: &str,
-    ) -> impl Future<Output = Result<Response<()>, Error<DeleteSigningKeyError>>> + Send;
+        request: DeleteSigningKeyRequest<'_>,
+    ) -> impl Future<
+        Output = Result<Response<()>, Error<DeleteSigningKeyError>>,
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::DELETE_SIGNING_KEY.name)) }
+    }
 }
 
 impl WebhookSigningKeys for Client {
-    async fn list_signing_keys(
+    async fn send_list_signing_keys(
         &self,
+        request: ListSigningKeysRequest<'_>,
     ) -> Result<Response<models::SigningKeyList>, Error<ListSigningKeysError>> {
+        let ListSigningKeysRequest { .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::LIST_SIGNING_KEYS,
             "/v1/notification/signing-keys",
         );
@@ -350,12 +647,13 @@ impl WebhookSigningKeys for Client {
         }
     }
 
-    async fn create_signing_key(
+    async fn send_create_signing_key(
         &self,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreateSigningKeyRequest<'_>,
     ) -> Result<Response<models::SigningKeyCreated>, Error<CreateSigningKeyError>> {
+        let CreateSigningKeyRequest { idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_SIGNING_KEY,
             "/v1/notification/signing-keys",
         );
@@ -374,14 +672,17 @@ impl WebhookSigningKeys for Client {
         }
     }
 
-    async fn delete_signing_key(
+    async fn send_delete_signing_key(
         &self,
-        signing_key_id: &str,
+        request: DeleteSigningKeyRequest<'_>,
     ) -> Result<Response<()>, Error<DeleteSigningKeyError>> {
+        let DeleteSigningKeyRequest { signing_key_id, .. } = request;
         let call = Call::new(
-            self,
+            &self.runtime,
             &operations::DELETE_SIGNING_KEY,
-            &format!("/v1/notification/signing-keys/{}", encode_path(signing_key_id)),
+            &format!(
+                "/v1/notification/signing-keys/{}", encode_path(signing_key_id.as_str())
+            ),
         );
         let response = call.send().await?;
         match response.status() {
@@ -396,6 +697,30 @@ impl WebhookSigningKeys for Client {
             _ => Err(response.unexpected_status()),
         }
     }
+}
+
+/// A [`Webhooks::list_webhooks`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ListWebhooks<'a, C> {
+    client: &'a C,
+    request: ListWebhooksRequest<'a>,
+}
+
+impl<'a, C: Webhooks> IntoFuture for ListWebhooks<'a, C> {
+    type Output = Result<Response<models::WebhookList>, Error<ListWebhooksError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_list_webhooks(self.request))
+    }
+}
+
+/// The parts of a [`Webhooks::list_webhooks`] request, as [`Webhooks::send_list_webhooks`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ListWebhooksRequest<'a> {
+    lifetime: std::marker::PhantomData<&'a ()>,
 }
 
 /// The documented error responses of [`Webhooks::list_webhooks`], with their decoded bodies.
@@ -416,6 +741,43 @@ pub enum ListWebhooksError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`Webhooks::create_webhook`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateWebhook<'a, C> {
+    client: &'a C,
+    request: CreateWebhookRequest<'a>,
+}
+
+impl<'a, C> CreateWebhook<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Webhooks> IntoFuture for CreateWebhook<'a, C> {
+    type Output = Result<Response<models::Webhook>, Error<CreateWebhookError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_webhook(self.request))
+    }
+}
+
+/// The parts of a [`Webhooks::create_webhook`] request, as [`Webhooks::send_create_webhook`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateWebhookRequest<'a> {
+    pub body: &'a models::WebhookData,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`Webhooks::create_webhook`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -432,6 +794,31 @@ pub enum CreateWebhookError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`Webhooks::get_webhook`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct GetWebhook<'a, C> {
+    client: &'a C,
+    request: GetWebhookRequest<'a>,
+}
+
+impl<'a, C: Webhooks> IntoFuture for GetWebhook<'a, C> {
+    type Output = Result<Response<models::Webhook>, Error<GetWebhookError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_get_webhook(self.request))
+    }
+}
+
+/// The parts of a [`Webhooks::get_webhook`] request, as [`Webhooks::send_get_webhook`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GetWebhookRequest<'a> {
+    /// Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
+    pub webhook_id: &'a WebhookId,
 }
 
 /// The documented error responses of [`Webhooks::get_webhook`], with their decoded bodies.
@@ -452,6 +839,31 @@ pub enum GetWebhookError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`Webhooks::delete_webhook`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct DeleteWebhook<'a, C> {
+    client: &'a C,
+    request: DeleteWebhookRequest<'a>,
+}
+
+impl<'a, C: Webhooks> IntoFuture for DeleteWebhook<'a, C> {
+    type Output = Result<Response<()>, Error<DeleteWebhookError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_delete_webhook(self.request))
+    }
+}
+
+/// The parts of a [`Webhooks::delete_webhook`] request, as [`Webhooks::send_delete_webhook`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeleteWebhookRequest<'a> {
+    /// Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
+    pub webhook_id: &'a WebhookId,
+}
+
 /// The documented error responses of [`Webhooks::delete_webhook`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -468,6 +880,45 @@ pub enum DeleteWebhookError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`Webhooks::update_webhook`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateWebhook<'a, C> {
+    client: &'a C,
+    request: UpdateWebhookRequest<'a>,
+}
+
+impl<'a, C> UpdateWebhook<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: Webhooks> IntoFuture for UpdateWebhook<'a, C> {
+    type Output = Result<Response<models::Webhook>, Error<UpdateWebhookError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_webhook(self.request))
+    }
+}
+
+/// The parts of a [`Webhooks::update_webhook`] request, as [`Webhooks::send_update_webhook`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdateWebhookRequest<'a> {
+    /// Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id).
+    pub webhook_id: &'a WebhookId,
+    pub body: &'a models::WebhookUpdate,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Webhooks::update_webhook`], with their decoded bodies.
@@ -488,6 +939,30 @@ pub enum UpdateWebhookError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`WebhookSigningKeys::list_signing_keys`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ListSigningKeys<'a, C> {
+    client: &'a C,
+    request: ListSigningKeysRequest<'a>,
+}
+
+impl<'a, C: WebhookSigningKeys> IntoFuture for ListSigningKeys<'a, C> {
+    type Output = Result<Response<models::SigningKeyList>, Error<ListSigningKeysError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_list_signing_keys(self.request))
+    }
+}
+
+/// The parts of a [`WebhookSigningKeys::list_signing_keys`] request, as [`WebhookSigningKeys::send_list_signing_keys`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ListSigningKeysRequest<'a> {
+    lifetime: std::marker::PhantomData<&'a ()>,
+}
+
 /// The documented error responses of [`WebhookSigningKeys::list_signing_keys`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -500,6 +975,46 @@ pub enum ListSigningKeysError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`WebhookSigningKeys::create_signing_key`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateSigningKey<'a, C> {
+    client: &'a C,
+    request: CreateSigningKeyRequest<'a>,
+}
+
+impl<'a, C> CreateSigningKey<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: WebhookSigningKeys> IntoFuture for CreateSigningKey<'a, C> {
+    type Output = Result<
+        Response<models::SigningKeyCreated>,
+        Error<CreateSigningKeyError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_signing_key(self.request))
+    }
+}
+
+/// The parts of a [`WebhookSigningKeys::create_signing_key`] request, as [`WebhookSigningKeys::send_create_signing_key`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreateSigningKeyRequest<'a> {
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+    lifetime: std::marker::PhantomData<&'a ()>,
 }
 
 /// The documented error responses of [`WebhookSigningKeys::create_signing_key`], with their decoded bodies.
@@ -518,6 +1033,31 @@ pub enum CreateSigningKeyError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`WebhookSigningKeys::delete_signing_key`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct DeleteSigningKey<'a, C> {
+    client: &'a C,
+    request: DeleteSigningKeyRequest<'a>,
+}
+
+impl<'a, C: WebhookSigningKeys> IntoFuture for DeleteSigningKey<'a, C> {
+    type Output = Result<Response<()>, Error<DeleteSigningKeyError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_delete_signing_key(self.request))
+    }
+}
+
+/// The parts of a [`WebhookSigningKeys::delete_signing_key`] request, as [`WebhookSigningKeys::send_delete_signing_key`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeleteSigningKeyRequest<'a> {
+    /// Klarna's identifier of the signing key (a krn:partner:global:notification:signing-key:... id).
+    pub signing_key_id: &'a SigningKeyId,
 }
 
 /// The documented error responses of [`WebhookSigningKeys::delete_signing_key`], with their decoded bodies.

@@ -2,11 +2,12 @@
 
 //! Klarna Payment API
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use klarna_runtime::call::{encode_path, Call};
 pub use klarna_runtime::{
-    Client, Config, ConfigError, Credentials, Environment, Error, ErrorKind,
-    IdempotencyKey, Region, Response, RetryPolicy,
+    Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
+    Region, Response, RetryPolicy,
 };
 
 pub use klarna_models::payment_api as models;
@@ -25,6 +26,7 @@ pub mod operations {
         path: "/v1/payment/requests",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /v1/payment/requests/{payment_request_id}`: [`PaymentRequests::read_payment_request`](super::PaymentRequests::read_payment_request).
@@ -34,6 +36,7 @@ pub mod operations {
         path: "/v1/payment/requests/{payment_request_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `PATCH /v1/payment/requests/{payment_request_id}`: [`PaymentRequests::update_payment_request`](super::PaymentRequests::update_payment_request).
@@ -43,6 +46,7 @@ pub mod operations {
         path: "/v1/payment/requests/{payment_request_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /v1/payment/confirmation-tokens/{payment_confirmation_token}/confirm`: [`PaymentRequests::confirm_payment_request`](super::PaymentRequests::confirm_payment_request).
@@ -52,6 +56,7 @@ pub mod operations {
         path: "/v1/payment/confirmation-tokens/{payment_confirmation_token}/confirm",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `DELETE /v1/payment/confirmation-tokens/{payment_confirmation_token}`: [`PaymentRequests::cancel_payment_confirmation`](super::PaymentRequests::cancel_payment_confirmation).
@@ -61,6 +66,7 @@ pub mod operations {
         path: "/v1/payment/confirmation-tokens/{payment_confirmation_token}",
         read_only: false,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `GET /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`: [`PaymentTransactions::read_payment_transaction`](super::PaymentTransactions::read_payment_transaction).
@@ -70,6 +76,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `PATCH /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`: [`PaymentTransactions::update_payment_transaction`](super::PaymentTransactions::update_payment_transaction).
@@ -79,6 +86,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}",
         read_only: false,
         idempotent: true,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/captures`: [`PaymentTransactions::capture_payment_transaction`](super::PaymentTransactions::capture_payment_transaction).
@@ -88,6 +96,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/captures",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/refunds`: [`PaymentTransactions::refund_payment_transaction`](super::PaymentTransactions::refund_payment_transaction).
@@ -97,6 +106,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/refunds",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/void`: [`PaymentTransactions::void_payment_transaction`](super::PaymentTransactions::void_payment_transaction).
@@ -106,6 +116,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/void",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /v1/accounts/{account_id}/payment/captures/{payment_capture_id}`: [`PaymentCaptures::read_payment_capture`](super::PaymentCaptures::read_payment_capture).
@@ -115,6 +126,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/captures/{payment_capture_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `POST /v1/accounts/{account_id}/payment/captures/{payment_capture_id}/refunds`: [`PaymentCaptures::refund_payment_capture`](super::PaymentCaptures::refund_payment_capture).
@@ -124,6 +136,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/captures/{payment_capture_id}/refunds",
         read_only: false,
         idempotent: false,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `GET /v1/accounts/{account_id}/payment/refunds/{payment_refund_id}`: [`PaymentRefunds::read_payment_refund`](super::PaymentRefunds::read_payment_refund).
@@ -133,6 +146,7 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/refunds/{payment_refund_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 
     /// `GET /v1/accounts/{account_id}/payment/chargebacks/{payment_chargeback_id}`: [`PaymentChargebacks::read_payment_chargeback`](super::PaymentChargebacks::read_payment_chargeback).
@@ -142,28 +156,357 @@ pub mod operations {
         path: "/v1/accounts/{account_id}/payment/chargebacks/{payment_chargeback_id}",
         read_only: true,
         idempotent: true,
+        idempotency_header: None,
     };
 }
 
-/// PaymentRequests operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// A client of the Payment API API. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Client {
+    runtime: klarna_runtime::Client,
+}
+
+impl Client {
+    /// The Payment API API on Klarna's global host.
+    pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
+        Client::from_config(
+            Config::with_base_url(klarna_runtime::PAYMENT_API_BASE_URL, credentials),
+        )
+    }
+
+    /// A client from a configuration of your own: another host (a
+    /// local sandbox, a proxy), timeouts, retries.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        Client::from_runtime(klarna_runtime::Client::new(config)?)
+    }
+
+    /// A client on a runtime client built elsewhere, sharing its connections: build one `klarna_runtime::Client` (on an HTTP client of your own with `klarna_runtime::Client::with_http_client`, say) and make the client of each API from a clone of it. It takes API-key credentials ([`Credentials::api_key`]); others are refused.
+    pub fn from_runtime(runtime: klarna_runtime::Client) -> Result<Self, ConfigError> {
+        runtime
+            .expect_credentials(klarna_runtime::CredentialsKind::ApiKey, "Payment API")?;
+        Ok(Client { runtime })
+    }
+
+    /// The same client (sharing its connections) with another retry
+    /// policy for the calls made through it.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Client {
+            runtime: self.runtime.with_retry(policy),
+        }
+    }
+
+    /// The same client with another timeout per attempt.
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+        Client {
+            runtime: self.runtime.with_timeout(timeout),
+        }
+    }
+
+    /// The same client with another limit on a whole call, retries
+    /// included; `None` for no limit beyond the attempts' own.
+    pub fn with_overall_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Client {
+            runtime: self.runtime.with_overall_timeout(timeout),
+        }
+    }
+
+    /// The runtime client underneath: its base URL, timeouts and
+    /// retry policy.
+    pub fn runtime(&self) -> &klarna_runtime::Client {
+        &self.runtime
+    }
+}
+
+/// The id of a payment request, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentRequestId(String);
+
+impl PaymentRequestId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentRequestId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentRequestId {
+    fn from(id: String) -> Self {
+        PaymentRequestId(id)
+    }
+}
+
+impl From<&str> for PaymentRequestId {
+    fn from(id: &str) -> Self {
+        PaymentRequestId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for PaymentRequestId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a account, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn new(id: impl Into<String>) -> Self {
+        AccountId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for AccountId {
+    fn from(id: String) -> Self {
+        AccountId(id)
+    }
+}
+
+impl From<&str> for AccountId {
+    fn from(id: &str) -> Self {
+        AccountId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for AccountId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a payment transaction, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentTransactionId(String);
+
+impl PaymentTransactionId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentTransactionId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentTransactionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentTransactionId {
+    fn from(id: String) -> Self {
+        PaymentTransactionId(id)
+    }
+}
+
+impl From<&str> for PaymentTransactionId {
+    fn from(id: &str) -> Self {
+        PaymentTransactionId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for PaymentTransactionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a payment capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentCaptureId(String);
+
+impl PaymentCaptureId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentCaptureId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentCaptureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentCaptureId {
+    fn from(id: String) -> Self {
+        PaymentCaptureId(id)
+    }
+}
+
+impl From<&str> for PaymentCaptureId {
+    fn from(id: &str) -> Self {
+        PaymentCaptureId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for PaymentCaptureId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a payment refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentRefundId(String);
+
+impl PaymentRefundId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentRefundId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentRefundId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentRefundId {
+    fn from(id: String) -> Self {
+        PaymentRefundId(id)
+    }
+}
+
+impl From<&str> for PaymentRefundId {
+    fn from(id: &str) -> Self {
+        PaymentRefundId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for PaymentRefundId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a payment chargeback, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentChargebackId(String);
+
+impl PaymentChargebackId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentChargebackId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentChargebackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentChargebackId {
+    fn from(id: String) -> Self {
+        PaymentChargebackId(id)
+    }
+}
+
+impl From<&str> for PaymentChargebackId {
+    fn from(id: &str) -> Self {
+        PaymentChargebackId(id.to_owned())
+    }
+}
+
+impl AsRef<str> for PaymentChargebackId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// PaymentRequests operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentRequests {
     /// Create a payment request
     ///
     /// Creates a payment request from the merchant's server. A new request starts in the state SUBMITTED.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/payment/requests`
-    fn create_payment_request(
+    fn create_payment_request<'a>(
+        &'a self,
+        body: &'a models::PaymentRequestData,
+    ) -> CreatePaymentRequest<'a, Self>
+    where
+        Self: Sized,
+    {
+        CreatePaymentRequest {
+            client: self,
+            request: CreatePaymentRequestRequest {
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CreatePaymentRequestRequest`]: what awaiting [`CreatePaymentRequest`] does.
+    fn send_create_payment_request(
         &self,
-        body: &models::PaymentRequestData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreatePaymentRequestRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRequest>,
             Error<CreatePaymentRequestError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CREATE_PAYMENT_REQUEST.name)) }
+    }
 
     /// Get a payment request
     ///
@@ -172,12 +515,31 @@ pub trait PaymentRequests {
     /// - `payment_request_id`: Klarna's identifier of the payment request (a krn:payment:...:request:... id).
     ///
     /// `GET /v1/payment/requests/{payment_request_id}`
-    fn read_payment_request(
+    fn read_payment_request<'a>(
+        &'a self,
+        payment_request_id: &'a PaymentRequestId,
+    ) -> ReadPaymentRequest<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadPaymentRequest {
+            client: self,
+            request: ReadPaymentRequestRequest {
+                payment_request_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadPaymentRequestRequest`]: what awaiting [`ReadPaymentRequest`] does.
+    fn send_read_payment_request(
         &self,
-        payment_request_id: &str,
+        request: ReadPaymentRequestRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::PaymentRequest>, Error<ReadPaymentRequestError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_PAYMENT_REQUEST.name)) }
+    }
 
     /// Update a payment request
     ///
@@ -185,20 +547,40 @@ pub trait PaymentRequests {
     ///
     /// - `payment_request_id`: Klarna's identifier of the payment request (a krn:payment:...:request:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /v1/payment/requests/{payment_request_id}`
-    fn update_payment_request(
+    fn update_payment_request<'a>(
+        &'a self,
+        payment_request_id: &'a PaymentRequestId,
+        body: &'a models::PaymentRequestData,
+    ) -> UpdatePaymentRequest<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdatePaymentRequest {
+            client: self,
+            request: UpdatePaymentRequestRequest {
+                payment_request_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdatePaymentRequestRequest`]: what awaiting [`UpdatePaymentRequest`] does.
+    fn send_update_payment_request(
         &self,
-        payment_request_id: &str,
-        body: &models::PaymentRequestData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdatePaymentRequestRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRequest>,
             Error<UpdatePaymentRequestError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_PAYMENT_REQUEST.name)) }
+    }
 
     /// Confirm a payment request
     ///
@@ -206,20 +588,40 @@ pub trait PaymentRequests {
     ///
     /// - `payment_confirmation_token`: The token that the customer's completed payment flow returned for a payment request.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/payment/confirmation-tokens/{payment_confirmation_token}/confirm`
-    fn confirm_payment_request(
+    fn confirm_payment_request<'a>(
+        &'a self,
+        payment_confirmation_token: &'a str,
+        body: &'a models::PaymentConfirmation,
+    ) -> ConfirmPaymentRequest<'a, Self>
+    where
+        Self: Sized,
+    {
+        ConfirmPaymentRequest {
+            client: self,
+            request: ConfirmPaymentRequestRequest {
+                payment_confirmation_token,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`ConfirmPaymentRequestRequest`]: what awaiting [`ConfirmPaymentRequest`] does.
+    fn send_confirm_payment_request(
         &self,
-        payment_confirmation_token: &str,
-        body: &models::PaymentConfirmation,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ConfirmPaymentRequestRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRequest>,
             Error<ConfirmPaymentRequestError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CONFIRM_PAYMENT_REQUEST.name)) }
+    }
 
     /// Cancel a pending confirmation
     ///
@@ -228,25 +630,44 @@ pub trait PaymentRequests {
     /// - `payment_confirmation_token`: The token that the customer's completed payment flow returned for a payment request.
     ///
     /// `DELETE /v1/payment/confirmation-tokens/{payment_confirmation_token}`
-    fn cancel_payment_confirmation(
+    fn cancel_payment_confirmation<'a>(
+        &'a self,
+        payment_confirmation_token: &'a str,
+    ) -> CancelPaymentConfirmation<'a, Self>
+    where
+        Self: Sized,
+    {
+        CancelPaymentConfirmation {
+            client: self,
+            request: CancelPaymentConfirmationRequest {
+                payment_confirmation_token,
+            },
+        }
+    }
+
+    /// Sends a [`CancelPaymentConfirmationRequest`]: what awaiting [`CancelPaymentConfirmation`] does.
+    fn send_cancel_payment_confirmation(
         &self,
-        payment_confirmation_token: &str,
+        request: CancelPaymentConfirmationRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRequest>,
             Error<CancelPaymentConfirmationError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CANCEL_PAYMENT_CONFIRMATION.name)) }
+    }
 }
 
 impl PaymentRequests for Client {
-    async fn create_payment_request(
+    async fn send_create_payment_request(
         &self,
-        body: &models::PaymentRequestData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CreatePaymentRequestRequest<'_>,
     ) -> Result<Response<models::PaymentRequest>, Error<CreatePaymentRequestError>> {
+        let CreatePaymentRequestRequest { body, idempotency_key, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CREATE_PAYMENT_REQUEST,
             "/v1/payment/requests",
         );
@@ -267,14 +688,15 @@ impl PaymentRequests for Client {
         }
     }
 
-    async fn read_payment_request(
+    async fn send_read_payment_request(
         &self,
-        payment_request_id: &str,
+        request: ReadPaymentRequestRequest<'_>,
     ) -> Result<Response<models::PaymentRequest>, Error<ReadPaymentRequestError>> {
+        let ReadPaymentRequestRequest { payment_request_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_PAYMENT_REQUEST,
-            &format!("/v1/payment/requests/{}", encode_path(payment_request_id)),
+            &format!("/v1/payment/requests/{}", encode_path(payment_request_id.as_str())),
         );
         call.accept("application/json");
         let response = call.send().await?;
@@ -289,16 +711,20 @@ impl PaymentRequests for Client {
         }
     }
 
-    async fn update_payment_request(
+    async fn send_update_payment_request(
         &self,
-        payment_request_id: &str,
-        body: &models::PaymentRequestData,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdatePaymentRequestRequest<'_>,
     ) -> Result<Response<models::PaymentRequest>, Error<UpdatePaymentRequestError>> {
+        let UpdatePaymentRequestRequest {
+            payment_request_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_PAYMENT_REQUEST,
-            &format!("/v1/payment/requests/{}", encode_path(payment_request_id)),
+            &format!("/v1/payment/requests/{}", encode_path(payment_request_id.as_str())),
         );
         call.json(body);
         call.idempotency_key(idempotency_key);
@@ -319,14 +745,18 @@ impl PaymentRequests for Client {
         }
     }
 
-    async fn confirm_payment_request(
+    async fn send_confirm_payment_request(
         &self,
-        payment_confirmation_token: &str,
-        body: &models::PaymentConfirmation,
-        idempotency_key: Option<IdempotencyKey>,
+        request: ConfirmPaymentRequestRequest<'_>,
     ) -> Result<Response<models::PaymentRequest>, Error<ConfirmPaymentRequestError>> {
+        let ConfirmPaymentRequestRequest {
+            payment_confirmation_token,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CONFIRM_PAYMENT_REQUEST,
             &format!(
                 "/v1/payment/confirmation-tokens/{}/confirm",
@@ -354,15 +784,16 @@ impl PaymentRequests for Client {
         }
     }
 
-    async fn cancel_payment_confirmation(
+    async fn send_cancel_payment_confirmation(
         &self,
-        payment_confirmation_token: &str,
+        request: CancelPaymentConfirmationRequest<'_>,
     ) -> Result<
         Response<models::PaymentRequest>,
         Error<CancelPaymentConfirmationError>,
     > {
+        let CancelPaymentConfirmationRequest { payment_confirmation_token, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CANCEL_PAYMENT_CONFIRMATION,
             &format!(
                 "/v1/payment/confirmation-tokens/{}",
@@ -395,7 +826,7 @@ impl PaymentRequests for Client {
     }
 }
 
-/// PaymentTransactions operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// PaymentTransactions operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentTransactions {
     /// Get a payment transaction
     ///
@@ -405,16 +836,36 @@ pub trait PaymentTransactions {
     /// - `payment_transaction_id`: Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
     ///
     /// `GET /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`
-    fn read_payment_transaction(
+    fn read_payment_transaction<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_transaction_id: &'a PaymentTransactionId,
+    ) -> ReadPaymentTransaction<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadPaymentTransaction {
+            client: self,
+            request: ReadPaymentTransactionRequest {
+                account_id,
+                payment_transaction_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadPaymentTransactionRequest`]: what awaiting [`ReadPaymentTransaction`] does.
+    fn send_read_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
+        request: ReadPaymentTransactionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentTransaction>,
             Error<ReadPaymentTransactionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_PAYMENT_TRANSACTION.name)) }
+    }
 
     /// Update a payment transaction
     ///
@@ -423,21 +874,42 @@ pub trait PaymentTransactions {
     /// - `account_id`: Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
     /// - `payment_transaction_id`: Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `PATCH /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`
-    fn update_payment_transaction(
+    fn update_payment_transaction<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_transaction_id: &'a PaymentTransactionId,
+        body: &'a models::PaymentTransactionUpdate,
+    ) -> UpdatePaymentTransaction<'a, Self>
+    where
+        Self: Sized,
+    {
+        UpdatePaymentTransaction {
+            client: self,
+            request: UpdatePaymentTransactionRequest {
+                account_id,
+                payment_transaction_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`UpdatePaymentTransactionRequest`]: what awaiting [`UpdatePaymentTransaction`] does.
+    fn send_update_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::PaymentTransactionUpdate,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdatePaymentTransactionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentTransaction>,
             Error<UpdatePaymentTransactionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::UPDATE_PAYMENT_TRANSACTION.name)) }
+    }
 
     /// Capture a payment transaction
     ///
@@ -446,21 +918,42 @@ pub trait PaymentTransactions {
     /// - `account_id`: Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
     /// - `payment_transaction_id`: Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/captures`
-    fn capture_payment_transaction(
+    fn capture_payment_transaction<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_transaction_id: &'a PaymentTransactionId,
+        body: &'a models::CaptureRequest,
+    ) -> CapturePaymentTransaction<'a, Self>
+    where
+        Self: Sized,
+    {
+        CapturePaymentTransaction {
+            client: self,
+            request: CapturePaymentTransactionRequest {
+                account_id,
+                payment_transaction_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`CapturePaymentTransactionRequest`]: what awaiting [`CapturePaymentTransaction`] does.
+    fn send_capture_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::CaptureRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CapturePaymentTransactionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentCapture>,
             Error<CapturePaymentTransactionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::CAPTURE_PAYMENT_TRANSACTION.name)) }
+    }
 
     /// Refund a payment transaction
     ///
@@ -469,21 +962,42 @@ pub trait PaymentTransactions {
     /// - `account_id`: Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
     /// - `payment_transaction_id`: Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/refunds`
-    fn refund_payment_transaction(
+    fn refund_payment_transaction<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_transaction_id: &'a PaymentTransactionId,
+        body: &'a models::RefundRequest,
+    ) -> RefundPaymentTransaction<'a, Self>
+    where
+        Self: Sized,
+    {
+        RefundPaymentTransaction {
+            client: self,
+            request: RefundPaymentTransactionRequest {
+                account_id,
+                payment_transaction_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`RefundPaymentTransactionRequest`]: what awaiting [`RefundPaymentTransaction`] does.
+    fn send_refund_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::RefundRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundPaymentTransactionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRefund>,
             Error<RefundPaymentTransactionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::REFUND_PAYMENT_TRANSACTION.name)) }
+    }
 
     /// Void a payment transaction
     ///
@@ -492,37 +1006,57 @@ pub trait PaymentTransactions {
     /// - `account_id`: Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
     /// - `payment_transaction_id`: Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}/void`
-    fn void_payment_transaction(
+    fn void_payment_transaction<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_transaction_id: &'a PaymentTransactionId,
+    ) -> VoidPaymentTransaction<'a, Self>
+    where
+        Self: Sized,
+    {
+        VoidPaymentTransaction {
+            client: self,
+            request: VoidPaymentTransactionRequest {
+                account_id,
+                payment_transaction_id,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`VoidPaymentTransactionRequest`]: what awaiting [`VoidPaymentTransaction`] does.
+    fn send_void_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: VoidPaymentTransactionRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentTransaction>,
             Error<VoidPaymentTransactionError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::VOID_PAYMENT_TRANSACTION.name)) }
+    }
 }
 
 impl PaymentTransactions for Client {
-    async fn read_payment_transaction(
+    async fn send_read_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
+        request: ReadPaymentTransactionRequest<'_>,
     ) -> Result<
         Response<models::PaymentTransaction>,
         Error<ReadPaymentTransactionError>,
     > {
+        let ReadPaymentTransactionRequest { account_id, payment_transaction_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_PAYMENT_TRANSACTION,
             &format!(
-                "/v1/accounts/{}/payment/transactions/{}", encode_path(account_id),
-                encode_path(payment_transaction_id)
+                "/v1/accounts/{}/payment/transactions/{}", encode_path(account_id
+                .as_str()), encode_path(payment_transaction_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -542,22 +1076,26 @@ impl PaymentTransactions for Client {
         }
     }
 
-    async fn update_payment_transaction(
+    async fn send_update_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::PaymentTransactionUpdate,
-        idempotency_key: Option<IdempotencyKey>,
+        request: UpdatePaymentTransactionRequest<'_>,
     ) -> Result<
         Response<models::PaymentTransaction>,
         Error<UpdatePaymentTransactionError>,
     > {
+        let UpdatePaymentTransactionRequest {
+            account_id,
+            payment_transaction_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::UPDATE_PAYMENT_TRANSACTION,
             &format!(
-                "/v1/accounts/{}/payment/transactions/{}", encode_path(account_id),
-                encode_path(payment_transaction_id)
+                "/v1/accounts/{}/payment/transactions/{}", encode_path(account_id
+                .as_str()), encode_path(payment_transaction_id.as_str())
             ),
         );
         call.json(body);
@@ -587,22 +1125,27 @@ impl PaymentTransactions for Client {
         }
     }
 
-    async fn capture_payment_transaction(
+    async fn send_capture_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::CaptureRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: CapturePaymentTransactionRequest<'_>,
     ) -> Result<
         Response<models::PaymentCapture>,
         Error<CapturePaymentTransactionError>,
     > {
+        let CapturePaymentTransactionRequest {
+            account_id,
+            payment_transaction_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::CAPTURE_PAYMENT_TRANSACTION,
             &format!(
                 "/v1/accounts/{}/payment/transactions/{}/captures",
-                encode_path(account_id), encode_path(payment_transaction_id)
+                encode_path(account_id.as_str()), encode_path(payment_transaction_id
+                .as_str())
             ),
         );
         call.json(body);
@@ -634,19 +1177,23 @@ impl PaymentTransactions for Client {
         }
     }
 
-    async fn refund_payment_transaction(
+    async fn send_refund_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        body: &models::RefundRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundPaymentTransactionRequest<'_>,
     ) -> Result<Response<models::PaymentRefund>, Error<RefundPaymentTransactionError>> {
+        let RefundPaymentTransactionRequest {
+            account_id,
+            payment_transaction_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::REFUND_PAYMENT_TRANSACTION,
             &format!(
-                "/v1/accounts/{}/payment/transactions/{}/refunds",
-                encode_path(account_id), encode_path(payment_transaction_id)
+                "/v1/accounts/{}/payment/transactions/{}/refunds", encode_path(account_id
+                .as_str()), encode_path(payment_transaction_id.as_str())
             ),
         );
         call.json(body);
@@ -677,21 +1224,25 @@ impl PaymentTransactions for Client {
         }
     }
 
-    async fn void_payment_transaction(
+    async fn send_void_payment_transaction(
         &self,
-        account_id: &str,
-        payment_transaction_id: &str,
-        idempotency_key: Option<IdempotencyKey>,
+        request: VoidPaymentTransactionRequest<'_>,
     ) -> Result<
         Response<models::PaymentTransaction>,
         Error<VoidPaymentTransactionError>,
     > {
+        let VoidPaymentTransactionRequest {
+            account_id,
+            payment_transaction_id,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::VOID_PAYMENT_TRANSACTION,
             &format!(
-                "/v1/accounts/{}/payment/transactions/{}/void", encode_path(account_id),
-                encode_path(payment_transaction_id)
+                "/v1/accounts/{}/payment/transactions/{}/void", encode_path(account_id
+                .as_str()), encode_path(payment_transaction_id.as_str())
             ),
         );
         call.idempotency_key(idempotency_key);
@@ -715,7 +1266,7 @@ impl PaymentTransactions for Client {
     }
 }
 
-/// PaymentCaptures operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// PaymentCaptures operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentCaptures {
     /// Get a capture
     ///
@@ -725,13 +1276,33 @@ pub trait PaymentCaptures {
     /// - `payment_capture_id`: Klarna's identifier of the capture.
     ///
     /// `GET /v1/accounts/{account_id}/payment/captures/{payment_capture_id}`
-    fn read_payment_capture(
+    fn read_payment_capture<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_capture_id: &'a PaymentCaptureId,
+    ) -> ReadPaymentCapture<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadPaymentCapture {
+            client: self,
+            request: ReadPaymentCaptureRequest {
+                account_id,
+                payment_capture_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadPaymentCaptureRequest`]: what awaiting [`ReadPaymentCapture`] does.
+    fn send_read_payment_capture(
         &self,
-        account_id: &str,
-        payment_capture_id: &str,
+        request: ReadPaymentCaptureRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::PaymentCapture>, Error<ReadPaymentCaptureError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_PAYMENT_CAPTURE.name)) }
+    }
 
     /// Refund a capture
     ///
@@ -740,35 +1311,56 @@ pub trait PaymentCaptures {
     /// - `account_id`: Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
     /// - `payment_capture_id`: Klarna's identifier of the capture.
     ///
-    /// Pass the idempotency key of an earlier attempt to retry it safely; with `None` the client makes a new key and returns it with the result and with the error.
+    /// Optional parts are set on the returned request: `idempotency_key`.
     ///
     /// `POST /v1/accounts/{account_id}/payment/captures/{payment_capture_id}/refunds`
-    fn refund_payment_capture(
+    fn refund_payment_capture<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_capture_id: &'a PaymentCaptureId,
+        body: &'a models::RefundRequest,
+    ) -> RefundPaymentCapture<'a, Self>
+    where
+        Self: Sized,
+    {
+        RefundPaymentCapture {
+            client: self,
+            request: RefundPaymentCaptureRequest {
+                account_id,
+                payment_capture_id,
+                body,
+                idempotency_key: None,
+            },
+        }
+    }
+
+    /// Sends a [`RefundPaymentCaptureRequest`]: what awaiting [`RefundPaymentCapture`] does.
+    fn send_refund_payment_capture(
         &self,
-        account_id: &str,
-        payment_capture_id: &str,
-        body: &models::RefundRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundPaymentCaptureRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentRefund>,
             Error<RefundPaymentCaptureError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::REFUND_PAYMENT_CAPTURE.name)) }
+    }
 }
 
 impl PaymentCaptures for Client {
-    async fn read_payment_capture(
+    async fn send_read_payment_capture(
         &self,
-        account_id: &str,
-        payment_capture_id: &str,
+        request: ReadPaymentCaptureRequest<'_>,
     ) -> Result<Response<models::PaymentCapture>, Error<ReadPaymentCaptureError>> {
+        let ReadPaymentCaptureRequest { account_id, payment_capture_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_PAYMENT_CAPTURE,
             &format!(
-                "/v1/accounts/{}/payment/captures/{}", encode_path(account_id),
-                encode_path(payment_capture_id)
+                "/v1/accounts/{}/payment/captures/{}", encode_path(account_id.as_str()),
+                encode_path(payment_capture_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -784,19 +1376,23 @@ impl PaymentCaptures for Client {
         }
     }
 
-    async fn refund_payment_capture(
+    async fn send_refund_payment_capture(
         &self,
-        account_id: &str,
-        payment_capture_id: &str,
-        body: &models::RefundRequest,
-        idempotency_key: Option<IdempotencyKey>,
+        request: RefundPaymentCaptureRequest<'_>,
     ) -> Result<Response<models::PaymentRefund>, Error<RefundPaymentCaptureError>> {
+        let RefundPaymentCaptureRequest {
+            account_id,
+            payment_capture_id,
+            body,
+            idempotency_key,
+            ..
+        } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::REFUND_PAYMENT_CAPTURE,
             &format!(
-                "/v1/accounts/{}/payment/captures/{}/refunds", encode_path(account_id),
-                encode_path(payment_capture_id)
+                "/v1/accounts/{}/payment/captures/{}/refunds", encode_path(account_id
+                .as_str()), encode_path(payment_capture_id.as_str())
             ),
         );
         call.json(body);
@@ -819,7 +1415,7 @@ impl PaymentCaptures for Client {
     }
 }
 
-/// PaymentRefunds operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// PaymentRefunds operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentRefunds {
     /// Get a refund
     ///
@@ -829,27 +1425,47 @@ pub trait PaymentRefunds {
     /// - `payment_refund_id`: Klarna's identifier of the refund.
     ///
     /// `GET /v1/accounts/{account_id}/payment/refunds/{payment_refund_id}`
-    fn read_payment_refund(
+    fn read_payment_refund<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_refund_id: &'a PaymentRefundId,
+    ) -> ReadPaymentRefund<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadPaymentRefund {
+            client: self,
+            request: ReadPaymentRefundRequest {
+                account_id,
+                payment_refund_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadPaymentRefundRequest`]: what awaiting [`ReadPaymentRefund`] does.
+    fn send_read_payment_refund(
         &self,
-        account_id: &str,
-        payment_refund_id: &str,
+        request: ReadPaymentRefundRequest<'_>,
     ) -> impl Future<
         Output = Result<Response<models::PaymentRefund>, Error<ReadPaymentRefundError>>,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_PAYMENT_REFUND.name)) }
+    }
 }
 
 impl PaymentRefunds for Client {
-    async fn read_payment_refund(
+    async fn send_read_payment_refund(
         &self,
-        account_id: &str,
-        payment_refund_id: &str,
+        request: ReadPaymentRefundRequest<'_>,
     ) -> Result<Response<models::PaymentRefund>, Error<ReadPaymentRefundError>> {
+        let ReadPaymentRefundRequest { account_id, payment_refund_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_PAYMENT_REFUND,
             &format!(
-                "/v1/accounts/{}/payment/refunds/{}", encode_path(account_id),
-                encode_path(payment_refund_id)
+                "/v1/accounts/{}/payment/refunds/{}", encode_path(account_id.as_str()),
+                encode_path(payment_refund_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -866,7 +1482,7 @@ impl PaymentRefunds for Client {
     }
 }
 
-/// PaymentChargebacks operations. Implemented by [`Client`]; implement it yourself to fake Klarna in tests.
+/// PaymentChargebacks operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentChargebacks {
     /// Get a chargeback
     ///
@@ -876,30 +1492,50 @@ pub trait PaymentChargebacks {
     /// - `payment_chargeback_id`: Klarna's identifier of the chargeback.
     ///
     /// `GET /v1/accounts/{account_id}/payment/chargebacks/{payment_chargeback_id}`
-    fn read_payment_chargeback(
+    fn read_payment_chargeback<'a>(
+        &'a self,
+        account_id: &'a AccountId,
+        payment_chargeback_id: &'a PaymentChargebackId,
+    ) -> ReadPaymentChargeback<'a, Self>
+    where
+        Self: Sized,
+    {
+        ReadPaymentChargeback {
+            client: self,
+            request: ReadPaymentChargebackRequest {
+                account_id,
+                payment_chargeback_id,
+            },
+        }
+    }
+
+    /// Sends a [`ReadPaymentChargebackRequest`]: what awaiting [`ReadPaymentChargeback`] does.
+    fn send_read_payment_chargeback(
         &self,
-        account_id: &str,
-        payment_chargeback_id: &str,
+        request: ReadPaymentChargebackRequest<'_>,
     ) -> impl Future<
         Output = Result<
             Response<models::PaymentChargeback>,
             Error<ReadPaymentChargebackError>,
         >,
-    > + Send;
+    > + Send {
+        let _ = request;
+        async { Err(Error::not_faked(operations::READ_PAYMENT_CHARGEBACK.name)) }
+    }
 }
 
 impl PaymentChargebacks for Client {
-    async fn read_payment_chargeback(
+    async fn send_read_payment_chargeback(
         &self,
-        account_id: &str,
-        payment_chargeback_id: &str,
+        request: ReadPaymentChargebackRequest<'_>,
     ) -> Result<Response<models::PaymentChargeback>, Error<ReadPaymentChargebackError>> {
+        let ReadPaymentChargebackRequest { account_id, payment_chargeback_id, .. } = request;
         let mut call = Call::new(
-            self,
+            &self.runtime,
             &operations::READ_PAYMENT_CHARGEBACK,
             &format!(
-                "/v1/accounts/{}/payment/chargebacks/{}", encode_path(account_id),
-                encode_path(payment_chargeback_id)
+                "/v1/accounts/{}/payment/chargebacks/{}", encode_path(account_id
+                .as_str()), encode_path(payment_chargeback_id.as_str())
             ),
         );
         call.accept("application/json");
@@ -920,6 +1556,46 @@ impl PaymentChargebacks for Client {
     }
 }
 
+/// A [`PaymentRequests::create_payment_request`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreatePaymentRequest<'a, C> {
+    client: &'a C,
+    request: CreatePaymentRequestRequest<'a>,
+}
+
+impl<'a, C> CreatePaymentRequest<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentRequests> IntoFuture for CreatePaymentRequest<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRequest>,
+        Error<CreatePaymentRequestError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_create_payment_request(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRequests::create_payment_request`] request, as [`PaymentRequests::send_create_payment_request`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreatePaymentRequestRequest<'a> {
+    pub body: &'a models::PaymentRequestData,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`PaymentRequests::create_payment_request`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -936,6 +1612,34 @@ pub enum CreatePaymentRequestError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentRequests::read_payment_request`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadPaymentRequest<'a, C> {
+    client: &'a C,
+    request: ReadPaymentRequestRequest<'a>,
+}
+
+impl<'a, C: PaymentRequests> IntoFuture for ReadPaymentRequest<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRequest>,
+        Error<ReadPaymentRequestError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_payment_request(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRequests::read_payment_request`] request, as [`PaymentRequests::send_read_payment_request`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadPaymentRequestRequest<'a> {
+    /// Klarna's identifier of the payment request (a krn:payment:...:request:... id).
+    pub payment_request_id: &'a PaymentRequestId,
+}
+
 /// The documented error responses of [`PaymentRequests::read_payment_request`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -950,6 +1654,48 @@ pub enum ReadPaymentRequestError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentRequests::update_payment_request`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdatePaymentRequest<'a, C> {
+    client: &'a C,
+    request: UpdatePaymentRequestRequest<'a>,
+}
+
+impl<'a, C> UpdatePaymentRequest<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentRequests> IntoFuture for UpdatePaymentRequest<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRequest>,
+        Error<UpdatePaymentRequestError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_payment_request(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRequests::update_payment_request`] request, as [`PaymentRequests::send_update_payment_request`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdatePaymentRequestRequest<'a> {
+    /// Klarna's identifier of the payment request (a krn:payment:...:request:... id).
+    pub payment_request_id: &'a PaymentRequestId,
+    pub body: &'a models::PaymentRequestData,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`PaymentRequests::update_payment_request`], with their decoded bodies.
@@ -972,6 +1718,48 @@ pub enum UpdatePaymentRequestError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentRequests::confirm_payment_request`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ConfirmPaymentRequest<'a, C> {
+    client: &'a C,
+    request: ConfirmPaymentRequestRequest<'a>,
+}
+
+impl<'a, C> ConfirmPaymentRequest<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentRequests> IntoFuture for ConfirmPaymentRequest<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRequest>,
+        Error<ConfirmPaymentRequestError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_confirm_payment_request(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRequests::confirm_payment_request`] request, as [`PaymentRequests::send_confirm_payment_request`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConfirmPaymentRequestRequest<'a> {
+    /// The token that the customer's completed payment flow returned for a payment request.
+    pub payment_confirmation_token: &'a str,
+    pub body: &'a models::PaymentConfirmation,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`PaymentRequests::confirm_payment_request`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -992,6 +1780,34 @@ pub enum ConfirmPaymentRequestError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentRequests::cancel_payment_confirmation`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CancelPaymentConfirmation<'a, C> {
+    client: &'a C,
+    request: CancelPaymentConfirmationRequest<'a>,
+}
+
+impl<'a, C: PaymentRequests> IntoFuture for CancelPaymentConfirmation<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRequest>,
+        Error<CancelPaymentConfirmationError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_cancel_payment_confirmation(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRequests::cancel_payment_confirmation`] request, as [`PaymentRequests::send_cancel_payment_confirmation`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CancelPaymentConfirmationRequest<'a> {
+    /// The token that the customer's completed payment flow returned for a payment request.
+    pub payment_confirmation_token: &'a str,
+}
+
 /// The documented error responses of [`PaymentRequests::cancel_payment_confirmation`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1006,6 +1822,36 @@ pub enum CancelPaymentConfirmationError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentTransactions::read_payment_transaction`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadPaymentTransaction<'a, C> {
+    client: &'a C,
+    request: ReadPaymentTransactionRequest<'a>,
+}
+
+impl<'a, C: PaymentTransactions> IntoFuture for ReadPaymentTransaction<'a, C> {
+    type Output = Result<
+        Response<models::PaymentTransaction>,
+        Error<ReadPaymentTransactionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_payment_transaction(self.request))
+    }
+}
+
+/// The parts of a [`PaymentTransactions::read_payment_transaction`] request, as [`PaymentTransactions::send_read_payment_transaction`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadPaymentTransactionRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
+    pub payment_transaction_id: &'a PaymentTransactionId,
 }
 
 /// The documented error responses of [`PaymentTransactions::read_payment_transaction`], with their decoded bodies.
@@ -1024,6 +1870,50 @@ pub enum ReadPaymentTransactionError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentTransactions::update_payment_transaction`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdatePaymentTransaction<'a, C> {
+    client: &'a C,
+    request: UpdatePaymentTransactionRequest<'a>,
+}
+
+impl<'a, C> UpdatePaymentTransaction<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentTransactions> IntoFuture for UpdatePaymentTransaction<'a, C> {
+    type Output = Result<
+        Response<models::PaymentTransaction>,
+        Error<UpdatePaymentTransactionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_update_payment_transaction(self.request))
+    }
+}
+
+/// The parts of a [`PaymentTransactions::update_payment_transaction`] request, as [`PaymentTransactions::send_update_payment_transaction`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UpdatePaymentTransactionRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
+    pub payment_transaction_id: &'a PaymentTransactionId,
+    pub body: &'a models::PaymentTransactionUpdate,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`PaymentTransactions::update_payment_transaction`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1040,6 +1930,50 @@ pub enum UpdatePaymentTransactionError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentTransactions::capture_payment_transaction`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CapturePaymentTransaction<'a, C> {
+    client: &'a C,
+    request: CapturePaymentTransactionRequest<'a>,
+}
+
+impl<'a, C> CapturePaymentTransaction<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentTransactions> IntoFuture for CapturePaymentTransaction<'a, C> {
+    type Output = Result<
+        Response<models::PaymentCapture>,
+        Error<CapturePaymentTransactionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_capture_payment_transaction(self.request))
+    }
+}
+
+/// The parts of a [`PaymentTransactions::capture_payment_transaction`] request, as [`PaymentTransactions::send_capture_payment_transaction`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CapturePaymentTransactionRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
+    pub payment_transaction_id: &'a PaymentTransactionId,
+    pub body: &'a models::CaptureRequest,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`PaymentTransactions::capture_payment_transaction`], with their decoded bodies.
@@ -1062,6 +1996,50 @@ pub enum CapturePaymentTransactionError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentTransactions::refund_payment_transaction`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct RefundPaymentTransaction<'a, C> {
+    client: &'a C,
+    request: RefundPaymentTransactionRequest<'a>,
+}
+
+impl<'a, C> RefundPaymentTransaction<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentTransactions> IntoFuture for RefundPaymentTransaction<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRefund>,
+        Error<RefundPaymentTransactionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_refund_payment_transaction(self.request))
+    }
+}
+
+/// The parts of a [`PaymentTransactions::refund_payment_transaction`] request, as [`PaymentTransactions::send_refund_payment_transaction`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RefundPaymentTransactionRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
+    pub payment_transaction_id: &'a PaymentTransactionId,
+    pub body: &'a models::RefundRequest,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// The documented error responses of [`PaymentTransactions::refund_payment_transaction`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1080,6 +2058,49 @@ pub enum RefundPaymentTransactionError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentTransactions::void_payment_transaction`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct VoidPaymentTransaction<'a, C> {
+    client: &'a C,
+    request: VoidPaymentTransactionRequest<'a>,
+}
+
+impl<'a, C> VoidPaymentTransaction<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentTransactions> IntoFuture for VoidPaymentTransaction<'a, C> {
+    type Output = Result<
+        Response<models::PaymentTransaction>,
+        Error<VoidPaymentTransactionError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_void_payment_transaction(self.request))
+    }
+}
+
+/// The parts of a [`PaymentTransactions::void_payment_transaction`] request, as [`PaymentTransactions::send_void_payment_transaction`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VoidPaymentTransactionRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the payment transaction (a krn:payment:...:transaction:... id).
+    pub payment_transaction_id: &'a PaymentTransactionId,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`PaymentTransactions::void_payment_transaction`], with their decoded bodies.
@@ -1102,6 +2123,36 @@ pub enum VoidPaymentTransactionError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentCaptures::read_payment_capture`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadPaymentCapture<'a, C> {
+    client: &'a C,
+    request: ReadPaymentCaptureRequest<'a>,
+}
+
+impl<'a, C: PaymentCaptures> IntoFuture for ReadPaymentCapture<'a, C> {
+    type Output = Result<
+        Response<models::PaymentCapture>,
+        Error<ReadPaymentCaptureError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_payment_capture(self.request))
+    }
+}
+
+/// The parts of a [`PaymentCaptures::read_payment_capture`] request, as [`PaymentCaptures::send_read_payment_capture`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadPaymentCaptureRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the capture.
+    pub payment_capture_id: &'a PaymentCaptureId,
+}
+
 /// The documented error responses of [`PaymentCaptures::read_payment_capture`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1116,6 +2167,50 @@ pub enum ReadPaymentCaptureError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentCaptures::refund_payment_capture`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct RefundPaymentCapture<'a, C> {
+    client: &'a C,
+    request: RefundPaymentCaptureRequest<'a>,
+}
+
+impl<'a, C> RefundPaymentCapture<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
+impl<'a, C: PaymentCaptures> IntoFuture for RefundPaymentCapture<'a, C> {
+    type Output = Result<
+        Response<models::PaymentRefund>,
+        Error<RefundPaymentCaptureError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_refund_payment_capture(self.request))
+    }
+}
+
+/// The parts of a [`PaymentCaptures::refund_payment_capture`] request, as [`PaymentCaptures::send_refund_payment_capture`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RefundPaymentCaptureRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the capture.
+    pub payment_capture_id: &'a PaymentCaptureId,
+    pub body: &'a models::RefundRequest,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`PaymentCaptures::refund_payment_capture`], with their decoded bodies.
@@ -1138,6 +2233,33 @@ pub enum RefundPaymentCaptureError {
     ServiceUnavailable(models::ErrorResponse),
 }
 
+/// A [`PaymentRefunds::read_payment_refund`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadPaymentRefund<'a, C> {
+    client: &'a C,
+    request: ReadPaymentRefundRequest<'a>,
+}
+
+impl<'a, C: PaymentRefunds> IntoFuture for ReadPaymentRefund<'a, C> {
+    type Output = Result<Response<models::PaymentRefund>, Error<ReadPaymentRefundError>>;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_payment_refund(self.request))
+    }
+}
+
+/// The parts of a [`PaymentRefunds::read_payment_refund`] request, as [`PaymentRefunds::send_read_payment_refund`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadPaymentRefundRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the refund.
+    pub payment_refund_id: &'a PaymentRefundId,
+}
+
 /// The documented error responses of [`PaymentRefunds::read_payment_refund`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1152,6 +2274,36 @@ pub enum ReadPaymentRefundError {
     InternalServerError(models::ErrorResponse),
     /// 503: Klarna cannot serve the request for now; retry later.
     ServiceUnavailable(models::ErrorResponse),
+}
+
+/// A [`PaymentChargebacks::read_payment_chargeback`] request: set what is optional, then `.await` it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ReadPaymentChargeback<'a, C> {
+    client: &'a C,
+    request: ReadPaymentChargebackRequest<'a>,
+}
+
+impl<'a, C: PaymentChargebacks> IntoFuture for ReadPaymentChargeback<'a, C> {
+    type Output = Result<
+        Response<models::PaymentChargeback>,
+        Error<ReadPaymentChargebackError>,
+    >;
+
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.send_read_payment_chargeback(self.request))
+    }
+}
+
+/// The parts of a [`PaymentChargebacks::read_payment_chargeback`] request, as [`PaymentChargebacks::send_read_payment_chargeback`] receives them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ReadPaymentChargebackRequest<'a> {
+    /// Klarna's identifier of the partner account that owns the resource (a krn:partner:account:... id).
+    pub account_id: &'a AccountId,
+    /// Klarna's identifier of the chargeback.
+    pub payment_chargeback_id: &'a PaymentChargebackId,
 }
 
 /// The documented error responses of [`PaymentChargebacks::read_payment_chargeback`], with their decoded bodies.

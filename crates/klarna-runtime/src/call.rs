@@ -30,9 +30,6 @@ fn correlation_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Header that carries the idempotency key.
-pub const IDEMPOTENCY_HEADER: &str = "Klarna-Idempotency-Key";
-
 /// Responses larger than this are not read into memory.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -57,6 +54,7 @@ pub struct Call<'a> {
     operation: &'static str,
     /// Safe to send twice without a key (see [`Operation::idempotent`]).
     idempotent: bool,
+    idempotency_header: Option<&'static str>,
     method: Method,
     url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -74,6 +72,7 @@ impl<'a> Call<'a> {
             client,
             operation: operation.name,
             idempotent: operation.idempotent,
+            idempotency_header: operation.idempotency_header,
             method: operation.method.clone(),
             url: format!("{}{path}", client.inner.base_url),
             headers: Vec::new(),
@@ -104,10 +103,17 @@ impl<'a> Call<'a> {
         self.has_query = true;
     }
 
-    /// Sends `key`, or a new random key when the caller gave none.
+    /// Sends `key`, or a new random key when the caller gave none, in the
+    /// operation's idempotency header.
     pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
+        let Some(header) = self.idempotency_header else {
+            return self.problem(format!(
+                "operation {} takes no idempotency key",
+                self.operation
+            ));
+        };
         let key = key.unwrap_or_else(IdempotencyKey::new_v4);
-        self.header(IDEMPOTENCY_HEADER, key.as_str());
+        self.header(header, key.as_str());
         self.idempotency_key = Some(key);
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 
 use crate::config::{CallPolicy, Config, ConfigError};
+use crate::credentials::CredentialsKind;
 use crate::idempotency::IdempotencyKey;
 use crate::retry::RetryPolicy;
 
@@ -28,6 +29,7 @@ pub(crate) struct Inner {
     /// The username or partner account, for `Debug`; the secret is only in
     /// the sensitive header values.
     pub(crate) account: String,
+    pub(crate) credentials_kind: CredentialsKind,
 }
 
 /// Makes ring the process's rustls crypto provider, unless one is installed
@@ -73,6 +75,7 @@ impl Client {
                 authorization,
                 partner_account,
                 account: config.credentials.account().to_owned(),
+                credentials_kind: config.credentials.kind(),
             }),
             policy: config.policy,
         })
@@ -80,6 +83,20 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// Refuses a client whose credentials are not the kind `api` takes: a
+    /// generated API client calls it when it is built.
+    pub fn expect_credentials(
+        &self,
+        expected: CredentialsKind,
+        api: &'static str,
+    ) -> Result<(), ConfigError> {
+        if self.inner.credentials_kind == expected {
+            Ok(())
+        } else {
+            Err(ConfigError::WrongCredentials { api, expected })
+        }
     }
 
     /// The same client (sharing its connections) with another retry policy,
@@ -108,6 +125,17 @@ impl Client {
 
     pub fn retry_policy(&self) -> RetryPolicy {
         self.policy.retry
+    }
+
+    /// How long one attempt may take.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.policy.attempt_timeout
+    }
+
+    /// How long a whole call may take, retries included; `None`: no limit
+    /// beyond the attempts' own.
+    pub fn overall_timeout(&self) -> Option<Duration> {
+        self.policy.overall_timeout
     }
 }
 
@@ -215,12 +243,57 @@ mod tests {
     }
 
     #[test]
+    fn regions_and_environments_parse_from_configuration() {
+        use crate::config::{Environment, Region};
+        assert_eq!("EU".parse::<Region>(), Ok(Region::Europe));
+        assert_eq!("north-america".parse::<Region>(), Ok(Region::NorthAmerica));
+        assert_eq!(" oc ".parse::<Region>(), Ok(Region::Oceania));
+        assert_eq!("live".parse::<Environment>(), Ok(Environment::Production));
+        assert_eq!(
+            "Playground".parse::<Environment>(),
+            Ok(Environment::Playground)
+        );
+        let error = "mars".parse::<Region>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown region `mars`: expected eu, na or oc"
+        );
+    }
+
+    #[test]
+    fn prefixed_environment_variables_are_named_in_errors() {
+        // A prefix no test sets: reading only, so no race with other tests.
+        assert_eq!(
+            Credentials::from_env_prefixed("KLARNA_TEST_UNSET_EU").unwrap_err(),
+            ConfigError::MissingEnvironmentVariable("KLARNA_TEST_UNSET_EU_USERNAME".into())
+        );
+        assert_eq!(
+            Credentials::api_key_from_env_prefixed("KLARNA_TEST_UNSET_NA").unwrap_err(),
+            ConfigError::MissingEnvironmentVariable("KLARNA_TEST_UNSET_NA_API_KEY".into())
+        );
+    }
+
+    #[test]
+    fn config_debug_names_settings_not_internal_types() {
+        let config =
+            Config::with_base_url("http://127.0.0.1:9", Credentials::basic("PK1", PASSWORD))
+                .timeout(Duration::from_secs(7));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("CallPolicy"), "{debug}");
+        assert!(debug.contains("attempt_timeout: 7s"), "{debug}");
+        assert!(!debug.contains(PASSWORD), "{debug}");
+        let client = Client::new(config).unwrap();
+        assert_eq!(client.attempt_timeout(), Duration::from_secs(7));
+        assert_eq!(client.overall_timeout(), None);
+    }
+
+    #[test]
     fn missing_credentials_in_the_environment_are_named() {
         // Reading, never setting: the test must not race with others.
         if std::env::var_os("KLARNA_USERNAME").is_none() {
             assert_eq!(
                 Credentials::from_env().unwrap_err(),
-                ConfigError::MissingEnvironmentVariable("KLARNA_USERNAME")
+                ConfigError::MissingEnvironmentVariable("KLARNA_USERNAME".into())
             );
         }
     }

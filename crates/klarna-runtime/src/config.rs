@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, CredentialsKind};
 use crate::retry::RetryPolicy;
 
 /// Where a merchant account lives. Klarna runs a separate API per region.
@@ -17,6 +17,42 @@ pub enum Region {
 pub enum Environment {
     Playground,
     Production,
+}
+
+impl std::str::FromStr for Region {
+    type Err = ConfigError;
+
+    /// `eu`, `na` or `oc` (also `europe`, `north-america`, `oceania`), in
+    /// any case: what a deployment's configuration says.
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "eu" | "europe" => Ok(Region::Europe),
+            "na" | "north-america" | "northamerica" | "us" => Ok(Region::NorthAmerica),
+            "oc" | "oceania" => Ok(Region::Oceania),
+            _ => Err(ConfigError::UnknownSetting {
+                setting: "region",
+                value: value.to_owned(),
+                expected: "eu, na or oc",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = ConfigError;
+
+    /// `playground` (also `test`) or `production` (also `live`), in any case.
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "playground" | "test" => Ok(Environment::Playground),
+            "production" | "live" => Ok(Environment::Production),
+            _ => Err(ConfigError::UnknownSetting {
+                setting: "environment",
+                value: value.to_owned(),
+                expected: "playground or production",
+            }),
+        }
+    }
 }
 
 impl Region {
@@ -39,12 +75,25 @@ impl Region {
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    MissingEnvironmentVariable(&'static str),
+    /// Names the variable.
+    MissingEnvironmentVariable(String),
     InvalidBaseUrl(String),
     /// The credentials cannot be sent as a header (control characters).
     InvalidCredentials,
     /// reqwest could not build its client (TLS setup).
     HttpClient(String),
+    /// A region or environment name that is not one (`Region::from_str`).
+    UnknownSetting {
+        setting: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// The credentials are not of the kind the API takes (API-key
+    /// credentials for Order Management, say).
+    WrongCredentials {
+        api: &'static str,
+        expected: CredentialsKind,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -68,18 +117,44 @@ impl fmt::Display for ConfigError {
             ConfigError::HttpClient(message) => {
                 write!(f, "cannot build the HTTP client: {message}")
             }
+            ConfigError::UnknownSetting {
+                setting,
+                value,
+                expected,
+            } => write!(f, "unknown {setting} `{value}`: expected {expected}"),
+            ConfigError::WrongCredentials { api, expected } => {
+                let what = match expected {
+                    CredentialsKind::Basic => "Basic credentials (Credentials::basic)",
+                    CredentialsKind::ApiKey => "API-key credentials (Credentials::api_key)",
+                };
+                write!(f, "the {api} API takes {what}")
+            }
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
+impl fmt::Debug for Config {
+    /// Every setting by its own name; the credentials show only the account.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.policy.attempt_timeout)
+            .field("overall_timeout", &self.policy.overall_timeout)
+            .field("retry", &self.policy.retry)
+            .finish()
+    }
+}
+
 /// The host of Klarna's global Payment API (payment requests and
 /// transactions): the one production host Klarna's reference page shows.
 pub const PAYMENT_API_BASE_URL: &str = "https://api-global.klarna.com";
 
 /// Everything a [`Client`](crate::Client) needs to know.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     pub(crate) base_url: String,
     pub(crate) credentials: Credentials,
@@ -164,6 +239,10 @@ impl Config {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

@@ -7,6 +7,15 @@ use crate::config::ConfigError;
 /// The header the global Payment API takes the partner account in.
 pub(crate) const PARTNER_ACCOUNT_HEADER: &str = "Klarna-Partner-Account";
 
+/// The two kinds of [`Credentials`]; each API takes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialsKind {
+    /// HTTP Basic: the regional APIs (Order Management, Payments v1).
+    Basic,
+    /// An API key and a partner account: the global Payment API.
+    ApiKey,
+}
+
 /// How the client proves who it is to Klarna: HTTP Basic for the regional
 /// APIs (Order Management, Payments v1), an API key and a partner account
 /// for the global Payment API.
@@ -58,19 +67,40 @@ impl Credentials {
 
     /// Basic credentials from `KLARNA_USERNAME` and `KLARNA_PASSWORD`.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Credentials::from_env_prefixed("KLARNA")
+    }
+
+    /// Basic credentials from `{PREFIX}_USERNAME` and `{PREFIX}_PASSWORD`:
+    /// a shop with an EU and a North American account keeps both, as
+    /// `KLARNA_EU_...` and `KLARNA_NA_...`.
+    pub fn from_env_prefixed(prefix: &str) -> Result<Self, ConfigError> {
         Ok(Credentials::basic(
-            env_var("KLARNA_USERNAME")?,
-            env_var("KLARNA_PASSWORD")?,
+            env_var(&format!("{prefix}_USERNAME"))?,
+            env_var(&format!("{prefix}_PASSWORD"))?,
         ))
     }
 
     /// API-key credentials from `KLARNA_API_KEY` and
     /// `KLARNA_PARTNER_ACCOUNT`; the error names the first one missing.
     pub fn api_key_from_env() -> Result<Self, ConfigError> {
+        Credentials::api_key_from_env_prefixed("KLARNA")
+    }
+
+    /// API-key credentials from `{PREFIX}_API_KEY` and
+    /// `{PREFIX}_PARTNER_ACCOUNT`.
+    pub fn api_key_from_env_prefixed(prefix: &str) -> Result<Self, ConfigError> {
         Ok(Credentials::api_key(
-            env_var("KLARNA_API_KEY")?,
-            env_var("KLARNA_PARTNER_ACCOUNT")?,
+            env_var(&format!("{prefix}_API_KEY"))?,
+            env_var(&format!("{prefix}_PARTNER_ACCOUNT"))?,
         ))
+    }
+
+    /// Which kind of credentials these are.
+    pub fn kind(&self) -> CredentialsKind {
+        match &self.kind {
+            Kind::Basic { .. } => CredentialsKind::Basic,
+            Kind::ApiKey { .. } => CredentialsKind::ApiKey,
+        }
     }
 
     /// The part that names the account and may be logged: the username of
@@ -149,10 +179,10 @@ impl fmt::Debug for Credentials {
     }
 }
 
-fn env_var(name: &'static str) -> Result<String, ConfigError> {
+fn env_var(name: &str) -> Result<String, ConfigError> {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Ok(value),
-        _ => Err(ConfigError::MissingEnvironmentVariable(name)),
+        _ => Err(ConfigError::MissingEnvironmentVariable(name.to_owned())),
     }
 }
 
@@ -279,12 +309,12 @@ mod tests {
         if std::env::var_os("KLARNA_API_KEY").is_none() {
             assert_eq!(
                 Credentials::api_key_from_env().unwrap_err(),
-                ConfigError::MissingEnvironmentVariable("KLARNA_API_KEY")
+                ConfigError::MissingEnvironmentVariable("KLARNA_API_KEY".into())
             );
         } else if std::env::var_os("KLARNA_PARTNER_ACCOUNT").is_none() {
             assert_eq!(
                 Credentials::api_key_from_env().unwrap_err(),
-                ConfigError::MissingEnvironmentVariable("KLARNA_PARTNER_ACCOUNT")
+                ConfigError::MissingEnvironmentVariable("KLARNA_PARTNER_ACCOUNT".into())
             );
         }
     }

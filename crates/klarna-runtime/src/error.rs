@@ -121,6 +121,17 @@ impl<E> Error<E> {
         self.inner.attempts
     }
 
+    /// What a generated trait's `send_*` method answers when a fake does
+    /// not implement it: a test that reaches it fails with the operation's
+    /// name instead of hanging or panicking.
+    pub fn not_faked(operation: &'static str) -> Self {
+        Error::new(
+            ErrorKind::NotSent(format!("not faked: {operation}")),
+            operation,
+            None,
+        )
+    }
+
     /// A documented error response, for fakes of the generated traits.
     pub fn api(operation: &'static str, status: u16, body: E) -> Self {
         let details = ResponseDetails {

@@ -31,7 +31,7 @@ pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
 pub use config::{Config, ConfigError, Environment, Region, PAYMENT_API_BASE_URL};
 #[cfg(feature = "client")]
-pub use credentials::Credentials;
+pub use credentials::{Credentials, CredentialsKind};
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, ErrorKind, ResponseDetails};
 #[cfg(feature = "client")]

@@ -19,4 +19,8 @@ pub struct Operation {
     /// idempotency key: reads, `PUT` and `DELETE` by HTTP's rules, and what
     /// the spec marks with `x-idempotent: true`.
     pub idempotent: bool,
+    /// The header that carries the operation's idempotency key, when it
+    /// takes one (`Klarna-Idempotency-Key`): the generator reads it from the
+    /// API's settings, so the runtime holds no header name of its own.
+    pub idempotency_header: Option<&'static str>,
 }

@@ -25,6 +25,7 @@ const PING: Operation = Operation {
     path: "/ping",
     read_only: true,
     idempotent: true,
+    idempotency_header: None,
 };
 
 /// Serves one HTTPS request with `200 {"ok":true}` and returns the port.

@@ -28,14 +28,15 @@ use klarna_ordermanagement::models::{
     ShippingInfoShippingMethod, UpdateAuthorization, UpdateShippingInfo,
 };
 use klarna_ordermanagement::{
-    CaptureOrderError, Captures, Client, Config, Credentials, Environment, IdempotencyKey, Orders,
-    Refunds, Region,
+    CaptureId, CaptureOrderError, Captures, Client, Config, Credentials, Environment,
+    IdempotencyKey, OrderId, Orders, RefundId, Refunds, Region,
 };
 use klarna_payments::payment_api::models::{
     CaptureRequest, LineItem, PaymentConfirmation, PaymentRequestData, RefundRequest,
 };
 use klarna_payments::payment_api::{
-    self, CapturePaymentTransactionError, PaymentRequests, PaymentTransactions,
+    self, AccountId, CapturePaymentTransactionError, PaymentRequestId, PaymentRequests,
+    PaymentTransactionId, PaymentTransactions,
 };
 use klarna_sandbox::{physical_line, NewOrder, Sandbox};
 
@@ -55,13 +56,11 @@ fn cap() -> OrderLine {
 }
 
 fn capture_of(description: &str, lines: Vec<OrderLine>) -> CaptureObject {
+    let amount = lines.iter().map(|l| l.total_amount).sum();
     CaptureObject {
-        captured_amount: lines.iter().map(|l| l.total_amount).sum(),
         description: Some(description.to_owned()),
         order_lines: Some(lines),
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
+        ..CaptureObject::new(amount)
     }
 }
 
@@ -81,7 +80,7 @@ fn status(order: &MerchantOrderDto) -> &str {
 /// Where the demo runs: a sandbox it seeds itself, or a playground order.
 struct Target {
     client: Client,
-    order_id: String,
+    order_id: OrderId,
     /// Kept alive for the demo's length; dropping it stops the server.
     sandbox: Option<Sandbox>,
 }
@@ -90,10 +89,10 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
     match args {
         [] => {
             let sandbox = Sandbox::start()?;
-            let order_id = sandbox.add_order(NewOrder::with_lines(
+            let order_id = OrderId::new(sandbox.add_order(NewOrder::with_lines(
                 "EUR",
                 vec![t_shirt(), jeans(), sneakers(), cap()],
-            ));
+            )));
             println!("Sandbox at {}\n", sandbox.base_url());
             let config = Config::with_base_url(
                 sandbox.base_url(),
@@ -101,7 +100,7 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
             )
             .timeout(Duration::from_secs(5));
             Ok(Target {
-                client: Client::new(config)?,
+                client: Client::from_config(config)?,
                 order_id,
                 sandbox: Some(sandbox),
             })
@@ -121,8 +120,8 @@ fn target(args: &[String]) -> Result<Target, Box<dyn Error>> {
                 Config::from_env(region, Environment::Playground)?.timeout(Duration::from_secs(20));
             println!("Klarna playground at {}\n", config.base_url());
             Ok(Target {
-                client: Client::new(config)?,
-                order_id: order_id.clone(),
+                client: Client::from_config(config)?,
+                order_id: OrderId::new(order_id),
                 sandbox: None,
             })
         }
@@ -148,12 +147,12 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         order_id,
         sandbox,
     } = target(args)?;
-    let id = order_id.as_str();
+    let id = &order_id;
     // One key per step and order: a step sent twice (a retry after a
     // timeout, say) captures or refunds once.
-    let key = |step: &str| Some(IdempotencyKey::from(format!("demo-{id}-{step}")));
+    let key = |step: &str| IdempotencyKey::from(format!("demo-{id}-{step}"));
 
-    let order = client.get_order(id, None).await?;
+    let order = client.get_order(id).await?;
     let currency = order.purchase_currency.clone().unwrap_or_default();
     let cur = currency.as_str();
     println!(
@@ -170,10 +169,11 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
 
     let shipment_a = capture_of("Capture A: T-shirt and jeans", vec![t_shirt(), jeans()]);
     let a = client
-        .capture_order(id, &shipment_a, key("capture-a"))
+        .capture_order(id, &shipment_a)
+        .idempotency_key(key("capture-a"))
         .await?;
-    let capture_a = a.capture_id.clone().unwrap_or_default();
-    let order = client.get_order(id, None).await?;
+    let capture_a = a.capture_id.clone().ok_or("Klarna named no capture")?;
+    let order = client.get_order(id).await?;
     println!(
         "2. Capture A {capture_a}: {} for the T-shirt and jeans -> {}, {} left to capture",
         money(Some(shipment_a.captured_amount), cur),
@@ -181,21 +181,23 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         money(order.remaining_authorized_amount, cur)
     );
     let again = client
-        .capture_order(id, &shipment_a, key("capture-a"))
+        .capture_order(id, &shipment_a)
+        .idempotency_key(key("capture-a"))
         .await?;
     let captures = client.get_captures(id).await?;
     println!(
         "   Sent again with the same idempotency key: capture {}, still {} capture(s)",
-        again.capture_id.as_deref().unwrap_or("?"),
+        again.capture_id.as_ref().map_or("?", CaptureId::as_str),
         captures.len()
     );
 
     let shipment_b = capture_of("Capture B: sneakers", vec![sneakers()]);
     let b = client
-        .capture_order(id, &shipment_b, key("capture-b"))
+        .capture_order(id, &shipment_b)
+        .idempotency_key(key("capture-b"))
         .await?;
-    let capture_b = b.capture_id.clone().unwrap_or_default();
-    let order = client.get_order(id, None).await?;
+    let capture_b = b.capture_id.clone().ok_or("Klarna named no capture")?;
+    let order = client.get_order(id).await?;
     println!(
         "3. Capture B {capture_b}: {} for the sneakers -> {}, {} left to capture",
         money(Some(shipment_b.captured_amount), cur),
@@ -207,21 +209,15 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         (&capture_a, "63456415674545679874"),
         (&capture_b, "63456415674545679875"),
     ] {
-        let shipment = UpdateShippingInfo {
-            shipping_info: vec![ShippingInfo {
-                shipping_company: Some("DHL US".to_owned()),
-                shipping_method: Some(ShippingInfoShippingMethod::Home),
-                tracking_number: Some(tracking.to_owned()),
-                ..ShippingInfo::default()
-            }],
-        };
+        let shipment = UpdateShippingInfo::new(vec![ShippingInfo {
+            shipping_company: Some("DHL US".to_owned()),
+            shipping_method: Some(ShippingInfoShippingMethod::Home),
+            tracking_number: Some(tracking.to_owned()),
+            ..ShippingInfo::default()
+        }]);
         client
-            .append_shipping_info(
-                id,
-                capture_id,
-                &shipment,
-                key(&format!("ship-{capture_id}")),
-            )
+            .append_shipping_info(id, capture_id, &shipment)
+            .idempotency_key(key(&format!("ship-{capture_id}")))
             .await?;
     }
     let shipped = client.get_capture(id, &capture_b).await?;
@@ -237,18 +233,18 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     );
 
     let refund = RefundObject {
-        refunded_amount: 10_000,
         description: Some("Returning the sneakers".to_owned()),
         order_lines: Some(vec![sneakers()]),
-        reference: None,
+        ..RefundObject::new(10_000)
     };
     let refunded = client
-        .refund_order(id, &refund, key("refund-sneakers"))
+        .refund_order(id, &refund)
+        .idempotency_key(key("refund-sneakers"))
         .await?;
-    let order = client.get_order(id, None).await?;
+    let order = client.get_order(id).await?;
     println!(
         "5. Refund {}: {} for the returned sneakers; refunded per capture:",
-        refunded.refund_id.as_deref().unwrap_or("?"),
+        refunded.refund_id.as_ref().map_or("?", RefundId::as_str),
         money(Some(refund.refunded_amount), cur)
     );
     for capture in order.captures.as_deref().unwrap_or_default() {
@@ -265,15 +261,12 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     }
 
     let too_much = CaptureObject {
-        captured_amount: 6_000,
         description: Some("The cap, at the wrong price".to_owned()),
-        order_lines: None,
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
+        ..CaptureObject::new(6_000)
     };
     match client
-        .capture_order(id, &too_much, key("over-capture"))
+        .capture_order(id, &too_much)
+        .idempotency_key(key("over-capture"))
         .await
     {
         Ok(created) => println!("6. Over-capture was accepted?! {created:?}"),
@@ -296,14 +289,15 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     }
 
     let without_cap = UpdateAuthorization {
-        order_amount: 20_000,
         description: Some("The customer no longer wants the cap".to_owned()),
         order_lines: Some(vec![t_shirt(), jeans(), sneakers()]),
+        ..UpdateAuthorization::new(20_000)
     };
     client
-        .update_authorization(id, &without_cap, key("drop-cap"))
+        .update_authorization(id, &without_cap)
+        .idempotency_key(key("drop-cap"))
         .await?;
-    let order = client.get_order(id, None).await?;
+    let order = client.get_order(id).await?;
     println!(
         "7. Order amount updated to {} without the cap -> {}, {} lines, {} left to capture",
         money(order.order_amount, cur),
@@ -312,12 +306,13 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         money(order.remaining_authorized_amount, cur)
     );
     let with_cap = UpdateAuthorization {
-        order_amount: 25_000,
         description: Some("The customer wants the cap after all".to_owned()),
         order_lines: Some(vec![t_shirt(), jeans(), sneakers(), cap()]),
+        ..UpdateAuthorization::new(25_000)
     };
     match client
-        .update_authorization(id, &with_cap, key("re-add-cap"))
+        .update_authorization(id, &with_cap)
+        .idempotency_key(key("re-add-cap"))
         .await
     {
         Ok(_) => println!("   Raising it again was accepted"),
@@ -335,52 +330,41 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
 
 fn item(name: &str, amount: i64) -> LineItem {
     LineItem {
-        name: name.to_owned(),
-        quantity: 1,
-        total_amount: amount,
         unit_price: Some(amount),
-        product_identifier: None,
-        reference: None,
-        total_tax_amount: None,
+        ..LineItem::new(name, 1, amount)
     }
 }
 
 fn capture_items(items: Vec<LineItem>) -> CaptureRequest {
+    let amount = items.iter().map(|i| i.total_amount).sum();
     CaptureRequest {
-        capture_amount: items.iter().map(|i| i.total_amount).sum(),
-        capture_reference: None,
         line_items: Some(items),
-        shipments: None,
+        ..CaptureRequest::new(amount)
     }
 }
 
 /// One payment of the global Payment API, from request to void.
 async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
-    let account = "krn:partner:account:demo";
-    let client = payment_api::Client::new(
+    let account = AccountId::new("krn:partner:account:demo");
+    let client = payment_api::Client::from_config(
         payment_api::Config::with_base_url(
             sandbox.base_url(),
-            payment_api::Credentials::api_key("demo-api-key", account),
+            payment_api::Credentials::api_key("demo-api-key", account.as_str()),
         )
         .timeout(Duration::from_secs(5)),
     )?;
     let cur = "EUR";
     let purchase = PaymentRequestData {
-        currency: cur.to_owned(),
-        payment_amount: 15_000,
         line_items: Some(vec![
             item("Tee", 3_000),
             item("Hoodie", 5_000),
             item("Skateboard", 7_000),
         ]),
         merchant_reference: Some("demo-order-2".to_owned()),
-        buyer: None,
-        config: None,
-        payment_reference: None,
-        shipping: None,
+        ..PaymentRequestData::new(cur, 15_000)
     };
-    let request = client.create_payment_request(&purchase, None).await?;
-    let request_id = request.payment_request_id.as_str();
+    let request = client.create_payment_request(&purchase).await?;
+    let request_id = PaymentRequestId::new(&request.payment_request_id);
     println!(
         "\nPayment API\n8. Payment request {request_id}: {} for {}",
         request.state.as_str(),
@@ -388,42 +372,41 @@ async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
     );
 
     let token = sandbox
-        .authorize_payment_request(request_id)
+        .authorize_payment_request(request_id.as_str())
         .ok_or("the sandbox refused to play the buyer")?;
-    let pending = client.read_payment_request(request_id).await?;
+    let pending = client.read_payment_request(&request_id).await?;
     println!(
         "9. The buyer approves -> {}, confirmation token {token}",
         pending.state.as_str()
     );
     let confirmation = PaymentConfirmation {
-        currency: cur.to_owned(),
-        payment_amount: purchase.payment_amount,
-        config: None,
         payment_transaction_reference: Some("demo-tx-2".to_owned()),
+        ..PaymentConfirmation::new(cur, purchase.payment_amount)
     };
     let confirmed = client
-        .confirm_payment_request(&token, &confirmation, None)
+        .confirm_payment_request(&token, &confirmation)
         .await?;
     let transaction_id = confirmed
         .state_context
         .as_ref()
         .and_then(|c| c.payment_transaction_id.clone())
+        .map(PaymentTransactionId::new)
         .ok_or("the confirmation names no transaction")?;
     println!(
         "10. Confirmed -> {}, transaction {transaction_id}",
         confirmed.state.as_str()
     );
 
-    let tx = transaction_id.as_str();
+    let tx = &transaction_id;
     for (step, items) in [
         ("11", vec![item("Tee", 3_000)]),
         ("12", vec![item("Hoodie", 5_000)]),
     ] {
         let body = capture_items(items);
         let capture = client
-            .capture_payment_transaction(account, tx, &body, None)
+            .capture_payment_transaction(&account, tx, &body)
             .await?;
-        let transaction = client.read_payment_transaction(account, tx).await?;
+        let transaction = client.read_payment_transaction(&account, tx).await?;
         println!(
             "{step}. Capture {}: {} -> {}, {} left",
             capture.payment_capture_id,
@@ -434,12 +417,12 @@ async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
     }
 
     let refund = RefundRequest {
-        refund_amount: 3_000,
         refund_reference: Some("returned-tee".to_owned()),
         line_items: Some(vec![item("Tee", 3_000)]),
+        ..RefundRequest::new(3_000)
     };
     let refunded = client
-        .refund_payment_transaction(account, tx, &refund, None)
+        .refund_payment_transaction(&account, tx, &refund)
         .await?;
     println!(
         "13. Refund {}: {} for the returned tee",
@@ -447,7 +430,7 @@ async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
         money(Some(refunded.refund_amount), cur)
     );
 
-    let voided = client.void_payment_transaction(account, tx, None).await?;
+    let voided = client.void_payment_transaction(&account, tx).await?;
     println!(
         "14. Void: the skateboard will not ship -> {} ({}), {} left",
         voided.state.as_str(),
@@ -456,10 +439,9 @@ async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
     );
     match client
         .capture_payment_transaction(
-            account,
+            &account,
             tx,
             &capture_items(vec![item("Skateboard", 7_000)]),
-            None,
         )
         .await
     {

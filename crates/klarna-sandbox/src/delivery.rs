@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::lock;
+use crate::router::lock;
 
 /// The delays before the second, third, ... attempt, unless a test sets
 /// others with `Sandbox::set_webhook_retry_delays`.
@@ -140,12 +140,21 @@ impl Deliveries {
         attempts.clone()
     }
 
-    /// Ends the thread: events not yet delivered are dropped.
+    /// Ends the thread: events not yet delivered are dropped. An attempt
+    /// under way finishes first, within its connect and answer timeouts.
     pub(crate) fn stop(&self) {
         lock(&self.queue).take();
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Deliveries {
+    // The router owns the deliveries, and goes when the sandbox is dropped
+    // (after its server, which holds the router's other handles).
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -3,16 +3,17 @@
 //!
 //! Kept apart from the router and the Payment API: `payment_api.rs` only
 //! records each state change ([`StateChange`]), the router hands requests
-//! below `/v1/notification/` to [`Notifications::handle`] and calls
-//! [`Shared::announce_changes`] after each Payment API request; everything
+//! below [`PREFIX`] to [`Notifications::handle`] and calls
+//! [`Router::announce_changes`] after each Payment API request; everything
 //! else is here and in `delivery.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use klarna_models::notifications::{
-    EventType, SigningKey as ListedKey, SigningKeyCreated, SigningKeyList, Webhook, WebhookData,
-    WebhookList, WebhookStatus, WebhookUpdate,
+    ErrorResponse, ErrorType, EventType, SigningKey as ListedKey, SigningKeyCreated,
+    SigningKeyList, Webhook, WebhookData, WebhookList, WebhookStatus, WebhookUpdate,
 };
 use klarna_models::payment_api::webhooks::{
     SigningKey, PAYMENT_REQUEST_AUTHORIZED, PAYMENT_REQUEST_CANCELED, PAYMENT_REQUEST_DECLINED,
@@ -26,10 +27,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::delivery::Outgoing;
-use crate::http::{Reply, Request};
-use crate::payment_api::error;
+use crate::http::{Request, Response};
+use crate::router::Router;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays};
-use crate::Shared;
 
 /// Klarna's limit on signing keys per account.
 pub(crate) const MAX_SIGNING_KEYS: usize = 50;
@@ -37,13 +37,9 @@ pub(crate) const MAX_SIGNING_KEYS: usize = 50;
 const MAX_WEBHOOKS_PER_ACCOUNT: usize = 100;
 const MAX_ACCOUNTS: usize = 10_000;
 
-const PREFIX: &str = "/v1/notification/";
-
-/// Whether a path belongs to the Notification API. Checked before the
-/// Payment API's `/v1/` prefix.
-pub(crate) fn serves(path: &str) -> bool {
-    path.starts_with(PREFIX)
-}
+/// Where the Notification API's paths begin. It lies inside the Payment
+/// API's `/v1/`, so the router checks it first.
+pub(crate) const PREFIX: &str = "/v1/notification/";
 
 /// A payment request that changed state, as `payment_api.rs` records it.
 pub(crate) struct StateChange {
@@ -106,16 +102,38 @@ struct Account {
     webhooks: BTreeMap<String, WebhookRecord>,
 }
 
+/// First answers to idempotency keys, per (partner account, resource), by
+/// (method, path, key). The resource is the webhook or signing key the path
+/// names, or none for a creation.
+type NotificationReplays = Replays<(String, String), (String, String, String), Response>;
+
 /// Everything the Notification API part remembers.
-#[derive(Default)]
 pub(crate) struct Notifications {
     accounts: HashMap<String, Account>,
-    /// First answers by (partner account, method, path, key).
-    idempotent: Replays<(String, String, String, String), Reply>,
+    idempotent: NotificationReplays,
+}
+
+/// The webhook or signing key a Notification API path names: the segment
+/// after `webhooks` or `signing-keys`, or `""` for the collections.
+fn resource_of(path: &str) -> &str {
+    let rest = path.strip_prefix(PREFIX).unwrap_or_default();
+    rest.split_once('/').map_or("", |(_, id)| id)
 }
 
 impl Notifications {
-    pub(crate) fn handle(&mut self, request: &Request) -> Reply {
+    /// No webhooks or keys yet; idempotency keys kept for `retention`, at
+    /// most `keys_per_resource` per webhook, key or collection.
+    pub(crate) fn new(retention: Duration, keys_per_resource: usize) -> Self {
+        Notifications {
+            accounts: HashMap::new(),
+            idempotent: Replays::new(retention, keys_per_resource),
+        }
+    }
+
+    /// Answers one well-formed Notification API request: checks the
+    /// credentials, then replays the first answer to a repeated
+    /// idempotency key.
+    pub(crate) fn handle(&mut self, request: &Request) -> Response {
         let api_key = request.header("authorization").filter(|v| !v.is_empty());
         let account = request
             .header("klarna-partner-account")
@@ -128,24 +146,42 @@ impl Notifications {
                  Klarna-Partner-Account; the sandbox accepts any non-empty values.",
             );
         };
+        let now = Instant::now();
         let key = request
             .header("klarna-idempotency-key")
             .filter(|_| request.method != "GET")
             .map(|key| {
-                let (method, path) = (request.method.clone(), request.path.clone());
-                (account.to_owned(), method, path, key.to_owned())
+                let scope = (account.to_owned(), resource_of(&request.path).to_owned());
+                let key = (request.method.clone(), request.path.clone(), key.to_owned());
+                (scope, key)
             });
-        if let Some(reply) = key.as_ref().and_then(|key| self.idempotent.get(key)) {
-            return reply.clone();
+        if let Some((scope, key)) = &key {
+            if let Some(response) = self.idempotent.get(scope, key, now) {
+                return response.clone();
+            }
+            if self.idempotent.is_full(scope) {
+                return error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    format!(
+                        "This resource already has {} idempotency keys inside their retention; \
+                         the sandbox takes no new one rather than forget one.",
+                        self.idempotent.per_resource()
+                    ),
+                );
+            }
         }
-        let reply = self.route(request, account);
-        if let Some(key) = key {
-            self.idempotent.remember(key, reply.clone());
+        let response = self.route(request, account);
+        // As in the Payment API: a 404 changed nothing and is not kept.
+        if let Some((scope, key)) = key {
+            if response.status != 404 {
+                self.idempotent.remember(scope, key, response.clone(), now);
+            }
         }
-        reply
+        response
     }
 
-    fn route(&mut self, request: &Request, account: &str) -> Reply {
+    fn route(&mut self, request: &Request, account: &str) -> Response {
         let rest = &request.path[PREFIX.len()..];
         let segments = match path_segments(rest, 2) {
             Ok(segments) => segments,
@@ -185,7 +221,7 @@ impl Notifications {
             },
             ("PATCH", ["webhooks", id]) => account.update_webhook(id, &request.body),
             ("DELETE", ["webhooks", id]) => match account.webhooks.remove(*id) {
-                Some(_) => Reply::empty(204),
+                Some(_) => Response::empty(204),
                 None => not_found("webhook", id),
             },
             ("POST", ["signing-keys"]) => account.create_key(),
@@ -261,17 +297,17 @@ impl Notifications {
 }
 
 impl Account {
-    fn create_webhook(&mut self, body: &[u8]) -> Reply {
+    fn create_webhook(&mut self, body: &[u8]) -> Response {
         let data: WebhookData = match decode(body) {
             Ok(data) => data,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let (target, path) = match loopback_target(&data.url) {
             Ok(target) => target,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = self.check_key(&data.signing_key_id) {
-            return reply;
+        if let Err(response) = self.check_key(&data.signing_key_id) {
+            return response;
         }
         if data.event_types.is_empty() {
             return invalid("event_types", "Subscribe to at least one event type.");
@@ -302,7 +338,7 @@ impl Account {
             status: Some(data.status.unwrap_or(WebhookStatus::Enabled)),
             created_at: Some(rfc3339(now())),
         };
-        let reply = json(201, &webhook);
+        let response = json(201, &webhook);
         let record = WebhookRecord {
             webhook,
             target,
@@ -310,24 +346,24 @@ impl Account {
         };
         self.webhooks
             .insert(record.webhook.webhook_id.clone(), record);
-        reply
+        response
     }
 
-    fn update_webhook(&mut self, id: &str, body: &[u8]) -> Reply {
+    fn update_webhook(&mut self, id: &str, body: &[u8]) -> Response {
         let change: WebhookUpdate = match decode(body) {
             Ok(change) => change,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if !self.webhooks.contains_key(id) {
             return not_found("webhook", id);
         }
         let target = match change.url.as_deref().map(loopback_target).transpose() {
             Ok(target) => target,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(key_id) = &change.signing_key_id {
-            if let Err(reply) = self.check_key(key_id) {
-                return reply;
+            if let Err(response) = self.check_key(key_id) {
+                return response;
             }
         }
         if change.event_types.as_ref().is_some_and(Vec::is_empty) {
@@ -357,7 +393,7 @@ impl Account {
         json(200, &record.webhook)
     }
 
-    fn check_key(&self, key_id: &str) -> Result<(), Reply> {
+    fn check_key(&self, key_id: &str) -> Result<(), Response> {
         if self.keys.contains_key(key_id) {
             Ok(())
         } else {
@@ -368,7 +404,7 @@ impl Account {
         }
     }
 
-    fn create_key(&mut self) -> Reply {
+    fn create_key(&mut self) -> Response {
         if self.keys.len() >= MAX_SIGNING_KEYS {
             return error(
                 409,
@@ -392,7 +428,7 @@ impl Account {
         json(201, &created)
     }
 
-    fn delete_key(&mut self, id: &str) -> Reply {
+    fn delete_key(&mut self, id: &str) -> Response {
         if !self.keys.contains_key(id) {
             return not_found("signing key", id);
         }
@@ -408,7 +444,7 @@ impl Account {
             );
         }
         self.keys.remove(id);
-        Reply::empty(204)
+        Response::empty(204)
     }
 }
 
@@ -429,7 +465,7 @@ fn subscribes(event_types: &[EventType], event_type: &str) -> bool {
 /// The sandbox only ever connects to this machine's loopback address:
 /// Klarna's HTTPS URLs on ports 443 or 8443 would make a test reach out,
 /// and a stand-in must never post to anyone else's server.
-fn loopback_target(url: &str) -> Result<(SocketAddr, String), Reply> {
+fn loopback_target(url: &str) -> Result<(SocketAddr, String), Response> {
     let refuse = || {
         invalid(
             "url",
@@ -452,7 +488,7 @@ fn loopback_target(url: &str) -> Result<(SocketAddr, String), Reply> {
     ))
 }
 
-impl Shared {
+impl Router {
     /// Turns the payment request state changes recorded since the last
     /// call into signed deliveries. Called after every request the
     /// Payment API served and after the buyer's step.
@@ -468,11 +504,32 @@ impl Shared {
                 .flat_map(|change| notifications.outgoing(change))
                 .collect()
         };
-        self.deliveries.send(outgoing);
+        self.deliveries().send(outgoing);
     }
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+/// The Notification API's error body, in the shape of its own document
+/// (`specs/notifications.yaml`): a fresh `error_id`, the type that goes
+/// with the status, a code and a message.
+pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    let body = ErrorResponse {
+        error_code: Some(code.to_owned()),
+        error_message: Some(message.into()),
+        error_id: Some(uuid_v4()),
+        error_type: Some(match status {
+            401 => ErrorType::AccessError,
+            400 | 405 | 408 | 413 | 431 => ErrorType::InputError,
+            500.. => ErrorType::TechnicalError,
+            _ => ErrorType::ResourceError,
+        }),
+        ..ErrorResponse::default()
+    };
+    // Serialising strings cannot fail; an empty body would still be an
+    // answer with the right status.
+    Response::json(status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         invalid(
             "body",
@@ -481,14 +538,14 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     })
 }
 
-fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => Reply::json(status, body),
+        Ok(body) => Response::json(status, body),
         Err(e) => error(500, "INTERNAL_SERVER_ERROR", e.to_string()),
     }
 }
 
-fn invalid(parameter: &str, reason: impl Into<String>) -> Reply {
+fn invalid(parameter: &str, reason: impl Into<String>) -> Response {
     error(
         400,
         "VALIDATION_ERROR",
@@ -496,7 +553,7 @@ fn invalid(parameter: &str, reason: impl Into<String>) -> Reply {
     )
 }
 
-fn not_found(what: &str, id: &str) -> Reply {
+fn not_found(what: &str, id: &str) -> Response {
     error(
         404,
         "RESOURCE_NOT_FOUND",
@@ -504,7 +561,7 @@ fn not_found(what: &str, id: &str) -> Reply {
     )
 }
 
-fn no_route() -> Reply {
+fn no_route() -> Response {
     error(
         404,
         "NOT_FOUND",

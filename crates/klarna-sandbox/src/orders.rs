@@ -6,20 +6,20 @@
 //! agree on the wire format by construction and any drift in the spec shows
 //! up in both.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use klarna_models::ordermanagement::{
     Address, Capture, CaptureObject, ErrorMessageDto, ExtendDueDateOptions, ExtendDueDateRequest,
     MerchantOrderDto, MerchantOrderDtoFraudStatus, MerchantOrderDtoStatus, OptionDto, OrderLine,
-    Refund, RefundObject, ShippingInfo, UpdateAuthorization, UpdateConsumer,
+    OrderLineType, Refund, RefundObject, ShippingInfo, UpdateAuthorization, UpdateConsumer,
     UpdateMerchantReferences, UpdateShippingInfo,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::http::{Reply, Request};
+use crate::http::{Request, Response};
 use crate::util::{encode_segment, now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
-use crate::{Allocation, LoggedRequest, NewOrder};
 
 /// The largest amount a single request may carry, as the spec's `maximum`.
 const MAX_AMOUNT: i64 = 200_000_000;
@@ -30,12 +30,110 @@ const AUTHORIZATION_PERIOD: i64 = 28 * DAY;
 const MAX_CAPTURES: usize = 1000;
 const MAX_REFUNDS: usize = 1000;
 const MAX_SHIPPING_INFO: usize = 1000;
-/// Requests kept in the log; the oldest is dropped first.
-const MAX_LOGGED_REQUESTS: usize = 10_000;
 /// The due date extensions every capture offers, with the merchant's fee in
 /// minor units. Klarna's real offer depends on the payment method and the
 /// market; the stand-in offers one fixed table.
 const DUE_DATE_OPTIONS: [(i32, i64); 3] = [(7, 395), (14, 695), (28, 995)];
+
+/// One unit of a physical product, without tax or discount: the shape of
+/// the lines in Klarna's guides, for seeding orders and building captures.
+pub fn physical_line(reference: &str, name: &str, amount: i64) -> OrderLine {
+    OrderLine {
+        r#type: Some(OrderLineType::Physical),
+        reference: Some(reference.to_owned()),
+        name: name.to_owned(),
+        quantity: 1,
+        unit_price: amount,
+        total_amount: amount,
+        image_url: None,
+        merchant_data: None,
+        product_identifiers: None,
+        product_url: None,
+        quantity_unit: None,
+        subscription: None,
+        tax_rate: None,
+        total_discount_amount: None,
+        total_tax_amount: None,
+    }
+}
+
+/// An order to seed: what the customer's purchase authorized.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    order_id: Option<String>,
+    order_amount: i64,
+    purchase_currency: String,
+    order_lines: Vec<OrderLine>,
+    merchant_reference1: Option<String>,
+    merchant_reference2: Option<String>,
+    shipping_address: Option<Address>,
+}
+
+impl NewOrder {
+    /// An order authorized for `order_amount` minor units of
+    /// `purchase_currency` (ISO 4217, such as `EUR`), without order lines.
+    pub fn new(order_amount: i64, purchase_currency: impl Into<String>) -> Self {
+        NewOrder {
+            order_id: None,
+            order_amount,
+            purchase_currency: purchase_currency.into(),
+            order_lines: Vec::new(),
+            merchant_reference1: None,
+            merchant_reference2: None,
+            shipping_address: None,
+        }
+    }
+
+    /// An order of these lines, authorized for the sum of their
+    /// `total_amount`s.
+    pub fn with_lines(purchase_currency: impl Into<String>, order_lines: Vec<OrderLine>) -> Self {
+        let amount = order_lines
+            .iter()
+            .fold(0i64, |sum, line| sum.saturating_add(line.total_amount));
+        NewOrder::new(amount, purchase_currency).order_lines(order_lines)
+    }
+
+    /// Uses this order id instead of a random UUID. Seeding an id that is
+    /// already taken replaces that order.
+    pub fn order_id(mut self, order_id: impl Into<String>) -> Self {
+        self.order_id = Some(order_id.into());
+        self
+    }
+
+    /// The order lines, kept as given (the amount is not recomputed).
+    pub fn order_lines(mut self, order_lines: Vec<OrderLine>) -> Self {
+        self.order_lines = order_lines;
+        self
+    }
+
+    /// The merchant's order number.
+    pub fn merchant_reference1(mut self, reference: impl Into<String>) -> Self {
+        self.merchant_reference1 = Some(reference.into());
+        self
+    }
+
+    /// The merchant's second reference.
+    pub fn merchant_reference2(mut self, reference: impl Into<String>) -> Self {
+        self.merchant_reference2 = Some(reference.into());
+        self
+    }
+
+    /// The customer's address, used as both billing and shipping address.
+    pub fn address(mut self, address: Address) -> Self {
+        self.shipping_address = Some(address);
+        self
+    }
+}
+
+/// Where a refund was booked, by the allocation rules of Klarna's refund
+/// allocation guide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// On the invoice of this capture (its capture id).
+    Capture(String),
+    /// On the order as a whole: accepted, but no capture matched.
+    Unallocated,
+}
 
 /// Where an order is in its life, apart from what its amounts say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,16 +261,26 @@ impl Order {
     }
 }
 
-/// Everything the stand-in remembers.
-#[derive(Default)]
+/// First answers to idempotency keys, per order id (as sent in the
+/// path), by (method, path, key).
+type OrderReplays = Replays<String, (String, String, String), Response>;
+
+/// Everything the Order Management part remembers.
 pub(crate) struct State {
     orders: BTreeMap<String, Order>,
-    /// First answers by (method, path, key).
-    idempotent: Replays<(String, String, String), Reply>,
-    log: VecDeque<LoggedRequest>,
+    idempotent: OrderReplays,
 }
 
 impl State {
+    /// No orders; idempotency keys kept for `retention`, at most
+    /// `keys_per_order` per order.
+    pub(crate) fn new(retention: Duration, keys_per_order: usize) -> Self {
+        State {
+            orders: BTreeMap::new(),
+            idempotent: Replays::new(retention, keys_per_order),
+        }
+    }
+
     pub(crate) fn add_order(&mut self, new: NewOrder) -> String {
         let id = new.order_id.unwrap_or_else(uuid_v4);
         let created_at = now();
@@ -254,35 +362,59 @@ impl State {
             .find(|c| c.capture.capture_id.as_deref() == Some(capture_id))
     }
 
-    pub(crate) fn log(&mut self, entry: LoggedRequest) {
-        if self.log.len() == MAX_LOGGED_REQUESTS {
-            self.log.pop_front();
+    /// Answers one well-formed request: checks that credentials were sent,
+    /// then replays the first answer to a repeated idempotency key.
+    ///
+    /// Keys are remembered per order. A `404` is not remembered: nothing
+    /// happened, and unknown ids must not fill the memory.
+    pub(crate) fn handle(&mut self, request: &Request, base_url: &str) -> Response {
+        if request.header("authorization").is_none() {
+            return error(
+                401,
+                "UNAUTHORIZED",
+                "Send HTTP Basic credentials; the sandbox accepts any.",
+            );
         }
-        self.log.push_back(entry);
-    }
-
-    pub(crate) fn logged(&self) -> Vec<LoggedRequest> {
-        self.log.iter().cloned().collect()
-    }
-
-    /// Answers one well-formed request, replaying the first answer to a
-    /// repeated idempotency key.
-    pub(crate) fn handle(&mut self, request: &Request, base_url: &str) -> Reply {
+        let now = Instant::now();
         let key = request
             .header("klarna-idempotency-key")
             .filter(|_| request.method != "GET")
-            .map(|key| (request.method.clone(), request.path.clone(), key.to_owned()));
-        if let Some(reply) = key.as_ref().and_then(|key| self.idempotent.get(key)) {
-            return reply.clone();
+            .map(|key| {
+                let order = request
+                    .path
+                    .strip_prefix("/ordermanagement/v1/orders/")
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                let key = (request.method.clone(), request.path.clone(), key.to_owned());
+                (order, key)
+            });
+        if let Some((order, key)) = &key {
+            if let Some(response) = self.idempotent.get(order, key, now) {
+                return response.clone();
+            }
+            if self.idempotent.is_full(order) {
+                return error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    format!(
+                        "This order already has {} idempotency keys inside their retention; \
+                         the sandbox takes no new one rather than forget one.",
+                        self.idempotent.per_resource()
+                    ),
+                );
+            }
         }
-        let reply = self.route(request, base_url);
-        if let Some(key) = key {
-            self.idempotent.remember(key, reply.clone());
+        let response = self.route(request, base_url);
+        if let Some((order, key)) = key {
+            if response.status != 404 {
+                self.idempotent.remember(order, key, response.clone(), now);
+            }
         }
-        reply
+        response
     }
 
-    fn route(&mut self, request: &Request, base_url: &str) -> Reply {
+    fn route(&mut self, request: &Request, base_url: &str) -> Response {
         let Some(rest) = request.path.strip_prefix("/ordermanagement/v1/orders/") else {
             return error(404, "NOT_FOUND", "No such resource.");
         };
@@ -369,16 +501,16 @@ impl State {
             },
             _ => return error(404, "NOT_FOUND", "No such resource."),
         };
-        let mut reply = error(
+        let mut response = error(
             405,
             "METHOD_NOT_ALLOWED",
             format!("{method} is not allowed here."),
         );
-        reply.headers.push(("Allow", allowed.to_owned()));
-        reply
+        response.headers.push(("Allow", allowed.to_owned()));
+        response
     }
 
-    fn order_mut(&mut self, order_id: &str) -> Result<&mut Order, Reply> {
+    fn order_mut(&mut self, order_id: &str) -> Result<&mut Order, Response> {
         self.orders.get_mut(order_id).ok_or_else(|| {
             error(
                 404,
@@ -388,37 +520,37 @@ impl State {
         })
     }
 
-    fn get_order(&mut self, order_id: &str) -> Reply {
+    fn get_order(&mut self, order_id: &str) -> Response {
         match self.order_mut(order_id) {
             Ok(order) => json(200, &order.render()),
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
-    fn acknowledge(&mut self, order_id: &str) -> Reply {
+    fn acknowledge(&mut self, order_id: &str) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(reason) = order.closed_reason() {
             return error(403, "NOT_ALLOWED", reason);
         }
         order.acknowledged = true;
-        Reply::empty(204)
+        Response::empty(204)
     }
 
     /// Seed 004: the new amount replaces the old, the new lines replace the
     /// old ones (no lines means none), and the change is refused for a
     /// negative amount, one below what is captured, or an order that is
     /// fully captured, cancelled or expired.
-    fn update_authorization(&mut self, order_id: &str, body: &[u8]) -> Reply {
+    fn update_authorization(&mut self, order_id: &str, body: &[u8]) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update: UpdateAuthorization = match decode(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if update.order_amount > MAX_AMOUNT {
             return error(
@@ -450,27 +582,27 @@ impl State {
         }
         order.order_amount = update.order_amount;
         order.order_lines = update.order_lines.unwrap_or_default();
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn get_captures(&mut self, order_id: &str) -> Reply {
+    fn get_captures(&mut self, order_id: &str) -> Response {
         match self.order_mut(order_id) {
             Ok(order) => {
                 let captures: Vec<&Capture> = order.captures.iter().map(|c| &c.capture).collect();
                 json(200, &captures)
             }
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
-    fn capture(&mut self, order_id: &str, body: &[u8], base_url: &str) -> Reply {
+    fn capture(&mut self, order_id: &str, body: &[u8], base_url: &str) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let request: CaptureObject = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if !(0..=MAX_AMOUNT).contains(&request.captured_amount) {
             return error(
@@ -535,16 +667,16 @@ impl State {
             encode_segment(order_id),
             encode_segment(&capture_id)
         );
-        let mut reply = Reply::empty(201);
-        reply.headers.push(("Capture-Id", capture_id));
-        reply.headers.push(("Location", location));
-        reply
+        let mut response = Response::empty(201);
+        response.headers.push(("Capture-Id", capture_id));
+        response.headers.push(("Location", location));
+        response
     }
 
-    fn get_capture(&mut self, order_id: &str, capture_id: &str) -> Reply {
+    fn get_capture(&mut self, order_id: &str, capture_id: &str) -> Response {
         match self.capture_mut(order_id, capture_id) {
             Ok(record) => json(200, &record.capture),
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
@@ -552,7 +684,7 @@ impl State {
         &mut self,
         order_id: &str,
         capture_id: &str,
-    ) -> Result<&mut CaptureRecord, Reply> {
+    ) -> Result<&mut CaptureRecord, Response> {
         self.order_mut(order_id)?
             .capture_mut(capture_id)
             .ok_or_else(|| {
@@ -564,13 +696,13 @@ impl State {
             })
     }
 
-    fn due_date_options(&mut self, order_id: &str, capture_id: &str) -> Reply {
+    fn due_date_options(&mut self, order_id: &str, capture_id: &str) -> Response {
         let currency = match self.order_mut(order_id) {
             Ok(order) => order.currency.clone(),
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = self.capture_mut(order_id, capture_id) {
-            return reply;
+        if let Err(response) = self.capture_mut(order_id, capture_id) {
+            return response;
         }
         let options = ExtendDueDateOptions {
             currency: Some(currency),
@@ -590,14 +722,14 @@ impl State {
     /// Extends by one of the offered numbers of days; a capture that is
     /// fully refunded leaves the customer nothing to pay, so nothing to
     /// extend.
-    fn extend_due_date(&mut self, order_id: &str, capture_id: &str, body: &[u8]) -> Reply {
+    fn extend_due_date(&mut self, order_id: &str, capture_id: &str, body: &[u8]) -> Response {
         let record = match self.capture_mut(order_id, capture_id) {
             Ok(record) => record,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let request: ExtendDueDateRequest = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if !DUE_DATE_OPTIONS
             .iter()
@@ -623,17 +755,17 @@ impl State {
         record.due_date_extended_days = record
             .due_date_extended_days
             .saturating_add(i64::from(request.number_of_days));
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn capture_shipping_info(&mut self, order_id: &str, capture_id: &str, body: &[u8]) -> Reply {
+    fn capture_shipping_info(&mut self, order_id: &str, capture_id: &str, body: &[u8]) -> Response {
         let record = match self.capture_mut(order_id, capture_id) {
             Ok(record) => record,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update = match decode_shipping_info(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let stored = record.capture.shipping_info.get_or_insert_with(Vec::new);
         if stored.len().saturating_add(update.shipping_info.len()) > MAX_SHIPPING_INFO {
@@ -644,27 +776,27 @@ impl State {
             );
         }
         stored.extend(update.shipping_info);
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn trigger_send_out(&mut self, order_id: &str, capture_id: &str) -> Reply {
+    fn trigger_send_out(&mut self, order_id: &str, capture_id: &str) -> Response {
         match self.capture_mut(order_id, capture_id) {
             Ok(record) => {
                 record.send_outs = record.send_outs.saturating_add(1);
-                Reply::empty(204)
+                Response::empty(204)
             }
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
-    fn customer_details(&mut self, order_id: &str, body: &[u8]) -> Reply {
+    fn customer_details(&mut self, order_id: &str, body: &[u8]) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update: UpdateConsumer = match decode(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(reason) = order.closed_reason() {
             return error(403, "NOT_ALLOWED", reason);
@@ -672,13 +804,13 @@ impl State {
         if let Some(address) = update.shipping_address {
             order.shipping_address = Some(address);
         }
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn extend_authorization_time(&mut self, order_id: &str) -> Reply {
+    fn extend_authorization_time(&mut self, order_id: &str) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(reason) = order.closed_reason() {
             return error(403, "NOT_ALLOWED", reason);
@@ -691,17 +823,17 @@ impl State {
             );
         }
         order.expires_at = order.expires_at.saturating_add(AUTHORIZATION_PERIOD);
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn merchant_references(&mut self, order_id: &str, body: &[u8]) -> Reply {
+    fn merchant_references(&mut self, order_id: &str, body: &[u8]) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update: UpdateMerchantReferences = match decode(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if order.lifecycle == Lifecycle::Cancelled {
             return error(403, "NOT_ALLOWED", "The order is cancelled.");
@@ -712,12 +844,12 @@ impl State {
         if update.merchant_reference2.is_some() {
             order.merchant_reference2 = update.merchant_reference2;
         }
-        Reply::empty(204)
+        Response::empty(204)
     }
 
     /// At most what is captured and not yet refunded; allocated to a capture
     /// by the rules of seed 003 (see [`allocate`]).
-    fn refund(&mut self, order_id: &str, body: &[u8], base_url: &str) -> Reply {
+    fn refund(&mut self, order_id: &str, body: &[u8], base_url: &str) -> Response {
         let order = match self.orders.get_mut(order_id) {
             Some(order) => order,
             None => {
@@ -730,7 +862,7 @@ impl State {
         };
         let request: RefundObject = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if !(0..=MAX_AMOUNT).contains(&request.refunded_amount) {
             return error(
@@ -795,13 +927,13 @@ impl State {
             encode_segment(order_id),
             encode_segment(&refund_id)
         );
-        let mut reply = Reply::empty(201);
-        reply.headers.push(("Refund-Id", refund_id));
-        reply.headers.push(("Location", location));
-        reply
+        let mut response = Response::empty(201);
+        response.headers.push(("Refund-Id", refund_id));
+        response.headers.push(("Location", location));
+        response
     }
 
-    fn get_refund(&mut self, order_id: &str, refund_id: &str) -> Reply {
+    fn get_refund(&mut self, order_id: &str, refund_id: &str) -> Response {
         let Some(order) = self.orders.get(order_id) else {
             return error(
                 404,
@@ -823,10 +955,10 @@ impl State {
         }
     }
 
-    fn release(&mut self, order_id: &str) -> Reply {
+    fn release(&mut self, order_id: &str) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(reason) = order.closed_reason() {
             return error(403, "NOT_ALLOWED", reason);
@@ -839,17 +971,17 @@ impl State {
             );
         }
         order.released = true;
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn order_shipping_info(&mut self, order_id: &str, body: &[u8]) -> Reply {
+    fn order_shipping_info(&mut self, order_id: &str, body: &[u8]) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update = match decode_shipping_info(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if order
             .shipping_info
@@ -864,13 +996,13 @@ impl State {
             );
         }
         order.shipping_info.extend(update.shipping_info);
-        Reply::empty(204)
+        Response::empty(204)
     }
 
-    fn cancel(&mut self, order_id: &str) -> Reply {
+    fn cancel(&mut self, order_id: &str) -> Response {
         let order = match self.order_mut(order_id) {
             Ok(order) => order,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if let Some(reason) = order.closed_reason() {
             return error(403, "CANCEL_NOT_ALLOWED", reason);
@@ -883,7 +1015,7 @@ impl State {
             );
         }
         order.lifecycle = Lifecycle::Cancelled;
-        Reply::empty(204)
+        Response::empty(204)
     }
 }
 
@@ -937,7 +1069,7 @@ fn amount(value: Option<i64>) -> i64 {
     value.unwrap_or(0)
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         error(
             400,
@@ -947,7 +1079,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     })
 }
 
-fn decode_shipping_info(body: &[u8]) -> Result<UpdateShippingInfo, Reply> {
+fn decode_shipping_info(body: &[u8]) -> Result<UpdateShippingInfo, Response> {
     let update: UpdateShippingInfo = decode(body)?;
     if update.shipping_info.is_empty() {
         return Err(error(
@@ -959,15 +1091,15 @@ fn decode_shipping_info(body: &[u8]) -> Result<UpdateShippingInfo, Reply> {
     Ok(update)
 }
 
-fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => Reply::json(status, body),
+        Ok(body) => Response::json(status, body),
         Err(e) => error(500, "INTERNAL_ERROR", e.to_string()),
     }
 }
 
 /// Klarna's error body: a fresh correlation id, a code and one message.
-pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Reply {
+pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
     let body = ErrorMessageDto {
         correlation_id: Some(uuid_v4()),
         error_code: Some(code.to_owned()),
@@ -975,5 +1107,5 @@ pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Repl
     };
     // Serialising three strings cannot fail; an empty body would still be
     // an answer with the right status.
-    Reply::json(status, serde_json::to_vec(&body).unwrap_or_default())
+    Response::json(status, serde_json::to_vec(&body).unwrap_or_default())
 }

@@ -8,6 +8,7 @@
 //! header created its payment request, and is invisible (404) to others.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use klarna_models::payment_api::{
     AcquiringChannel, ApplicableRate, ApplicableRateUnit, CaptureRequest, ChargebackReason,
@@ -20,7 +21,7 @@ use klarna_models::payment_api::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::http::{Reply, Request};
+use crate::http::{Request, Response};
 use crate::notifications::StateChange;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
 
@@ -47,10 +48,29 @@ const FIXED_FEE: i64 = 100;
 const VARIABLE_FEE: i64 = 1_200_000;
 const VARIABLE_FEE_PERCENTAGE: i64 = 120;
 
-/// Whether a path belongs to the Payment API rather than Order Management.
-pub(crate) fn serves(path: &str) -> bool {
-    path.starts_with("/v1/")
+/// The resource a Payment API path names, as sent: the id after
+/// `requests/`, `confirmation-tokens/`, `transactions/` or `captures/`, or
+/// `""` for the creation of a payment request.
+fn resource_of(path: &str) -> &str {
+    let mut segments = path.split('/');
+    while let Some(segment) = segments.next() {
+        if matches!(
+            segment,
+            "requests"
+                | "confirmation-tokens"
+                | "transactions"
+                | "captures"
+                | "refunds"
+                | "chargebacks"
+        ) {
+            return segments.next().unwrap_or_default();
+        }
+    }
+    ""
 }
+
+/// Where the Payment API's paths begin.
+pub(crate) const PREFIX: &str = "/v1/";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RequestState {
@@ -109,7 +129,7 @@ enum TokenState {
     /// The buyer approved; the merchant has not answered yet.
     Pending,
     /// Confirmed: the answer, which every later confirm gets again.
-    Confirmed(Reply),
+    Confirmed(Response),
     /// The merchant declined it; the payment request went back to SUBMITTED.
     Cancelled,
 }
@@ -248,7 +268,6 @@ fn pricing(currency: &str, at: i64) -> PaymentPricing {
 }
 
 /// Everything the Payment API part remembers.
-#[derive(Default)]
 pub(crate) struct Payments {
     requests: BTreeMap<String, RequestRecord>,
     tokens: HashMap<String, Token>,
@@ -257,13 +276,33 @@ pub(crate) struct Payments {
     capture_owner: HashMap<String, String>,
     refund_owner: HashMap<String, String>,
     chargeback_owner: HashMap<String, String>,
-    /// First answers by (partner account, method, path, key).
-    idempotent: Replays<(String, String, String, String), Reply>,
+    idempotent: PaymentReplays,
     /// State changes not yet turned into webhook events.
     pub(crate) state_changes: Vec<StateChange>,
 }
 
+/// First answers to idempotency keys, per (partner account, resource), by
+/// (method, path, key). The resource is the id the path names (a payment
+/// request, confirmation token, transaction or capture), or none for the
+/// creation of a payment request.
+type PaymentReplays = Replays<(String, String), (String, String, String), Response>;
+
 impl Payments {
+    /// Nothing created yet; idempotency keys kept for `retention`, at most
+    /// `keys_per_resource` per resource.
+    pub(crate) fn new(retention: Duration, keys_per_resource: usize) -> Self {
+        Payments {
+            requests: BTreeMap::new(),
+            tokens: HashMap::new(),
+            transactions: BTreeMap::new(),
+            capture_owner: HashMap::new(),
+            refund_owner: HashMap::new(),
+            chargeback_owner: HashMap::new(),
+            idempotent: Replays::new(retention, keys_per_resource),
+            state_changes: Vec::new(),
+        }
+    }
+
     /// The buyer's step: approves a SUBMITTED payment request in Klarna's
     /// purchase flow, which makes it PENDING_CONFIRMATION, and returns the
     /// payment confirmation token the flow hands to the merchant.
@@ -342,7 +381,7 @@ impl Payments {
 
     /// Answers one well-formed Payment API request: checks the credentials,
     /// then replays the first answer to a repeated idempotency key.
-    pub(crate) fn handle(&mut self, request: &Request) -> Reply {
+    pub(crate) fn handle(&mut self, request: &Request) -> Response {
         let api_key = request.header("authorization").filter(|v| !v.is_empty());
         let account = request
             .header("klarna-partner-account")
@@ -355,29 +394,44 @@ impl Payments {
                  Klarna-Partner-Account; the sandbox accepts any non-empty values.",
             );
         };
+        let now = Instant::now();
         let key = request
             .header("klarna-idempotency-key")
             .filter(|_| request.method != "GET")
             .map(|key| {
-                (
-                    account.to_owned(),
-                    request.method.clone(),
-                    request.path.clone(),
-                    key.to_owned(),
-                )
+                let scope = (account.to_owned(), resource_of(&request.path).to_owned());
+                let key = (request.method.clone(), request.path.clone(), key.to_owned());
+                (scope, key)
             });
-        if let Some(reply) = key.as_ref().and_then(|key| self.idempotent.get(key)) {
-            return reply.clone();
+        if let Some((scope, key)) = &key {
+            if let Some(response) = self.idempotent.get(scope, key, now) {
+                return response.clone();
+            }
+            if self.idempotent.is_full(scope) {
+                return error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    format!(
+                        "This resource already has {} idempotency keys inside their retention; \
+                         the sandbox takes no new one rather than forget one.",
+                        self.idempotent.per_resource()
+                    ),
+                );
+            }
         }
-        let reply = self.route(request, account);
-        if let Some(key) = key {
-            self.idempotent.remember(key, reply.clone());
+        let response = self.route(request, account);
+        // A 404 is not remembered: nothing happened, and unknown ids must
+        // not fill the memory.
+        if let Some((scope, key)) = key {
+            if response.status != 404 {
+                self.idempotent.remember(scope, key, response.clone(), now);
+            }
         }
-        reply
+        response
     }
 
-    fn route(&mut self, request: &Request, account: &str) -> Reply {
-        let Some(rest) = request.path.strip_prefix("/v1/") else {
+    fn route(&mut self, request: &Request, account: &str) -> Response {
+        let Some(rest) = request.path.strip_prefix(PREFIX) else {
             return no_route();
         };
         // No operation's path has more than seven segments after `/v1/`.
@@ -457,29 +511,29 @@ impl Payments {
             },
             _ => return no_route(),
         };
-        let mut reply = error(
+        let mut response = error(
             405,
             "METHOD_NOT_ALLOWED",
             format!("{method} is not allowed here."),
         );
-        reply.headers.push(("Allow", allowed.to_owned()));
-        reply
+        response.headers.push(("Allow", allowed.to_owned()));
+        response
     }
 
-    fn request_mut(&mut self, account: &str, id: &str) -> Result<&mut RequestRecord, Reply> {
+    fn request_mut(&mut self, account: &str, id: &str) -> Result<&mut RequestRecord, Response> {
         self.requests
             .get_mut(id)
             .filter(|record| record.account == account)
             .ok_or_else(|| not_found("request", id))
     }
 
-    fn create_request(&mut self, account: &str, body: &[u8]) -> Reply {
+    fn create_request(&mut self, account: &str, body: &[u8]) -> Response {
         let data: PaymentRequestData = match decode(body) {
             Ok(data) => data,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = check_purchase(&data) {
-            return reply;
+        if let Err(response) = check_purchase(&data) {
+            return response;
         }
         if self.requests.len() >= MAX_PAYMENT_REQUESTS {
             return error(
@@ -500,33 +554,33 @@ impl Payments {
             state_since: at,
             transaction_id: None,
         };
-        let reply = json(201, &record.render());
+        let response = json(201, &record.render());
         let change = StateChange::new(account, &record.render(), None);
         self.state_changes.push(change);
         self.requests.insert(id, record);
-        reply
+        response
     }
 
-    fn read_request(&mut self, account: &str, id: &str) -> Reply {
+    fn read_request(&mut self, account: &str, id: &str) -> Response {
         match self.request_mut(account, id) {
             Ok(record) => json(200, &record.render()),
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
     /// The body replaces the purchase details; only while SUBMITTED, since
     /// after that the buyer has approved what the request says.
-    fn update_request(&mut self, account: &str, id: &str, body: &[u8]) -> Reply {
+    fn update_request(&mut self, account: &str, id: &str, body: &[u8]) -> Response {
         let record = match self.request_mut(account, id) {
             Ok(record) => record,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let data: PaymentRequestData = match decode(body) {
             Ok(data) => data,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = check_purchase(&data) {
-            return reply;
+        if let Err(response) = check_purchase(&data) {
+            return response;
         }
         if record.state != RequestState::Submitted {
             return error(
@@ -543,7 +597,7 @@ impl Payments {
         json(200, &record.render())
     }
 
-    fn token(&self, account: &str, token: &str) -> Result<&Token, Reply> {
+    fn token(&self, account: &str, token: &str) -> Result<&Token, Response> {
         self.tokens
             .get(token)
             .filter(|t| {
@@ -563,12 +617,12 @@ impl Payments {
     /// Authorizes the payment request behind a pending token and creates
     /// its transaction. A confirmed token gets its first answer again, as
     /// the page promises; a cancelled one is a conflict.
-    fn confirm(&mut self, account: &str, token: &str, body: &[u8]) -> Reply {
+    fn confirm(&mut self, account: &str, token: &str, body: &[u8]) -> Response {
         let request_id = match self.token(account, token) {
             Ok(Token {
-                state: TokenState::Confirmed(reply),
+                state: TokenState::Confirmed(response),
                 ..
-            }) => return reply.clone(),
+            }) => return response.clone(),
             Ok(Token {
                 state: TokenState::Cancelled,
                 ..
@@ -584,11 +638,11 @@ impl Payments {
                 state: TokenState::Pending,
                 request_id,
             }) => request_id.clone(),
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let confirmation: PaymentConfirmation = match decode(body) {
             Ok(confirmation) => confirmation,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let Some(record) = self.requests.get_mut(&request_id) else {
             return error(
@@ -657,7 +711,7 @@ impl Payments {
         record.state_since = at;
         record.updated_at = at;
         record.transaction_id = Some(transaction_id.clone());
-        let reply = json(200, &record.render());
+        let response = json(200, &record.render());
         let change = StateChange::new(
             account,
             &record.render(),
@@ -666,15 +720,15 @@ impl Payments {
         self.state_changes.push(change);
         self.transactions.insert(transaction_id, transaction);
         if let Some(t) = self.tokens.get_mut(token) {
-            t.state = TokenState::Confirmed(reply.clone());
+            t.state = TokenState::Confirmed(response.clone());
         }
-        reply
+        response
     }
 
     /// Declines a pending confirmation: the payment request goes back to
     /// SUBMITTED. Repeating it changes nothing and answers the same way; a
     /// confirmed token has no pending confirmation to cancel.
-    fn cancel_confirmation(&mut self, account: &str, token: &str) -> Reply {
+    fn cancel_confirmation(&mut self, account: &str, token: &str) -> Response {
         let (request_id, pending) = match self.token(account, token) {
             Ok(Token {
                 state: TokenState::Confirmed(_),
@@ -688,7 +742,7 @@ impl Payments {
                 )
             }
             Ok(t) => (t.request_id.clone(), matches!(t.state, TokenState::Pending)),
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let Some(record) = self.requests.get_mut(&request_id) else {
             return error(
@@ -715,29 +769,29 @@ impl Payments {
         json(200, &record.render())
     }
 
-    fn transaction_mut(&mut self, account: &str, id: &str) -> Result<&mut Transaction, Reply> {
+    fn transaction_mut(&mut self, account: &str, id: &str) -> Result<&mut Transaction, Response> {
         self.transactions
             .get_mut(id)
             .filter(|t| t.account == account)
             .ok_or_else(|| not_found("transaction", id))
     }
 
-    fn read_transaction(&mut self, account: &str, id: &str) -> Reply {
+    fn read_transaction(&mut self, account: &str, id: &str) -> Response {
         match self.transaction_mut(account, id) {
             Ok(transaction) => json(200, &transaction.render()),
-            Err(reply) => reply,
+            Err(response) => response,
         }
     }
 
     /// Overwrites the references sent, in any state.
-    fn update_transaction(&mut self, account: &str, id: &str, body: &[u8]) -> Reply {
+    fn update_transaction(&mut self, account: &str, id: &str, body: &[u8]) -> Response {
         let transaction = match self.transaction_mut(account, id) {
             Ok(transaction) => transaction,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let update: PaymentTransactionUpdate = match decode(body) {
             Ok(update) => update,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if update.merchant_reference.is_some() {
             transaction.merchant_reference = update.merchant_reference;
@@ -751,20 +805,20 @@ impl Payments {
 
     /// At most what is left of the authorization; none once the transaction
     /// is voided or fully captured.
-    fn capture(&mut self, account: &str, id: &str, body: &[u8]) -> Reply {
+    fn capture(&mut self, account: &str, id: &str, body: &[u8]) -> Response {
         let transaction = match self.transaction_mut(account, id) {
             Ok(transaction) => transaction,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let request: CaptureRequest = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if request.capture_amount <= 0 {
             return invalid("capture_amount", "must be greater than 0");
         }
-        if let Err(reply) = check_lines(request.line_items.as_deref()) {
-            return reply;
+        if let Err(response) = check_lines(request.line_items.as_deref()) {
+            return response;
         }
         if transaction.voided {
             return error(
@@ -807,17 +861,17 @@ impl Payments {
         json(201, &capture)
     }
 
-    fn refund_transaction(&mut self, account: &str, id: &str, body: &[u8]) -> Reply {
+    fn refund_transaction(&mut self, account: &str, id: &str, body: &[u8]) -> Response {
         let transaction = match self.transaction_mut(account, id) {
             Ok(transaction) => transaction,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         let request: RefundRequest = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = check_refund(transaction, &request, None) {
-            return reply;
+        if let Err(response) = check_refund(transaction, &request, None) {
+            return response;
         }
         let refund = book_refund(transaction, request, None);
         self.refund_owner
@@ -826,10 +880,10 @@ impl Payments {
     }
 
     /// Releases what is left of the authorization; the captures stand.
-    fn void(&mut self, account: &str, id: &str) -> Reply {
+    fn void(&mut self, account: &str, id: &str) -> Response {
         let transaction = match self.transaction_mut(account, id) {
             Ok(transaction) => transaction,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
         if transaction.voided {
             return error(
@@ -863,7 +917,7 @@ impl Payments {
             .cloned()
     }
 
-    fn read_capture(&mut self, account: &str, id: &str) -> Reply {
+    fn read_capture(&mut self, account: &str, id: &str) -> Response {
         self.owner(&self.capture_owner, account, id)
             .and_then(|t| self.transactions.get(&t)?.capture(id))
             .map_or_else(|| not_found("capture", id), |capture| json(200, capture))
@@ -871,7 +925,7 @@ impl Payments {
 
     /// At most what is left of this capture after its own refunds, and of
     /// the transaction as a whole.
-    fn refund_capture(&mut self, account: &str, id: &str, body: &[u8]) -> Reply {
+    fn refund_capture(&mut self, account: &str, id: &str, body: &[u8]) -> Response {
         let Some(transaction_id) = self.owner(&self.capture_owner, account, id) else {
             return not_found("capture", id);
         };
@@ -880,10 +934,10 @@ impl Payments {
         };
         let request: RefundRequest = match decode(body) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(response) => return response,
         };
-        if let Err(reply) = check_refund(transaction, &request, Some(id)) {
-            return reply;
+        if let Err(response) = check_refund(transaction, &request, Some(id)) {
+            return response;
         }
         let refund = book_refund(transaction, request, Some(id.to_owned()));
         self.refund_owner
@@ -891,7 +945,7 @@ impl Payments {
         json(201, &refund)
     }
 
-    fn read_refund(&mut self, account: &str, id: &str) -> Reply {
+    fn read_refund(&mut self, account: &str, id: &str) -> Response {
         self.owner(&self.refund_owner, account, id)
             .and_then(|t| {
                 self.transactions
@@ -903,7 +957,7 @@ impl Payments {
             .map_or_else(|| not_found("refund", id), |refund| json(200, refund))
     }
 
-    fn read_chargeback(&mut self, account: &str, id: &str) -> Reply {
+    fn read_chargeback(&mut self, account: &str, id: &str) -> Response {
         self.owner(&self.chargeback_owner, account, id)
             .and_then(|t| {
                 self.transactions
@@ -925,7 +979,7 @@ fn check_refund(
     transaction: &Transaction,
     request: &RefundRequest,
     capture_id: Option<&str>,
-) -> Result<(), Reply> {
+) -> Result<(), Response> {
     if request.refund_amount <= 0 {
         return Err(invalid("refund_amount", "must be greater than 0"));
     }
@@ -996,7 +1050,7 @@ fn book_refund(
 }
 
 /// A currency of three capital letters, a positive amount, sound lines.
-fn check_purchase(data: &PaymentRequestData) -> Result<(), Reply> {
+fn check_purchase(data: &PaymentRequestData) -> Result<(), Response> {
     if data.currency.len() != 3 || !data.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(invalid(
             "currency",
@@ -1009,7 +1063,7 @@ fn check_purchase(data: &PaymentRequestData) -> Result<(), Reply> {
     check_lines(data.line_items.as_deref())
 }
 
-fn check_lines(lines: Option<&[LineItem]>) -> Result<(), Reply> {
+fn check_lines(lines: Option<&[LineItem]>) -> Result<(), Response> {
     for (i, line) in lines.unwrap_or_default().iter().enumerate() {
         if line.quantity < 1 {
             return Err(invalid(
@@ -1027,7 +1081,7 @@ fn check_lines(lines: Option<&[LineItem]>) -> Result<(), Reply> {
     Ok(())
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         error(
             400,
@@ -1037,18 +1091,18 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     })
 }
 
-fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => Reply::json(status, body),
+        Ok(body) => Response::json(status, body),
         Err(e) => error(500, "INTERNAL_SERVER_ERROR", e.to_string()),
     }
 }
 
-fn no_route() -> Reply {
+fn no_route() -> Response {
     error(404, "NOT_FOUND", "No Payment API operation has this path.")
 }
 
-fn not_found(what: &str, id: &str) -> Reply {
+fn not_found(what: &str, id: &str) -> Response {
     error(
         404,
         "RESOURCE_NOT_FOUND",
@@ -1057,7 +1111,7 @@ fn not_found(what: &str, id: &str) -> Reply {
 }
 
 /// A 400 naming the parameter that failed.
-fn invalid(parameter: &str, reason: impl Into<String>) -> Reply {
+fn invalid(parameter: &str, reason: impl Into<String>) -> Response {
     let reason = reason.into();
     error_body(
         400,
@@ -1076,7 +1130,7 @@ fn invalid(parameter: &str, reason: impl Into<String>) -> Reply {
 
 /// The Payment API's error body: a fresh `error_id`, the type that goes
 /// with the status, a code and a message.
-pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Reply {
+pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
     error_body(
         status,
         ErrorResponse {
@@ -1087,15 +1141,15 @@ pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Repl
     )
 }
 
-fn error_body(status: u16, mut body: ErrorResponse) -> Reply {
+fn error_body(status: u16, mut body: ErrorResponse) -> Response {
     body.error_id = Some(uuid_v4());
     body.error_type = Some(match status {
         401 => ErrorType::AccessError,
-        400 | 405 | 413 | 431 => ErrorType::InputError,
+        400 | 405 | 408 | 413 | 431 => ErrorType::InputError,
         500.. => ErrorType::TechnicalError,
         _ => ErrorType::ResourceError,
     });
     // Serialising strings cannot fail; an empty body would still be an
     // answer with the right status.
-    Reply::json(status, serde_json::to_vec(&body).unwrap_or_default())
+    Response::json(status, serde_json::to_vec(&body).unwrap_or_default())
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A random UUID v4 in its text form, like the ids Klarna hands out.
 ///
@@ -127,40 +127,80 @@ pub(crate) fn path_segments(rest: &str, max: usize) -> Result<Vec<String>, BadPa
         .ok_or(BadPath::Encoding)
 }
 
-/// Idempotency keys remembered; the oldest is forgotten first.
-const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
-
-/// The first answer to each idempotency key (with whatever else the key is
-/// scoped by), for replaying to a repeated request.
-pub(crate) struct Replays<K, V> {
-    answers: HashMap<K, V>,
-    order: VecDeque<K>,
+/// The first answers to idempotency keys, per resource, for replaying to a
+/// repeated request.
+///
+/// Bounded in time (a key is forgotten `retention` after its first use)
+/// and by a count per resource (`per_resource`), never by a global count:
+/// traffic on other orders can never push a key out early. A resource
+/// with `per_resource` keys inside the retention takes no new keyed
+/// requests ([`Replays::is_full`]) rather than forget one: a replay inside
+/// the retention must never act twice.
+pub(crate) struct Replays<S, K, V> {
+    retention: Duration,
+    per_resource: usize,
+    scopes: HashMap<S, HashMap<K, V>>,
+    /// Every remembered key with when it was first used, oldest first, to
+    /// forget it when its retention ends.
+    expiry: VecDeque<(Instant, S, K)>,
 }
 
-impl<K, V> Default for Replays<K, V> {
-    fn default() -> Self {
+impl<S: Clone + Eq + Hash, K: Clone + Eq + Hash, V> Replays<S, K, V> {
+    pub(crate) fn new(retention: Duration, per_resource: usize) -> Self {
         Replays {
-            answers: HashMap::new(),
-            order: VecDeque::new(),
+            retention,
+            per_resource,
+            scopes: HashMap::new(),
+            expiry: VecDeque::new(),
         }
     }
-}
 
-impl<K: Clone + Eq + Hash, V> Replays<K, V> {
-    pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.answers.get(key)
-    }
-
-    /// Remembers the first answer to `key`, forgetting the oldest key when
-    /// [`MAX_IDEMPOTENCY_KEYS`] are remembered.
-    pub(crate) fn remember(&mut self, key: K, answer: V) {
-        if self.order.len() == MAX_IDEMPOTENCY_KEYS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.answers.remove(&oldest);
+    /// Forgets the keys whose retention ended by `now`.
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some((at, _, _)) = self.expiry.front() {
+            if now.saturating_duration_since(*at) < self.retention {
+                return;
+            }
+            let Some((_, scope, key)) = self.expiry.pop_front() else {
+                return;
+            };
+            if let Some(keys) = self.scopes.get_mut(&scope) {
+                keys.remove(&key);
+                if keys.is_empty() {
+                    self.scopes.remove(&scope);
+                }
             }
         }
-        self.order.push_back(key.clone());
-        self.answers.insert(key, answer);
+    }
+
+    /// The first answer to `key` on `scope`, if it is still remembered at
+    /// `now`.
+    pub(crate) fn get(&mut self, scope: &S, key: &K, now: Instant) -> Option<&V> {
+        self.forget_expired(now);
+        self.scopes.get(scope)?.get(key)
+    }
+
+    /// Whether `scope` holds as many keys as it may: a new key on it must
+    /// be refused.
+    pub(crate) fn is_full(&self, scope: &S) -> bool {
+        self.scopes
+            .get(scope)
+            .is_some_and(|keys| keys.len() >= self.per_resource)
+    }
+
+    /// Remembers the first answer to `key` on `scope`, first used at `now`
+    /// (the latest time given to [`Replays::get`]).
+    pub(crate) fn remember(&mut self, scope: S, key: K, answer: V, now: Instant) {
+        if self.is_full(&scope) {
+            return;
+        }
+        self.expiry.push_back((now, scope.clone(), key.clone()));
+        self.scopes.entry(scope).or_default().insert(key, answer);
+    }
+
+    /// The most keys one resource holds at once.
+    pub(crate) fn per_resource(&self) -> usize {
+        self.per_resource
     }
 }
 
@@ -182,6 +222,31 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_447_897_877), "2015-11-19T01:51:17Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn keys_are_kept_per_resource_until_their_retention_ends() {
+        let start = Instant::now();
+        let mut replays = Replays::new(Duration::from_secs(60), 2);
+        replays.remember("order-1".to_owned(), 0, 1, start);
+        // Other orders' keys, however many, do not push it out.
+        for n in 0..10_000 {
+            replays.remember(format!("order-{}", n + 2), n, 0, start);
+        }
+        assert_eq!(replays.get(&"order-1".to_owned(), &0, start), Some(&1));
+        let later = start + Duration::from_secs(59);
+        assert_eq!(replays.get(&"order-1".to_owned(), &0, later), Some(&1));
+        // A full resource takes no new key and forgets none.
+        replays.remember("order-1".to_owned(), 1, 2, later);
+        assert!(replays.is_full(&"order-1".to_owned()));
+        replays.remember("order-1".to_owned(), 2, 3, later);
+        assert_eq!(replays.get(&"order-1".to_owned(), &2, later), None);
+        assert_eq!(replays.get(&"order-1".to_owned(), &0, later), Some(&1));
+        // After the retention the key is gone, and so is the room it took.
+        let expired = start + Duration::from_secs(60);
+        assert_eq!(replays.get(&"order-1".to_owned(), &0, expired), None);
+        assert!(!replays.is_full(&"order-1".to_owned()));
+        assert!(replays.scopes.len() <= 1, "expired resources are dropped");
     }
 
     #[test]

@@ -3,123 +3,14 @@
 //! generated client, so what is checked is the server alone, whatever retry
 //! policy the client has.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::Duration;
 
 use klarna_sandbox::{LoggedRequest, NewOrder, Sandbox};
-use serde_json::Value;
 
-/// Long enough never to fire on a working server, short enough that a
-/// broken one fails the test rather than hanging it.
-const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
-const AUTH: &str = "Authorization: Basic dXNlcjpwYXNz\r\n";
+mod support;
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-
-    /// Klarna's error body, with its code.
-    fn error_code(&self) -> String {
-        let body = self.json();
-        assert_eq!(body["correlation_id"].as_str().map(str::len), Some(36));
-        assert!(!body["error_messages"][0].as_str().unwrap().is_empty());
-        body["error_code"].as_str().unwrap().to_owned()
-    }
-}
-
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Connection {
-    fn open(sandbox: &Sandbox) -> Connection {
-        let addr = sandbox.base_url().trim_start_matches("http://");
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
-        Connection {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-
-    fn send(&mut self, raw: &[u8]) {
-        self.writer.write_all(raw).unwrap();
-    }
-
-    /// The next response, or `None` if the server closed the connection
-    /// before a status line.
-    fn read(&mut self) -> Option<Reply> {
-        let mut status_line = String::new();
-        if self.reader.read_line(&mut status_line).unwrap() == 0 {
-            return None;
-        }
-        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut headers = Vec::new();
-        for _ in 0..100 {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').unwrap();
-            headers.push((name.to_owned(), value.trim().to_owned()));
-        }
-        let mut reply = Reply {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let length: usize = reply
-            .header("content-length")
-            .map_or(0, |v| v.parse().unwrap());
-        reply.body = vec![0; length];
-        self.reader.read_exact(&mut reply.body).unwrap();
-        Some(reply)
-    }
-
-    fn exchange(&mut self, raw: &str) -> Reply {
-        self.send(raw.as_bytes());
-        self.read().expect("an answer")
-    }
-
-    /// Whether the server has closed the connection.
-    fn is_closed(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.reader.read(&mut byte), Ok(0))
-    }
-}
-
-fn get(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: sandbox\r\n{AUTH}\r\n")
-}
-
-fn post(path: &str, extra_headers: &str, body: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: sandbox\r\n{AUTH}{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn order_path(id: &str) -> String {
-    format!("/ordermanagement/v1/orders/{id}")
-}
+use support::{get, order_path, post, Connection, AUTH};
 
 fn seeded() -> (Sandbox, String) {
     let sandbox = Sandbox::start().unwrap();
@@ -247,6 +138,36 @@ fn malformed_requests_get_400_and_a_closed_connection() {
     );
     let many_headers = format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101));
     assert_eq!(refused_and_closed(many_headers.as_bytes()), bad);
+}
+
+#[test]
+fn a_malformed_payment_api_request_gets_the_payment_api_error_shape() {
+    let sandbox = Sandbox::start().unwrap();
+    for (raw, status) in [
+        (
+            &b"POST /v1/payment/requests HTTP/1.1\r\nContent-Length: lots\r\n\r\n"[..],
+            400,
+        ),
+        (b"get /v1/payment/requests HTTP/1.1\r\n\r\n", 400),
+        (
+            b"POST /v1/payment/requests HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+            413,
+        ),
+    ] {
+        let mut connection = Connection::open(&sandbox);
+        connection.send(raw);
+        let reply = connection.read().expect("an answer");
+        assert_eq!(reply.status, status);
+        let body = reply.json();
+        assert_eq!(body["error_type"], "INPUT_ERROR", "{body}");
+        assert_eq!(body["error_code"], "VALIDATION_ERROR");
+        assert_eq!(body["error_id"].as_str().map(str::len), Some(36));
+        assert!(
+            body.get("correlation_id").is_none(),
+            "not Order Management's shape"
+        );
+        assert!(connection.is_closed());
+    }
 }
 
 #[test]

@@ -7,16 +7,16 @@ use klarna_ordermanagement::models::{
     UpdateMerchantReferences, UpdateShippingInfo,
 };
 use klarna_ordermanagement::{
-    AppendShippingInfoError, CancelOrderError, CaptureOrderError, Captures, Client, Config,
-    Credentials, ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError, GetOrderError,
-    GetRefundError, IdempotencyKey, Orders, RefundOrderError, Refunds,
-    ReleaseRemainingAuthorizationError, TriggerSendOutError, UpdateAuthorizationError,
+    AppendShippingInfoError, CancelOrderError, CaptureId, CaptureOrderError, Captures, Client,
+    Config, Credentials, ExtendAuthorizationTimeError, ExtendDueDateError, GetCaptureError,
+    GetOrderError, GetRefundError, IdempotencyKey, OrderId, Orders, RefundId, RefundOrderError,
+    Refunds, ReleaseRemainingAuthorizationError, TriggerSendOutError, UpdateAuthorizationError,
     UpdateConsumerDetailsError, UpdateMerchantReferencesError,
 };
 use klarna_sandbox::{physical_line, Allocation, NewOrder, Sandbox};
 
 fn client(sandbox: &Sandbox) -> Client {
-    Client::new(Config::with_base_url(
+    Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::basic("K123456_test", "secret"),
     ))
@@ -36,46 +36,34 @@ fn sneakers() -> OrderLine {
 fn capture_of(lines: Vec<OrderLine>) -> CaptureObject {
     CaptureObject {
         captured_amount: lines.iter().map(|l| l.total_amount).sum(),
-        description: None,
         order_lines: Some(lines),
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
+        ..CaptureObject::new(0)
     }
 }
 
 fn capture_amount(amount: i64) -> CaptureObject {
-    CaptureObject {
-        captured_amount: amount,
-        description: None,
-        order_lines: None,
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
-    }
+    CaptureObject::new(amount)
 }
 
 fn refund_of(amount: i64, lines: Option<Vec<OrderLine>>) -> RefundObject {
     RefundObject {
-        refunded_amount: amount,
-        description: None,
         order_lines: lines,
-        reference: None,
+        ..RefundObject::new(amount)
     }
 }
 
 /// Seed 003's order: T-shirt and jeans (shipped as capture A), sneakers
 /// (capture B); 200.00 EUR.
-fn seed_order(sandbox: &Sandbox) -> String {
-    sandbox.add_order(NewOrder::with_lines(
+fn seed_order(sandbox: &Sandbox) -> OrderId {
+    OrderId::new(sandbox.add_order(NewOrder::with_lines(
         "EUR",
         vec![t_shirt(), jeans(), sneakers()],
-    ))
+    )))
 }
 
-async fn capture(client: &Client, order_id: &str, body: &CaptureObject) -> String {
+async fn capture(client: &Client, order_id: &OrderId, body: &CaptureObject) -> CaptureId {
     client
-        .capture_order(order_id, body, None)
+        .capture_order(order_id, body)
         .await
         .unwrap()
         .capture_id
@@ -83,11 +71,11 @@ async fn capture(client: &Client, order_id: &str, body: &CaptureObject) -> Strin
         .unwrap()
 }
 
-async fn order(client: &Client, order_id: &str) -> MerchantOrderDto {
-    client.get_order(order_id, None).await.unwrap().into_inner()
+async fn order(client: &Client, order_id: &OrderId) -> MerchantOrderDto {
+    client.get_order(order_id).await.unwrap().into_inner()
 }
 
-async fn refunded_on(client: &Client, order_id: &str, capture_id: &str) -> Option<i64> {
+async fn refunded_on(client: &Client, order_id: &OrderId, capture_id: &CaptureId) -> Option<i64> {
     client
         .get_capture(order_id, capture_id)
         .await
@@ -108,7 +96,7 @@ async fn a_seeded_order_reads_back_authorized_with_its_lines() {
             .merchant_reference1("10001"),
     );
     assert_eq!(id, "order/1 ä");
-    let order = order(&client(&sandbox), &id).await;
+    let order = order(&client(&sandbox), &OrderId::new(&id)).await;
     assert_eq!(order.order_id.as_deref(), Some("order/1 ä"));
     assert_eq!(order.status, Some(MerchantOrderDtoStatus::Authorized));
     assert_eq!(order.order_amount, Some(10_000));
@@ -121,20 +109,23 @@ async fn a_seeded_order_reads_back_authorized_with_its_lines() {
     assert_eq!(order.merchant_reference1.as_deref(), Some("10001"));
     assert_eq!(order.captures, Some(vec![]));
     assert_eq!(order.refunds, Some(vec![]));
-    assert_eq!(Some(order), sandbox.order(&id));
+    assert_eq!(Some(order), sandbox.order(id.as_str()));
 }
 
 #[tokio::test]
 async fn an_unknown_order_is_no_such_order_everywhere() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let error = client.get_order("missing", None).await.unwrap_err();
+    let error = client
+        .get_order(&OrderId::new("missing"))
+        .await
+        .unwrap_err();
     assert_eq!(error.status(), Some(404));
     assert_eq!(error.error_code(), Some("NO_SUCH_ORDER"));
     assert!(matches!(error.api_body(), Some(GetOrderError::NotFound(_))));
 
     let error = client
-        .capture_order("missing", &capture_amount(100), None)
+        .capture_order(&OrderId::new("missing"), &capture_amount(100))
         .await
         .unwrap_err();
     match error.api_body() {
@@ -153,14 +144,17 @@ async fn an_unknown_order_is_no_such_order_everywhere() {
         other => panic!("{other:?}"),
     }
     let error = client
-        .refund_order("missing", &refund_of(100, None), None)
+        .refund_order(&OrderId::new("missing"), &refund_of(100, None))
         .await
         .unwrap_err();
     assert!(matches!(
         error.api_body(),
         Some(RefundOrderError::NotFound(_))
     ));
-    let error = client.get_captures("missing").await.unwrap_err();
+    let error = client
+        .get_captures(&OrderId::new("missing"))
+        .await
+        .unwrap_err();
     assert_eq!(error.status(), Some(404));
 }
 
@@ -175,7 +169,7 @@ async fn captures_move_the_order_from_authorized_to_captured() {
     let id = seed_order(&sandbox);
 
     let created = client
-        .capture_order(&id, &capture_of(vec![t_shirt(), jeans()]), None)
+        .capture_order(&id, &capture_of(vec![t_shirt(), jeans()]))
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
@@ -204,7 +198,7 @@ async fn captures_move_the_order_from_authorized_to_captured() {
     let listed = client.get_captures(&id).await.unwrap();
     let ids: Vec<_> = listed
         .iter()
-        .map(|c| c.capture_id.clone().unwrap())
+        .map(|c| CaptureId::new(c.capture_id.clone().unwrap()))
         .collect();
     assert_eq!(ids, [capture_a.clone(), capture_b]);
     let a = client.get_capture(&id, &capture_a).await.unwrap();
@@ -220,10 +214,10 @@ async fn capturing_more_than_remains_is_capture_not_allowed_and_changes_nothing(
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
     capture(&client, &id, &capture_amount(15_000)).await;
-    let before = sandbox.order(&id);
+    let before = sandbox.order(id.as_str());
 
     let error = client
-        .capture_order(&id, &capture_amount(5_001), None)
+        .capture_order(&id, &capture_amount(5_001))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -235,12 +229,12 @@ async fn capturing_more_than_remains_is_capture_not_allowed_and_changes_nothing(
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(sandbox.order(&id), before);
+    assert_eq!(sandbox.order(id.as_str()), before);
 
     // Exactly what remains is fine.
     capture(&client, &id, &capture_amount(5_000)).await;
     assert_eq!(
-        sandbox.order(&id).unwrap().status,
+        sandbox.order(id.as_str()).unwrap().status,
         Some(MerchantOrderDtoStatus::Captured)
     );
 }
@@ -250,14 +244,17 @@ async fn an_unknown_capture_is_not_found() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
-    let error = client.get_capture(&id, "nope").await.unwrap_err();
+    let error = client
+        .get_capture(&id, &CaptureId::new("nope"))
+        .await
+        .unwrap_err();
     assert_eq!(error.error_code(), Some("NO_SUCH_CAPTURE"));
     assert!(matches!(
         error.api_body(),
         Some(GetCaptureError::NotFound(_))
     ));
     let error = client
-        .trigger_send_out(&id, "nope", None)
+        .trigger_send_out(&id, &CaptureId::new("nope"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -265,12 +262,7 @@ async fn an_unknown_capture_is_not_found() {
         Some(TriggerSendOutError::NotFound(_))
     ));
     let error = client
-        .extend_due_date(
-            &id,
-            "nope",
-            &ExtendDueDateRequest { number_of_days: 14 },
-            None,
-        )
+        .extend_due_date(&id, &CaptureId::new("nope"), &ExtendDueDateRequest::new(14))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -278,12 +270,12 @@ async fn an_unknown_capture_is_not_found() {
         Some(ExtendDueDateError::NotFound(_))
     ));
     let error = client
-        .get_options_for_extend_due_date(&id, "nope")
+        .get_options_for_extend_due_date(&id, &CaptureId::new("nope"))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(404));
     let error = client
-        .append_shipping_info(&id, "nope", &shipment("1"), None)
+        .append_shipping_info(&id, &CaptureId::new("nope"), &shipment("1"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -304,13 +296,15 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_creates_nothing
     let key = IdempotencyKey::from("shipment-1");
 
     let first = client
-        .capture_order(&id, &capture_amount(3_000), Some(key.clone()))
+        .capture_order(&id, &capture_amount(3_000))
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     // Only the key decides: a different body with the same key is the same
     // request.
     let second = client
-        .capture_order(&id, &capture_amount(9_000), Some(key.clone()))
+        .capture_order(&id, &capture_amount(9_000))
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     assert_eq!(second.status(), 201);
@@ -322,7 +316,8 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_creates_nothing
 
     // A new key is a new capture.
     let third = client
-        .capture_order(&id, &capture_amount(3_000), Some("shipment-2".into()))
+        .capture_order(&id, &capture_amount(3_000))
+        .idempotency_key(IdempotencyKey::from("shipment-2"))
         .await
         .unwrap();
     assert_ne!(third.capture_id, first.capture_id);
@@ -331,11 +326,13 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_creates_nothing
     // Refunds too.
     let refund_key = IdempotencyKey::from("return-1");
     let r1 = client
-        .refund_order(&id, &refund_of(1_000, None), Some(refund_key.clone()))
+        .refund_order(&id, &refund_of(1_000, None))
+        .idempotency_key(refund_key.clone())
         .await
         .unwrap();
     let r2 = client
-        .refund_order(&id, &refund_of(1_000, None), Some(refund_key))
+        .refund_order(&id, &refund_of(1_000, None))
+        .idempotency_key(refund_key)
         .await
         .unwrap();
     assert_eq!(r1.refund_id, r2.refund_id);
@@ -345,21 +342,16 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_creates_nothing
     // replayed over-capture succeed.
     let refused_key = IdempotencyKey::from("too-much");
     let error = client
-        .capture_order(&id, &capture_amount(50_000), Some(refused_key.clone()))
+        .capture_order(&id, &capture_amount(50_000))
+        .idempotency_key(refused_key.clone())
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
-    let update = UpdateAuthorization {
-        order_amount: 60_000,
-        description: None,
-        order_lines: None,
-    };
-    client
-        .update_authorization(&id, &update, None)
-        .await
-        .unwrap();
+    let update = UpdateAuthorization::new(60_000);
+    client.update_authorization(&id, &update).await.unwrap();
     let again = client
-        .capture_order(&id, &capture_amount(50_000), Some(refused_key))
+        .capture_order(&id, &capture_amount(50_000))
+        .idempotency_key(refused_key)
         .await
         .unwrap_err();
     assert_eq!(again.error_code(), Some("CAPTURE_NOT_ALLOWED"));
@@ -379,7 +371,7 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
     let b = capture(&client, &id, &capture_of(vec![sneakers()])).await;
 
     let created = client
-        .refund_order(&id, &refund_of(10_000, Some(vec![sneakers()])), None)
+        .refund_order(&id, &refund_of(10_000, Some(vec![sneakers()])))
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
@@ -397,8 +389,8 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
     assert_eq!(refunded_on(&client, &id, &b).await, Some(10_000));
     assert_eq!(refunded_on(&client, &id, &a).await, Some(0));
     assert_eq!(
-        sandbox.refund_allocation(&id, &refund_id),
-        Some(Allocation::Capture(b))
+        sandbox.refund_allocation(id.as_str(), refund_id.as_str()),
+        Some(Allocation::Capture(b.to_string()))
     );
 
     let refund = client.get_refund(&id, &refund_id).await.unwrap();
@@ -408,7 +400,10 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
     assert_eq!(order_now.refunded_amount, Some(10_000));
     assert_eq!(order_now.refunds, Some(vec![refund.into_inner()]));
 
-    let error = client.get_refund(&id, "nope").await.unwrap_err();
+    let error = client
+        .get_refund(&id, &RefundId::new("nope"))
+        .await
+        .unwrap_err();
     assert!(matches!(
         error.api_body(),
         Some(GetRefundError::NotFound(_))
@@ -421,7 +416,7 @@ async fn refunds_are_limited_to_the_captured_amount() {
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
     let error = client
-        .refund_order(&id, &refund_of(1, None), None)
+        .refund_order(&id, &refund_of(1, None))
         .await
         .unwrap_err();
     match error.api_body() {
@@ -432,16 +427,16 @@ async fn refunds_are_limited_to_the_captured_amount() {
     }
     capture(&client, &id, &capture_amount(5_000)).await;
     client
-        .refund_order(&id, &refund_of(3_000, None), None)
+        .refund_order(&id, &refund_of(3_000, None))
         .await
         .unwrap();
     let error = client
-        .refund_order(&id, &refund_of(2_001, None), None)
+        .refund_order(&id, &refund_of(2_001, None))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("REFUND_NOT_ALLOWED"));
     client
-        .refund_order(&id, &refund_of(2_000, None), None)
+        .refund_order(&id, &refund_of(2_000, None))
         .await
         .unwrap();
     assert_eq!(order(&client, &id).await.refunded_amount, Some(5_000));
@@ -449,7 +444,7 @@ async fn refunds_are_limited_to_the_captured_amount() {
 
 /// Captures A and B of seed 003 on a fresh order: (sandbox, client, order,
 /// capture A, capture B).
-async fn two_captures() -> (Sandbox, Client, String, String, String) {
+async fn two_captures() -> (Sandbox, Client, OrderId, CaptureId, CaptureId) {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
@@ -461,12 +456,12 @@ async fn two_captures() -> (Sandbox, Client, String, String, String) {
 async fn refund_allocation(
     sandbox: &Sandbox,
     client: &Client,
-    id: &str,
+    id: &OrderId,
     refund: &RefundObject,
 ) -> Allocation {
-    let created = client.refund_order(id, refund, None).await.unwrap();
+    let created = client.refund_order(id, refund).await.unwrap();
     sandbox
-        .refund_allocation(id, created.refund_id.as_deref().unwrap())
+        .refund_allocation(id.as_str(), created.refund_id.as_ref().unwrap().as_str())
         .unwrap()
 }
 
@@ -556,7 +551,7 @@ async fn allocations_add_up_on_one_capture() {
             &refund_of(item.total_amount, Some(vec![item])),
         )
         .await;
-        assert_eq!(allocation, Allocation::Capture(a.clone()));
+        assert_eq!(allocation, Allocation::Capture(a.to_string()));
     }
     assert_eq!(refunded_on(&client, &id, &a).await, Some(10_000));
     assert_eq!(refunded_on(&client, &id, &b).await, Some(0));
@@ -574,14 +569,11 @@ async fn updating_the_amount_replaces_amount_and_lines() {
     capture(&client, &id, &capture_of(vec![t_shirt()])).await;
 
     let update = UpdateAuthorization {
-        order_amount: 13_000,
         description: Some("No sneakers after all".into()),
         order_lines: Some(vec![t_shirt(), jeans(), physical_line("C1", "Belt", 3_000)]),
+        ..UpdateAuthorization::new(13_000)
     };
-    let response = client
-        .update_authorization(&id, &update, None)
-        .await
-        .unwrap();
+    let response = client.update_authorization(&id, &update).await.unwrap();
     assert_eq!(response.status(), 204);
     let order_now = order(&client, &id).await;
     assert_eq!(order_now.order_amount, Some(13_000));
@@ -591,45 +583,27 @@ async fn updating_the_amount_replaces_amount_and_lines() {
     assert_eq!(order_now.status, Some(MerchantOrderDtoStatus::PartCaptured));
 
     // No lines means none.
-    let update = UpdateAuthorization {
-        order_amount: 12_000,
-        description: None,
-        order_lines: None,
-    };
-    client
-        .update_authorization(&id, &update, None)
-        .await
-        .unwrap();
+    let update = UpdateAuthorization::new(12_000);
+    client.update_authorization(&id, &update).await.unwrap();
     let order_now = order(&client, &id).await;
     assert_eq!(order_now.order_lines, Some(vec![]));
     assert_eq!(order_now.order_amount, Some(12_000));
 
     // Down to exactly what is captured: the order is then fully captured.
     let update = UpdateAuthorization {
-        order_amount: 3_000,
-        description: None,
         order_lines: Some(vec![t_shirt()]),
+        ..UpdateAuthorization::new(3_000)
     };
-    client
-        .update_authorization(&id, &update, None)
-        .await
-        .unwrap();
+    client.update_authorization(&id, &update).await.unwrap();
     assert_eq!(
         order(&client, &id).await.status,
         Some(MerchantOrderDtoStatus::Captured)
     );
 }
 
-async fn refused_update(client: &Client, id: &str, amount: i64) -> String {
-    let update = UpdateAuthorization {
-        order_amount: amount,
-        description: None,
-        order_lines: None,
-    };
-    let error = client
-        .update_authorization(id, &update, None)
-        .await
-        .unwrap_err();
+async fn refused_update(client: &Client, id: &OrderId, amount: i64) -> String {
+    let update = UpdateAuthorization::new(amount);
+    let error = client.update_authorization(id, &update).await.unwrap_err();
     assert_eq!(error.status(), Some(403));
     let Some(UpdateAuthorizationError::Forbidden(body)) = error.api_body() else {
         panic!("{error:?}");
@@ -647,7 +621,7 @@ async fn updating_the_amount_is_refused_by_the_rules_of_seed_004() {
     assert_eq!(refused_update(&client, &id, -1).await, "NOT_ALLOWED");
     capture(&client, &id, &capture_amount(5_000)).await;
     refused_update(&client, &id, 4_999).await;
-    let unchanged = sandbox.order(&id).unwrap();
+    let unchanged = sandbox.order(id.as_str()).unwrap();
     assert_eq!(unchanged.order_amount, Some(20_000));
     assert_eq!(unchanged.order_lines.map(|l| l.len()), Some(3));
 
@@ -656,17 +630,20 @@ async fn updating_the_amount_is_refused_by_the_rules_of_seed_004() {
     refused_update(&client, &fully, 30_000).await;
 
     let cancelled = seed_order(&sandbox);
-    client.cancel_order(&cancelled, None).await.unwrap();
+    client.cancel_order(&cancelled).await.unwrap();
     refused_update(&client, &cancelled, 10_000).await;
 
     let expired = seed_order(&sandbox);
-    assert!(sandbox.expire_order(&expired));
+    assert!(sandbox.expire_order(expired.as_str()));
     assert_eq!(
         order(&client, &expired).await.status,
         Some(MerchantOrderDtoStatus::Expired)
     );
     refused_update(&client, &expired, 10_000).await;
-    assert_eq!(sandbox.order(&expired).unwrap().order_amount, Some(20_000));
+    assert_eq!(
+        sandbox.order(expired.as_str()).unwrap().order_amount,
+        Some(20_000)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -678,16 +655,16 @@ async fn cancel_only_with_nothing_captured() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
-    assert_eq!(client.cancel_order(&id, None).await.unwrap().status(), 204);
+    assert_eq!(client.cancel_order(&id).await.unwrap().status(), 204);
     let order_now = order(&client, &id).await;
     assert_eq!(order_now.status, Some(MerchantOrderDtoStatus::Cancelled));
     assert_eq!(order_now.remaining_authorized_amount, Some(0));
     let error = client
-        .capture_order(&id, &capture_amount(1), None)
+        .capture_order(&id, &capture_amount(1))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("CAPTURE_NOT_ALLOWED"));
-    let error = client.cancel_order(&id, None).await.unwrap_err();
+    let error = client.cancel_order(&id).await.unwrap_err();
     assert!(matches!(
         error.api_body(),
         Some(CancelOrderError::Forbidden(_))
@@ -695,7 +672,7 @@ async fn cancel_only_with_nothing_captured() {
 
     let captured = seed_order(&sandbox);
     capture(&client, &captured, &capture_amount(1_000)).await;
-    let error = client.cancel_order(&captured, None).await.unwrap_err();
+    let error = client.cancel_order(&captured).await.unwrap_err();
     match error.api_body() {
         Some(CancelOrderError::Forbidden(body)) => {
             assert_eq!(body.error_code.as_deref(), Some("CANCEL_NOT_ALLOWED"));
@@ -714,7 +691,7 @@ async fn releasing_the_rest_ends_capturing() {
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
     let error = client
-        .release_remaining_authorization(&id, None)
+        .release_remaining_authorization(&id)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -722,17 +699,14 @@ async fn releasing_the_rest_ends_capturing() {
         Some(ReleaseRemainingAuthorizationError::Forbidden(_))
     ));
     capture(&client, &id, &capture_amount(5_000)).await;
-    let released = client
-        .release_remaining_authorization(&id, None)
-        .await
-        .unwrap();
+    let released = client.release_remaining_authorization(&id).await.unwrap();
     assert_eq!(released.status(), 204);
     let order_now = order(&client, &id).await;
     assert_eq!(order_now.status, Some(MerchantOrderDtoStatus::Captured));
     assert_eq!(order_now.remaining_authorized_amount, Some(0));
     assert_eq!(order_now.order_amount, Some(20_000));
     let error = client
-        .capture_order(&id, &capture_amount(1), None)
+        .capture_order(&id, &capture_amount(1))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("CAPTURE_NOT_ALLOWED"));
@@ -746,7 +720,7 @@ async fn extending_the_authorization_moves_expires_at() {
     let before = order(&client, &id).await.expires_at.unwrap();
     assert_eq!(
         client
-            .extend_authorization_time(&id, None)
+            .extend_authorization_time(&id)
             .await
             .unwrap()
             .status(),
@@ -757,11 +731,8 @@ async fn extending_the_authorization_moves_expires_at() {
     assert_eq!(before.len(), after.len());
     assert!(after > before, "{before} -> {after}");
 
-    sandbox.expire_order(&id);
-    let error = client
-        .extend_authorization_time(&id, None)
-        .await
-        .unwrap_err();
+    sandbox.expire_order(id.as_str());
+    let error = client.extend_authorization_time(&id).await.unwrap_err();
     assert!(matches!(
         error.api_body(),
         Some(ExtendAuthorizationTimeError::Forbidden(_))
@@ -770,7 +741,7 @@ async fn extending_the_authorization_moves_expires_at() {
     let captured = seed_order(&sandbox);
     capture(&client, &captured, &capture_amount(20_000)).await;
     let error = client
-        .extend_authorization_time(&captured, None)
+        .extend_authorization_time(&captured)
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -799,7 +770,7 @@ async fn shipping_info_is_appended_to_the_order_and_to_captures() {
 
     for tracking in ["1", "2"] {
         let response = client
-            .append_order_shipping_info(&id, &shipment(tracking), None)
+            .append_order_shipping_info(&id, &shipment(tracking))
             .await
             .unwrap();
         assert_eq!(response.status(), 204);
@@ -814,7 +785,7 @@ async fn shipping_info_is_appended_to_the_order_and_to_captures() {
     assert_eq!(tracking, ["1", "2"]);
 
     client
-        .append_shipping_info(&id, &a, &shipment("A-1"), None)
+        .append_shipping_info(&id, &a, &shipment("A-1"))
         .await
         .unwrap();
     let info = client
@@ -826,7 +797,7 @@ async fn shipping_info_is_appended_to_the_order_and_to_captures() {
     assert_eq!(info, Some(shipment("A-1").shipping_info));
 
     let error = client
-        .append_order_shipping_info("missing", &shipment("x"), None)
+        .append_order_shipping_info(&OrderId::new("missing"), &shipment("x"))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("NO_SUCH_ORDER"));
@@ -839,10 +810,10 @@ async fn send_out_and_due_date_extension() {
     let id = seed_order(&sandbox);
     let a = capture(&client, &id, &capture_of(vec![t_shirt(), jeans()])).await;
 
-    assert_eq!(sandbox.send_out_count(&id, &a), Some(0));
-    let sent = client.trigger_send_out(&id, &a, None).await.unwrap();
+    assert_eq!(sandbox.send_out_count(id.as_str(), a.as_str()), Some(0));
+    let sent = client.trigger_send_out(&id, &a).await.unwrap();
     assert_eq!(sent.status(), 204);
-    assert_eq!(sandbox.send_out_count(&id, &a), Some(1));
+    assert_eq!(sandbox.send_out_count(id.as_str(), a.as_str()), Some(1));
 
     let options = client
         .get_options_for_extend_due_date(&id, &a)
@@ -865,14 +836,17 @@ async fn send_out_and_due_date_extension() {
         .all(|o| o.amount.is_some()));
 
     let extended = client
-        .extend_due_date(&id, &a, &ExtendDueDateRequest { number_of_days: 14 }, None)
+        .extend_due_date(&id, &a, &ExtendDueDateRequest::new(14))
         .await
         .unwrap();
     assert_eq!(extended.status(), 204);
-    assert_eq!(sandbox.due_date_extension_days(&id, &a), Some(14));
+    assert_eq!(
+        sandbox.due_date_extension_days(id.as_str(), a.as_str()),
+        Some(14)
+    );
 
     let error = client
-        .extend_due_date(&id, &a, &ExtendDueDateRequest { number_of_days: 13 }, None)
+        .extend_due_date(&id, &a, &ExtendDueDateRequest::new(13))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -881,13 +855,16 @@ async fn send_out_and_due_date_extension() {
     ));
 
     let everything = refund_of(10_000, Some(vec![t_shirt(), jeans()]));
-    client.refund_order(&id, &everything, None).await.unwrap();
+    client.refund_order(&id, &everything).await.unwrap();
     let error = client
-        .extend_due_date(&id, &a, &ExtendDueDateRequest { number_of_days: 7 }, None)
+        .extend_due_date(&id, &a, &ExtendDueDateRequest::new(7))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403), "a fully refunded capture");
-    assert_eq!(sandbox.due_date_extension_days(&id, &a), Some(14));
+    assert_eq!(
+        sandbox.due_date_extension_days(id.as_str(), a.as_str()),
+        Some(14)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -903,12 +880,13 @@ async fn merchant_references_overwrite_only_what_is_sent() {
             .merchant_reference1("10001")
             .merchant_reference2("501"),
     );
+    let id = OrderId::new(id);
     let update = UpdateMerchantReferences {
         merchant_reference1: None,
         merchant_reference2: Some("ERP-77".into()),
     };
     let response = client
-        .update_merchant_references(&id, &update, None)
+        .update_merchant_references(&id, &update)
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
@@ -916,9 +894,9 @@ async fn merchant_references_overwrite_only_what_is_sent() {
     assert_eq!(order_now.merchant_reference1.as_deref(), Some("10001"));
     assert_eq!(order_now.merchant_reference2.as_deref(), Some("ERP-77"));
 
-    client.cancel_order(&id, None).await.unwrap();
+    client.cancel_order(&id).await.unwrap();
     let error = client
-        .update_merchant_references(&id, &update, None)
+        .update_merchant_references(&id, &update)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -936,7 +914,7 @@ async fn customer_details_replace_the_shipping_address() {
         city: Some("Knoxville".into()),
         ..Address::default()
     };
-    let id = sandbox.add_order(NewOrder::new(1_000, "USD").address(billing.clone()));
+    let id = OrderId::new(sandbox.add_order(NewOrder::new(1_000, "USD").address(billing.clone())));
     let moved = Address {
         given_name: Some("Klara".into()),
         city: Some("Nashville".into()),
@@ -945,18 +923,15 @@ async fn customer_details_replace_the_shipping_address() {
     let update = UpdateConsumer {
         shipping_address: Some(moved.clone()),
     };
-    let response = client
-        .update_consumer_details(&id, &update, None)
-        .await
-        .unwrap();
+    let response = client.update_consumer_details(&id, &update).await.unwrap();
     assert_eq!(response.status(), 204);
     let order_now = order(&client, &id).await;
     assert_eq!(order_now.shipping_address, Some(moved));
     assert_eq!(order_now.billing_address, Some(billing));
 
-    sandbox.close_order(&id);
+    sandbox.close_order(id.as_str());
     let error = client
-        .update_consumer_details(&id, &update, None)
+        .update_consumer_details(&id, &update)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -970,10 +945,13 @@ async fn acknowledge_marks_the_order() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
-    assert_eq!(sandbox.is_acknowledged(&id), Some(false));
-    let response = client.acknowledge_order(&id, None).await.unwrap();
+    assert_eq!(sandbox.is_acknowledged(id.as_str()), Some(false));
+    let response = client.acknowledge_order(&id).await.unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(sandbox.is_acknowledged(&id), Some(true));
-    let error = client.acknowledge_order("missing", None).await.unwrap_err();
+    assert_eq!(sandbox.is_acknowledged(id.as_str()), Some(true));
+    let error = client
+        .acknowledge_order(&OrderId::new("missing"))
+        .await
+        .unwrap_err();
     assert_eq!(error.status(), Some(404));
 }

@@ -9,12 +9,14 @@ use klarna_payments::payment_api::models::{
     PaymentTransactionUpdate, RefundRequest,
 };
 use klarna_payments::payment_api::{
-    CancelPaymentConfirmationError, CapturePaymentTransactionError, Client, Config,
-    ConfirmPaymentRequestError, CreatePaymentRequestError, Credentials, IdempotencyKey,
-    PaymentCaptures, PaymentChargebacks, PaymentRefunds, PaymentRequests, PaymentTransactions,
-    ReadPaymentCaptureError, ReadPaymentChargebackError, ReadPaymentRefundError,
-    ReadPaymentRequestError, ReadPaymentTransactionError, RefundPaymentCaptureError,
-    RefundPaymentTransactionError, UpdatePaymentRequestError, VoidPaymentTransactionError,
+    AccountId, CancelPaymentConfirmationError, CapturePaymentTransactionError, Client, Config,
+    ConfigError, ConfirmPaymentRequestError, CreatePaymentRequestError, Credentials,
+    IdempotencyKey, PaymentCaptureId, PaymentCaptures, PaymentChargebackId, PaymentChargebacks,
+    PaymentRefundId, PaymentRefunds, PaymentRequestId, PaymentRequests, PaymentTransactionId,
+    PaymentTransactions, ReadPaymentCaptureError, ReadPaymentChargebackError,
+    ReadPaymentRefundError, ReadPaymentRequestError, ReadPaymentTransactionError,
+    RefundPaymentCaptureError, RefundPaymentTransactionError, UpdatePaymentRequestError,
+    VoidPaymentTransactionError,
 };
 use klarna_sandbox::Sandbox;
 
@@ -22,7 +24,7 @@ const ACCOUNT: &str = "krn:partner:account:206bbb83-9b6e-46fa-940d-337153c04a58"
 const OTHER_ACCOUNT: &str = "krn:partner:account:00000000-0000-4000-8000-000000000000";
 
 fn client_for(sandbox: &Sandbox, account: &str) -> Client {
-    Client::new(Config::with_base_url(
+    Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::api_key("test-api-key", account),
     ))
@@ -33,15 +35,20 @@ fn client(sandbox: &Sandbox) -> Client {
     client_for(sandbox, ACCOUNT)
 }
 
+/// The partner account the calls name in their paths.
+fn account() -> AccountId {
+    AccountId::new(ACCOUNT)
+}
+
+/// The id of a payment request as the client takes it.
+fn request_id(request: &PaymentRequest) -> PaymentRequestId {
+    PaymentRequestId::new(&request.payment_request_id)
+}
+
 fn item(name: &str, amount: i64) -> LineItem {
     LineItem {
-        name: name.to_owned(),
-        quantity: 1,
-        total_amount: amount,
         unit_price: Some(amount),
-        product_identifier: None,
-        reference: None,
-        total_tax_amount: None,
+        ..LineItem::new(name, 1, amount)
     }
 }
 
@@ -49,48 +56,34 @@ fn item(name: &str, amount: i64) -> LineItem {
 /// void example.
 fn purchase() -> PaymentRequestData {
     PaymentRequestData {
-        currency: "EUR".to_owned(),
-        payment_amount: 15_000,
         line_items: Some(vec![item("Tee", 5_000), item("Skateboard", 10_000)]),
         merchant_reference: Some("order-5678".to_owned()),
         payment_reference: Some("payref-1234".to_owned()),
-        buyer: None,
-        config: None,
-        shipping: None,
+        ..PaymentRequestData::new("EUR", 15_000)
     }
 }
 
 fn confirmation(amount: i64) -> PaymentConfirmation {
     PaymentConfirmation {
-        currency: "EUR".to_owned(),
-        payment_amount: amount,
         payment_transaction_reference: Some("tx-ref-1".to_owned()),
         config: Some(PaymentConfirmationConfig {
             capture: Some(false),
         }),
+        ..PaymentConfirmation::new("EUR", amount)
     }
 }
 
 fn capture_of(amount: i64) -> CaptureRequest {
-    CaptureRequest {
-        capture_amount: amount,
-        capture_reference: None,
-        line_items: None,
-        shipments: None,
-    }
+    CaptureRequest::new(amount)
 }
 
 fn refund_of(amount: i64) -> RefundRequest {
-    RefundRequest {
-        refund_amount: amount,
-        refund_reference: None,
-        line_items: None,
-    }
+    RefundRequest::new(amount)
 }
 
 async fn create(client: &Client) -> PaymentRequest {
     client
-        .create_payment_request(&purchase(), None)
+        .create_payment_request(&purchase())
         .await
         .unwrap()
         .into_inner()
@@ -98,37 +91,43 @@ async fn create(client: &Client) -> PaymentRequest {
 
 /// Creates a payment request, has the buyer approve it and confirms it;
 /// returns the transaction id.
-async fn authorized_transaction(sandbox: &Sandbox, client: &Client) -> String {
+async fn authorized_transaction(sandbox: &Sandbox, client: &Client) -> PaymentTransactionId {
     let request = create(client).await;
     let token = sandbox
         .authorize_payment_request(&request.payment_request_id)
         .unwrap();
     let confirmed = client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap();
     confirmed
         .state_context
         .as_ref()
         .and_then(|c| c.payment_transaction_id.clone())
+        .map(PaymentTransactionId::new)
         .unwrap()
 }
 
-async fn transaction(client: &Client, id: &str) -> PaymentTransaction {
+async fn transaction(client: &Client, id: &PaymentTransactionId) -> PaymentTransaction {
     client
-        .read_payment_transaction(ACCOUNT, id)
+        .read_payment_transaction(&account(), id)
         .await
         .unwrap()
         .into_inner()
 }
 
-async fn capture(client: &Client, transaction_id: &str, amount: i64) -> String {
+async fn capture(
+    client: &Client,
+    transaction_id: &PaymentTransactionId,
+    amount: i64,
+) -> PaymentCaptureId {
     client
-        .capture_payment_transaction(ACCOUNT, transaction_id, &capture_of(amount), None)
+        .capture_payment_transaction(&account(), transaction_id, &capture_of(amount))
         .await
         .unwrap()
         .payment_capture_id
-        .clone()
+        .as_str()
+        .into()
 }
 
 /// A refused call in full, for assertion messages.
@@ -145,29 +144,26 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
 
-    let created = client
-        .create_payment_request(&purchase(), None)
-        .await
-        .unwrap();
+    let created = client.create_payment_request(&purchase()).await.unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(created.state, PaymentRequestState::Submitted);
     assert!(created.payment_request_id.starts_with("krn:payment:"));
     assert_eq!(created.payment_request.as_ref(), Some(&purchase()));
     assert_eq!(created.state_context, None);
-    let id = created.payment_request_id.clone();
+    let id = request_id(&created);
 
-    let token = sandbox.authorize_payment_request(&id).unwrap();
+    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
     let pending = client.read_payment_request(&id).await.unwrap();
     assert_eq!(pending.state, PaymentRequestState::PendingConfirmation);
 
     let confirmed = client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap();
     assert_eq!(confirmed.status(), 200);
     assert_eq!(confirmed.state, PaymentRequestState::Authorized);
     let context = confirmed.state_context.clone().unwrap();
-    let transaction_id = context.payment_transaction_id.unwrap();
+    let transaction_id = PaymentTransactionId::new(context.payment_transaction_id.unwrap());
     assert!(context.payment_pricing.and_then(|p| p.rate).is_some());
     assert_eq!(
         client.read_payment_request(&id).await.unwrap().into_inner(),
@@ -195,15 +191,13 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     // Two partial captures.
     let tee = client
         .capture_payment_transaction(
-            ACCOUNT,
+            &account(),
             &transaction_id,
             &CaptureRequest {
-                capture_amount: 5_000,
                 capture_reference: Some("capture-tee".to_owned()),
                 line_items: Some(vec![item("Tee", 5_000)]),
-                shipments: None,
+                ..CaptureRequest::new(5_000)
             },
-            None,
         )
         .await
         .unwrap();
@@ -211,26 +205,26 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     assert_eq!(tee.capture_amount, 5_000);
     assert_eq!(tee.capture_reference.as_deref(), Some("capture-tee"));
     let second = capture(&client, &transaction_id, 4_000).await;
-    assert_ne!(second, tee.payment_capture_id);
+    assert_ne!(second.as_str(), tee.payment_capture_id);
     let partly = transaction(&client, &transaction_id).await;
     assert_eq!(partly.state, PaymentTransactionState::Authorized);
     assert_eq!(partly.remaining_authorization_amount, Some(6_000));
     assert_eq!(partly.captures.as_ref().map(Vec::len), Some(2));
     let read = client
-        .read_payment_capture(ACCOUNT, &tee.payment_capture_id)
+        .read_payment_capture(&account(), &tee.payment_capture_id.as_str().into())
         .await
         .unwrap();
     assert_eq!(read.into_inner(), tee.into_inner());
 
     // A refund of the transaction, and one against the second capture.
     let refund = client
-        .refund_payment_transaction(ACCOUNT, &transaction_id, &refund_of(1_000), None)
+        .refund_payment_transaction(&account(), &transaction_id, &refund_of(1_000))
         .await
         .unwrap();
     assert_eq!(refund.status(), 201);
     assert_eq!(refund.payment_capture_id, None);
     let on_capture = client
-        .refund_payment_capture(ACCOUNT, &second, &refund_of(500), None)
+        .refund_payment_capture(&account(), &second, &refund_of(500))
         .await
         .unwrap();
     assert_eq!(
@@ -238,14 +232,14 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
         Some(second.as_str())
     );
     let read = client
-        .read_payment_refund(ACCOUNT, &on_capture.payment_refund_id)
+        .read_payment_refund(&account(), &on_capture.payment_refund_id.as_str().into())
         .await
         .unwrap();
     assert_eq!(read.into_inner(), on_capture.clone().into_inner());
 
     // Void releases the 60.00 left; the captures and refunds stand.
     let voided = client
-        .void_payment_transaction(ACCOUNT, &transaction_id, None)
+        .void_payment_transaction(&account(), &transaction_id)
         .await
         .unwrap();
     assert_eq!(voided.status(), 200);
@@ -263,13 +257,13 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     assert_eq!(voided.captures.as_ref().map(Vec::len), Some(2));
     assert_eq!(voided.refunds.as_ref().map(Vec::len), Some(2));
     assert_eq!(
-        sandbox.payment_transaction(&transaction_id),
+        sandbox.payment_transaction(transaction_id.as_str()),
         Some(voided.into_inner())
     );
 
     // Nothing more to capture, but what was captured can still be refunded.
     let error = client
-        .capture_payment_transaction(ACCOUNT, &transaction_id, &capture_of(100), None)
+        .capture_payment_transaction(&account(), &transaction_id, &capture_of(100))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -279,11 +273,11 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
         Some(CapturePaymentTransactionError::Forbidden(_))
     ));
     client
-        .refund_payment_transaction(ACCOUNT, &transaction_id, &refund_of(1_000), None)
+        .refund_payment_transaction(&account(), &transaction_id, &refund_of(1_000))
         .await
         .unwrap();
     let error = client
-        .void_payment_transaction(ACCOUNT, &transaction_id, None)
+        .void_payment_transaction(&account(), &transaction_id)
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("VOID_NOT_ALLOWED"));
@@ -307,12 +301,12 @@ async fn a_full_capture_completes_the_transaction_and_leaves_nothing_to_void() {
     assert_eq!(done.remaining_authorization_amount, Some(0));
 
     let error = client
-        .void_payment_transaction(ACCOUNT, &id, None)
+        .void_payment_transaction(&account(), &id)
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
     let error = client
-        .capture_payment_transaction(ACCOUNT, &id, &capture_of(1), None)
+        .capture_payment_transaction(&account(), &id, &capture_of(1))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -330,14 +324,12 @@ async fn confirming_with_capture_takes_the_whole_amount_at_once() {
     body.config = Some(PaymentConfirmationConfig {
         capture: Some(true),
     });
-    let confirmed = client
-        .confirm_payment_request(&token, &body, None)
-        .await
-        .unwrap();
+    let confirmed = client.confirm_payment_request(&token, &body).await.unwrap();
     let id = confirmed
         .state_context
         .as_ref()
         .and_then(|c| c.payment_transaction_id.clone())
+        .map(PaymentTransactionId::new)
         .unwrap();
 
     let done = transaction(&client, &id).await;
@@ -360,7 +352,7 @@ async fn a_capture_above_the_remaining_authorization_is_refused() {
     capture(&client, &id, 10_000).await;
 
     let error = client
-        .capture_payment_transaction(ACCOUNT, &id, &capture_of(5_001), None)
+        .capture_payment_transaction(&account(), &id, &capture_of(5_001))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -390,7 +382,7 @@ async fn a_capture_of_nothing_is_bad_input() {
     let id = authorized_transaction(&sandbox, &client).await;
     for amount in [0, -100] {
         let error = client
-            .capture_payment_transaction(ACCOUNT, &id, &capture_of(amount), None)
+            .capture_payment_transaction(&account(), &id, &capture_of(amount))
             .await
             .unwrap_err();
         let Some(CapturePaymentTransactionError::BadRequest(bad)) = error.api_body() else {
@@ -411,7 +403,7 @@ async fn refunds_stay_within_what_was_captured() {
 
     // Nothing captured, nothing to refund.
     let error = client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(1), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(1))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -424,16 +416,16 @@ async fn refunds_stay_within_what_was_captured() {
     capture(&client, &id, 3_000).await;
     capture(&client, &id, 2_000).await;
     client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(4_000), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(4_000))
         .await
         .unwrap();
     let error = client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(1_001), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(1_001))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("REFUND_NOT_ALLOWED"));
     client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(1_000), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(1_000))
         .await
         .unwrap();
     assert_eq!(transaction(&client, &id).await.refunds.unwrap().len(), 2);
@@ -449,7 +441,7 @@ async fn a_refund_against_a_capture_stays_within_that_capture() {
 
     // The transaction has 100.00 captured, but this capture only 20.00.
     let error = client
-        .refund_payment_capture(ACCOUNT, &small, &refund_of(2_001), None)
+        .refund_payment_capture(&account(), &small, &refund_of(2_001))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403));
@@ -459,27 +451,27 @@ async fn a_refund_against_a_capture_stays_within_that_capture() {
         Some(RefundPaymentCaptureError::Forbidden(_))
     ));
     client
-        .refund_payment_capture(ACCOUNT, &small, &refund_of(1_500), None)
+        .refund_payment_capture(&account(), &small, &refund_of(1_500))
         .await
         .unwrap();
     let error = client
-        .refund_payment_capture(ACCOUNT, &small, &refund_of(501), None)
+        .refund_payment_capture(&account(), &small, &refund_of(501))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("REFUND_NOT_ALLOWED"));
 
     // Refunds of the transaction as a whole count against the total too.
     client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(8_000), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(8_000))
         .await
         .unwrap();
     let error = client
-        .refund_payment_capture(ACCOUNT, &large, &refund_of(501), None)
+        .refund_payment_capture(&account(), &large, &refund_of(501))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("REFUND_NOT_ALLOWED"));
     client
-        .refund_payment_capture(ACCOUNT, &large, &refund_of(500), None)
+        .refund_payment_capture(&account(), &large, &refund_of(500))
         .await
         .unwrap();
 }
@@ -489,16 +481,16 @@ async fn a_seeded_chargeback_is_readable_and_cannot_be_refunded_again() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = authorized_transaction(&sandbox, &client).await;
-    assert_eq!(sandbox.add_chargeback(&id, 1_000, vec![]), None);
+    assert_eq!(sandbox.add_chargeback(id.as_str(), 1_000, vec![]), None);
     capture(&client, &id, 5_000).await;
-    assert_eq!(sandbox.add_chargeback(&id, 5_001, vec![]), None);
+    assert_eq!(sandbox.add_chargeback(id.as_str(), 5_001, vec![]), None);
     assert_eq!(sandbox.add_chargeback("krn:nothing", 1, vec![]), None);
 
     let chargeback_id = sandbox
-        .add_chargeback(&id, 4_000, vec![item("Tee", 4_000)])
+        .add_chargeback(id.as_str(), 4_000, vec![item("Tee", 4_000)])
         .unwrap();
     let chargeback = client
-        .read_payment_chargeback(ACCOUNT, &chargeback_id)
+        .read_payment_chargeback(&account(), &PaymentChargebackId::new(chargeback_id))
         .await
         .unwrap()
         .into_inner();
@@ -514,12 +506,12 @@ async fn a_seeded_chargeback_is_readable_and_cannot_be_refunded_again() {
     );
 
     let error = client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(1_001), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(1_001))
         .await
         .unwrap_err();
     assert_eq!(error.error_code(), Some("REFUND_NOT_ALLOWED"));
     client
-        .refund_payment_transaction(ACCOUNT, &id, &refund_of(1_000), None)
+        .refund_payment_transaction(&account(), &id, &refund_of(1_000))
         .await
         .unwrap();
 }
@@ -533,13 +525,12 @@ async fn updating_a_transaction_overwrites_the_references_sent() {
 
     let updated = client
         .update_payment_transaction(
-            ACCOUNT,
+            &account(),
             &id,
             &PaymentTransactionUpdate {
                 merchant_reference: Some("new-order-5678".to_owned()),
                 payment_transaction_reference: None,
             },
-            None,
         )
         .await
         .unwrap();
@@ -563,21 +554,18 @@ async fn updating_a_transaction_overwrites_the_references_sent() {
 async fn a_payment_request_changes_only_while_submitted() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let id = create(&client).await.payment_request_id;
+    let id = request_id(&create(&client).await);
 
     let mut bigger = purchase();
     bigger.payment_amount = 20_000;
     bigger.line_items = None;
-    let updated = client
-        .update_payment_request(&id, &bigger, None)
-        .await
-        .unwrap();
+    let updated = client.update_payment_request(&id, &bigger).await.unwrap();
     assert_eq!(updated.state, PaymentRequestState::Submitted);
     assert_eq!(updated.payment_request.as_ref(), Some(&bigger));
 
-    sandbox.authorize_payment_request(&id).unwrap();
+    sandbox.authorize_payment_request(id.as_str()).unwrap();
     let error = client
-        .update_payment_request(&id, &purchase(), None)
+        .update_payment_request(&id, &purchase())
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(409));
@@ -593,10 +581,10 @@ async fn a_payment_request_changes_only_while_submitted() {
 async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let id = create(&client).await.payment_request_id;
-    let first = sandbox.authorize_payment_request(&id).unwrap();
+    let id = request_id(&create(&client).await);
+    let first = sandbox.authorize_payment_request(id.as_str()).unwrap();
     // The buyer cannot approve twice without the merchant declining first.
-    assert_eq!(sandbox.authorize_payment_request(&id), None);
+    assert_eq!(sandbox.authorize_payment_request(id.as_str()), None);
 
     let cancelled = client.cancel_payment_confirmation(&first).await.unwrap();
     assert_eq!(cancelled.state, PaymentRequestState::Submitted);
@@ -605,7 +593,7 @@ async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent(
     assert_eq!(again.state, PaymentRequestState::Submitted);
 
     let error = client
-        .confirm_payment_request(&first, &confirmation(15_000), None)
+        .confirm_payment_request(&first, &confirmation(15_000))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(409));
@@ -614,15 +602,15 @@ async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent(
         Some(ConfirmPaymentRequestError::Conflict(_))
     ));
     assert_eq!(
-        sandbox.payment_request(&id).unwrap().state,
+        sandbox.payment_request(id.as_str()).unwrap().state,
         PaymentRequestState::Submitted
     );
 
     // The buyer approves again; the new token works.
-    let second = sandbox.authorize_payment_request(&id).unwrap();
+    let second = sandbox.authorize_payment_request(id.as_str()).unwrap();
     assert_ne!(first, second);
     let confirmed = client
-        .confirm_payment_request(&second, &confirmation(15_000), None)
+        .confirm_payment_request(&second, &confirmation(15_000))
         .await
         .unwrap();
     assert_eq!(confirmed.state, PaymentRequestState::Authorized);
@@ -632,22 +620,22 @@ async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent(
 async fn confirming_again_with_the_same_token_gives_the_same_answer() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let id = create(&client).await.payment_request_id;
-    let token = sandbox.authorize_payment_request(&id).unwrap();
+    let id = request_id(&create(&client).await);
+    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
     let first = client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap()
         .into_inner();
     let again = client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(first, again);
 
     // The buyer's step and the cancellation no longer apply.
-    assert_eq!(sandbox.authorize_payment_request(&id), None);
+    assert_eq!(sandbox.authorize_payment_request(id.as_str()), None);
     let error = client
         .cancel_payment_confirmation(&token)
         .await
@@ -658,7 +646,7 @@ async fn confirming_again_with_the_same_token_gives_the_same_answer() {
         Some(CancelPaymentConfirmationError::NotFound(_))
     ));
     assert_eq!(
-        sandbox.payment_request(&id).unwrap().state,
+        sandbox.payment_request(id.as_str()).unwrap().state,
         PaymentRequestState::Authorized
     );
 }
@@ -667,11 +655,11 @@ async fn confirming_again_with_the_same_token_gives_the_same_answer() {
 async fn a_confirmation_must_match_what_the_buyer_approved() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let id = create(&client).await.payment_request_id;
-    let token = sandbox.authorize_payment_request(&id).unwrap();
+    let id = request_id(&create(&client).await);
+    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
 
     let error = client
-        .confirm_payment_request(&token, &confirmation(15_001), None)
+        .confirm_payment_request(&token, &confirmation(15_001))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(400));
@@ -687,18 +675,18 @@ async fn a_confirmation_must_match_what_the_buyer_approved() {
     let mut dollars = confirmation(15_000);
     dollars.currency = "USD".to_owned();
     let error = client
-        .confirm_payment_request(&token, &dollars, None)
+        .confirm_payment_request(&token, &dollars)
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(400));
 
     // Still pending: the right confirmation goes through.
     assert_eq!(
-        sandbox.payment_request(&id).unwrap().state,
+        sandbox.payment_request(id.as_str()).unwrap().state,
         PaymentRequestState::PendingConfirmation
     );
     client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap();
 }
@@ -724,10 +712,7 @@ async fn a_payment_request_needs_a_currency_code_a_positive_amount_and_sound_lin
     for (spoil, parameter) in cases {
         let mut data = purchase();
         spoil(&mut data);
-        let error = client
-            .create_payment_request(&data, None)
-            .await
-            .unwrap_err();
+        let error = client.create_payment_request(&data).await.unwrap_err();
         let Some(CreatePaymentRequestError::BadRequest(bad)) = error.api_body() else {
             panic!("{error:?}");
         };
@@ -760,13 +745,16 @@ async fn unknown_ids_are_not_found() {
     let client = client(&sandbox);
     let missing = "krn:payment:eu1:transaction:missing";
 
-    let e = client.read_payment_request(missing).await.unwrap_err();
+    let e = client
+        .read_payment_request(&PaymentRequestId::new(missing))
+        .await
+        .unwrap_err();
     let Some(ReadPaymentRequestError::NotFound(b)) = e.api_body() else {
         panic!("{e:?}")
     };
     assert_not_found(Some(b.clone()), "payment request");
     let e = client
-        .confirm_payment_request("no-such-token", &confirmation(1), None)
+        .confirm_payment_request("no-such-token", &confirmation(1))
         .await
         .unwrap_err();
     let Some(ConfirmPaymentRequestError::NotFound(b)) = e.api_body() else {
@@ -779,7 +767,7 @@ async fn unknown_ids_are_not_found() {
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{}", describe(&e));
     let e = client
-        .read_payment_transaction(ACCOUNT, missing)
+        .read_payment_transaction(&account(), &PaymentTransactionId::new(missing))
         .await
         .unwrap_err();
     let Some(ReadPaymentTransactionError::NotFound(b)) = e.api_body() else {
@@ -787,17 +775,21 @@ async fn unknown_ids_are_not_found() {
     };
     assert_not_found(Some(b.clone()), "transaction");
     let e = client
-        .capture_payment_transaction(ACCOUNT, missing, &capture_of(1), None)
+        .capture_payment_transaction(
+            &account(),
+            &PaymentTransactionId::new(missing),
+            &capture_of(1),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{}", describe(&e));
     let e = client
-        .void_payment_transaction(ACCOUNT, missing, None)
+        .void_payment_transaction(&account(), &PaymentTransactionId::new(missing))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{}", describe(&e));
     let e = client
-        .read_payment_capture(ACCOUNT, "krn:capture:missing")
+        .read_payment_capture(&account(), &PaymentCaptureId::new("krn:capture:missing"))
         .await
         .unwrap_err();
     let Some(ReadPaymentCaptureError::NotFound(b)) = e.api_body() else {
@@ -805,12 +797,16 @@ async fn unknown_ids_are_not_found() {
     };
     assert_not_found(Some(b.clone()), "capture");
     let e = client
-        .refund_payment_capture(ACCOUNT, "krn:capture:missing", &refund_of(1), None)
+        .refund_payment_capture(
+            &account(),
+            &PaymentCaptureId::new("krn:capture:missing"),
+            &refund_of(1),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{}", describe(&e));
     let e = client
-        .read_payment_refund(ACCOUNT, "krn:refund:missing")
+        .read_payment_refund(&account(), &PaymentRefundId::new("krn:refund:missing"))
         .await
         .unwrap_err();
     let Some(ReadPaymentRefundError::NotFound(b)) = e.api_body() else {
@@ -818,7 +814,10 @@ async fn unknown_ids_are_not_found() {
     };
     assert_not_found(Some(b.clone()), "refund");
     let e = client
-        .read_payment_chargeback(ACCOUNT, "krn:chargeback:missing")
+        .read_payment_chargeback(
+            &account(),
+            &PaymentChargebackId::new("krn:chargeback:missing"),
+        )
         .await
         .unwrap_err();
     let Some(ReadPaymentChargebackError::NotFound(b)) = e.api_body() else {
@@ -838,40 +837,41 @@ async fn another_partner_account_sees_nothing() {
         .unwrap();
 
     let e = other
-        .read_payment_request(&request.payment_request_id)
+        .read_payment_request(&request_id(&request))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404));
     let e = other
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404));
 
     let confirmed = client
-        .confirm_payment_request(&token, &confirmation(15_000), None)
+        .confirm_payment_request(&token, &confirmation(15_000))
         .await
         .unwrap();
     let id = confirmed
         .state_context
         .as_ref()
         .and_then(|c| c.payment_transaction_id.clone())
+        .map(PaymentTransactionId::new)
         .unwrap();
     let capture_id = capture(&client, &id, 1_000).await;
     // Neither under its own account nor under the owner's.
-    for account in [OTHER_ACCOUNT, ACCOUNT] {
+    for account in [AccountId::new(OTHER_ACCOUNT), account()] {
         let e = other
-            .read_payment_transaction(account, &id)
+            .read_payment_transaction(&account, &id)
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(404));
         let e = other
-            .capture_payment_transaction(account, &id, &capture_of(1), None)
+            .capture_payment_transaction(&account, &id, &capture_of(1))
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(404));
         let e = other
-            .read_payment_capture(account, &capture_id)
+            .read_payment_capture(&account, &capture_id)
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(404));
@@ -887,26 +887,26 @@ async fn another_partner_account_sees_nothing() {
 #[tokio::test]
 async fn calls_without_an_api_key_or_a_partner_account_are_unauthorized() {
     let sandbox = Sandbox::start().unwrap();
-    // Basic credentials send Authorization but no Klarna-Partner-Account.
-    let basic = Client::new(Config::with_base_url(
+    // Basic credentials (no Klarna-Partner-Account) do not even make a
+    // Payment API client: the SDK refuses them before anything is sent.
+    let basic = Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::basic("user", "password"),
-    ))
-    .unwrap();
-    let no_key = Client::new(Config::with_base_url(
+    ));
+    assert!(
+        matches!(basic, Err(ConfigError::WrongCredentials { .. })),
+        "{basic:?}"
+    );
+    let no_key = Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::api_key("", ACCOUNT),
     ))
     .unwrap();
-    let no_account = Client::new(Config::with_base_url(
-        sandbox.base_url(),
-        Credentials::api_key("test-api-key", ""),
-    ))
-    .unwrap();
+    let no_account = client_for(&sandbox, "");
 
-    for client in [&basic, &no_key, &no_account] {
+    for client in [&no_key, &no_account] {
         let e = client
-            .create_payment_request(&purchase(), None)
+            .create_payment_request(&purchase())
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(401));
@@ -918,17 +918,14 @@ async fn calls_without_an_api_key_or_a_partner_account_are_unauthorized() {
     }
     // A request that exists is no more visible without credentials.
     let request = create(&client(&sandbox)).await;
-    let e = basic
-        .read_payment_request(&request.payment_request_id)
+    let e = no_account
+        .read_payment_request(&request_id(&request))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(401));
     // Each refusal was one attempt: 401 is never retried.
     let statuses: Vec<Option<u16>> = sandbox.requests().iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses,
-        [Some(401), Some(401), Some(401), Some(201), Some(401)]
-    );
+    assert_eq!(statuses, [Some(401), Some(401), Some(201), Some(401)]);
 }
 
 // ---------------------------------------------------------------------------
@@ -942,11 +939,13 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
 
     let key = IdempotencyKey::from("create-1");
     let first = client
-        .create_payment_request(&purchase(), Some(key.clone()))
+        .create_payment_request(&purchase())
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     let again = client
-        .create_payment_request(&purchase(), Some(key))
+        .create_payment_request(&purchase())
+        .idempotency_key(key)
         .await
         .unwrap();
     assert_eq!(first.into_inner(), again.into_inner());
@@ -954,12 +953,14 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
     let id = authorized_transaction(&sandbox, &client).await;
     let key = IdempotencyKey::from("capture-1");
     let first = client
-        .capture_payment_transaction(ACCOUNT, &id, &capture_of(6_000), Some(key.clone()))
+        .capture_payment_transaction(&account(), &id, &capture_of(6_000))
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     // Even a different body gets the first answer, as on Order Management.
     let again = client
-        .capture_payment_transaction(ACCOUNT, &id, &capture_of(9_000), Some(key))
+        .capture_payment_transaction(&account(), &id, &capture_of(9_000))
+        .idempotency_key(key)
         .await
         .unwrap();
     assert_eq!(first.status(), 201);
@@ -971,7 +972,8 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
     let key = IdempotencyKey::from("refund-1");
     for _ in 0..2 {
         client
-            .refund_payment_transaction(ACCOUNT, &id, &refund_of(1_000), Some(key.clone()))
+            .refund_payment_transaction(&account(), &id, &refund_of(1_000))
+            .idempotency_key(key.clone())
             .await
             .unwrap();
     }
@@ -983,11 +985,13 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
     // A second void would be refused; with the same key it is the first.
     let key = IdempotencyKey::from("void-1");
     let first = client
-        .void_payment_transaction(ACCOUNT, &id, Some(key.clone()))
+        .void_payment_transaction(&account(), &id)
+        .idempotency_key(key.clone())
         .await
         .unwrap();
     let again = client
-        .void_payment_transaction(ACCOUNT, &id, Some(key))
+        .void_payment_transaction(&account(), &id)
+        .idempotency_key(key)
         .await
         .unwrap();
     assert_eq!(first.into_inner(), again.into_inner());
@@ -995,7 +999,8 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
     // Keys belong to a partner account: another account's same key is new.
     let other = client_for(&sandbox, OTHER_ACCOUNT);
     let theirs = other
-        .create_payment_request(&purchase(), Some(IdempotencyKey::from("create-1")))
+        .create_payment_request(&purchase())
+        .idempotency_key(IdempotencyKey::from("create-1"))
         .await
         .unwrap();
     assert!(sandbox
@@ -1003,7 +1008,7 @@ async fn a_repeated_idempotency_key_replays_the_first_answer() {
         .is_some());
     assert_eq!(
         other
-            .read_payment_request(&theirs.payment_request_id)
+            .read_payment_request(&request_id(&theirs))
             .await
             .unwrap()
             .into_inner(),
@@ -1021,7 +1026,7 @@ async fn a_capture_through_a_503_and_a_lost_answer_happens_once() {
     sandbox.fail_next_requests(1);
     sandbox.drop_next_connections(1);
     let capture = client
-        .capture_payment_transaction(ACCOUNT, &id, &capture_of(5_000), None)
+        .capture_payment_transaction(&account(), &id, &capture_of(5_000))
         .await
         .unwrap();
     assert_eq!(capture.status(), 201);
@@ -1042,7 +1047,7 @@ async fn a_capture_through_a_503_and_a_lost_answer_happens_once() {
 async fn a_failed_payment_api_call_gets_the_payment_api_error_body() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
-    let id = create(&client).await.payment_request_id;
+    let id = request_id(&create(&client).await);
     // Three 503s use up the client's three attempts.
     sandbox.fail_next_requests(3);
     let e = client.read_payment_request(&id).await.unwrap_err();

@@ -4,36 +4,34 @@
 //! and sent, and a one-line `Display`.
 
 use klarna_ordermanagement::models::{CaptureNotAllowedErrorMessage, CaptureObject};
-use klarna_ordermanagement::{CaptureOrderError, Captures, Client, Config, Credentials, ErrorKind};
+use klarna_ordermanagement::{
+    CaptureOrderError, Captures, Client, Config, Credentials, ErrorKind, OrderId,
+};
 use klarna_sandbox::{NewOrder, Sandbox};
 
 fn capture(amount: i64) -> CaptureObject {
     CaptureObject {
-        captured_amount: amount,
         description: Some("Shipped the tomatoes".into()),
-        order_lines: None,
-        reference: None,
-        shipping_delay: None,
-        shipping_info: None,
+        ..CaptureObject::new(amount)
     }
 }
 
 #[tokio::test]
 async fn over_capture_gives_the_typed_error_and_the_generated_key() {
     let sandbox = Sandbox::start().unwrap();
-    let order_id = sandbox.add_order(NewOrder::new(10_000, "EUR"));
-    let client = Client::new(Config::with_base_url(
+    let order_id = OrderId::new(sandbox.add_order(NewOrder::new(10_000, "EUR")));
+    let client = Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::basic("PK0001", "s3cret"),
     ))
     .unwrap();
     client
-        .capture_order(&order_id, &capture(6_000), None)
+        .capture_order(&order_id, &capture(6_000))
         .await
         .unwrap();
 
     let error = client
-        .capture_order(&order_id, &capture(6_000), None)
+        .capture_order(&order_id, &capture(6_000))
         .await
         .unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::Api(_)), "{error:?}");
@@ -69,7 +67,7 @@ async fn over_capture_gives_the_typed_error_and_the_generated_key() {
         )
     );
     assert_eq!(
-        sandbox.order(&order_id).unwrap().captured_amount,
+        sandbox.order(order_id.as_str()).unwrap().captured_amount,
         Some(6_000),
         "nothing more was captured"
     );

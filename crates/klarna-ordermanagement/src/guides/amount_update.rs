@@ -44,17 +44,17 @@
 //! let request = plan_amount_update(&order, &update)?;
 //! assert_eq!(request.order_amount, 6000);
 //! assert_eq!(request.order_lines.as_ref().map(Vec::len), Some(1));
-//! // client.update_authorization("order-1", &request, Some(key)).await?
+//! // client.update_authorization(&order_id, &request).idempotency_key(key).await?
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ```no_run
 //! use klarna_ordermanagement::guides::amount_update::{update_order_amount, AmountUpdate, NewOrderLines};
-//! use klarna_ordermanagement::{Client, Config, Environment, Orders, Region};
+//! use klarna_ordermanagement::{Client, Config, Environment, OrderId, Orders, Region};
 //!
 //! # async fn shrink() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = Client::new(Config::from_env(Region::Europe, Environment::Playground)?)?;
-//! let order = client.get_order("order-1", None).await?.into_inner();
+//! let client = Client::from_config(Config::from_env(Region::Europe, Environment::Playground)?)?;
+//! let order = client.get_order(&OrderId::new("order-1")).await?.into_inner();
 //! // No lines to show any more: say so.
 //! let update = AmountUpdate::new(4000, NewOrderLines::DeleteAll);
 //! update_order_amount(&client, &order, &update, None).await?;
@@ -69,7 +69,7 @@ use std::fmt;
 use super::order_lines::{validate_order_lines, OrderLinesError};
 use super::CallError;
 use crate::models::{MerchantOrderDto, MerchantOrderDtoStatus, OrderLine, UpdateAuthorization};
-use crate::{IdempotencyKey, Orders, Response, UpdateAuthorizationError};
+use crate::{IdempotencyKey, OrderId, Orders, Response, UpdateAuthorizationError};
 
 /// What the order's lines become after the update.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +248,8 @@ pub async fn update_order_amount<O: Orders + Sync>(
     let request = plan_amount_update(order, update).map_err(CallError::Refused)?;
     let order_id = order.order_id.as_deref().ok_or(CallError::MissingOrderId)?;
     client
-        .update_authorization(order_id, &request, idempotency_key)
+        .update_authorization(&OrderId::new(order_id), &request)
+        .idempotency_key(idempotency_key)
         .await
         .map_err(CallError::Klarna)
 }

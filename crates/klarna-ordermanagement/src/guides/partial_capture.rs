@@ -70,11 +70,11 @@
 //! ```no_run
 //! use klarna_ordermanagement::guides::partial_capture::capture_lines;
 //! use klarna_ordermanagement::guides::LineQuantity;
-//! use klarna_ordermanagement::{Client, Config, Environment, IdempotencyKey, Orders, Region};
+//! use klarna_ordermanagement::{Client, Config, Environment, IdempotencyKey, OrderId, Orders, Region};
 //!
 //! # async fn ship() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = Client::new(Config::from_env(Region::Europe, Environment::Playground)?)?;
-//! let order = client.get_order("order-1", None).await?.into_inner();
+//! let client = Client::from_config(Config::from_env(Region::Europe, Environment::Playground)?)?;
+//! let order = client.get_order(&OrderId::new("order-1")).await?.into_inner();
 //! let key = IdempotencyKey::from("order-1-shipment-1");
 //! let created = capture_lines(&client, &order, &[LineQuantity::new("123050", 4)], Some(key)).await?;
 //! println!("capture {:?}", created.capture_id);
@@ -87,7 +87,7 @@ use std::fmt;
 use super::order_lines::{portion, LineError};
 use super::{check_items, CallError, ItemsError, LineQuantity};
 use crate::models::{CaptureObject, MerchantOrderDto, MerchantOrderDtoStatus};
-use crate::{CaptureOrderError, CaptureOrderResponse, Captures, IdempotencyKey, Response};
+use crate::{CaptureOrderError, CaptureOrderResponse, Captures, IdempotencyKey, OrderId, Response};
 
 /// Why a partial capture would be refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,7 +303,7 @@ pub fn plan_capture(
 /// Pass the idempotency key of an earlier attempt to retry it safely (see
 /// [`IdempotencyKey`]). To add a description or shipping details, use
 /// [`plan_capture`] and send the request yourself.
-pub async fn capture_lines<C: Captures + Sync>(
+pub async fn capture_lines<C: Captures>(
     client: &C,
     order: &MerchantOrderDto,
     items: &[LineQuantity],
@@ -312,7 +312,8 @@ pub async fn capture_lines<C: Captures + Sync>(
     let capture = plan_capture(order, items).map_err(CallError::Refused)?;
     let order_id = order.order_id.as_deref().ok_or(CallError::MissingOrderId)?;
     client
-        .capture_order(order_id, &capture, idempotency_key)
+        .capture_order(&OrderId::new(order_id), &capture)
+        .idempotency_key(idempotency_key)
         .await
         .map_err(CallError::Klarna)
 }
@@ -650,7 +651,10 @@ mod tests {
         let order = groceries();
         let items = [LineQuantity::new("tomatoes", 4)];
         let created = capture_lines(&klarna, &order, &items, None).await.unwrap();
-        assert_eq!(created.capture_id.as_deref(), Some("capture-new"));
+        assert_eq!(
+            created.capture_id,
+            Some(crate::CaptureId::new("capture-new"))
+        );
         assert_eq!(
             klarna.sent(),
             [Sent::Capture(

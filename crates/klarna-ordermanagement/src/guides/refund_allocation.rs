@@ -76,11 +76,11 @@
 //! ```no_run
 //! use klarna_ordermanagement::guides::refund_allocation::refund_returned_items;
 //! use klarna_ordermanagement::guides::LineQuantity;
-//! use klarna_ordermanagement::{Client, Config, Environment, IdempotencyKey, Orders, Region};
+//! use klarna_ordermanagement::{Client, Config, Environment, IdempotencyKey, OrderId, Orders, Region};
 //!
 //! # async fn sneakers_returned() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = Client::new(Config::from_env(Region::Europe, Environment::Playground)?)?;
-//! let order = client.get_order("order-1", None).await?.into_inner();
+//! let client = Client::from_config(Config::from_env(Region::Europe, Environment::Playground)?)?;
+//! let order = client.get_order(&OrderId::new("order-1")).await?.into_inner();
 //! let key = IdempotencyKey::from("order-1-return-1");
 //! let returned = [LineQuantity::new("B24680", 1)];
 //! let created = refund_returned_items(&client, &order, &returned, Some(key)).await?;
@@ -94,7 +94,7 @@ use std::fmt;
 use super::order_lines::{portion, LineError};
 use super::{check_items, CallError, ItemsError, LineQuantity};
 use crate::models::{Capture, MerchantOrderDto, OrderLine, Refund, RefundObject};
-use crate::{IdempotencyKey, RefundOrderError, RefundOrderResponse, Refunds, Response};
+use crate::{IdempotencyKey, OrderId, RefundOrderError, RefundOrderResponse, Refunds, Response};
 
 /// A refund whose order lines all come from one capture, so Klarna can
 /// allocate it to that capture's invoice.
@@ -500,7 +500,8 @@ pub async fn refund_returned_items<R: Refunds + Sync>(
     let allocated = allocate_refund(order, returned).map_err(CallError::Refused)?;
     let order_id = order.order_id.as_deref().ok_or(CallError::MissingOrderId)?;
     client
-        .refund_order(order_id, &allocated.refund, idempotency_key)
+        .refund_order(&OrderId::new(order_id), &allocated.refund)
+        .idempotency_key(idempotency_key)
         .await
         .map_err(CallError::Klarna)
 }
@@ -1050,7 +1051,7 @@ mod tests {
         let created = refund_returned_items(&klarna, &order, &returned, None)
             .await
             .unwrap();
-        assert_eq!(created.refund_id.as_deref(), Some("refund-new"));
+        assert_eq!(created.refund_id, Some(crate::RefundId::new("refund-new")));
         let expected = allocate_refund(&order, &returned).unwrap().refund;
         assert_eq!(klarna.sent(), [Sent::Refund("order-1".into(), expected)]);
     }

@@ -99,111 +99,52 @@ impl Recorder {
     }
 }
 
-const UNUSED: &str = "not used by the guides";
-
+// Only what the guides send is faked: the generated traits answer "not
+// faked" for every other operation.
 impl Captures for Recorder {
-    async fn capture_order(
+    async fn send_capture_order(
         &self,
-        order_id: &str,
-        body: &CaptureObject,
-        _: Option<IdempotencyKey>,
+        request: CaptureOrderRequest<'_>,
     ) -> Result<Response<CaptureOrderResponse>, Error<CaptureOrderError>> {
-        self.sent
-            .lock()
-            .unwrap()
-            .push(Sent::Capture(order_id.into(), body.clone()));
+        self.sent.lock().unwrap().push(Sent::Capture(
+            request.order_id.to_string(),
+            request.body.clone(),
+        ));
         Ok(Response::new(
             201,
             CaptureOrderResponse {
-                capture_id: Some("capture-new".into()),
+                capture_id: Some(CaptureId::new("capture-new")),
                 location: None,
             },
         ))
-    }
-    async fn get_captures(
-        &self,
-        _: &str,
-    ) -> Result<Response<Vec<Capture>>, Error<GetCapturesError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn get_capture(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Response<Capture>, Error<GetCaptureError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn extend_due_date(
-        &self,
-        _: &str,
-        _: &str,
-        _: &models::ExtendDueDateRequest,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<ExtendDueDateError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn get_options_for_extend_due_date(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Response<models::ExtendDueDateOptions>, Error<GetOptionsForExtendDueDateError>>
-    {
-        unreachable!("{UNUSED}")
-    }
-    async fn append_shipping_info(
-        &self,
-        _: &str,
-        _: &str,
-        _: &models::UpdateShippingInfo,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<AppendShippingInfoError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn trigger_send_out(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<TriggerSendOutError>> {
-        unreachable!("{UNUSED}")
     }
 }
 
 impl Refunds for Recorder {
-    async fn refund_order(
+    async fn send_refund_order(
         &self,
-        order_id: &str,
-        body: &RefundObject,
-        _: Option<IdempotencyKey>,
+        request: RefundOrderRequest<'_>,
     ) -> Result<Response<RefundOrderResponse>, Error<RefundOrderError>> {
-        self.sent
-            .lock()
-            .unwrap()
-            .push(Sent::Refund(order_id.into(), body.clone()));
+        self.sent.lock().unwrap().push(Sent::Refund(
+            request.order_id.to_string(),
+            request.body.clone(),
+        ));
         Ok(Response::new(
             201,
             RefundOrderResponse {
-                refund_id: Some("refund-new".into()),
+                refund_id: Some(RefundId::new("refund-new")),
                 location: None,
             },
         ))
     }
-    async fn get_refund(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Response<Refund>, Error<GetRefundError>> {
-        unreachable!("{UNUSED}")
-    }
 }
 
 impl Orders for Recorder {
-    async fn update_authorization(
+    async fn send_update_authorization(
         &self,
-        order_id: &str,
-        body: &UpdateAuthorization,
-        _: Option<IdempotencyKey>,
+        request: UpdateAuthorizationRequest<'_>,
     ) -> Result<Response<()>, Error<UpdateAuthorizationError>> {
+        let body = request.body;
         if body.order_amount > 1_000_000 {
             // Klarna's risk check declines large increases.
             return Err(Error::api(
@@ -215,69 +156,10 @@ impl Orders for Recorder {
                 }),
             ));
         }
-        self.sent
-            .lock()
-            .unwrap()
-            .push(Sent::UpdateAuthorization(order_id.into(), body.clone()));
+        self.sent.lock().unwrap().push(Sent::UpdateAuthorization(
+            request.order_id.to_string(),
+            body.clone(),
+        ));
         Ok(Response::new(204, ()))
-    }
-    async fn get_order(
-        &self,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<Response<MerchantOrderDto>, Error<GetOrderError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn acknowledge_order(
-        &self,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<AcknowledgeOrderError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn update_consumer_details(
-        &self,
-        _: &str,
-        _: &models::UpdateConsumer,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<UpdateConsumerDetailsError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn extend_authorization_time(
-        &self,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<ExtendAuthorizationTimeError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn update_merchant_references(
-        &self,
-        _: &str,
-        _: &models::UpdateMerchantReferences,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<UpdateMerchantReferencesError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn release_remaining_authorization(
-        &self,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<ReleaseRemainingAuthorizationError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn append_order_shipping_info(
-        &self,
-        _: &str,
-        _: &models::UpdateShippingInfo,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<AppendOrderShippingInfoError>> {
-        unreachable!("{UNUSED}")
-    }
-    async fn cancel_order(
-        &self,
-        _: &str,
-        _: Option<IdempotencyKey>,
-    ) -> Result<Response<()>, Error<CancelOrderError>> {
-        unreachable!("{UNUSED}")
     }
 }
