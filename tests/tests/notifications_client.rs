@@ -11,8 +11,9 @@ use klarna_payments::notifications::models::{
 };
 use klarna_payments::notifications::{
     Client, CreateSigningKeyError, CreateWebhookError, Credentials, DeleteSigningKeyError,
-    DeleteWebhookError, Error, ErrorKind, GetWebhookError, ListSigningKeysError, ListWebhooksError,
-    Response, UpdateWebhookError, WebhookSigningKeys, Webhooks,
+    DeleteWebhookError, Error, ErrorKind, GetWebhookError, IdempotencyKey, ListSigningKeysError,
+    ListWebhooksError, Response, SigningKeyId, UpdateWebhookError, WebhookId, WebhookSigningKeys,
+    Webhooks,
 };
 use klarna_tests::client_support::{
     assert_accepts_json, assert_json_body, assert_no_body, assert_no_key, assert_uuid_v4, Loopback,
@@ -31,7 +32,8 @@ const KEY_ID: &str =
 const KEY: &str = "/v1/notification/signing-keys/krn%3Apartner%3Aglobal%3Anotification%3Asigning-key%3A49bcd37b-79a7-4e6e-b067-2903b45fef42";
 const SECRET: &str = "whsk_9d3c0b6a5e1f4a2b8c7d";
 
-const LOOPBACK: Loopback = Loopback {
+const LOOPBACK: Loopback<Client> = Loopback {
+    client: Client::from_config,
     credentials: || Credentials::api_key(API_KEY, PARTNER_ACCOUNT),
     authorization: API_KEY,
     truncated_success: r#"{"webhook_id": "#,
@@ -47,6 +49,14 @@ fn assert_request(request: &RecordedRequest, method: &str, target: &str) {
     if method != "DELETE" {
         assert_accepts_json(request);
     }
+}
+
+fn webhook_id() -> WebhookId {
+    WebhookId::new(WEBHOOK_ID)
+}
+
+fn key_id() -> SigningKeyId {
+    SigningKeyId::new(KEY_ID)
 }
 
 fn webhook_json() -> Value {
@@ -106,16 +116,15 @@ async fn assert_errors<T: Debug, E: Debug + PartialEq, Fut>(
 
 #[tokio::test]
 async fn create_webhook() {
-    let body = WebhookData {
-        url: "https://merchant.example/klarna".into(),
-        event_types: vec![EventType::PaymentRequestStateChangeSubmitted],
-        event_version: EventVersion::V1,
-        signing_key_id: KEY_ID.into(),
-        status: None,
-    };
+    let body = WebhookData::new(
+        "https://merchant.example/klarna",
+        vec![EventType::PaymentRequestStateChangeSubmitted],
+        EventVersion::V1,
+        KEY_ID,
+    );
     let call = |c: Client| {
         let body = body.clone();
-        async move { c.create_webhook(&body, None).await }
+        async move { c.create_webhook(&body).await }
     };
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(201, &webhook_json()), call)
@@ -191,7 +200,7 @@ async fn list_webhooks() {
 
 #[tokio::test]
 async fn get_webhook() {
-    let call = |c: Client| async move { c.get_webhook(WEBHOOK_ID).await };
+    let call = |c: Client| async move { c.get_webhook(&webhook_id()).await };
     let (result, request) = LOOPBACK
         .exchange(CannedResponse::json(200, &webhook_json()), call)
         .await;
@@ -223,7 +232,11 @@ async fn update_webhook() {
     };
     let call = |c: Client| {
         let change = change.clone();
-        async move { c.update_webhook(WEBHOOK_ID, &change, None).await }
+        async move {
+            c.update_webhook(&webhook_id(), &change)
+                .idempotency_key(IdempotencyKey::from("disable-webhook-1"))
+                .await
+        }
     };
     let mut answer = webhook_json();
     answer["status"] = json!("DISABLED");
@@ -234,7 +247,12 @@ async fn update_webhook() {
     assert_request(&request, "PATCH", WEBHOOK);
     // Only the field to change is sent.
     assert_json_body(&request, json!({ "status": "DISABLED" }));
-    assert!(request.header(KEY_HEADER).is_some());
+    // The key set by name is the key sent and the key reported.
+    assert_eq!(request.header(KEY_HEADER), Some("disable-webhook-1"));
+    assert_eq!(
+        updated.idempotency_key().map(IdempotencyKey::as_str),
+        Some("disable-webhook-1")
+    );
     assert_eq!(updated.status, Some(WebhookStatus::Disabled));
 
     assert_errors(
@@ -253,7 +271,7 @@ async fn update_webhook() {
 
 #[tokio::test]
 async fn delete_webhook() {
-    let call = |c: Client| async move { c.delete_webhook(WEBHOOK_ID).await };
+    let call = |c: Client| async move { c.delete_webhook(&webhook_id()).await };
     let (result, request) = LOOPBACK.exchange(CannedResponse::new(204), call).await;
     let deleted = result.unwrap();
     assert_request(&request, "DELETE", WEBHOOK);
@@ -276,7 +294,7 @@ async fn delete_webhook() {
 
 #[tokio::test]
 async fn create_signing_key() {
-    let call = |c: Client| async move { c.create_signing_key(None).await };
+    let call = |c: Client| async move { c.create_signing_key().await };
     let answer = json!({
         "signing_key_id": KEY_ID,
         "signing_key": SECRET,
@@ -335,7 +353,7 @@ async fn list_signing_keys() {
 
 #[tokio::test]
 async fn delete_signing_key() {
-    let call = |c: Client| async move { c.delete_signing_key(KEY_ID).await };
+    let call = |c: Client| async move { c.delete_signing_key(&key_id()).await };
     let (result, request) = LOOPBACK.exchange(CannedResponse::new(204), call).await;
     assert_eq!(result.unwrap().status(), 204);
     assert_request(&request, "DELETE", KEY);

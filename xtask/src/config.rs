@@ -128,7 +128,7 @@ pub const APIS: &[ApiConfig] = &[
     // Payment API's host and credentials, so its client sits beside it.
     ApiConfig {
         spec: "specs/notifications.yaml",
-        settings: Settings::klarna("Notification API", Auth::ApiKey, Hosts::Global),
+        settings: Settings::klarna("Notification", Auth::ApiKey, Hosts::Global),
         module: "notifications",
         client_crate: "crates/klarna-payments",
         client_module: Some("notifications"),

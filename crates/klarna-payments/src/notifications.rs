@@ -100,14 +100,14 @@ pub mod operations {
     };
 }
 
-/// A client of the Notification API API. Cheap to clone: clones share one connection pool.
+/// A client of the Notification API. Cheap to clone: clones share one connection pool.
 #[derive(Clone, Debug)]
 pub struct Client {
     runtime: klarna_runtime::Client,
 }
 
 impl Client {
-    /// The Notification API API on Klarna's global host.
+    /// The Notification API on Klarna's global host.
     pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
         Client::from_config(
             Config::with_base_url(klarna_runtime::PAYMENT_API_BASE_URL, credentials),
@@ -125,7 +125,7 @@ impl Client {
         runtime
             .expect_credentials(
                 klarna_runtime::CredentialsKind::ApiKey,
-                "Notification API",
+                "Notification",
             )?;
         Ok(Client { runtime })
     }
@@ -244,7 +244,7 @@ impl AsRef<str> for SigningKeyId {
     }
 }
 
-/// Webhooks operations of the Notification API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// Webhooks operations of the Notification API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Webhooks {
     /// List webhooks
     ///
@@ -526,7 +526,7 @@ impl Webhooks for Client {
     }
 }
 
-/// WebhookSigningKeys operations of the Notification API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// WebhookSigningKeys operations of the Notification API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait WebhookSigningKeys {
     /// List signing keys
     ///

@@ -15,42 +15,59 @@ use klarna_models::payment_api::webhooks::{
 };
 use klarna_models::payment_api::PaymentRequestState;
 use klarna_payments::notifications::models::{
-    EventType, EventVersion, SigningKeyCreated, WebhookData, WebhookUpdate,
+    EventType, EventVersion, SigningKeyCreated, Webhook, WebhookData, WebhookUpdate,
 };
 use klarna_payments::notifications::{
-    CreateSigningKeyError, CreateWebhookError, DeleteSigningKeyError, GetWebhookError,
-    WebhookSigningKeys, Webhooks,
+    self, CreateSigningKeyError, CreateWebhookError, DeleteSigningKeyError, GetWebhookError,
+    SigningKeyId, WebhookId, WebhookSigningKeys, Webhooks,
 };
 use klarna_payments::payment_api::models::{PaymentConfirmation, PaymentRequestData};
-use klarna_payments::payment_api::{Client, Config, Credentials, PaymentRequests, RetryPolicy};
+use klarna_payments::payment_api::{self, Config, Credentials, PaymentRequests, RetryPolicy};
 use klarna_sandbox::Sandbox;
 use receiver::Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn client(sandbox: &Sandbox, account: &str) -> Client {
-    let config = Config::with_base_url(sandbox.base_url(), Credentials::api_key("key", account))
-        .retry(RetryPolicy::never());
-    Client::new(config).unwrap()
+/// The sandbox as `account` reaches it, without retries.
+fn config(sandbox: &Sandbox, account: &str) -> Config {
+    Config::with_base_url(sandbox.base_url(), Credentials::api_key("key", account))
+        .retry(RetryPolicy::never())
+}
+
+/// A Notification API client: webhooks and signing keys.
+fn client(sandbox: &Sandbox, account: &str) -> notifications::Client {
+    notifications::Client::from_config(config(sandbox, account)).unwrap()
+}
+
+/// A Payment API client of the same account: what makes the events.
+fn payments(sandbox: &Sandbox, account: &str) -> payment_api::Client {
+    payment_api::Client::from_config(config(sandbox, account)).unwrap()
 }
 
 fn subscription(url: String, key: &SigningKeyCreated) -> WebhookData {
-    WebhookData {
+    WebhookData::new(
         url,
-        event_types: vec![EventType::from("payment.request.state-change.*")],
-        event_version: EventVersion::V1,
-        signing_key_id: key.signing_key_id.clone(),
-        status: None,
-    }
+        vec![EventType::from("payment.request.state-change.*")],
+        EventVersion::V1,
+        &key.signing_key_id,
+    )
+}
+
+fn webhook_id(webhook: &Webhook) -> WebhookId {
+    WebhookId::new(&webhook.webhook_id)
+}
+
+fn key_id(key: &SigningKeyCreated) -> SigningKeyId {
+    SigningKeyId::new(&key.signing_key_id)
 }
 
 /// A signing key, a receiver that holds it, and a webhook to the receiver.
-async fn subscribed(client: &Client) -> (Receiver, SigningKeyCreated) {
-    let key = client.create_signing_key(None).await.unwrap().into_inner();
+async fn subscribed(client: &notifications::Client) -> (Receiver, SigningKeyCreated) {
+    let key = client.create_signing_key().await.unwrap().into_inner();
     let receiver =
         Receiver::start(SigningKeys::new().with(&key.signing_key_id, &key.signing_key)).unwrap();
     client
-        .create_webhook(&subscription(receiver.url(), &key), None)
+        .create_webhook(&subscription(receiver.url(), &key))
         .await
         .unwrap();
     (receiver, key)
@@ -58,14 +75,8 @@ async fn subscribed(client: &Client) -> (Receiver, SigningKeyCreated) {
 
 fn purchase() -> PaymentRequestData {
     PaymentRequestData {
-        currency: "EUR".into(),
-        payment_amount: 1_000,
         merchant_reference: Some("order-1".into()),
-        buyer: None,
-        config: None,
-        line_items: None,
-        payment_reference: None,
-        shipping: None,
+        ..PaymentRequestData::new("EUR", 1_000)
     }
 }
 
@@ -73,23 +84,16 @@ fn purchase() -> PaymentRequestData {
 async fn a_payment_request_gives_three_verified_events() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox, "krn:partner:account:a");
+    let payments = payments(&sandbox, "krn:partner:account:a");
     let (receiver, key) = subscribed(&client).await;
 
-    let request = client
-        .create_payment_request(&purchase(), None)
-        .await
-        .unwrap();
+    let request = payments.create_payment_request(&purchase()).await.unwrap();
     let token = sandbox
         .authorize_payment_request(&request.payment_request_id)
         .unwrap();
-    let confirmation = PaymentConfirmation {
-        currency: "EUR".into(),
-        payment_amount: 1_000,
-        config: None,
-        payment_transaction_reference: None,
-    };
-    let confirmed = client
-        .confirm_payment_request(&token, &confirmation, None)
+    let confirmation = PaymentConfirmation::new("EUR", 1_000);
+    let confirmed = payments
+        .confirm_payment_request(&token, &confirmation)
         .await
         .unwrap();
 
@@ -158,8 +162,8 @@ async fn a_receiver_answering_500_once_gets_the_event_again_as_a_duplicate() {
     let (receiver, _) = subscribed(&client).await;
     receiver.fail_next(1);
 
-    client
-        .create_payment_request(&purchase(), None)
+    payments(&sandbox, "krn:partner:account:b")
+        .create_payment_request(&purchase())
         .await
         .unwrap();
 
@@ -184,8 +188,8 @@ async fn a_tampered_event_is_refused_with_400() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox, "krn:partner:account:c");
     let (receiver, _) = subscribed(&client).await;
-    client
-        .create_payment_request(&purchase(), None)
+    payments(&sandbox, "krn:partner:account:c")
+        .create_payment_request(&purchase())
         .await
         .unwrap();
     let delivered = sandbox.wait_for_webhook_deliveries(1, WAIT).remove(0);
@@ -239,7 +243,7 @@ async fn an_unreachable_receiver_is_retried_a_bounded_number_of_times() {
     let delays = [Duration::from_millis(10), Duration::from_millis(20)];
     sandbox.set_webhook_retry_delays(&delays);
     let client = client(&sandbox, "krn:partner:account:d");
-    let key = client.create_signing_key(None).await.unwrap();
+    let key = client.create_signing_key().await.unwrap();
     // A port nobody listens on.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -248,11 +252,11 @@ async fn an_unreachable_receiver_is_retried_a_bounded_number_of_times() {
         .port();
     let url = format!("http://127.0.0.1:{port}/gone");
     client
-        .create_webhook(&subscription(url, &key), None)
+        .create_webhook(&subscription(url, &key))
         .await
         .unwrap();
-    client
-        .create_payment_request(&purchase(), None)
+    payments(&sandbox, "krn:partner:account:d")
+        .create_payment_request(&purchase())
         .await
         .unwrap();
 
@@ -268,7 +272,7 @@ async fn an_unreachable_receiver_is_retried_a_bounded_number_of_times() {
 async fn the_notification_api_keeps_klarnas_rules() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox, "krn:partner:account:e");
-    let key = client.create_signing_key(None).await.unwrap().into_inner();
+    let key = client.create_signing_key().await.unwrap().into_inner();
 
     // Only loopback targets, and only keys the account holds.
     for url in [
@@ -276,7 +280,7 @@ async fn the_notification_api_keeps_klarnas_rules() {
         "http://example.com:80/hooks",
     ] {
         let refused = client
-            .create_webhook(&subscription(url.into(), &key), None)
+            .create_webhook(&subscription(url.into(), &key))
             .await
             .unwrap_err();
         assert!(
@@ -286,7 +290,7 @@ async fn the_notification_api_keeps_klarnas_rules() {
     }
     let mut unknown_key = subscription("http://127.0.0.1:9/h".into(), &key);
     unknown_key.signing_key_id = "krn:none".into();
-    let refused = client.create_webhook(&unknown_key, None).await.unwrap_err();
+    let refused = client.create_webhook(&unknown_key).await.unwrap_err();
     assert!(matches!(
         refused.api_body(),
         Some(CreateWebhookError::BadRequest(_))
@@ -294,23 +298,23 @@ async fn the_notification_api_keeps_klarnas_rules() {
 
     // Create, read, list, update; the same subscription twice is a conflict.
     let data = subscription("http://127.0.0.1:9/h".into(), &key);
-    let webhook = client.create_webhook(&data, None).await.unwrap();
-    let again = client.create_webhook(&data, None).await.unwrap_err();
+    let webhook = client.create_webhook(&data).await.unwrap();
+    let again = client.create_webhook(&data).await.unwrap_err();
     assert!(matches!(
         again.api_body(),
         Some(CreateWebhookError::Conflict(_))
     ));
-    let read = client.get_webhook(&webhook.webhook_id).await.unwrap();
+    let read = client.get_webhook(&webhook_id(&webhook)).await.unwrap();
     assert_eq!(read.url, "http://127.0.0.1:9/h");
     let listed = client.list_webhooks().await.unwrap();
     assert_eq!(listed.webhooks.len(), 1);
-    let other = client.create_signing_key(None).await.unwrap().into_inner();
+    let other = client.create_signing_key().await.unwrap().into_inner();
     let moved = WebhookUpdate {
         signing_key_id: Some(other.signing_key_id.clone()),
         ..WebhookUpdate::default()
     };
     let updated = client
-        .update_webhook(&webhook.webhook_id, &moved, None)
+        .update_webhook(&webhook_id(&webhook), &moved)
         .await
         .unwrap();
     assert_eq!(updated.signing_key_id, other.signing_key_id);
@@ -318,7 +322,10 @@ async fn the_notification_api_keeps_klarnas_rules() {
 
     // Another account sees none of it.
     let stranger = self::client(&sandbox, "krn:partner:account:f");
-    let hidden = stranger.get_webhook(&webhook.webhook_id).await.unwrap_err();
+    let hidden = stranger
+        .get_webhook(&webhook_id(&webhook))
+        .await
+        .unwrap_err();
     assert!(matches!(
         hidden.api_body(),
         Some(GetWebhookError::NotFound(_))
@@ -326,29 +333,23 @@ async fn the_notification_api_keeps_klarnas_rules() {
 
     // A key in use stays; an unused one goes; a deleted webhook is gone.
     let in_use = client
-        .delete_signing_key(&other.signing_key_id)
+        .delete_signing_key(&key_id(&other))
         .await
         .unwrap_err();
     assert!(matches!(
         in_use.api_body(),
         Some(DeleteSigningKeyError::Conflict(_))
     ));
-    client
-        .delete_signing_key(&key.signing_key_id)
-        .await
-        .unwrap();
-    client.delete_webhook(&webhook.webhook_id).await.unwrap();
-    client
-        .delete_signing_key(&other.signing_key_id)
-        .await
-        .unwrap();
+    client.delete_signing_key(&key_id(&key)).await.unwrap();
+    client.delete_webhook(&webhook_id(&webhook)).await.unwrap();
+    client.delete_signing_key(&key_id(&other)).await.unwrap();
     assert!(client.list_webhooks().await.unwrap().webhooks.is_empty());
 
     // At most 50 signing keys per account.
     for _ in 0..50 {
-        client.create_signing_key(None).await.unwrap();
+        client.create_signing_key().await.unwrap();
     }
-    let full = client.create_signing_key(None).await.unwrap_err();
+    let full = client.create_signing_key().await.unwrap_err();
     assert!(matches!(
         full.api_body(),
         Some(CreateSigningKeyError::Conflict(_))

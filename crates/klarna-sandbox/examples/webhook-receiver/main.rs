@@ -22,62 +22,53 @@ use klarna_models::payment_api::webhooks::{
     PAYMENT_REQUEST_SUBMITTED,
 };
 use klarna_payments::notifications::models::{EventType, EventVersion, WebhookData};
-use klarna_payments::notifications::{WebhookSigningKeys, Webhooks};
+use klarna_payments::notifications::{self, WebhookSigningKeys, Webhooks};
 use klarna_payments::payment_api::models::{PaymentConfirmation, PaymentRequestData};
-use klarna_payments::payment_api::{Client, Config, Credentials, PaymentRequests};
+use klarna_payments::payment_api::{self, Config, Credentials, PaymentRequests};
 use klarna_sandbox::Sandbox;
 use receiver::Receiver;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
     let sandbox = Sandbox::start()?;
-    // One client serves both APIs: same host, same credentials.
-    let client = Client::new(Config::with_base_url(
+    // Both APIs live on the same host and take the same credentials; each
+    // has a client of its own, here on one connection pool.
+    let payments = payment_api::Client::from_config(Config::with_base_url(
         sandbox.base_url(),
         Credentials::api_key("demo-api-key", "krn:partner:account:demo"),
     ))?;
+    let notifications = notifications::Client::from_runtime(payments.runtime().clone())?;
 
     // The secret is shown once: keep it where the receiver finds it.
-    let key = client.create_signing_key(None).await?;
+    let key = notifications.create_signing_key().await?;
     let receiver = Receiver::start(SigningKeys::new().with(&key.signing_key_id, &key.signing_key))?;
-    let webhook = WebhookData {
-        url: receiver.url(),
-        event_types: [
-            PAYMENT_REQUEST_SUBMITTED,
-            PAYMENT_REQUEST_PENDING_CONFIRMATION,
-            PAYMENT_REQUEST_AUTHORIZED,
-        ]
-        .map(EventType::from)
-        .to_vec(),
-        event_version: EventVersion::V1,
-        signing_key_id: key.signing_key_id.clone(),
-        status: None,
-    };
-    let webhook = client.create_webhook(&webhook, None).await?;
+    let event_types = [
+        PAYMENT_REQUEST_SUBMITTED,
+        PAYMENT_REQUEST_PENDING_CONFIRMATION,
+        PAYMENT_REQUEST_AUTHORIZED,
+    ]
+    .map(EventType::from)
+    .to_vec();
+    let webhook = WebhookData::new(
+        receiver.url(),
+        event_types,
+        EventVersion::V1,
+        &key.signing_key_id,
+    );
+    let webhook = notifications.create_webhook(&webhook).await?;
     println!("webhook {} -> {}", webhook.webhook_id, webhook.url);
 
     let purchase = PaymentRequestData {
-        currency: "EUR".into(),
-        payment_amount: 2_500,
         merchant_reference: Some("webhook-demo-1".into()),
-        buyer: None,
-        config: None,
-        line_items: None,
-        payment_reference: None,
-        shipping: None,
+        ..PaymentRequestData::new("EUR", 2_500)
     };
-    let request = client.create_payment_request(&purchase, None).await?;
+    let request = payments.create_payment_request(&purchase).await?;
     let token = sandbox
         .authorize_payment_request(&request.payment_request_id)
         .ok_or("the sandbox refused to play the buyer")?;
-    let confirmation = PaymentConfirmation {
-        currency: "EUR".into(),
-        payment_amount: 2_500,
-        config: None,
-        payment_transaction_reference: None,
-    };
-    client
-        .confirm_payment_request(&token, &confirmation, None)
+    let confirmation = PaymentConfirmation::new("EUR", 2_500);
+    payments
+        .confirm_payment_request(&token, &confirmation)
         .await?;
 
     if !receiver.wait_until(Duration::from_secs(10), |r| r.events.len() >= 3) {
