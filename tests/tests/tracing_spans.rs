@@ -69,6 +69,7 @@ fn calls_and_attempts_are_traced_without_secrets() {
     server.respond(
         CannedResponse::new(201)
             .header("Capture-Id", "c1")
+            .header("Location", "/ordermanagement/v1/orders/o/captures/c1")
             .header("Klarna-Correlation-Id", "c-second"),
     );
     let config = Config::with_base_url(server.url(), Credentials::basic("PK0001", PASSWORD))

@@ -558,6 +558,9 @@ fn rebuild(env: &Env, runs: usize, progenitor: Option<&Progenitor>) -> Result<St
         &env.root.join(PROGENITOR_SPEC),
         &generated_dir,
         Some(GENERATED_CRATE),
+        // The scratch directory may lie outside the checkout
+        // (`$CARGO_TARGET_DIR`): this checkout's runtime, by absolute path.
+        &xtask::Runtime::Path(env.root.join("crates/klarna-runtime")),
     )
     .map_err(|e| e.to_string())?;
     let lock = env.root.join("Cargo.lock");

@@ -17,11 +17,27 @@ const CODEGEN: &str = "cargo xtask codegen";
 const GENERATE: &str = "cargo xtask generate";
 
 /// The workspace root, for `cargo xtask` and for tests.
+///
+/// Found at run time, from the `CARGO_MANIFEST_DIR` that cargo sets for
+/// `cargo run`, `cargo test` and build scripts: the nearest directory at or
+/// above it that holds `xtask/Cargo.toml`. The path compiled into the binary
+/// is only the fallback, for a binary started by hand. It cannot be the
+/// answer: checkouts that share a `CARGO_TARGET_DIR` share one xtask binary
+/// (cargo does not rebuild it for a workspace at another path), and that
+/// binary would read and write the first checkout's files from all of them.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+    let holds_xtask = |dir: &&Path| dir.join("xtask/Cargo.toml").is_file();
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| {
+            Path::new(&dir)
+                .ancestors()
+                .find(holds_xtask)
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| {
+            let compiled = Path::new(env!("CARGO_MANIFEST_DIR"));
+            compiled.parent().unwrap_or(compiled).to_path_buf()
+        })
 }
 
 /// The generated source of one document: its models module and its client.
@@ -114,9 +130,15 @@ fn generate_loaded(
         // it, or the two would disagree; a module is skipped where declared.
         let module_docs = if placement.client_is_crate_root {
             match placement.models {
-                ModelsPath::Crate(_) => {
-                    quote! { #![doc = include_str!("../README.md")] #![cfg_attr(rustfmt, rustfmt::skip)] }
-                }
+                // `doc_cfg`: on docs.rs (`--cfg docsrs`, see the crate's
+                // `[package.metadata.docs.rs]`) items behind a cargo feature
+                // are labelled with it. Unstable: docs.rs builds with
+                // nightly, `.ci/run` with `RUSTC_BOOTSTRAP=1`.
+                ModelsPath::Crate(_) => quote! {
+                    #![doc = include_str!("../README.md")]
+                    #![cfg_attr(docsrs, feature(doc_cfg))]
+                    #![cfg_attr(rustfmt, rustfmt::skip)]
+                },
                 ModelsPath::ChildModule => {
                     let title = docs::inner(&api.title);
                     quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
@@ -230,6 +252,8 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
     let hand_written = hand_written_declared_in(&models_lib);
     let lib = quote! {
         #![doc = include_str!("../README.md")]
+        // Feature labels on docs.rs, as in the client crates' roots.
+        #![cfg_attr(docsrs, feature(doc_cfg))]
         #![cfg_attr(rustfmt, rustfmt::skip)]
         #(#modules)*
         #hand_written
@@ -282,9 +306,109 @@ pub fn codegen(root: &Path, check: bool) -> Result<Outcome, Vec<Error>> {
     })
 }
 
-/// `cargo xtask generate --spec FILE --out DIR [--name CRATE]`: a standalone
-/// crate that depends on this workspace's runtime by path.
-pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec<PathBuf>, Error> {
+/// How a crate made by `cargo xtask generate` finds `klarna-runtime`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `--runtime path:DIR`: the runtime's directory, written into the
+    /// manifest as given, so a relative one is read from the generated
+    /// crate's directory, as cargo reads every path there.
+    Path(PathBuf),
+    /// `--runtime version:X.Y[.Z]`: the released runtime, from the registry.
+    Version(String),
+    /// Neither given: this checkout's runtime by relative path when the crate
+    /// lies inside this checkout, otherwise the runtime of this generator's
+    /// version from the registry. No absolute path of this machine goes into
+    /// a manifest that might be copied or committed elsewhere.
+    Default,
+}
+
+impl Runtime {
+    /// Reads the value of `--runtime`.
+    pub fn parse(value: &str) -> Result<Runtime, String> {
+        if let Some(dir) = value.strip_prefix("path:").filter(|dir| !dir.is_empty()) {
+            return Ok(Runtime::Path(PathBuf::from(dir)));
+        }
+        if let Some(version) = value.strip_prefix("version:") {
+            let parts: Vec<&str> = version.split('.').collect();
+            let numeric = parts
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+            if (2..=3).contains(&parts.len()) && numeric {
+                return Ok(Runtime::Version(version.to_owned()));
+            }
+        }
+        Err(format!(
+            "--runtime takes `path:DIR` or `version:X.Y[.Z]`, not `{value}`"
+        ))
+    }
+
+    /// The manifest's `klarna-runtime` entry, before its features.
+    fn manifest_source(&self, out: &Path) -> Result<String, String> {
+        let path = match self {
+            Runtime::Version(version) => return Ok(format!("version = {version:?}")),
+            Runtime::Path(dir) => dir.clone(),
+            Runtime::Default => {
+                let root = absolute(&workspace_root())?;
+                let out = absolute(out)?;
+                if !out.starts_with(&root) {
+                    let version = env!("CARGO_PKG_VERSION");
+                    return Ok(format!("version = {version:?}"));
+                }
+                relative_to(&out, &root.join("crates/klarna-runtime"))
+            }
+        };
+        // Resolved by name: the crate's directory may not exist yet.
+        let runtime = absolute(&out.join(&path))?;
+        if !runtime.join("Cargo.toml").is_file() {
+            return Err(format!(
+                "no klarna-runtime at {} (a relative --runtime path is read from the generated crate)",
+                runtime.display()
+            ));
+        }
+        // Forward slashes: cargo reads them on every platform.
+        let path = path.to_string_lossy().replace('\\', "/");
+        Ok(format!("path = {path:?}"))
+    }
+}
+
+/// `path` made absolute against the current directory, with `.` and `..`
+/// resolved by name (the directory may not exist yet).
+fn absolute(path: &Path) -> Result<PathBuf, String> {
+    let joined = std::path::absolute(path)
+        .map_err(|e| format!("cannot make {} absolute: {e}", path.display()))?;
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    Ok(clean)
+}
+
+/// The relative path from directory `from` to `to`, both absolute.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut path: PathBuf = from.components().skip(common).map(|_| "..").collect();
+    path.extend(to.components().skip(common));
+    path
+}
+
+/// `cargo xtask generate --spec FILE --out DIR [--name CRATE] [--runtime ..]`:
+/// a standalone crate that depends on `klarna-runtime` as `runtime` says.
+pub fn generate_crate(
+    spec: &Path,
+    out: &Path,
+    name: Option<&str>,
+    runtime: &Runtime,
+) -> Result<Vec<PathBuf>, Error> {
     let name = match name {
         Some(name) => name.to_owned(),
         None => spec
@@ -310,14 +434,15 @@ pub fn generate_crate(spec: &Path, out: &Path, name: Option<&str>) -> Result<Vec
         &ModelsPath::ChildModule,
         &Settings::FOREIGN,
     )?;
-    let runtime = workspace_root().join("crates/klarna-runtime");
+    let runtime = runtime
+        .manifest_source(out)
+        .map_err(|e| Error::in_file(out, e))?;
     let manifest = format!(
         "{header}\n[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nklarna-runtime = {{ path = {runtime:?}, features = [\"client\"] }}\n\
+         [dependencies]\nklarna-runtime = {{ {runtime}, features = [\"client\"] }}\n\
          serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
          # A crate of its own, even when generated inside another workspace.\n[workspace]\n",
         header = header(GENERATE, &cited).replace("// ", "# "),
-        runtime = runtime.display().to_string(),
     );
     let lib = match generated.client {
         Some(client) => client,

@@ -32,8 +32,8 @@ pub struct HandWrittenModule {
 /// special case of its own.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    /// What the documentation calls the API ("Order Management"); `None`:
-    /// the document's title.
+    /// What the documentation calls the API, without the word "API"
+    /// ("Order Management", "Payment"); `None`: the document's title.
     pub api_name: Option<&'static str>,
     /// The header parameter that carries idempotency keys. Operations that
     /// declare it get an `idempotency_key` setter, the client fills one in
@@ -119,7 +119,7 @@ pub const APIS: &[ApiConfig] = &[
     },
     ApiConfig {
         spec: "specs/payment-api.yaml",
-        settings: Settings::klarna("Payment API", Auth::ApiKey, Hosts::Global),
+        settings: Settings::klarna("Payment", Auth::ApiKey, Hosts::Global),
         module: "payment_api",
         client_crate: "crates/klarna-payments",
         client_module: Some("payment_api"),
@@ -141,6 +141,18 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
         module: "guides",
         // On by default; off, the crate compiles in about half the time.
         feature: Some("guides"),
+    },
+    // `klarna_runtime::mock` under each client crate's `test-util` feature,
+    // so a user's tests name `klarna_ordermanagement::mock::Mock`.
+    HandWrittenModule {
+        declared_in: "crates/klarna-ordermanagement/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-payments/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
     },
     HandWrittenModule {
         declared_in: "crates/klarna-models/src/payment_api.rs",

@@ -41,7 +41,11 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
     let encode = uses_encode.then(|| quote! { encode_path, });
     let operations = operations_module(api);
     let client = client_type(api);
-    let ids = api.client.ids.iter().map(|id| id_type(&id.name, &id.param));
+    let ids = api
+        .client
+        .ids
+        .iter()
+        .map(|id| id_type(&id.name, &id.param, &api.client.api_name));
     let traits = api.client.traits.iter().map(|t| {
         let trait_ident = type_ident(&t.name);
         let client_ident = type_ident(&api.client.name);
@@ -69,7 +73,7 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         use std::future::{Future, IntoFuture};
         use std::pin::Pin;
 
-        use #runtime::call::{#encode Call};
+        use #runtime::private::call::{#encode Call};
         pub use #runtime::{#(#reexports),*};
 
         #models_decl
@@ -131,7 +135,7 @@ fn operations_module(api: &Api) -> TokenStream {
         /// the client retries reads, idempotent operations and calls that
         /// carry an idempotency key.
         pub mod operations {
-            use #runtime::call::Method;
+            use #runtime::http::Method;
             pub use #runtime::Operation;
 
             #(#constants)*
@@ -241,11 +245,11 @@ fn client_type(api: &Api) -> TokenStream {
 
 /// A string newtype for one kind of id, so that an order id cannot be passed
 /// where a capture id is expected.
-fn id_type(name: &str, param: &str) -> TokenStream {
+fn id_type(name: &str, param: &str, api_name: &str) -> TokenStream {
     let ident = type_ident(name);
     let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
     let doc = format!(
-        " The id of a {what}, as Klarna gives it: a type of its own, so that it \
+        " The id of a {what}, as the {api_name} API gives it: a type of its own, so that it \
          cannot be passed where another kind of id is expected."
     );
     quote! {
@@ -288,6 +292,18 @@ fn id_type(name: &str, param: &str) -> TokenStream {
         impl AsRef<str> for #ident {
             fn as_ref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl PartialEq<str> for #ident {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for #ident {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
     }
@@ -505,7 +521,7 @@ fn operation_doc(op: &Operation) -> TokenStream {
         text.push('\n');
     }
     let setters: Vec<String> = optional_params(op)
-        .map(|p| format!("`{}`", p.name))
+        .map(|p| format!("`{}`", field_ident(&p.name)))
         .chain(optional_body(op).map(|_| "`body`".to_owned()))
         .chain(op.idempotency_key.then(|| "`idempotency_key`".to_owned()))
         .collect();

@@ -60,6 +60,14 @@ pub fn field_ident(name: &str) -> Ident {
     }
 }
 
+/// The runtime's module of what only generated code calls, by the path the
+/// API's settings give the runtime.
+pub fn runtime_private(api: &Api) -> TokenStream {
+    let runtime: syn::Path =
+        syn::parse_str(api.settings.runtime).expect("config.rs names the runtime as a Rust path");
+    quote! { #runtime::private }
+}
+
 /// The Rust type for a reference to a type, as seen from inside the models
 /// module (`prefix` is empty) or from another crate (`prefix` is the path
 /// of the models module).
@@ -116,7 +124,7 @@ fn emit_type(api: &Api, def: &TypeDef) -> TokenStream {
     let name = type_ident(&def.name);
     let body = match &def.kind {
         TypeKind::Struct(s) => emit_struct(api, &name, s),
-        TypeKind::StringEnum(variants) => emit_string_enum(&name, variants),
+        TypeKind::StringEnum(variants) => emit_string_enum(api, &name, variants),
         TypeKind::IntegerEnum(variants) => emit_integer_enum(&name, variants),
         TypeKind::Union(u) => emit_union(api, &name, u),
         TypeKind::Alias(ty) => {
@@ -169,7 +177,7 @@ fn emit_redacted_debug(name: &Ident, s: &Struct) -> TokenStream {
 }
 
 /// Structs get a small hand-shaped `Deserialize` (see
-/// `klarna_runtime::object`) rather than serde's derive, which costs several
+/// `klarna_runtime`'s hidden `private::object`) rather than serde's derive, which costs several
 /// times as much to compile. Those with `flatten`ed extra properties, and
 /// empty ones, keep the derive.
 fn compact_deserialize(s: &Struct) -> bool {
@@ -260,6 +268,7 @@ fn emit_constructor(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
 }
 
 fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
+    let private = runtime_private(api);
     let idents: Vec<Ident> = s.fields.iter().map(|f| field_ident(&f.name)).collect();
     let optional: Vec<bool> = s.fields.iter().map(|f| !f.required || f.nullable).collect();
     let partial_types = s.fields.iter().zip(&optional).map(|(f, &optional)| {
@@ -287,7 +296,7 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             } else {
                 (
                     quote! { #key => self.#ident = Some(map.next_value()?), },
-                    quote! { #ident: klarna_runtime::object::required(self.#ident, #key)?, },
+                    quote! { #ident: #private::object::required(self.#ident, #key)?, },
                 )
             }
         })
@@ -303,7 +312,7 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
                     #(#idents: #partial_types,)*
                 }
 
-                impl<'de> klarna_runtime::object::Fields<'de> for #partial {
+                impl<'de> #private::object::Fields<'de> for #partial {
                     type Value = #name;
 
                     fn field<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<bool, M::Error> {
@@ -321,7 +330,7 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
                     }
                 }
 
-                klarna_runtime::object::object(deserializer, #partial {
+                #private::object::object(deserializer, #partial {
                     #(#idents: None,)*
                 })
             }
@@ -365,7 +374,8 @@ fn emit_field(api: &Api, field: &Field) -> TokenStream {
 const UNKNOWN_DOC: &str =
     " A value this version of the SDK does not know, kept exactly as received.";
 
-fn emit_string_enum(name: &Ident, variants: &[Variant<String>]) -> TokenStream {
+fn emit_string_enum(api: &Api, name: &Ident, variants: &[Variant<String>]) -> TokenStream {
+    let private = runtime_private(api);
     let idents: Vec<Ident> = variants.iter().map(|v| type_ident(&v.name)).collect();
     let values: Vec<&str> = variants.iter().map(|v| v.value.as_str()).collect();
     let value_docs = values.iter().map(|v| format!(" {}", docs::code(v)));
@@ -405,7 +415,7 @@ fn emit_string_enum(name: &Ident, variants: &[Variant<String>]) -> TokenStream {
 
         impl<'de> Deserialize<'de> for #name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                klarna_runtime::open_enum::deserialize_str(deserializer)
+                #private::open_enum::deserialize_str(deserializer)
             }
         }
     }

@@ -44,6 +44,7 @@ pub mod write;
 
 pub use codegen::{
     codegen, generate_api, generate_crate, generate_value, workspace_root, GeneratedApi, Outcome,
+    Runtime,
 };
 pub use emit_client::ModelsPath;
 pub use error::Error;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use xtask::sweep::{self, Settings};
 use xtask::write::Staleness;
-use xtask::{codegen, generate_crate, workspace_root, Outcome};
+use xtask::{codegen, generate_crate, workspace_root, Outcome, Runtime};
 
 // The benchmark command belongs to the binary: the library stays the
 // generator that the workspace's tests and build scripts link.
@@ -12,8 +12,11 @@ mod bench_compile;
 const USAGE: &str = "usage:
   cargo xtask codegen [--check]
       regenerate the workspace's generated crates from specs/ (--check: write nothing, fail if stale)
-  cargo xtask generate --spec FILE --out DIR [--name CRATE]
-      generate a standalone crate from one OpenAPI 3.0 document
+  cargo xtask generate --spec FILE --out DIR [--name CRATE] [--runtime path:DIR|version:X.Y]
+      generate a standalone crate from one OpenAPI 3.0 document; it depends on
+      klarna-runtime by path DIR (relative: from the crate) or by registry version
+      (default: this checkout's runtime by relative path when DIR lies inside
+      this checkout, otherwise this generator's version)
   cargo xtask sweep DIR [DIR...]
       generate and compile (clippy -D warnings) a crate from every .yaml/.yml/.json
       document in each DIR; the crates share $CARGO_TARGET_DIR (default: target/)
@@ -81,6 +84,7 @@ fn run_codegen(args: &[String]) -> Result<(), String> {
 
 fn run_generate(args: &[String]) -> Result<(), String> {
     let (mut spec, mut out, mut name) = (None, None, None);
+    let mut runtime = Runtime::Default;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let value = args
@@ -90,14 +94,15 @@ fn run_generate(args: &[String]) -> Result<(), String> {
             "--spec" => spec = Some(PathBuf::from(value)),
             "--out" => out = Some(PathBuf::from(value)),
             "--name" => name = Some(value.clone()),
+            "--runtime" => runtime = Runtime::parse(value)?,
             _ => return Err(USAGE.to_owned()),
         }
     }
     let (Some(spec), Some(out)) = (spec, out) else {
         return Err(USAGE.to_owned());
     };
-    let written =
-        generate_crate(&spec, &out, name.as_deref()).map_err(|e| format!("error: {e}"))?;
+    let written = generate_crate(&spec, &out, name.as_deref(), &runtime)
+        .map_err(|e| format!("error: {e}"))?;
     for path in written {
         println!("wrote {}", out.join(path).display());
     }

@@ -94,7 +94,14 @@ pub fn name_client(
 
     ClientItems {
         name,
-        api_name: settings.api_name.unwrap_or(title).to_owned(),
+        // Docs say "the {api_name} API": a title that ends in "API" would
+        // say it twice.
+        api_name: settings
+            .api_name
+            .unwrap_or(title)
+            .trim()
+            .trim_end_matches(" API")
+            .to_owned(),
         traits,
         ids,
         operations: items,

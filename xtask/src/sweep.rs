@@ -13,7 +13,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::codegen::{generate_crate, workspace_root};
+use crate::codegen::{generate_crate, workspace_root, Runtime};
 
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 
@@ -114,7 +114,12 @@ fn sweep_one(spec: &Path, out: &Path, name: &str, settings: &Settings) -> Row {
         (Some(dir), Some(file)) => Path::new(dir).join(file).display().to_string(),
         _ => spec.display().to_string(),
     };
-    let generated = panic::catch_unwind(AssertUnwindSafe(|| generate_crate(spec, out, Some(name))));
+    // The crates lie outside the checkout, in a scratch directory of this
+    // machine: this checkout's runtime, by its absolute path.
+    let runtime = Runtime::Path(workspace_root().join("crates/klarna-runtime"));
+    let generated = panic::catch_unwind(AssertUnwindSafe(|| {
+        generate_crate(spec, out, Some(name), &runtime)
+    }));
     let generated = match generated {
         Ok(Ok(_)) => Step::Done,
         Ok(Err(e)) if e.location.is_some() => Step::Rejected(e.to_string()),

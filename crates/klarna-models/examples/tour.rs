@@ -11,30 +11,21 @@ use klarna_models::ordermanagement::{
 
 fn main() -> Result<(), serde_json::Error> {
     // Ten boxes of tomatoes shipped: capture their amount, in minor units.
+    // A model's `new` takes its required fields; struct update syntax sets
+    // the optional ones, and keeps compiling when Klarna adds another.
     let tomatoes = OrderLine {
         r#type: Some(OrderLineType::Physical),
         reference: Some("123050".to_owned()),
-        name: "Tomatoes".to_owned(),
-        quantity: 10,
-        unit_price: 600,
         tax_rate: Some(2500),
-        total_amount: 6000,
         total_discount_amount: Some(0),
         total_tax_amount: Some(1200),
-        image_url: None,
-        merchant_data: None,
-        product_identifiers: None,
-        product_url: None,
-        quantity_unit: None,
-        subscription: None,
+        ..OrderLine::new("Tomatoes", 10, 6000, 600)
     };
     let capture = CaptureObject {
-        captured_amount: 6000,
         reference: Some("2027d87e-c394-4b22-9cfd-f51f79482793".to_owned()),
         description: Some("Shipped the tomatoes".to_owned()),
         order_lines: Some(vec![tomatoes]),
-        shipping_delay: None,
-        shipping_info: None,
+        ..CaptureObject::new(6000)
     };
     println!(
         "1. Partial capture request body:\n{}\n",

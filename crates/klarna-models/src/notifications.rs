@@ -40,7 +40,7 @@ impl<'de> Deserialize<'de> for ErrorResponse {
             error_type: Option<ErrorType>,
             validation_errors: Option<Vec<ValidationError>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ErrorResponse;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -69,7 +69,7 @@ impl<'de> Deserialize<'de> for ErrorResponse {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 doc_url: None,
@@ -132,7 +132,7 @@ impl Serialize for ErrorType {
 
 impl<'de> Deserialize<'de> for ErrorType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for ValidationError {
             parameter: Option<String>,
             reason: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ValidationError;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -174,7 +174,7 @@ impl<'de> Deserialize<'de> for ValidationError {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 parameter: None,
@@ -305,7 +305,7 @@ impl Serialize for EventType {
 
 impl<'de> Deserialize<'de> for EventType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -346,7 +346,7 @@ impl Serialize for EventVersion {
 
 impl<'de> Deserialize<'de> for EventVersion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -391,7 +391,7 @@ impl Serialize for WebhookStatus {
 
 impl<'de> Deserialize<'de> for WebhookStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -438,7 +438,7 @@ impl<'de> Deserialize<'de> for WebhookData {
             signing_key_id: Option<String>,
             status: Option<WebhookStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = WebhookData;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -457,16 +457,16 @@ impl<'de> Deserialize<'de> for WebhookData {
             }
             fn finish<E: serde::de::Error>(self) -> Result<WebhookData, E> {
                 Ok(WebhookData {
-                    url: klarna_runtime::object::required(self.url, "url")?,
-                    event_types: klarna_runtime::object::required(
+                    url: klarna_runtime::private::object::required(self.url, "url")?,
+                    event_types: klarna_runtime::private::object::required(
                         self.event_types,
                         "event_types",
                     )?,
-                    event_version: klarna_runtime::object::required(
+                    event_version: klarna_runtime::private::object::required(
                         self.event_version,
                         "event_version",
                     )?,
-                    signing_key_id: klarna_runtime::object::required(
+                    signing_key_id: klarna_runtime::private::object::required(
                         self.signing_key_id,
                         "signing_key_id",
                     )?,
@@ -474,7 +474,7 @@ impl<'de> Deserialize<'de> for WebhookData {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 url: None,
@@ -514,7 +514,7 @@ impl<'de> Deserialize<'de> for WebhookUpdate {
             signing_key_id: Option<String>,
             status: Option<WebhookStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = WebhookUpdate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -541,7 +541,7 @@ impl<'de> Deserialize<'de> for WebhookUpdate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 url: None,
@@ -611,7 +611,7 @@ impl<'de> Deserialize<'de> for Webhook {
             status: Option<WebhookStatus>,
             created_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Webhook;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -632,17 +632,17 @@ impl<'de> Deserialize<'de> for Webhook {
             }
             fn finish<E: serde::de::Error>(self) -> Result<Webhook, E> {
                 Ok(Webhook {
-                    webhook_id: klarna_runtime::object::required(
+                    webhook_id: klarna_runtime::private::object::required(
                         self.webhook_id,
                         "webhook_id",
                     )?,
-                    url: klarna_runtime::object::required(self.url, "url")?,
-                    event_types: klarna_runtime::object::required(
+                    url: klarna_runtime::private::object::required(self.url, "url")?,
+                    event_types: klarna_runtime::private::object::required(
                         self.event_types,
                         "event_types",
                     )?,
                     event_version: self.event_version,
-                    signing_key_id: klarna_runtime::object::required(
+                    signing_key_id: klarna_runtime::private::object::required(
                         self.signing_key_id,
                         "signing_key_id",
                     )?,
@@ -651,7 +651,7 @@ impl<'de> Deserialize<'de> for Webhook {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 webhook_id: None,
@@ -684,7 +684,7 @@ impl<'de> Deserialize<'de> for WebhookList {
         struct Partial {
             webhooks: Option<Vec<Webhook>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = WebhookList;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -699,14 +699,14 @@ impl<'de> Deserialize<'de> for WebhookList {
             }
             fn finish<E: serde::de::Error>(self) -> Result<WebhookList, E> {
                 Ok(WebhookList {
-                    webhooks: klarna_runtime::object::required(
+                    webhooks: klarna_runtime::private::object::required(
                         self.webhooks,
                         "webhooks",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { webhooks: None })
+        klarna_runtime::private::object::object(deserializer, Partial { webhooks: None })
     }
 }
 
@@ -738,7 +738,7 @@ impl<'de> Deserialize<'de> for SigningKey {
             signing_key_id: Option<String>,
             created_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SigningKey;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -754,7 +754,7 @@ impl<'de> Deserialize<'de> for SigningKey {
             }
             fn finish<E: serde::de::Error>(self) -> Result<SigningKey, E> {
                 Ok(SigningKey {
-                    signing_key_id: klarna_runtime::object::required(
+                    signing_key_id: klarna_runtime::private::object::required(
                         self.signing_key_id,
                         "signing_key_id",
                     )?,
@@ -762,7 +762,7 @@ impl<'de> Deserialize<'de> for SigningKey {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 signing_key_id: None,
@@ -819,7 +819,7 @@ impl<'de> Deserialize<'de> for SigningKeyCreated {
             signing_key: Option<String>,
             created_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SigningKeyCreated;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -836,11 +836,11 @@ impl<'de> Deserialize<'de> for SigningKeyCreated {
             }
             fn finish<E: serde::de::Error>(self) -> Result<SigningKeyCreated, E> {
                 Ok(SigningKeyCreated {
-                    signing_key_id: klarna_runtime::object::required(
+                    signing_key_id: klarna_runtime::private::object::required(
                         self.signing_key_id,
                         "signing_key_id",
                     )?,
-                    signing_key: klarna_runtime::object::required(
+                    signing_key: klarna_runtime::private::object::required(
                         self.signing_key,
                         "signing_key",
                     )?,
@@ -848,7 +848,7 @@ impl<'de> Deserialize<'de> for SigningKeyCreated {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 signing_key_id: None,
@@ -877,7 +877,7 @@ impl<'de> Deserialize<'de> for SigningKeyList {
         struct Partial {
             signing_keys: Option<Vec<SigningKey>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SigningKeyList;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -892,13 +892,16 @@ impl<'de> Deserialize<'de> for SigningKeyList {
             }
             fn finish<E: serde::de::Error>(self) -> Result<SigningKeyList, E> {
                 Ok(SigningKeyList {
-                    signing_keys: klarna_runtime::object::required(
+                    signing_keys: klarna_runtime::private::object::required(
                         self.signing_keys,
                         "signing_keys",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { signing_keys: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { signing_keys: None },
+        )
     }
 }

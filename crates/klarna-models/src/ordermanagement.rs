@@ -41,7 +41,7 @@ impl<'de> Deserialize<'de> for Addon {
             r#type: Option<String>,
             user_input: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Addon;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -60,13 +60,19 @@ impl<'de> Deserialize<'de> for Addon {
             fn finish<E: serde::de::Error>(self) -> Result<Addon, E> {
                 Ok(Addon {
                     external_id: self.external_id,
-                    price: klarna_runtime::object::required(self.price, "price")?,
-                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                    price: klarna_runtime::private::object::required(
+                        self.price,
+                        "price",
+                    )?,
+                    r#type: klarna_runtime::private::object::required(
+                        self.r#type,
+                        "type",
+                    )?,
                     user_input: self.user_input,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 external_id: None,
@@ -165,7 +171,7 @@ impl<'de> Deserialize<'de> for Address {
             street_address2: Option<String>,
             title: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Address;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -208,7 +214,7 @@ impl<'de> Deserialize<'de> for Address {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 attention: None,
@@ -254,7 +260,7 @@ impl<'de> Deserialize<'de> for CancelNotAllowedErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CancelNotAllowedErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -279,7 +285,7 @@ impl<'de> Deserialize<'de> for CancelNotAllowedErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -351,7 +357,7 @@ impl<'de> Deserialize<'de> for Capture {
             shipping_address: Option<Address>,
             shipping_info: Option<Vec<ShippingInfo>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Capture;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -390,7 +396,7 @@ impl<'de> Deserialize<'de> for Capture {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 billing_address: None,
@@ -434,7 +440,7 @@ impl<'de> Deserialize<'de> for CaptureNotAllowedErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CaptureNotAllowedErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -459,7 +465,7 @@ impl<'de> Deserialize<'de> for CaptureNotAllowedErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -522,7 +528,7 @@ impl<'de> Deserialize<'de> for CaptureObject {
             shipping_delay: Option<i64>,
             shipping_info: Option<Vec<ShippingInfo>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CaptureObject;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -542,7 +548,7 @@ impl<'de> Deserialize<'de> for CaptureObject {
             }
             fn finish<E: serde::de::Error>(self) -> Result<CaptureObject, E> {
                 Ok(CaptureObject {
-                    captured_amount: klarna_runtime::object::required(
+                    captured_amount: klarna_runtime::private::object::required(
                         self.captured_amount,
                         "captured_amount",
                     )?,
@@ -554,7 +560,7 @@ impl<'de> Deserialize<'de> for CaptureObject {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 captured_amount: None,
@@ -585,7 +591,7 @@ impl<'de> Deserialize<'de> for CarrierProduct {
             identifier: Option<String>,
             name: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CarrierProduct;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -606,7 +612,7 @@ impl<'de> Deserialize<'de> for CarrierProduct {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 identifier: None,
@@ -635,7 +641,7 @@ impl<'de> Deserialize<'de> for Customer {
             date_of_birth: Option<String>,
             national_identification_number: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Customer;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -658,7 +664,7 @@ impl<'de> Deserialize<'de> for Customer {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 date_of_birth: None,
@@ -689,7 +695,7 @@ impl<'de> Deserialize<'de> for ErrorMessageDto {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ErrorMessageDto;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -712,7 +718,7 @@ impl<'de> Deserialize<'de> for ErrorMessageDto {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -742,7 +748,7 @@ impl<'de> Deserialize<'de> for ExtendDueDateOptions {
             currency: Option<String>,
             options: Option<Vec<OptionDto>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ExtendDueDateOptions;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -763,7 +769,7 @@ impl<'de> Deserialize<'de> for ExtendDueDateOptions {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 currency: None,
@@ -794,7 +800,7 @@ impl<'de> Deserialize<'de> for ExtendDueDateRequest {
         struct Partial {
             number_of_days: Option<i32>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ExtendDueDateRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -809,14 +815,17 @@ impl<'de> Deserialize<'de> for ExtendDueDateRequest {
             }
             fn finish<E: serde::de::Error>(self) -> Result<ExtendDueDateRequest, E> {
                 Ok(ExtendDueDateRequest {
-                    number_of_days: klarna_runtime::object::required(
+                    number_of_days: klarna_runtime::private::object::required(
                         self.number_of_days,
                         "number_of_days",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { number_of_days: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { number_of_days: None },
+        )
     }
 }
 
@@ -847,7 +856,7 @@ impl<'de> Deserialize<'de> for InitialPaymentMethodDto {
             number_of_installments: Option<i32>,
             r#type: Option<InitialPaymentMethodDtoType>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = InitialPaymentMethodDto;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -872,7 +881,7 @@ impl<'de> Deserialize<'de> for InitialPaymentMethodDto {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 description: None,
@@ -990,7 +999,7 @@ impl Serialize for InitialPaymentMethodDtoType {
 
 impl<'de> Deserialize<'de> for InitialPaymentMethodDtoType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1018,7 +1027,7 @@ impl<'de> Deserialize<'de> for Location {
             name: Option<String>,
             price: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Location;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1043,7 +1052,7 @@ impl<'de> Deserialize<'de> for Location {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 address: None,
@@ -1100,7 +1109,7 @@ impl<'de> Deserialize<'de> for LocationAddress {
             street_address: Option<String>,
             street_address_2: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = LocationAddress;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1121,10 +1130,13 @@ impl<'de> Deserialize<'de> for LocationAddress {
             fn finish<E: serde::de::Error>(self) -> Result<LocationAddress, E> {
                 Ok(LocationAddress {
                     city: self.city,
-                    country: klarna_runtime::object::required(self.country, "country")?,
+                    country: klarna_runtime::private::object::required(
+                        self.country,
+                        "country",
+                    )?,
                     postal_code: self.postal_code,
                     region: self.region,
-                    street_address: klarna_runtime::object::required(
+                    street_address: klarna_runtime::private::object::required(
                         self.street_address,
                         "street_address",
                     )?,
@@ -1132,7 +1144,7 @@ impl<'de> Deserialize<'de> for LocationAddress {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 city: None,
@@ -1284,7 +1296,7 @@ impl<'de> Deserialize<'de> for MerchantOrderDto {
             shipping_info: Option<Vec<ShippingInfo>>,
             status: Option<MerchantOrderDtoStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = MerchantOrderDto;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1361,7 +1373,7 @@ impl<'de> Deserialize<'de> for MerchantOrderDto {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 billing_address: None,
@@ -1442,7 +1454,7 @@ impl Serialize for MerchantOrderDtoFraudStatus {
 
 impl<'de> Deserialize<'de> for MerchantOrderDtoFraudStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1505,7 +1517,7 @@ impl Serialize for MerchantOrderDtoStatus {
 
 impl<'de> Deserialize<'de> for MerchantOrderDtoStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1534,7 +1546,7 @@ impl<'de> Deserialize<'de> for NoSuchCaptureErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = NoSuchCaptureErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1559,7 +1571,7 @@ impl<'de> Deserialize<'de> for NoSuchCaptureErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -1595,7 +1607,7 @@ impl<'de> Deserialize<'de> for NoSuchOrderErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = NoSuchOrderErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1618,7 +1630,7 @@ impl<'de> Deserialize<'de> for NoSuchOrderErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -1654,7 +1666,7 @@ impl<'de> Deserialize<'de> for NotAllowedErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = NotAllowedErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1677,7 +1689,7 @@ impl<'de> Deserialize<'de> for NotAllowedErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -1713,7 +1725,7 @@ impl<'de> Deserialize<'de> for NotFoundErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = NotFoundErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1736,7 +1748,7 @@ impl<'de> Deserialize<'de> for NotFoundErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -1764,7 +1776,7 @@ impl<'de> Deserialize<'de> for OptionDto {
             amount: Option<i64>,
             number_of_days: Option<i32>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = OptionDto;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1785,7 +1797,7 @@ impl<'de> Deserialize<'de> for OptionDto {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 amount: None,
@@ -1908,7 +1920,7 @@ impl<'de> Deserialize<'de> for OrderLine {
             r#type: Option<OrderLineType>,
             unit_price: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = OrderLine;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1941,10 +1953,10 @@ impl<'de> Deserialize<'de> for OrderLine {
                 Ok(OrderLine {
                     image_url: self.image_url,
                     merchant_data: self.merchant_data,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                     product_identifiers: self.product_identifiers,
                     product_url: self.product_url,
-                    quantity: klarna_runtime::object::required(
+                    quantity: klarna_runtime::private::object::required(
                         self.quantity,
                         "quantity",
                     )?,
@@ -1952,21 +1964,21 @@ impl<'de> Deserialize<'de> for OrderLine {
                     reference: self.reference,
                     subscription: self.subscription,
                     tax_rate: self.tax_rate,
-                    total_amount: klarna_runtime::object::required(
+                    total_amount: klarna_runtime::private::object::required(
                         self.total_amount,
                         "total_amount",
                     )?,
                     total_discount_amount: self.total_discount_amount,
                     total_tax_amount: self.total_tax_amount,
                     r#type: self.r#type,
-                    unit_price: klarna_runtime::object::required(
+                    unit_price: klarna_runtime::private::object::required(
                         self.unit_price,
                         "unit_price",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 image_url: None,
@@ -2060,7 +2072,7 @@ impl Serialize for OrderLineType {
 
 impl<'de> Deserialize<'de> for OrderLineType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2109,7 +2121,7 @@ impl<'de> Deserialize<'de> for ProductIdentifiers {
             manufacturer_part_number: Option<String>,
             size: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ProductIdentifiers;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2142,7 +2154,7 @@ impl<'de> Deserialize<'de> for ProductIdentifiers {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 brand: None,
@@ -2199,7 +2211,7 @@ impl<'de> Deserialize<'de> for Refund {
             refunded_amount: Option<i64>,
             refunded_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Refund;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2230,7 +2242,7 @@ impl<'de> Deserialize<'de> for Refund {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 credit_invoice: None,
@@ -2270,7 +2282,7 @@ impl<'de> Deserialize<'de> for RefundNotAllowedErrorMessage {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = RefundNotAllowedErrorMessage;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2295,7 +2307,7 @@ impl<'de> Deserialize<'de> for RefundNotAllowedErrorMessage {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -2346,7 +2358,7 @@ impl<'de> Deserialize<'de> for RefundObject {
             reference: Option<String>,
             refunded_amount: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = RefundObject;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2367,14 +2379,14 @@ impl<'de> Deserialize<'de> for RefundObject {
                     description: self.description,
                     order_lines: self.order_lines,
                     reference: self.reference,
-                    refunded_amount: klarna_runtime::object::required(
+                    refunded_amount: klarna_runtime::private::object::required(
                         self.refunded_amount,
                         "refunded_amount",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 description: None,
@@ -2448,7 +2460,7 @@ impl<'de> Deserialize<'de> for SelectedShippingOptionDto {
             tms_reference: Option<String>,
             r#type: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SelectedShippingOptionDto;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2495,7 +2507,7 @@ impl<'de> Deserialize<'de> for SelectedShippingOptionDto {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 carrier: None,
@@ -2568,7 +2580,7 @@ impl<'de> Deserialize<'de> for ShippingInfo {
             tracking_number: Option<String>,
             tracking_uri: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ShippingInfo;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2603,7 +2615,7 @@ impl<'de> Deserialize<'de> for ShippingInfo {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 return_shipping_company: None,
@@ -2705,7 +2717,7 @@ impl Serialize for ShippingInfoShippingMethod {
 
 impl<'de> Deserialize<'de> for ShippingInfoShippingMethod {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2744,7 +2756,7 @@ impl<'de> Deserialize<'de> for Subscription {
             interval_count: Option<i32>,
             name: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Subscription;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2761,19 +2773,19 @@ impl<'de> Deserialize<'de> for Subscription {
             }
             fn finish<E: serde::de::Error>(self) -> Result<Subscription, E> {
                 Ok(Subscription {
-                    interval: klarna_runtime::object::required(
+                    interval: klarna_runtime::private::object::required(
                         self.interval,
                         "interval",
                     )?,
-                    interval_count: klarna_runtime::object::required(
+                    interval_count: klarna_runtime::private::object::required(
                         self.interval_count,
                         "interval_count",
                     )?,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 interval: None,
@@ -2835,7 +2847,7 @@ impl Serialize for SubscriptionInterval {
 
 impl<'de> Deserialize<'de> for SubscriptionInterval {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2868,7 +2880,7 @@ impl<'de> Deserialize<'de> for Timeslot {
             price: Option<i64>,
             start: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Timeslot;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2895,7 +2907,7 @@ impl<'de> Deserialize<'de> for Timeslot {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 cutoff: None,
@@ -2943,7 +2955,7 @@ impl<'de> Deserialize<'de> for UpdateAuthorization {
             order_amount: Option<i64>,
             order_lines: Option<Vec<OrderLine>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = UpdateAuthorization;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2961,7 +2973,7 @@ impl<'de> Deserialize<'de> for UpdateAuthorization {
             fn finish<E: serde::de::Error>(self) -> Result<UpdateAuthorization, E> {
                 Ok(UpdateAuthorization {
                     description: self.description,
-                    order_amount: klarna_runtime::object::required(
+                    order_amount: klarna_runtime::private::object::required(
                         self.order_amount,
                         "order_amount",
                     )?,
@@ -2969,7 +2981,7 @@ impl<'de> Deserialize<'de> for UpdateAuthorization {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 description: None,
@@ -2992,7 +3004,7 @@ impl<'de> Deserialize<'de> for UpdateConsumer {
         struct Partial {
             shipping_address: Option<Address>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = UpdateConsumer;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3011,7 +3023,10 @@ impl<'de> Deserialize<'de> for UpdateConsumer {
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { shipping_address: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { shipping_address: None },
+        )
     }
 }
 
@@ -3032,7 +3047,7 @@ impl<'de> Deserialize<'de> for UpdateMerchantReferences {
             merchant_reference1: Option<String>,
             merchant_reference2: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = UpdateMerchantReferences;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3053,7 +3068,7 @@ impl<'de> Deserialize<'de> for UpdateMerchantReferences {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 merchant_reference1: None,
@@ -3084,7 +3099,7 @@ impl<'de> Deserialize<'de> for UpdateShippingInfo {
         struct Partial {
             shipping_info: Option<Vec<ShippingInfo>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = UpdateShippingInfo;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3099,13 +3114,16 @@ impl<'de> Deserialize<'de> for UpdateShippingInfo {
             }
             fn finish<E: serde::de::Error>(self) -> Result<UpdateShippingInfo, E> {
                 Ok(UpdateShippingInfo {
-                    shipping_info: klarna_runtime::object::required(
+                    shipping_info: klarna_runtime::private::object::required(
                         self.shipping_info,
                         "shipping_info",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { shipping_info: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { shipping_info: None },
+        )
     }
 }

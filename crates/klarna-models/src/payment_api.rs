@@ -44,7 +44,7 @@ impl Serialize for AcquiringChannel {
 
 impl<'de> Deserialize<'de> for AcquiringChannel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -93,7 +93,7 @@ impl<'de> Deserialize<'de> for Address {
             street_address: Option<String>,
             street_address2: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Address;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -122,7 +122,7 @@ impl<'de> Deserialize<'de> for Address {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 city: None,
@@ -154,7 +154,7 @@ impl<'de> Deserialize<'de> for ApplicableRate {
             unit: Option<ApplicableRateUnit>,
             variable_fee: Option<VariableFee>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ApplicableRate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for ApplicableRate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 fixed: None,
@@ -225,7 +225,7 @@ impl Serialize for ApplicableRateUnit {
 
 impl<'de> Deserialize<'de> for ApplicableRateUnit {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -265,7 +265,7 @@ impl<'de> Deserialize<'de> for Buyer {
             given_name: Option<String>,
             phone: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Buyer;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -292,7 +292,7 @@ impl<'de> Deserialize<'de> for Buyer {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 address: None,
@@ -345,7 +345,7 @@ impl<'de> Deserialize<'de> for CaptureRequest {
             line_items: Option<Vec<LineItem>>,
             shipments: Option<Vec<Shipment>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CaptureRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -363,7 +363,7 @@ impl<'de> Deserialize<'de> for CaptureRequest {
             }
             fn finish<E: serde::de::Error>(self) -> Result<CaptureRequest, E> {
                 Ok(CaptureRequest {
-                    capture_amount: klarna_runtime::object::required(
+                    capture_amount: klarna_runtime::private::object::required(
                         self.capture_amount,
                         "capture_amount",
                     )?,
@@ -373,7 +373,7 @@ impl<'de> Deserialize<'de> for CaptureRequest {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 capture_amount: None,
@@ -422,7 +422,7 @@ impl Serialize for ChargebackReason {
 
 impl<'de> Deserialize<'de> for ChargebackReason {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -462,7 +462,7 @@ impl<'de> Deserialize<'de> for ErrorResponse {
             error_type: Option<ErrorType>,
             validation_errors: Option<Vec<ValidationError>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ErrorResponse;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -491,7 +491,7 @@ impl<'de> Deserialize<'de> for ErrorResponse {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 doc_url: None,
@@ -554,7 +554,7 @@ impl Serialize for ErrorType {
 
 impl<'de> Deserialize<'de> for ErrorType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -596,7 +596,7 @@ impl<'de> Deserialize<'de> for EvaluationParameters {
             price_plan_id: Option<String>,
             program_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = EvaluationParameters;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -627,7 +627,7 @@ impl<'de> Deserialize<'de> for EvaluationParameters {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 channel: None,
@@ -704,7 +704,7 @@ impl<'de> Deserialize<'de> for LineItem {
             total_tax_amount: Option<i64>,
             unit_price: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = LineItem;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -725,14 +725,14 @@ impl<'de> Deserialize<'de> for LineItem {
             }
             fn finish<E: serde::de::Error>(self) -> Result<LineItem, E> {
                 Ok(LineItem {
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                     product_identifier: self.product_identifier,
-                    quantity: klarna_runtime::object::required(
+                    quantity: klarna_runtime::private::object::required(
                         self.quantity,
                         "quantity",
                     )?,
                     reference: self.reference,
-                    total_amount: klarna_runtime::object::required(
+                    total_amount: klarna_runtime::private::object::required(
                         self.total_amount,
                         "total_amount",
                     )?,
@@ -741,7 +741,7 @@ impl<'de> Deserialize<'de> for LineItem {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 name: None,
@@ -777,7 +777,7 @@ impl<'de> Deserialize<'de> for MonetaryAmount {
             amount: Option<i64>,
             currency: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = MonetaryAmount;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -798,7 +798,7 @@ impl<'de> Deserialize<'de> for MonetaryAmount {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 amount: None,
@@ -859,7 +859,7 @@ impl<'de> Deserialize<'de> for PaymentCapture {
             payment_capture_id: Option<String>,
             shipments: Option<Vec<Shipment>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentCapture;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -881,14 +881,14 @@ impl<'de> Deserialize<'de> for PaymentCapture {
             }
             fn finish<E: serde::de::Error>(self) -> Result<PaymentCapture, E> {
                 Ok(PaymentCapture {
-                    capture_amount: klarna_runtime::object::required(
+                    capture_amount: klarna_runtime::private::object::required(
                         self.capture_amount,
                         "capture_amount",
                     )?,
                     capture_reference: self.capture_reference,
                     captured_at: self.captured_at,
                     line_items: self.line_items,
-                    payment_capture_id: klarna_runtime::object::required(
+                    payment_capture_id: klarna_runtime::private::object::required(
                         self.payment_capture_id,
                         "payment_capture_id",
                     )?,
@@ -896,7 +896,7 @@ impl<'de> Deserialize<'de> for PaymentCapture {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 capture_amount: None,
@@ -961,7 +961,7 @@ impl<'de> Deserialize<'de> for PaymentChargeback {
             payment_chargeback_id: Option<String>,
             payment_dispute_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentChargeback;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -985,14 +985,14 @@ impl<'de> Deserialize<'de> for PaymentChargeback {
             }
             fn finish<E: serde::de::Error>(self) -> Result<PaymentChargeback, E> {
                 Ok(PaymentChargeback {
-                    chargeback_amount: klarna_runtime::object::required(
+                    chargeback_amount: klarna_runtime::private::object::required(
                         self.chargeback_amount,
                         "chargeback_amount",
                     )?,
                     chargeback_at: self.chargeback_at,
                     chargeback_reason: self.chargeback_reason,
                     line_items: self.line_items,
-                    payment_chargeback_id: klarna_runtime::object::required(
+                    payment_chargeback_id: klarna_runtime::private::object::required(
                         self.payment_chargeback_id,
                         "payment_chargeback_id",
                     )?,
@@ -1000,7 +1000,7 @@ impl<'de> Deserialize<'de> for PaymentChargeback {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 chargeback_amount: None,
@@ -1054,7 +1054,7 @@ impl<'de> Deserialize<'de> for PaymentConfirmation {
             payment_amount: Option<i64>,
             payment_transaction_reference: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentConfirmation;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1075,11 +1075,11 @@ impl<'de> Deserialize<'de> for PaymentConfirmation {
             fn finish<E: serde::de::Error>(self) -> Result<PaymentConfirmation, E> {
                 Ok(PaymentConfirmation {
                     config: self.config,
-                    currency: klarna_runtime::object::required(
+                    currency: klarna_runtime::private::object::required(
                         self.currency,
                         "currency",
                     )?,
-                    payment_amount: klarna_runtime::object::required(
+                    payment_amount: klarna_runtime::private::object::required(
                         self.payment_amount,
                         "payment_amount",
                     )?,
@@ -1087,7 +1087,7 @@ impl<'de> Deserialize<'de> for PaymentConfirmation {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 config: None,
@@ -1114,7 +1114,7 @@ impl<'de> Deserialize<'de> for PaymentConfirmationConfig {
         struct Partial {
             capture: Option<bool>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentConfirmationConfig;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1135,7 +1135,7 @@ impl<'de> Deserialize<'de> for PaymentConfirmationConfig {
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { capture: None })
+        klarna_runtime::private::object::object(deserializer, Partial { capture: None })
     }
 }
 
@@ -1160,7 +1160,7 @@ impl<'de> Deserialize<'de> for PaymentPricing {
             evaluation_parameters: Option<EvaluationParameters>,
             rate: Option<Rate>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentPricing;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1187,7 +1187,7 @@ impl<'de> Deserialize<'de> for PaymentPricing {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 applicable_rate: None,
@@ -1250,7 +1250,7 @@ impl<'de> Deserialize<'de> for PaymentRefund {
             refund_reference: Option<String>,
             refunded_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentRefund;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1274,11 +1274,11 @@ impl<'de> Deserialize<'de> for PaymentRefund {
                 Ok(PaymentRefund {
                     line_items: self.line_items,
                     payment_capture_id: self.payment_capture_id,
-                    payment_refund_id: klarna_runtime::object::required(
+                    payment_refund_id: klarna_runtime::private::object::required(
                         self.payment_refund_id,
                         "payment_refund_id",
                     )?,
-                    refund_amount: klarna_runtime::object::required(
+                    refund_amount: klarna_runtime::private::object::required(
                         self.refund_amount,
                         "refund_amount",
                     )?,
@@ -1287,7 +1287,7 @@ impl<'de> Deserialize<'de> for PaymentRefund {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 line_items: None,
@@ -1364,7 +1364,7 @@ impl<'de> Deserialize<'de> for PaymentRequest {
             state_expires_at: Option<String>,
             updated_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1391,18 +1391,21 @@ impl<'de> Deserialize<'de> for PaymentRequest {
                     created_at: self.created_at,
                     expires_at: self.expires_at,
                     payment_request: self.payment_request,
-                    payment_request_id: klarna_runtime::object::required(
+                    payment_request_id: klarna_runtime::private::object::required(
                         self.payment_request_id,
                         "payment_request_id",
                     )?,
-                    state: klarna_runtime::object::required(self.state, "state")?,
+                    state: klarna_runtime::private::object::required(
+                        self.state,
+                        "state",
+                    )?,
                     state_context: self.state_context,
                     state_expires_at: self.state_expires_at,
                     updated_at: self.updated_at,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 created_at: None,
@@ -1482,7 +1485,7 @@ impl<'de> Deserialize<'de> for PaymentRequestData {
             payment_reference: Option<String>,
             shipping: Option<Vec<Shipping>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentRequestData;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1506,13 +1509,13 @@ impl<'de> Deserialize<'de> for PaymentRequestData {
                 Ok(PaymentRequestData {
                     buyer: self.buyer,
                     config: self.config,
-                    currency: klarna_runtime::object::required(
+                    currency: klarna_runtime::private::object::required(
                         self.currency,
                         "currency",
                     )?,
                     line_items: self.line_items,
                     merchant_reference: self.merchant_reference,
-                    payment_amount: klarna_runtime::object::required(
+                    payment_amount: klarna_runtime::private::object::required(
                         self.payment_amount,
                         "payment_amount",
                     )?,
@@ -1521,7 +1524,7 @@ impl<'de> Deserialize<'de> for PaymentRequestData {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 buyer: None,
@@ -1602,7 +1605,7 @@ impl Serialize for PaymentRequestState {
 
 impl<'de> Deserialize<'de> for PaymentRequestState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1662,7 +1665,7 @@ impl<'de> Deserialize<'de> for PaymentRequestStateContext {
             payment_pricing: Option<PaymentPricing>,
             payment_transaction_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentRequestStateContext;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1687,7 +1690,7 @@ impl<'de> Deserialize<'de> for PaymentRequestStateContext {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 payment_pricing: None,
@@ -1824,7 +1827,7 @@ impl<'de> Deserialize<'de> for PaymentTransaction {
             state_reason: Option<PaymentTransactionStateReason>,
             updated_at: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentTransaction;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1877,7 +1880,7 @@ impl<'de> Deserialize<'de> for PaymentTransaction {
                     original_authorization_amount: self.original_authorization_amount,
                     payment_amount: self.payment_amount,
                     payment_pricing: self.payment_pricing,
-                    payment_transaction_id: klarna_runtime::object::required(
+                    payment_transaction_id: klarna_runtime::private::object::required(
                         self.payment_transaction_id,
                         "payment_transaction_id",
                     )?,
@@ -1886,13 +1889,16 @@ impl<'de> Deserialize<'de> for PaymentTransaction {
                     refunds: self.refunds,
                     remaining_authorization_amount: self.remaining_authorization_amount,
                     shipping: self.shipping,
-                    state: klarna_runtime::object::required(self.state, "state")?,
+                    state: klarna_runtime::private::object::required(
+                        self.state,
+                        "state",
+                    )?,
                     state_reason: self.state_reason,
                     updated_at: self.updated_at,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 acquiring_channel: None,
@@ -1961,7 +1967,7 @@ impl Serialize for PaymentTransactionState {
 
 impl<'de> Deserialize<'de> for PaymentTransactionState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2006,7 +2012,7 @@ impl Serialize for PaymentTransactionStateReason {
 
 impl<'de> Deserialize<'de> for PaymentTransactionStateReason {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2031,7 +2037,7 @@ impl<'de> Deserialize<'de> for PaymentTransactionUpdate {
             merchant_reference: Option<String>,
             payment_transaction_reference: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentTransactionUpdate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2054,7 +2060,7 @@ impl<'de> Deserialize<'de> for PaymentTransactionUpdate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 merchant_reference: None,
@@ -2091,7 +2097,7 @@ impl<'de> Deserialize<'de> for PricePlanRate {
             price_cap: Option<i64>,
             variable: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PricePlanRate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2114,7 +2120,7 @@ impl<'de> Deserialize<'de> for PricePlanRate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 fixed: None,
@@ -2173,7 +2179,7 @@ impl<'de> Deserialize<'de> for PricingDetails {
             price_plan_rate: Option<PricePlanRate>,
             program_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PricingDetails;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2210,7 +2216,7 @@ impl<'de> Deserialize<'de> for PricingDetails {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 country: None,
@@ -2248,7 +2254,7 @@ impl<'de> Deserialize<'de> for Rate {
             fixed: Option<i64>,
             variable: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Rate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2269,7 +2275,7 @@ impl<'de> Deserialize<'de> for Rate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 fixed: None,
@@ -2316,7 +2322,7 @@ impl<'de> Deserialize<'de> for Recipient {
             given_name: Option<String>,
             phone: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Recipient;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2343,7 +2349,7 @@ impl<'de> Deserialize<'de> for Recipient {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 attention: None,
@@ -2391,7 +2397,7 @@ impl<'de> Deserialize<'de> for RefundRequest {
             refund_amount: Option<i64>,
             refund_reference: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = RefundRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2409,7 +2415,7 @@ impl<'de> Deserialize<'de> for RefundRequest {
             fn finish<E: serde::de::Error>(self) -> Result<RefundRequest, E> {
                 Ok(RefundRequest {
                     line_items: self.line_items,
-                    refund_amount: klarna_runtime::object::required(
+                    refund_amount: klarna_runtime::private::object::required(
                         self.refund_amount,
                         "refund_amount",
                     )?,
@@ -2417,7 +2423,7 @@ impl<'de> Deserialize<'de> for RefundRequest {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 line_items: None,
@@ -2443,7 +2449,7 @@ impl<'de> Deserialize<'de> for Shipment {
             delivery: Option<ShipmentDelivery>,
             r#return: Option<ShipmentReturn>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Shipment;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2464,7 +2470,7 @@ impl<'de> Deserialize<'de> for Shipment {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 delivery: None,
@@ -2507,7 +2513,7 @@ impl<'de> Deserialize<'de> for ShipmentDelivery {
             shipping_type_attribute: Option<ShippingTypeAttribute>,
             tracking_number: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ShipmentDelivery;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2538,7 +2544,7 @@ impl<'de> Deserialize<'de> for ShipmentDelivery {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 estimated_delivery_date: None,
@@ -2572,7 +2578,7 @@ impl<'de> Deserialize<'de> for ShipmentReturn {
             shipping_carrier: Option<String>,
             tracking_number: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ShipmentReturn;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2593,7 +2599,7 @@ impl<'de> Deserialize<'de> for ShipmentReturn {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 shipping_carrier: None,
@@ -2618,7 +2624,7 @@ impl<'de> Deserialize<'de> for Shipping {
             address: Option<Address>,
             recipient: Option<Recipient>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Shipping;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2639,7 +2645,7 @@ impl<'de> Deserialize<'de> for Shipping {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 address: None,
@@ -2686,7 +2692,7 @@ impl Serialize for ShippingType {
 
 impl<'de> Deserialize<'de> for ShippingType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2727,7 +2733,7 @@ impl Serialize for ShippingTypeAttribute {
 
 impl<'de> Deserialize<'de> for ShippingTypeAttribute {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2752,7 +2758,7 @@ impl<'de> Deserialize<'de> for ValidationError {
             parameter: Option<String>,
             reason: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ValidationError;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2775,7 +2781,7 @@ impl<'de> Deserialize<'de> for ValidationError {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 doc_url: None,
@@ -2801,7 +2807,7 @@ impl<'de> Deserialize<'de> for VariableFee {
         struct Partial {
             percentage: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = VariableFee;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2820,7 +2826,10 @@ impl<'de> Deserialize<'de> for VariableFee {
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { percentage: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { percentage: None },
+        )
     }
 }
 
@@ -2890,7 +2899,7 @@ impl<'de> Deserialize<'de> for WebhookEventMetadata {
             product_instance_id: Option<String>,
             webhook_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = WebhookEventMetadata;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2915,11 +2924,11 @@ impl<'de> Deserialize<'de> for WebhookEventMetadata {
                 Ok(WebhookEventMetadata {
                     account_id: self.account_id,
                     correlation_id: self.correlation_id,
-                    event_id: klarna_runtime::object::required(
+                    event_id: klarna_runtime::private::object::required(
                         self.event_id,
                         "event_id",
                     )?,
-                    event_type: klarna_runtime::object::required(
+                    event_type: klarna_runtime::private::object::required(
                         self.event_type,
                         "event_type",
                     )?,
@@ -2931,7 +2940,7 @@ impl<'de> Deserialize<'de> for WebhookEventMetadata {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 account_id: None,

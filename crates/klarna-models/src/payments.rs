@@ -91,7 +91,7 @@ impl<'de> Deserialize<'de> for Address {
             street_address2: Option<String>,
             title: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Address;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -134,7 +134,7 @@ impl<'de> Deserialize<'de> for Address {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 attention: None,
@@ -176,7 +176,7 @@ impl<'de> Deserialize<'de> for AssetUrls {
             descriptive: Option<String>,
             standard: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = AssetUrls;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -197,7 +197,7 @@ impl<'de> Deserialize<'de> for AssetUrls {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 descriptive: None,
@@ -236,7 +236,7 @@ impl<'de> Deserialize<'de> for Attachment {
             body: Option<String>,
             content_type: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Attachment;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -252,15 +252,15 @@ impl<'de> Deserialize<'de> for Attachment {
             }
             fn finish<E: serde::de::Error>(self) -> Result<Attachment, E> {
                 Ok(Attachment {
-                    body: klarna_runtime::object::required(self.body, "body")?,
-                    content_type: klarna_runtime::object::required(
+                    body: klarna_runtime::private::object::required(self.body, "body")?,
+                    content_type: klarna_runtime::private::object::required(
                         self.content_type,
                         "content_type",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 body: None,
@@ -301,7 +301,7 @@ impl<'de> Deserialize<'de> for AuthorizedPaymentMethod {
             number_of_installments: Option<i32>,
             r#type: Option<AuthorizedPaymentMethodType>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = AuthorizedPaymentMethod;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -322,11 +322,14 @@ impl<'de> Deserialize<'de> for AuthorizedPaymentMethod {
                 Ok(AuthorizedPaymentMethod {
                     number_of_days: self.number_of_days,
                     number_of_installments: self.number_of_installments,
-                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                    r#type: klarna_runtime::private::object::required(
+                        self.r#type,
+                        "type",
+                    )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 number_of_days: None,
@@ -418,7 +421,7 @@ impl Serialize for AuthorizedPaymentMethodType {
 
 impl<'de> Deserialize<'de> for AuthorizedPaymentMethodType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -461,7 +464,7 @@ impl<'de> Deserialize<'de> for CardInformation {
             expiry_date: Option<String>,
             masked_number: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CardInformation;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -478,19 +481,22 @@ impl<'de> Deserialize<'de> for CardInformation {
             }
             fn finish<E: serde::de::Error>(self) -> Result<CardInformation, E> {
                 Ok(CardInformation {
-                    brand: klarna_runtime::object::required(self.brand, "brand")?,
-                    expiry_date: klarna_runtime::object::required(
+                    brand: klarna_runtime::private::object::required(
+                        self.brand,
+                        "brand",
+                    )?,
+                    expiry_date: klarna_runtime::private::object::required(
                         self.expiry_date,
                         "expiry_date",
                     )?,
-                    masked_number: klarna_runtime::object::required(
+                    masked_number: klarna_runtime::private::object::required(
                         self.masked_number,
                         "masked_number",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 brand: None,
@@ -623,7 +629,7 @@ impl<'de> Deserialize<'de> for CreateOrderRequest {
             shipping_address: Option<Address>,
             status: Option<CreateOrderRequestStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CreateOrderRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -671,21 +677,21 @@ impl<'de> Deserialize<'de> for CreateOrderRequest {
                     merchant_reference1: self.merchant_reference1,
                     merchant_reference2: self.merchant_reference2,
                     merchant_urls: self.merchant_urls,
-                    order_amount: klarna_runtime::object::required(
+                    order_amount: klarna_runtime::private::object::required(
                         self.order_amount,
                         "order_amount",
                     )?,
-                    order_lines: klarna_runtime::object::required(
+                    order_lines: klarna_runtime::private::object::required(
                         self.order_lines,
                         "order_lines",
                     )?,
                     order_tax_amount: self.order_tax_amount,
                     payment_method_categories: self.payment_method_categories,
-                    purchase_country: klarna_runtime::object::required(
+                    purchase_country: klarna_runtime::private::object::required(
                         self.purchase_country,
                         "purchase_country",
                     )?,
-                    purchase_currency: klarna_runtime::object::required(
+                    purchase_currency: klarna_runtime::private::object::required(
                         self.purchase_currency,
                         "purchase_currency",
                     )?,
@@ -694,7 +700,7 @@ impl<'de> Deserialize<'de> for CreateOrderRequest {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 authorization_token: None,
@@ -763,7 +769,7 @@ impl Serialize for CreateOrderRequestStatus {
 
 impl<'de> Deserialize<'de> for CreateOrderRequestStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -820,7 +826,7 @@ impl<'de> Deserialize<'de> for Customer {
             r#type: Option<CustomerType>,
             vat_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Customer;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -861,7 +867,7 @@ impl<'de> Deserialize<'de> for Customer {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 date_of_birth: None,
@@ -921,7 +927,7 @@ impl Serialize for CustomerGender {
 
 impl<'de> Deserialize<'de> for CustomerGender {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1006,7 +1012,7 @@ impl Serialize for CustomerOrganizationEntityType {
 
 impl<'de> Deserialize<'de> for CustomerOrganizationEntityType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1053,7 +1059,7 @@ impl Serialize for CustomerType {
 
 impl<'de> Deserialize<'de> for CustomerType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1102,7 +1108,7 @@ impl<'de> Deserialize<'de> for CustomerRead {
             r#type: Option<String>,
             vat_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerRead;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1137,7 +1143,7 @@ impl<'de> Deserialize<'de> for CustomerRead {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 date_of_birth: None,
@@ -1195,7 +1201,7 @@ impl Serialize for CustomerReadGender {
 
 impl<'de> Deserialize<'de> for CustomerReadGender {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1280,7 +1286,7 @@ impl Serialize for CustomerReadOrganizationEntityType {
 
 impl<'de> Deserialize<'de> for CustomerReadOrganizationEntityType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1305,7 +1311,7 @@ impl<'de> Deserialize<'de> for CustomerReadCreateToken {
             date_of_birth: Option<String>,
             gender: Option<CustomerReadCreateTokenGender>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerReadCreateToken;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1326,7 +1332,7 @@ impl<'de> Deserialize<'de> for CustomerReadCreateToken {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 date_of_birth: None,
@@ -1379,7 +1385,7 @@ impl Serialize for CustomerReadCreateTokenGender {
 
 impl<'de> Deserialize<'de> for CustomerReadCreateTokenGender {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1423,7 +1429,7 @@ impl<'de> Deserialize<'de> for CustomerToken {
             payment_method_type: Option<String>,
             status: Option<CustomerTokenStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerToken;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1445,15 +1451,18 @@ impl<'de> Deserialize<'de> for CustomerToken {
                 Ok(CustomerToken {
                     card: self.card,
                     direct_debit: self.direct_debit,
-                    payment_method_type: klarna_runtime::object::required(
+                    payment_method_type: klarna_runtime::private::object::required(
                         self.payment_method_type,
                         "payment_method_type",
                     )?,
-                    status: klarna_runtime::object::required(self.status, "status")?,
+                    status: klarna_runtime::private::object::required(
+                        self.status,
+                        "status",
+                    )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 card: None,
@@ -1512,7 +1521,7 @@ impl Serialize for CustomerTokenStatus {
 
 impl<'de> Deserialize<'de> for CustomerTokenStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1601,7 +1610,7 @@ impl<'de> Deserialize<'de> for CustomerTokenAddress {
             street_address2: Option<String>,
             title: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenAddress;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1644,7 +1653,7 @@ impl<'de> Deserialize<'de> for CustomerTokenAddress {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 attention: None,
@@ -1696,7 +1705,7 @@ impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethod {
             number_of_installments: Option<i32>,
             r#type: Option<CustomerTokenAuthorizedPaymentMethodType>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenAuthorizedPaymentMethod;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1719,11 +1728,14 @@ impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethod {
                 Ok(CustomerTokenAuthorizedPaymentMethod {
                     number_of_days: self.number_of_days,
                     number_of_installments: self.number_of_installments,
-                    r#type: klarna_runtime::object::required(self.r#type, "type")?,
+                    r#type: klarna_runtime::private::object::required(
+                        self.r#type,
+                        "type",
+                    )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 number_of_days: None,
@@ -1819,7 +1831,7 @@ impl Serialize for CustomerTokenAuthorizedPaymentMethodType {
 
 impl<'de> Deserialize<'de> for CustomerTokenAuthorizedPaymentMethodType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -1880,7 +1892,7 @@ impl<'de> Deserialize<'de> for CustomerTokenCreationRequest {
             purchase_country: Option<String>,
             purchase_currency: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenCreationRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -1907,27 +1919,30 @@ impl<'de> Deserialize<'de> for CustomerTokenCreationRequest {
                 Ok(CustomerTokenCreationRequest {
                     billing_address: self.billing_address,
                     customer: self.customer,
-                    description: klarna_runtime::object::required(
+                    description: klarna_runtime::private::object::required(
                         self.description,
                         "description",
                     )?,
-                    intended_use: klarna_runtime::object::required(
+                    intended_use: klarna_runtime::private::object::required(
                         self.intended_use,
                         "intended_use",
                     )?,
-                    locale: klarna_runtime::object::required(self.locale, "locale")?,
-                    purchase_country: klarna_runtime::object::required(
+                    locale: klarna_runtime::private::object::required(
+                        self.locale,
+                        "locale",
+                    )?,
+                    purchase_country: klarna_runtime::private::object::required(
                         self.purchase_country,
                         "purchase_country",
                     )?,
-                    purchase_currency: klarna_runtime::object::required(
+                    purchase_currency: klarna_runtime::private::object::required(
                         self.purchase_currency,
                         "purchase_currency",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 billing_address: None,
@@ -1979,7 +1994,7 @@ impl Serialize for CustomerTokenCreationRequestIntendedUse {
 
 impl<'de> Deserialize<'de> for CustomerTokenCreationRequestIntendedUse {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2028,7 +2043,7 @@ impl<'de> Deserialize<'de> for CustomerTokenCreationResponse {
             redirect_url: Option<String>,
             token_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenCreationResponse;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2055,14 +2070,14 @@ impl<'de> Deserialize<'de> for CustomerTokenCreationResponse {
                     customer: self.customer,
                     payment_method_reference: self.payment_method_reference,
                     redirect_url: self.redirect_url,
-                    token_id: klarna_runtime::object::required(
+                    token_id: klarna_runtime::private::object::required(
                         self.token_id,
                         "token_id",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 billing_address: None,
@@ -2107,7 +2122,7 @@ impl<'de> Deserialize<'de> for CustomerTokenErrorV2 {
             fraud_status: Option<String>,
             reason: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenErrorV2;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2138,7 +2153,7 @@ impl<'de> Deserialize<'de> for CustomerTokenErrorV2 {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 authorized_payment_method: None,
@@ -2178,7 +2193,7 @@ impl<'de> Deserialize<'de> for CustomerTokenMerchantUrls {
             confirmation: Option<String>,
             push: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenMerchantUrls;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2196,7 +2211,7 @@ impl<'de> Deserialize<'de> for CustomerTokenMerchantUrls {
                 self,
             ) -> Result<CustomerTokenMerchantUrls, E> {
                 Ok(CustomerTokenMerchantUrls {
-                    confirmation: klarna_runtime::object::required(
+                    confirmation: klarna_runtime::private::object::required(
                         self.confirmation,
                         "confirmation",
                     )?,
@@ -2204,7 +2219,7 @@ impl<'de> Deserialize<'de> for CustomerTokenMerchantUrls {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 confirmation: None,
@@ -2297,7 +2312,7 @@ impl<'de> Deserialize<'de> for CustomerTokenOrder {
             shipping_address: Option<CustomerTokenAddress>,
             usage: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenOrder;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2331,19 +2346,19 @@ impl<'de> Deserialize<'de> for CustomerTokenOrder {
                     merchant_reference1: self.merchant_reference1,
                     merchant_reference2: self.merchant_reference2,
                     merchant_urls: self.merchant_urls,
-                    order_amount: klarna_runtime::object::required(
+                    order_amount: klarna_runtime::private::object::required(
                         self.order_amount,
                         "order_amount",
                     )?,
-                    order_lines: klarna_runtime::object::required(
+                    order_lines: klarna_runtime::private::object::required(
                         self.order_lines,
                         "order_lines",
                     )?,
-                    order_tax_amount: klarna_runtime::object::required(
+                    order_tax_amount: klarna_runtime::private::object::required(
                         self.order_tax_amount,
                         "order_tax_amount",
                     )?,
-                    purchase_currency: klarna_runtime::object::required(
+                    purchase_currency: klarna_runtime::private::object::required(
                         self.purchase_currency,
                         "purchase_currency",
                     )?,
@@ -2352,7 +2367,7 @@ impl<'de> Deserialize<'de> for CustomerTokenOrder {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 attachment: None,
@@ -2489,7 +2504,7 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderLine {
             r#type: Option<CustomerTokenOrderLineType>,
             unit_price: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenOrderLine;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2522,10 +2537,10 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderLine {
                 Ok(CustomerTokenOrderLine {
                     image_url: self.image_url,
                     merchant_data: self.merchant_data,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                     product_identifiers: self.product_identifiers,
                     product_url: self.product_url,
-                    quantity: klarna_runtime::object::required(
+                    quantity: klarna_runtime::private::object::required(
                         self.quantity,
                         "quantity",
                     )?,
@@ -2533,21 +2548,21 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderLine {
                     reference: self.reference,
                     subscription: self.subscription,
                     tax_rate: self.tax_rate,
-                    total_amount: klarna_runtime::object::required(
+                    total_amount: klarna_runtime::private::object::required(
                         self.total_amount,
                         "total_amount",
                     )?,
                     total_discount_amount: self.total_discount_amount,
                     total_tax_amount: self.total_tax_amount,
                     r#type: self.r#type,
-                    unit_price: klarna_runtime::object::required(
+                    unit_price: klarna_runtime::private::object::required(
                         self.unit_price,
                         "unit_price",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 image_url: None,
@@ -2637,7 +2652,7 @@ impl Serialize for CustomerTokenOrderLineType {
 
 impl<'de> Deserialize<'de> for CustomerTokenOrderLineType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2680,7 +2695,7 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderResponse {
             order_id: Option<String>,
             redirect_url: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenOrderResponse;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2703,22 +2718,22 @@ impl<'de> Deserialize<'de> for CustomerTokenOrderResponse {
             ) -> Result<CustomerTokenOrderResponse, E> {
                 Ok(CustomerTokenOrderResponse {
                     authorized_payment_method: self.authorized_payment_method,
-                    fraud_status: klarna_runtime::object::required(
+                    fraud_status: klarna_runtime::private::object::required(
                         self.fraud_status,
                         "fraud_status",
                     )?,
-                    order_id: klarna_runtime::object::required(
+                    order_id: klarna_runtime::private::object::required(
                         self.order_id,
                         "order_id",
                     )?,
-                    redirect_url: klarna_runtime::object::required(
+                    redirect_url: klarna_runtime::private::object::required(
                         self.redirect_url,
                         "redirect_url",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 authorized_payment_method: None,
@@ -2771,7 +2786,7 @@ impl Serialize for CustomerTokenOrderResponseFraudStatus {
 
 impl<'de> Deserialize<'de> for CustomerTokenOrderResponseFraudStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2798,7 +2813,7 @@ impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequest {
         struct Partial {
             status: Option<CustomerTokenStatusUpdateRequestStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenStatusUpdateRequest;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2815,11 +2830,14 @@ impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequest {
                 self,
             ) -> Result<CustomerTokenStatusUpdateRequest, E> {
                 Ok(CustomerTokenStatusUpdateRequest {
-                    status: klarna_runtime::object::required(self.status, "status")?,
+                    status: klarna_runtime::private::object::required(
+                        self.status,
+                        "status",
+                    )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { status: None })
+        klarna_runtime::private::object::object(deserializer, Partial { status: None })
     }
 }
 
@@ -2862,7 +2880,7 @@ impl Serialize for CustomerTokenStatusUpdateRequestStatus {
 
 impl<'de> Deserialize<'de> for CustomerTokenStatusUpdateRequestStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -2899,7 +2917,7 @@ impl<'de> Deserialize<'de> for CustomerTokenSubscription {
             interval_count: Option<i64>,
             name: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = CustomerTokenSubscription;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -2918,19 +2936,19 @@ impl<'de> Deserialize<'de> for CustomerTokenSubscription {
                 self,
             ) -> Result<CustomerTokenSubscription, E> {
                 Ok(CustomerTokenSubscription {
-                    interval: klarna_runtime::object::required(
+                    interval: klarna_runtime::private::object::required(
                         self.interval,
                         "interval",
                     )?,
-                    interval_count: klarna_runtime::object::required(
+                    interval_count: klarna_runtime::private::object::required(
                         self.interval_count,
                         "interval_count",
                     )?,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 interval: None,
@@ -2990,7 +3008,7 @@ impl Serialize for CustomerTokenSubscriptionInterval {
 
 impl<'de> Deserialize<'de> for CustomerTokenSubscriptionInterval {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -3017,7 +3035,7 @@ impl<'de> Deserialize<'de> for DirectDebitInformation {
         struct Partial {
             masked_number: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = DirectDebitInformation;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3032,14 +3050,17 @@ impl<'de> Deserialize<'de> for DirectDebitInformation {
             }
             fn finish<E: serde::de::Error>(self) -> Result<DirectDebitInformation, E> {
                 Ok(DirectDebitInformation {
-                    masked_number: klarna_runtime::object::required(
+                    masked_number: klarna_runtime::private::object::required(
                         self.masked_number,
                         "masked_number",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(deserializer, Partial { masked_number: None })
+        klarna_runtime::private::object::object(
+            deserializer,
+            Partial { masked_number: None },
+        )
     }
 }
 
@@ -3064,7 +3085,7 @@ impl<'de> Deserialize<'de> for ErrorV2 {
             error_code: Option<String>,
             error_messages: Option<Vec<String>>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ErrorV2;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3087,7 +3108,7 @@ impl<'de> Deserialize<'de> for ErrorV2 {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 correlation_id: None,
@@ -3132,7 +3153,7 @@ impl<'de> Deserialize<'de> for MerchantSession {
             payment_method_categories: Option<Vec<PaymentMethodCategory>>,
             session_id: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = MerchantSession;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3151,19 +3172,19 @@ impl<'de> Deserialize<'de> for MerchantSession {
             }
             fn finish<E: serde::de::Error>(self) -> Result<MerchantSession, E> {
                 Ok(MerchantSession {
-                    client_token: klarna_runtime::object::required(
+                    client_token: klarna_runtime::private::object::required(
                         self.client_token,
                         "client_token",
                     )?,
                     payment_method_categories: self.payment_method_categories,
-                    session_id: klarna_runtime::object::required(
+                    session_id: klarna_runtime::private::object::required(
                         self.session_id,
                         "session_id",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 client_token: None,
@@ -3207,7 +3228,7 @@ impl<'de> Deserialize<'de> for MerchantUrls {
             notification: Option<String>,
             push: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = MerchantUrls;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3232,7 +3253,7 @@ impl<'de> Deserialize<'de> for MerchantUrls {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 authorization: None,
@@ -3283,7 +3304,7 @@ impl<'de> Deserialize<'de> for Options {
             color_text: Option<String>,
             radius_border: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Options;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3312,7 +3333,7 @@ impl<'de> Deserialize<'de> for Options {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 color_border: None,
@@ -3362,7 +3383,7 @@ impl<'de> Deserialize<'de> for Order {
             order_id: Option<String>,
             redirect_url: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Order;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3384,7 +3405,7 @@ impl<'de> Deserialize<'de> for Order {
                 Ok(Order {
                     authorized_payment_method: self.authorized_payment_method,
                     fraud_status: self.fraud_status,
-                    order_id: klarna_runtime::object::required(
+                    order_id: klarna_runtime::private::object::required(
                         self.order_id,
                         "order_id",
                     )?,
@@ -3392,7 +3413,7 @@ impl<'de> Deserialize<'de> for Order {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 authorized_payment_method: None,
@@ -3445,7 +3466,7 @@ impl Serialize for OrderFraudStatus {
 
 impl<'de> Deserialize<'de> for OrderFraudStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -3566,7 +3587,7 @@ impl<'de> Deserialize<'de> for OrderLine {
             r#type: Option<OrderLineType>,
             unit_price: Option<i64>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = OrderLine;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3599,10 +3620,10 @@ impl<'de> Deserialize<'de> for OrderLine {
                 Ok(OrderLine {
                     image_url: self.image_url,
                     merchant_data: self.merchant_data,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                     product_identifiers: self.product_identifiers,
                     product_url: self.product_url,
-                    quantity: klarna_runtime::object::required(
+                    quantity: klarna_runtime::private::object::required(
                         self.quantity,
                         "quantity",
                     )?,
@@ -3610,21 +3631,21 @@ impl<'de> Deserialize<'de> for OrderLine {
                     reference: self.reference,
                     subscription: self.subscription,
                     tax_rate: self.tax_rate,
-                    total_amount: klarna_runtime::object::required(
+                    total_amount: klarna_runtime::private::object::required(
                         self.total_amount,
                         "total_amount",
                     )?,
                     total_discount_amount: self.total_discount_amount,
                     total_tax_amount: self.total_tax_amount,
                     r#type: self.r#type,
-                    unit_price: klarna_runtime::object::required(
+                    unit_price: klarna_runtime::private::object::required(
                         self.unit_price,
                         "unit_price",
                     )?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 image_url: None,
@@ -3714,7 +3735,7 @@ impl Serialize for OrderLineType {
 
 impl<'de> Deserialize<'de> for OrderLineType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -3742,7 +3763,7 @@ impl<'de> Deserialize<'de> for PaymentMethodCategory {
             identifier: Option<PaymentMethodCategoryIdentifier>,
             name: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentMethodCategory;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3765,7 +3786,7 @@ impl<'de> Deserialize<'de> for PaymentMethodCategory {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 asset_urls: None,
@@ -3835,7 +3856,7 @@ impl Serialize for PaymentMethodCategoryIdentifier {
 
 impl<'de> Deserialize<'de> for PaymentMethodCategoryIdentifier {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -3884,7 +3905,7 @@ impl<'de> Deserialize<'de> for ProductIdentifiers {
             manufacturer_part_number: Option<String>,
             size: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = ProductIdentifiers;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -3917,7 +3938,7 @@ impl<'de> Deserialize<'de> for ProductIdentifiers {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 brand: None,
@@ -4056,7 +4077,7 @@ impl<'de> Deserialize<'de> for Session {
             shipping_address: Option<Address>,
             status: Option<SessionStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Session;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -4125,7 +4146,7 @@ impl<'de> Deserialize<'de> for Session {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 acquiring_channel: None,
@@ -4204,7 +4225,7 @@ impl Serialize for SessionAcquiringChannel {
 
 impl<'de> Deserialize<'de> for SessionAcquiringChannel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4255,7 +4276,7 @@ impl Serialize for SessionIntent {
 
 impl<'de> Deserialize<'de> for SessionIntent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4302,7 +4323,7 @@ impl Serialize for SessionStatus {
 
 impl<'de> Deserialize<'de> for SessionStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4464,7 +4485,7 @@ impl<'de> Deserialize<'de> for SessionCreate {
             shipping_address: Option<Address>,
             status: Option<SessionCreateStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SessionCreate;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -4524,21 +4545,21 @@ impl<'de> Deserialize<'de> for SessionCreate {
                     merchant_reference2: self.merchant_reference2,
                     merchant_urls: self.merchant_urls,
                     options: self.options,
-                    order_amount: klarna_runtime::object::required(
+                    order_amount: klarna_runtime::private::object::required(
                         self.order_amount,
                         "order_amount",
                     )?,
-                    order_lines: klarna_runtime::object::required(
+                    order_lines: klarna_runtime::private::object::required(
                         self.order_lines,
                         "order_lines",
                     )?,
                     order_tax_amount: self.order_tax_amount,
                     payment_method_categories: self.payment_method_categories,
-                    purchase_country: klarna_runtime::object::required(
+                    purchase_country: klarna_runtime::private::object::required(
                         self.purchase_country,
                         "purchase_country",
                     )?,
-                    purchase_currency: klarna_runtime::object::required(
+                    purchase_currency: klarna_runtime::private::object::required(
                         self.purchase_currency,
                         "purchase_currency",
                     )?,
@@ -4547,7 +4568,7 @@ impl<'de> Deserialize<'de> for SessionCreate {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 acquiring_channel: None,
@@ -4626,7 +4647,7 @@ impl Serialize for SessionCreateAcquiringChannel {
 
 impl<'de> Deserialize<'de> for SessionCreateAcquiringChannel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4677,7 +4698,7 @@ impl Serialize for SessionCreateIntent {
 
 impl<'de> Deserialize<'de> for SessionCreateIntent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4724,7 +4745,7 @@ impl Serialize for SessionCreateStatus {
 
 impl<'de> Deserialize<'de> for SessionCreateStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -4853,7 +4874,7 @@ impl<'de> Deserialize<'de> for SessionRead {
             shipping_address: Option<Address>,
             status: Option<SessionReadStatus>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = SessionRead;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -4922,7 +4943,7 @@ impl<'de> Deserialize<'de> for SessionRead {
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 acquiring_channel: None,
@@ -5001,7 +5022,7 @@ impl Serialize for SessionReadAcquiringChannel {
 
 impl<'de> Deserialize<'de> for SessionReadAcquiringChannel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -5052,7 +5073,7 @@ impl Serialize for SessionReadIntent {
 
 impl<'de> Deserialize<'de> for SessionReadIntent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -5099,7 +5120,7 @@ impl Serialize for SessionReadStatus {
 
 impl<'de> Deserialize<'de> for SessionReadStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }
 
@@ -5136,7 +5157,7 @@ impl<'de> Deserialize<'de> for Subscription {
             interval_count: Option<i64>,
             name: Option<String>,
         }
-        impl<'de> klarna_runtime::object::Fields<'de> for Partial {
+        impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = Subscription;
             fn field<M: serde::de::MapAccess<'de>>(
                 &mut self,
@@ -5153,19 +5174,19 @@ impl<'de> Deserialize<'de> for Subscription {
             }
             fn finish<E: serde::de::Error>(self) -> Result<Subscription, E> {
                 Ok(Subscription {
-                    interval: klarna_runtime::object::required(
+                    interval: klarna_runtime::private::object::required(
                         self.interval,
                         "interval",
                     )?,
-                    interval_count: klarna_runtime::object::required(
+                    interval_count: klarna_runtime::private::object::required(
                         self.interval_count,
                         "interval_count",
                     )?,
-                    name: klarna_runtime::object::required(self.name, "name")?,
+                    name: klarna_runtime::private::object::required(self.name, "name")?,
                 })
             }
         }
-        klarna_runtime::object::object(
+        klarna_runtime::private::object::object(
             deserializer,
             Partial {
                 interval: None,
@@ -5225,6 +5246,6 @@ impl Serialize for SubscriptionInterval {
 
 impl<'de> Deserialize<'de> for SubscriptionInterval {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        klarna_runtime::open_enum::deserialize_str(deserializer)
+        klarna_runtime::private::open_enum::deserialize_str(deserializer)
     }
 }

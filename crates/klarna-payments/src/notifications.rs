@@ -4,7 +4,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use klarna_runtime::call::{encode_path, Call};
+use klarna_runtime::private::call::{encode_path, Call};
 pub use klarna_runtime::{
     Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
     Region, Response, RetryPolicy,
@@ -16,7 +16,7 @@ pub use klarna_models::notifications as models;
 /// the client retries reads, idempotent operations and calls that
 /// carry an idempotency key.
 pub mod operations {
-    use klarna_runtime::call::Method;
+    use klarna_runtime::http::Method;
     pub use klarna_runtime::Operation;
 
     /// `GET /v1/notification/webhooks`: [`Webhooks::list_webhooks`](super::Webhooks::list_webhooks).
@@ -160,7 +160,7 @@ impl Client {
     }
 }
 
-/// The id of a webhook, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a webhook, as the Notification API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WebhookId(String);
 
@@ -202,7 +202,19 @@ impl AsRef<str> for WebhookId {
     }
 }
 
-/// The id of a signing key, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for WebhookId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for WebhookId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a signing key, as the Notification API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SigningKeyId(String);
 
@@ -241,6 +253,18 @@ impl From<&str> for SigningKeyId {
 impl AsRef<str> for SigningKeyId {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+impl PartialEq<str> for SigningKeyId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SigningKeyId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use klarna_runtime::call::{encode_path, Call};
+use klarna_runtime::private::call::{encode_path, Call};
 pub use klarna_runtime::{
     Config, ConfigError, Credentials, Environment, Error, ErrorKind, IdempotencyKey,
     Region, Response, RetryPolicy,
@@ -16,7 +16,7 @@ pub use klarna_models::payment_api as models;
 /// the client retries reads, idempotent operations and calls that
 /// carry an idempotency key.
 pub mod operations {
-    use klarna_runtime::call::Method;
+    use klarna_runtime::http::Method;
     pub use klarna_runtime::Operation;
 
     /// `POST /v1/payment/requests`: [`PaymentRequests::create_payment_request`](super::PaymentRequests::create_payment_request).
@@ -160,14 +160,14 @@ pub mod operations {
     };
 }
 
-/// A client of the Payment API API. Cheap to clone: clones share one connection pool.
+/// A client of the Payment API. Cheap to clone: clones share one connection pool.
 #[derive(Clone, Debug)]
 pub struct Client {
     runtime: klarna_runtime::Client,
 }
 
 impl Client {
-    /// The Payment API API on Klarna's global host.
+    /// The Payment API on Klarna's global host.
     pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
         Client::from_config(
             Config::with_base_url(klarna_runtime::PAYMENT_API_BASE_URL, credentials),
@@ -182,8 +182,7 @@ impl Client {
 
     /// A client on a runtime client built elsewhere, sharing its connections: build one `klarna_runtime::Client` (on an HTTP client of your own with `klarna_runtime::Client::with_http_client`, say) and make the client of each API from a clone of it. It takes API-key credentials ([`Credentials::api_key`]); others are refused.
     pub fn from_runtime(runtime: klarna_runtime::Client) -> Result<Self, ConfigError> {
-        runtime
-            .expect_credentials(klarna_runtime::CredentialsKind::ApiKey, "Payment API")?;
+        runtime.expect_credentials(klarna_runtime::CredentialsKind::ApiKey, "Payment")?;
         Ok(Client { runtime })
     }
 
@@ -217,7 +216,7 @@ impl Client {
     }
 }
 
-/// The id of a payment request, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+/// The id of a payment request, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentRequestId(String);
 
@@ -259,7 +258,19 @@ impl AsRef<str> for PaymentRequestId {
     }
 }
 
-/// The id of a account, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for PaymentRequestId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentRequestId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a account, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(String);
 
@@ -301,7 +312,19 @@ impl AsRef<str> for AccountId {
     }
 }
 
-/// The id of a payment transaction, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for AccountId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AccountId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a payment transaction, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentTransactionId(String);
 
@@ -343,7 +366,19 @@ impl AsRef<str> for PaymentTransactionId {
     }
 }
 
-/// The id of a payment capture, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for PaymentTransactionId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentTransactionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a payment capture, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentCaptureId(String);
 
@@ -385,7 +420,19 @@ impl AsRef<str> for PaymentCaptureId {
     }
 }
 
-/// The id of a payment refund, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for PaymentCaptureId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentCaptureId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a payment refund, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentRefundId(String);
 
@@ -427,7 +474,19 @@ impl AsRef<str> for PaymentRefundId {
     }
 }
 
-/// The id of a payment chargeback, as Klarna gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+impl PartialEq<str> for PaymentRefundId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentRefundId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The id of a payment chargeback, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaymentChargebackId(String);
 
@@ -469,7 +528,19 @@ impl AsRef<str> for PaymentChargebackId {
     }
 }
 
-/// PaymentRequests operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+impl PartialEq<str> for PaymentChargebackId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentChargebackId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// PaymentRequests operations of the Payment API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentRequests {
     /// Create a payment request
     ///
@@ -826,7 +897,7 @@ impl PaymentRequests for Client {
     }
 }
 
-/// PaymentTransactions operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// PaymentTransactions operations of the Payment API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentTransactions {
     /// Get a payment transaction
     ///
@@ -1266,7 +1337,7 @@ impl PaymentTransactions for Client {
     }
 }
 
-/// PaymentCaptures operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// PaymentCaptures operations of the Payment API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentCaptures {
     /// Get a capture
     ///
@@ -1415,7 +1486,7 @@ impl PaymentCaptures for Client {
     }
 }
 
-/// PaymentRefunds operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// PaymentRefunds operations of the Payment API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentRefunds {
     /// Get a refund
     ///
@@ -1482,7 +1553,7 @@ impl PaymentRefunds for Client {
     }
 }
 
-/// PaymentChargebacks operations of the Payment API API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
+/// PaymentChargebacks operations of the Payment API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait PaymentChargebacks {
     /// Get a chargeback
     ///

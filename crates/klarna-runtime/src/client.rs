@@ -3,16 +3,19 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderValue;
+use http::header::{HeaderMap, HeaderValue};
 
-use crate::config::{CallPolicy, Config, ConfigError};
+use crate::config::{CallPolicy, Config};
+use crate::config_error::ConfigError;
 use crate::credentials::CredentialsKind;
 use crate::idempotency::IdempotencyKey;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, TokenBucket};
+use crate::transport::Transport;
 
 /// The HTTP client every generated operation trait is implemented for.
 ///
-/// Cheap to clone: clones share one connection pool.
+/// Cheap to clone: clones share one connection pool and one
+/// [`RetryBudget`](crate::retry::RetryBudget).
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
@@ -20,7 +23,9 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
+    pub(crate) transport: Transport,
+    /// The retry budget of this client and its clones.
+    pub(crate) budget: TokenBucket,
     pub(crate) base_url: String,
     /// Marked sensitive, so reqwest never prints it.
     pub(crate) authorization: HeaderValue,
@@ -46,31 +51,51 @@ pub const USER_AGENT: &str = concat!("klarna-rust-sdk/", env!("CARGO_PKG_VERSION
 
 impl Client {
     /// A client with its own connection pool, using the configured timeouts.
+    ///
+    /// It follows no redirect: a 3xx answer is an
+    /// [`ErrorKind::UnexpectedStatus`](crate::ErrorKind::UnexpectedStatus)
+    /// error whose [`location`](crate::ResponseDetails::location) names the
+    /// target, and nothing is sent there.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        Client::with_http_client(http, config)
+        Client::with_transport(Transport::Http(http), config)
     }
 
     /// A client on a `reqwest::Client` of your own (shared pool, proxy,
-    /// custom TLS). Its connect timeout applies instead of the configured
-    /// one; the attempt and overall timeouts are the configured ones.
+    /// custom TLS): the one place this crate's API names a reqwest type, an
+    /// escape hatch that ties you to the reqwest version this crate uses.
+    ///
+    /// Its connect timeout applies instead of the configured one; the
+    /// attempt and overall timeouts are the configured ones. Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: reqwest follows
+    /// redirects by default, and a redirected capture can turn into a `GET`
+    /// or take its idempotency key to another host.
     ///
     /// This crate builds reqwest without a TLS crypto provider of its own:
     /// call [`install_crypto_provider`] before building that client (or
     /// install a rustls provider yourself, or enable reqwest's `rustls`
     /// feature), or reqwest's builder panics.
     pub fn with_http_client(http: reqwest::Client, config: Config) -> Result<Self, ConfigError> {
+        Client::with_transport(Transport::Http(http), config)
+    }
+
+    pub(crate) fn with_transport(
+        transport: Transport,
+        config: Config,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let (authorization, partner_account) = config.credentials.header_values()?;
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
+                transport,
+                budget: TokenBucket::new(config.retry_budget),
                 base_url: config.base_url,
                 authorization,
                 partner_account,
@@ -148,27 +173,48 @@ impl fmt::Debug for Client {
     }
 }
 
-/// A successful result, with what the caller may need beside the value.
+/// A successful result, with what the caller may need beside the value:
+/// the status, the response's headers, the idempotency key sent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Response<T> {
     value: T,
     status: u16,
+    headers: HeaderMap,
     idempotency_key: Option<IdempotencyKey>,
 }
 
 impl<T> Response<T> {
-    /// A response, for fakes of the generated traits.
+    /// A response with no headers and no key, for fakes of the generated
+    /// traits; add those with [`with_headers`](Self::with_headers) and
+    /// [`with_idempotency_key`](Self::with_idempotency_key).
     pub fn new(status: u16, value: T) -> Self {
         Response {
             value,
             status,
+            headers: HeaderMap::new(),
             idempotency_key: None,
         }
+    }
+
+    /// The same response, carrying `key` as the key of its request.
+    pub fn with_idempotency_key(self, key: impl Into<IdempotencyKey>) -> Self {
+        self.with_key(Some(key.into()))
+    }
+
+    /// The same response with these headers.
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
     }
 
     pub(crate) fn with_key(mut self, key: Option<IdempotencyKey>) -> Self {
         self.idempotency_key = key;
         self
+    }
+
+    /// The response's headers (`Klarna-Correlation-Id`, say).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     pub fn into_inner(self) -> T {

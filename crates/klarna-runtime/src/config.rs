@@ -1,8 +1,10 @@
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::credentials::{Credentials, CredentialsKind};
-use crate::retry::RetryPolicy;
+use crate::config_error::ConfigError;
+use crate::credentials::Credentials;
+use crate::retry::{RetryBudget, RetryPolicy};
 
 /// Where a merchant account lives. Klarna runs a separate API per region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,87 +73,12 @@ impl Region {
     }
 }
 
-/// A setting the client cannot work with.
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Names the variable.
-    MissingEnvironmentVariable(String),
-    InvalidBaseUrl(String),
-    /// The credentials cannot be sent as a header (control characters).
-    InvalidCredentials,
-    /// reqwest could not build its client (TLS setup).
-    HttpClient(String),
-    /// A region or environment name that is not one (`Region::from_str`).
-    UnknownSetting {
-        setting: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-    /// The credentials are not of the kind the API takes (API-key
-    /// credentials for Order Management, say).
-    WrongCredentials {
-        api: &'static str,
-        expected: CredentialsKind,
-    },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::MissingEnvironmentVariable(name) => {
-                write!(
-                    f,
-                    "environment variable {name} is not set (it holds the Klarna API credentials)"
-                )
-            }
-            ConfigError::InvalidBaseUrl(url) => {
-                write!(
-                    f,
-                    "base URL `{url}` must start with https:// (or http:// for a local server)"
-                )
-            }
-            ConfigError::InvalidCredentials => {
-                f.write_str("credentials contain characters a header cannot carry")
-            }
-            ConfigError::HttpClient(message) => {
-                write!(f, "cannot build the HTTP client: {message}")
-            }
-            ConfigError::UnknownSetting {
-                setting,
-                value,
-                expected,
-            } => write!(f, "unknown {setting} `{value}`: expected {expected}"),
-            ConfigError::WrongCredentials { api, expected } => {
-                let what = match expected {
-                    CredentialsKind::Basic => "Basic credentials (Credentials::basic)",
-                    CredentialsKind::ApiKey => "API-key credentials (Credentials::api_key)",
-                };
-                write!(f, "the {api} API takes {what}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl fmt::Debug for Config {
-    /// Every setting by its own name; the credentials show only the account.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("base_url", &self.base_url)
-            .field("credentials", &self.credentials)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("attempt_timeout", &self.policy.attempt_timeout)
-            .field("overall_timeout", &self.policy.overall_timeout)
-            .field("retry", &self.policy.retry)
-            .finish()
-    }
-}
-
 /// The host of Klarna's global Payment API (payment requests and
 /// transactions): the one production host Klarna's reference page shows.
 pub const PAYMENT_API_BASE_URL: &str = "https://api-global.klarna.com";
+
+/// The default of [`Config::max_response_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Everything a [`Client`](crate::Client) needs to know.
 #[derive(Clone)]
@@ -160,6 +87,23 @@ pub struct Config {
     pub(crate) credentials: Credentials,
     pub(crate) connect_timeout: Duration,
     pub(crate) policy: CallPolicy,
+    pub(crate) retry_budget: RetryBudget,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The base URL is printed without userinfo, which `Client::new`
+        // refuses anyway but a `Config` may still hold.
+        f.debug_struct("Config")
+            .field("base_url", &without_userinfo(&self.base_url))
+            .field("credentials", &self.credentials)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.policy.attempt_timeout)
+            .field("overall_timeout", &self.policy.overall_timeout)
+            .field("retry", &self.policy.retry)
+            .field("retry_budget", &self.retry_budget)
+            .finish()
+    }
 }
 
 /// What every call of a client does about time and failure; a client's
@@ -169,6 +113,8 @@ pub(crate) struct CallPolicy {
     pub(crate) retry: RetryPolicy,
     pub(crate) attempt_timeout: Duration,
     pub(crate) overall_timeout: Option<Duration>,
+    /// Responses declaring or reaching more bytes are refused.
+    pub(crate) max_response_bytes: usize,
 }
 
 impl Config {
@@ -187,7 +133,9 @@ impl Config {
                 retry: RetryPolicy::default(),
                 attempt_timeout: Duration::from_secs(60),
                 overall_timeout: None,
+                max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             },
+            retry_budget: RetryBudget::default(),
         }
     }
 
@@ -237,6 +185,24 @@ impl Config {
         self
     }
 
+    /// How many retries the client's calls may make in all while Klarna
+    /// is failing (default: [`RetryBudget::default`]). One budget per
+    /// client, shared by its clones.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+
+    /// The largest response body the client reads (default 16 MiB,
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]). A response whose `Content-Length`
+    /// declares more is refused before its body is read; one without a
+    /// length is cut off at the limit. Either is a
+    /// [`Decode`](crate::ErrorKind::Decode) error.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.policy.max_response_bytes = limit;
+        self
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -245,17 +211,56 @@ impl Config {
         &self.credentials
     }
 
+    /// Refuses a base URL that is malformed, carries credentials, or would
+    /// send them in plain text to another machine.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let url = &self.base_url;
-        let has_host = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
-        match url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-        {
-            Some(rest) if has_host(rest) && !url.contains(char::is_whitespace) => Ok(()),
-            _ => Err(ConfigError::InvalidBaseUrl(url.clone())),
+        let (secure, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(ConfigError::InvalidBaseUrl(without_userinfo(url))),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return Err(ConfigError::CredentialsInBaseUrl(without_userinfo(url)));
         }
+        if authority.is_empty() || url.contains(char::is_whitespace) {
+            return Err(ConfigError::InvalidBaseUrl(url.clone()));
+        }
+        if !secure && !is_loopback(authority) {
+            return Err(ConfigError::InsecureBaseUrl(url.clone()));
+        }
+        Ok(())
     }
+}
+
+/// The URL with any `user:password@` of its authority replaced by `***@`,
+/// for messages and `Debug`.
+fn without_userinfo(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    match url[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..after_scheme], &url[after_scheme + at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`, with or without a port.
+fn is_loopback(authority: &str) -> bool {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((address, _)) => {
+                return address.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback())
+            }
+            None => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 #[cfg(test)]
@@ -303,5 +308,68 @@ mod tests {
         assert!(Config::with_base_url("https://", credentials)
             .validate()
             .is_err());
+    }
+
+    fn refusal(url: &str) -> ConfigError {
+        Config::with_base_url(url, Credentials::basic("u", "p"))
+            .validate()
+            .unwrap_err()
+    }
+
+    #[test]
+    fn userinfo_in_the_base_url_is_refused_and_never_printed() {
+        for url in [
+            "https://user:hunter2@api.klarna.com",
+            "https://hunter2@api.klarna.com/x",
+            "http://user:hunter2@127.0.0.1:8080",
+            "htps://user:hunter2@api.klarna.com",
+        ] {
+            let error = refusal(url);
+            let config = Config::with_base_url(url, Credentials::basic("u", "p"));
+            for text in [
+                error.to_string(),
+                format!("{error:?}"),
+                format!("{config:?}"),
+            ] {
+                assert!(!text.contains("hunter2"), "{text}");
+            }
+        }
+        assert!(matches!(
+            refusal("https://user:hunter2@api.klarna.com"),
+            ConfigError::CredentialsInBaseUrl(url) if url == "https://***@api.klarna.com"
+        ));
+        assert!(matches!(
+            refusal("htps://user:hunter2@api.klarna.com"),
+            ConfigError::InvalidBaseUrl(_)
+        ));
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_hosts_only() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:3000/base",
+            "http://[::1]:8080",
+        ] {
+            assert!(
+                Config::with_base_url(url, Credentials::basic("u", "p"))
+                    .validate()
+                    .is_ok(),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://api.klarna.com",
+            "http://10.0.0.1:8080",
+            "http://localhost.example.com",
+            "http://[::2]:80",
+            "http://128.0.0.1",
+        ] {
+            assert!(
+                matches!(refusal(url), ConfigError::InsecureBaseUrl(_)),
+                "{url}"
+            );
+        }
     }
 }

@@ -1,8 +1,8 @@
 use std::fmt;
 
-use reqwest::header::HeaderValue;
+use http::header::HeaderValue;
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The header the global Payment API takes the partner account in.
 pub(crate) const PARTNER_ACCOUNT_HEADER: &str = "Klarna-Partner-Account";

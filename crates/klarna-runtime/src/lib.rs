@@ -3,40 +3,56 @@
 //! Nothing in this crate is generated. The generated crates call into it
 //! for the logic that would otherwise be repeated in every generated type or
 //! operation: open enums and struct decoding (always), and with the `client` feature the HTTP
-//! client itself: [`Config`], [`Credentials`], [`Client`], [`Error`] and the
-//! [`call`] builder that each generated operation uses.
+//! client itself: [`Config`], [`Credentials`], [`Client`] and [`Error`]. What
+//! only generated code calls (struct and open-enum decoding, the request
+//! builder) is in a hidden `private` module. With `test-util`,
+//! `mock`: the same client on a scripted transport, for tests without
+//! sockets.
 
-pub mod object;
-pub mod open_enum;
+// On docs.rs (`--cfg docsrs`), the `client` items are labelled with their
+// feature; `doc_cfg` is unstable, see the README's "Documentation".
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "client")]
-pub mod call;
+#[doc(hidden)]
+pub mod private;
+
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
 mod config;
+#[cfg(feature = "client")]
+mod config_error;
 #[cfg(feature = "client")]
 mod credentials;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
 mod idempotency;
+#[cfg(feature = "test-util")]
+pub mod mock;
 #[cfg(feature = "client")]
 mod operation;
 #[cfg(feature = "client")]
-pub mod retry;
+mod retry;
+#[cfg(feature = "client")]
+mod transport;
 
 #[cfg(feature = "client")]
 pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
-pub use config::{Config, ConfigError, Environment, Region, PAYMENT_API_BASE_URL};
+pub use config::{Config, Environment, Region, DEFAULT_MAX_RESPONSE_BYTES, PAYMENT_API_BASE_URL};
+#[cfg(feature = "client")]
+pub use config_error::ConfigError;
 #[cfg(feature = "client")]
 pub use credentials::{Credentials, CredentialsKind};
 #[cfg(feature = "client")]
-pub use error::{ApiError, Error, ErrorKind, ResponseDetails};
+pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
+/// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.
+#[cfg(feature = "client")]
+pub use http;
 #[cfg(feature = "client")]
 pub use idempotency::IdempotencyKey;
 #[cfg(feature = "client")]
 pub use operation::Operation;
 #[cfg(feature = "client")]
-pub use retry::RetryPolicy;
+pub use retry::{RetryBudget, RetryPolicy};

@@ -1,7 +1,7 @@
 //! What the generator knows about each operation, for the client's retry
 //! decisions and for users who want to make their own.
 
-use reqwest::Method;
+use http::Method;
 
 /// One operation of a spec. The generated crates have a constant of this
 /// type per operation in their `operations` module.

@@ -5,9 +5,14 @@
 //! error or a timeout cannot capture or refund twice. The client therefore
 //! retries only requests that are safe to repeat: reads, operations the spec
 //! marks idempotent, and requests that carry an idempotency key (the same key
-//! on every attempt).
+//! on every attempt). A request that never left the machine (the connection
+//! could not be made) is retried whatever the operation.
+//!
+//! Every client also has a [`RetryBudget`], shared by its clones, so that an
+//! outage does not multiply the load on Klarna by the number of attempts.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often, and how patiently, a call is retried.
@@ -15,7 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The wait before retry `n` (1-based) is a random duration between zero and
 /// `min(max_backoff, initial_backoff × 2ⁿ⁻¹)` ("full jitter", so clients
 /// that failed together do not retry together). A `Retry-After` header
-/// replaces that wait, clamped to `max_backoff`.
+/// replaces that wait; one longer than `max_backoff` ends the call instead
+/// (the error's [`retry_after`](crate::Error::retry_after) says when Klarna
+/// wants to hear from it again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
@@ -55,7 +62,8 @@ impl RetryPolicy {
         self
     }
 
-    /// No wait is longer than this, `Retry-After` included.
+    /// No wait is longer than this; a `Retry-After` asking for longer is
+    /// not waited for: the call ends with that attempt's result.
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
         self.max_backoff = backoff;
         self
@@ -66,10 +74,11 @@ impl RetryPolicy {
     }
 
     /// The wait before the attempt after `attempt` (1-based), given the
-    /// failed attempt's `Retry-After` value if it had one.
-    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    /// failed attempt's `Retry-After` value if it had one; `None` when the
+    /// server asked for a longer wait than this policy ever makes.
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
         if let Some(wait) = retry_after {
-            return wait.min(self.max_backoff);
+            return (wait <= self.max_backoff).then_some(wait);
         }
         let doublings = attempt.saturating_sub(1).min(31);
         let ceiling = self
@@ -78,7 +87,114 @@ impl RetryPolicy {
             .min(self.max_backoff);
         // Float-to-integer `as` saturates, so even an absurd cap cannot panic.
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos((nanos as f64 * random_fraction()) as u64)
+        Some(Duration::from_nanos(
+            (nanos as f64 * random_fraction()) as u64,
+        ))
+    }
+}
+
+/// How many retries a client may make while calls keep failing: a token
+/// bucket, as in the AWS SDKs' "standard" retry mode.
+///
+/// The bucket starts full. A retry takes [`retry_cost`](Self::retry_cost)
+/// tokens (5 by default), a retry after a timeout
+/// [`timeout_retry_cost`](Self::timeout_retry_cost) (10). A call that gets
+/// an answer gives back what its last retry took, or, if it needed no
+/// retry, adds one token (never beyond the capacity). When a retry finds too
+/// few tokens, the call ends with that attempt's result and the error says
+/// so ([`Error::retry_budget_spent`](crate::Error::retry_budget_spent)).
+///
+/// With the defaults (500 tokens), a full outage costs Klarna at most 100
+/// retries per client before every call makes one attempt only, until
+/// answers come back. The budget belongs to a [`Client`](crate::Client) and
+/// its clones (including [`with_retry`](crate::Client::with_retry) copies);
+/// [`RetryPolicy::never`] makes no retries and spends nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryBudget {
+    capacity: u32,
+    retry_cost: u32,
+    timeout_retry_cost: u32,
+}
+
+impl Default for RetryBudget {
+    /// 500 tokens, 5 per retry, 10 per retry after a timeout: the numbers
+    /// of aws-smithy-runtime's standard retry mode.
+    fn default() -> Self {
+        RetryBudget {
+            capacity: 500,
+            retry_cost: 5,
+            timeout_retry_cost: 10,
+        }
+    }
+}
+
+impl RetryBudget {
+    /// The tokens the bucket starts with and holds at most.
+    pub fn capacity(mut self, tokens: u32) -> Self {
+        self.capacity = tokens;
+        self
+    }
+
+    /// The tokens a retry takes.
+    pub fn retry_cost(mut self, tokens: u32) -> Self {
+        self.retry_cost = tokens;
+        self
+    }
+
+    /// The tokens a retry after a timed-out attempt takes: a timeout ties up
+    /// the server longer than a refusal.
+    pub fn timeout_retry_cost(mut self, tokens: u32) -> Self {
+        self.timeout_retry_cost = tokens;
+        self
+    }
+}
+
+/// A client's bucket of retry tokens, shared by its clones.
+#[derive(Debug)]
+pub(crate) struct TokenBucket {
+    tokens: AtomicU32,
+    budget: RetryBudget,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(budget: RetryBudget) -> Self {
+        TokenBucket {
+            tokens: AtomicU32::new(budget.capacity),
+            budget,
+        }
+    }
+
+    /// Takes the tokens for one retry, and says how many (to give back on
+    /// success); `None` when the bucket holds too few.
+    pub(crate) fn take(&self, after_timeout: bool) -> Option<u32> {
+        let cost = if after_timeout {
+            self.budget.timeout_retry_cost
+        } else {
+            self.budget.retry_cost
+        };
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                tokens.checked_sub(cost)
+            })
+            .ok()
+            .map(|_| cost)
+    }
+
+    /// A call got an answer: back go the tokens its last retry took, or one
+    /// token when it took none.
+    pub(crate) fn answered(&self, last_retry_cost: Option<u32>) {
+        let refill = last_retry_cost.unwrap_or(1);
+        let capacity = self.budget.capacity;
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                (tokens < capacity).then(|| tokens.saturating_add(refill).min(capacity))
+            });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn tokens(&self) -> u32 {
+        self.tokens.load(Ordering::Acquire)
     }
 }
 
@@ -165,10 +281,10 @@ mod tests {
             .initial_backoff(Duration::from_millis(100))
             .max_backoff(Duration::from_millis(350));
         for _ in 0..200 {
-            assert!(policy.backoff(1, None) < Duration::from_millis(100));
-            assert!(policy.backoff(2, None) < Duration::from_millis(200));
-            assert!(policy.backoff(3, None) < Duration::from_millis(350));
-            assert!(policy.backoff(40, None) < Duration::from_millis(350));
+            assert!(policy.backoff(1, None).unwrap() < Duration::from_millis(100));
+            assert!(policy.backoff(2, None).unwrap() < Duration::from_millis(200));
+            assert!(policy.backoff(3, None).unwrap() < Duration::from_millis(350));
+            assert!(policy.backoff(40, None).unwrap() < Duration::from_millis(350));
         }
     }
 
@@ -176,21 +292,39 @@ mod tests {
     fn jitter_spreads_the_waits() {
         let policy = RetryPolicy::default().initial_backoff(Duration::from_secs(1));
         let waits: std::collections::HashSet<Duration> =
-            (0..50).map(|_| policy.backoff(1, None)).collect();
+            (0..50).map(|_| policy.backoff(1, None).unwrap()).collect();
         assert!(waits.len() > 40, "{waits:?}");
     }
 
     #[test]
-    fn retry_after_replaces_the_backoff_and_is_clamped() {
+    fn retry_after_replaces_the_backoff_up_to_the_cap_only() {
         let policy = RetryPolicy::default().max_backoff(Duration::from_secs(5));
         assert_eq!(
             policy.backoff(1, Some(Duration::from_secs(1))),
-            Duration::from_secs(1)
+            Some(Duration::from_secs(1))
         );
         assert_eq!(
-            policy.backoff(1, Some(Duration::from_secs(3600))),
-            Duration::from_secs(5)
+            policy.backoff(1, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(5))
         );
+        assert_eq!(policy.backoff(1, Some(Duration::from_secs(3600))), None);
+    }
+
+    #[test]
+    fn the_budget_runs_dry_and_answers_refill_it() {
+        let bucket = TokenBucket::new(RetryBudget::default().capacity(20));
+        assert_eq!(bucket.take(true), Some(10));
+        assert_eq!(bucket.take(false), Some(5));
+        assert_eq!(bucket.take(false), Some(5));
+        assert_eq!(bucket.take(false), None, "empty");
+        bucket.answered(Some(5));
+        assert_eq!(bucket.tokens(), 5, "the last retry's tokens come back");
+        bucket.answered(None);
+        assert_eq!(bucket.tokens(), 6, "an answer at first try adds one");
+        for _ in 0..100 {
+            bucket.answered(Some(10));
+        }
+        assert_eq!(bucket.tokens(), 20, "never beyond the capacity");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use klarna_runtime::call::{Call, Method};
+use klarna_runtime::http::Method;
+use klarna_runtime::private::call::Call;
 use klarna_runtime::{Client, Config, Credentials, Operation};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 

@@ -28,8 +28,8 @@ use klarna_ordermanagement::models::{
     ShippingInfoShippingMethod, UpdateAuthorization, UpdateShippingInfo,
 };
 use klarna_ordermanagement::{
-    CaptureId, CaptureOrderError, Captures, Client, Config, Credentials, Environment,
-    IdempotencyKey, OrderId, Orders, RefundId, Refunds, Region,
+    CaptureOrderError, Captures, Client, Config, Credentials, Environment, IdempotencyKey, OrderId,
+    Orders, Refunds, Region,
 };
 use klarna_payments::payment_api::models::{
     CaptureRequest, LineItem, PaymentConfirmation, PaymentRequestData, RefundRequest,
@@ -172,7 +172,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         .capture_order(id, &shipment_a)
         .idempotency_key(key("capture-a"))
         .await?;
-    let capture_a = a.capture_id.clone().ok_or("Klarna named no capture")?;
+    let capture_a = a.capture_id.clone();
     let order = client.get_order(id).await?;
     println!(
         "2. Capture A {capture_a}: {} for the T-shirt and jeans -> {}, {} left to capture",
@@ -187,7 +187,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let captures = client.get_captures(id).await?;
     println!(
         "   Sent again with the same idempotency key: capture {}, still {} capture(s)",
-        again.capture_id.as_ref().map_or("?", CaptureId::as_str),
+        again.capture_id,
         captures.len()
     );
 
@@ -196,7 +196,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         .capture_order(id, &shipment_b)
         .idempotency_key(key("capture-b"))
         .await?;
-    let capture_b = b.capture_id.clone().ok_or("Klarna named no capture")?;
+    let capture_b = b.capture_id.clone();
     let order = client.get_order(id).await?;
     println!(
         "3. Capture B {capture_b}: {} for the sneakers -> {}, {} left to capture",
@@ -244,7 +244,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
     let order = client.get_order(id).await?;
     println!(
         "5. Refund {}: {} for the returned sneakers; refunded per capture:",
-        refunded.refund_id.as_ref().map_or("?", RefundId::as_str),
+        refunded.refund_id,
         money(Some(refund.refunded_amount), cur)
     );
     for capture in order.captures.as_deref().unwrap_or_default() {

@@ -68,7 +68,6 @@ async fn capture(client: &Client, order_id: &OrderId, body: &CaptureObject) -> C
         .unwrap()
         .capture_id
         .clone()
-        .unwrap()
 }
 
 async fn order(client: &Client, order_id: &OrderId) -> MerchantOrderDto {
@@ -173,15 +172,12 @@ async fn captures_move_the_order_from_authorized_to_captured() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let capture_a = created.capture_id.clone().unwrap();
+    let capture_a = created.capture_id.clone();
     assert_eq!(
-        created.location.as_deref(),
-        Some(
-            format!(
-                "{}/ordermanagement/v1/orders/{id}/captures/{capture_a}",
-                sandbox.base_url()
-            )
-            .as_str()
+        created.location,
+        format!(
+            "{}/ordermanagement/v1/orders/{id}/captures/{capture_a}",
+            sandbox.base_url()
         )
     );
     let order_now = order(&client, &id).await;
@@ -375,15 +371,12 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let refund_id = created.refund_id.clone().unwrap();
+    let refund_id = created.refund_id.clone();
     assert_eq!(
-        created.location.as_deref(),
-        Some(
-            format!(
-                "{}/ordermanagement/v1/orders/{id}/refunds/{refund_id}",
-                sandbox.base_url()
-            )
-            .as_str()
+        created.location,
+        format!(
+            "{}/ordermanagement/v1/orders/{id}/refunds/{refund_id}",
+            sandbox.base_url()
         )
     );
     assert_eq!(refunded_on(&client, &id, &b).await, Some(10_000));
@@ -461,7 +454,7 @@ async fn refund_allocation(
 ) -> Allocation {
     let created = client.refund_order(id, refund).await.unwrap();
     sandbox
-        .refund_allocation(id.as_str(), created.refund_id.as_ref().unwrap().as_str())
+        .refund_allocation(id.as_str(), created.refund_id.as_str())
         .unwrap()
 }
 

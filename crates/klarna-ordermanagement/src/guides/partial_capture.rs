@@ -651,10 +651,7 @@ mod tests {
         let order = groceries();
         let items = [LineQuantity::new("tomatoes", 4)];
         let created = capture_lines(&klarna, &order, &items, None).await.unwrap();
-        assert_eq!(
-            created.capture_id,
-            Some(crate::CaptureId::new("capture-new"))
-        );
+        assert_eq!(created.capture_id, crate::CaptureId::new("capture-new"));
         assert_eq!(
             klarna.sent(),
             [Sent::Capture(

@@ -1051,7 +1051,7 @@ mod tests {
         let created = refund_returned_items(&klarna, &order, &returned, None)
             .await
             .unwrap();
-        assert_eq!(created.refund_id, Some(crate::RefundId::new("refund-new")));
+        assert_eq!(created.refund_id, crate::RefundId::new("refund-new"));
         let expected = allocate_refund(&order, &returned).unwrap().refund;
         assert_eq!(klarna.sent(), [Sent::Refund("order-1".into(), expected)]);
     }

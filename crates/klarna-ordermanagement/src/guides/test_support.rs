@@ -113,8 +113,8 @@ impl Captures for Recorder {
         Ok(Response::new(
             201,
             CaptureOrderResponse {
-                capture_id: Some(CaptureId::new("capture-new")),
-                location: None,
+                capture_id: CaptureId::new("capture-new"),
+                location: "/ordermanagement/v1/orders/order-1/captures/capture-new".to_owned(),
             },
         ))
     }
@@ -132,8 +132,8 @@ impl Refunds for Recorder {
         Ok(Response::new(
             201,
             RefundOrderResponse {
-                refund_id: Some(RefundId::new("refund-new")),
-                location: None,
+                refund_id: RefundId::new("refund-new"),
+                location: "/ordermanagement/v1/orders/order-1/refunds/refund-new".to_owned(),
             },
         ))
     }

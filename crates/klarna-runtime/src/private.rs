@@ -1,0 +1,10 @@
+//! What only generated code calls: struct and open-enum decoding, and the
+//! request builder of each generated operation. Hidden from the docs and
+//! not part of the API: it may change in any release, with the generator
+//! that emits calls to it.
+
+pub mod object;
+pub mod open_enum;
+
+#[cfg(feature = "client")]
+pub mod call;

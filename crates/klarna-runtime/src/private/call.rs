@@ -1,0 +1,595 @@
+//! The request builder and response decoding that every generated operation
+//! uses. Public so that a call the generated crates lack can be written the
+//! same way; the generated code is the reference for its use.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    LOCATION, RETRY_AFTER, USER_AGENT,
+};
+pub use http::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::client::{Client, USER_AGENT as SDK_USER_AGENT};
+use crate::credentials::PARTNER_ACCOUNT_HEADER;
+use crate::error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
+use crate::idempotency::IdempotencyKey;
+pub use crate::operation::Operation;
+use crate::retry::{is_retryable_status, parse_retry_after};
+use crate::transport::{self, SendError, Transport};
+use crate::Response;
+
+/// The correlation id Klarna puts in a response header, for errors whose
+/// body lacks one.
+fn correlation_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("klarna-correlation-id")
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The default limit on a response body; a client's own is
+/// [`Config::max_response_bytes`](crate::Config::max_response_bytes).
+pub const MAX_BODY_BYTES: usize = crate::config::DEFAULT_MAX_RESPONSE_BYTES;
+
+/// Percent-encodes one path segment: everything but RFC 3986's unreserved
+/// characters, so an id with `/`, `?` or spaces stays one segment.
+pub fn encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// One request being built. Problems are kept until `send`, which reports
+/// the first as [`ErrorKind::NotSent`].
+pub struct Call<'a> {
+    client: &'a Client,
+    operation: &'static str,
+    /// Safe to send twice without a key (see [`Operation::idempotent`]).
+    idempotent: bool,
+    idempotency_header: Option<&'static str>,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+    has_query: bool,
+    idempotency_key: Option<IdempotencyKey>,
+    problem: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    /// `path` is the operation's path with its parameters filled in and
+    /// encoded (see [`encode_path`]).
+    pub fn new(client: &'a Client, operation: &Operation, path: &str) -> Self {
+        Call {
+            client,
+            operation: operation.name,
+            idempotent: operation.idempotent,
+            idempotency_header: operation.idempotency_header,
+            method: operation.method.clone(),
+            url: format!("{}{path}", client.inner.base_url),
+            headers: HeaderMap::new(),
+            body: None,
+            has_query: false,
+            idempotency_key: None,
+            problem: None,
+        }
+    }
+
+    pub fn header(&mut self, name: &'static str, value: &str) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            _ => self.problem(format!(
+                "header {name} cannot carry the value given (control characters)"
+            )),
+        }
+    }
+
+    pub fn query(&mut self, name: &'static str, value: &str) {
+        self.url.push(if self.has_query { '&' } else { '?' });
+        self.url.push_str(&encode_path(name));
+        self.url.push('=');
+        self.url.push_str(&encode_path(value));
+        self.has_query = true;
+    }
+
+    /// Sends `key`, or a new random key when the caller gave none, in the
+    /// operation's idempotency header.
+    pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
+        let Some(header) = self.idempotency_header else {
+            return self.problem(format!(
+                "operation {} takes no idempotency key",
+                self.operation
+            ));
+        };
+        let key = key.unwrap_or_else(IdempotencyKey::new_v4);
+        self.header(header, key.as_str());
+        self.idempotency_key = Some(key);
+    }
+
+    pub fn json<T: Serialize + ?Sized>(&mut self, body: &T) {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => {
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self.body = Some(bytes);
+            }
+            Err(e) => self.problem(format!("the request body does not serialise: {e}")),
+        }
+    }
+
+    pub fn accept(&mut self, media_type: &'static str) {
+        self.headers
+            .insert(ACCEPT, HeaderValue::from_static(media_type));
+    }
+
+    fn problem(&mut self, message: String) {
+        self.problem.get_or_insert(message);
+    }
+
+    /// Sends the request and reads the whole response, retrying as the
+    /// client's [`RetryPolicy`](crate::RetryPolicy) and
+    /// [`RetryBudget`](crate::retry::RetryBudget) allow: always when nothing
+    /// was sent (no connection), and otherwise when the call is safe to
+    /// repeat: the operation is idempotent, or the request carries an
+    /// idempotency key (the same one on every attempt).
+    ///
+    /// Dropping the returned future abandons the call: nothing of it stays
+    /// behind in the client.
+    pub async fn send<E>(self) -> Result<RawResponse, Error<E>> {
+        let Call {
+            client,
+            operation,
+            idempotent,
+            idempotency_header,
+            method,
+            url,
+            headers: call_headers,
+            body,
+            idempotency_key,
+            problem,
+            ..
+        } = self;
+        if let Some(message) = problem {
+            let kind = ErrorKind::NotSent(TransportError::invalid_request(message));
+            return Err(Error::new(operation, kind).with_idempotency_key(idempotency_key));
+        }
+        // The order reqwest would use: credentials, the call's own headers,
+        // then the client-wide user agent.
+        let mut headers = HeaderMap::with_capacity(call_headers.len() + 4);
+        headers.insert(AUTHORIZATION, client.inner.authorization.clone());
+        if let Some(account) = &client.inner.partner_account {
+            headers.insert(PARTNER_ACCOUNT_HEADER, account.clone());
+        }
+        headers.extend(call_headers);
+        if body.is_none() && matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+            // No length is sent for an empty body; some proxies refuse a
+            // POST without one.
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        let request = transport::Request {
+            operation,
+            idempotency_header,
+            method,
+            path_start: client.inner.base_url.len(),
+            url,
+            headers,
+            body: body.map(Bytes::from),
+        };
+        let span = tracing::info_span!(
+            "klarna.call",
+            operation,
+            method = %request.method,
+            idempotency_key = idempotency_key.as_ref().map(IdempotencyKey::as_str),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        let attempts = Attempts {
+            client,
+            request: &request,
+            repeatable: idempotent || idempotency_key.is_some(),
+            span: span.clone(),
+        };
+        let ended = attempts.run().instrument(span.clone()).await;
+        span.record("attempts", ended.attempts);
+        match ended.result {
+            Ok((status, headers, body)) => {
+                span.record("status", status);
+                if let Some(id) = correlation_id(&headers) {
+                    span.record("correlation_id", id);
+                }
+                Ok(RawResponse {
+                    operation,
+                    status,
+                    headers,
+                    body,
+                    idempotency_key,
+                    attempts: ended.attempts,
+                    retry_after: ended.retry_after,
+                    retry_budget_spent: ended.retry_budget_spent,
+                })
+            }
+            Err(failure) => {
+                let kind = match failure {
+                    Failure::Send(SendError::NotSent(error)) => ErrorKind::NotSent(error),
+                    Failure::Send(SendError::Lost(error)) => ErrorKind::NoResponse(error),
+                    #[cfg(feature = "test-util")]
+                    Failure::Send(SendError::Unscripted(message)) => {
+                        ErrorKind::NotSent(TransportError::invalid_request(message))
+                    }
+                    Failure::CutOff {
+                        status,
+                        headers,
+                        body,
+                        error,
+                    } => ErrorKind::IncompleteResponse {
+                        details: details_of(status, &headers, &body),
+                        error,
+                    },
+                    Failure::TooLarge {
+                        status,
+                        headers,
+                        message,
+                    } => ErrorKind::Decode {
+                        details: details_of(status, &headers, &[]),
+                        message,
+                    },
+                };
+                Err(Error::new(operation, kind)
+                    .with_idempotency_key(idempotency_key)
+                    .with_attempts(ended.attempts)
+                    .with_retry_after(ended.retry_after)
+                    .with_retry_budget_spent(ended.retry_budget_spent))
+            }
+        }
+    }
+}
+
+/// What an error response says, with the headers' correlation id and
+/// redirect target.
+fn details_of(status: u16, headers: &HeaderMap, body: &[u8]) -> ResponseDetails {
+    let correlation = correlation_id(headers).map(str::to_owned);
+    let mut details = ResponseDetails::from_body(status, body, correlation);
+    details.location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    details
+}
+
+/// The status, headers and body of a response read in full.
+type Received = (u16, HeaderMap, Vec<u8>);
+
+/// Why an attempt brought no usable response.
+enum Failure {
+    /// No status line: not sent, or sent and lost.
+    Send(SendError),
+    /// A status line, then the body broke off.
+    CutOff {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        error: TransportError,
+    },
+    /// More body than the client reads, declared or sent.
+    TooLarge {
+        status: u16,
+        headers: HeaderMap,
+        message: String,
+    },
+}
+
+/// How a call's attempts ended.
+struct Ended {
+    attempts: u32,
+    result: Result<Received, Failure>,
+    /// The last response's `Retry-After`.
+    retry_after: Option<Duration>,
+    /// A retry was due but the client's budget was spent.
+    retry_budget_spent: bool,
+}
+
+/// The attempts of one call.
+struct Attempts<'a> {
+    client: &'a Client,
+    request: &'a transport::Request,
+    /// Safe to send again once it may have reached Klarna.
+    repeatable: bool,
+    span: tracing::Span,
+}
+
+impl Attempts<'_> {
+    async fn run(self) -> Ended {
+        let policy = self.client.policy;
+        let transport = &self.client.inner.transport;
+        let budget = &self.client.inner.budget;
+        let deadline = policy.overall_timeout.map(|limit| transport.now() + limit);
+        let mut attempt = 1;
+        // What the latest retry took from the budget, given back on an answer.
+        let mut last_retry_cost = None;
+        loop {
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(transport.now()));
+            let timeout =
+                remaining.map_or(policy.attempt_timeout, |r| r.min(policy.attempt_timeout));
+            let attempt_span = tracing::debug_span!(
+                parent: &self.span,
+                "klarna.attempt",
+                operation = self.request.operation,
+                attempt,
+                status = tracing::field::Empty,
+                correlation_id = tracing::field::Empty,
+            );
+            let result = receive(transport, self.request, timeout, policy.max_response_bytes)
+                .instrument(attempt_span.clone())
+                .await;
+            let mut retry_after = None;
+            let (retryable, timed_out) = match &result {
+                Ok((status, headers, _)) => {
+                    attempt_span.record("status", status);
+                    if let Some(id) = correlation_id(headers) {
+                        attempt_span.record("correlation_id", id);
+                    }
+                    retry_after = headers
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    if !is_retryable_status(*status) {
+                        budget.answered(last_retry_cost);
+                    }
+                    (self.repeatable && is_retryable_status(*status), false)
+                }
+                // Nothing left the machine: any operation may go again.
+                Err(Failure::Send(SendError::NotSent(error))) => (true, error.is_timeout()),
+                Err(Failure::Send(SendError::Lost(error)) | Failure::CutOff { error, .. }) => {
+                    (self.repeatable, error.is_timeout())
+                }
+                #[cfg(feature = "test-util")]
+                Err(Failure::Send(SendError::Unscripted(_))) => (false, false),
+                Err(Failure::TooLarge { .. }) => (false, false),
+            };
+            let end = |result, retry_budget_spent| Ended {
+                attempts: attempt,
+                result,
+                retry_after,
+                retry_budget_spent,
+            };
+            if !retryable || attempt >= policy.retry.attempts() {
+                return end(result, false);
+            }
+            // A `Retry-After` beyond the longest backoff, or beyond the
+            // deadline, is not waited for: the caller reschedules.
+            let Some(wait) = policy.retry.backoff(attempt, retry_after) else {
+                return end(result, false);
+            };
+            if deadline.is_some_and(|deadline| transport.now() + wait >= deadline) {
+                return end(result, false);
+            }
+            let Some(cost) = budget.take(timed_out) else {
+                tracing::info!(parent: &self.span, attempt, cause = %Cause(&result), "retry budget spent, not retrying");
+                return end(result, true);
+            };
+            last_retry_cost = Some(cost);
+            tracing::info!(
+                parent: &self.span,
+                attempt,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                cause = %Cause(&result),
+                "retrying",
+            );
+            transport.sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// One attempt: sends the request and reads the whole response, refusing a
+/// declared length above `limit` before reading any of the body.
+async fn receive(
+    transport: &Transport,
+    request: &transport::Request,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Received, Failure> {
+    let head = transport
+        .send(request, timeout)
+        .await
+        .map_err(Failure::Send)?;
+    let (status, headers, mut body) = (head.status, head.headers, head.body);
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(declared) = declared.filter(|&length| length > limit as u64) {
+        return Err(Failure::TooLarge {
+            status,
+            headers,
+            message: format!(
+                "the response declares {declared} bytes, more than this client reads ({limit}, Config::max_response_bytes); not read"
+            ),
+        });
+    }
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |d| d as usize));
+    loop {
+        match body.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > limit {
+                    return Err(Failure::TooLarge {
+                        status,
+                        headers,
+                        message: format!(
+                            "the body is larger than this client reads ({limit} bytes, Config::max_response_bytes)"
+                        ),
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok((status, headers, bytes)),
+            Err(error) => {
+                return Err(Failure::CutOff {
+                    status,
+                    headers,
+                    body: bytes,
+                    error,
+                })
+            }
+        }
+    }
+}
+
+/// Why an attempt is retried, for the log.
+struct Cause<'a>(&'a Result<Received, Failure>);
+
+impl std::fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok((status, _, _)) => write!(f, "status {status}"),
+            Err(Failure::Send(SendError::NotSent(e) | SendError::Lost(e))) => write!(f, "{e}"),
+            #[cfg(feature = "test-util")]
+            Err(Failure::Send(SendError::Unscripted(_))) => f.write_str("unscripted"),
+            Err(Failure::CutOff { error, .. }) => write!(f, "body cut off: {error}"),
+            Err(Failure::TooLarge { .. }) => f.write_str("body too large"),
+        }
+    }
+}
+
+/// A response read in full, to be decoded by the generated code.
+pub struct RawResponse {
+    operation: &'static str,
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    idempotency_key: Option<IdempotencyKey>,
+    /// How many attempts the call took, this one included.
+    attempts: u32,
+    retry_after: Option<Duration>,
+    retry_budget_spent: bool,
+}
+
+impl RawResponse {
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn details(&self) -> ResponseDetails {
+        details_of(self.status, &self.headers, &self.body)
+    }
+
+    fn error<E>(&self, kind: ErrorKind<E>) -> Error<E> {
+        Error::new(self.operation, kind)
+            .with_idempotency_key(self.idempotency_key.clone())
+            .with_attempts(self.attempts)
+            .with_retry_after(self.retry_after)
+            .with_retry_budget_spent(self.retry_budget_spent)
+    }
+
+    fn decode_error<E>(&self, message: String) -> Error<E> {
+        self.error(ErrorKind::Decode {
+            details: self.details(),
+            message,
+        })
+    }
+
+    /// A response header, if present; not UTF-8 is a decode error.
+    pub fn header<E>(&self, name: &str) -> Result<Option<String>, Error<E>> {
+        match self.headers.get(name) {
+            None => Ok(None),
+            Some(value) => match value.to_str() {
+                Ok(value) => Ok(Some(value.to_owned())),
+                Err(_) => Err(self.decode_error(format!("header {name} is not text"))),
+            },
+        }
+    }
+
+    /// A response header that the spec requires.
+    pub fn required_header<E>(&self, name: &str) -> Result<String, Error<E>> {
+        self.header(name)?
+            .ok_or_else(|| self.decode_error(format!("header {name} is missing")))
+    }
+
+    /// A success value built from the response (headers, say).
+    pub fn value<T, E>(self, value: T) -> Result<Response<T>, Error<E>> {
+        Ok(Response::new(self.status, value)
+            .with_key(self.idempotency_key)
+            .with_headers(self.headers))
+    }
+
+    /// The body, decoded as JSON, leaving the response for its headers.
+    pub fn decode<T: DeserializeOwned, E>(&self) -> Result<T, Error<E>> {
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e.to_string()))
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, decoded as JSON.
+    pub fn json<T: DeserializeOwned, E>(self) -> Result<Response<T>, Error<E>> {
+        match serde_json::from_slice(&self.body) {
+            Ok(value) => self.value(value),
+            Err(e) => Err(self.decode_error(e.to_string())),
+        }
+    }
+
+    /// The body as it came.
+    pub fn bytes<E>(self) -> Result<Response<Vec<u8>>, Error<E>> {
+        Ok(Response::new(self.status, self.body)
+            .with_key(self.idempotency_key)
+            .with_headers(self.headers))
+    }
+
+    /// A documented error status whose body decodes into `B`, which `wrap`
+    /// turns into the operation's error type.
+    pub fn api_error<B: DeserializeOwned, E>(self, wrap: impl FnOnce(B) -> E) -> Error<E> {
+        match serde_json::from_slice(&self.body) {
+            Ok(body) => self.error(ErrorKind::Api(ApiError {
+                body: wrap(body),
+                details: self.details(),
+            })),
+            Err(e) => self.decode_error(e.to_string()),
+        }
+    }
+
+    /// A documented error status without a body to decode.
+    pub fn api_error_without_body<E>(self, error: E) -> Error<E> {
+        self.error(ErrorKind::Api(ApiError {
+            body: error,
+            details: self.details(),
+        }))
+    }
+
+    /// A status the spec does not document.
+    pub fn unexpected_status<E>(self) -> Error<E> {
+        self.error(ErrorKind::UnexpectedStatus(self.details()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_path("abc-123_~.x"), "abc-123_~.x");
+        assert_eq!(encode_path("a/b c?d#e%"), "a%2Fb%20c%3Fd%23e%25");
+        assert_eq!(encode_path("ö"), "%C3%B6");
+    }
+}
