@@ -4,6 +4,7 @@
 
 #[path = "../examples/webhook-receiver/receiver.rs"]
 mod receiver;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,11 +16,12 @@ use klarna_models::payment_api::webhooks::{
 };
 use klarna_models::payment_api::PaymentRequestState;
 use klarna_payments::notifications::models::{
-    EventType, EventVersion, SigningKeyCreated, Webhook, WebhookData, WebhookUpdate,
+    ErrorResponse, ErrorType, EventType, EventVersion, SigningKeyCreated, Webhook, WebhookData,
+    WebhookUpdate,
 };
 use klarna_payments::notifications::{
     self, CreateSigningKeyError, CreateWebhookError, DeleteSigningKeyError, GetWebhookError,
-    SigningKeyId, WebhookId, WebhookSigningKeys, Webhooks,
+    IdempotencyKey, ListWebhooksError, SigningKeyId, WebhookId, WebhookSigningKeys, Webhooks,
 };
 use klarna_payments::payment_api::models::{PaymentConfirmation, PaymentRequestData};
 use klarna_payments::payment_api::{self, Config, Credentials, PaymentRequests, RetryPolicy};
@@ -358,4 +360,88 @@ async fn the_notification_api_keeps_klarnas_rules() {
         client.list_signing_keys().await.unwrap().signing_keys.len(),
         50
     );
+}
+
+#[test]
+fn a_malformed_notification_api_request_gets_its_error_shape() {
+    let sandbox = Sandbox::start().unwrap();
+    for (raw, status) in [
+        (
+            &b"POST /v1/notification/webhooks HTTP/1.1\r\nContent-Length: lots\r\n\r\n"[..],
+            400,
+        ),
+        (
+            b"POST /v1/notification/signing-keys HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+            413,
+        ),
+    ] {
+        let mut connection = support::Connection::open(&sandbox);
+        connection.send(raw);
+        let reply = connection.read().expect("an answer");
+        assert_eq!(reply.status, status);
+        // The body the generated client decodes for this API.
+        let body: ErrorResponse = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body.error_type, Some(ErrorType::InputError));
+        assert_eq!(body.error_code.as_deref(), Some("VALIDATION_ERROR"));
+        assert_eq!(body.error_id.as_deref().map(str::len), Some(36));
+        assert!(connection.is_closed());
+    }
+}
+
+#[tokio::test]
+async fn the_fault_knob_fails_notification_api_calls_in_its_error_shape() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = client(&sandbox, "krn:partner:account:g");
+    sandbox.fail_next_requests(1);
+    let error = client.list_webhooks().await.unwrap_err();
+    assert_eq!(error.status(), Some(503));
+    let Some(ListWebhooksError::ServiceUnavailable(body)) = error.api_body() else {
+        panic!("{error:?}");
+    };
+    assert_eq!(body.error_code.as_deref(), Some("TEMPORARILY_UNAVAILABLE"));
+    assert_eq!(body.error_type, Some(ErrorType::TechnicalError));
+    // The knob is used up; the next call is served.
+    assert!(client.list_webhooks().await.unwrap().webhooks.is_empty());
+}
+
+#[tokio::test]
+async fn repeated_keys_replay_and_announce_nothing_twice() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = client(&sandbox, "krn:partner:account:h");
+    let payments = payments(&sandbox, "krn:partner:account:h");
+
+    // A signing key created twice with one idempotency key is one key.
+    let create = || {
+        client
+            .create_signing_key()
+            .idempotency_key(IdempotencyKey::from("key-1"))
+    };
+    let first = create().await.unwrap().into_inner();
+    let again = create().await.unwrap().into_inner();
+    assert_eq!(first.signing_key_id, again.signing_key_id);
+    assert_eq!(
+        client.list_signing_keys().await.unwrap().signing_keys.len(),
+        1
+    );
+
+    // A payment request created twice with one key is one request, and
+    // one event: the replay changes no state.
+    let receiver =
+        Receiver::start(SigningKeys::new().with(&first.signing_key_id, &first.signing_key))
+            .unwrap();
+    client
+        .create_webhook(&subscription(receiver.url(), &first))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        payments
+            .create_payment_request(&purchase())
+            .idempotency_key(IdempotencyKey::from("request-1"))
+            .await
+            .unwrap();
+    }
+    assert!(receiver.wait_until(WAIT, |r| !r.events.is_empty()));
+    let more = sandbox.wait_for_webhook_deliveries(2, Duration::from_millis(300));
+    assert_eq!(more.len(), 1, "{more:?}");
+    assert!(receiver.received(|r| r.duplicates.is_empty()));
 }
