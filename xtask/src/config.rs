@@ -124,6 +124,15 @@ pub const APIS: &[ApiConfig] = &[
         client_crate: "crates/klarna-payments",
         client_module: Some("payment_api"),
     },
+    // The Notification API (webhooks and their signing keys) shares the
+    // Payment API's host and credentials, so its client sits beside it.
+    ApiConfig {
+        spec: "specs/notifications.yaml",
+        settings: Settings::klarna("Notification", Auth::ApiKey, Hosts::Global),
+        module: "notifications",
+        client_crate: "crates/klarna-payments",
+        client_module: Some("notifications"),
+    },
 ];
 
 pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[

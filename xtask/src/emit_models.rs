@@ -135,11 +135,45 @@ fn emit_type(api: &Api, def: &TypeDef) -> TokenStream {
     quote! { #doc #body }
 }
 
-fn derives(eq: bool, default: bool, deserialize: bool) -> TokenStream {
+fn derives(eq: bool, default: bool, deserialize: bool, debug: bool) -> TokenStream {
     let eq = eq.then(|| quote! { Eq, });
     let default = default.then(|| quote! { Default, });
     let deserialize = deserialize.then(|| quote! { Deserialize });
-    quote! { #[derive(Clone, Debug, #default PartialEq, #eq Serialize, #deserialize)] }
+    let debug = debug.then(|| quote! { Debug, });
+    quote! { #[derive(Clone, #debug #default PartialEq, #eq Serialize, #deserialize)] }
+}
+
+/// A field the spec marks `format: password`: a secret, which `Debug`
+/// must not show.
+fn is_secret(field: &Field) -> bool {
+    field.doc.format.as_deref() == Some("password")
+}
+
+/// `Debug` for a struct with secret fields: the others as derived, each
+/// secret as `<redacted>`, so that logging a response leaks nothing.
+fn emit_redacted_debug(name: &Ident, s: &Struct) -> TokenStream {
+    let fields = s.fields.iter().map(|f| {
+        let ident = field_ident(&f.name);
+        let label = ident.to_string();
+        let label = label.trim_start_matches("r#");
+        if is_secret(f) {
+            quote! { .field(#label, &"<redacted>") }
+        } else {
+            quote! { .field(#label, &self.#ident) }
+        }
+    });
+    let additional = s
+        .additional
+        .as_ref()
+        .map(|_| quote! { .field("additional_properties", &self.additional_properties) });
+    let name_str = name.to_string();
+    quote! {
+        impl std::fmt::Debug for #name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(#name_str) #(#fields)* #additional .finish()
+            }
+        }
+    }
 }
 
 /// Structs get a small hand-shaped `Deserialize` (see
@@ -152,7 +186,9 @@ fn compact_deserialize(s: &Struct) -> bool {
 
 fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
     let compact = compact_deserialize(s);
-    let derive = derives(s.derives.eq, s.derives.default, !compact);
+    let redact = s.fields.iter().any(is_secret);
+    let derive = derives(s.derives.eq, s.derives.default, !compact, !redact);
+    let debug = redact.then(|| emit_redacted_debug(name, s));
     let fields = s.fields.iter().map(|f| emit_field(api, f));
     let additional = s.additional.as_ref().map(|ty| {
         let ty = type_tokens(api, ty, &TokenStream::new());
@@ -171,6 +207,7 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             #additional
         }
 
+        #debug
         #constructor
         #deserialize
     }

@@ -16,6 +16,8 @@ pub struct Upstream {
     pub payments: klarna_payments::Client,
     /// The client for the Klarna Payment API.
     pub payment_api: klarna_payments::payment_api::Client,
+    /// The client for the Klarna Notification API.
+    pub notifications: klarna_payments::notifications::Client,
 }
 
 /// Every operation the gateway can expose, in spec order.
@@ -7796,8 +7798,13 @@ pub const TOOLS: &[Tool] = &[
       "type": "string",
       "examples": [
         "SUBMITTED",
+        "PREPARED",
+        "IN_PROGRESS",
         "PENDING_CONFIRMATION",
-        "AUTHORIZED"
+        "CANCELED",
+        "AUTHORIZED",
+        "EXPIRED",
+        "DECLINED"
       ],
       "description": "Where a payment request is in its lifecycle."
     },
@@ -8279,8 +8286,13 @@ pub const TOOLS: &[Tool] = &[
       "type": "string",
       "examples": [
         "SUBMITTED",
+        "PREPARED",
+        "IN_PROGRESS",
         "PENDING_CONFIRMATION",
-        "AUTHORIZED"
+        "CANCELED",
+        "AUTHORIZED",
+        "EXPIRED",
+        "DECLINED"
       ],
       "description": "Where a payment request is in its lifecycle."
     },
@@ -8961,8 +8973,13 @@ pub const TOOLS: &[Tool] = &[
       "type": "string",
       "examples": [
         "SUBMITTED",
+        "PREPARED",
+        "IN_PROGRESS",
         "PENDING_CONFIRMATION",
-        "AUTHORIZED"
+        "CANCELED",
+        "AUTHORIZED",
+        "EXPIRED",
+        "DECLINED"
       ],
       "description": "Where a payment request is in its lifecycle."
     },
@@ -9495,8 +9512,13 @@ pub const TOOLS: &[Tool] = &[
       "type": "string",
       "examples": [
         "SUBMITTED",
+        "PREPARED",
+        "IN_PROGRESS",
         "PENDING_CONFIRMATION",
-        "AUTHORIZED"
+        "CANCELED",
+        "AUTHORIZED",
+        "EXPIRED",
+        "DECLINED"
       ],
       "description": "Where a payment request is in its lifecycle."
     },
@@ -9978,8 +10000,13 @@ pub const TOOLS: &[Tool] = &[
       "type": "string",
       "examples": [
         "SUBMITTED",
+        "PREPARED",
+        "IN_PROGRESS",
         "PENDING_CONFIRMATION",
-        "AUTHORIZED"
+        "CANCELED",
+        "AUTHORIZED",
+        "EXPIRED",
+        "DECLINED"
       ],
       "description": "Where a payment request is in its lifecycle."
     },
@@ -13489,6 +13516,978 @@ pub const TOOLS: &[Tool] = &[
   }
 }"##,
     },
+    Tool {
+        name: "klarna-notifications-list-webhooks",
+        title: "List webhooks",
+        description: "Returns every webhook of the account.",
+        api: "notifications",
+        tag: "Webhooks",
+        operation: "list_webhooks",
+        method: "GET",
+        upstream_path: "/v1/notification/webhooks",
+        route: "/v1/v1/notification/webhooks",
+        params: &[],
+        body: Body::None,
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {},
+  "required": [],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/WebhookList",
+      "description": "The account's webhooks."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "examples": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "examples": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "Webhook": {
+      "type": "object",
+      "properties": {
+        "webhook_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the webhook."
+        },
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types delivered."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key the deliveries are signed with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the webhook was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "webhook_id",
+        "url",
+        "event_types",
+        "signing_key_id"
+      ],
+      "description": "A subscription of a URL to event types."
+    },
+    "WebhookList": {
+      "type": "object",
+      "properties": {
+        "webhooks": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/Webhook"
+          }
+        }
+      },
+      "required": [
+        "webhooks"
+      ],
+      "description": "The webhooks of an account."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "examples": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-create-webhook",
+        title: "Create a webhook",
+        description: "Subscribes a URL to the given event types. Klarna posts each such event to the URL, signed with the named signing key.",
+        api: "notifications",
+        tag: "Webhooks",
+        operation: "create_webhook",
+        method: "POST",
+        upstream_path: "/v1/notification/webhooks",
+        route: "/v1/v1/notification/webhooks",
+        params: &[],
+        body: Body::Required,
+        idempotency_key: true,
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        input_schema: r##"{
+  "type": "object",
+  "properties": {
+    "body": {
+      "$ref": "#/$defs/WebhookData",
+      "description": "The JSON request body."
+    },
+    "idempotency_key": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+    }
+  },
+  "required": [
+    "body"
+  ],
+  "additionalProperties": false,
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "enum": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "enum": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "WebhookData": {
+      "type": "object",
+      "properties": {
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types to deliver, each at most once."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key Klarna signs the deliveries with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        }
+      },
+      "required": [
+        "url",
+        "event_types",
+        "event_version",
+        "signing_key_id"
+      ],
+      "description": "A webhook to create."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "enum": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    }
+  }
+}"##,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/Webhook",
+      "description": "The new webhook."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    },
+    "idempotency_key": {
+      "type": "string",
+      "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "examples": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "examples": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "Webhook": {
+      "type": "object",
+      "properties": {
+        "webhook_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the webhook."
+        },
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types delivered."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key the deliveries are signed with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the webhook was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "webhook_id",
+        "url",
+        "event_types",
+        "signing_key_id"
+      ],
+      "description": "A subscription of a URL to event types."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "examples": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-get-webhook",
+        title: "Get a webhook",
+        description: "Returns one webhook of the account.",
+        api: "notifications",
+        tag: "Webhooks",
+        operation: "get_webhook",
+        method: "GET",
+        upstream_path: "/v1/notification/webhooks/{webhook_id}",
+        route: "/v1/v1/notification/webhooks/{webhook-id}",
+        params: &[
+            Param {
+                argument: "webhook_id",
+                wire_name: "webhook_id",
+                location: Location::Path,
+                required: true,
+            },
+        ],
+        body: Body::None,
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "webhook_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id). (the `webhook_id` path parameter)"
+    }
+  },
+  "required": [
+    "webhook_id"
+  ],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/Webhook",
+      "description": "The webhook."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "examples": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "examples": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "Webhook": {
+      "type": "object",
+      "properties": {
+        "webhook_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the webhook."
+        },
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types delivered."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key the deliveries are signed with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the webhook was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "webhook_id",
+        "url",
+        "event_types",
+        "signing_key_id"
+      ],
+      "description": "A subscription of a URL to event types."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "examples": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-delete-webhook",
+        title: "Delete a webhook",
+        description: "Ends the subscription; no more events are delivered to its URL.",
+        api: "notifications",
+        tag: "Webhooks",
+        operation: "delete_webhook",
+        method: "DELETE",
+        upstream_path: "/v1/notification/webhooks/{webhook_id}",
+        route: "/v1/v1/notification/webhooks/{webhook-id}",
+        params: &[
+            Param {
+                argument: "webhook_id",
+                wire_name: "webhook_id",
+                location: Location::Path,
+                required: true,
+            },
+        ],
+        body: Body::None,
+        idempotency_key: false,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "webhook_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id). (the `webhook_id` path parameter)"
+    }
+  },
+  "required": [
+    "webhook_id"
+  ],
+  "additionalProperties": false
+}"#,
+        output_schema: r#"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "type": "null",
+      "description": "The webhook is deleted."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ]
+}"#,
+    },
+    Tool {
+        name: "klarna-notifications-update-webhook",
+        title: "Update a webhook",
+        description: "Changes the fields sent (URL, event types, event version, signing key, status) and keeps the others. Moving a webhook to a new signing key is how keys are rotated.",
+        api: "notifications",
+        tag: "Webhooks",
+        operation: "update_webhook",
+        method: "PATCH",
+        upstream_path: "/v1/notification/webhooks/{webhook_id}",
+        route: "/v1/v1/notification/webhooks/{webhook-id}",
+        params: &[
+            Param {
+                argument: "webhook_id",
+                wire_name: "webhook_id",
+                location: Location::Path,
+                required: true,
+            },
+        ],
+        body: Body::Required,
+        idempotency_key: true,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        input_schema: r##"{
+  "type": "object",
+  "properties": {
+    "webhook_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the webhook (a krn:partner:global:notification:webhook:... id). (the `webhook_id` path parameter)"
+    },
+    "body": {
+      "$ref": "#/$defs/WebhookUpdate",
+      "description": "The JSON request body."
+    },
+    "idempotency_key": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+    }
+  },
+  "required": [
+    "webhook_id",
+    "body"
+  ],
+  "additionalProperties": false,
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "enum": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "enum": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "enum": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    },
+    "WebhookUpdate": {
+      "type": "object",
+      "properties": {
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types to deliver, each at most once."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key Klarna signs the deliveries with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        }
+      },
+      "description": "The fields of a webhook to change; those left out keep their value."
+    }
+  }
+}"##,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/Webhook",
+      "description": "The webhook as changed."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    },
+    "idempotency_key": {
+      "type": "string",
+      "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "EventType": {
+      "type": "string",
+      "examples": [
+        "payment.request.state-change.submitted",
+        "payment.request.state-change.prepared",
+        "payment.request.state-change.in-progress",
+        "payment.request.state-change.pending-confirmation",
+        "payment.request.state-change.canceled",
+        "payment.request.state-change.authorized",
+        "payment.request.state-change.expired",
+        "payment.request.state-change.declined",
+        "partner.account.state-change.operational",
+        "partner.account.product.payment.state-change.disabled",
+        "partner.account.product.payment.state-change.enabled"
+      ],
+      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+    },
+    "EventVersion": {
+      "type": "string",
+      "examples": [
+        "v1"
+      ],
+      "description": "The version of the event payloads a webhook receives."
+    },
+    "Webhook": {
+      "type": "object",
+      "properties": {
+        "webhook_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the webhook."
+        },
+        "url": {
+          "type": "string",
+          "description": "The HTTPS URL Klarna posts the events to."
+        },
+        "event_types": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/EventType"
+          },
+          "description": "The event types delivered."
+        },
+        "event_version": {
+          "$ref": "#/$defs/EventVersion"
+        },
+        "signing_key_id": {
+          "type": "string",
+          "description": "The signing key the deliveries are signed with."
+        },
+        "status": {
+          "$ref": "#/$defs/WebhookStatus"
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the webhook was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "webhook_id",
+        "url",
+        "event_types",
+        "signing_key_id"
+      ],
+      "description": "A subscription of a URL to event types."
+    },
+    "WebhookStatus": {
+      "type": "string",
+      "examples": [
+        "ENABLED",
+        "DISABLED"
+      ],
+      "description": "Whether a webhook delivers events."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-list-signing-keys",
+        title: "List signing keys",
+        description: "Returns the ids of the account's signing keys, without their secrets.",
+        api: "notifications",
+        tag: "WebhookSigningKeys",
+        operation: "list_signing_keys",
+        method: "GET",
+        upstream_path: "/v1/notification/signing-keys",
+        route: "/v1/v1/notification/signing-keys",
+        params: &[],
+        body: Body::None,
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {},
+  "required": [],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/SigningKeyList",
+      "description": "The account's signing keys."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "SigningKey": {
+      "type": "object",
+      "properties": {
+        "signing_key_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the key was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "signing_key_id"
+      ],
+      "description": "A signing key as listed, without its secret."
+    },
+    "SigningKeyList": {
+      "type": "object",
+      "properties": {
+        "signing_keys": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/SigningKey"
+          }
+        }
+      },
+      "required": [
+        "signing_keys"
+      ],
+      "description": "The signing keys of an account."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-create-signing-key",
+        title: "Create a signing key",
+        description: "Creates a signing key and returns its secret. This answer is the only time the secret is shown; keep it, for the receiver needs it to check signatures. An account holds at most 50 signing keys.",
+        api: "notifications",
+        tag: "WebhookSigningKeys",
+        operation: "create_signing_key",
+        method: "POST",
+        upstream_path: "/v1/notification/signing-keys",
+        route: "/v1/v1/notification/signing-keys",
+        params: &[],
+        body: Body::None,
+        idempotency_key: true,
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "idempotency_key": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+    }
+  },
+  "required": [],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/SigningKeyCreated",
+      "description": "The new key with its secret."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    },
+    "idempotency_key": {
+      "type": "string",
+      "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "SigningKeyCreated": {
+      "type": "object",
+      "properties": {
+        "signing_key_id": {
+          "type": "string",
+          "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
+        },
+        "signing_key": {
+          "type": "string",
+          "description": "The secret; the HMAC-SHA256 key is its UTF-8 bytes. Keep it secret, and keep it, since it cannot be read again.",
+          "format": "password"
+        },
+        "created_at": {
+          "type": "string",
+          "description": "When the key was created.",
+          "format": "date-time"
+        }
+      },
+      "required": [
+        "signing_key_id",
+        "signing_key"
+      ],
+      "description": "A new signing key with its secret, shown this once."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-notifications-delete-signing-key",
+        title: "Delete a signing key",
+        description: "Disables a signing key for good. Deliveries already signed with it keep its id; a receiver drops the key only once Klarna's retries of those have ended.",
+        api: "notifications",
+        tag: "WebhookSigningKeys",
+        operation: "delete_signing_key",
+        method: "DELETE",
+        upstream_path: "/v1/notification/signing-keys/{signing_key_id}",
+        route: "/v1/v1/notification/signing-keys/{signing-key-id}",
+        params: &[
+            Param {
+                argument: "signing_key_id",
+                wire_name: "signing_key_id",
+                location: Location::Path,
+                required: true,
+            },
+        ],
+        body: Body::None,
+        idempotency_key: false,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "signing_key_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the signing key (a krn:partner:global:notification:signing-key:... id). (the `signing_key_id` path parameter)"
+    }
+  },
+  "required": [
+    "signing_key_id"
+  ],
+  "additionalProperties": false
+}"#,
+        output_schema: r#"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "type": "null",
+      "description": "The key is deleted."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ]
+}"#,
+    },
 ];
 
 /// Calls the operation behind `tool` with `arguments`.
@@ -13620,6 +14619,30 @@ pub(crate) async fn call(
         }
         "klarna-payment-api-read-payment-chargeback" => {
             payment_api_read_payment_chargeback(upstream, arguments).await
+        }
+        "klarna-notifications-list-webhooks" => {
+            notifications_list_webhooks(upstream, arguments).await
+        }
+        "klarna-notifications-create-webhook" => {
+            notifications_create_webhook(upstream, arguments).await
+        }
+        "klarna-notifications-get-webhook" => {
+            notifications_get_webhook(upstream, arguments).await
+        }
+        "klarna-notifications-delete-webhook" => {
+            notifications_delete_webhook(upstream, arguments).await
+        }
+        "klarna-notifications-update-webhook" => {
+            notifications_update_webhook(upstream, arguments).await
+        }
+        "klarna-notifications-list-signing-keys" => {
+            notifications_list_signing_keys(upstream, arguments).await
+        }
+        "klarna-notifications-create-signing-key" => {
+            notifications_create_signing_key(upstream, arguments).await
+        }
+        "klarna-notifications-delete-signing-key" => {
+            notifications_delete_signing_key(upstream, arguments).await
         }
         _ => Err(Failure::unknown_tool(tool)),
     }
@@ -14578,4 +15601,165 @@ async fn payment_api_read_payment_chargeback(
     let mut output = Output::new(response.status(), response.idempotency_key());
     output.body(&response.into_inner())?;
     Ok(output)
+}
+
+/// `GET /v1/notification/webhooks`, through the generated client.
+async fn notifications_list_webhooks(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::Webhooks as _;
+        upstream.notifications.list_webhooks().await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `POST /v1/notification/webhooks`, through the generated client.
+async fn notifications_create_webhook(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let body: klarna_payments::notifications::models::WebhookData = arguments
+        .required("body")?;
+    let idempotency_key = arguments.idempotency_key()?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::Webhooks as _;
+        upstream
+            .notifications
+            .create_webhook(&body)
+            .idempotency_key(idempotency_key)
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `GET /v1/notification/webhooks/{webhook_id}`, through the generated client.
+async fn notifications_get_webhook(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let webhook_id: String = arguments.required("webhook_id")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::Webhooks as _;
+        upstream
+            .notifications
+            .get_webhook(&klarna_payments::notifications::WebhookId::new(webhook_id))
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `DELETE /v1/notification/webhooks/{webhook_id}`, through the generated client.
+async fn notifications_delete_webhook(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let webhook_id: String = arguments.required("webhook_id")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::Webhooks as _;
+        upstream
+            .notifications
+            .delete_webhook(&klarna_payments::notifications::WebhookId::new(webhook_id))
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    Ok(Output::new(response.status(), response.idempotency_key()))
+}
+
+/// `PATCH /v1/notification/webhooks/{webhook_id}`, through the generated client.
+async fn notifications_update_webhook(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let webhook_id: String = arguments.required("webhook_id")?;
+    let body: klarna_payments::notifications::models::WebhookUpdate = arguments
+        .required("body")?;
+    let idempotency_key = arguments.idempotency_key()?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::Webhooks as _;
+        upstream
+            .notifications
+            .update_webhook(
+                &klarna_payments::notifications::WebhookId::new(webhook_id),
+                &body,
+            )
+            .idempotency_key(idempotency_key)
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `GET /v1/notification/signing-keys`, through the generated client.
+async fn notifications_list_signing_keys(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::WebhookSigningKeys as _;
+        upstream.notifications.list_signing_keys().await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `POST /v1/notification/signing-keys`, through the generated client.
+async fn notifications_create_signing_key(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let idempotency_key = arguments.idempotency_key()?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::WebhookSigningKeys as _;
+        upstream
+            .notifications
+            .create_signing_key()
+            .idempotency_key(idempotency_key)
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `DELETE /v1/notification/signing-keys/{signing_key_id}`, through the generated client.
+async fn notifications_delete_signing_key(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let signing_key_id: String = arguments.required("signing_key_id")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_payments::notifications::WebhookSigningKeys as _;
+        upstream
+            .notifications
+            .delete_signing_key(
+                &klarna_payments::notifications::SigningKeyId::new(signing_key_id),
+            )
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    Ok(Output::new(response.status(), response.idempotency_key()))
 }

@@ -72,6 +72,8 @@ pub fn upstream(
         ordermanagement: klarna_ordermanagement::Client::from_runtime(regional.clone())
             .map_err(error)?,
         payments: klarna_payments::Client::from_runtime(regional).map_err(error)?,
+        notifications: klarna_payments::notifications::Client::from_config(payment_api.clone())
+            .map_err(error)?,
         payment_api: klarna_payments::payment_api::Client::from_config(payment_api)
             .map_err(error)?,
     })

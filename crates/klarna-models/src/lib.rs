@@ -14,3 +14,7 @@ pub mod payments;
 #[cfg(feature = "payment_api")]
 #[rustfmt::skip]
 pub mod payment_api;
+
+#[cfg(feature = "notifications")]
+#[rustfmt::skip]
+pub mod notifications;

@@ -1546,10 +1546,20 @@ impl<'de> Deserialize<'de> for PaymentRequestData {
 pub enum PaymentRequestState {
     /// `SUBMITTED`
     Submitted,
+    /// `PREPARED`
+    Prepared,
+    /// `IN_PROGRESS`
+    InProgress,
     /// `PENDING_CONFIRMATION`
     PendingConfirmation,
+    /// `CANCELED`
+    Canceled,
     /// `AUTHORIZED`
     Authorized,
+    /// `EXPIRED`
+    Expired,
+    /// `DECLINED`
+    Declined,
     /// A value this version of the SDK does not know, kept exactly as received.
     Unknown(String),
 }
@@ -1559,8 +1569,13 @@ impl PaymentRequestState {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Submitted => "SUBMITTED",
+            Self::Prepared => "PREPARED",
+            Self::InProgress => "IN_PROGRESS",
             Self::PendingConfirmation => "PENDING_CONFIRMATION",
+            Self::Canceled => "CANCELED",
             Self::Authorized => "AUTHORIZED",
+            Self::Expired => "EXPIRED",
+            Self::Declined => "DECLINED",
             Self::Unknown(value) => value,
         }
     }
@@ -1570,8 +1585,13 @@ impl From<&str> for PaymentRequestState {
     fn from(value: &str) -> Self {
         match value {
             "SUBMITTED" => Self::Submitted,
+            "PREPARED" => Self::Prepared,
+            "IN_PROGRESS" => Self::InProgress,
             "PENDING_CONFIRMATION" => Self::PendingConfirmation,
+            "CANCELED" => Self::Canceled,
             "AUTHORIZED" => Self::Authorized,
+            "EXPIRED" => Self::Expired,
+            "DECLINED" => Self::Declined,
             other => Self::Unknown(other.to_owned()),
         }
     }

@@ -1187,5 +1187,8 @@ pub enum UpdateCustomerTokenStatusError {
 #[rustfmt::skip]
 pub mod payment_api;
 
+#[rustfmt::skip]
+pub mod notifications;
+
 #[cfg(feature = "test-util")]
 pub mod mock;

@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 // The transport (`server`, `http`) knows nothing of Klarna; the router
-// takes each parsed request to the API below it (`orders`, `payment_api`).
+// takes each parsed request to the API below it (`orders`, `payment_api`,
+// `notifications`). `delivery` sends the Notification API's webhooks.
+mod delivery;
 mod http;
+mod notifications;
 mod orders;
 mod payment_api;
 mod router;
@@ -17,21 +20,24 @@ use std::time::Duration;
 use klarna_models::ordermanagement::MerchantOrderDto;
 use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
 
+pub use crate::delivery::WebhookDelivery;
 pub use crate::orders::{physical_line, Allocation, NewOrder};
 pub use crate::router::LoggedRequest;
 use crate::router::Router;
 use crate::server::{Limits, Server};
 
-/// A running stand-in for Klarna's Order Management API v1 and global
-/// Payment API, on `127.0.0.1` and a port of its own unless
-/// [`Builder::bind`] says otherwise.
+/// A running stand-in for Klarna's Order Management API v1, the global
+/// Payment API and its Notification API (webhooks, delivered signed), on
+/// `127.0.0.1` and a port of its own unless [`Builder::bind`] says
+/// otherwise.
 ///
 /// Start one per test with [`Sandbox::start`] (or [`Sandbox::builder`] for
 /// other limits), seed orders with [`Sandbox::add_order`], point a client
 /// at [`Sandbox::base_url`], and read the state back with
 /// [`Sandbox::order`]. Payment API clients create their payment requests
 /// themselves; [`Sandbox::authorize_payment_request`] plays the buyer.
-/// Dropping it stops the server and closes every connection.
+/// Dropping it stops the server, closes every connection and ends the
+/// webhook deliveries still pending.
 pub struct Sandbox {
     // Declared first, so dropped first: the server stops, and its
     // connections close, before the state goes.
@@ -144,7 +150,7 @@ impl Builder {
             base_url(bound.local_addr()),
             self.idempotency_retention,
             self.idempotency_keys_per_resource,
-        ));
+        )?);
         let server = bound.serve(router.clone());
         Ok(Sandbox {
             _server: server,
@@ -238,7 +244,9 @@ impl Sandbox {
     /// `None` when there is no such payment request, it is not `SUBMITTED`,
     /// or the sandbox already handed out 100 000 tokens.
     pub fn authorize_payment_request(&self, payment_request_id: &str) -> Option<String> {
-        self.router.payments().authorize(payment_request_id)
+        let token = self.router.payments().authorize(payment_request_id);
+        self.router.announce_changes();
+        token
     }
 
     /// The payment request as `GET /v1/payment/requests/{payment_request_id}`
@@ -304,6 +312,29 @@ impl Sandbox {
     /// Every request read so far, oldest first (the latest 10 000).
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.router.logged()
+    }
+
+    /// Every webhook delivery attempt so far, oldest first (the last 10 000).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.router.deliveries().attempts()
+    }
+
+    /// Waits until `count` webhook delivery attempts were made or `timeout`
+    /// passed, and returns the attempts made by then.
+    pub fn wait_for_webhook_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<WebhookDelivery> {
+        self.router.deliveries().wait_for(count, timeout)
+    }
+
+    /// The delays before each retry of a webhook delivery that was not
+    /// answered 200, 201, 202 or 204: one retry per delay, at most 10, each
+    /// at most 10 s. By default 50, 100, 200 and 400 ms; `&[]` never
+    /// retries.
+    pub fn set_webhook_retry_delays(&self, delays: &[Duration]) {
+        self.router.deliveries().set_delays(delays);
     }
 }
 

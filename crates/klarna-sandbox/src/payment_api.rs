@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{Request, Response};
+use crate::notifications::StateChange;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
 
 /// The region part of the identifiers handed out, as in the page's examples.
@@ -276,6 +277,8 @@ pub(crate) struct Payments {
     refund_owner: HashMap<String, String>,
     chargeback_owner: HashMap<String, String>,
     idempotent: PaymentReplays,
+    /// State changes not yet turned into webhook events.
+    pub(crate) state_changes: Vec<StateChange>,
 }
 
 /// First answers to idempotency keys, per (partner account, resource), by
@@ -296,6 +299,7 @@ impl Payments {
             refund_owner: HashMap::new(),
             chargeback_owner: HashMap::new(),
             idempotent: Replays::new(retention, keys_per_resource),
+            state_changes: Vec::new(),
         }
     }
 
@@ -314,6 +318,12 @@ impl Payments {
         record.state = RequestState::PendingConfirmation;
         record.state_since = at;
         record.updated_at = at;
+        let change = StateChange::new(
+            &record.account,
+            &record.render(),
+            Some(PaymentRequestState::Submitted),
+        );
+        self.state_changes.push(change);
         let token = uuid_v4();
         self.tokens.insert(
             token.clone(),
@@ -545,6 +555,8 @@ impl Payments {
             transaction_id: None,
         };
         let response = json(201, &record.render());
+        let change = StateChange::new(account, &record.render(), None);
+        self.state_changes.push(change);
         self.requests.insert(id, record);
         response
     }
@@ -700,6 +712,12 @@ impl Payments {
         record.updated_at = at;
         record.transaction_id = Some(transaction_id.clone());
         let response = json(200, &record.render());
+        let change = StateChange::new(
+            account,
+            &record.render(),
+            Some(PaymentRequestState::PendingConfirmation),
+        );
+        self.state_changes.push(change);
         self.transactions.insert(transaction_id, transaction);
         if let Some(t) = self.tokens.get_mut(token) {
             t.state = TokenState::Confirmed(response.clone());
@@ -738,6 +756,12 @@ impl Payments {
             record.state = RequestState::Submitted;
             record.state_since = at;
             record.updated_at = at;
+            let change = StateChange::new(
+                account,
+                &record.render(),
+                Some(PaymentRequestState::PendingConfirmation),
+            );
+            self.state_changes.push(change);
             if let Some(t) = self.tokens.get_mut(token) {
                 t.state = TokenState::Cancelled;
             }

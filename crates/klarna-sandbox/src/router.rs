@@ -8,10 +8,13 @@
 //! [`Router::dispatch`] and [`Api::error`].
 
 use std::collections::VecDeque;
+use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::delivery::Deliveries;
 use crate::http::{Refusal, Request, Response};
+use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
 use crate::payment_api::{self, Payments};
 use crate::server::{Outcome, Service};
@@ -47,6 +50,7 @@ pub(crate) struct Faults {
 enum Api {
     OrderManagement,
     Payment,
+    Notification,
 }
 
 impl Api {
@@ -54,7 +58,11 @@ impl Api {
     /// a path of no API, and for bytes whose path could not be read: its
     /// errors were the sandbox's first shape.
     fn of(path: Option<&str>) -> Api {
-        if path.is_some_and(|path| path.starts_with(payment_api::PREFIX)) {
+        let under = |prefix: &str| path.is_some_and(|path| path.starts_with(prefix));
+        // The Notification API's prefix lies inside the Payment API's.
+        if under(notifications::PREFIX) {
+            Api::Notification
+        } else if under(payment_api::PREFIX) {
             Api::Payment
         } else {
             Api::OrderManagement
@@ -81,6 +89,14 @@ impl Api {
                 };
                 payment_api::error(status, code, message)
             }
+            Api::Notification => {
+                let code = match status {
+                    408 => "REQUEST_TIMEOUT",
+                    503 => "TEMPORARILY_UNAVAILABLE",
+                    _ => "VALIDATION_ERROR",
+                };
+                notifications::error(status, code, message)
+            }
         }
     }
 }
@@ -91,11 +107,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Both APIs' state, the fault knobs and the request log.
+/// The APIs' state, the webhook sender, the fault knobs and the request
+/// log.
 pub(crate) struct Router {
     base_url: String,
     orders: Mutex<State>,
     payments: Mutex<Payments>,
+    notifications: Mutex<Notifications>,
+    /// The webhook sender thread (`delivery.rs`); it stops when the router
+    /// is dropped.
+    deliveries: Deliveries,
     faults: Mutex<Faults>,
     log: Mutex<VecDeque<LoggedRequest>>,
 }
@@ -103,15 +124,22 @@ pub(crate) struct Router {
 impl Router {
     /// `base_url` goes into the `Location` headers; idempotency keys are
     /// kept for `retention`, at most `keys_per_resource` per order or
-    /// Payment API resource.
-    pub(crate) fn new(base_url: String, retention: Duration, keys_per_resource: usize) -> Self {
-        Router {
+    /// Payment or Notification API resource. Fails only when the webhook
+    /// sender thread cannot be started.
+    pub(crate) fn new(
+        base_url: String,
+        retention: Duration,
+        keys_per_resource: usize,
+    ) -> io::Result<Self> {
+        Ok(Router {
             base_url,
             orders: Mutex::new(State::new(retention, keys_per_resource)),
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
+            notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
+            deliveries: Deliveries::start()?,
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
-        }
+        })
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -124,6 +152,14 @@ impl Router {
 
     pub(crate) fn payments(&self) -> MutexGuard<'_, Payments> {
         lock(&self.payments)
+    }
+
+    pub(crate) fn notifications(&self) -> MutexGuard<'_, Notifications> {
+        lock(&self.notifications)
+    }
+
+    pub(crate) fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -146,7 +182,13 @@ impl Router {
     fn dispatch(&self, api: Api, request: &Request) -> Response {
         match api {
             Api::OrderManagement => self.orders().handle(request, &self.base_url),
-            Api::Payment => self.payments().handle(request),
+            Api::Payment => {
+                let response = self.payments().handle(request);
+                // The state changes it made become signed webhook events.
+                self.announce_changes();
+                response
+            }
+            Api::Notification => self.notifications().handle(request),
         }
     }
 }

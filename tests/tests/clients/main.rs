@@ -8,6 +8,7 @@ mod edges;
 mod fake_client;
 mod guides_end_to_end;
 mod mock;
+mod notifications_client;
 mod ordermanagement_client;
 mod payment_api_client;
 mod payments_client;

@@ -271,5 +271,5 @@ fn webhook_events() {
 
     // Parsing the raw bytes, as a webhook receiver does, gives the same.
     let body = include_bytes!("../../fixtures/payment-api/webhook.payment_request_authorized.json");
-    assert_eq!(WebhookEvent::from_slice(body).unwrap(), authorized);
+    assert_eq!(WebhookEvent::parse_unverified(body).unwrap(), authorized);
 }
