@@ -407,7 +407,7 @@ fn body_field_type(api: &Api, ty: &TypeRef) -> TokenStream {
 
 /// The parameters a caller must give, in argument order: path parameters,
 /// then required query and header parameters. The required body follows.
-fn required_params(op: &Operation) -> impl Iterator<Item = &Param> {
+pub fn required_params(op: &Operation) -> impl Iterator<Item = &Param> {
     op.params
         .iter()
         .filter(|p| p.location == ParamLocation::Path)

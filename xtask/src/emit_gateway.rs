@@ -22,6 +22,7 @@ use quote::{format_ident, quote};
 use serde_json::{json, Map, Value};
 
 use crate::config::ApiConfig;
+use crate::emit_client;
 use crate::emit_models::{field_ident, type_ident, type_tokens};
 use crate::model::{
     Api, Doc, Operation, Outcome, Param, ParamLocation, ResponseBody, TypeId, TypeKind, TypeRef,
@@ -509,29 +510,14 @@ fn headers_schema(success: &Outcome) -> Value {
     Value::Object(object)
 }
 
-/// What a value of `ty` is, once aliases are seen through.
-fn unalias<'a>(api: &'a Api, ty: &'a TypeRef) -> &'a TypeRef {
-    let mut ty = ty;
-    for _ in 0..32 {
-        match ty {
-            TypeRef::Named(id) => match &api.types[*id].kind {
-                TypeKind::Alias(target) => ty = target,
-                _ => break,
-            },
-            _ => break,
-        }
-    }
-    ty
-}
-
 /// How a parameter's owned value, read from the arguments, is handed to
 /// the client method, whose argument types `emit_client` decides.
 fn passed(api: &Api, ty: &TypeRef, required: bool, value: TokenStream) -> TokenStream {
     let borrowed = matches!(
-        unalias(api, ty),
+        api.unalias(ty),
         TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_)
     );
-    match (required, unalias(api, ty)) {
+    match (required, api.unalias(ty)) {
         (true, _) if borrowed => quote! { &#value },
         (true, _) => value,
         (false, TypeRef::String | TypeRef::Vec(_)) => quote! { #value.as_deref() },
@@ -542,7 +528,7 @@ fn passed(api: &Api, ty: &TypeRef, required: bool, value: TokenStream) -> TokenS
 
 /// The owned Rust type a parameter is read into.
 fn owned_type(api: &Api, ty: &TypeRef, models: &TokenStream) -> TokenStream {
-    type_tokens(api, unalias(api, ty), models)
+    type_tokens(api, api.unalias(ty), models)
 }
 
 /// The call of the generated client method, the one place that knows its
@@ -571,16 +557,7 @@ fn client_call(config: &ApiConfig, api: &Api, index: usize) -> TokenStream {
             None => passed(api, &p.ty, p.required, quote! { #ident }),
         }
     };
-    let required = op
-        .params
-        .iter()
-        .filter(|p| p.location == ParamLocation::Path)
-        .chain(
-            op.params
-                .iter()
-                .filter(|p| p.location != ParamLocation::Path && p.required),
-        );
-    let mut args: Vec<TokenStream> = required.map(value).collect();
+    let mut args: Vec<TokenStream> = emit_client::required_params(op).map(value).collect();
     if op.body.as_ref().is_some_and(|b| b.required) {
         args.push(quote! { &body });
     }
