@@ -84,7 +84,7 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
         //! generated client that serves it.
         #skipped_doc
 
-        use crate::table::{Arguments, Body, Failure, Location, Output, Param, Tool};
+        use crate::table::{Arguments, Body, Failure, Kind, Location, Output, Param, Tool};
 
         /// A client per API, each configured for its own base URL and
         /// credentials.
@@ -172,8 +172,33 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
             ParamLocation::Query => quote! { Location::Query },
             ParamLocation::Header => quote! { Location::Header },
         };
+        // The REST adapter's name: the route's placeholder (as
+        // `route_path` writes it), or the query parameter or header itself.
+        let rest_name = match p.location {
+            ParamLocation::Path => argument.replace('_', "-"),
+            ParamLocation::Query | ParamLocation::Header => p.wire_name.clone(),
+        };
+        let kind = match api.unalias(&p.ty) {
+            TypeRef::Bool => quote! { Kind::Boolean },
+            TypeRef::I32 | TypeRef::I64 => quote! { Kind::Integer },
+            TypeRef::F32 | TypeRef::F64 => quote! { Kind::Number },
+            TypeRef::String => quote! { Kind::String },
+            TypeRef::Named(id) if matches!(api.types[*id].kind, TypeKind::StringEnum(_)) => {
+                quote! { Kind::String }
+            }
+            _ => quote! { Kind::Json },
+        };
         let required = p.required;
-        quote! { Param { argument: #argument, wire_name: #wire_name, location: #location, required: #required } }
+        quote! {
+            Param {
+                argument: #argument,
+                wire_name: #wire_name,
+                rest_name: #rest_name,
+                location: #location,
+                kind: #kind,
+                required: #required,
+            }
+        }
     });
     let body = match &op.body {
         None => quote! { Body::None },
@@ -217,6 +242,7 @@ fn route_path(op: &Operation) -> String {
         .map(|part| match part {
             crate::model::PathPart::Literal(text) => text.clone(),
             crate::model::PathPart::Param(i) => {
+                // Keep in step with `rest_name` in `entry`.
                 format!("{{{}}}", argument(&op.params[*i]).replace('_', "-"))
             }
         })
@@ -655,13 +681,14 @@ fn dispatch_function(
         let headers = success.headers.iter().map(|h| {
             let field = field_ident(&h.field);
             let name = bare(&h.field);
+            let wire_name = &h.wire_name;
             let text = match (h.id_type.is_some(), h.required) {
                 (true, true) => quote! { Some(value.#field.into_string()) },
                 (true, false) => quote! { value.#field.map(|id| id.into_string()) },
                 (false, true) => quote! { Some(value.#field) },
                 (false, false) => quote! { value.#field },
             };
-            quote! { output.header(#name, #text); }
+            quote! { output.header(#name, #wire_name, #text); }
         });
         let body = success
             .body

@@ -49,8 +49,47 @@ pub struct Param {
     pub argument: &'static str,
     /// Its name at Klarna (`order_id`, `Klarna-Partner-Account`).
     pub wire_name: &'static str,
+    /// Its name at the REST adapter: the route's placeholder for a path
+    /// parameter (`order-id`), else the wire name.
+    pub rest_name: &'static str,
     pub location: Location,
+    /// What its value is, to read it from the text of a URL or header.
+    pub kind: Kind,
     pub required: bool,
+}
+
+/// The JSON type of a parameter's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    /// Anything else (a list, an object): the text is read as JSON.
+    Json,
+}
+
+impl Kind {
+    /// The argument value of a parameter written as text in a URL or a
+    /// header. Text that does not fit the kind stays a string, so the
+    /// argument check names the parameter and what it expected.
+    pub fn value_of(self, text: &str) -> Value {
+        let parsed = match self {
+            Kind::String => None,
+            Kind::Integer | Kind::Number => text
+                .parse::<serde_json::Number>()
+                .ok()
+                .filter(|n| self == Kind::Number || !n.is_f64())
+                .map(Value::Number),
+            Kind::Boolean => match text {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            Kind::Json => serde_json::from_str(text).ok(),
+        };
+        parsed.unwrap_or_else(|| Value::String(text.to_owned()))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,8 +173,18 @@ fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, Failure> {
 pub struct Output {
     status: u16,
     body: Value,
-    headers: Map<String, Value>,
+    headers: Vec<Header>,
     idempotency_key: Option<String>,
+}
+
+/// A documented response header and its value.
+#[derive(Debug)]
+pub struct Header {
+    /// Its key in the tool result (`capture_id`).
+    pub field: &'static str,
+    /// Its name on the wire (`Capture-Id`).
+    pub wire_name: &'static str,
+    pub value: String,
 }
 
 impl Output {
@@ -143,7 +192,7 @@ impl Output {
         Output {
             status,
             body: Value::Null,
-            headers: Map::new(),
+            headers: Vec::new(),
             idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
         }
     }
@@ -155,9 +204,13 @@ impl Output {
     }
 
     /// A documented header; an absent one is left out.
-    pub fn header(&mut self, name: &str, value: Option<String>) {
+    pub fn header(&mut self, field: &'static str, wire_name: &'static str, value: Option<String>) {
         if let Some(value) = value {
-            self.headers.insert(name.to_owned(), Value::String(value));
+            self.headers.push(Header {
+                field,
+                wire_name,
+                value,
+            });
         }
     }
 
@@ -165,12 +218,30 @@ impl Output {
         self.status
     }
 
+    /// The decoded body; `null` for an operation without one.
+    pub fn body_json(&self) -> &Value {
+        &self.body
+    }
+
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
     /// The structured content of the tool result.
     pub fn to_json(&self) -> Value {
         let mut object = Map::new();
         object.insert("status".into(), json!(self.status));
         object.insert("body".into(), self.body.clone());
-        object.insert("headers".into(), Value::Object(self.headers.clone()));
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| (h.field.to_owned(), json!(h.value)))
+            .collect();
+        object.insert("headers".into(), Value::Object(headers));
         if let Some(key) = &self.idempotency_key {
             object.insert("idempotency_key".into(), json!(key));
         }
@@ -197,7 +268,9 @@ pub enum Failure {
 #[derive(Debug)]
 pub struct UpstreamError {
     /// `api` (a documented error status), `unexpected_status`, `decode`,
-    /// `no_response` or `not_sent`.
+    /// `incomplete_response` (a status, then the body broke off),
+    /// `timeout` or `no_response` (sent, and no status came back), or
+    /// `not_sent`.
     pub kind: &'static str,
     pub status: Option<u16>,
     pub error_code: Option<String>,
@@ -229,7 +302,9 @@ impl Failure {
     pub fn upstream<E>(error: klarna_runtime::Error<E>) -> Self {
         let kind = match error.kind() {
             ErrorKind::NotSent(_) => "not_sent",
+            ErrorKind::NoResponse(e) if e.is_timeout() => "timeout",
             ErrorKind::NoResponse(_) => "no_response",
+            ErrorKind::IncompleteResponse { .. } => "incomplete_response",
             ErrorKind::Api(_) => "api",
             ErrorKind::UnexpectedStatus(_) => "unexpected_status",
             ErrorKind::Decode { .. } => "decode",
@@ -283,6 +358,8 @@ impl Failure {
                     "error_code": e.error_code.clone().unwrap_or_else(|| match e.kind {
                         "not_sent" => "NOT_SENT".to_owned(),
                         "no_response" => "NO_RESPONSE".to_owned(),
+                        "timeout" => "TIMEOUT".to_owned(),
+                        "incomplete_response" => "INCOMPLETE_RESPONSE".to_owned(),
                         "decode" => "UNDECODABLE_RESPONSE".to_owned(),
                         _ => "UPSTREAM_ERROR".to_owned(),
                     }),

@@ -4,7 +4,7 @@
 //! APIs, with its schemas, hints and REST route, and the call of the
 //! generated client that serves it.
 
-use crate::table::{Arguments, Body, Failure, Location, Output, Param, Tool};
+use crate::table::{Arguments, Body, Failure, Kind, Location, Output, Param, Tool};
 
 /// A client per API, each configured for its own base URL and
 /// credentials.
@@ -36,13 +36,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "klarna_integrator",
                 wire_name: "Klarna-Integrator",
+                rest_name: "Klarna-Integrator",
                 location: Location::Header,
+                kind: Kind::String,
                 required: false,
             },
         ],
@@ -840,7 +844,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -909,7 +915,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -1157,7 +1165,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -1536,7 +1546,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -1866,13 +1878,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "capture_id",
                 wire_name: "capture_id",
+                rest_name: "capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2253,13 +2269,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "capture_id",
                 wire_name: "capture_id",
+                rest_name: "capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2353,13 +2373,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "capture_id",
                 wire_name: "capture_id",
+                rest_name: "capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2457,13 +2481,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "capture_id",
                 wire_name: "capture_id",
+                rest_name: "capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2613,13 +2641,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "capture_id",
                 wire_name: "capture_id",
+                rest_name: "capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2693,7 +2725,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2836,7 +2870,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2905,7 +2941,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -2995,7 +3033,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -3261,13 +3301,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "refund_id",
                 wire_name: "refund_id",
+                rest_name: "refund-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -3520,7 +3564,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -3589,7 +3635,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -3734,7 +3782,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "order_id",
                 wire_name: "order_id",
+                rest_name: "order-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -4456,7 +4506,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "session_id",
                 wire_name: "session_id",
+                rest_name: "session-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -5024,7 +5076,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "session_id",
                 wire_name: "session_id",
+                rest_name: "session-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -5613,7 +5667,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "authorization_token",
                 wire_name: "authorizationToken",
+                rest_name: "authorization-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -5673,7 +5729,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "authorization_token",
                 wire_name: "authorizationToken",
+                rest_name: "authorization-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -6256,7 +6314,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "authorization_token",
                 wire_name: "authorizationToken",
+                rest_name: "authorization-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -6613,7 +6673,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "customer_token",
                 wire_name: "customerToken",
+                rest_name: "customer-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -6744,7 +6806,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "customer_token",
                 wire_name: "customerToken",
+                rest_name: "customer-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -7196,7 +7260,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "customer_token",
                 wire_name: "customerToken",
+                rest_name: "customer-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -7958,7 +8024,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "payment_request_id",
                 wire_name: "payment_request_id",
+                rest_name: "payment-request-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -8446,7 +8514,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "payment_request_id",
                 wire_name: "payment_request_id",
+                rest_name: "payment-request-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -9133,7 +9203,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "payment_confirmation_token",
                 wire_name: "payment_confirmation_token",
+                rest_name: "payment-confirmation-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -9672,7 +9744,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "payment_confirmation_token",
                 wire_name: "payment_confirmation_token",
+                rest_name: "payment-confirmation-token",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -10160,13 +10234,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_transaction_id",
                 wire_name: "payment_transaction_id",
+                rest_name: "payment-transaction-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -10820,13 +10898,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_transaction_id",
                 wire_name: "payment_transaction_id",
+                rest_name: "payment-transaction-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -11510,13 +11592,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_transaction_id",
                 wire_name: "payment_transaction_id",
+                rest_name: "payment-transaction-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -11879,13 +11965,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_transaction_id",
                 wire_name: "payment_transaction_id",
+                rest_name: "payment-transaction-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -12108,13 +12198,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_transaction_id",
                 wire_name: "payment_transaction_id",
+                rest_name: "payment-transaction-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -12777,13 +12871,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_capture_id",
                 wire_name: "payment_capture_id",
+                rest_name: "payment-capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -12995,13 +13093,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_capture_id",
                 wire_name: "payment_capture_id",
+                rest_name: "payment-capture-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -13224,13 +13326,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_refund_id",
                 wire_name: "payment_refund_id",
+                rest_name: "payment-refund-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -13374,13 +13480,17 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "account_id",
                 wire_name: "account_id",
+                rest_name: "account-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
             Param {
                 argument: "payment_chargeback_id",
                 wire_name: "payment_chargeback_id",
+                rest_name: "payment-chargeback-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -13872,7 +13982,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "webhook_id",
                 wire_name: "webhook_id",
+                rest_name: "webhook-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -14008,7 +14120,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "webhook_id",
                 wire_name: "webhook_id",
+                rest_name: "webhook-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -14068,7 +14182,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "webhook_id",
                 wire_name: "webhook_id",
+                rest_name: "webhook-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -14442,7 +14558,9 @@ pub const TOOLS: &[Tool] = &[
             Param {
                 argument: "signing_key_id",
                 wire_name: "signing_key_id",
+                rest_name: "signing-key-id",
                 location: Location::Path,
+                kind: Kind::String,
                 required: true,
             },
         ],
@@ -14753,8 +14871,8 @@ async fn ordermanagement_capture_order(
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());
     let value = response.into_inner();
-    output.header("capture_id", Some(value.capture_id.into_string()));
-    output.header("location", Some(value.location));
+    output.header("capture_id", "Capture-Id", Some(value.capture_id.into_string()));
+    output.header("location", "Location", Some(value.location));
     Ok(output)
 }
 
@@ -14974,8 +15092,8 @@ async fn ordermanagement_refund_order(
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());
     let value = response.into_inner();
-    output.header("location", Some(value.location));
-    output.header("refund_id", Some(value.refund_id.into_string()));
+    output.header("location", "Location", Some(value.location));
+    output.header("refund_id", "Refund-Id", Some(value.refund_id.into_string()));
     Ok(output)
 }
 
