@@ -84,7 +84,9 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
         //! generated client that serves it.
         #skipped_doc
 
-        use crate::table::{Arguments, Body, Failure, Kind, Location, Output, Param, Tool};
+        use crate::table::{
+            Arguments, Body, Failure, Kind, Location, Output, Param, ResponseHeader, Tool,
+        };
 
         /// A client per API, each configured for its own base URL and
         /// credentials.
@@ -205,6 +207,21 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
         Some(b) if b.required => quote! { Body::Required },
         Some(_) => quote! { Body::Optional },
     };
+    let success = &op.successes[0];
+    let status = match success.status {
+        crate::model::Status::Code(code) => code,
+        // `2XX`: the table's operations document one status; a range
+        // stands for its first code.
+        crate::model::Status::Range(digit) => digit * 100,
+        crate::model::Status::Default => 200,
+    };
+    let status = proc_macro2::Literal::u16_unsuffixed(status);
+    let response_headers = success.headers.iter().map(|h| {
+        let field = bare(&h.field);
+        let wire_name = &h.wire_name;
+        let required = h.required;
+        quote! { ResponseHeader { field: #field, wire_name: #wire_name, required: #required } }
+    });
     let idempotency_key = op.idempotency_key;
     let read_only = op.read_only;
     let idempotent = op.idempotent;
@@ -224,6 +241,8 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
             route: #route,
             params: &[#(#params),*],
             body: #body,
+            status: #status,
+            response_headers: &[#(#response_headers),*],
             idempotency_key: #idempotency_key,
             read_only: #read_only,
             destructive: #destructive,

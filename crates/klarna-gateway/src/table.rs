@@ -30,6 +30,11 @@ pub struct Tool {
     pub route: &'static str,
     pub params: &'static [Param],
     pub body: Body,
+    /// The status of success the spec documents.
+    pub status: u16,
+    /// The headers of a success the spec documents, in the order of the
+    /// result's `headers`.
+    pub response_headers: &'static [ResponseHeader],
     /// Takes `Klarna-Idempotency-Key` (the `idempotency_key` argument).
     pub idempotency_key: bool,
     pub read_only: bool,
@@ -55,6 +60,16 @@ pub struct Param {
     pub location: Location,
     /// What its value is, to read it from the text of a URL or header.
     pub kind: Kind,
+    pub required: bool,
+}
+
+/// A documented header of a successful response.
+#[derive(Debug)]
+pub struct ResponseHeader {
+    /// Its key in the tool result's `headers` (`capture_id`).
+    pub field: &'static str,
+    /// Its name on the wire (`Capture-Id`).
+    pub wire_name: &'static str,
     pub required: bool,
 }
 
