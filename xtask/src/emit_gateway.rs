@@ -77,6 +77,11 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
         let name = type_ident(&api.client.name);
         quote! { #[doc = #doc] pub #field: #client::#name, }
     });
+    let base_url_arms = apis.iter().map(|(config, _)| {
+        let module = config.module;
+        let field = field_ident(config.module);
+        quote! { #module => Some(self.#field.runtime().base_url()), }
+    });
     let skipped_doc = skipped_doc(&skipped);
     Ok(quote! {
         //! The gateway's operation table: one tool per operation of the SDK's
@@ -92,6 +97,16 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
         /// credentials.
         #[derive(Clone, Debug)]
         pub struct Upstream { #(#upstream_fields)* }
+
+        impl Upstream {
+            /// The base URL the client of `api` (a tool's `api`) calls.
+            pub fn base_url(&self, api: &str) -> Option<&str> {
+                match api {
+                    #(#base_url_arms)*
+                    _ => None,
+                }
+            }
+        }
 
         /// Every operation the gateway can expose, in spec order.
         pub const TOOLS: &[Tool] = &[#(#entries),*];

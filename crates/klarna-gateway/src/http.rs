@@ -92,13 +92,20 @@ impl HttpOptions {
     }
 }
 
-/// The axum router serving `gateway` at [`MCP_PATH`].
-pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
+/// The names a request's `Host` (and a browser's `Origin`) may carry: the
+/// loopback names, the address bound, and the hosts allowed by flag.
+pub(crate) fn allowed_hosts(options: &HttpOptions) -> Vec<String> {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     if !options.bind.ip().is_unspecified() && !options.bind.ip().is_loopback() {
         hosts.push(options.bind.ip().to_string());
     }
     hosts.extend(options.allowed_hosts.iter().cloned());
+    hosts
+}
+
+/// The axum router serving `gateway` at [`MCP_PATH`].
+pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
+    let hosts = allowed_hosts(options);
     // Browsers send `Origin`; only pages served from loopback (and the
     // hosts allowed above) may call. Clients that are not browsers send
     // none and pass.
@@ -132,7 +139,11 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
 
 /// 401 unless the request carries `Authorization: Bearer <token>`; the
 /// request then reaches nothing behind this layer.
-async fn require_token(State(token): State<Token>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_token(
+    State(token): State<Token>,
+    request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod mcp;
+pub mod rest;
 pub mod surface;
 pub mod table;
 #[rustfmt::skip]
@@ -9,6 +10,7 @@ pub mod tools;
 pub mod upstream;
 
 pub use mcp::McpGateway;
+pub use rest::RestGateway;
 pub use surface::Surface;
 pub use table::Tool;
 pub use tools::{Upstream, TOOLS};

@@ -1,10 +1,14 @@
-//! `klarna-gateway`: the MCP adapter on `127.0.0.1:9090` (`/mcp`), or on
-//! standard input and output with `mcp --stdio`. Run with `--help`.
+//! `klarna-gateway`: the MCP adapter on `127.0.0.1:9090` (`/mcp`) and the
+//! REST adapter on `127.0.0.1:8080` (`/v1/...`), or MCP on standard input
+//! and output with `mcp --stdio`. Run with `--help`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use axum::Router;
 use klarna_gateway::http::{self, HttpOptions, Token, DEFAULT_MCP_ADDR, TOKEN_VAR};
+use klarna_gateway::rest::{self, RestGateway, DEFAULT_REST_ADDR};
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_runtime::{Credentials, Environment, Region};
@@ -12,15 +16,22 @@ use klarna_sandbox::{physical_line, NewOrder, Sandbox};
 use rmcp::ServiceExt;
 
 const USAGE: &str = "\
-usage: klarna-gateway [mcp] [options]
+usage: klarna-gateway [mcp] [rest] [options]
 
-Serves Klarna's Order Management Captures operations as MCP tools, through
-the Klarna Rust SDK's generated clients.
+Serves Klarna's Order Management Captures operations as MCP tools and as
+REST resources, through the Klarna Rust SDK's generated clients. Without
+`mcp` or `rest` (or their address flags) both adapters run.
 
-transport:
-  --mcp ADDR            streamable HTTP at http://ADDR/mcp (default 127.0.0.1:9090)
+adapters:
+  mcp                   the MCP adapter
+  rest                  the REST adapter
+  --mcp ADDR            MCP over streamable HTTP at http://ADDR/mcp (default 127.0.0.1:9090)
   --stdio               MCP on standard input and output instead
+  --rest ADDR           REST at http://ADDR/v1/... (default 127.0.0.1:8080);
+                        its OpenAPI document at /v1/openapi.json
   --allowed-host HOST   also accept this Host header (repeatable)
+  --timeout SECONDS     the longest one call to Klarna may take, retries
+                        included (default 60); then REST answers 504
 upstream (one of):
   --sandbox             an in-process klarna-sandbox with a seeded order (prints its id)
   --upstream URL        any base URL, with the credentials from the environment
@@ -39,7 +50,10 @@ environment:
 
 struct Options {
     stdio: bool,
-    mcp: SocketAddr,
+    /// Where each adapter listens; `None` when it does not run.
+    mcp: Option<SocketAddr>,
+    rest: Option<SocketAddr>,
+    timeout: Duration,
     allowed_hosts: Vec<String>,
     sandbox: bool,
     upstream: Option<String>,
@@ -49,11 +63,17 @@ struct Options {
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let default_mcp: SocketAddr = DEFAULT_MCP_ADDR
+        .parse()
+        .expect("the default address parses");
+    let default_rest: SocketAddr = DEFAULT_REST_ADDR
+        .parse()
+        .expect("the default address parses");
     let mut options = Options {
         stdio: false,
-        mcp: DEFAULT_MCP_ADDR
-            .parse()
-            .expect("the default address parses"),
+        mcp: None,
+        rest: None,
+        timeout: upstream::DEFAULT_OVERALL_TIMEOUT,
         allowed_hosts: Vec::new(),
         sandbox: false,
         upstream: None,
@@ -67,13 +87,31 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
         match arg.as_str() {
-            "mcp" => {}
+            "mcp" => options.mcp = options.mcp.or(Some(default_mcp)),
+            "rest" => options.rest = options.rest.or(Some(default_rest)),
             "--stdio" => options.stdio = true,
             "--mcp" => {
                 let addr = value("--mcp")?;
-                options.mcp = addr.parse().map_err(|_| {
+                options.mcp = Some(addr.parse().map_err(|_| {
                     format!("--mcp: `{addr}` is not an address such as 127.0.0.1:9090")
-                })?;
+                })?);
+            }
+            "--rest" => {
+                let addr = value("--rest")?;
+                options.rest = Some(addr.parse().map_err(|_| {
+                    format!("--rest: `{addr}` is not an address such as 127.0.0.1:8080")
+                })?);
+            }
+            "--timeout" => {
+                let text = value("--timeout")?;
+                options.timeout = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or(format!(
+                        "--timeout: `{text}` is not a number of seconds between 0 and 3600"
+                    ))?;
             }
             "--allowed-host" => options.allowed_hosts.push(value("--allowed-host")?),
             "--sandbox" => options.sandbox = true,
@@ -105,6 +143,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     }
     if options.sandbox && options.upstream.is_some() {
         return Err("--sandbox and --upstream exclude each other".to_owned());
+    }
+    if options.mcp.is_none() && options.rest.is_none() {
+        // `--stdio` alone is MCP alone; nothing at all is both adapters.
+        if !options.stdio {
+            options.mcp = Some(default_mcp);
+        }
+        options.rest = (!options.stdio).then_some(default_rest);
     }
     options.surface = match (all, tags.is_empty()) {
         (true, _) => Surface::All,
@@ -157,52 +202,114 @@ async fn run(options: Options) -> Result<(), String> {
         (Some(_), Err(_)) => Credentials::basic("sandbox", "sandbox"),
         (None, Err(message)) => return Err(message),
     };
-    let upstream = upstream::upstream(&target, basic, upstream::api_key_credentials_from_env())?;
+    let upstream = upstream::upstream_with_timeout(
+        &target,
+        basic,
+        upstream::api_key_credentials_from_env(),
+        options.timeout,
+    )?;
     let tools = options.surface.tools()?;
-    let gateway = McpGateway::new(upstream, tools)?;
-    if options.stdio {
+    let token = std::env::var(TOKEN_VAR).ok().and_then(|t| Token::new(&t));
+    let http_options = |bind: SocketAddr| -> Result<HttpOptions, String> {
+        let mut http_options = HttpOptions::new(bind, token.clone());
+        http_options.allowed_hosts = options.allowed_hosts.clone();
+        http_options.check()?;
+        Ok(http_options)
+    };
+    let guarded = if token.is_some() {
+        ", bearer token required"
+    } else {
+        ""
+    };
+    // Every address is bound before anything is served, so a port in use
+    // stops the gateway at once.
+    let mut servers: Vec<(&str, tokio::net::TcpListener, Router)> = Vec::new();
+    if let Some(bind) = options.rest {
+        let http_options = http_options(bind)?;
+        let listener = listen(bind).await?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let gateway = RestGateway::new(upstream.clone(), tools.clone());
+        eprintln!(
+            "klarna-gateway: REST at http://{addr}{} ({} routes{guarded}; OpenAPI at http://{addr}{})",
+            rest::PREFIX,
+            gateway.tools().len(),
+            rest::OPENAPI_PATH,
+        );
+        servers.push(("REST", listener, rest::rest_router(gateway, &http_options)));
+    }
+    let mcp = McpGateway::new(upstream, tools)?;
+    if let Some(bind) = options.mcp.filter(|_| !options.stdio) {
+        let http_options = http_options(bind)?;
+        let listener = listen(bind).await?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!(
+            "klarna-gateway: MCP at http://{addr}{} ({} tools{guarded})",
+            http::MCP_PATH,
+            mcp.listed().len(),
+        );
+        servers.push((
+            "MCP",
+            listener,
+            http::mcp_router(mcp.clone(), &http_options),
+        ));
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let mut serving = tokio::task::JoinSet::new();
+    for (name, listener, router) in servers {
+        let mut stopped = stopped.clone();
+        serving.spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            http::serve(listener, router, shutdown)
+                .await
+                .map_err(|e| format!("serving {name}: {e}"))
+        });
+    }
+    let ended = if options.stdio {
         eprintln!(
             "klarna-gateway: MCP on standard input and output, {} tools",
-            gateway.listed().len()
+            mcp.listed().len()
         );
-        let service = gateway
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| format!("MCP over stdio: {e}"))?;
-        service
-            .waiting()
-            .await
-            .map_err(|e| format!("MCP over stdio: {e}"))?;
-        return Ok(());
-    }
-    let token = std::env::var(TOKEN_VAR).ok().and_then(|t| Token::new(&t));
-    let mut http_options = HttpOptions::new(options.mcp, token);
-    http_options.allowed_hosts = options.allowed_hosts;
-    http_options.check()?;
-    let listener = tokio::net::TcpListener::bind(options.mcp)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.mcp))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!(
-        "klarna-gateway: MCP at http://{addr}{} ({} tools{})",
-        http::MCP_PATH,
-        gateway.listed().len(),
-        if http_options.token.is_some() {
-            ", bearer token required"
-        } else {
-            ""
-        }
-    );
-    let router = http::mcp_router(gateway, &http_options);
-    let shutdown = async {
-        // Without a signal handler the server runs until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+        stdio(mcp).await
+    } else {
+        tokio::select! {
+            _ = ctrl_c() => Ok(()),
+            Some(result) = serving.join_next() => result.map_err(|e| e.to_string())?,
         }
     };
-    http::serve(listener, router, shutdown)
+    // Let in-flight requests finish, then end.
+    let _ = stop.send(());
+    while let Some(result) = serving.join_next().await {
+        result.map_err(|e| e.to_string())??;
+    }
+    ended
+}
+
+async fn listen(bind: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| format!("serving MCP: {e}"))
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))
+}
+
+/// Without a signal handler the gateway runs until killed.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// MCP on standard input and output, until the client closes it.
+async fn stdio(gateway: McpGateway) -> Result<(), String> {
+    let service = gateway
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP over stdio: {e}"))?;
+    service
+        .waiting()
+        .await
+        .map_err(|e| format!("MCP over stdio: {e}"))?;
+    Ok(())
 }
 
 /// A sandbox with the order of Klarna's refund allocation guide (a

@@ -293,6 +293,9 @@ pub struct UpstreamError {
     pub correlation_id: Option<String>,
     /// Klarna's error body as JSON, when it was JSON.
     pub body: Option<Value>,
+    /// The same body as Klarna sent it, byte for byte, for the REST
+    /// adapter to pass on.
+    pub klarna_body: Option<String>,
     /// Whether Klarna may have acted on the request: repeat it only with
     /// the same idempotency key.
     pub may_have_reached_klarna: bool,
@@ -325,9 +328,15 @@ impl Failure {
             ErrorKind::Decode { .. } => "decode",
             _ => "other",
         };
-        let body = error
-            .details()
-            .and_then(|d| serde_json::from_str(&d.body_excerpt).ok());
+        // The excerpt is the whole body when it parses: a cut-off one
+        // would not.
+        let (body, klarna_body) = match error.details() {
+            Some(d) => match serde_json::from_str::<Value>(&d.body_excerpt) {
+                Ok(value) => (Some(value), Some(d.body_excerpt.clone())),
+                Err(_) => (None, None),
+            },
+            None => (None, None),
+        };
         Failure::Upstream(Box::new(UpstreamError {
             kind,
             status: error.status(),
@@ -335,6 +344,7 @@ impl Failure {
             error_messages: error.error_messages().to_vec(),
             correlation_id: error.correlation_id().map(str::to_owned),
             body,
+            klarna_body,
             may_have_reached_klarna: error.may_have_reached_klarna(),
             idempotency_key: error.idempotency_key().map(|k| k.as_str().to_owned()),
             message: error.to_string(),

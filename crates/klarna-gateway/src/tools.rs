@@ -22,6 +22,19 @@ pub struct Upstream {
     pub notifications: klarna_payments::notifications::Client,
 }
 
+impl Upstream {
+    /// The base URL the client of `api` (a tool's `api`) calls.
+    pub fn base_url(&self, api: &str) -> Option<&str> {
+        match api {
+            "ordermanagement" => Some(self.ordermanagement.runtime().base_url()),
+            "payments" => Some(self.payments.runtime().base_url()),
+            "payment_api" => Some(self.payment_api.runtime().base_url()),
+            "notifications" => Some(self.notifications.runtime().base_url()),
+            _ => None,
+        }
+    }
+}
+
 /// Every operation the gateway can expose, in spec order.
 pub const TOOLS: &[Tool] = &[
     Tool {

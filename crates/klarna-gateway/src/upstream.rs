@@ -1,5 +1,7 @@
 //! Where the gateway sends calls, and with which credentials.
 
+use std::time::Duration;
+
 use klarna_runtime::{Client, Config, Credentials, Environment, Region};
 
 use crate::tools::Upstream;
@@ -51,6 +53,21 @@ pub fn upstream(
     basic: Credentials,
     api_key: Option<Credentials>,
 ) -> Result<Upstream, String> {
+    upstream_with_timeout(target, basic, api_key, DEFAULT_OVERALL_TIMEOUT)
+}
+
+/// How long one call may take, its retries included, unless told
+/// otherwise: past it the REST adapter answers 504 and a tool reports a
+/// `timeout`.
+pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// [`upstream`] with another overall timeout per call.
+pub fn upstream_with_timeout(
+    target: &Target,
+    basic: Credentials,
+    api_key: Option<Credentials>,
+    overall_timeout: Duration,
+) -> Result<Upstream, String> {
     let api_key = api_key.unwrap_or_else(|| Credentials::api_key("", ""));
     let (regional, payment_api) = match target {
         Target::Klarna {
@@ -65,6 +82,10 @@ pub fn upstream(
             Config::with_base_url(url.clone(), api_key),
         ),
     };
+    let (regional, payment_api) = (
+        regional.overall_timeout(overall_timeout),
+        payment_api.overall_timeout(overall_timeout),
+    );
     let error = |e: klarna_runtime::ConfigError| e.to_string();
     // Order Management and Payments share one connection pool.
     let regional = Client::new(regional).map_err(error)?;

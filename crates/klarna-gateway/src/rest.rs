@@ -1,0 +1,555 @@
+//! The REST adapter: each tool of the table as a resource at its `/v1`
+//! route (`POST /v1/ordermanagement/v1/orders/{order-id}/captures`),
+//! served through the same generated client calls as the MCP tools.
+//!
+//! A request becomes the tool's arguments (path parameters by their
+//! placeholder, query parameters and headers by their wire names,
+//! `Klarna-Idempotency-Key`, the JSON body), so it is checked against the
+//! typed models before anything is sent, exactly as a tool call is. The
+//! answer is Klarna's status, body and documented headers; the gateway's
+//! own errors are JSON in Klarna's error shape, with statuses of their own
+//! (400, 401, 403, 404, 405, 408, 413, 415, 502, 504).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use crate::http::{self, HttpOptions};
+use crate::table::{Arguments, Body, Failure, Location, Output, Tool};
+use crate::tools::{self, Upstream};
+
+/// The REST adapter's address unless told otherwise (seed 001's port).
+pub const DEFAULT_REST_ADDR: &str = "127.0.0.1:8080";
+/// The prefix of every route.
+pub const PREFIX: &str = "/v1";
+/// Where the adapter's own OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/v1/openapi.json";
+/// The header that carries the idempotency key, both ways.
+pub const IDEMPOTENCY_KEY: &str = "Klarna-Idempotency-Key";
+/// How long a client may take to send a request body once its head came.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The REST adapter for a set of tools of the table. Cheap to clone.
+#[derive(Clone)]
+pub struct RestGateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    upstream: Upstream,
+    tools: Vec<&'static Tool>,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+}
+
+impl RestGateway {
+    pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Self {
+        RestGateway {
+            inner: Arc::new(Inner {
+                upstream,
+                tools,
+                max_body_bytes: http::MAX_BODY_BYTES,
+                body_timeout: BODY_TIMEOUT,
+            }),
+        }
+    }
+
+    /// The tools served, each at its [`Tool::route`].
+    pub fn tools(&self) -> &[&'static Tool] {
+        &self.inner.tools
+    }
+
+    /// Runs one tool for a request.
+    async fn handle(&self, tool: &'static Tool, path: RawPathParams, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let mut arguments = match self.arguments(tool, &path, &parts.uri, &parts.headers) {
+            Ok(arguments) => arguments,
+            Err(refusal) => return refusal.into_response(),
+        };
+        match self.body(tool, &parts.headers, body).await {
+            Ok(Some(body)) => {
+                arguments.insert("body".to_owned(), body);
+            }
+            Ok(None) => {}
+            Err(refusal) => return refusal.into_response(),
+        }
+        let result = tools::call(&self.inner.upstream, tool.name, Arguments::new(arguments)).await;
+        let base_url = self.inner.upstream.base_url(tool.api);
+        match result {
+            Ok(output) => success(&output, base_url),
+            Err(failure) => failed(&failure),
+        }
+    }
+
+    /// The tool's arguments from the path, the query and the headers.
+    fn arguments(
+        &self,
+        tool: &Tool,
+        path: &RawPathParams,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let mut arguments = Map::new();
+        for (name, value) in path {
+            // The route has exactly the tool's path parameters.
+            if let Some(param) = tool
+                .params
+                .iter()
+                .find(|p| p.location == Location::Path && p.rest_name == name)
+            {
+                arguments.insert(param.argument.to_owned(), param.kind.value_of(value));
+            }
+        }
+        for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+            let param = tool
+                .params
+                .iter()
+                .find(|p| p.location == Location::Query && p.wire_name == name)
+                .ok_or_else(|| {
+                    Refusal::bad_request(format!(
+                        "unknown query parameter `{name}`; this route takes {}",
+                        list(tool, Location::Query)
+                    ))
+                })?;
+            if arguments
+                .insert(param.argument.to_owned(), param.kind.value_of(&value))
+                .is_some()
+            {
+                return Err(Refusal::bad_request(format!(
+                    "the query parameter `{name}` is given twice"
+                )));
+            }
+        }
+        let text = |name: &str| -> Result<Option<&str>, Refusal> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(value) => value.to_str().map(Some).map_err(|_| {
+                    Refusal::bad_request(format!("the `{name}` header is not printable ASCII"))
+                }),
+            }
+        };
+        for param in tool
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Header)
+        {
+            if let Some(value) = text(param.wire_name)? {
+                arguments.insert(param.argument.to_owned(), param.kind.value_of(value));
+            }
+        }
+        if tool.idempotency_key {
+            if let Some(key) = text(IDEMPOTENCY_KEY)? {
+                arguments.insert("idempotency_key".to_owned(), json!(key));
+            }
+        }
+        Ok(arguments)
+    }
+
+    /// The JSON body, read within the size and time limits: `None` for an
+    /// empty body.
+    async fn body(
+        &self,
+        tool: &Tool,
+        headers: &HeaderMap,
+        body: HttpBody,
+    ) -> Result<Option<Value>, Refusal> {
+        let limit = self.inner.max_body_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(Refusal::too_large(limit));
+        }
+        let bytes =
+            match tokio::time::timeout(self.inner.body_timeout, axum::body::to_bytes(body, limit))
+                .await
+            {
+                Err(_) => {
+                    return Err(Refusal::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "REQUEST_TIMEOUT",
+                        "the request body did not arrive in time",
+                    ))
+                }
+                Ok(Err(error)) if is_length_limit(&error) => return Err(Refusal::too_large(limit)),
+                Ok(Err(_)) => {
+                    return Err(Refusal::bad_request("the request body broke off"));
+                }
+                Ok(Ok(bytes)) => bytes,
+            };
+        if bytes.is_empty() {
+            return match tool.body {
+                Body::Required => Err(Refusal::bad_request("this route needs a JSON body")),
+                Body::Optional | Body::None => Ok(None),
+            };
+        }
+        if tool.body == Body::None {
+            return Err(Refusal::bad_request("this route takes no body"));
+        }
+        if !is_json(headers) {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the body as `Content-Type: application/json`",
+            ));
+        }
+        parse_json(&bytes).map(Some)
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// `application/json`, with or without parameters, or `+json` types.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence
+            .rsplit_once('+')
+            .is_some_and(|(kind, suffix)| kind.starts_with("application/") && suffix == "json")
+}
+
+/// The body as JSON: a syntax error names its line and column.
+fn parse_json(bytes: &Bytes) -> Result<Value, Refusal> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Refusal::bad_request(format!("the body is not JSON: {e}")))
+}
+
+/// The parameters of one location a route takes, for an error message.
+fn list(tool: &Tool, location: Location) -> String {
+    let names: Vec<String> = tool
+        .params
+        .iter()
+        .filter(|p| p.location == location)
+        .map(|p| format!("`{}`", p.wire_name))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Klarna's answer, as the client decoded it: its status, its body and
+/// documented headers, `Location` pointing at this adapter, and the
+/// idempotency key the call was sent with.
+fn success(output: &Output, base_url: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(output.status()).unwrap_or(StatusCode::OK);
+    let mut response = match output.body_json() {
+        Value::Null => status.into_response(),
+        body => (status, axum::Json(body)).into_response(),
+    };
+    let headers = response.headers_mut();
+    for h in output.headers() {
+        let value = if h.wire_name.eq_ignore_ascii_case("location") {
+            gateway_location(&h.value, base_url)
+        } else {
+            h.value.clone()
+        };
+        insert(headers, h.wire_name, &value);
+    }
+    if let Some(key) = output.idempotency_key() {
+        insert(headers, IDEMPOTENCY_KEY, key);
+    }
+    response
+}
+
+/// A header the client decoded; a value that cannot be a header (which
+/// Klarna's could) is left out rather than failing the answer.
+fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        headers.insert(name, value);
+    }
+}
+
+/// Klarna's `Location` (`https://api.klarna.com/ordermanagement/v1/...`)
+/// as the adapter's own path (`/v1/ordermanagement/v1/...`). A location
+/// elsewhere than the API's base URL is passed on unchanged.
+pub fn gateway_location(location: &str, base_url: Option<&str>) -> String {
+    let relative = base_url
+        .and_then(|base| location.strip_prefix(base.trim_end_matches('/')))
+        .filter(|rest| rest.starts_with('/'))
+        .or_else(|| Some(location).filter(|l| l.starts_with('/') && !l.starts_with("//")));
+    match relative {
+        Some(path) => format!("{PREFIX}{path}"),
+        None => location.to_owned(),
+    }
+}
+
+/// Why a call failed, with the status that tells the cases apart:
+/// Klarna's own error status and body when it answered one, 502 when it
+/// could not be reached or its answer was lost or undecodable, 504 when
+/// the time ran out. The idempotency key goes back in its header, for the
+/// caller's retry.
+fn failed(failure: &Failure) -> Response {
+    let e = match failure {
+        Failure::Upstream(e) => e,
+        Failure::InvalidArguments(_) => {
+            return (StatusCode::BAD_REQUEST, axum::Json(failure.to_json())).into_response()
+        }
+        Failure::UnknownTool(_) => {
+            return (StatusCode::NOT_FOUND, axum::Json(failure.to_json())).into_response()
+        }
+        Failure::Internal(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(failure.to_json()),
+            )
+                .into_response()
+        }
+    };
+    let answered = e
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .filter(|_| matches!(e.kind, "api" | "unexpected_status"));
+    let mut response = match (answered, &e.klarna_body) {
+        (Some(status), Some(body)) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response(),
+        (Some(status), None) => (status, axum::Json(failure.to_json())).into_response(),
+        (None, _) if e.kind == "timeout" => {
+            (StatusCode::GATEWAY_TIMEOUT, axum::Json(failure.to_json())).into_response()
+        }
+        (None, _) => (StatusCode::BAD_GATEWAY, axum::Json(failure.to_json())).into_response(),
+    };
+    if let Some(key) = &e.idempotency_key {
+        insert(response.headers_mut(), IDEMPOTENCY_KEY, key);
+    }
+    response
+}
+
+/// An error of the gateway itself, before anything was sent.
+struct Refusal {
+    status: StatusCode,
+    error_code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    fn too_large(limit: usize) -> Self {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error_code": self.error_code,
+            "error_messages": [self.message],
+            "correlation_id": null,
+            "may_have_reached_klarna": false,
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The axum router of the adapter: a route per tool, JSON errors for an
+/// unknown route or method, the Host, Origin and token checks in front.
+pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
+    // Tools that share a path (GET and POST `.../captures`) share a route.
+    let mut routes: BTreeMap<&'static str, MethodRouter> = BTreeMap::new();
+    for &tool in gateway.tools() {
+        let Some(filter) = Method::from_bytes(tool.method.as_bytes())
+            .ok()
+            .and_then(|m| MethodFilter::try_from(m).ok())
+        else {
+            continue;
+        };
+        let gateway = gateway.clone();
+        let handler = move |path: RawPathParams, request: Request| async move {
+            gateway.handle(tool, path, request).await
+        };
+        let route = routes
+            .remove(tool.route)
+            .unwrap_or_else(|| MethodRouter::new().fallback(method_not_allowed));
+        routes.insert(tool.route, route.on(filter, handler));
+    }
+    let mut router = Router::new();
+    for (path, route) in routes {
+        router = router.route(path, route);
+    }
+    let router = router.fallback(not_found);
+    let router = match &options.token {
+        Some(token) => router.layer(middleware::from_fn_with_state(
+            token.clone(),
+            http::require_token,
+        )),
+        None => router,
+    };
+    router.layer(middleware::from_fn_with_state(
+        Arc::new(http::allowed_hosts(options)),
+        check_host_and_origin,
+    ))
+}
+
+async fn not_found(request: Request) -> Response {
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("no route `{} {}`", request.method(), request.uri().path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!(
+            "`{}` is not a method of `{}`",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .into_response()
+}
+
+/// Against DNS rebinding: only the loopback names (and the hosts allowed
+/// by flag) may appear in `Host`, and a browser's `Origin` must be one of
+/// them. A JSON body needs a CORS preflight, which nothing here answers,
+/// so a page elsewhere cannot send one either.
+async fn check_host_and_origin(
+    State(hosts): State<Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(host_name);
+    if !host.is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host))) {
+        return Refusal::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN_HOST",
+            "the Host header names no host this gateway serves",
+        )
+        .into_response();
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
+            .is_some_and(|(_, rest)| {
+                hosts
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(host_name(rest)))
+            });
+        if !allowed {
+            return Refusal::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN_ORIGIN",
+                "requests from this Origin are not accepted",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The host of a `Host` header or of an origin's authority, without the
+/// port and IPv6 brackets.
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_at_the_base_url_become_gateway_paths() {
+        let base = Some("https://api.klarna.com");
+        assert_eq!(
+            gateway_location(
+                "https://api.klarna.com/ordermanagement/v1/orders/o/captures/c",
+                base
+            ),
+            "/v1/ordermanagement/v1/orders/o/captures/c"
+        );
+        assert_eq!(
+            gateway_location("/ordermanagement/v1/orders/o", Some("http://127.0.0.1:1/")),
+            "/v1/ordermanagement/v1/orders/o"
+        );
+        assert_eq!(
+            gateway_location("https://evil.example/x", base),
+            "https://evil.example/x"
+        );
+        assert_eq!(
+            gateway_location("//evil.example/x", base),
+            "//evil.example/x"
+        );
+    }
+
+    #[test]
+    fn host_names_lose_ports_and_brackets() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+    }
+
+    #[test]
+    fn json_media_types() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/plain"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}
