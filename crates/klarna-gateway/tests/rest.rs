@@ -1,0 +1,596 @@
+//! The REST adapter end to end: a real HTTP client (reqwest) against a
+//! gateway on an ephemeral loopback port, backed by a klarna-sandbox, and
+//! the same calls made directly with the generated client to compare.
+//! Every wait is bounded.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use klarna_gateway::http::{self, HttpOptions, Token};
+use klarna_gateway::rest::{self, RestGateway};
+use klarna_gateway::upstream::{self, Target};
+use klarna_gateway::Surface;
+use klarna_ordermanagement::{CaptureId, Captures as _, OrderId};
+use klarna_runtime::{Config, Credentials};
+use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// Longest any single step of a test may take.
+const STEP: Duration = Duration::from_secs(20);
+
+const PASSWORD: &str = "secret-password";
+
+struct Gateway {
+    addr: SocketAddr,
+    sandbox: Sandbox,
+    order_id: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+/// A sandbox holding one 200.00 EUR order of three lines.
+fn sandbox() -> (Sandbox, String) {
+    let sandbox = Sandbox::start().expect("sandbox starts");
+    let order_id = sandbox.add_order(NewOrder::with_lines(
+        "EUR",
+        vec![
+            physical_line("A12345", "T-shirt", 3000),
+            physical_line("A98765", "Jeans", 7000),
+            physical_line("B24680", "Sneakers", 10000),
+        ],
+    ));
+    (sandbox, order_id)
+}
+
+/// A REST gateway with the default surface on 127.0.0.1:0 in front of
+/// `base_url` (the sandbox's unless given), calls limited to `timeout`.
+async fn start_with(token: Option<&str>, base_url: Option<String>, timeout: Duration) -> Gateway {
+    let (sandbox, order_id) = sandbox();
+    let target = Target::Url(base_url.unwrap_or_else(|| sandbox.base_url().to_owned()));
+    let upstream = upstream::upstream_with_timeout(
+        &target,
+        Credentials::basic("merchant", PASSWORD),
+        None,
+        timeout,
+    )
+    .expect("clients build");
+    let gateway = RestGateway::new(upstream, Surface::default().tools().unwrap());
+    let options = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        token.map(|t| Token::new(t).unwrap()),
+    );
+    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = rest::rest_router(gateway, &options);
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(STEP)
+        .build()
+        .unwrap();
+    Gateway {
+        addr,
+        sandbox,
+        order_id,
+        http,
+        _stop: stop,
+    }
+}
+
+async fn start() -> Gateway {
+    start_with(None, None, upstream::DEFAULT_OVERALL_TIMEOUT).await
+}
+
+/// An answer: status, headers and the body as JSON (`Null` when empty).
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        if self.text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&self.text)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Gateway {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn order_path(&self) -> String {
+        format!("/v1/ordermanagement/v1/orders/{}", self.order_id)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = tokio::time::timeout(STEP, request.send())
+            .await
+            .expect("answered in time")
+            .expect("answered");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a whole body");
+        Answer {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        self.send(request).await
+    }
+
+    async fn capture(&self, amount: i64, key: Option<&str>) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url(&format!("{}/captures", self.order_path())))
+            .header("Content-Type", "application/json")
+            .body(json!({ "captured_amount": amount, "description": "shipped" }).to_string());
+        if let Some(key) = key {
+            request = request.header("Klarna-Idempotency-Key", key);
+        }
+        self.send(request).await
+    }
+
+    fn captures(&self) -> Vec<klarna_ordermanagement::models::Capture> {
+        self.sandbox
+            .order(&self.order_id)
+            .unwrap()
+            .captures
+            .unwrap_or_default()
+    }
+
+    /// The generated client, straight at the sandbox.
+    fn direct(&self) -> klarna_ordermanagement::Client {
+        klarna_ordermanagement::Client::from_config(Config::with_base_url(
+            self.sandbox.base_url(),
+            Credentials::basic("merchant", PASSWORD),
+        ))
+        .unwrap()
+    }
+}
+
+fn json_of<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_captures_route_answers_as_the_client_does() {
+    let gateway = start().await;
+    let direct = gateway.direct();
+    let order_id = OrderId::new(gateway.order_id.clone());
+
+    // POST .../captures: 201, the capture's id, and its gateway location.
+    let key = "0f5a3b4c-1d2e-4f60-8a9b-0c1d2e3f4a5b";
+    let created = gateway.capture(3000, Some(key)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.text, "");
+    assert_eq!(created.header("Klarna-Idempotency-Key"), Some(key));
+    let capture_id = created.header("Capture-Id").expect("Capture-Id").to_owned();
+    let location = created.header("Location").expect("Location").to_owned();
+    assert_eq!(
+        location,
+        format!("{}/captures/{capture_id}", gateway.order_path())
+    );
+    assert_eq!(gateway.captures().len(), 1);
+
+    // GET .../captures and the Location: what the client reads, as JSON.
+    let listed = gateway
+        .request(
+            Method::GET,
+            &format!("{}/captures", gateway.order_path()),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let expected = direct.get_captures(&order_id).await.unwrap().into_inner();
+    assert_eq!(listed.json(), json_of(&expected));
+    assert_eq!(listed.json()[0]["capture_id"], capture_id.as_str());
+    let one = gateway.request(Method::GET, &location, None).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let capture = CaptureId::new(capture_id.clone());
+    let expected = direct
+        .get_capture(&order_id, &capture)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.json(), json_of(&expected));
+    assert_eq!(one.json()["captured_amount"], 3000);
+
+    // GET .../extend-due-date-options.
+    let options = gateway
+        .request(
+            Method::GET,
+            &format!("{location}/extend-due-date-options"),
+            None,
+        )
+        .await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.text);
+    let expected = direct
+        .get_options_for_extend_due_date(&order_id, &capture)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(options.json(), json_of(&expected));
+
+    // PATCH .../extend-due-date.
+    let extended = gateway
+        .request(
+            Method::PATCH,
+            &format!("{location}/extend-due-date"),
+            Some(json!({ "number_of_days": 14 })),
+        )
+        .await;
+    assert_eq!(extended.status, StatusCode::NO_CONTENT, "{}", extended.text);
+    assert!(extended.header("Klarna-Idempotency-Key").is_some());
+    assert_eq!(
+        gateway
+            .sandbox
+            .due_date_extension_days(&gateway.order_id, &capture_id),
+        Some(14)
+    );
+
+    // POST .../shipping-info.
+    let shipped = gateway
+        .request(
+            Method::POST,
+            &format!("{location}/shipping-info"),
+            Some(json!({ "shipping_info": [{ "shipping_company": "DHL", "tracking_number": "63456415674545679874" }] })),
+        )
+        .await;
+    assert_eq!(shipped.status, StatusCode::NO_CONTENT, "{}", shipped.text);
+    let stored = direct
+        .get_capture(&order_id, &capture)
+        .await
+        .unwrap()
+        .into_inner();
+    let shipping = stored.shipping_info.unwrap_or_default();
+    assert_eq!(shipping.len(), 1);
+    assert_eq!(shipping[0].shipping_company.as_deref(), Some("DHL"));
+
+    // POST .../trigger-send-out: no body.
+    let sent = gateway
+        .request(Method::POST, &format!("{location}/trigger-send-out"), None)
+        .await;
+    assert_eq!(sent.status, StatusCode::NO_CONTENT, "{}", sent.text);
+    assert_eq!(
+        gateway
+            .sandbox
+            .send_out_count(&gateway.order_id, &capture_id),
+        Some(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_twice_makes_one_capture_and_a_missing_key_is_made_and_returned() {
+    let gateway = start().await;
+    let key = "4b0c6a2e-9a43-4c5e-b7d6-7d1c2f0e9a11";
+    let first = gateway.capture(3000, Some(key)).await;
+    let second = gateway.capture(3000, Some(key)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(second.status, StatusCode::CREATED);
+    assert_eq!(first.header("Capture-Id"), second.header("Capture-Id"));
+    assert_eq!(gateway.captures().len(), 1);
+
+    // Without a key the client makes one; it comes back for a retry.
+    let keyless = gateway.capture(2000, None).await;
+    assert_eq!(keyless.status, StatusCode::CREATED);
+    let made = keyless
+        .header("Klarna-Idempotency-Key")
+        .expect("the key it was sent with")
+        .to_owned();
+    let again = gateway.capture(2000, Some(&made)).await;
+    assert_eq!(again.header("Capture-Id"), keyless.header("Capture-Id"));
+    assert_eq!(gateway.captures().len(), 2);
+    let sent: Vec<_> = gateway
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            Some(key.to_owned()),
+            Some(key.to_owned()),
+            Some(made.clone()),
+            Some(made)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_capture_is_klarnas_403_with_klarnas_body() {
+    let gateway = start().await;
+    let refused = gateway.capture(20001, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let body = refused.json();
+    assert_eq!(body["error_code"], "CAPTURE_NOT_ALLOWED");
+    assert!(body["correlation_id"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+    // Klarna's body as Klarna sent it, nothing of the gateway's added.
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["correlation_id", "error_code", "error_messages"],
+        "{body}"
+    );
+    assert!(refused.header("Klarna-Idempotency-Key").is_some());
+    assert!(gateway.captures().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_before_anything_is_sent() {
+    let gateway = start().await;
+    let captures = format!("{}/captures", gateway.order_path());
+    let post = |body: &str, content_type: &str| {
+        gateway
+            .http
+            .post(gateway.url(&captures))
+            .header("Content-Type", content_type)
+            .body(body.to_owned())
+    };
+    let cases = [
+        (
+            post("{\"captured_amount\": 3000,", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "not JSON",
+        ),
+        (
+            post("{\"captured_amount\": \"3000\"}", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "`body.captured_amount`",
+        ),
+        (
+            post("{\"captured_amount\": 30.5}", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "`body.captured_amount`",
+        ),
+        (
+            post("{\"captured_amount\": 3000}", "text/plain"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            gateway.http.post(gateway.url(&captures)),
+            StatusCode::BAD_REQUEST,
+            "needs a JSON body",
+        ),
+        (
+            gateway.http.get(gateway.url(&format!("{captures}?page=2"))),
+            StatusCode::BAD_REQUEST,
+            "unknown query parameter `page`",
+        ),
+        (
+            post(&"x".repeat(2 * 1024 * 1024), "application/json"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "larger than",
+        ),
+        (
+            gateway
+                .http
+                .post(gateway.url("/v1/ordermanagement/v1/orders/x/refunds")),
+            StatusCode::NOT_FOUND,
+            "no route",
+        ),
+        (
+            gateway.http.delete(gateway.url(&captures)),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE",
+        ),
+        (
+            gateway
+                .http
+                .post(gateway.url(&format!("{captures}/c/trigger-send-out")))
+                .header("Content-Type", "application/json")
+                .body("{}"),
+            StatusCode::BAD_REQUEST,
+            "takes no body",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let answer = gateway.send(request).await;
+        assert_eq!(answer.status, status, "{}", answer.text);
+        let body = answer.json();
+        assert_eq!(body["may_have_reached_klarna"], false, "{body}");
+        assert!(body["correlation_id"].is_null());
+        assert!(body["error_code"].is_string());
+        let text = body["error_messages"][0].as_str().unwrap();
+        assert!(text.contains(message), "{text:?} lacks {message:?}");
+    }
+    assert!(
+        gateway.sandbox.requests().is_empty(),
+        "{:?}",
+        gateway.sandbox.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn klarna_unreachable_is_502_not_sent() {
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let gateway = start_with(None, Some(url), Duration::from_secs(10)).await;
+    let answer = gateway.capture(3000, Some("k-unreachable")).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
+    let body = answer.json();
+    assert_eq!(body["error_code"], "NOT_SENT");
+    assert_eq!(body["kind"], "not_sent");
+    assert_eq!(body["may_have_reached_klarna"], false);
+    assert_eq!(
+        answer.header("Klarna-Idempotency-Key"),
+        Some("k-unreachable")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_whose_answer_is_lost_is_502_and_its_retry_with_the_key_captures_once() {
+    let gateway = start().await;
+    // Every attempt the client makes is read, acted on, and not answered.
+    gateway.sandbox.drop_next_connections(10);
+    let lost = gateway.capture(3000, None).await;
+    assert_eq!(lost.status, StatusCode::BAD_GATEWAY, "{}", lost.text);
+    let body = lost.json();
+    assert_eq!(body["error_code"], "NO_RESPONSE");
+    assert_eq!(body["may_have_reached_klarna"], true);
+    let key = lost
+        .header("Klarna-Idempotency-Key")
+        .expect("the key to retry with")
+        .to_owned();
+    assert_eq!(body["idempotency_key"], key.as_str());
+    // It did reach Klarna.
+    assert_eq!(gateway.captures().len(), 1);
+
+    gateway.sandbox.drop_next_connections(0);
+    let retried = gateway.capture(3000, Some(&key)).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.text);
+    let captures = gateway.captures();
+    assert_eq!(captures.len(), 1, "one capture, however many attempts");
+    assert_eq!(
+        captures[0].capture_id.as_deref(),
+        retried.header("Capture-Id")
+    );
+    assert_eq!(
+        gateway
+            .sandbox
+            .order(&gateway.order_id)
+            .unwrap()
+            .captured_amount,
+        Some(3000)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_the_overall_timeout_is_504() {
+    let gateway = start_with(None, None, Duration::from_millis(300)).await;
+    gateway.sandbox.delay_responses(Duration::from_secs(3));
+    let answer = gateway
+        .request(
+            Method::GET,
+            &format!("{}/captures", gateway.order_path()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        answer.text
+    );
+    let body = answer.json();
+    assert_eq!(body["error_code"], "TIMEOUT");
+    assert_eq!(body["may_have_reached_klarna"], true);
+    gateway.sandbox.delay_responses(Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_checked_and_foreign_hosts_and_origins_are_refused() {
+    let token = "correct-horse-battery-staple";
+    let gateway = start_with(Some(token), None, upstream::DEFAULT_OVERALL_TIMEOUT).await;
+    let captures = gateway.url(&format!("{}/captures", gateway.order_path()));
+    let cases = [
+        (gateway.http.get(&captures), StatusCode::UNAUTHORIZED),
+        (
+            gateway.http.get(&captures).bearer_auth("wrong"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            // Unknown routes are not told apart without the token.
+            gateway.http.get(gateway.url("/v1/nope")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            gateway.http.get(&captures).bearer_auth(token),
+            StatusCode::OK,
+        ),
+        (
+            gateway
+                .http
+                .get(&captures)
+                .bearer_auth(token)
+                .header("Host", "rebound.example"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            gateway
+                .http
+                .get(&captures)
+                .bearer_auth(token)
+                .header("Origin", "https://shop.example"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            gateway
+                .http
+                .get(&captures)
+                .bearer_auth(token)
+                .header("Origin", "http://localhost:3000"),
+            StatusCode::OK,
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = gateway.send(request).await;
+        assert_eq!(answer.status, status, "{}", answer.text);
+        assert!(!answer.text.contains(token));
+    }
+    let fetched = gateway.sandbox.requests().len();
+    assert_eq!(fetched, 2, "only the two accepted requests reached Klarna");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_an_answer() {
+    let gateway = start().await;
+    let mut answers = vec![
+        gateway.capture(3000, None).await,
+        gateway.capture(90000, None).await,
+    ];
+    gateway.sandbox.drop_next_connections(10);
+    answers.push(
+        gateway
+            .request(
+                Method::GET,
+                &format!("{}/captures", gateway.order_path()),
+                None,
+            )
+            .await,
+    );
+    for answer in answers {
+        let mut text = answer.text.clone();
+        for (name, value) in &answer.headers {
+            text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or_default()));
+        }
+        assert!(!text.contains(PASSWORD), "{text}");
+        // Basic credentials, base64: `merchant:secret-password`.
+        assert!(!text.contains("bWVyY2hhbnQ6c2VjcmV0LXBhc3N3b3Jk"), "{text}");
+    }
+}
