@@ -594,3 +594,78 @@ async fn no_credential_reaches_an_answer() {
         assert!(!text.contains("bWVyY2hhbnQ6c2VjcmV0LXBhc3N3b3Jk"), "{text}");
     }
 }
+
+fn gateway_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_klarna-gateway"));
+    for var in [
+        "KLARNA_USER",
+        "KLARNA_PASS",
+        "KLARNA_USERNAME",
+        "KLARNA_PASSWORD",
+        "KLARNA_GATEWAY_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_rest_and_refuses_a_non_loopback_bind_without_a_token() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut command = gateway_command();
+    command.args(["--sandbox", "--rest", "0.0.0.0:0"]);
+    let output = tokio::time::timeout(STEP, command.output())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("KLARNA_GATEWAY_TOKEN"));
+
+    let mut command = gateway_command();
+    command
+        .args(["rest", "--sandbox", "--rest", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut order_id, mut base) = (None, None);
+    // The sandbox line, the order line, then the REST line: a few lines.
+    for _ in 0..10 {
+        let Some(line) = tokio::time::timeout(STEP, lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+        else {
+            break;
+        };
+        assert!(!line.contains("MCP at"), "only REST was asked for: {line}");
+        if let Some(rest) = line.strip_prefix("klarna-gateway: seeded order ") {
+            order_id = rest.split(' ').next().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("klarna-gateway: REST at ") {
+            base = rest.split(' ').next().map(str::to_owned);
+            break;
+        }
+    }
+    let (order_id, base) = (order_id.expect("an order id"), base.expect("an address"));
+    // reqwest is built without a TLS provider of its own; the SDK's.
+    klarna_runtime::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(STEP)
+        .build()
+        .unwrap();
+    let response = http
+        .post(format!(
+            "{base}/ordermanagement/v1/orders/{order_id}/captures"
+        ))
+        .header("Content-Type", "application/json")
+        .body(r#"{"captured_amount": 3000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.headers().contains_key("Capture-Id"));
+    child.kill().await.unwrap();
+}
