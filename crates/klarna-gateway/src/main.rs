@@ -230,7 +230,7 @@ async fn run(options: Options) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let gateway = RestGateway::new(upstream.clone(), tools.clone());
         eprintln!(
-            "klarna-gateway: REST at http://{addr}{} ({} routes{guarded}; OpenAPI at http://{addr}{})",
+            "klarna-gateway: REST at http://{addr}{} ({} operations{guarded}; OpenAPI at http://{addr}{})",
             rest::PREFIX,
             gateway.tools().len(),
             rest::OPENAPI_PATH,

@@ -47,6 +47,15 @@ fn sandbox() -> (Sandbox, String) {
 /// A REST gateway with the default surface on 127.0.0.1:0 in front of
 /// `base_url` (the sandbox's unless given), calls limited to `timeout`.
 async fn start_with(token: Option<&str>, base_url: Option<String>, timeout: Duration) -> Gateway {
+    start_surface(token, base_url, timeout, Surface::default()).await
+}
+
+async fn start_surface(
+    token: Option<&str>,
+    base_url: Option<String>,
+    timeout: Duration,
+    surface: Surface,
+) -> Gateway {
     let (sandbox, order_id) = sandbox();
     let target = Target::Url(base_url.unwrap_or_else(|| sandbox.base_url().to_owned()));
     let upstream = upstream::upstream_with_timeout(
@@ -56,7 +65,7 @@ async fn start_with(token: Option<&str>, base_url: Option<String>, timeout: Dura
         timeout,
     )
     .expect("clients build");
-    let gateway = RestGateway::new(upstream, Surface::default().tools().unwrap());
+    let gateway = RestGateway::new(upstream, surface.tools().unwrap());
     let options = HttpOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         token.map(|t| Token::new(t).unwrap()),
@@ -668,4 +677,32 @@ async fn the_binary_serves_rest_and_refuses_a_non_loopback_bind_without_a_token(
     assert_eq!(response.status(), StatusCode::CREATED);
     assert!(response.headers().contains_key("Capture-Id"));
     child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_every_api_has_a_route() {
+    let gateway = start_surface(None, None, Duration::from_secs(5), Surface::All).await;
+    let tools = Surface::All.tools().unwrap();
+    assert!(tools.len() > 40, "{}", tools.len());
+    for tool in tools {
+        // Every placeholder filled with a value of the right shape.
+        let path = tool
+            .route
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x-1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(tool.method.as_bytes()).unwrap();
+        let answer = gateway.request(method, &path, None).await;
+        let routed = answer.status != StatusCode::METHOD_NOT_ALLOWED
+            && !(answer.status == StatusCode::NOT_FOUND
+                && answer.json()["error_messages"][0]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("no route")));
+        assert!(
+            routed,
+            "{} {path}: {} {}",
+            tool.method, answer.status, answer.text
+        );
+    }
 }
