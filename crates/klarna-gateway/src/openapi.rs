@@ -597,7 +597,7 @@ fn join(text: &str, sentence: &str) -> String {
 }
 
 /// Keywords JSON Schema 2020-12 and OpenAPI 3.0 share, copied as they are.
-const SHARED_KEYWORDS: &[&str] = &[
+pub const SHARED_KEYWORDS: &[&str] = &[
     "title",
     "description",
     "format",
