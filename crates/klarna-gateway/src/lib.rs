@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod mcp;
+pub mod openapi;
 pub mod rest;
 pub mod surface;
 pub mod table;

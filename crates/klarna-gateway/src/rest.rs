@@ -19,11 +19,12 @@ use axum::extract::{RawPathParams, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter};
+use axum::routing::{self, MethodFilter, MethodRouter};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::http::{self, HttpOptions};
+use crate::openapi;
 use crate::table::{Arguments, Body, Failure, Location, Output, Tool};
 use crate::tools::{self, Upstream};
 
@@ -412,6 +413,19 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
     for (path, route) in routes {
         router = router.route(path, route);
     }
+    // The document of the routes being served; its server is where the
+    // caller reached it (the `Host` the check below lets through).
+    let document = Arc::new(openapi::document(gateway.tools(), None));
+    router = router.route(
+        OPENAPI_PATH,
+        routing::get(move |headers: HeaderMap| async move {
+            let mut document = (*document).clone();
+            if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+                document["servers"] = json!([{ "url": format!("http://{host}") }]);
+            }
+            axum::Json(document)
+        }),
+    );
     let router = router.fallback(not_found);
     let router = match &options.token {
         Some(token) => router.layer(middleware::from_fn_with_state(

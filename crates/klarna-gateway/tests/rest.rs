@@ -706,3 +706,21 @@ async fn every_operation_of_every_api_has_a_route() {
         );
     }
 }
+
+/// The served document is the one the generator test builds a crate from
+/// (`tests/tests/generator/gateway_openapi.rs`), with this server's origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_with_its_origin() {
+    let gateway = start().await;
+    let served = gateway.request(Method::GET, rest::OPENAPI_PATH, None).await;
+    assert_eq!(served.status, StatusCode::OK);
+    let origin = format!("http://{}", gateway.addr);
+    let expected =
+        klarna_gateway::openapi::document(&Surface::default().tools().unwrap(), Some(&origin));
+    assert_eq!(served.json(), expected);
+    assert_eq!(served.json()["servers"][0]["url"], origin.as_str());
+    assert!(
+        served.json()["paths"]["/v1/ordermanagement/v1/orders/{order-id}/captures"]["post"]
+            .is_object()
+    );
+}
