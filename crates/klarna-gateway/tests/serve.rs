@@ -89,7 +89,8 @@ fn limits(header_read_timeout: Duration) -> ServeLimits {
 
 fn get_request(path: &str, keep_alive: bool) -> Vec<u8> {
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n\r\n").into_bytes()
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n\r\n")
+        .into_bytes()
 }
 
 /// Sends `request` while reading the answer to the end of the
@@ -104,11 +105,10 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
         // request on the server.
         writer
     };
-    let (_writer, response) = tokio::time::timeout(STEP, async {
-        tokio::join!(send, read_to_end(&mut reader))
-    })
-    .await
-    .expect("the exchange finishes in time");
+    let (_writer, response) =
+        tokio::time::timeout(STEP, async { tokio::join!(send, read_to_end(&mut reader)) })
+            .await
+            .expect("the exchange finishes in time");
     response
 }
 
@@ -147,7 +147,9 @@ async fn read_one_response(stream: &mut TcpStream) -> Vec<u8> {
         }
         response
     };
-    tokio::time::timeout(STEP, read).await.expect("a response in time")
+    tokio::time::timeout(STEP, read)
+        .await
+        .expect("a response in time")
 }
 
 fn head_end(response: &[u8]) -> Option<usize> {
@@ -205,7 +207,10 @@ fn mcp_router() -> Router {
     )
     .unwrap();
     let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
-    http::mcp_router(gateway, &HttpOptions::new("127.0.0.1:0".parse().unwrap(), None))
+    http::mcp_router(
+        gateway,
+        &HttpOptions::new("127.0.0.1:0".parse().unwrap(), None),
+    )
 }
 
 fn initialize_request() -> Vec<u8> {
@@ -269,6 +274,67 @@ async fn a_slow_head_gets_408_while_fifty_mcp_requests_are_answered() {
     assert_eq!(status(&response), 408, "{}", text(&response));
     assert_eq!(header(&response, "connection").as_deref(), Some("close"));
     assert_eq!(klarna_error(&response)["error_code"], "REQUEST_TIMEOUT");
+}
+
+/// The deadline is on the head only: a long-lived response (MCP's SSE
+/// stream of a session) stays open well past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_event_stream_outlives_the_head_deadline() {
+    let deadline = Duration::from_millis(300);
+    let server = Server::start(mcp_router(), limits(deadline)).await;
+
+    let initialized = exchange(server.addr, &initialize_request()).await;
+    assert_eq!(status(&initialized), 200, "{}", text(&initialized));
+    let session = header(&initialized, "mcp-session-id").expect("a session id");
+    let notification = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let notified = exchange(
+        server.addr,
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Session-Id: {session}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{notification}",
+            notification.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(status(&notified), 202, "{}", text(&notified));
+
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
+                 Mcp-Session-Id: {session}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(STEP, async {
+        while head_end(&head).is_none() && head.len() < MAX_RESPONSE {
+            let n = stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "closed before a head: {}", text(&head));
+            head.extend_from_slice(&buffer[..n]);
+        }
+    })
+    .await
+    .expect("the stream's head in time");
+    assert_eq!(status(&head), 200, "{}", text(&head));
+    assert_eq!(
+        header(&head, "content-type").as_deref(),
+        Some("text/event-stream")
+    );
+    // Still open at three times the deadline: reading to the end of the
+    // connection does not finish.
+    let ended = tokio::time::timeout(3 * deadline, read_to_end(&mut stream)).await;
+    assert!(
+        ended.is_err(),
+        "closed: {:?}",
+        ended.map(|rest| text(&rest))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,7 +432,10 @@ async fn shutdown_returns_only_after_the_request_in_flight_is_answered() {
     server.stop();
     // The handler is still held: the server must not have returned.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!server.served.is_finished(), "returned with a request in flight");
+    assert!(
+        !server.served.is_finished(),
+        "returned with a request in flight"
+    );
 
     trivial.release.notify_one();
     let response = in_flight.await.unwrap();
