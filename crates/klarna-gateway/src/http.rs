@@ -225,7 +225,9 @@ pub async fn serve(
 
 /// Serves `router` on `listener` over HTTP/1.1 within `limits` until
 /// `shutdown` completes, then stops accepting, lets the requests in flight
-/// finish within [`ServeLimits::shutdown_grace`] and returns.
+/// finish within [`ServeLimits::shutdown_grace`] and returns. A failed
+/// accept is logged to standard error and retried after a pause, never
+/// returned; the `Result` is `Ok` today.
 ///
 /// hyper drives each connection directly rather than through
 /// `axum::serve`, which sets no head deadline: a client sending a byte a
