@@ -319,6 +319,9 @@ impl Failure {
     /// The client's error, with Klarna's error fields when it answered.
     pub fn upstream<E>(error: klarna_runtime::Error<E>) -> Self {
         let kind = match error.kind() {
+            // The last attempt was not sent, an earlier one was and its
+            // answer was lost: what counts is that one.
+            ErrorKind::NotSent(_) if error.may_have_reached_klarna() => "no_response",
             ErrorKind::NotSent(_) => "not_sent",
             ErrorKind::NoResponse(e) if e.is_timeout() => "timeout",
             ErrorKind::NoResponse(_) => "no_response",

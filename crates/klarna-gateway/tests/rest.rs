@@ -724,3 +724,45 @@ async fn the_openapi_document_is_served_with_its_origin() {
             .is_object()
     );
 }
+
+/// A Klarna that reads the first request, closes the connection without an
+/// answer, and is gone: the client's retries find no listener. The last
+/// attempt was not sent, the first may have acted; the answer must say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_then_a_refused_retry_is_502_may_have_reached() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let klarna = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 64 * 1024];
+        let mut read = 0;
+        // Until the end of the JSON body, bounded by the buffer.
+        while read < request.len() {
+            let n = stream.read(&mut request[read..]).await.unwrap();
+            read += n;
+            if n == 0 || request[..read].ends_with(b"}") {
+                break;
+            }
+        }
+        // Dropping both closes the connection and stops listening.
+        String::from_utf8_lossy(&request[..read]).into_owned()
+    });
+    let gateway = start_with(None, Some(url), Duration::from_secs(10)).await;
+    let answer = gateway.capture(3000, None).await;
+    let seen = tokio::time::timeout(STEP, klarna).await.unwrap().unwrap();
+    assert!(
+        seen.starts_with("POST /ordermanagement/v1/orders/"),
+        "{seen}"
+    );
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
+    let body = answer.json();
+    assert_eq!(body["may_have_reached_klarna"], true, "{body}");
+    assert_eq!(body["kind"], "no_response", "{body}");
+    assert_ne!(body["error_code"], "NOT_SENT", "{body}");
+    let key = answer.header("Klarna-Idempotency-Key").expect("a key");
+    assert!(seen
+        .to_ascii_lowercase()
+        .contains(&format!("klarna-idempotency-key: {key}")));
+}

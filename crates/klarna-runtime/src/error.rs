@@ -26,6 +26,9 @@ struct Inner<E> {
     attempts: u32,
     retry_after: Option<Duration>,
     retry_budget_spent: bool,
+    /// An attempt before the last one may have reached Klarna (its answer
+    /// was lost), whatever the last one's kind says.
+    earlier_attempt_may_have_reached: bool,
 }
 
 /// Where a call ended, in the order a request travels.
@@ -261,6 +264,7 @@ impl<E> Error<E> {
                 attempts: 1,
                 retry_after: None,
                 retry_budget_spent: false,
+                earlier_attempt_may_have_reached: false,
             }),
         }
     }
@@ -287,6 +291,14 @@ impl<E> Error<E> {
     /// [`RetryBudget`](crate::retry::RetryBudget) was spent.
     pub fn with_retry_budget_spent(mut self, spent: bool) -> Self {
         self.inner.retry_budget_spent = spent;
+        self
+    }
+
+    /// Marks an attempt before the last as one that may have reached Klarna
+    /// (sent, and its answer lost): the call may then have acted although
+    /// its last attempt was [`ErrorKind::NotSent`].
+    pub fn with_earlier_attempt_reached(mut self, reached: bool) -> Self {
+        self.inner.earlier_attempt_may_have_reached = reached;
         self
     }
 
@@ -403,9 +415,13 @@ impl<E> Error<E> {
         }
     }
 
-    /// Whether Klarna may have acted on the request: anything but `NotSent`.
+    /// Whether Klarna may have acted on the request: anything but `NotSent`,
+    /// and `NotSent` too when an earlier attempt was sent and its answer
+    /// lost (a capture sent, its answer lost, the retry refused a
+    /// connection).
     pub fn may_have_reached_klarna(&self) -> bool {
-        !matches!(self.inner.kind, ErrorKind::NotSent(_))
+        self.inner.earlier_attempt_may_have_reached
+            || !matches!(self.inner.kind, ErrorKind::NotSent(_))
     }
 }
 
@@ -429,6 +445,13 @@ impl<E> fmt::Display for Error<E> {
 impl<E> Error<E> {
     fn describe_last_attempt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let details = match &self.inner.kind {
+            ErrorKind::NotSent(error) if self.inner.earlier_attempt_may_have_reached => {
+                write!(
+                    f,
+                    "the last attempt was not sent ({error}), but an earlier one may have reached Klarna"
+                )?;
+                return self.describe_key(f);
+            }
             ErrorKind::NotSent(error) => {
                 return write!(f, "not sent, nothing reached Klarna: {error}")
             }
@@ -497,6 +520,10 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             .field("attempts", &self.inner.attempts)
             .field("retry_after", &self.inner.retry_after)
             .field("retry_budget_spent", &self.inner.retry_budget_spent)
+            .field(
+                "earlier_attempt_may_have_reached",
+                &self.inner.earlier_attempt_may_have_reached,
+            )
             .finish()
     }
 }

@@ -241,6 +241,42 @@ async fn an_unscripted_operation_fails_at_once_naming_it() {
     );
 }
 
+/// A capture sent, its answer lost, then the retries refused a
+/// connection: the last attempt was not sent, but the capture may have
+/// happened, and the error must say so.
+#[tokio::test]
+async fn not_sent_after_a_lost_attempt_may_still_have_reached_klarna() {
+    let mock = Mock::new();
+    mock.on(&operations::CAPTURE_ORDER)
+        .respond(Outcome::connection_dropped())
+        .always(Outcome::not_sent());
+    let error = client(&mock)
+        .capture_order(&order_id(), &capture())
+        .await
+        .unwrap_err();
+    assert_eq!(mock.requests().len(), 3);
+    assert!(matches!(error.kind(), ErrorKind::NotSent(_)), "{error:?}");
+    assert!(error.may_have_reached_klarna(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("an earlier one may have reached Klarna"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing reached Klarna"), "{text}");
+    assert!(text.contains("retry with idempotency key"), "{text}");
+
+    // Refused every time: nothing reached Klarna.
+    let mock = Mock::new();
+    mock.on(&operations::CAPTURE_ORDER)
+        .always(Outcome::not_sent());
+    let error = client(&mock)
+        .capture_order(&order_id(), &capture())
+        .await
+        .unwrap_err();
+    assert_eq!(mock.requests().len(), 3);
+    assert!(!error.may_have_reached_klarna(), "{error}");
+}
+
 #[tokio::test]
 async fn three_attempts_take_no_real_time_and_back_off_on_the_mock_clock() {
     let mock = Mock::new();

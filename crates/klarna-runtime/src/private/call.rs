@@ -256,7 +256,8 @@ impl<'a> Call<'a> {
                     .with_idempotency_key(idempotency_key)
                     .with_attempts(ended.attempts)
                     .with_retry_after(ended.retry_after)
-                    .with_retry_budget_spent(ended.retry_budget_spent))
+                    .with_retry_budget_spent(ended.retry_budget_spent)
+                    .with_earlier_attempt_reached(ended.earlier_attempt_reached))
             }
         }
     }
@@ -304,6 +305,8 @@ struct Ended {
     retry_after: Option<Duration>,
     /// A retry was due but the client's budget was spent.
     retry_budget_spent: bool,
+    /// An attempt before the last was sent and may have reached Klarna.
+    earlier_attempt_reached: bool,
 }
 
 /// The attempts of one call.
@@ -324,6 +327,7 @@ impl Attempts<'_> {
         let mut attempt = 1;
         // What the latest retry took from the budget, given back on an answer.
         let mut last_retry_cost = None;
+        let mut earlier_attempt_reached = false;
         loop {
             let remaining =
                 deadline.map(|deadline| deadline.saturating_duration_since(transport.now()));
@@ -370,6 +374,7 @@ impl Attempts<'_> {
                 result,
                 retry_after,
                 retry_budget_spent,
+                earlier_attempt_reached,
             };
             if !retryable || attempt >= policy.retry.attempts() {
                 return end(result, false);
@@ -394,6 +399,8 @@ impl Attempts<'_> {
                 cause = %Cause(&result),
                 "retrying",
             );
+            earlier_attempt_reached |=
+                !matches!(&result, Err(Failure::Send(SendError::NotSent(_))));
             transport.sleep(wait).await;
             attempt += 1;
         }
