@@ -241,6 +241,31 @@ async fn an_unscripted_operation_fails_at_once_naming_it() {
     );
 }
 
+/// An id of `..` would make `.../captures/../shipping-info` the order's
+/// shipping info once a proxy or the URL parser resolves it: refused before
+/// anything is sent, as an empty id or `.` is.
+#[tokio::test]
+async fn dot_and_empty_path_parameters_are_refused_before_sending() {
+    let mock = Mock::new();
+    mock.on(&operations::GET_ORDER)
+        .always(Outcome::json(200, &order()));
+    let client = client(&mock);
+    for id in ["..", ".", ""] {
+        let error = client.get_order(&OrderId::new(id)).await.unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::NotSent(_)),
+            "{id:?}: {error:?}"
+        );
+        assert!(!error.may_have_reached_klarna());
+        assert!(error.to_string().contains("empty, `.` or `..`"), "{error}");
+    }
+    assert!(mock.requests().is_empty());
+    // Dots inside an id are fine.
+    client.get_order(&OrderId::new("a..b")).await.unwrap();
+    client.get_order(&OrderId::new("...")).await.unwrap();
+    assert_eq!(mock.requests().len(), 2);
+}
+
 /// A capture sent, its answer lost, then the retries refused a
 /// connection: the last attempt was not sent, but the capture may have
 /// happened, and the error must say so.

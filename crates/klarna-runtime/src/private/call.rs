@@ -71,6 +71,25 @@ impl<'a> Call<'a> {
     /// `path` is the operation's path with its parameters filled in and
     /// encoded (see [`encode_path`]).
     pub fn new(client: &'a Client, operation: &Operation, path: &str) -> Self {
+        // A parameter of `.` or `..` (or an empty one) would make another
+        // path of it: HTTP stacks resolve dot segments, so an id of `..`
+        // would reach the parent resource. The templates have none, so any
+        // such segment is a parameter's (a template's own trailing `/`
+        // aside).
+        let segments = match operation.path.ends_with('/') {
+            true => path.strip_suffix('/').unwrap_or(path),
+            false => path,
+        };
+        let problem = segments
+            .split('/')
+            .skip(1)
+            .any(|segment| matches!(segment, "" | "." | ".."))
+            .then(|| {
+                format!(
+                    "a path parameter of {} is empty, `.` or `..`",
+                    operation.name
+                )
+            });
         Call {
             client,
             operation: operation.name,
@@ -82,7 +101,7 @@ impl<'a> Call<'a> {
             body: None,
             has_query: false,
             idempotency_key: None,
-            problem: None,
+            problem,
         }
     }
 
