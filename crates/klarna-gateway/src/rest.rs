@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -43,25 +44,27 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct RestGateway {
     inner: Arc<Inner>,
+    body_timeout: Duration,
 }
 
 struct Inner {
     upstream: Upstream,
     tools: Vec<&'static Tool>,
-    max_body_bytes: usize,
-    body_timeout: Duration,
 }
 
 impl RestGateway {
     pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Self {
         RestGateway {
-            inner: Arc::new(Inner {
-                upstream,
-                tools,
-                max_body_bytes: http::MAX_BODY_BYTES,
-                body_timeout: BODY_TIMEOUT,
-            }),
+            inner: Arc::new(Inner { upstream, tools }),
+            body_timeout: BODY_TIMEOUT,
         }
+    }
+
+    /// How long a request body may take to arrive (else 408); the default
+    /// is [`BODY_TIMEOUT`].
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
     }
 
     /// The tools served, each at its [`Tool::route`].
@@ -69,14 +72,25 @@ impl RestGateway {
         &self.inner.tools
     }
 
-    /// Runs one tool for a request.
-    async fn handle(&self, tool: &'static Tool, path: RawPathParams, request: Request) -> Response {
+    /// Runs one tool for a request, its body at most `max_body_bytes`.
+    async fn handle(
+        &self,
+        tool: &'static Tool,
+        max_body_bytes: usize,
+        path: Result<RawPathParams, RawPathParamsRejection>,
+        request: Request,
+    ) -> Response {
+        let path = match path {
+            Ok(path) => path,
+            // Not UTF-8 once percent-decoded, say.
+            Err(rejection) => return Refusal::bad_request(rejection.body_text()).into_response(),
+        };
         let (parts, body) = request.into_parts();
         let mut arguments = match self.arguments(tool, &path, &parts.uri, &parts.headers) {
             Ok(arguments) => arguments,
             Err(refusal) => return refusal.into_response(),
         };
-        match self.body(tool, &parts.headers, body).await {
+        match self.body(tool, max_body_bytes, &parts.headers, body).await {
             Ok(Some(body)) => {
                 arguments.insert("body".to_owned(), body);
             }
@@ -107,6 +121,13 @@ impl RestGateway {
                 .iter()
                 .find(|p| p.location == Location::Path && p.rest_name == name)
             {
+                // The client refuses these too (they would name another
+                // resource); here they are the caller's mistake, a 400.
+                if matches!(value, "" | "." | "..") {
+                    return Err(Refusal::bad_request(format!(
+                        "the `{name}` path parameter cannot be `{value}`"
+                    )));
+                }
                 arguments.insert(param.argument.to_owned(), param.kind.value_of(value));
             }
         }
@@ -148,7 +169,17 @@ impl RestGateway {
             }
         }
         if tool.idempotency_key {
+            if headers.get_all(IDEMPOTENCY_KEY).iter().count() > 1 {
+                return Err(Refusal::bad_request(format!(
+                    "`{IDEMPOTENCY_KEY}` is given more than once"
+                )));
+            }
             if let Some(key) = text(IDEMPOTENCY_KEY)? {
+                if key.trim().is_empty() {
+                    return Err(Refusal::bad_request(format!(
+                        "`{IDEMPOTENCY_KEY}` is empty: send a key, or no header for a new one"
+                    )));
+                }
                 arguments.insert("idempotency_key".to_owned(), json!(key));
             }
         }
@@ -160,10 +191,10 @@ impl RestGateway {
     async fn body(
         &self,
         tool: &Tool,
+        limit: usize,
         headers: &HeaderMap,
         body: HttpBody,
     ) -> Result<Option<Value>, Refusal> {
-        let limit = self.inner.max_body_bytes;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -171,23 +202,22 @@ impl RestGateway {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(Refusal::too_large(limit));
         }
-        let bytes =
-            match tokio::time::timeout(self.inner.body_timeout, axum::body::to_bytes(body, limit))
-                .await
-            {
-                Err(_) => {
-                    return Err(Refusal::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "REQUEST_TIMEOUT",
-                        "the request body did not arrive in time",
-                    ))
-                }
-                Ok(Err(error)) if is_length_limit(&error) => return Err(Refusal::too_large(limit)),
-                Ok(Err(_)) => {
-                    return Err(Refusal::bad_request("the request body broke off"));
-                }
-                Ok(Ok(bytes)) => bytes,
-            };
+        let bytes = match tokio::time::timeout(self.body_timeout, axum::body::to_bytes(body, limit))
+            .await
+        {
+            Err(_) => {
+                return Err(Refusal::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "REQUEST_TIMEOUT",
+                    "the request body did not arrive in time",
+                ))
+            }
+            Ok(Err(error)) if is_length_limit(&error) => return Err(Refusal::too_large(limit)),
+            Ok(Err(_)) => {
+                return Err(Refusal::bad_request("the request body broke off"));
+            }
+            Ok(Ok(bytes)) => bytes,
+        };
         if bytes.is_empty() {
             return match tool.body {
                 Body::Required => Err(Refusal::bad_request("this route needs a JSON body")),
@@ -302,47 +332,48 @@ pub fn gateway_location(location: &str, base_url: Option<&str>) -> String {
 }
 
 /// Why a call failed, with the status that tells the cases apart:
-/// Klarna's own error status and body when it answered one, 502 when it
-/// could not be reached or its answer was lost or undecodable, 504 when
-/// the time ran out. The idempotency key goes back in its header, for the
-/// caller's retry.
+/// Klarna's own error status (and its body, when the client has all of it)
+/// when it answered one; 502 when Klarna could not be reached, refused the
+/// gateway's credentials, or its answer was lost, cut off or undecodable;
+/// 504 when no answer came in time. The idempotency key goes back in its
+/// header, for the caller's retry.
 fn failed(failure: &Failure) -> Response {
+    let own = |status: StatusCode| (status, axum::Json(failure.to_json())).into_response();
     let e = match failure {
         Failure::Upstream(e) => e,
-        Failure::InvalidArguments(_) => {
-            return (StatusCode::BAD_REQUEST, axum::Json(failure.to_json())).into_response()
-        }
-        Failure::UnknownTool(_) => {
-            return (StatusCode::NOT_FOUND, axum::Json(failure.to_json())).into_response()
-        }
-        Failure::Internal(_) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(failure.to_json()),
-            )
-                .into_response()
-        }
+        Failure::InvalidArguments(_) => return own(StatusCode::BAD_REQUEST),
+        Failure::UnknownTool(_) => return own(StatusCode::NOT_FOUND),
+        Failure::Internal(_) => return own(StatusCode::INTERNAL_SERVER_ERROR),
     };
     let answered = e
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())
         .filter(|s| s.is_client_error() || s.is_server_error())
-        .filter(|_| matches!(e.kind, "api" | "unexpected_status"));
+        .filter(|_| matches!(e.kind, "api" | "unexpected_status" | "decode"));
     let mut response = match (answered, &e.klarna_body) {
+        // 401 from here means the gateway's token: Klarna refusing the
+        // merchant's credentials is the gateway's failure, not the caller's.
+        (Some(StatusCode::UNAUTHORIZED), _) => {
+            let mut body = failure.to_json();
+            body["error_code"] = json!("UPSTREAM_UNAUTHORIZED");
+            (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
+        }
         (Some(status), Some(body)) => (
             status,
             [(header::CONTENT_TYPE, "application/json")],
             body.clone(),
         )
             .into_response(),
-        (Some(status), None) => (status, axum::Json(failure.to_json())).into_response(),
-        (None, _) if e.kind == "timeout" => {
-            (StatusCode::GATEWAY_TIMEOUT, axum::Json(failure.to_json())).into_response()
-        }
-        (None, _) => (StatusCode::BAD_GATEWAY, axum::Json(failure.to_json())).into_response(),
+        (Some(status), None) => own(status),
+        (None, _) if e.timed_out => own(StatusCode::GATEWAY_TIMEOUT),
+        (None, _) => own(StatusCode::BAD_GATEWAY),
     };
+    let headers = response.headers_mut();
     if let Some(key) = &e.idempotency_key {
-        insert(response.headers_mut(), IDEMPOTENCY_KEY, key);
+        insert(headers, IDEMPOTENCY_KEY, key);
+    }
+    if let (Some(_), Some(wait)) = (answered, e.retry_after) {
+        insert(headers, header::RETRY_AFTER.as_str(), &wait.to_string());
     }
     response
 }
@@ -401,8 +432,10 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
             continue;
         };
         let gateway = gateway.clone();
-        let handler = move |path: RawPathParams, request: Request| async move {
-            gateway.handle(tool, path, request).await
+        let limit = options.max_body_bytes;
+        let handler = move |path: Result<RawPathParams, RawPathParamsRejection>,
+                            request: Request| async move {
+            gateway.handle(tool, limit, path, request).await
         };
         let route = routes
             .remove(tool.route)

@@ -293,9 +293,14 @@ pub struct UpstreamError {
     pub correlation_id: Option<String>,
     /// Klarna's error body as JSON, when it was JSON.
     pub body: Option<Value>,
-    /// The same body as Klarna sent it, byte for byte, for the REST
-    /// adapter to pass on.
+    /// The same body as Klarna sent it, for the REST adapter to pass on:
+    /// set only when the client's excerpt of it (1 KiB) is all of it.
     pub klarna_body: Option<String>,
+    /// No answer came in time (an attempt's timeout or the call's): sent,
+    /// then no status, or a status and then not the whole body.
+    pub timed_out: bool,
+    /// What Klarna's `Retry-After` asked for, in seconds.
+    pub retry_after: Option<u64>,
     /// Whether Klarna may have acted on the request: repeat it only with
     /// the same idempotency key.
     pub may_have_reached_klarna: bool,
@@ -348,6 +353,12 @@ impl Failure {
             correlation_id: error.correlation_id().map(str::to_owned),
             body,
             klarna_body,
+            timed_out: matches!(
+                error.kind(),
+                ErrorKind::NoResponse(e) | ErrorKind::IncompleteResponse { error: e, .. }
+                    if e.is_timeout()
+            ),
+            retry_after: error.retry_after().map(|wait| wait.as_secs()),
             may_have_reached_klarna: error.may_have_reached_klarna(),
             idempotency_key: error.idempotency_key().map(|k| k.as_str().to_owned()),
             message: error.to_string(),

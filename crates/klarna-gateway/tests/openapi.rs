@@ -578,6 +578,8 @@ fn the_gateway_errors_fit_the_documented_error_schema() {
         correlation_id: None,
         body: Some(json!({ "error_code": "X" })),
         klarna_body: Some(r#"{"error_code":"X"}"#.to_owned()),
+        timed_out: false,
+        retry_after: None,
         may_have_reached_klarna: true,
         idempotency_key: Some("key-1".to_owned()),
         message: "the connection closed".to_owned(),

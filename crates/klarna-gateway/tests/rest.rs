@@ -766,3 +766,211 @@ async fn a_lost_answer_then_a_refused_retry_is_502_may_have_reached() {
         .to_ascii_lowercase()
         .contains(&format!("klarna-idempotency-key: {key}")));
 }
+
+/// A Klarna that answers every request with `answer` (a whole HTTP/1.1
+/// response), for the answers the sandbox never gives. At most 16
+/// connections, each within the step's time.
+async fn fake_klarna(answer: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for _ in 0..16 {
+            let Ok(Ok((mut stream, _))) = tokio::time::timeout(STEP, listener.accept()).await
+            else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 16 * 1024];
+                let mut read = 0;
+                // The requests here are GETs: the head is all there is.
+                while read < head.len() && !head[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut head[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn klarnas_other_answers_keep_their_status_or_say_it_was_klarna() {
+    let cases: [(&str, StatusCode, &str); 3] = [
+        (
+            // Klarna refusing the merchant's credentials is not the
+            // caller's 401 (that one means the gateway's token).
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 82\r\nConnection: close\r\n\r\n{\"error_code\":\"UNAUTHORIZED\",\"error_messages\":[\"bad creds\"],\"correlation_id\":\"c-1\"}",
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAUTHORIZED",
+        ),
+        (
+            // A load balancer's page instead of Klarna's JSON.
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>",
+            StatusCode::NOT_FOUND,
+            "",
+        ),
+        (
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "",
+        ),
+    ];
+    for (answer, status, error_code) in cases {
+        let url = fake_klarna(answer).await;
+        let gateway = start_with(None, Some(url), Duration::from_secs(10)).await;
+        let answer = gateway
+            .request(
+                Method::GET,
+                &format!("{}/captures", gateway.order_path()),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, status, "{}", answer.text);
+        let body = answer.json();
+        // The gateway's account, not a body it made up for Klarna.
+        assert_eq!(body["may_have_reached_klarna"], true, "{body}");
+        if !error_code.is_empty() {
+            assert_eq!(body["error_code"], error_code, "{body}");
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(answer.header("Retry-After"), Some("3600"));
+            assert_eq!(body["status"], 503);
+        }
+        if status == StatusCode::NOT_FOUND {
+            assert_eq!(body["status"], 404, "{body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_paths_keys_and_bodies_get_json_errors() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let gateway = start().await;
+    let captures = format!("{}/captures", gateway.order_path());
+    let post = |path: &str| {
+        gateway
+            .http
+            .post(gateway.url(path))
+            .header("Content-Type", "application/json")
+            .body(r#"{"captured_amount": 3000}"#)
+    };
+    let cases = [
+        (
+            gateway.http.get(gateway.url(&format!("{captures}/%FF"))),
+            StatusCode::BAD_REQUEST,
+            "UTF-8",
+        ),
+        (
+            post(&captures).header("Klarna-Idempotency-Key", " "),
+            StatusCode::BAD_REQUEST,
+            "is empty",
+        ),
+        (
+            post(&captures)
+                .header("Klarna-Idempotency-Key", "a")
+                .header("Klarna-Idempotency-Key", "b"),
+            StatusCode::BAD_REQUEST,
+            "more than once",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let answer = gateway.send(request).await;
+        assert_eq!(answer.status, status, "{}", answer.text);
+        let body = answer.json();
+        assert_eq!(body["may_have_reached_klarna"], false, "{body}");
+        let text = body["error_messages"][0].as_str().unwrap();
+        assert!(text.contains(message), "{text:?} lacks {message:?}");
+    }
+
+    // `..` would be the order's own shipping info. Sent raw: reqwest's URL
+    // parser would resolve it before sending.
+    let response = raw(
+        gateway.addr,
+        format!(
+            "POST {captures}/%2E%2E/shipping-info HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        ),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("cannot be `..`"), "{response}");
+
+    // No Content-Length (chunked): the limit counts what arrives.
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let head = format!(
+        "POST {captures} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    // 2 MiB in 32 chunks, or fewer if the gateway has answered and closed.
+    for _ in 0..32 {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(STEP, stream.read_to_end(&mut response))
+        .await
+        .expect("answered in time");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("PAYLOAD_TOO_LARGE"), "{response}");
+    assert!(gateway.sandbox.requests().is_empty());
+
+    // A body that stops arriving: 408 once the body deadline passes.
+    let (sandbox, order_id) = sandbox();
+    let upstream = upstream::upstream(
+        &Target::Url(sandbox.base_url().to_owned()),
+        Credentials::basic("merchant", PASSWORD),
+        None,
+    )
+    .unwrap();
+    let slow = RestGateway::new(upstream, Surface::default().tools().unwrap())
+        .with_body_timeout(Duration::from_millis(300));
+    let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(http::serve(
+        listener,
+        rest::rest_router(slow, &options),
+        std::future::pending(),
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/ordermanagement/v1/orders/{order_id}/captures HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"captured"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(STEP, stream.read_to_end(&mut response))
+        .await
+        .expect("answered in time")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("REQUEST_TIMEOUT"), "{response}");
+    assert!(sandbox.requests().is_empty());
+}
+
+/// One raw exchange on a new connection: what the server sent until it
+/// closed.
+async fn raw(addr: SocketAddr, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(STEP, stream.read_to_end(&mut response))
+        .await
+        .expect("answered in time");
+    String::from_utf8_lossy(&response).into_owned()
+}
