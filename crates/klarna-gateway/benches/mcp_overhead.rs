@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use klarna_gateway::http::{self, HttpOptions};
+use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_ordermanagement::models::CaptureObject;
@@ -55,7 +56,7 @@ async fn main() {
         listener.local_addr().unwrap(),
         http::MCP_PATH
     );
-    tokio::spawn(http::serve(
+    tokio::spawn(server::serve(
         listener,
         http::mcp_router(gateway, &options),
         std::future::pending(),

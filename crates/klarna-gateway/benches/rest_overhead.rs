@@ -13,8 +13,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use klarna_gateway::http::{self, HttpOptions};
+use klarna_gateway::http::HttpOptions;
 use klarna_gateway::rest::{self, RestGateway};
+use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::Surface;
 use klarna_ordermanagement::models::CaptureObject;
@@ -99,7 +100,7 @@ async fn main() {
         capture.as_str()
     )
     .into();
-    tokio::spawn(http::serve(
+    tokio::spawn(server::serve(
         listener,
         rest::rest_router(gateway, &options),
         std::future::pending(),

@@ -1,41 +1,24 @@
-//! The MCP adapter over streamable HTTP, mounted in axum, with the
-//! gateway's own checks in front of rmcp's transport.
-//!
-//! rmcp's transport validates `Host` (loopback names by default) and
-//! `Origin` against DNS rebinding, and bounds POST bodies. In front of it a
-//! bearer token is checked on every request when one is configured, which
-//! it must be for any bind address other than loopback.
-//!
-//! [`serve`] runs a router (the MCP adapter's, or any other) on hyper's
-//! HTTP/1.1 server within [`ServeLimits`]: every connection it accepts is
-//! answered. A request head must arrive in whole within a deadline (408
-//! otherwise) and within a size (431), connections past a count get 503
-//! at once, and shutdown waits a bounded time for requests in flight.
+//! What every adapter checks before a request reaches it, in one place
+//! ([`guard`]): the `Host` and a browser's `Origin` against DNS
+//! rebinding, the bearer token when one is configured (which it must be
+//! for any bind address other than loopback), and a body that arrives in
+//! time and within its size. Also the MCP adapter's mount of rmcp's
+//! streamable HTTP transport, behind the same checks (and rmcp's own).
 
 use std::fmt;
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use serde_json::{json, Value};
 
 use crate::mcp::McpGateway;
 
@@ -46,6 +29,8 @@ pub const MCP_PATH: &str = "/mcp";
 /// The largest JSON-RPC message accepted: a capture with a few hundred
 /// order lines fits many times over.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a request body may take to arrive once its head has.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The variable the bearer token is read from.
 pub const TOKEN_VAR: &str = "KLARNA_GATEWAY_TOKEN";
 
@@ -84,7 +69,10 @@ pub struct HttpOptions {
     /// `Host` values accepted besides the loopback names (for a bind on
     /// another interface: the names clients reach it by).
     pub allowed_hosts: Vec<String>,
+    /// The largest request body (413 beyond).
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive (408 beyond).
+    pub body_timeout: Duration,
 }
 
 impl HttpOptions {
@@ -94,6 +82,7 @@ impl HttpOptions {
             token,
             allowed_hosts: Vec::new(),
             max_body_bytes: MAX_BODY_BYTES,
+            body_timeout: BODY_TIMEOUT,
         }
     }
 
@@ -120,12 +109,11 @@ pub(crate) fn allowed_hosts(options: &HttpOptions) -> Vec<String> {
     hosts
 }
 
-/// The axum router serving `gateway` at [`MCP_PATH`].
+/// The axum router serving `gateway` at [`MCP_PATH`], behind [`guard`].
 pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
     let hosts = allowed_hosts(options);
-    // Browsers send `Origin`; only pages served from loopback (and the
-    // hosts allowed above) may call. Clients that are not browsers send
-    // none and pass.
+    // rmcp checks `Host` and `Origin` too; the gateway's own check in
+    // `guard` answers first, in the gateway's error shape.
     let origins: Vec<String> = hosts
         .iter()
         .flat_map(|host| {
@@ -147,20 +135,49 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
         LocalSessionManager::default().into(),
         config,
     );
-    let router = Router::new().nest_service(MCP_PATH, service);
-    match &options.token {
-        Some(token) => router.layer(middleware::from_fn_with_state(token.clone(), require_token)),
-        None => router,
-    }
+    guard(Router::new().nest_service(MCP_PATH, service), options)
 }
 
-/// 401 unless the request carries `Authorization: Bearer <token>`; the
-/// request then reaches nothing behind this layer.
-pub(crate) async fn require_token(
-    State(token): State<Token>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// `router` behind the checks every adapter makes, in the order a request
+/// meets them: `Host` and `Origin` (403), the bearer token when one is
+/// configured (401), then the body, read in whole within
+/// [`HttpOptions::body_timeout`] (408) and [`HttpOptions::max_body_bytes`]
+/// (413). Nothing behind the guard runs for a request that fails one.
+pub fn guard(router: Router, options: &HttpOptions) -> Router {
+    let limits = BodyLimits {
+        max_bytes: options.max_body_bytes,
+        timeout: options.body_timeout,
+    };
+    let router = router.layer(middleware::from_fn_with_state(limits, read_body));
+    let router = match &options.token {
+        Some(token) => router.layer(middleware::from_fn_with_state(token.clone(), require_token)),
+        None => router,
+    };
+    router.layer(middleware::from_fn_with_state(
+        Arc::new(allowed_hosts(options)),
+        check_host_and_origin,
+    ))
+}
+
+/// An error of the gateway itself in Klarna's error shape. Nothing was
+/// sent to Klarna for it.
+pub fn error(status: StatusCode, error_code: &str, message: impl Into<String>) -> Response {
+    (status, axum::Json(error_body(error_code, &message.into()))).into_response()
+}
+
+/// The body of [`error`]: `error_code`, `error_messages` and
+/// `correlation_id` as Klarna writes them, and `may_have_reached_klarna`.
+pub fn error_body(error_code: &str, message: &str) -> Value {
+    json!({
+        "error_code": error_code,
+        "error_messages": [message],
+        "correlation_id": null,
+        "may_have_reached_klarna": false,
+    })
+}
+
+/// 401 unless the request carries `Authorization: Bearer <token>`.
+async fn require_token(State(token): State<Token>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -168,334 +185,138 @@ pub(crate) async fn require_token(
     if presented.is_some_and(|p| token.matches(p)) {
         return next.run(request).await;
     }
-    let body = serde_json::json!({
-        "error_code": "UNAUTHORIZED",
-        "error_messages": ["missing or wrong bearer token"],
-        "correlation_id": null,
-    });
-    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "missing or wrong bearer token",
+    );
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
-/// The bounds of the HTTP server: how long and how large a request head may
-/// be, how many connections are served at once, and how long shutdown waits.
-#[derive(Clone, Debug)]
-pub struct ServeLimits {
-    /// How long a client has to send a whole request head, counted from
-    /// when the server starts waiting for one (on a new connection, or
-    /// after the previous response on a kept-alive one). A client that had
-    /// sent part of a head by then gets 408; an idle one is closed.
-    pub header_read_timeout: Duration,
-    /// The largest request head (request line and headers) accepted; a
-    /// larger one gets 431. Values under 8 KiB, hyper's smallest read
-    /// buffer, count as 8 KiB.
-    pub max_head_bytes: usize,
-    /// Connections served at once; each one past it is answered 503 at
-    /// once and closed.
-    pub max_connections: usize,
-    /// How long requests in flight at shutdown may take to finish; any
-    /// connection still open then (an SSE stream, say) is dropped.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServeLimits {
-    fn default() -> Self {
-        ServeLimits {
-            header_read_timeout: Duration::from_secs(10),
-            max_head_bytes: 16 * 1024,
-            max_connections: 1024,
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
-}
-
-/// hyper refuses (by panicking) a read buffer smaller than this.
-const MIN_HEAD_BYTES: usize = 8 * 1024;
-/// How long an answer the server writes itself (408, 503) may take to be
-/// written, and how long the server then reads what the client still
-/// sends before closing: closing a socket with unread input resets the
-/// connection, and a reset can destroy an answer the client has not read
-/// yet.
-const LINGER: Duration = Duration::from_secs(1);
-/// The pause after a failed accept (out of file descriptors, say), so the
-/// loop neither ends nor spins while the condition lasts.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Serves `router` on `listener` with the default [`ServeLimits`] until
-/// `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, router, ServeLimits::default(), shutdown).await
-}
-
-/// Serves `router` on `listener` over HTTP/1.1 within `limits` until
-/// `shutdown` completes, then stops accepting, lets the requests in flight
-/// finish within [`ServeLimits::shutdown_grace`] and returns. A failed
-/// accept is logged to standard error and retried after a pause, never
-/// returned; the `Result` is `Ok` today.
-///
-/// hyper drives each connection directly rather than through
-/// `axum::serve`, which sets no head deadline: a client sending a byte a
-/// second would hold a connection, unanswered, forever.
-pub async fn serve_with(
-    listener: TcpListener,
-    router: Router,
-    limits: ServeLimits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_head_bytes.max(MIN_HEAD_BYTES));
-    let slots = Arc::new(Semaphore::new(
-        limits.max_connections.min(Semaphore::MAX_PERMITS),
-    ));
-    let (stop, stopping) = watch::channel(());
-    // Every connection's task, so that shutdown can wait for them and then
-    // end the ones left.
-    let mut connections = JoinSet::new();
-    let mut shutdown = pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            () = &mut shutdown => break,
-            // Reaps finished tasks, so the set holds live connections only.
-            Some(_) = connections.join_next() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    accept_failed(error).await;
-                    continue;
-                }
-            },
-        };
-        // Small responses and SSE events go out at once, not after the
-        // client's delayed acknowledgement.
-        let _ = stream.set_nodelay(true);
-        match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                let connection = serve_connection(
-                    stream,
-                    http.clone(),
-                    router.clone(),
-                    stopping.clone(),
-                    limits.header_read_timeout,
-                );
-                connections.spawn(async move {
-                    connection.await;
-                    drop(slot);
-                });
-            }
-            Err(_) => {
-                let refusal = error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "retry-after: 1\r\n",
-                    "SERVICE_UNAVAILABLE",
-                    &format!(
-                        "the gateway is serving its limit of {} connections; retry shortly",
-                        limits.max_connections
-                    ),
-                );
-                connections.spawn(async move {
-                    let mut stream = stream;
-                    answer_and_close(&mut stream, &refusal).await;
-                });
-            }
-        }
-    }
-    drop(listener);
-    // Connections finish the request they are serving and close.
-    let _ = stop.send(());
-    let drained = tokio::time::timeout(limits.shutdown_grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        eprintln!(
-            "klarna-gateway: {} connections still open after {:?}, closing them",
-            connections.len(),
-            limits.shutdown_grace
+/// Against DNS rebinding: only the loopback names (and the hosts allowed
+/// by flag) may appear in `Host`, and a browser's `Origin` must be one of
+/// them. A JSON body needs a CORS preflight, which nothing here answers,
+/// so a page elsewhere cannot send one either.
+async fn check_host_and_origin(
+    State(hosts): State<Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let allowed = |authority: &str| {
+        let host = host_name(authority);
+        hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if !host.is_some_and(allowed) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN_HOST",
+            "the Host header names no host this gateway serves",
         );
     }
-    connections.shutdown().await;
-    Ok(())
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin_allowed = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
+            .is_some_and(|(_, authority)| allowed(authority));
+        if !origin_allowed {
+            return error(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN_ORIGIN",
+                "requests from this Origin are not accepted",
+            );
+        }
+    }
+    next.run(request).await
 }
 
-/// Serves one connection until it closes, errs or times out.
-async fn serve_connection(
-    mut stream: TcpStream,
-    http: http1::Builder,
-    router: Router,
-    mut stopping: watch::Receiver<()>,
-    header_read_timeout: Duration,
-) {
-    let unanswered = AtomicBool::new(false);
-    let result = {
-        let io = TokioIo::new(Watched {
-            stream: &mut stream,
-            unanswered: &unanswered,
-        });
-        let mut connection = pin!(http.serve_connection(io, TowerToHyperService::new(router)));
-        let mut stop_seen = false;
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => break result,
-                // Also when the sender is gone: the server is stopping.
-                _ = stopping.changed(), if !stop_seen => {
-                    stop_seen = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-            }
-        }
+/// The host of a `Host` header or of an origin's authority, without the
+/// port and IPv6 brackets.
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    timeout: Duration,
+}
+
+/// Reads the whole body within its limits before the adapter sees the
+/// request, so a slow or endless body ties up nothing behind the guard.
+/// A declared length over the limit is refused before reading.
+async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the body is larger than {} bytes", limits.max_bytes),
+        )
     };
-    match result {
-        // hyper closes a connection whose head is late without a word.
-        // One that had started a request gets an answer; an idle
-        // kept-alive one, which owes nothing, is just closed.
-        Err(error) if error.is_timeout() => {
-            if unanswered.load(Ordering::Relaxed) {
-                let timeout = error_response(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "",
-                    "REQUEST_TIMEOUT",
-                    &format!("the request head did not arrive within {header_read_timeout:?}"),
-                );
-                answer_and_close(&mut stream, &timeout).await;
-            }
+    if declared.is_some_and(|length| length > limits.max_bytes as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max_bytes));
+    let bytes = match read.await {
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "the request body did not arrive in time",
+            )
         }
-        // hyper has written its answer (400 or 431 on a bad head, or the
-        // response to a request whose body it did not read): let it reach
-        // the client.
-        _ => linger(&mut stream).await,
-    }
-}
-
-/// A stream that notes whether request bytes arrived since the server
-/// last wrote, which tells a started request from an idle connection when
-/// the head deadline passes. (Bytes of a pipelined request that arrive
-/// before the previous response is written count as answered.)
-struct Watched<'a> {
-    stream: &'a mut TcpStream,
-    unanswered: &'a AtomicBool,
-}
-
-impl AsyncRead for Watched<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut *this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.unanswered.store(true, Ordering::Relaxed);
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(),
+        Ok(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request body broke off",
+            )
         }
-        polled
-    }
+        Ok(Ok(bytes)) => bytes,
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
-impl AsyncWrite for Watched<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut *this.stream).poll_write(cx, buf);
-        this.answered(&polled);
-        polled
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut *this.stream).poll_write_vectored(cx, bufs);
-        this.answered(&polled);
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
-    }
-}
-
-impl Watched<'_> {
-    fn answered(&self, polled: &Poll<io::Result<usize>>) {
-        if matches!(polled, Poll::Ready(Ok(n)) if *n > 0) {
-            self.unanswered.store(false, Ordering::Relaxed);
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
         }
+        source = error.source();
     }
+    false
 }
 
-/// A whole HTTP/1.1 response in Klarna's error shape, closing the
-/// connection. `extra_headers` are complete lines, each ending in CRLF.
-fn error_response(status: StatusCode, extra_headers: &str, code: &str, message: &str) -> Vec<u8> {
-    let body = serde_json::json!({
-        "error_code": code,
-        "error_messages": [message],
-        "correlation_id": null,
-    })
-    .to_string();
-    format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n{extra_headers}\r\n{body}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        body.len()
-    )
-    .into_bytes()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Writes `response` (within [`LINGER`]) and closes the connection.
-async fn answer_and_close(stream: &mut TcpStream, response: &[u8]) {
-    if let Ok(Ok(())) = tokio::time::timeout(LINGER, stream.write_all(response)).await {
-        linger(stream).await;
+    #[test]
+    fn host_names_lose_ports_and_brackets() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("[::1]:8080"), "::1");
     }
-}
-
-/// Ends the server's side of the connection, then reads and drops what the
-/// client still sends, for at most [`LINGER`], so that the close does not
-/// reset the connection before the client has read the answer.
-async fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown().await;
-    let mut scratch = [0u8; 4096];
-    let _ = tokio::time::timeout(LINGER, async {
-        while let Ok(n) = stream.read(&mut scratch).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Logs a failed accept and pauses, unless the failure was a client's
-/// connection that went away before it was accepted.
-async fn accept_failed(error: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
-    }
-    eprintln!("klarna-gateway: accepting a connection failed ({error}); retrying shortly");
-    tokio::time::sleep(ACCEPT_BACKOFF).await;
 }

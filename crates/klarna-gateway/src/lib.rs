@@ -4,6 +4,7 @@ pub mod http;
 pub mod mcp;
 pub mod openapi;
 pub mod rest;
+pub mod server;
 pub mod surface;
 pub mod table;
 #[rustfmt::skip]

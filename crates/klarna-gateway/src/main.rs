@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use klarna_gateway::http::{self, HttpOptions, Token, DEFAULT_MCP_ADDR, TOKEN_VAR};
 use klarna_gateway::rest::{self, RestGateway, DEFAULT_REST_ADDR};
+use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_runtime::{Credentials, Environment, Region};
@@ -182,6 +183,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> Result<(), String> {
+    // Listening for Ctrl-C from the start: a signal that comes while the
+    // sandbox starts or the ports are bound still stops the gateway.
+    let interrupted = tokio::spawn(ctrl_c());
     // Messages go to standard error: standard output is the stdio transport.
     let sandbox = if options.sandbox {
         Some(start_sandbox()?)
@@ -261,7 +265,7 @@ async fn run(options: Options) -> Result<(), String> {
             let shutdown = async move {
                 let _ = stopped.changed().await;
             };
-            http::serve(listener, router, shutdown)
+            server::serve(listener, router, shutdown)
                 .await
                 .map_err(|e| format!("serving {name}: {e}"))
         });
@@ -274,7 +278,7 @@ async fn run(options: Options) -> Result<(), String> {
         stdio(mcp).await
     } else {
         tokio::select! {
-            _ = ctrl_c() => Ok(()),
+            _ = interrupted => Ok(()),
             Some(result) = serving.join_next() => result.map_err(|e| e.to_string())?,
         }
     };

@@ -12,13 +12,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{Body as HttpBody, Bytes};
 use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{RawPathParams, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodFilter, MethodRouter};
 use axum::Router;
@@ -37,14 +35,11 @@ pub const PREFIX: &str = "/v1";
 pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 /// The header that carries the idempotency key, both ways.
 pub const IDEMPOTENCY_KEY: &str = "Klarna-Idempotency-Key";
-/// How long a client may take to send a request body once its head came.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The REST adapter for a set of tools of the table. Cheap to clone.
 #[derive(Clone)]
 pub struct RestGateway {
     inner: Arc<Inner>,
-    body_timeout: Duration,
 }
 
 struct Inner {
@@ -56,15 +51,7 @@ impl RestGateway {
     pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Self {
         RestGateway {
             inner: Arc::new(Inner { upstream, tools }),
-            body_timeout: BODY_TIMEOUT,
         }
-    }
-
-    /// How long a request body may take to arrive (else 408); the default
-    /// is [`BODY_TIMEOUT`].
-    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
-        self.body_timeout = timeout;
-        self
     }
 
     /// The tools served, each at its [`Tool::route`].
@@ -72,11 +59,10 @@ impl RestGateway {
         &self.inner.tools
     }
 
-    /// Runs one tool for a request, its body at most `max_body_bytes`.
+    /// Runs one tool for a request.
     async fn handle(
         &self,
         tool: &'static Tool,
-        max_body_bytes: usize,
         path: Result<RawPathParams, RawPathParamsRejection>,
         request: Request,
     ) -> Response {
@@ -90,7 +76,7 @@ impl RestGateway {
             Ok(arguments) => arguments,
             Err(refusal) => return refusal.into_response(),
         };
-        match self.body(tool, max_body_bytes, &parts.headers, body).await {
+        match self.body(tool, &parts.headers, body).await {
             Ok(Some(body)) => {
                 arguments.insert("body".to_owned(), body);
             }
@@ -188,36 +174,17 @@ impl RestGateway {
 
     /// The JSON body, read within the size and time limits: `None` for an
     /// empty body.
+    /// The JSON body (`None` for an empty one), which [`http::guard`] has
+    /// already read in whole within its time and size.
     async fn body(
         &self,
         tool: &Tool,
-        limit: usize,
         headers: &HeaderMap,
         body: HttpBody,
     ) -> Result<Option<Value>, Refusal> {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            return Err(Refusal::too_large(limit));
-        }
-        let bytes = match tokio::time::timeout(self.body_timeout, axum::body::to_bytes(body, limit))
+        let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
-        {
-            Err(_) => {
-                return Err(Refusal::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "REQUEST_TIMEOUT",
-                    "the request body did not arrive in time",
-                ))
-            }
-            Ok(Err(error)) if is_length_limit(&error) => return Err(Refusal::too_large(limit)),
-            Ok(Err(_)) => {
-                return Err(Refusal::bad_request("the request body broke off"));
-            }
-            Ok(Ok(bytes)) => bytes,
-        };
+            .map_err(|_| Refusal::bad_request("the request body broke off"))?;
         if bytes.is_empty() {
             return match tool.body {
                 Body::Required => Err(Refusal::bad_request("this route needs a JSON body")),
@@ -236,17 +203,6 @@ impl RestGateway {
         }
         parse_json(&bytes).map(Some)
     }
-}
-
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = source {
-        if error.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
 }
 
 /// `application/json`, with or without parameters, or `+json` types.
@@ -397,25 +353,11 @@ impl Refusal {
     fn bad_request(message: impl Into<String>) -> Self {
         Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
     }
-
-    fn too_large(limit: usize) -> Self {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("the body is larger than {limit} bytes"),
-        )
-    }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error_code": self.error_code,
-            "error_messages": [self.message],
-            "correlation_id": null,
-            "may_have_reached_klarna": false,
-        });
-        (self.status, axum::Json(body)).into_response()
+        http::error(self.status, self.error_code, self.message)
     }
 }
 
@@ -432,10 +374,9 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
             continue;
         };
         let gateway = gateway.clone();
-        let limit = options.max_body_bytes;
         let handler = move |path: Result<RawPathParams, RawPathParamsRejection>,
                             request: Request| async move {
-            gateway.handle(tool, limit, path, request).await
+            gateway.handle(tool, path, request).await
         };
         let route = routes
             .remove(tool.route)
@@ -459,18 +400,7 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
             axum::Json(document)
         }),
     );
-    let router = router.fallback(not_found);
-    let router = match &options.token {
-        Some(token) => router.layer(middleware::from_fn_with_state(
-            token.clone(),
-            http::require_token,
-        )),
-        None => router,
-    };
-    router.layer(middleware::from_fn_with_state(
-        Arc::new(http::allowed_hosts(options)),
-        check_host_and_origin,
-    ))
+    http::guard(router.fallback(not_found), options)
 }
 
 async fn not_found(request: Request) -> Response {
@@ -493,62 +423,6 @@ async fn method_not_allowed(request: Request) -> Response {
         ),
     )
     .into_response()
-}
-
-/// Against DNS rebinding: only the loopback names (and the hosts allowed
-/// by flag) may appear in `Host`, and a browser's `Origin` must be one of
-/// them. A JSON body needs a CORS preflight, which nothing here answers,
-/// so a page elsewhere cannot send one either.
-async fn check_host_and_origin(
-    State(hosts): State<Arc<Vec<String>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(host_name);
-    if !host.is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host))) {
-        return Refusal::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN_HOST",
-            "the Host header names no host this gateway serves",
-        )
-        .into_response();
-    }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
-            .is_some_and(|(_, rest)| {
-                hosts
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case(host_name(rest)))
-            });
-        if !allowed {
-            return Refusal::new(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN_ORIGIN",
-                "requests from this Origin are not accepted",
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// The host of a `Host` header or of an origin's authority, without the
-/// port and IPv6 brackets.
-fn host_name(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
-    }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
 }
 
 #[cfg(test)]
@@ -577,13 +451,6 @@ mod tests {
             gateway_location("//evil.example/x", base),
             "//evil.example/x"
         );
-    }
-
-    #[test]
-    fn host_names_lose_ports_and_brackets() {
-        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
-        assert_eq!(host_name("localhost"), "localhost");
-        assert_eq!(host_name("[::1]:8080"), "::1");
     }
 
     #[test]

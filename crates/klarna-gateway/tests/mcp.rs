@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use klarna_gateway::http::{self, HttpOptions, Token};
+use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_runtime::Credentials;
@@ -73,7 +74,7 @@ async fn start(token: Option<&str>) -> Gateway {
     let addr = listener.local_addr().unwrap();
     let router = http::mcp_router(gateway, &options);
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, router, async {
+    tokio::spawn(server::serve(listener, router, async {
         let _ = stopped.await;
     }));
     Gateway {
@@ -583,4 +584,34 @@ async fn stdio_answers_the_same_tool_list_and_calls() {
     assert_eq!(result.is_error, Some(true));
     assert_eq!(structured(&result)["status"], 404);
     client.cancel().await.unwrap();
+}
+
+/// A JSON-RPC body that stops arriving ties up nothing: 408 once the body
+/// deadline passes, before rmcp sees the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gets_408() {
+    let sandbox = Sandbox::start().expect("sandbox starts");
+    let upstream = upstream::upstream(
+        &Target::Url(sandbox.base_url().to_owned()),
+        Credentials::basic("merchant", "secret-password"),
+        None,
+    )
+    .unwrap();
+    let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
+    let mut options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    options.body_timeout = Duration::from_millis(300);
+    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(
+        listener,
+        http::mcp_router(gateway, &options),
+        std::future::pending(),
+    ));
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: 500\r\n\r\n{{\"jsonrpc\"",
+        addr.port()
+    );
+    let response = raw(addr, request.as_bytes()).await;
+    assert_eq!(status_of(&response), 408, "{response}");
 }

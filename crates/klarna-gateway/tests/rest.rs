@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use klarna_gateway::http::{self, HttpOptions, Token};
+use klarna_gateway::http::{HttpOptions, Token};
 use klarna_gateway::rest::{self, RestGateway};
+use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::Surface;
 use klarna_ordermanagement::{CaptureId, Captures as _, OrderId};
@@ -74,7 +75,7 @@ async fn start_surface(
     let addr = listener.local_addr().unwrap();
     let router = rest::rest_router(gateway, &options);
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, router, async {
+    tokio::spawn(server::serve(listener, router, async {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::builder()
@@ -934,12 +935,12 @@ async fn odd_paths_keys_and_bodies_get_json_errors() {
         None,
     )
     .unwrap();
-    let slow = RestGateway::new(upstream, Surface::default().tools().unwrap())
-        .with_body_timeout(Duration::from_millis(300));
-    let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    let slow = RestGateway::new(upstream, Surface::default().tools().unwrap());
+    let mut options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    options.body_timeout = Duration::from_millis(300);
     let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(http::serve(
+    tokio::spawn(server::serve(
         listener,
         rest::rest_router(slow, &options),
         std::future::pending(),

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use klarna_gateway::http::{self, HttpOptions, ServeLimits};
+use klarna_gateway::http::{self, HttpOptions};
+use klarna_gateway::server::{self, ServeLimits};
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_runtime::Credentials;
@@ -35,7 +36,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let served = tokio::spawn(http::serve_with(listener, router, limits, async {
+        let served = tokio::spawn(server::serve_with(listener, router, limits, async {
             let _ = stopped.await;
         }));
         Server {
