@@ -13,7 +13,7 @@ use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{McpGateway, Surface};
 use klarna_runtime::{Credentials, Environment, Region};
-use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use klarna_sandbox::{NewOrder, Sandbox};
 use rmcp::ServiceExt;
 
 const USAGE: &str = "\
@@ -320,14 +320,7 @@ async fn stdio(gateway: McpGateway) -> Result<(), String> {
 /// T-shirt, jeans and sneakers: 200.00 EUR), its id printed for the user.
 fn start_sandbox() -> Result<Sandbox, String> {
     let sandbox = Sandbox::start().map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    let order_id = sandbox.add_order(NewOrder::with_lines(
-        "EUR",
-        vec![
-            physical_line("A12345", "T-shirt", 3000),
-            physical_line("A98765", "Jeans", 7000),
-            physical_line("B24680", "Sneakers", 10000),
-        ],
-    ));
+    let order_id = sandbox.add_order(NewOrder::guide_cart());
     eprintln!("klarna-gateway: sandbox at {}", sandbox.base_url());
     eprintln!("klarna-gateway: seeded order {order_id} (200.00 EUR authorized)");
     Ok(sandbox)

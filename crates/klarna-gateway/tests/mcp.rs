@@ -6,11 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use klarna_gateway::http::{self, HttpOptions, Token};
-use klarna_gateway::server;
-use klarna_gateway::upstream::{self, Target};
+use klarna_gateway::upstream;
 use klarna_gateway::{McpGateway, Surface};
-use klarna_runtime::Credentials;
-use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use klarna_sandbox::{NewOrder, Sandbox};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -20,8 +18,9 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-/// Longest any single step of a test may take.
-const STEP: Duration = Duration::from_secs(20);
+mod common;
+
+use common::{gateway_command, PASSWORD, STEP};
 
 /// Seed 001's Captures tools: name, readOnly, destructive, idempotent.
 const SEED_TOOLS: [(&str, bool, bool, bool); 7] = [
@@ -51,32 +50,14 @@ impl Gateway {
 /// sandbox holding one 200.00 EUR order of three lines.
 async fn start(token: Option<&str>) -> Gateway {
     let sandbox = Sandbox::start().expect("sandbox starts");
-    let order_id = sandbox.add_order(NewOrder::with_lines(
-        "EUR",
-        vec![
-            physical_line("A12345", "T-shirt", 3000),
-            physical_line("A98765", "Jeans", 7000),
-            physical_line("B24680", "Sneakers", 10000),
-        ],
-    ));
-    let upstream = upstream::upstream(
-        &Target::Url(sandbox.base_url().to_owned()),
-        Credentials::basic("merchant", "secret-password"),
-        None,
-    )
-    .expect("clients build");
+    let order_id = sandbox.add_order(NewOrder::guide_cart());
+    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
     let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
     let options = HttpOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         token.map(|t| Token::new(t).unwrap()),
     );
-    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = http::mcp_router(gateway, &options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
     Gateway {
         addr,
         sandbox,
@@ -390,7 +371,7 @@ async fn no_credential_reaches_a_result_or_an_error() {
     assert_eq!(structured(&lost)["kind"], "no_response", "{lost:?}");
     for result in [ok, refused, lost] {
         let text = serde_json::to_string(&result).unwrap();
-        assert!(!text.contains("secret-password"));
+        assert!(!text.contains(PASSWORD));
         // Basic credentials, base64: `merchant:secret-password`.
         assert!(!text.contains("bWVyY2hhbnQ6c2VjcmV0LXBhc3N3b3Jk"));
     }
@@ -530,21 +511,6 @@ fn a_non_loopback_bind_needs_a_token() {
     assert!(!format!("{guarded:?}").contains("t0ken"));
 }
 
-fn gateway_command() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_klarna-gateway"));
-    for var in [
-        "KLARNA_USER",
-        "KLARNA_PASS",
-        "KLARNA_USERNAME",
-        "KLARNA_PASSWORD",
-        "KLARNA_GATEWAY_TOKEN",
-    ] {
-        command.env_remove(var);
-    }
-    command.kill_on_drop(true);
-    command
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_refuses_a_non_loopback_bind_without_a_token() {
     let mut command = gateway_command();
@@ -591,22 +557,11 @@ async fn stdio_answers_the_same_tool_list_and_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_stops_arriving_gets_408() {
     let sandbox = Sandbox::start().expect("sandbox starts");
-    let upstream = upstream::upstream(
-        &Target::Url(sandbox.base_url().to_owned()),
-        Credentials::basic("merchant", "secret-password"),
-        None,
-    )
-    .unwrap();
+    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
     let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
     let mut options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
     options.body_timeout = Duration::from_millis(300);
-    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        http::mcp_router(gateway, &options),
-        std::future::pending(),
-    ));
+    let (addr, _stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
     let request = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\nContent-Length: 500\r\n\r\n{{\"jsonrpc\"",

@@ -8,20 +8,18 @@ use std::time::Duration;
 
 use klarna_gateway::http::{HttpOptions, Token};
 use klarna_gateway::rest::{self, RestGateway};
-use klarna_gateway::server;
-use klarna_gateway::upstream::{self, Target};
+use klarna_gateway::upstream;
 use klarna_gateway::Surface;
 use klarna_ordermanagement::{CaptureId, Captures as _, OrderId};
 use klarna_runtime::{Config, Credentials};
-use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use klarna_sandbox::{NewOrder, Sandbox};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-/// Longest any single step of a test may take.
-const STEP: Duration = Duration::from_secs(20);
+mod common;
 
-const PASSWORD: &str = "secret-password";
+use common::{gateway_command, PASSWORD, STEP};
 
 struct Gateway {
     addr: SocketAddr,
@@ -34,14 +32,7 @@ struct Gateway {
 /// A sandbox holding one 200.00 EUR order of three lines.
 fn sandbox() -> (Sandbox, String) {
     let sandbox = Sandbox::start().expect("sandbox starts");
-    let order_id = sandbox.add_order(NewOrder::with_lines(
-        "EUR",
-        vec![
-            physical_line("A12345", "T-shirt", 3000),
-            physical_line("A98765", "Jeans", 7000),
-            physical_line("B24680", "Sneakers", 10000),
-        ],
-    ));
+    let order_id = sandbox.add_order(NewOrder::guide_cart());
     (sandbox, order_id)
 }
 
@@ -58,26 +49,14 @@ async fn start_surface(
     surface: Surface,
 ) -> Gateway {
     let (sandbox, order_id) = sandbox();
-    let target = Target::Url(base_url.unwrap_or_else(|| sandbox.base_url().to_owned()));
-    let upstream = upstream::upstream_with_timeout(
-        &target,
-        Credentials::basic("merchant", PASSWORD),
-        None,
-        timeout,
-    )
-    .expect("clients build");
+    let base_url = base_url.unwrap_or_else(|| sandbox.base_url().to_owned());
+    let upstream = common::upstream_at(&base_url, timeout);
     let gateway = RestGateway::new(upstream, surface.tools().unwrap());
     let options = HttpOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         token.map(|t| Token::new(t).unwrap()),
     );
-    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = rest::rest_router(gateway, &options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop) = common::serve_on_loopback(rest::rest_router(gateway, &options)).await;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(STEP)
@@ -605,21 +584,6 @@ async fn no_credential_reaches_an_answer() {
     }
 }
 
-fn gateway_command() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_klarna-gateway"));
-    for var in [
-        "KLARNA_USER",
-        "KLARNA_PASS",
-        "KLARNA_USERNAME",
-        "KLARNA_PASSWORD",
-        "KLARNA_GATEWAY_TOKEN",
-    ] {
-        command.env_remove(var);
-    }
-    command.kill_on_drop(true);
-    command
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_rest_and_refuses_a_non_loopback_bind_without_a_token() {
     use tokio::io::AsyncBufReadExt;
@@ -929,22 +893,11 @@ async fn odd_paths_keys_and_bodies_get_json_errors() {
 
     // A body that stops arriving: 408 once the body deadline passes.
     let (sandbox, order_id) = sandbox();
-    let upstream = upstream::upstream(
-        &Target::Url(sandbox.base_url().to_owned()),
-        Credentials::basic("merchant", PASSWORD),
-        None,
-    )
-    .unwrap();
+    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
     let slow = RestGateway::new(upstream, Surface::default().tools().unwrap());
     let mut options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
     options.body_timeout = Duration::from_millis(300);
-    let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        rest::rest_router(slow, &options),
-        std::future::pending(),
-    ));
+    let (addr, _stop) = common::serve_on_loopback(rest::rest_router(slow, &options)).await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST /v1/ordermanagement/v1/orders/{order_id}/captures HTTP/1.1\r\nHost: 127.0.0.1\r\n\

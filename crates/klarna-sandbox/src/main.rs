@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use klarna_models::ordermanagement::OrderLine;
-use klarna_sandbox::{physical_line, NewOrder, Sandbox};
+use klarna_sandbox::{NewOrder, Sandbox};
 use serde::Deserialize;
 
 const HELP: &str = "\
@@ -164,14 +164,7 @@ fn run(options: Options) -> Result<(), String> {
 }
 
 fn guides_cart() -> NewOrder {
-    NewOrder::with_lines(
-        "EUR",
-        vec![
-            physical_line("A12345", "T-shirt", 3000),
-            physical_line("A98765", "Jeans", 7000),
-            physical_line("B24680", "Sneakers", 10000),
-        ],
-    )
+    NewOrder::guide_cart()
 }
 
 fn read_cart(path: &str) -> Result<NewOrder, String> {

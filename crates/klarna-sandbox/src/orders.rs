@@ -93,6 +93,20 @@ impl NewOrder {
         NewOrder::new(amount, purchase_currency).order_lines(order_lines)
     }
 
+    /// The cart of Klarna's refund allocation guide, which the demos and
+    /// the gateway's `--sandbox` seed: a T-shirt (30.00), jeans (70.00)
+    /// and sneakers (100.00), 200.00 EUR authorized.
+    pub fn guide_cart() -> Self {
+        NewOrder::with_lines(
+            "EUR",
+            vec![
+                physical_line("A12345", "T-shirt", 3000),
+                physical_line("A98765", "Jeans", 7000),
+                physical_line("B24680", "Sneakers", 10000),
+            ],
+        )
+    }
+
     /// Uses this order id instead of a random UUID. Seeding an id that is
     /// already taken replaces that order.
     pub fn order_id(mut self, order_id: impl Into<String>) -> Self {
