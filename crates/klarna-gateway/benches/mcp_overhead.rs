@@ -4,7 +4,9 @@
 //! drift in the machine's load hits both alike. Prints the median and p99 of
 //! each and their ratio.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
 
 use klarna_gateway::http::{self, HttpOptions};
 use klarna_gateway::server;
@@ -20,10 +22,6 @@ use rmcp::ServiceExt;
 use serde_json::json;
 
 const CALLS: usize = 1000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -90,24 +88,6 @@ async fn main() {
             direct_calls.push(plain);
         }
     }
-    through_mcp.sort();
-    direct_calls.sort();
-    let (m50, m99) = (
-        percentile(&through_mcp, 0.5),
-        percentile(&through_mcp, 0.99),
-    );
-    let (d50, d99) = (
-        percentile(&direct_calls, 0.5),
-        percentile(&direct_calls, 0.99),
-    );
-    println!("{CALLS} alternating calls of get_capture against one sandbox");
-    println!("direct client:  median {d50:?}, p99 {d99:?}");
-    println!("through MCP:    median {m50:?}, p99 {m99:?}");
-    println!(
-        "ratio (MCP / direct): median {:.2}, p99 {:.2}; added median {:?}",
-        m50.as_secs_f64() / d50.as_secs_f64(),
-        m99.as_secs_f64() / d99.as_secs_f64(),
-        m50.saturating_sub(d50)
-    );
+    common::report(CALLS, "MCP", &mut direct_calls, &mut through_mcp);
     client.cancel().await.unwrap();
 }

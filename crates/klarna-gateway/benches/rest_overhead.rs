@@ -10,8 +10,10 @@
 //!
 //! `cargo bench -p klarna-gateway --bench rest_overhead`
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use klarna_gateway::http::HttpOptions;
 use klarna_gateway::rest::{self, RestGateway};
@@ -27,10 +29,6 @@ const CALLS: usize = 1000;
 const WARM_UP: usize = 50;
 const CALLERS: usize = 32;
 const CALLS_PER_CALLER: usize = 100;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// One caller's way of reading the capture.
 #[derive(Clone)]
@@ -126,26 +124,7 @@ async fn main() {
             direct_calls.push(via_client);
         }
     }
-    through_rest.sort();
-    direct_calls.sort();
-    let (r50, r99) = (
-        percentile(&through_rest, 0.5),
-        percentile(&through_rest, 0.99),
-    );
-    let (d50, d99) = (
-        percentile(&direct_calls, 0.5),
-        percentile(&direct_calls, 0.99),
-    );
-    println!("{CALLS} alternating calls of get_capture against one sandbox");
-    println!("direct client:  median {d50:?}, p99 {d99:?}");
-    println!("through REST:   median {r50:?}, p99 {r99:?}");
-    println!(
-        "ratio (REST / direct): median {:.2}, p99 {:.2}; added median {:?}, p99 {:?}",
-        r50.as_secs_f64() / d50.as_secs_f64(),
-        r99.as_secs_f64() / d99.as_secs_f64(),
-        r50.saturating_sub(d50),
-        r99.saturating_sub(d99),
-    );
+    common::report(CALLS, "REST", &mut direct_calls, &mut through_rest);
 
     // Each REST caller its own client, so each keeps its own connection
     // alive; the direct callers share one pool, as an application would.

@@ -121,6 +121,24 @@ impl Gateway {
         }
     }
 
+    /// Each request gets the status and a gateway error naming the
+    /// message: nothing was sent to Klarna for it.
+    async fn assert_refused(
+        &self,
+        cases: impl IntoIterator<Item = (reqwest::RequestBuilder, StatusCode, &str)>,
+    ) {
+        for (request, status, message) in cases {
+            let answer = self.send(request).await;
+            assert_eq!(answer.status, status, "{}", answer.text);
+            let body = answer.json();
+            assert_eq!(body["may_have_reached_klarna"], false, "{body}");
+            assert!(body["correlation_id"].is_null());
+            assert!(body["error_code"].is_string());
+            let text = body["error_messages"][0].as_str().unwrap();
+            assert!(text.contains(message), "{text:?} lacks {message:?}");
+        }
+    }
+
     async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut request = self.http.request(method, self.url(path));
         if let Some(body) = body {
@@ -406,16 +424,7 @@ async fn bad_input_is_refused_before_anything_is_sent() {
             "takes no body",
         ),
     ];
-    for (request, status, message) in cases {
-        let answer = gateway.send(request).await;
-        assert_eq!(answer.status, status, "{}", answer.text);
-        let body = answer.json();
-        assert_eq!(body["may_have_reached_klarna"], false, "{body}");
-        assert!(body["correlation_id"].is_null());
-        assert!(body["error_code"].is_string());
-        let text = body["error_messages"][0].as_str().unwrap();
-        assert!(text.contains(message), "{text:?} lacks {message:?}");
-    }
+    gateway.assert_refused(cases).await;
     assert!(
         gateway.sandbox.requests().is_empty(),
         "{:?}",
@@ -844,14 +853,7 @@ async fn odd_paths_keys_and_bodies_get_json_errors() {
             "more than once",
         ),
     ];
-    for (request, status, message) in cases {
-        let answer = gateway.send(request).await;
-        assert_eq!(answer.status, status, "{}", answer.text);
-        let body = answer.json();
-        assert_eq!(body["may_have_reached_klarna"], false, "{body}");
-        let text = body["error_messages"][0].as_str().unwrap();
-        assert!(text.contains(message), "{text:?} lacks {message:?}");
-    }
+    gateway.assert_refused(cases).await;
 
     // `..` would be the order's own shipping info. Sent raw: reqwest's URL
     // parser would resolve it before sending.
