@@ -3,6 +3,7 @@
 // The transport (`server`, `http`) knows nothing of Klarna; the router
 // takes each parsed request to the API below it (`orders`, `payment_api`,
 // `notifications`). `delivery` sends the Notification API's webhooks.
+mod api_key;
 mod delivery;
 mod http;
 mod notifications;

@@ -26,6 +26,7 @@ use klarna_models::payment_api::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::api_key::{self, KeyedReplays};
 use crate::delivery::Outgoing;
 use crate::http::{Request, Response};
 use crate::router::Router;
@@ -102,15 +103,12 @@ struct Account {
     webhooks: BTreeMap<String, WebhookRecord>,
 }
 
-/// First answers to idempotency keys, per (partner account, resource), by
-/// (method, path, key). The resource is the webhook or signing key the path
-/// names, or none for a creation.
-type NotificationReplays = Replays<(String, String), (String, String, String), Response>;
-
 /// Everything the Notification API part remembers.
 pub(crate) struct Notifications {
     accounts: HashMap<String, Account>,
-    idempotent: NotificationReplays,
+    /// Kept per webhook or signing key (the id the path names), or per
+    /// collection for a creation.
+    idempotent: KeyedReplays,
 }
 
 /// The webhook or signing key a Notification API path names: the segment
@@ -134,50 +132,17 @@ impl Notifications {
     /// credentials, then replays the first answer to a repeated
     /// idempotency key.
     pub(crate) fn handle(&mut self, request: &Request) -> Response {
-        let api_key = request.header("authorization").filter(|v| !v.is_empty());
-        let account = request
-            .header("klarna-partner-account")
-            .filter(|v| !v.is_empty());
-        let (Some(_), Some(account)) = (api_key, account) else {
-            return error(
-                401,
-                "UNAUTHORIZED",
-                "Send an API key in Authorization and the partner account in \
-                 Klarna-Partner-Account; the sandbox accepts any non-empty values.",
-            );
-        };
         let now = Instant::now();
-        let key = request
-            .header("klarna-idempotency-key")
-            .filter(|_| request.method != "GET")
-            .map(|key| {
-                let scope = (account.to_owned(), resource_of(&request.path).to_owned());
-                let key = (request.method.clone(), request.path.clone(), key.to_owned());
-                (scope, key)
-            });
-        if let Some((scope, key)) = &key {
-            if let Some(response) = self.idempotent.get(scope, key, now) {
-                return response.clone();
-            }
-            if self.idempotent.is_full(scope) {
-                return error(
-                    429,
-                    "TOO_MANY_REQUESTS",
-                    format!(
-                        "This resource already has {} idempotency keys inside their retention; \
-                         the sandbox takes no new one rather than forget one.",
-                        self.idempotent.per_resource()
-                    ),
-                );
-            }
-        }
-        let response = self.route(request, account);
-        // As in the Payment API: a 404 changed nothing and is not kept.
-        if let Some((scope, key)) = key {
-            if response.status != 404 {
-                self.idempotent.remember(scope, key, response.clone(), now);
-            }
-        }
+        let resource = resource_of(&request.path);
+        let (account, slot) =
+            match api_key::admit(&mut self.idempotent, request, resource, now, |s, c, m| {
+                error(s, c, m)
+            }) {
+                Ok(admitted) => admitted,
+                Err(answer) => return answer,
+            };
+        let response = self.route(request, &account);
+        api_key::keep(&mut self.idempotent, slot, &response, now);
         response
     }
 

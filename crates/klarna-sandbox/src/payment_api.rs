@@ -21,6 +21,7 @@ use klarna_models::payment_api::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::api_key::{self, KeyedReplays};
 use crate::http::{Request, Response};
 use crate::notifications::StateChange;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays, DAY};
@@ -276,16 +277,12 @@ pub(crate) struct Payments {
     capture_owner: HashMap<String, String>,
     refund_owner: HashMap<String, String>,
     chargeback_owner: HashMap<String, String>,
-    idempotent: PaymentReplays,
+    /// Kept per resource the path names (a payment request, confirmation
+    /// token, transaction or capture), or none for a creation.
+    idempotent: KeyedReplays,
     /// State changes not yet turned into webhook events.
     pub(crate) state_changes: Vec<StateChange>,
 }
-
-/// First answers to idempotency keys, per (partner account, resource), by
-/// (method, path, key). The resource is the id the path names (a payment
-/// request, confirmation token, transaction or capture), or none for the
-/// creation of a payment request.
-type PaymentReplays = Replays<(String, String), (String, String, String), Response>;
 
 impl Payments {
     /// Nothing created yet; idempotency keys kept for `retention`, at most
@@ -382,51 +379,17 @@ impl Payments {
     /// Answers one well-formed Payment API request: checks the credentials,
     /// then replays the first answer to a repeated idempotency key.
     pub(crate) fn handle(&mut self, request: &Request) -> Response {
-        let api_key = request.header("authorization").filter(|v| !v.is_empty());
-        let account = request
-            .header("klarna-partner-account")
-            .filter(|v| !v.is_empty());
-        let (Some(_), Some(account)) = (api_key, account) else {
-            return error(
-                401,
-                "UNAUTHORIZED",
-                "Send an API key in Authorization and the partner account in \
-                 Klarna-Partner-Account; the sandbox accepts any non-empty values.",
-            );
-        };
         let now = Instant::now();
-        let key = request
-            .header("klarna-idempotency-key")
-            .filter(|_| request.method != "GET")
-            .map(|key| {
-                let scope = (account.to_owned(), resource_of(&request.path).to_owned());
-                let key = (request.method.clone(), request.path.clone(), key.to_owned());
-                (scope, key)
-            });
-        if let Some((scope, key)) = &key {
-            if let Some(response) = self.idempotent.get(scope, key, now) {
-                return response.clone();
-            }
-            if self.idempotent.is_full(scope) {
-                return error(
-                    429,
-                    "TOO_MANY_REQUESTS",
-                    format!(
-                        "This resource already has {} idempotency keys inside their retention; \
-                         the sandbox takes no new one rather than forget one.",
-                        self.idempotent.per_resource()
-                    ),
-                );
-            }
-        }
-        let response = self.route(request, account);
-        // A 404 is not remembered: nothing happened, and unknown ids must
-        // not fill the memory.
-        if let Some((scope, key)) = key {
-            if response.status != 404 {
-                self.idempotent.remember(scope, key, response.clone(), now);
-            }
-        }
+        let resource = resource_of(&request.path);
+        let (account, slot) =
+            match api_key::admit(&mut self.idempotent, request, resource, now, |s, c, m| {
+                error(s, c, m)
+            }) {
+                Ok(admitted) => admitted,
+                Err(answer) => return answer,
+            };
+        let response = self.route(request, &account);
+        api_key::keep(&mut self.idempotent, slot, &response, now);
         response
     }
 
