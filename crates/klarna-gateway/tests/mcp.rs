@@ -513,14 +513,7 @@ fn a_non_loopback_bind_needs_a_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_refuses_a_non_loopback_bind_without_a_token() {
-    let mut command = gateway_command();
-    command.args(["--sandbox", "--mcp", "0.0.0.0:0"]);
-    let output = tokio::time::timeout(STEP, command.output())
-        .await
-        .expect("exits in time")
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("KLARNA_GATEWAY_TOKEN"));
+    common::refuses_to_start(&["--sandbox", "--mcp", "0.0.0.0:0"], "KLARNA_GATEWAY_TOKEN").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

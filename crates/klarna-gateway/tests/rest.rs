@@ -149,6 +149,12 @@ impl Gateway {
         self.send(request).await
     }
 
+    /// `GET .../captures` of the sandbox's order.
+    async fn list_captures(&self) -> Answer {
+        let path = format!("{}/captures", self.order_path());
+        self.request(Method::GET, &path, None).await
+    }
+
     async fn capture(&self, amount: i64, key: Option<&str>) -> Answer {
         let mut request = self
             .http
@@ -204,13 +210,7 @@ async fn every_captures_route_answers_as_the_client_does() {
     assert_eq!(gateway.captures().len(), 1);
 
     // GET .../captures and the Location: what the client reads, as JSON.
-    let listed = gateway
-        .request(
-            Method::GET,
-            &format!("{}/captures", gateway.order_path()),
-            None,
-        )
-        .await;
+    let listed = gateway.list_captures().await;
     assert_eq!(listed.status, StatusCode::OK);
     let expected = direct.get_captures(&order_id).await.unwrap().into_inner();
     assert_eq!(listed.json(), json_of(&expected));
@@ -492,13 +492,7 @@ async fn a_capture_whose_answer_is_lost_is_502_and_its_retry_with_the_key_captur
 async fn a_call_past_the_overall_timeout_is_504() {
     let gateway = start_with(None, None, Duration::from_millis(300)).await;
     gateway.sandbox.delay_responses(Duration::from_secs(3));
-    let answer = gateway
-        .request(
-            Method::GET,
-            &format!("{}/captures", gateway.order_path()),
-            None,
-        )
-        .await;
+    let answer = gateway.list_captures().await;
     assert_eq!(
         answer.status,
         StatusCode::GATEWAY_TIMEOUT,
@@ -573,15 +567,7 @@ async fn no_credential_reaches_an_answer() {
         gateway.capture(90000, None).await,
     ];
     gateway.sandbox.drop_next_connections(10);
-    answers.push(
-        gateway
-            .request(
-                Method::GET,
-                &format!("{}/captures", gateway.order_path()),
-                None,
-            )
-            .await,
-    );
+    answers.push(gateway.list_captures().await);
     for answer in answers {
         let mut text = answer.text.clone();
         for (name, value) in &answer.headers {
@@ -597,14 +583,11 @@ async fn no_credential_reaches_an_answer() {
 async fn the_binary_serves_rest_and_refuses_a_non_loopback_bind_without_a_token() {
     use tokio::io::AsyncBufReadExt;
 
-    let mut command = gateway_command();
-    command.args(["--sandbox", "--rest", "0.0.0.0:0"]);
-    let output = tokio::time::timeout(STEP, command.output())
-        .await
-        .expect("exits in time")
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("KLARNA_GATEWAY_TOKEN"));
+    common::refuses_to_start(
+        &["--sandbox", "--rest", "0.0.0.0:0"],
+        "KLARNA_GATEWAY_TOKEN",
+    )
+    .await;
 
     let mut command = gateway_command();
     command
@@ -797,13 +780,7 @@ async fn klarnas_other_answers_keep_their_status_or_say_it_was_klarna() {
     for (answer, status, error_code) in cases {
         let url = fake_klarna(answer).await;
         let gateway = start_with(None, Some(url), Duration::from_secs(10)).await;
-        let answer = gateway
-            .request(
-                Method::GET,
-                &format!("{}/captures", gateway.order_path()),
-                None,
-            )
-            .await;
+        let answer = gateway.list_captures().await;
         assert_eq!(answer.status, status, "{}", answer.text);
         let body = answer.json();
         // The gateway's account, not a body it made up for Klarna.

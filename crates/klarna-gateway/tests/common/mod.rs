@@ -61,3 +61,17 @@ pub fn gateway_command() -> tokio::process::Command {
     command.kill_on_drop(true);
     command
 }
+
+/// The binary run with `args` exits with an error whose message names
+/// `needle`, within [`STEP`].
+pub async fn refuses_to_start(args: &[&str], needle: &str) {
+    let mut command = gateway_command();
+    command.args(args);
+    let output = tokio::time::timeout(STEP, command.output())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(needle), "{stderr}");
+}
