@@ -156,6 +156,12 @@ fn tool_name(config: &ApiConfig, op: &Operation) -> Result<String, String> {
     Ok(name)
 }
 
+/// A path parameter's name in a REST route: its argument with `-` for
+/// `_` (`order-id`), seed 001's style.
+fn placeholder(param: &Param) -> String {
+    argument(param).replace('_', "-")
+}
+
 /// The argument name of a parameter in the tool's input.
 fn argument(param: &Param) -> &str {
     bare(&param.name)
@@ -189,10 +195,10 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
             ParamLocation::Query => quote! { Location::Query },
             ParamLocation::Header => quote! { Location::Header },
         };
-        // The REST adapter's name: the route's placeholder (as
-        // `route_path` writes it), or the query parameter or header itself.
+        // The REST adapter's name: the route's placeholder, or the query
+        // parameter or header itself.
         let rest_name = match p.location {
-            ParamLocation::Path => argument.replace('_', "-"),
+            ParamLocation::Path => placeholder(p),
             ParamLocation::Query | ParamLocation::Header => p.wire_name.clone(),
         };
         let kind = match api.unalias(&p.ty) {
@@ -275,10 +281,7 @@ fn route_path(op: &Operation) -> String {
         .iter()
         .map(|part| match part {
             crate::model::PathPart::Literal(text) => text.clone(),
-            crate::model::PathPart::Param(i) => {
-                // Keep in step with `rest_name` in `entry`.
-                format!("{{{}}}", argument(&op.params[*i]).replace('_', "-"))
-            }
+            crate::model::PathPart::Param(i) => format!("{{{}}}", placeholder(&op.params[*i])),
         })
         .collect()
 }
@@ -715,14 +718,13 @@ fn dispatch_function(
         let headers = success.headers.iter().map(|h| {
             let field = field_ident(&h.field);
             let name = bare(&h.field);
-            let wire_name = &h.wire_name;
             let text = match (h.id_type.is_some(), h.required) {
                 (true, true) => quote! { Some(value.#field.into_string()) },
                 (true, false) => quote! { value.#field.map(|id| id.into_string()) },
                 (false, true) => quote! { Some(value.#field) },
                 (false, false) => quote! { value.#field },
             };
-            quote! { output.header(#name, #wire_name, #text); }
+            quote! { output.header(#name, #text); }
         });
         let body = success
             .body

@@ -86,7 +86,7 @@ impl RestGateway {
         let result = tools::call(&self.inner.upstream, tool.name, Arguments::new(arguments)).await;
         let base_url = self.inner.upstream.base_url(tool.api);
         match result {
-            Ok(output) => success(&output, base_url),
+            Ok(output) => success(tool, &output, base_url),
             Err(failure) => failed(&failure),
         }
     }
@@ -244,7 +244,7 @@ fn list(tool: &Tool, location: Location) -> String {
 /// Klarna's answer, as the client decoded it: its status, its body and
 /// documented headers, `Location` pointing at this adapter, and the
 /// idempotency key the call was sent with.
-fn success(output: &Output, base_url: Option<&str>) -> Response {
+fn success(tool: &Tool, output: &Output, base_url: Option<&str>) -> Response {
     let status = StatusCode::from_u16(output.status()).unwrap_or(StatusCode::OK);
     let mut response = match output.body_json() {
         Value::Null => status.into_response(),
@@ -252,12 +252,22 @@ fn success(output: &Output, base_url: Option<&str>) -> Response {
     };
     let headers = response.headers_mut();
     for h in output.headers() {
-        let value = if h.wire_name.eq_ignore_ascii_case("location") {
+        // The generator writes a `ResponseHeader` for every header an
+        // output carries.
+        let Some(wire_name) = tool
+            .response_headers
+            .iter()
+            .find(|r| r.field == h.field)
+            .map(|r| r.wire_name)
+        else {
+            continue;
+        };
+        let value = if wire_name.eq_ignore_ascii_case("location") {
             gateway_location(&h.value, base_url)
         } else {
             h.value.clone()
         };
-        insert(headers, h.wire_name, &value);
+        insert(headers, wire_name, &value);
     }
     if let Some(key) = output.idempotency_key() {
         insert(headers, IDEMPOTENCY_KEY, key);

@@ -195,10 +195,9 @@ pub struct Output {
 /// A documented response header and its value.
 #[derive(Debug)]
 pub struct Header {
-    /// Its key in the tool result (`capture_id`).
+    /// Its key in the tool result (`capture_id`); the tool's
+    /// [`ResponseHeader`] of that field has its wire name.
     pub field: &'static str,
-    /// Its name on the wire (`Capture-Id`).
-    pub wire_name: &'static str,
     pub value: String,
 }
 
@@ -219,13 +218,9 @@ impl Output {
     }
 
     /// A documented header; an absent one is left out.
-    pub fn header(&mut self, field: &'static str, wire_name: &'static str, value: Option<String>) {
+    pub fn header(&mut self, field: &'static str, value: Option<String>) {
         if let Some(value) = value {
-            self.headers.push(Header {
-                field,
-                wire_name,
-                value,
-            });
+            self.headers.push(Header { field, value });
         }
     }
 

@@ -15006,8 +15006,8 @@ async fn ordermanagement_capture_order(
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());
     let value = response.into_inner();
-    output.header("capture_id", "Capture-Id", Some(value.capture_id.into_string()));
-    output.header("location", "Location", Some(value.location));
+    output.header("capture_id", Some(value.capture_id.into_string()));
+    output.header("location", Some(value.location));
     Ok(output)
 }
 
@@ -15227,8 +15227,8 @@ async fn ordermanagement_refund_order(
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());
     let value = response.into_inner();
-    output.header("location", "Location", Some(value.location));
-    output.header("refund_id", "Refund-Id", Some(value.refund_id.into_string()));
+    output.header("location", Some(value.location));
+    output.header("refund_id", Some(value.refund_id.into_string()));
     Ok(output)
 }
 
