@@ -316,7 +316,7 @@ fn failed(failure: &Failure) -> Response {
         .and_then(|s| StatusCode::from_u16(s).ok())
         .filter(|s| s.is_client_error() || s.is_server_error())
         .filter(|_| matches!(e.kind, "api" | "unexpected_status" | "decode"));
-    let mut response = match (answered, &e.klarna_body) {
+    let mut response = match (answered, &e.body) {
         // 401 from here means the gateway's token: Klarna refusing the
         // merchant's credentials is the gateway's failure, not the caller's.
         (Some(StatusCode::UNAUTHORIZED), _) => {

@@ -286,11 +286,11 @@ pub struct UpstreamError {
     pub error_code: Option<String>,
     pub error_messages: Vec<String>,
     pub correlation_id: Option<String>,
-    /// Klarna's error body as JSON, when it was JSON.
-    pub body: Option<Value>,
-    /// The same body as Klarna sent it, for the REST adapter to pass on:
-    /// set only when the client's excerpt of it (1 KiB) is all of it.
-    pub klarna_body: Option<String>,
+    /// Klarna's error body as it sent it, when it was JSON: the REST
+    /// adapter passes it on, a tool result carries it parsed. Only a body
+    /// the client's excerpt (1 KiB) holds whole parses, so a cut-off one
+    /// is never taken for Klarna's.
+    pub body: Option<String>,
     /// No answer came in time (an attempt's timeout or the call's): sent,
     /// then no status, or a status and then not the whole body.
     pub timed_out: bool,
@@ -331,15 +331,11 @@ impl Failure {
             ErrorKind::Decode { .. } => "decode",
             _ => "other",
         };
-        // The excerpt is the whole body when it parses: a cut-off one
-        // would not.
-        let (body, klarna_body) = match error.details() {
-            Some(d) => match serde_json::from_str::<Value>(&d.body_excerpt) {
-                Ok(value) => (Some(value), Some(d.body_excerpt.clone())),
-                Err(_) => (None, None),
-            },
-            None => (None, None),
-        };
+        let body = error
+            .details()
+            .map(|d| &d.body_excerpt)
+            .filter(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
+            .cloned();
         Failure::Upstream(Box::new(UpstreamError {
             kind,
             status: error.status(),
@@ -347,7 +343,6 @@ impl Failure {
             error_messages: error.error_messages().to_vec(),
             correlation_id: error.correlation_id().map(str::to_owned),
             body,
-            klarna_body,
             timed_out: matches!(
                 error.kind(),
                 ErrorKind::NoResponse(e) | ErrorKind::IncompleteResponse { error: e, .. }
@@ -406,11 +401,30 @@ impl Failure {
                 if let Some(key) = &e.idempotency_key {
                     object["idempotency_key"] = json!(key);
                 }
-                if let Some(body) = &e.body {
-                    object["body"] = body.clone();
+                if let Some(body) = e.body.as_deref().and_then(|b| serde_json::from_str(b).ok()) {
+                    object["body"] = body;
                 }
                 object
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text from a URL or header becomes the argument's JSON type; text
+    /// that does not fit stays a string, for the typed check to name.
+    #[test]
+    fn parameter_text_becomes_its_kind() {
+        assert_eq!(Kind::String.value_of("10"), json!("10"));
+        assert_eq!(Kind::Integer.value_of("10"), json!(10));
+        assert_eq!(Kind::Integer.value_of("1.5"), json!("1.5"));
+        assert_eq!(Kind::Number.value_of("1.5"), json!(1.5));
+        assert_eq!(Kind::Boolean.value_of("true"), json!(true));
+        assert_eq!(Kind::Boolean.value_of("yes"), json!("yes"));
+        assert_eq!(Kind::Json.value_of("[1,2]"), json!([1, 2]));
+        assert_eq!(Kind::Json.value_of("a,b"), json!("a,b"));
     }
 }
