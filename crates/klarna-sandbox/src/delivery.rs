@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::router::lock;
+use crate::util::lock;
 
 /// The delays before the second, third, ... attempt, unless a test sets
 /// others with `Sandbox::set_webhook_retry_delays`.

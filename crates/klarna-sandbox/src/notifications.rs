@@ -3,9 +3,10 @@
 //!
 //! Kept apart from the router and the Payment API: `payment_api.rs` only
 //! records each state change ([`StateChange`]), the router hands requests
-//! below [`PREFIX`] to [`Notifications::handle`] and calls
-//! [`Router::announce_changes`] after each Payment API request; everything
-//! else is here and in `delivery.rs`.
+//! below [`PREFIX`] to [`Notifications::handle`] and, after each Payment API
+//! request, asks [`Notifications::outgoing`] for the deliveries each change
+//! makes; everything else is here and in `delivery.rs`. This module knows
+//! neither the router nor the Payment API's state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -29,7 +30,6 @@ use serde::Serialize;
 use crate::api_key::{self, KeyedReplays};
 use crate::delivery::Outgoing;
 use crate::http::{Request, Response};
-use crate::router::Router;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays};
 
 /// Klarna's limit on signing keys per account.
@@ -451,26 +451,6 @@ fn loopback_target(url: &str) -> Result<(SocketAddr, String), Response> {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         path.to_owned(),
     ))
-}
-
-impl Router {
-    /// Turns the payment request state changes recorded since the last
-    /// call into signed deliveries. Called after every request the
-    /// Payment API served and after the buyer's step.
-    pub(crate) fn announce_changes(&self) {
-        let changes = std::mem::take(&mut self.payments().state_changes);
-        if changes.is_empty() {
-            return;
-        }
-        let outgoing: Vec<Outgoing> = {
-            let notifications = self.notifications();
-            changes
-                .iter()
-                .flat_map(|change| notifications.outgoing(change))
-                .collect()
-        };
-        self.deliveries().send(outgoing);
-    }
 }
 
 /// The Notification API's error body, in the shape of its own document
