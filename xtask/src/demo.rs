@@ -28,7 +28,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 println!("      wrote {}", path.display());
             }
         }
-        Ok(Outcome::Stale(_)) => unreachable!("codegen without --check writes"),
+        // Only `--check` reports stale files instead of writing them.
+        Ok(Outcome::Stale(_)) => return Err("codegen reported stale files".to_owned()),
         Err(errors) => {
             return Err(errors
                 .iter()
