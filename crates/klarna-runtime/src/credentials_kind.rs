@@ -2,7 +2,7 @@
 //! credentials and the configuration errors (which name the kind an API
 //! expected) speak of it, and neither should have to import the other.
 
-/// The two kinds of [`Credentials`]; each API takes one.
+/// The two kinds of [`Credentials`](crate::Credentials); each API takes one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialsKind {
     /// HTTP Basic: the regional APIs (Order Management, Payments v1).

@@ -197,7 +197,7 @@ impl Notifications {
                         .keys
                         .iter()
                         .map(|(id, key)| ListedKey {
-                            signing_key_id: id.clone(),
+                            signing_key_id: id.clone().into(),
                             created_at: Some(key.created_at.clone()),
                         })
                         .collect(),
@@ -229,14 +229,14 @@ impl Notifications {
             .filter(|r| r.webhook.status != Some(WebhookStatus::Disabled))
             .filter(|r| subscribes(&r.webhook.event_types, change.event_type))
             .filter_map(|r| {
-                let key = account.keys.get(&r.webhook.signing_key_id)?;
+                let key = account.keys.get(r.webhook.signing_key_id.as_str())?;
                 let metadata = WebhookEventMetadata {
                     event_type: change.event_type.to_owned(),
                     event_id: event_id.clone(),
                     event_version: Some("v1".to_owned()),
                     occurred_at: Some(occurred_at.clone()),
-                    account_id: Some(change.account.clone()),
-                    webhook_id: Some(r.webhook.webhook_id.clone()),
+                    account_id: Some(change.account.clone().into()),
+                    webhook_id: Some(r.webhook.webhook_id.clone().to_string()),
                     live: Some(false),
                     correlation_id: None,
                     product_instance_id: None,
@@ -295,7 +295,7 @@ impl Account {
             );
         }
         let webhook = Webhook {
-            webhook_id: format!("krn:partner:global:notification:webhook:{}", uuid_v4()),
+            webhook_id: format!("krn:partner:global:notification:webhook:{}", uuid_v4()).into(),
             url: data.url,
             event_types: data.event_types,
             event_version: Some(data.event_version),
@@ -310,7 +310,7 @@ impl Account {
             path,
         };
         self.webhooks
-            .insert(record.webhook.webhook_id.clone(), record);
+            .insert(record.webhook.webhook_id.clone().to_string(), record);
         response
     }
 
@@ -378,13 +378,14 @@ impl Account {
             );
         }
         let created = SigningKeyCreated {
-            signing_key_id: format!("krn:partner:global:notification:signing-key:{}", uuid_v4()),
+            signing_key_id: format!("krn:partner:global:notification:signing-key:{}", uuid_v4())
+                .into(),
             // Two UUIDs: 244 random bits, more than a SHA-256 key needs.
             signing_key: format!("{}{}", uuid_v4(), uuid_v4()).replace('-', ""),
             created_at: Some(rfc3339(now())),
         };
         self.keys.insert(
-            created.signing_key_id.clone(),
+            created.signing_key_id.clone().to_string(),
             KeyRecord {
                 secret: created.signing_key.clone(),
                 created_at: created.created_at.clone().unwrap_or_default(),
