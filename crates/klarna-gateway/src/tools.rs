@@ -5819,7 +5819,7 @@ pub const TOOLS: &[Tool] = &[
         body: Body::Required,
         status: 200,
         response_headers: &[],
-        idempotency_key: false,
+        idempotency_key: true,
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -5833,6 +5833,11 @@ pub const TOOLS: &[Tool] = &[
     "body": {
       "$ref": "#/$defs/CreateOrderRequest",
       "description": "The JSON request body."
+    },
+    "idempotency_key": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
     }
   },
   "required": [
@@ -6301,6 +6306,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "idempotency_key": {
+      "type": "string",
+      "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
     }
   },
   "required": [
@@ -15401,10 +15410,15 @@ async fn payments_create_order(
 ) -> Result<Output, Failure> {
     let authorization_token: String = arguments.required("authorization_token")?;
     let body: klarna_payments::models::CreateOrderRequest = arguments.required("body")?;
+    let idempotency_key = arguments.idempotency_key()?;
     arguments.finish()?;
     let response = {
         use klarna_payments::Authorizations as _;
-        upstream.payments.create_order(&authorization_token, &body).await
+        upstream
+            .payments
+            .create_order(&authorization_token, &body)
+            .idempotency_key(idempotency_key)
+            .await
     }
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());

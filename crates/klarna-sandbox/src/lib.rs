@@ -9,6 +9,7 @@ mod http;
 mod notifications;
 mod orders;
 mod payment_api;
+mod payments_v1;
 mod router;
 mod server;
 mod util;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use klarna_models::ordermanagement::MerchantOrderDto;
 use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
+use klarna_models::payments::{CustomerTokenStatus, SessionRead};
 
 pub use crate::delivery::WebhookDelivery;
 pub use crate::orders::{physical_line, Allocation, NewOrder};
@@ -280,6 +282,39 @@ impl Sandbox {
         self.router
             .payments()
             .add_chargeback(payment_transaction_id, amount, line_items)
+    }
+
+    /// Plays the buyer of a Klarna Payments session: approves the purchase
+    /// as the session stands (in real life this happens in Klarna's widget)
+    /// and returns the `authorization_token` the widget would hand to the
+    /// merchant, for `create_order`, `create_customer_token` or
+    /// `cancel_authorization`. The token lasts 60 minutes and can be used
+    /// once. Over HTTP the same is `POST
+    /// /sandbox/payments/v1/sessions/{session_id}/approve` (any Basic
+    /// credentials), answered `200 {"authorization_token": ..,
+    /// "session_id": ..}`.
+    ///
+    /// `None` when there is no such session, or an order was already
+    /// placed from it.
+    pub fn approve_session(&self, session_id: &str) -> Option<String> {
+        self.router.payments_v1().approve(session_id).ok()
+    }
+
+    /// Makes an authorization token expire now, as if its 60 minutes had
+    /// passed, so that tests do not wait; false when there is no such token.
+    pub fn expire_authorization(&self, authorization_token: &str) -> bool {
+        self.router.payments_v1().expire(authorization_token)
+    }
+
+    /// A Klarna Payments session as `readCreditSession` returns it.
+    pub fn session(&self, session_id: &str) -> Option<SessionRead> {
+        self.router.payments_v1().session(session_id)
+    }
+
+    /// A customer token's status and the ids of the orders placed on it,
+    /// oldest first.
+    pub fn customer_token(&self, token_id: &str) -> Option<(CustomerTokenStatus, Vec<String>)> {
+        self.router.payments_v1().customer_token(token_id)
     }
 
     /// Fault knob: answers the next `count` requests with `503 Service

@@ -17,6 +17,7 @@ use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
 use crate::payment_api::{self, Payments};
+use crate::payments_v1::{self, PaymentsV1};
 use crate::server::{Outcome, Service};
 
 /// Requests kept in the log; the oldest is dropped first.
@@ -51,6 +52,9 @@ enum Api {
     OrderManagement,
     Payment,
     Notification,
+    /// Klarna Payments v1 and Customer Token v1 (`payments_v1.rs`), with
+    /// the sandbox-only approval route.
+    PaymentsV1,
 }
 
 impl Api {
@@ -60,7 +64,12 @@ impl Api {
     fn of(path: Option<&str>) -> Api {
         let under = |prefix: &str| path.is_some_and(|path| path.starts_with(prefix));
         // The Notification API's prefix lies inside the Payment API's.
-        if under(notifications::PREFIX) {
+        if under(payments_v1::PREFIX)
+            || under(payments_v1::TOKENS_PREFIX)
+            || under(payments_v1::APPROVAL_PREFIX)
+        {
+            Api::PaymentsV1
+        } else if under(notifications::PREFIX) {
             Api::Notification
         } else if under(payment_api::PREFIX) {
             Api::Payment
@@ -73,7 +82,8 @@ impl Api {
     /// gives on its behalf.
     fn error(self, status: u16, message: &str) -> Response {
         match self {
-            Api::OrderManagement => {
+            // Klarna Payments' `ErrorV2` is Order Management's error shape.
+            Api::OrderManagement | Api::PaymentsV1 => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -114,6 +124,8 @@ pub(crate) struct Router {
     orders: Mutex<State>,
     payments: Mutex<Payments>,
     notifications: Mutex<Notifications>,
+    /// Locked before `orders` when both are needed (placing an order).
+    payments_v1: Mutex<PaymentsV1>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
@@ -136,6 +148,7 @@ impl Router {
             orders: Mutex::new(State::new(retention, keys_per_resource)),
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
             notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
+            payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
             deliveries: Deliveries::start()?,
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
@@ -156,6 +169,10 @@ impl Router {
 
     pub(crate) fn notifications(&self) -> MutexGuard<'_, Notifications> {
         lock(&self.notifications)
+    }
+
+    pub(crate) fn payments_v1(&self) -> MutexGuard<'_, PaymentsV1> {
+        lock(&self.payments_v1)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -189,6 +206,11 @@ impl Router {
                 response
             }
             Api::Notification => self.notifications().handle(request),
+            Api::PaymentsV1 => {
+                // Lock order: Payments v1, then Order Management.
+                let mut payments = self.payments_v1();
+                payments.handle(request, &mut self.orders())
+            }
         }
     }
 }
