@@ -12,6 +12,7 @@ use crate::load::Document;
 use crate::model::Api;
 use crate::resolve_client::name_client;
 use crate::resolve_operations::OperationResolver;
+use crate::resolve_paging;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
 
@@ -25,6 +26,9 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
             .resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
     settle(&doc.path, &mut types)?;
+    for operation in &operations {
+        resolve_paging::check(&doc.path, &types, operation)?;
+    }
     let client = name_client(&doc.api.info.title, settings, &types, &mut operations);
     Ok(Api {
         title: doc.api.info.title.clone(),

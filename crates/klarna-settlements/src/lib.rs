@@ -11,6 +11,8 @@ pub use klarna_runtime::{
     Region, Response, RetryPolicy,
 };
 
+pub use klarna_runtime::ByteStream;
+pub use klarna_runtime::Paginator;
 pub use klarna_models::settlements as models;
 
 /// Each operation's method, path, and whether it is safe to repeat:
@@ -457,7 +459,10 @@ pub trait Reports {
         &self,
         request: GetPayoutReportWithTransactionsRequest<'_>,
     ) -> impl Future<
-        Output = Result<Response<Vec<u8>>, Error<GetPayoutReportWithTransactionsError>>,
+        Output = Result<
+            Response<klarna_runtime::ByteStream>,
+            Error<GetPayoutReportWithTransactionsError>,
+        >,
     > + Send {
         let _ = request;
         async {
@@ -492,7 +497,10 @@ pub trait Reports {
         &self,
         request: GetPayoutReportPdfRequest<'_>,
     ) -> impl Future<
-        Output = Result<Response<Vec<u8>>, Error<GetPayoutReportPdfError>>,
+        Output = Result<
+            Response<klarna_runtime::ByteStream>,
+            Error<GetPayoutReportPdfError>,
+        >,
     > + Send {
         let _ = request;
         async { Err(Error::not_faked(operations::GET_PAYOUT_REPORT_PDF.name)) }
@@ -529,7 +537,7 @@ pub trait Reports {
         request: GetPayoutsSummaryReportWithTransactionsRequest<'_>,
     ) -> impl Future<
         Output = Result<
-            Response<Vec<u8>>,
+            Response<klarna_runtime::ByteStream>,
             Error<GetPayoutsSummaryReportWithTransactionsError>,
         >,
     > + Send {
@@ -573,7 +581,10 @@ pub trait Reports {
         &self,
         request: GetPayoutsSummaryReportPdfRequest<'_>,
     ) -> impl Future<
-        Output = Result<Response<Vec<u8>>, Error<GetPayoutsSummaryReportPdfError>>,
+        Output = Result<
+            Response<klarna_runtime::ByteStream>,
+            Error<GetPayoutsSummaryReportPdfError>,
+        >,
     > + Send {
         let _ = request;
         async { Err(Error::not_faked(operations::GET_PAYOUTS_SUMMARY_REPORT_PDF.name)) }
@@ -584,7 +595,10 @@ impl Reports for Client {
     async fn send_get_payout_report_with_transactions(
         &self,
         request: GetPayoutReportWithTransactionsRequest<'_>,
-    ) -> Result<Response<Vec<u8>>, Error<GetPayoutReportWithTransactionsError>> {
+    ) -> Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutReportWithTransactionsError>,
+    > {
         let GetPayoutReportWithTransactionsRequest { payment_reference, .. } = request;
         let mut call = Call::new(
             &self.runtime,
@@ -592,9 +606,10 @@ impl Reports for Client {
             "/settlements/v1/reports/payout-with-transactions",
         );
         call.query("payment_reference", payment_reference);
+        call.stream_success();
         let response = call.send().await?;
         match response.status() {
-            200 => response.bytes(),
+            200 => response.byte_stream(),
             400 => {
                 Err(response.api_error(GetPayoutReportWithTransactionsError::BadRequest))
             }
@@ -608,7 +623,7 @@ impl Reports for Client {
     async fn send_get_payout_report_pdf(
         &self,
         request: GetPayoutReportPdfRequest<'_>,
-    ) -> Result<Response<Vec<u8>>, Error<GetPayoutReportPdfError>> {
+    ) -> Result<Response<klarna_runtime::ByteStream>, Error<GetPayoutReportPdfError>> {
         let GetPayoutReportPdfRequest { payment_reference, .. } = request;
         let mut call = Call::new(
             &self.runtime,
@@ -616,9 +631,10 @@ impl Reports for Client {
             "/settlements/v1/reports/payout",
         );
         call.query("payment_reference", payment_reference);
+        call.stream_success();
         let response = call.send().await?;
         match response.status() {
-            200 => response.bytes(),
+            200 => response.byte_stream(),
             400 => Err(response.api_error(GetPayoutReportPdfError::BadRequest)),
             404 => Err(response.api_error(GetPayoutReportPdfError::NotFound)),
             _ => Err(response.unexpected_status()),
@@ -628,7 +644,10 @@ impl Reports for Client {
     async fn send_get_payouts_summary_report_with_transactions(
         &self,
         request: GetPayoutsSummaryReportWithTransactionsRequest<'_>,
-    ) -> Result<Response<Vec<u8>>, Error<GetPayoutsSummaryReportWithTransactionsError>> {
+    ) -> Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutsSummaryReportWithTransactionsError>,
+    > {
         let GetPayoutsSummaryReportWithTransactionsRequest {
             start_date,
             end_date,
@@ -641,9 +660,10 @@ impl Reports for Client {
         );
         call.query("start_date", start_date);
         call.query("end_date", end_date);
+        call.stream_success();
         let response = call.send().await?;
         match response.status() {
-            200 => response.bytes(),
+            200 => response.byte_stream(),
             400 => {
                 Err(
                     response
@@ -659,7 +679,10 @@ impl Reports for Client {
     async fn send_get_payouts_summary_report_pdf(
         &self,
         request: GetPayoutsSummaryReportPdfRequest<'_>,
-    ) -> Result<Response<Vec<u8>>, Error<GetPayoutsSummaryReportPdfError>> {
+    ) -> Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutsSummaryReportPdfError>,
+    > {
         let GetPayoutsSummaryReportPdfRequest { start_date, end_date, .. } = request;
         let mut call = Call::new(
             &self.runtime,
@@ -668,9 +691,10 @@ impl Reports for Client {
         );
         call.query("start_date", start_date);
         call.query("end_date", end_date);
+        call.stream_success();
         let response = call.send().await?;
         match response.status() {
-            200 => response.bytes(),
+            200 => response.byte_stream(),
             400 => Err(response.api_error(GetPayoutsSummaryReportPdfError::BadRequest)),
             _ => Err(response.unexpected_status()),
         }
@@ -825,6 +849,39 @@ pub struct ListPayoutsRequest<'a> {
     pub offset: Option<i64>,
 }
 
+impl<'a, C: Payouts + Sync> ListPayouts<'a, C> {
+    /** Every item across the pages, one page fetched at a time from the offset set here (or the first): `while let Some(item) = items.next().await`. Each page is one [`Payouts::list_payouts`] call with this request and its offset, retried as any call; the next page's offset comes from the answer, and an error ends the items (see [`Paginator`]).
+
+ [`Paginator`]: klarna_runtime::Paginator*/
+    pub fn into_items(
+        self,
+    ) -> klarna_runtime::Paginator<'a, models::Payout, ListPayoutsError> {
+        let ListPayouts { client, request } = self;
+        let first = request.offset.unwrap_or(0);
+        let size = request.size;
+        klarna_runtime::Paginator::new(
+            operations::LIST_PAYOUTS.name,
+            "offset",
+            first,
+            size,
+            move |offset| {
+                let mut request = request.clone();
+                request.offset = Some(offset);
+                Box::pin(async move {
+                    let page = client.send_list_payouts(request).await?.into_inner();
+                    let next = klarna_runtime::private::paging::Next::Link(
+                        page.pagination.next,
+                    );
+                    Ok(klarna_runtime::private::paging::Page {
+                        items: page.payouts,
+                        next,
+                    })
+                })
+            },
+        )
+    }
+}
+
 /// The documented error responses of [`Payouts::list_payouts`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -893,6 +950,42 @@ pub struct ListTransactionsRequest<'a> {
     pub offset: Option<i64>,
 }
 
+impl<'a, C: Transactions + Sync> ListTransactions<'a, C> {
+    /** Every item across the pages, one page fetched at a time from the offset set here (or the first): `while let Some(item) = items.next().await`. Each page is one [`Transactions::list_transactions`] call with this request and its offset, retried as any call; the next page's offset comes from the answer, and an error ends the items (see [`Paginator`]).
+
+ [`Paginator`]: klarna_runtime::Paginator*/
+    pub fn into_items(
+        self,
+    ) -> klarna_runtime::Paginator<'a, models::Transaction, ListTransactionsError> {
+        let ListTransactions { client, request } = self;
+        let first = request.offset.unwrap_or(0);
+        let size = request.size;
+        klarna_runtime::Paginator::new(
+            operations::LIST_TRANSACTIONS.name,
+            "offset",
+            first,
+            size,
+            move |offset| {
+                let mut request = request.clone();
+                request.offset = Some(offset);
+                Box::pin(async move {
+                    let page = client
+                        .send_list_transactions(request)
+                        .await?
+                        .into_inner();
+                    let next = klarna_runtime::private::paging::Next::Link(
+                        page.pagination.next,
+                    );
+                    Ok(klarna_runtime::private::paging::Page {
+                        items: page.transactions,
+                        next,
+                    })
+                })
+            },
+        )
+    }
+}
+
 /// The documented error responses of [`Transactions::list_transactions`], with their decoded bodies.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -909,7 +1002,10 @@ pub struct GetPayoutReportWithTransactions<'a, C> {
 }
 
 impl<'a, C: Reports> IntoFuture for GetPayoutReportWithTransactions<'a, C> {
-    type Output = Result<Response<Vec<u8>>, Error<GetPayoutReportWithTransactionsError>>;
+    type Output = Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutReportWithTransactionsError>,
+    >;
 
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
@@ -944,7 +1040,10 @@ pub struct GetPayoutReportPdf<'a, C> {
 }
 
 impl<'a, C: Reports> IntoFuture for GetPayoutReportPdf<'a, C> {
-    type Output = Result<Response<Vec<u8>>, Error<GetPayoutReportPdfError>>;
+    type Output = Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutReportPdfError>,
+    >;
 
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
@@ -980,7 +1079,7 @@ pub struct GetPayoutsSummaryReportWithTransactions<'a, C> {
 
 impl<'a, C: Reports> IntoFuture for GetPayoutsSummaryReportWithTransactions<'a, C> {
     type Output = Result<
-        Response<Vec<u8>>,
+        Response<klarna_runtime::ByteStream>,
         Error<GetPayoutsSummaryReportWithTransactionsError>,
     >;
 
@@ -1019,7 +1118,10 @@ pub struct GetPayoutsSummaryReportPdf<'a, C> {
 }
 
 impl<'a, C: Reports> IntoFuture for GetPayoutsSummaryReportPdf<'a, C> {
-    type Output = Result<Response<Vec<u8>>, Error<GetPayoutsSummaryReportPdfError>>;
+    type Output = Result<
+        Response<klarna_runtime::ByteStream>,
+        Error<GetPayoutsSummaryReportPdfError>,
+    >;
 
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 

@@ -5,4 +5,5 @@
 mod decode_props;
 mod payment_api_examples;
 mod seed_examples;
+mod settlements_examples;
 mod struct_decoding;
