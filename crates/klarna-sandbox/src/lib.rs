@@ -12,6 +12,7 @@ mod payment_api;
 mod payments_v1;
 mod router;
 mod server;
+mod settlements;
 mod util;
 
 use std::io;
@@ -28,6 +29,7 @@ pub use crate::orders::{physical_line, Allocation, NewOrder};
 pub use crate::router::LoggedRequest;
 use crate::router::Router;
 use crate::server::{Limits, Server};
+pub use crate::settlements::{CSV_COLUMNS, FEE_BASIS_POINTS, MERCHANT_ID};
 
 /// A running stand-in for Klarna's Order Management API v1, the global
 /// Payment API and its Notification API (webhooks, delivered signed), on
@@ -315,6 +317,18 @@ impl Sandbox {
     /// oldest first.
     pub fn customer_token(&self, token_id: &str) -> Option<(CustomerTokenStatus, Vec<String>)> {
         self.router.payments_v1().customer_token(token_id)
+    }
+
+    /// The clock knob of the Settlements API: closes the settlement day
+    /// now instead of at Klarna's daily cut-off. Every Order Management
+    /// capture and refund not yet paid out becomes a transaction (a `SALE`
+    /// and a `FEE` of [`FEE_BASIS_POINTS`] per capture, a `RETURN` per
+    /// refund), and each currency gets one payout, dated now. Returns the
+    /// new payouts' payment references, currencies in alphabetical order;
+    /// empty when nothing was captured or refunded since the last close.
+    pub fn close_settlement_day(&self) -> Vec<String> {
+        let mut settlements = self.router.settlements();
+        settlements.close_day(&self.router.orders(), self.router.base_url())
     }
 
     /// Fault knob: answers the next `count` requests with `503 Service

@@ -449,7 +449,8 @@ impl PaymentsV1 {
             create.order_amount,
             create.purchase_currency.to_ascii_uppercase(),
         )
-        .order_lines(lines);
+        .order_lines(lines)
+        .purchase_country(create.purchase_country.to_ascii_uppercase());
         if let Some(reference) = &create.merchant_reference1 {
             new = new.merchant_reference1(reference);
         }

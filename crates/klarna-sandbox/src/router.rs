@@ -19,6 +19,7 @@ use crate::orders::{self, State};
 use crate::payment_api::{self, Payments};
 use crate::payments_v1::{self, PaymentsV1};
 use crate::server::{Outcome, Service};
+use crate::settlements::{self, Settlements};
 
 /// Requests kept in the log; the oldest is dropped first.
 const MAX_LOGGED_REQUESTS: usize = 10_000;
@@ -55,6 +56,8 @@ enum Api {
     /// Klarna Payments v1 and Customer Token v1 (`payments_v1.rs`), with
     /// the sandbox-only approval route.
     PaymentsV1,
+    /// Settlements v1 (`settlements.rs`).
+    Settlements,
 }
 
 impl Api {
@@ -69,6 +72,8 @@ impl Api {
             || under(payments_v1::APPROVAL_PREFIX)
         {
             Api::PaymentsV1
+        } else if under(settlements::PREFIX) {
+            Api::Settlements
         } else if under(notifications::PREFIX) {
             Api::Notification
         } else if under(payment_api::PREFIX) {
@@ -83,7 +88,7 @@ impl Api {
     fn error(self, status: u16, message: &str) -> Response {
         match self {
             // Klarna Payments' `ErrorV2` is Order Management's error shape.
-            Api::OrderManagement | Api::PaymentsV1 => {
+            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -126,6 +131,8 @@ pub(crate) struct Router {
     notifications: Mutex<Notifications>,
     /// Locked before `orders` when both are needed (placing an order).
     payments_v1: Mutex<PaymentsV1>,
+    /// Locked before `orders` when both are needed (closing the day).
+    settlements: Mutex<Settlements>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
@@ -149,6 +156,7 @@ impl Router {
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
             notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
             payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
+            settlements: Mutex::new(Settlements::new()),
             deliveries: Deliveries::start()?,
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
@@ -173,6 +181,10 @@ impl Router {
 
     pub(crate) fn payments_v1(&self) -> MutexGuard<'_, PaymentsV1> {
         lock(&self.payments_v1)
+    }
+
+    pub(crate) fn settlements(&self) -> MutexGuard<'_, Settlements> {
+        lock(&self.settlements)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -211,6 +223,7 @@ impl Router {
                 let mut payments = self.payments_v1();
                 payments.handle(request, &mut self.orders())
             }
+            Api::Settlements => self.settlements().handle(request, &self.base_url),
         }
     }
 }
