@@ -72,7 +72,7 @@ impl Api {
             || under(payments_v1::APPROVAL_PREFIX)
         {
             Api::PaymentsV1
-        } else if under(settlements::PREFIX) {
+        } else if under(settlements::PREFIX) || under(settlements::CLOSE_DAY_PATH) {
             Api::Settlements
         } else if under(notifications::PREFIX) {
             Api::Notification
@@ -222,6 +222,11 @@ impl Router {
                 // Lock order: Payments v1, then Order Management.
                 let mut payments = self.payments_v1();
                 payments.handle(request, &mut self.orders())
+            }
+            Api::Settlements if request.path == settlements::CLOSE_DAY_PATH => {
+                // Lock order: Settlements, then Order Management.
+                let mut settlements = self.settlements();
+                settlements.close_day_route(request, &self.orders(), &self.base_url)
             }
             Api::Settlements => self.settlements().handle(request, &self.base_url),
         }

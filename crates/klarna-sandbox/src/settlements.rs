@@ -19,6 +19,8 @@ use crate::orders::{error, State};
 use crate::util::{decode_segment, encode_segment, now, path_segments, rfc3339, uuid_v4, BadPath};
 
 pub(crate) const PREFIX: &str = "/settlements/v1/";
+/// The sandbox-only route of the clock knob, for tests outside Rust.
+pub(crate) const CLOSE_DAY_PATH: &str = "/sandbox/settlements/v1/close-day";
 
 /// The sandbox's fee per capture, in hundredths of a percent of the
 /// captured amount, rounded down: 1.5 %.
@@ -178,6 +180,32 @@ impl Settlements {
             references.push(reference);
         }
         references
+    }
+
+    /// `POST /sandbox/settlements/v1/close-day`: [`Settlements::close_day`]
+    /// over HTTP, answered `200 {"payment_references": [..]}`.
+    pub(crate) fn close_day_route(
+        &mut self,
+        request: &Request,
+        orders: &State,
+        base_url: &str,
+    ) -> Response {
+        if request.header("authorization").is_none() {
+            return error(
+                401,
+                "UNAUTHORIZED",
+                "Send HTTP Basic credentials; the sandbox accepts any.",
+            );
+        }
+        if request.method != "POST" {
+            return error(405, "NOT_ALLOWED", "Close the day with POST.");
+        }
+        let references = self.close_day(orders, base_url);
+        json(
+            200,
+            &serde_json::json!({ "payment_references": references }),
+        )
+        .unwrap_or_else(|response| response)
     }
 
     /// The transactions of an order's captures and refunds not yet paid

@@ -243,3 +243,34 @@ async fn read_all<E: std::fmt::Debug>(
     }
     bytes
 }
+
+#[tokio::test]
+async fn the_day_closes_over_http_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sandbox = Sandbox::start().unwrap();
+    let order_id = checkout(&sandbox).await;
+    order_management(&sandbox)
+        .capture_order(&order_id, &CaptureObject::new(5_000))
+        .await
+        .unwrap();
+    let address = sandbox.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /sandbox/settlements/v1/close-day HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic dTpw\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let reference = body["payment_references"][0].as_str().unwrap();
+    let payout = settlements(&sandbox).get_payout(reference).await.unwrap();
+    assert_eq!(payout.totals.sale_amount, 5_000);
+}

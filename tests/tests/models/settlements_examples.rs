@@ -2,8 +2,9 @@
 //! the generated type of its schema and encodes back to equal JSON. The
 //! document gives its examples per property; `tests/fixtures/settlements/`
 //! holds one object per schema assembled from them (the only values not
-//! from the document: `ErrorResponse.error_code` and `Payout.merchant_id`,
-//! required but without an example, are `ERROR_CODE` and `merchant-id`).
+//! from the document: `ErrorResponse.error_code`, `error_messages` and
+//! `Payout.merchant_id`, required but without an example, are `ERROR_CODE`
+//! and `["Array of error messages"]` (their descriptions) and `merchant-id`).
 //! The typed checks make sure the values landed in typed fields.
 
 use klarna_models::settlements::{
@@ -39,6 +40,7 @@ fn round_trip<T: Serialize + DeserializeOwned>((name, text): (&str, &str)) -> T 
 fn error_and_pagination() {
     let error: ErrorResponse = round_trip(fixture!("error_response"));
     assert_eq!(error.correlation_id, "2fe0311b-adc5-45e5-ac2b-963dac83c88b");
+    assert_eq!(error.error_messages.len(), 1);
     let pagination: Pagination = round_trip(fixture!("pagination"));
     assert_eq!(
         (pagination.count, pagination.total, pagination.offset),
