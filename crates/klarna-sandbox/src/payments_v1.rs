@@ -370,6 +370,21 @@ impl PaymentsV1 {
         let Some(authorization) = self.authorizations.get_mut(token) else {
             return Err(error(404, "NOT_FOUND", "No authorization has this token."));
         };
+        // Another token of the same session (the buyer approved twice) may
+        // not make a second order of one checkout.
+        let complete = self
+            .sessions
+            .get(&authorization.session_id)
+            .and_then(|session| session.get("status"))
+            .and_then(Value::as_str)
+            == Some("complete");
+        if complete && authorization.used == TokenUse::Open {
+            return Err(error(
+                404,
+                "NOT_FOUND",
+                "The session of this authorization was already completed with another token.",
+            ));
+        }
         if authorization.expired || authorization.approved_at.elapsed() >= AUTHORIZATION_LIFETIME {
             authorization.expired = true;
             return Err(error(
@@ -501,6 +516,10 @@ impl PaymentsV1 {
         }
         let token_id = uuid_v4();
         authorization.used = TokenUse::CustomerToken(token_id.clone());
+        let session_id = authorization.session_id.clone();
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            session.insert("status".into(), Value::String("complete".into()));
+        }
         self.tokens.insert(
             token_id.clone(),
             StoredToken {

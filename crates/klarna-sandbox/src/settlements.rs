@@ -97,7 +97,17 @@ impl Settlements {
             if self.payouts.len() >= MAX_PAYOUTS
                 || self.transactions.len() + transactions.len() > MAX_TRANSACTIONS
             {
-                break;
+                // Past the bounds the day's bookings stay unsettled: nothing
+                // is lost, and nothing is paid out either.
+                for t in &transactions {
+                    let id = match (&t.refund_id, &t.capture_id) {
+                        (Some(refund), _) => format!("refund:{}:{refund}", t.order_id),
+                        (None, Some(capture)) => format!("capture:{}:{capture}", t.order_id),
+                        (None, None) => continue,
+                    };
+                    self.settled.remove(&id);
+                }
+                continue;
             }
             let reference = format!(
                 "SBX{}",

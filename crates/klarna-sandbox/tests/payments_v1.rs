@@ -289,6 +289,28 @@ async fn documented_refusals() {
     let error = client.cancel_authorization(&token).await.unwrap_err();
     assert_eq!(error.status(), Some(404));
 
+    // Two approvals of one session make one order: the second token is
+    // refused once the first placed it.
+    let session = client
+        .create_credit_session(&session_for(cart()))
+        .await
+        .unwrap();
+    let first = sandbox.approve_session(&session.session_id).unwrap();
+    let second = sandbox.approve_session(&session.session_id).unwrap();
+    client
+        .create_order(&first, &order_for(cart()))
+        .await
+        .unwrap();
+    let error = client
+        .create_order(&second, &order_for(cart()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(404));
+    assert!(
+        error.error_messages()[0].contains("another token"),
+        "{error}"
+    );
+
     // An unknown token and an unknown session.
     let error = client
         .create_order("no-such-token", &order_for(cart()))
