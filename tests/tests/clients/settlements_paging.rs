@@ -1,6 +1,7 @@
-//! Paging (`x-paging`) through the generated Settlements client on the
-//! mock transport: the items across pages, the offsets asked for, retries
-//! per page, and an error that ends the items.
+//! Paging (`x-paging`) and streamed reports through the generated
+//! Settlements client on the mock transport: the items across pages, the
+//! offsets asked for, retries per page, an error that ends the items, and a
+//! report larger than the buffered limit read as a stream.
 
 use klarna_settlements::mock::{Mock, Outcome};
 use klarna_settlements::models::{Pagination, Transaction, TransactionCollection, TransactionType};
@@ -108,4 +109,49 @@ async fn a_page_larger_than_its_size_is_refused() {
     let error = items.next().await.unwrap().unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::Decode { .. }), "{error}");
     assert!(items.next().await.is_none());
+}
+
+/// The reports stream: a body larger than the 16 MiB buffered limit is read
+/// whole, chunk by chunk, and an error answer of a streamed operation is
+/// decoded as usual.
+#[tokio::test]
+async fn a_report_streams_past_the_buffered_limit_and_its_errors_decode() {
+    use klarna_runtime::DEFAULT_MAX_RESPONSE_BYTES;
+    use klarna_settlements::{GetPayoutReportPdfError, Reports};
+    let mock = Mock::new();
+    let client = Client::from_runtime(mock.client()).unwrap();
+    let size = DEFAULT_MAX_RESPONSE_BYTES + 1024 * 1024;
+    let refusal = serde_json::json!({
+        "error_code": "NOT_FOUND",
+        "error_messages": ["No payout has this payment reference."],
+        "correlation_id": "c-2"
+    });
+    mock.on(&operations::GET_PAYOUT_REPORT_PDF)
+        .respond(
+            Outcome::status(200)
+                .header("Content-Type", "application/pdf")
+                .body(vec![b'x'; size]),
+        )
+        .respond(Outcome::json(404, &refusal));
+
+    let mut report = client
+        .get_payout_report_pdf("P1")
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.content_type(), Some("application/pdf"));
+    let mut read = 0;
+    while let Some(chunk) = report.chunk().await.unwrap() {
+        read += chunk.len();
+    }
+    assert_eq!(read, size);
+    assert!(report.chunk().await.unwrap().is_none());
+
+    let error = client.get_payout_report_pdf("NOPE").await.unwrap_err();
+    let Some(GetPayoutReportPdfError::NotFound(body)) = error.api_body() else {
+        panic!("{error}")
+    };
+    assert_eq!(body.error_code, "NOT_FOUND");
+    let sent = mock.requests_for(&operations::GET_PAYOUT_REPORT_PDF);
+    assert_eq!(sent[0].query.as_deref(), Some("payment_reference=P1"));
 }
