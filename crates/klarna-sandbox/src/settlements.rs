@@ -32,7 +32,7 @@ const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 500;
 /// Bounds, so that a runaway test cannot grow the stand-in without limit.
 const MAX_PAYOUTS: usize = 100_000;
-const MAX_TRANSACTIONS: usize = 1_000_000;
+const MAX_TRANSACTIONS: usize = 100_000;
 
 /// The columns of the CSV reports, one row per transaction, in this order.
 pub const CSV_COLUMNS: [&str; 14] = [
