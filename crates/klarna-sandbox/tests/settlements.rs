@@ -274,3 +274,72 @@ async fn the_day_closes_over_http_too() {
     let payout = settlements(&sandbox).get_payout(reference).await.unwrap();
     assert_eq!(payout.totals.sale_amount, 5_000);
 }
+
+#[tokio::test]
+async fn a_day_of_refunds_becomes_a_debt_that_the_next_payout_repays() {
+    use klarna_sandbox::NewOrder;
+    let sandbox = Sandbox::start().unwrap();
+    let om = order_management(&sandbox);
+    let client = settlements(&sandbox);
+    let first = OrderId::new(sandbox.add_order(NewOrder::new(10_000, "EUR")));
+    om.capture_order(&first, &CaptureObject::new(10_000))
+        .await
+        .unwrap();
+    let day_one = sandbox.close_settlement_day().remove(0);
+    let paid = client
+        .get_payout(&day_one)
+        .await
+        .unwrap()
+        .totals
+        .settlement_amount;
+    assert_eq!(paid, 10_000 - fee(10_000));
+
+    // Day two: only a refund. Nothing is paid out; the merchant owes it.
+    om.refund_order(&first, &RefundObject::new(4_000))
+        .await
+        .unwrap();
+    let day_two = sandbox.close_settlement_day().remove(0);
+    let totals = client
+        .get_payout(&day_two)
+        .await
+        .unwrap()
+        .into_inner()
+        .totals;
+    assert_eq!(
+        (
+            totals.return_amount,
+            totals.settlement_amount,
+            totals.deposit_amount
+        ),
+        (4_000, 0, 4_000)
+    );
+    assert_eq!(totals.closing_debt_balance_amount, 4_000);
+
+    // Day three: a sale repays the debt first.
+    let second = OrderId::new(sandbox.add_order(NewOrder::new(20_000, "EUR")));
+    om.capture_order(&second, &CaptureObject::new(20_000))
+        .await
+        .unwrap();
+    let day_three = sandbox.close_settlement_day().remove(0);
+    let totals = client
+        .get_payout(&day_three)
+        .await
+        .unwrap()
+        .into_inner()
+        .totals;
+    assert_eq!(totals.opening_debt_balance_amount, 4_000);
+    assert_eq!(totals.repay_amount, 4_000);
+    assert_eq!(totals.closing_debt_balance_amount, 0);
+    assert_eq!(totals.settlement_amount, 20_000 - fee(20_000) - 4_000);
+    // Newest first, three payouts in EUR.
+    let listed = client.list_payouts().await.unwrap();
+    let references: Vec<&str> = listed
+        .payouts
+        .iter()
+        .map(|p| p.payment_reference.as_str())
+        .collect();
+    assert_eq!(
+        references,
+        vec![day_three.as_str(), day_two.as_str(), day_one.as_str()]
+    );
+}
