@@ -159,7 +159,7 @@ fn generate_with_a_runtime_version_outside_the_checkout_writes_no_path() {
     let manifest = generate(&dir, &["--runtime", "version:0.1"]).unwrap();
     let entries = entries(&manifest);
     assert!(
-        entries.contains(&r#"klarna-runtime = { version = "0.1", features = ["client"] }"#),
+        entries.contains(&r#"klarna-runtime = { version = "0.1", default-features = false, features = ["client"] }"#),
         "{manifest}"
     );
     assert!(
@@ -176,7 +176,7 @@ fn generate_outside_the_checkout_takes_the_runtime_by_version_by_default() {
     let dir = scratch(&std::env::temp_dir(), "default-outside");
     let manifest = generate(&dir, &[]).unwrap();
     let expected = format!(
-        r#"klarna-runtime = {{ version = "{}", features = ["client"] }}"#,
+        r#"klarna-runtime = {{ version = "{}", default-features = false, features = ["client"] }}"#,
         env!("CARGO_PKG_VERSION")
     );
     assert!(
@@ -196,7 +196,9 @@ fn generate_inside_the_checkout_takes_its_runtime_by_relative_path_by_default() 
         .unwrap_or_else(|| panic!("no runtime dependency: {manifest}"));
     let path = line
         .strip_prefix(r#"klarna-runtime = { path = ""#)
-        .and_then(|rest| rest.strip_suffix(r#"", features = ["client"] }"#))
+        .and_then(|rest| {
+            rest.strip_suffix(r#"", default-features = false, features = ["client"] }"#)
+        })
         .unwrap_or_else(|| panic!("not a path dependency: {line}"));
     assert!(Path::new(path).is_relative(), "{line}");
     let runtime = dir.join("crate").join(path);
