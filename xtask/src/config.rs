@@ -133,6 +133,17 @@ pub const APIS: &[ApiConfig] = &[
         client_crate: "crates/klarna-payments",
         client_module: Some("notifications"),
     },
+    // Settlements (payouts, their transactions, reports) has a crate of its
+    // own: the finance team that reconciles payouts does not run the
+    // checkout, so it depends on this client alone, without the Payments
+    // and Payment API clients and their models.
+    ApiConfig {
+        spec: "specs/settlements.yaml",
+        settings: Settings::klarna("Settlements", Auth::Basic, Hosts::Regional),
+        module: "settlements",
+        client_crate: "crates/klarna-settlements",
+        client_module: None,
+    },
 ];
 
 pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
@@ -151,6 +162,11 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
     },
     HandWrittenModule {
         declared_in: "crates/klarna-payments/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-settlements/src/lib.rs",
         module: "mock",
         feature: Some("test-util"),
     },

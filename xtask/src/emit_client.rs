@@ -39,6 +39,15 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         .iter()
         .any(|op| op.path.iter().any(|p| matches!(p, PathPart::Param(_))));
     let encode = uses_encode.then(|| quote! { encode_path, });
+    // What the paged and streamed operations return, for callers to name.
+    let streams = api.operations.iter().any(|op| {
+        op.successes
+            .iter()
+            .any(|o| matches!(o.body, Some(ResponseBody::Stream)))
+    });
+    let pages = api.operations.iter().any(|op| op.paging.is_some());
+    let byte_stream = streams.then(|| quote! { pub use #runtime::ByteStream; });
+    let paginator = pages.then(|| quote! { pub use #runtime::Paginator; });
     let operations = operations_module(api);
     let client = client_type(api);
     // The id types live with the models (model fields hold them too).
@@ -80,6 +89,8 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
 
         use #runtime::private::call::{#encode Call};
         pub use #runtime::{#(#reexports),*};
+        #byte_stream
+        #paginator
 
         #models_decl
 
@@ -248,7 +259,7 @@ fn client_type(api: &Api) -> TokenStream {
     }
 }
 
-fn models_prefix() -> TokenStream {
+pub(crate) fn models_prefix() -> TokenStream {
     quote! { models:: }
 }
 
@@ -256,6 +267,10 @@ fn body_type(api: &Api, body: Option<&ResponseBody>) -> TokenStream {
     match body {
         Some(ResponseBody::Json(ty)) => type_tokens(api, ty, &models_prefix()),
         Some(ResponseBody::Bytes) => quote! { Vec<u8> },
+        Some(ResponseBody::Stream) => {
+            let runtime = runtime_path(api);
+            quote! { #runtime::ByteStream }
+        }
         None => quote! { () },
     }
 }
@@ -271,7 +286,7 @@ fn success_type(api: &Api, op: &Operation, items: &OperationItems) -> TokenStrea
     }
 }
 
-fn error_type(items: &OperationItems) -> TokenStream {
+pub(crate) fn error_type(items: &OperationItems) -> TokenStream {
     match &items.error {
         Some(name) => {
             let ident = type_ident(name);
@@ -581,11 +596,17 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
         .iter()
         .any(|o| matches!(o.body, Some(ResponseBody::Json(_))));
     let accept = accepts_json.then(|| quote! { call.accept("application/json"); });
+    let streams = op
+        .successes
+        .iter()
+        .any(|o| matches!(o.body, Some(ResponseBody::Stream)));
+    let stream = streams.then(|| quote! { call.stream_success(); });
     let arms = response_arms(api, op, items);
     let configured = op.params.iter().any(|p| p.location != ParamLocation::Path)
         || op.body.is_some()
         || op.idempotency_key
-        || accepts_json;
+        || accepts_json
+        || streams;
     let mutable = configured.then(|| quote! { mut });
     quote! {
         async fn #send(&self, request: #request<'_>) -> #output {
@@ -595,6 +616,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             #body
             #idempotency
             #accept
+            #stream
             let response = call.send().await?;
             match response.status() {
                 #(#arms)*
@@ -685,6 +707,7 @@ fn success_arm(api: &Api, op: &Operation, items: &OperationItems, index: usize) 
         return match outcome.body {
             Some(ResponseBody::Json(_)) => quote! { response.json() },
             Some(ResponseBody::Bytes) => quote! { response.bytes() },
+            Some(ResponseBody::Stream) => quote! { response.byte_stream() },
             None => quote! { response.value(()) },
         };
     }
@@ -697,6 +720,9 @@ fn success_arm(api: &Api, op: &Operation, items: &OperationItems, index: usize) 
         Some(ResponseBody::Json(_)) => statements.push(quote! { let body = response.decode()?; }),
         Some(ResponseBody::Bytes) => {
             statements.push(quote! { let body = response.body().to_vec(); })
+        }
+        Some(ResponseBody::Stream) => {
+            unreachable!("a streamed success is its operation's only one, without headers")
         }
         None => {}
     }
@@ -821,6 +847,7 @@ fn operation_types(api: &Api, index: usize) -> TokenStream {
     } else if let (Some(name), [single]) = (&items.response, op.successes.as_slice()) {
         out.push(headers_struct(name, single));
     }
+    out.extend(crate::emit_paging::into_items(api, index));
     if let Some(name) = &items.error {
         let ident = type_ident(name);
         let doc =

@@ -132,7 +132,12 @@ fn bare(name: &str) -> &str {
 /// that no operation of our specs has today.
 fn unsupported(op: &Operation) -> Option<&'static str> {
     match op.successes.as_slice() {
-        [single] if matches!(single.body, Some(ResponseBody::Bytes)) => {
+        [single]
+            if matches!(
+                single.body,
+                Some(ResponseBody::Bytes | ResponseBody::Stream)
+            ) =>
+        {
             Some("its success body is not JSON")
         }
         [_] => None,

@@ -224,6 +224,25 @@ pub struct Operation {
     /// What the spec's `x-klarna-gateway` says about the operation as a
     /// gateway tool; `None` when it says nothing.
     pub gateway: Option<GatewayHints>,
+    /// What the spec's `x-paging` says: the operation lists items a page at
+    /// a time (`resolve_paging.rs`).
+    pub paging: Option<Paging>,
+}
+
+/// A list operation's pages, as `x-paging` names them: JSON names of the
+/// answer's properties and wire names of query parameters.
+pub struct Paging {
+    /// Where `x-paging` is, for errors.
+    pub pointer: String,
+    /// The property that holds a page's items.
+    pub items: String,
+    /// The properties that lead to the next page's link; `None`: another
+    /// page follows while pages come back full.
+    pub next: Option<Vec<String>>,
+    /// The query parameter that takes the offset.
+    pub offset: String,
+    /// The query parameter that takes the page size.
+    pub size: Option<String>,
 }
 
 /// The facts about a gateway tool that HTTP and the rest of the spec cannot
@@ -285,6 +304,10 @@ pub enum ResponseBody {
     Json(TypeRef),
     /// A media type other than JSON: the raw bytes.
     Bytes,
+    /// The only success of its operation, with a media type other than
+    /// JSON or none declared (`streamed_success` in `resolve_operations`):
+    /// a stream of chunks, read by the caller.
+    Stream,
 }
 
 pub struct ResponseHeader {

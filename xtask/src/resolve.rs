@@ -14,6 +14,7 @@ use crate::model::Api;
 use crate::resolve_client::name_client;
 use crate::resolve_ids::name_ids;
 use crate::resolve_operations::OperationResolver;
+use crate::resolve_paging;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
 
@@ -27,6 +28,9 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
             .resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
     settle(&doc.path, &mut types)?;
+    for operation in &operations {
+        resolve_paging::check(&doc.path, &types, operation)?;
+    }
     let ids = name_ids(settings, &mut types, &mut operations);
     let client = name_client(&doc.api.info.title, settings, &ids, &operations);
     Ok(Api {

@@ -20,6 +20,7 @@ use crate::model::{
 use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
 use crate::refs;
+use crate::resolve_paging;
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
@@ -38,6 +39,8 @@ pub struct OperationResolver<'a, 'r> {
     types: &'r mut TypeResolver<'a>,
     /// Header that carries an idempotency key, when the API has one.
     idempotency_header: Option<&'a str>,
+    /// What every operation path is below ([`base_path`]).
+    base_path: String,
 }
 
 impl<'a, 'r> OperationResolver<'a, 'r> {
@@ -52,6 +55,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             components: api.components.as_ref(),
             types,
             idempotency_header,
+            base_path: base_path(api),
         }
     }
 
@@ -169,7 +173,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 },
             });
         }
-        let path = self.path_parts(path, &params, at)?;
+        let path = self.path_parts(&format!("{}{path}", self.base_path), &params, at)?;
         let body = match &operation.request_body {
             Some(body) => {
                 let body_at = at.join("requestBody");
@@ -184,8 +188,9 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             }
             None => None,
         };
-        let (successes, errors) = self.outcomes(operation, &type_name, at)?;
+        let (mut successes, errors) = self.outcomes(operation, &type_name, at)?;
         let method = method.to_ascii_uppercase();
+        streamed_success(&method, &mut successes);
         let read_only = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let idempotent = match operation.extensions.get(IDEMPOTENT_EXTENSION) {
             None => read_only || matches!(method.as_str(), "PUT" | "DELETE"),
@@ -198,6 +203,11 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             }
         };
         let gateway = self.gateway_hints(operation.extensions.get(GATEWAY_EXTENSION), at)?;
+        let paging = resolve_paging::read(
+            self.file,
+            operation.extensions.get(resolve_paging::PAGING_EXTENSION),
+            at,
+        )?;
         Ok(Operation {
             name,
             type_name,
@@ -224,6 +234,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             successes,
             errors,
             gateway,
+            paging,
         })
     }
 
@@ -504,6 +515,71 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
     }
 }
 
+/// The one rule for bodies that are not JSON: they are never decoded. The
+/// success of an operation that has only one, without headers, is handed
+/// over as a stream of chunks when the document gives it a media type other
+/// than JSON (a CSV or PDF report), or, for a `GET`'s `200`, none at all (a
+/// file whose type the document forgot, as Klarna's Settlements reports):
+/// never held whole in memory, never bound by the buffered-answer limit.
+/// Other non-JSON successes stay bytes; error bodies of any media type but
+/// JSON are not decoded either (their status, Klarna's error fields when
+/// the body has them, and an excerpt are in the error's details).
+fn streamed_success(method: &str, successes: &mut [Outcome]) {
+    let [only] = successes else {
+        return;
+    };
+    if !only.headers.is_empty() {
+        return;
+    }
+    let undeclared_file = method == "GET" && only.status == Status::Code(200);
+    match only.body {
+        Some(ResponseBody::Bytes) => only.body = Some(ResponseBody::Stream),
+        None if undeclared_file => only.body = Some(ResponseBody::Stream),
+        _ => {}
+    }
+}
+
+/// The path the operations' paths are relative to: the path part of the
+/// first server's URL (`https://api.klarna.com/settlements/v1` gives
+/// `/settlements/v1`), with server variables at their defaults, and no
+/// trailing slash; empty without servers. The generated clients are
+/// configured with a host (scheme and authority) only, so this prefix
+/// becomes part of every operation's path. The first server decides
+/// because documents often list a local or test server with another path
+/// after the real one.
+pub fn base_path(api: &OpenAPI) -> String {
+    let Some(server) = api.servers.first() else {
+        return String::new();
+    };
+    let mut url = server.url.clone();
+    if let Some(variables) = &server.variables {
+        for (name, variable) in variables {
+            url = url.replace(&format!("{{{name}}}"), &variable.default);
+        }
+    }
+    let after_scheme = match url.find("://") {
+        Some(at) => &url[at + 3..],
+        None if url.starts_with("//") => &url[2..],
+        None => return clean_base_path(&url),
+    };
+    match after_scheme.find('/') {
+        Some(at) => clean_base_path(&after_scheme[at..]),
+        None => String::new(),
+    }
+}
+
+/// A base path without query, fragment or trailing slashes, starting with
+/// `/` unless empty.
+fn clean_base_path(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.trim_end_matches('/');
+    if path.is_empty() || path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
 fn is_json(media_type: &str) -> bool {
     let essence = media_type
         .split(';')
@@ -567,4 +643,41 @@ fn status_name(status: Status) -> String {
         },
     };
     reason.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_path;
+
+    fn with_servers(servers: &str) -> openapiv3::OpenAPI {
+        let text = format!(
+            r#"{{"openapi":"3.0.3","info":{{"title":"t","version":"1"}},"paths":{{}},"servers":{servers}}}"#
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_first_servers_path_is_the_base_path() {
+        let cases = [
+            (r#"[]"#, ""),
+            (r#"[{"url":"https://api.klarna.com"}]"#, ""),
+            (r#"[{"url":"https://api.klarna.com/"}]"#, ""),
+            (
+                r#"[{"url":"https://api.klarna.com/settlements/v1"}]"#,
+                "/settlements/v1",
+            ),
+            (
+                r#"[{"url":"https://api.klarna.com/settlements/v1/?x=1"}]"#,
+                "/settlements/v1",
+            ),
+            (r#"[{"url":"/v2"},{"url":"https://other/v3"}]"#, "/v2"),
+            (
+                r#"[{"url":"https://{host}/{base}","variables":{"host":{"default":"h"},"base":{"default":"api/v1"}}}]"#,
+                "/api/v1",
+            ),
+        ];
+        for (servers, expected) in cases {
+            assert_eq!(base_path(&with_servers(servers)), expected, "{servers}");
+        }
+    }
 }

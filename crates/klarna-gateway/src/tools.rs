@@ -3,6 +3,12 @@
 //! The gateway's operation table: one tool per operation of the SDK's
 //! APIs, with its schemas, hints and REST route, and the call of the
 //! generated client that serves it.
+//!
+//! Operations not in the table:
+//! - `settlements::get_payout_report_with_transactions`: its success body is not JSON.
+//! - `settlements::get_payout_report_pdf`: its success body is not JSON.
+//! - `settlements::get_payouts_summary_report_with_transactions`: its success body is not JSON.
+//! - `settlements::get_payouts_summary_report_pdf`: its success body is not JSON.
 
 use crate::table::{
     Arguments, Body, Failure, Kind, Location, Output, Param, ResponseHeader, Tool,
@@ -20,6 +26,8 @@ pub struct Upstream {
     pub payment_api: klarna_payments::payment_api::Client,
     /// The client for the Klarna Notification API.
     pub notifications: klarna_payments::notifications::Client,
+    /// The client for the Klarna Settlements API.
+    pub settlements: klarna_settlements::Client,
 }
 
 impl Upstream {
@@ -30,6 +38,7 @@ impl Upstream {
             "payments" => Some(self.payments.runtime().base_url()),
             "payment_api" => Some(self.payment_api.runtime().base_url()),
             "notifications" => Some(self.notifications.runtime().base_url()),
+            "settlements" => Some(self.settlements.runtime().base_url()),
             _ => None,
         }
     }
@@ -5819,7 +5828,7 @@ pub const TOOLS: &[Tool] = &[
         body: Body::Required,
         status: 200,
         response_headers: &[],
-        idempotency_key: false,
+        idempotency_key: true,
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -5833,6 +5842,11 @@ pub const TOOLS: &[Tool] = &[
     "body": {
       "$ref": "#/$defs/CreateOrderRequest",
       "description": "The JSON request body."
+    },
+    "idempotency_key": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
     }
   },
   "required": [
@@ -6301,6 +6315,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "idempotency_key": {
+      "type": "string",
+      "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
     }
   },
   "required": [
@@ -14741,6 +14759,1052 @@ pub const TOOLS: &[Tool] = &[
   ]
 }"#,
     },
+    Tool {
+        name: "klarna-settlements-get-payout-summary",
+        title: "Sum up payouts per currency",
+        description: "Totals of the payouts in a date range, one entry per currency.",
+        api: "settlements",
+        tag: "Payouts",
+        operation: "get_payout_summary",
+        method: "GET",
+        upstream_path: "/settlements/v1/payouts/summary",
+        route: "/v1/settlements/v1/payouts/summary",
+        params: &[
+            Param {
+                argument: "start_date",
+                wire_name: "start_date",
+                rest_name: "start_date",
+                location: Location::Query,
+                kind: Kind::String,
+                required: true,
+            },
+            Param {
+                argument: "end_date",
+                wire_name: "end_date",
+                rest_name: "end_date",
+                location: Location::Query,
+                kind: Kind::String,
+                required: true,
+            },
+            Param {
+                argument: "currency_code",
+                wire_name: "currency_code",
+                rest_name: "currency_code",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+        ],
+        body: Body::None,
+        status: 200,
+        response_headers: &[],
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "start_date": {
+      "type": "string",
+      "description": "Start of the payout date range, as an RFC 3339 date-time such as 2026-01-23T00:00:00Z (a bare date means its midnight UTC). (the `start_date` query parameter)"
+    },
+    "end_date": {
+      "type": "string",
+      "description": "End of the payout date range, as an RFC 3339 date-time such as 2026-01-23T23:59:59Z (a bare date means its midnight UTC, which leaves out that day). (the `end_date` query parameter)"
+    },
+    "currency_code": {
+      "type": "string",
+      "description": "Only payouts in this ISO 4217 currency (EUR, USD, ...); all currencies when left out. (the `currency_code` query parameter)"
+    }
+  },
+  "required": [
+    "start_date",
+    "end_date"
+  ],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PayoutSummary"
+      },
+      "description": "One summary per currency."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "PayoutSummary": {
+      "type": "object",
+      "properties": {
+        "summary_total_fee_correction_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: corrections of fees."
+        },
+        "summary_payout_date_start": {
+          "type": "string",
+          "description": "Start of the summed-up range.",
+          "format": "date-time"
+        },
+        "summary_total_release_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: money Klarna released from holdback."
+        },
+        "summary_settlement_currency": {
+          "type": "string",
+          "description": "ISO 4217 currency of these totals."
+        },
+        "summary_payout_date_end": {
+          "type": "string",
+          "description": "End of the summed-up range.",
+          "format": "date-time"
+        },
+        "summary_total_tax_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: tax."
+        },
+        "summary_total_settlement_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: what was paid out."
+        },
+        "summary_total_holdback_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: money Klarna held back."
+        },
+        "summary_total_reversal_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: reversals."
+        },
+        "summary_total_return_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: returns (refunds)."
+        },
+        "summary_total_fee_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: klarna's fees."
+        },
+        "summary_total_commission_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: commissions."
+        },
+        "summary_total_sale_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: sales (captures)."
+        },
+        "summary_total_repay_amount": {
+          "type": "integer",
+          "description": "Sum over the range, in minor units: what the merchant repaid of a debt to Klarna."
+        }
+      },
+      "required": [
+        "summary_total_fee_correction_amount",
+        "summary_payout_date_start",
+        "summary_total_release_amount",
+        "summary_settlement_currency",
+        "summary_payout_date_end",
+        "summary_total_tax_amount",
+        "summary_total_settlement_amount",
+        "summary_total_holdback_amount",
+        "summary_total_reversal_amount",
+        "summary_total_return_amount",
+        "summary_total_fee_amount",
+        "summary_total_commission_amount",
+        "summary_total_sale_amount",
+        "summary_total_repay_amount"
+      ],
+      "description": "The totals of all payouts in one currency over a date range."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-settlements-get-payout",
+        title: "Get a payout",
+        description: "One payout and its totals, by the reference on the bank statement.",
+        api: "settlements",
+        tag: "Payouts",
+        operation: "get_payout",
+        method: "GET",
+        upstream_path: "/settlements/v1/payouts/{payment_reference}",
+        route: "/v1/settlements/v1/payouts/{payment-reference}",
+        params: &[
+            Param {
+                argument: "payment_reference",
+                wire_name: "payment_reference",
+                rest_name: "payment-reference",
+                location: Location::Path,
+                kind: Kind::String,
+                required: true,
+            },
+        ],
+        body: Body::None,
+        status: 200,
+        response_headers: &[],
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "payment_reference": {
+      "type": "string",
+      "description": "The payout's reference, as on the bank statement. (the `payment_reference` path parameter)"
+    }
+  },
+  "required": [
+    "payment_reference"
+  ],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/Payout",
+      "description": "The payout."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "Payout": {
+      "type": "object",
+      "properties": {
+        "totals": {
+          "$ref": "#/$defs/Totals"
+        },
+        "payment_reference": {
+          "type": "string",
+          "description": "The payout's reference, as on the bank statement."
+        },
+        "payout_date": {
+          "type": "string",
+          "description": "When the payout was made.",
+          "format": "date-time"
+        },
+        "currency_code": {
+          "type": "string",
+          "description": "ISO 4217 currency of the payout."
+        },
+        "currency_code_of_registration_country": {
+          "type": "string",
+          "description": "ISO 4217 currency of the country the merchant is registered in."
+        },
+        "merchant_settlement_type": {
+          "$ref": "#/$defs/PayoutMerchantSettlementType",
+          "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+        },
+        "merchant_id": {
+          "type": "string",
+          "description": "Klarna's id of the merchant."
+        },
+        "transactions": {
+          "type": "string",
+          "description": "Link to this payout's transactions."
+        }
+      },
+      "required": [
+        "totals",
+        "payment_reference",
+        "payout_date",
+        "currency_code",
+        "merchant_settlement_type",
+        "merchant_id"
+      ],
+      "description": "One payment from Klarna to the merchant, with its totals."
+    },
+    "PayoutMerchantSettlementType": {
+      "type": "string",
+      "examples": [
+        "GROSS",
+        "NET",
+        "GROSS_FEE"
+      ],
+      "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+    },
+    "Totals": {
+      "type": "object",
+      "properties": {
+        "commission_amount": {
+          "type": "integer",
+          "description": "In minor units: commissions."
+        },
+        "repay_amount": {
+          "type": "integer",
+          "description": "In minor units: what the merchant repaid of a debt to Klarna."
+        },
+        "sale_amount": {
+          "type": "integer",
+          "description": "In minor units: sales (captures)."
+        },
+        "holdback_amount": {
+          "type": "integer",
+          "description": "In minor units: money Klarna held back."
+        },
+        "tax_amount": {
+          "type": "integer",
+          "description": "In minor units: tax."
+        },
+        "settlement_amount": {
+          "type": "integer",
+          "description": "In minor units: what is paid out."
+        },
+        "fee_correction_amount": {
+          "type": "integer",
+          "description": "In minor units: corrections of fees."
+        },
+        "reversal_amount": {
+          "type": "integer",
+          "description": "In minor units: reversals."
+        },
+        "release_amount": {
+          "type": "integer",
+          "description": "In minor units: money Klarna released from holdback."
+        },
+        "return_amount": {
+          "type": "integer",
+          "description": "In minor units: returns (refunds)."
+        },
+        "fee_amount": {
+          "type": "integer",
+          "description": "In minor units: Klarna's fees."
+        },
+        "charge_amount": {
+          "type": "integer",
+          "description": "In minor units: charges; each transaction's detailed_type says what for."
+        },
+        "credit_amount": {
+          "type": "integer",
+          "description": "In minor units: credits; each transaction's detailed_type says what for."
+        },
+        "fee_refund_amount": {
+          "type": "integer",
+          "description": "In minor units: fees refunded."
+        },
+        "tax_refund_amount": {
+          "type": "integer",
+          "description": "In minor units: tax refunded."
+        },
+        "deposit_amount": {
+          "type": "integer",
+          "description": "In minor units: how much this payout added to the merchant's debt with Klarna, when returns, fees and charges exceeded sales."
+        },
+        "opening_debt_balance_amount": {
+          "type": "integer",
+          "description": "In minor units: the merchant's debt with Klarna before this payout."
+        },
+        "closing_debt_balance_amount": {
+          "type": "integer",
+          "description": "In minor units: the merchant's debt with Klarna after this payout; the next payout's opening balance."
+        }
+      },
+      "required": [
+        "commission_amount",
+        "repay_amount",
+        "sale_amount",
+        "holdback_amount",
+        "settlement_amount",
+        "reversal_amount",
+        "release_amount",
+        "return_amount",
+        "fee_amount",
+        "charge_amount",
+        "credit_amount",
+        "fee_refund_amount",
+        "tax_refund_amount",
+        "deposit_amount",
+        "opening_debt_balance_amount",
+        "closing_debt_balance_amount"
+      ],
+      "description": "The sums a payout is made of."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-settlements-list-payouts",
+        title: "List payouts",
+        description: "The payouts in a date range, newest first, a page at a time.",
+        api: "settlements",
+        tag: "Payouts",
+        operation: "list_payouts",
+        method: "GET",
+        upstream_path: "/settlements/v1/payouts",
+        route: "/v1/settlements/v1/payouts",
+        params: &[
+            Param {
+                argument: "start_date",
+                wire_name: "start_date",
+                rest_name: "start_date",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+            Param {
+                argument: "end_date",
+                wire_name: "end_date",
+                rest_name: "end_date",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+            Param {
+                argument: "currency_code",
+                wire_name: "currency_code",
+                rest_name: "currency_code",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+            Param {
+                argument: "size",
+                wire_name: "size",
+                rest_name: "size",
+                location: Location::Query,
+                kind: Kind::Integer,
+                required: false,
+            },
+            Param {
+                argument: "offset",
+                wire_name: "offset",
+                rest_name: "offset",
+                location: Location::Query,
+                kind: Kind::Integer,
+                required: false,
+            },
+        ],
+        body: Body::None,
+        status: 200,
+        response_headers: &[],
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "start_date": {
+      "type": "string",
+      "description": "Start of the payout date range, as an RFC 3339 date-time such as 2026-01-23T00:00:00Z (a bare date means its midnight UTC). (the `start_date` query parameter)"
+    },
+    "end_date": {
+      "type": "string",
+      "description": "End of the payout date range, as an RFC 3339 date-time such as 2026-01-23T23:59:59Z (a bare date means its midnight UTC, which leaves out that day). (the `end_date` query parameter)"
+    },
+    "currency_code": {
+      "type": "string",
+      "description": "Only payouts in this ISO 4217 currency (EUR, USD, ...); all currencies when left out. (the `currency_code` query parameter)"
+    },
+    "size": {
+      "type": "integer",
+      "description": "Items per page, at most 500; Klarna uses 20 when it is left out. (the `size` query parameter)"
+    },
+    "offset": {
+      "type": "integer",
+      "description": "How many items of the whole result come before this page. (the `offset` query parameter)"
+    }
+  },
+  "required": [],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/PayoutCollection",
+      "description": "A page of payouts."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "Pagination": {
+      "type": "object",
+      "properties": {
+        "count": {
+          "type": "integer",
+          "description": "Items on this page."
+        },
+        "total": {
+          "type": "integer",
+          "description": "Items in the whole result."
+        },
+        "next": {
+          "type": "string",
+          "description": "Link to the next page; absent on the last page."
+        },
+        "prev": {
+          "type": "string",
+          "description": "Link to the previous page; absent on the first page."
+        },
+        "offset": {
+          "type": "integer",
+          "description": "Items of the whole result before this page."
+        }
+      },
+      "required": [
+        "count"
+      ],
+      "description": "Where a page lies in the whole result, with links to its neighbours."
+    },
+    "Payout": {
+      "type": "object",
+      "properties": {
+        "totals": {
+          "$ref": "#/$defs/Totals"
+        },
+        "payment_reference": {
+          "type": "string",
+          "description": "The payout's reference, as on the bank statement."
+        },
+        "payout_date": {
+          "type": "string",
+          "description": "When the payout was made.",
+          "format": "date-time"
+        },
+        "currency_code": {
+          "type": "string",
+          "description": "ISO 4217 currency of the payout."
+        },
+        "currency_code_of_registration_country": {
+          "type": "string",
+          "description": "ISO 4217 currency of the country the merchant is registered in."
+        },
+        "merchant_settlement_type": {
+          "$ref": "#/$defs/PayoutMerchantSettlementType",
+          "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+        },
+        "merchant_id": {
+          "type": "string",
+          "description": "Klarna's id of the merchant."
+        },
+        "transactions": {
+          "type": "string",
+          "description": "Link to this payout's transactions."
+        }
+      },
+      "required": [
+        "totals",
+        "payment_reference",
+        "payout_date",
+        "currency_code",
+        "merchant_settlement_type",
+        "merchant_id"
+      ],
+      "description": "One payment from Klarna to the merchant, with its totals."
+    },
+    "PayoutCollection": {
+      "type": "object",
+      "properties": {
+        "payouts": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/Payout"
+          },
+          "description": "The payouts on this page."
+        },
+        "pagination": {
+          "$ref": "#/$defs/Pagination"
+        }
+      },
+      "required": [
+        "payouts",
+        "pagination"
+      ],
+      "description": "A page of payouts."
+    },
+    "PayoutMerchantSettlementType": {
+      "type": "string",
+      "examples": [
+        "GROSS",
+        "NET",
+        "GROSS_FEE"
+      ],
+      "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+    },
+    "Totals": {
+      "type": "object",
+      "properties": {
+        "commission_amount": {
+          "type": "integer",
+          "description": "In minor units: commissions."
+        },
+        "repay_amount": {
+          "type": "integer",
+          "description": "In minor units: what the merchant repaid of a debt to Klarna."
+        },
+        "sale_amount": {
+          "type": "integer",
+          "description": "In minor units: sales (captures)."
+        },
+        "holdback_amount": {
+          "type": "integer",
+          "description": "In minor units: money Klarna held back."
+        },
+        "tax_amount": {
+          "type": "integer",
+          "description": "In minor units: tax."
+        },
+        "settlement_amount": {
+          "type": "integer",
+          "description": "In minor units: what is paid out."
+        },
+        "fee_correction_amount": {
+          "type": "integer",
+          "description": "In minor units: corrections of fees."
+        },
+        "reversal_amount": {
+          "type": "integer",
+          "description": "In minor units: reversals."
+        },
+        "release_amount": {
+          "type": "integer",
+          "description": "In minor units: money Klarna released from holdback."
+        },
+        "return_amount": {
+          "type": "integer",
+          "description": "In minor units: returns (refunds)."
+        },
+        "fee_amount": {
+          "type": "integer",
+          "description": "In minor units: Klarna's fees."
+        },
+        "charge_amount": {
+          "type": "integer",
+          "description": "In minor units: charges; each transaction's detailed_type says what for."
+        },
+        "credit_amount": {
+          "type": "integer",
+          "description": "In minor units: credits; each transaction's detailed_type says what for."
+        },
+        "fee_refund_amount": {
+          "type": "integer",
+          "description": "In minor units: fees refunded."
+        },
+        "tax_refund_amount": {
+          "type": "integer",
+          "description": "In minor units: tax refunded."
+        },
+        "deposit_amount": {
+          "type": "integer",
+          "description": "In minor units: how much this payout added to the merchant's debt with Klarna, when returns, fees and charges exceeded sales."
+        },
+        "opening_debt_balance_amount": {
+          "type": "integer",
+          "description": "In minor units: the merchant's debt with Klarna before this payout."
+        },
+        "closing_debt_balance_amount": {
+          "type": "integer",
+          "description": "In minor units: the merchant's debt with Klarna after this payout; the next payout's opening balance."
+        }
+      },
+      "required": [
+        "commission_amount",
+        "repay_amount",
+        "sale_amount",
+        "holdback_amount",
+        "settlement_amount",
+        "reversal_amount",
+        "release_amount",
+        "return_amount",
+        "fee_amount",
+        "charge_amount",
+        "credit_amount",
+        "fee_refund_amount",
+        "tax_refund_amount",
+        "deposit_amount",
+        "opening_debt_balance_amount",
+        "closing_debt_balance_amount"
+      ],
+      "description": "The sums a payout is made of."
+    }
+  }
+}"##,
+    },
+    Tool {
+        name: "klarna-settlements-list-transactions",
+        title: "List transactions",
+        description: "Transactions of one payout, or of one order, a page at a time.",
+        api: "settlements",
+        tag: "Transactions",
+        operation: "list_transactions",
+        method: "GET",
+        upstream_path: "/settlements/v1/transactions",
+        route: "/v1/settlements/v1/transactions",
+        params: &[
+            Param {
+                argument: "payment_reference",
+                wire_name: "payment_reference",
+                rest_name: "payment_reference",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+            Param {
+                argument: "order_id",
+                wire_name: "order_id",
+                rest_name: "order_id",
+                location: Location::Query,
+                kind: Kind::String,
+                required: false,
+            },
+            Param {
+                argument: "size",
+                wire_name: "size",
+                rest_name: "size",
+                location: Location::Query,
+                kind: Kind::Integer,
+                required: false,
+            },
+            Param {
+                argument: "offset",
+                wire_name: "offset",
+                rest_name: "offset",
+                location: Location::Query,
+                kind: Kind::Integer,
+                required: false,
+            },
+        ],
+        body: Body::None,
+        status: 200,
+        response_headers: &[],
+        idempotency_key: false,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: r#"{
+  "type": "object",
+  "properties": {
+    "payment_reference": {
+      "type": "string",
+      "description": "Only the transactions of the payout with this reference. (the `payment_reference` query parameter)"
+    },
+    "order_id": {
+      "type": "string",
+      "description": "Only the transactions of the order with this Klarna order id. (the `order_id` query parameter)"
+    },
+    "size": {
+      "type": "integer",
+      "description": "Items per page, at most 500; Klarna uses 20 when it is left out. (the `size` query parameter)"
+    },
+    "offset": {
+      "type": "integer",
+      "description": "How many items of the whole result come before this page. (the `offset` query parameter)"
+    }
+  },
+  "required": [],
+  "additionalProperties": false
+}"#,
+        output_schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "type": "integer",
+      "description": "The HTTP status Klarna answered with."
+    },
+    "body": {
+      "$ref": "#/$defs/TransactionCollection",
+      "description": "A page of transactions."
+    },
+    "headers": {
+      "type": "object",
+      "description": "The response headers the spec documents.",
+      "properties": {}
+    }
+  },
+  "required": [
+    "status",
+    "body",
+    "headers"
+  ],
+  "$defs": {
+    "Pagination": {
+      "type": "object",
+      "properties": {
+        "count": {
+          "type": "integer",
+          "description": "Items on this page."
+        },
+        "total": {
+          "type": "integer",
+          "description": "Items in the whole result."
+        },
+        "next": {
+          "type": "string",
+          "description": "Link to the next page; absent on the last page."
+        },
+        "prev": {
+          "type": "string",
+          "description": "Link to the previous page; absent on the first page."
+        },
+        "offset": {
+          "type": "integer",
+          "description": "Items of the whole result before this page."
+        }
+      },
+      "required": [
+        "count"
+      ],
+      "description": "Where a page lies in the whole result, with links to its neighbours."
+    },
+    "Transaction": {
+      "type": "object",
+      "properties": {
+        "amount": {
+          "type": "integer",
+          "description": "The transaction's amount in minor units."
+        },
+        "capture_id": {
+          "type": "string",
+          "description": "The capture a sale or fee belongs to; empty for returns and reversals, which have no capture."
+        },
+        "merchant_reference1": {
+          "type": "string",
+          "description": "The merchant's own reference of the order."
+        },
+        "sale_date": {
+          "type": "string",
+          "description": "When the order was placed.",
+          "format": "date-time"
+        },
+        "type": {
+          "$ref": "#/$defs/TransactionType",
+          "description": "What kind of booking this is."
+        },
+        "capture_date": {
+          "type": "string",
+          "description": "When the capture was made.",
+          "format": "date-time"
+        },
+        "payment_reference": {
+          "type": "string",
+          "description": "The payout this transaction is part of, when there is one yet."
+        },
+        "order_id": {
+          "type": "string",
+          "description": "Klarna's id of the order.",
+          "format": "uuid"
+        },
+        "payout": {
+          "type": "string",
+          "description": "Link to the payout this transaction is part of."
+        },
+        "refund_id": {
+          "type": "string",
+          "description": "Klarna's id of the refund, for returns."
+        },
+        "short_order_id": {
+          "type": "string",
+          "description": "Klarna's short reference of the order."
+        },
+        "merchant_reference2": {
+          "type": "string",
+          "description": "The merchant's second reference of the order."
+        },
+        "currency_code": {
+          "type": "string",
+          "description": "ISO 4217 currency of the amount."
+        },
+        "purchase_country": {
+          "type": "string",
+          "description": "ISO 3166 alpha-2 country of the purchase."
+        },
+        "vat_rate": {
+          "type": "integer",
+          "description": "VAT rate on Klarna's fee, in hundredths of a percent (2000 is 20 %)."
+        },
+        "vat_amount": {
+          "type": "integer",
+          "description": "VAT on Klarna's fee, in minor units."
+        },
+        "shipping_country": {
+          "type": "string",
+          "description": "ISO 3166 alpha-2 country the goods went to."
+        },
+        "initial_payment_method_type": {
+          "type": "string",
+          "description": "The payment method the buyer picked at checkout."
+        },
+        "initial_number_of_installments": {
+          "type": "integer",
+          "description": "Instalments the buyer picked at checkout, for instalment plans."
+        },
+        "initial_payment_method_monthly_downpayments": {
+          "type": "integer",
+          "description": "Monthly down payments picked at checkout, for instalment plans."
+        },
+        "merchant_capture_reference": {
+          "type": "string",
+          "description": "The merchant's own reference of the capture, as sent when capturing."
+        },
+        "merchant_refund_reference": {
+          "type": "string",
+          "description": "The merchant's own reference of the refund, as sent when refunding."
+        },
+        "detailed_type": {
+          "$ref": "#/$defs/TransactionDetailedType",
+          "description": "What the booking is for, in more detail than type."
+        },
+        "tax_in_currency_of_registration_country": {
+          "type": "integer",
+          "description": "The tax on the fee converted into the currency of the merchant's registration country, at the capture date's rate."
+        },
+        "currency_code_of_registration_country": {
+          "type": "string",
+          "description": "ISO 4217 currency of the merchant's registration country."
+        },
+        "klarna_comment": {
+          "type": "string",
+          "description": "Klarna's note on the transaction, when it needs one."
+        },
+        "reversal_reference": {
+          "type": "string",
+          "description": "Klarna's id of the dispute behind a reversal (a dispute KRN)."
+        }
+      },
+      "required": [
+        "amount",
+        "sale_date",
+        "type",
+        "capture_date",
+        "order_id",
+        "currency_code",
+        "purchase_country"
+      ],
+      "description": "One booking in a payout (a sale, return, fee, ...)."
+    },
+    "TransactionCollection": {
+      "type": "object",
+      "properties": {
+        "transactions": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/Transaction"
+          },
+          "description": "The transactions on this page."
+        },
+        "pagination": {
+          "$ref": "#/$defs/Pagination"
+        }
+      },
+      "required": [
+        "transactions",
+        "pagination"
+      ],
+      "description": "A page of transactions."
+    },
+    "TransactionDetailedType": {
+      "type": "string",
+      "examples": [
+        "COMMISSION",
+        "CREDITED_CORRECTION",
+        "PURCHASE_FEE_PERCENTAGE",
+        "PURCHASE_FEE_PERCENTAGE_REFUND",
+        "LATE_RETURN_FEE",
+        "PURCHASE_FEE_FIXED",
+        "EXPIRY_FEE_GROSS",
+        "EXPIRY_FEE",
+        "SERVICING_FEE",
+        "RETURN_FEE",
+        "EXTRA_INVOICE_FEE",
+        "PURCHASE_RETURN",
+        "COMMISSION_RETURN",
+        "REVERSAL",
+        "FRAUD_POLICY_CHARGE",
+        "COMMISSION_RETURN_GROSS",
+        "FRAUD_POLICY_CREDIT_NET",
+        "PURCHASE",
+        "MANUAL_ENTRY",
+        "LOAN_PAYOUT",
+        "LOAN_AMORTISATION",
+        "LOAN_FEE",
+        "FEE_REFUND",
+        "PURCHASE_COMMISSION_PERCENTAGE",
+        "EXTEND_DUE_DATE_FEE",
+        "TRANSFER_FROM_LEGACY_INTEGRATION",
+        "FIXED_FEE_CORRECTION_UK",
+        "PERCENTAGE_FEE_CORRECTION_UK",
+        "VAT_ON_FEE_CORRECTION_UK",
+        "FIXED_FEE_CORRECTION_SE",
+        "PERCENTAGE_FEE_CORRECTION_SE",
+        "PERCENTAGE_FEE_CORRECTION",
+        "FIXED_FEE_CORRECTION",
+        "ROLLING_RESERVE",
+        "PERCENTAGE_FEES",
+        "PAYMENT_REMINDER",
+        "CORRECTION",
+        "UNDER_REVIEW",
+        "INSUFFICIENT_BANK_ACCOUNT_DETAILS",
+        "DISPUTE_FEE",
+        "DISPUTE_FEE_REFUND",
+        "CORRECTION_DISPUTE",
+        "PAYMENT_DEFAULT"
+      ],
+      "description": "What the booking is for, in more detail than type."
+    },
+    "TransactionType": {
+      "type": "string",
+      "examples": [
+        "COMMISSION",
+        "SALE",
+        "REVERSAL",
+        "RETURN",
+        "TAX",
+        "FEE",
+        "FEE_REFUND",
+        "CORRECTION",
+        "REVERSAL_MERCHANT_PROTECTION",
+        "CHARGE",
+        "CREDIT",
+        "HOLDBACK",
+        "RELEASE"
+      ],
+      "description": "What kind of booking this is."
+    }
+  }
+}"##,
+    },
 ];
 
 /// Calls the operation behind `tool` with `arguments`.
@@ -14896,6 +15960,18 @@ pub(crate) async fn call(
         }
         "klarna-notifications-delete-signing-key" => {
             notifications_delete_signing_key(upstream, arguments).await
+        }
+        "klarna-settlements-get-payout-summary" => {
+            settlements_get_payout_summary(upstream, arguments).await
+        }
+        "klarna-settlements-get-payout" => {
+            settlements_get_payout(upstream, arguments).await
+        }
+        "klarna-settlements-list-payouts" => {
+            settlements_list_payouts(upstream, arguments).await
+        }
+        "klarna-settlements-list-transactions" => {
+            settlements_list_transactions(upstream, arguments).await
         }
         _ => Err(Failure::unknown_tool(tool)),
     }
@@ -15401,10 +16477,15 @@ async fn payments_create_order(
 ) -> Result<Output, Failure> {
     let authorization_token: String = arguments.required("authorization_token")?;
     let body: klarna_payments::models::CreateOrderRequest = arguments.required("body")?;
+    let idempotency_key = arguments.idempotency_key()?;
     arguments.finish()?;
     let response = {
         use klarna_payments::Authorizations as _;
-        upstream.payments.create_order(&authorization_token, &body).await
+        upstream
+            .payments
+            .create_order(&authorization_token, &body)
+            .idempotency_key(idempotency_key)
+            .await
     }
         .map_err(Failure::upstream)?;
     let mut output = Output::new(response.status(), response.idempotency_key());
@@ -16015,4 +17096,100 @@ async fn notifications_delete_signing_key(
     }
         .map_err(Failure::upstream)?;
     Ok(Output::new(response.status(), response.idempotency_key()))
+}
+
+/// `GET /settlements/v1/payouts/summary`, through the generated client.
+async fn settlements_get_payout_summary(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let start_date: String = arguments.required("start_date")?;
+    let end_date: String = arguments.required("end_date")?;
+    let currency_code: Option<String> = arguments.optional("currency_code")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_settlements::Payouts as _;
+        upstream
+            .settlements
+            .get_payout_summary(&start_date, &end_date)
+            .currency_code(currency_code.as_deref())
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `GET /settlements/v1/payouts/{payment_reference}`, through the generated client.
+async fn settlements_get_payout(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let payment_reference: String = arguments.required("payment_reference")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_settlements::Payouts as _;
+        upstream.settlements.get_payout(&payment_reference).await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `GET /settlements/v1/payouts`, through the generated client.
+async fn settlements_list_payouts(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let start_date: Option<String> = arguments.optional("start_date")?;
+    let end_date: Option<String> = arguments.optional("end_date")?;
+    let currency_code: Option<String> = arguments.optional("currency_code")?;
+    let size: Option<i64> = arguments.optional("size")?;
+    let offset: Option<i64> = arguments.optional("offset")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_settlements::Payouts as _;
+        upstream
+            .settlements
+            .list_payouts()
+            .start_date(start_date.as_deref())
+            .end_date(end_date.as_deref())
+            .currency_code(currency_code.as_deref())
+            .size(size)
+            .offset(offset)
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
+}
+
+/// `GET /settlements/v1/transactions`, through the generated client.
+async fn settlements_list_transactions(
+    upstream: &Upstream,
+    mut arguments: Arguments,
+) -> Result<Output, Failure> {
+    let payment_reference: Option<String> = arguments.optional("payment_reference")?;
+    let order_id: Option<String> = arguments.optional("order_id")?;
+    let size: Option<i64> = arguments.optional("size")?;
+    let offset: Option<i64> = arguments.optional("offset")?;
+    arguments.finish()?;
+    let response = {
+        use klarna_settlements::Transactions as _;
+        upstream
+            .settlements
+            .list_transactions()
+            .payment_reference(payment_reference.as_deref())
+            .order_id(order_id.as_deref())
+            .size(size)
+            .offset(offset)
+            .await
+    }
+        .map_err(Failure::upstream)?;
+    let mut output = Output::new(response.status(), response.idempotency_key());
+    output.body(&response.into_inner())?;
+    Ok(output)
 }

@@ -44,8 +44,8 @@ pub fn api_key_credentials_from_env() -> Option<Credentials> {
     Credentials::api_key_from_env().ok()
 }
 
-/// A client per API. `basic` signs the Order Management and Payments
-/// calls; the Payment API takes `api_key`, or, when there is none, an empty
+/// A client per API. `basic` signs the Order Management, Payments and
+/// Settlements calls; the Payment API takes `api_key`, or, when there is none, an empty
 /// key that Klarna refuses (the Payment API tools then answer 401; the
 /// default Captures surface never calls it).
 pub fn upstream(
@@ -87,12 +87,13 @@ pub fn upstream_with_timeout(
         payment_api.overall_timeout(overall_timeout),
     );
     let error = |e: klarna_runtime::ConfigError| e.to_string();
-    // Order Management and Payments share one connection pool.
+    // Order Management, Payments and Settlements share one connection pool.
     let regional = Client::new(regional).map_err(error)?;
     Ok(Upstream {
         ordermanagement: klarna_ordermanagement::Client::from_runtime(regional.clone())
             .map_err(error)?,
-        payments: klarna_payments::Client::from_runtime(regional).map_err(error)?,
+        payments: klarna_payments::Client::from_runtime(regional.clone()).map_err(error)?,
+        settlements: klarna_settlements::Client::from_runtime(regional).map_err(error)?,
         notifications: klarna_payments::notifications::Client::from_config(payment_api.clone())
             .map_err(error)?,
         payment_api: klarna_payments::payment_api::Client::from_config(payment_api)

@@ -18,3 +18,7 @@ pub mod payment_api;
 #[cfg(feature = "notifications")]
 #[rustfmt::skip]
 pub mod notifications;
+
+#[cfg(feature = "settlements")]
+#[rustfmt::skip]
+pub mod settlements;

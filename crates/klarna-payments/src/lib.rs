@@ -67,7 +67,7 @@ pub mod operations {
         path: "/payments/v1/authorizations/{authorizationToken}/order",
         read_only: false,
         idempotent: false,
-        idempotency_header: None,
+        idempotency_header: Some("Klarna-Idempotency-Key"),
     };
 
     /// `POST /payments/v1/authorizations/{authorizationToken}/customer-token`: [`CustomerTokens::create_customer_token`](super::CustomerTokens::create_customer_token).
@@ -399,6 +399,8 @@ pub trait Authorizations {
     ///
     /// - `authorization_token`: Authorization token from a successful authorization.
     ///
+    /// Optional parts are set on the returned request: `idempotency_key`.
+    ///
     /// `POST /payments/v1/authorizations/{authorizationToken}/order`
     fn create_order<'a>(
         &'a self,
@@ -413,6 +415,7 @@ pub trait Authorizations {
             request: CreateOrderRequest {
                 authorization_token,
                 body,
+                idempotency_key: None,
             },
         }
     }
@@ -457,7 +460,7 @@ impl Authorizations for Client {
         &self,
         request: CreateOrderRequest<'_>,
     ) -> Result<Response<models::Order>, Error<CreateOrderError>> {
-        let CreateOrderRequest { authorization_token, body, .. } = request;
+        let CreateOrderRequest { authorization_token, body, idempotency_key, .. } = request;
         let mut call = Call::new(
             &self.runtime,
             &operations::CREATE_ORDER,
@@ -466,6 +469,7 @@ impl Authorizations for Client {
             ),
         );
         call.json(body);
+        call.idempotency_key(idempotency_key);
         call.accept("application/json");
         let response = call.send().await?;
         match response.status() {
@@ -927,6 +931,17 @@ pub struct CreateOrder<'a, C> {
     request: CreateOrderRequest<'a>,
 }
 
+impl<'a, C> CreateOrder<'a, C> {
+    /// The idempotency key of an earlier attempt, to repeat it
+    /// safely (a key or an `Option` of one). Without one the client
+    /// makes a new key and returns it with the result and with the
+    /// error.
+    pub fn idempotency_key(mut self, key: impl Into<Option<IdempotencyKey>>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+}
+
 impl<'a, C: Authorizations> IntoFuture for CreateOrder<'a, C> {
     type Output = Result<Response<models::Order>, Error<CreateOrderError>>;
 
@@ -944,6 +959,8 @@ pub struct CreateOrderRequest<'a> {
     /// Authorization token from a successful authorization.
     pub authorization_token: &'a str,
     pub body: &'a models::CreateOrderRequest,
+    /// The key the request carries; with `None` the client makes a new one.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// The documented error responses of [`Authorizations::create_order`], with their decoded bodies.

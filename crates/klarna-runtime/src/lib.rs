@@ -35,10 +35,17 @@ pub mod mock;
 #[cfg(feature = "client")]
 mod operation;
 #[cfg(feature = "client")]
+mod paging;
+#[cfg(feature = "client")]
 mod retry;
+#[cfg(feature = "client")]
+mod stream;
 #[cfg(feature = "client")]
 mod transport;
 
+/// The `bytes` crate, whose `Bytes` [`ByteStream::chunk`] returns.
+#[cfg(feature = "client")]
+pub use bytes;
 #[cfg(feature = "client")]
 pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
@@ -59,4 +66,8 @@ pub use idempotency::IdempotencyKey;
 #[cfg(feature = "client")]
 pub use operation::Operation;
 #[cfg(feature = "client")]
+pub use paging::Paginator;
+#[cfg(feature = "client")]
 pub use retry::{RetryBudget, RetryPolicy};
+#[cfg(feature = "client")]
+pub use stream::ByteStream;

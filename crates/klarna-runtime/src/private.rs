@@ -8,3 +8,9 @@ pub mod open_enum;
 
 #[cfg(feature = "client")]
 pub mod call;
+
+/// The pages a generated `into_items()` hands to [`crate::Paginator`].
+#[cfg(feature = "client")]
+pub mod paging {
+    pub use crate::paging::{Next, Page};
+}

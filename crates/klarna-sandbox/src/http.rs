@@ -19,6 +19,8 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) struct Request {
     pub(crate) method: String,
     pub(crate) path: String,
+    /// The query as sent (percent-encoded, without `?`); empty without one.
+    pub(crate) query: String,
     /// Names in lower case.
     headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
@@ -216,6 +218,11 @@ fn parse_lines(head: &[u8]) -> Result<(Request, usize), Refusal> {
         ));
     };
     let path = target.split(['?', '#']).next().unwrap_or_default();
+    let query = target
+        .split('#')
+        .next()
+        .and_then(|target| target.split_once('?'))
+        .map_or_else(String::new, |(_, query)| query.to_owned());
     if !path.starts_with('/') {
         return Err(bad("The target must be an absolute path.", None));
     }
@@ -248,6 +255,7 @@ fn parse_lines(head: &[u8]) -> Result<(Request, usize), Refusal> {
     let request = Request {
         method: method.to_owned(),
         path: path.to_owned(),
+        query,
         headers,
         body: Vec::new(),
         http_1_0: version == "HTTP/1.0",

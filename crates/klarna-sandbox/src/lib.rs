@@ -9,8 +9,10 @@ mod http;
 mod notifications;
 mod orders;
 mod payment_api;
+mod payments_v1;
 mod router;
 mod server;
+mod settlements;
 mod util;
 
 use std::io;
@@ -23,12 +25,14 @@ use klarna_models::payment_api::{
     LineItem, PaymentChargebackId, PaymentRequest, PaymentRequestId, PaymentTransaction,
     PaymentTransactionId,
 };
+use klarna_models::payments::{CustomerTokenStatus, SessionId, SessionRead};
 
 pub use crate::delivery::WebhookDelivery;
 pub use crate::orders::{physical_line, Allocation, NewOrder};
 pub use crate::router::LoggedRequest;
 use crate::router::Router;
 use crate::server::{Limits, Server};
+pub use crate::settlements::{CSV_COLUMNS, FEE_BASIS_POINTS, MERCHANT_ID};
 
 /// A running stand-in for Klarna's Order Management API v1, the global
 /// Payment API and its Notification API (webhooks, delivered signed), on
@@ -298,6 +302,52 @@ impl Sandbox {
             .payments()
             .add_chargeback(payment_transaction_id, amount, line_items)
             .map(PaymentChargebackId::new)
+    }
+
+    /// Plays the buyer of a Klarna Payments session: approves the purchase
+    /// as the session stands (in real life this happens in Klarna's widget)
+    /// and returns the `authorization_token` the widget would hand to the
+    /// merchant, for `create_order`, `create_customer_token` or
+    /// `cancel_authorization`. The token lasts 60 minutes and can be used
+    /// once. Over HTTP the same is `POST
+    /// /sandbox/payments/v1/sessions/{session_id}/approve` (any Basic
+    /// credentials), answered `200 {"authorization_token": ..,
+    /// "session_id": ..}`.
+    ///
+    /// `None` when there is no such session, or an order was already
+    /// placed from it.
+    pub fn approve_session(&self, session_id: &SessionId) -> Option<String> {
+        self.router.payments_v1().approve(session_id).ok()
+    }
+
+    /// Makes an authorization token expire now, as if its 60 minutes had
+    /// passed, so that tests do not wait; false when there is no such token.
+    pub fn expire_authorization(&self, authorization_token: &str) -> bool {
+        self.router.payments_v1().expire(authorization_token)
+    }
+
+    /// A Klarna Payments session as `readCreditSession` returns it.
+    pub fn session(&self, session_id: &SessionId) -> Option<SessionRead> {
+        self.router.payments_v1().session(session_id)
+    }
+
+    /// A customer token's status and the ids of the orders placed on it,
+    /// oldest first.
+    pub fn customer_token(&self, token_id: &str) -> Option<(CustomerTokenStatus, Vec<OrderId>)> {
+        let (status, orders) = self.router.payments_v1().customer_token(token_id)?;
+        Some((status, orders.into_iter().map(OrderId::new).collect()))
+    }
+
+    /// The clock knob of the Settlements API: closes the settlement day
+    /// now instead of at Klarna's daily cut-off. Every Order Management
+    /// capture and refund not yet paid out becomes a transaction (a `SALE`
+    /// and a `FEE` of [`FEE_BASIS_POINTS`] per capture, a `RETURN` per
+    /// refund), and each currency gets one payout, dated now. Returns the
+    /// new payouts' payment references, currencies in alphabetical order;
+    /// empty when nothing was captured or refunded since the last close.
+    pub fn close_settlement_day(&self) -> Vec<String> {
+        let mut settlements = self.router.settlements();
+        settlements.close_day(&self.router.orders(), self.router.base_url())
     }
 
     /// Fault knob: answers the next `count` requests with `503 Service

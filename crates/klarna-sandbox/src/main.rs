@@ -14,7 +14,9 @@ use klarna_sandbox::{NewOrder, Sandbox};
 use serde::Deserialize;
 
 const HELP: &str = "\
-klarna-sandbox: a local stand-in for Klarna's Order Management API v1 and
+klarna-sandbox: a local stand-in for Klarna's Order Management API v1,
+Klarna Payments v1 (with a sandbox-only buyer approval route, POST
+/sandbox/payments/v1/sessions/{session_id}/approve), Settlements v1 and the
 global Payment API, for integration tests.
 
 USAGE:

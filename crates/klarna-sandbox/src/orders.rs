@@ -67,6 +67,7 @@ pub struct NewOrder {
     merchant_reference1: Option<String>,
     merchant_reference2: Option<String>,
     shipping_address: Option<Address>,
+    purchase_country: Option<String>,
 }
 
 impl NewOrder {
@@ -81,6 +82,7 @@ impl NewOrder {
             merchant_reference1: None,
             merchant_reference2: None,
             shipping_address: None,
+            purchase_country: None,
         }
     }
 
@@ -129,6 +131,13 @@ impl NewOrder {
     /// The merchant's second reference.
     pub fn merchant_reference2(mut self, reference: impl Into<String>) -> Self {
         self.merchant_reference2 = Some(reference.into());
+        self
+    }
+
+    /// The two-letter country of the purchase (`DE`), as Klarna Payments
+    /// places it; settlement transactions report it.
+    pub fn purchase_country(mut self, country: impl Into<String>) -> Self {
+        self.purchase_country = Some(country.into());
         self
     }
 
@@ -190,6 +199,7 @@ struct Order {
     created_at: i64,
     expires_at: i64,
     acknowledged: bool,
+    purchase_country: Option<String>,
 }
 
 impl Order {
@@ -270,6 +280,7 @@ impl Order {
             billing_address: self.billing_address.clone(),
             created_at: Some(rfc3339(self.created_at)),
             expires_at: Some(rfc3339(self.expires_at)),
+            purchase_country: self.purchase_country.clone(),
             ..MerchantOrderDto::default()
         }
     }
@@ -324,9 +335,15 @@ impl State {
             created_at,
             expires_at: created_at.saturating_add(AUTHORIZATION_PERIOD),
             acknowledged: false,
+            purchase_country: new.purchase_country,
         };
         self.orders.insert(id.clone(), order);
         id
+    }
+
+    /// Every order as `getOrder` shows it, for the settlements.
+    pub(crate) fn all_orders(&self) -> impl Iterator<Item = MerchantOrderDto> + '_ {
+        self.orders.values().map(Order::render)
     }
 
     pub(crate) fn order(&self, order_id: &str) -> Option<MerchantOrderDto> {

@@ -17,7 +17,9 @@ use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
 use crate::payment_api::{self, Payments};
+use crate::payments_v1::{self, PaymentsV1};
 use crate::server::{Outcome, Service};
+use crate::settlements::{self, Settlements};
 use crate::util::lock;
 
 /// Requests kept in the log; the oldest is dropped first.
@@ -52,6 +54,11 @@ enum Api {
     OrderManagement,
     Payment,
     Notification,
+    /// Klarna Payments v1 and Customer Token v1 (`payments_v1.rs`), with
+    /// the sandbox-only approval route.
+    PaymentsV1,
+    /// Settlements v1 (`settlements.rs`).
+    Settlements,
 }
 
 impl Api {
@@ -61,7 +68,14 @@ impl Api {
     fn of(path: Option<&str>) -> Api {
         let under = |prefix: &str| path.is_some_and(|path| path.starts_with(prefix));
         // The Notification API's prefix lies inside the Payment API's.
-        if under(notifications::PREFIX) {
+        if under(payments_v1::PREFIX)
+            || under(payments_v1::TOKENS_PREFIX)
+            || under(payments_v1::APPROVAL_PREFIX)
+        {
+            Api::PaymentsV1
+        } else if under(settlements::PREFIX) || under(settlements::CLOSE_DAY_PATH) {
+            Api::Settlements
+        } else if under(notifications::PREFIX) {
             Api::Notification
         } else if under(payment_api::PREFIX) {
             Api::Payment
@@ -74,7 +88,8 @@ impl Api {
     /// gives on its behalf.
     fn error(self, status: u16, message: &str) -> Response {
         match self {
-            Api::OrderManagement => {
+            // Klarna Payments' `ErrorV2` is Order Management's error shape.
+            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -109,6 +124,10 @@ pub(crate) struct Router {
     orders: Mutex<State>,
     payments: Mutex<Payments>,
     notifications: Mutex<Notifications>,
+    /// Locked before `orders` when both are needed (placing an order).
+    payments_v1: Mutex<PaymentsV1>,
+    /// Locked before `orders` when both are needed (closing the day).
+    settlements: Mutex<Settlements>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
@@ -131,6 +150,8 @@ impl Router {
             orders: Mutex::new(State::new(retention, keys_per_resource)),
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
             notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
+            payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
+            settlements: Mutex::new(Settlements::new()),
             deliveries: Deliveries::start()?,
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
@@ -151,6 +172,14 @@ impl Router {
 
     pub(crate) fn notifications(&self) -> MutexGuard<'_, Notifications> {
         lock(&self.notifications)
+    }
+
+    pub(crate) fn payments_v1(&self) -> MutexGuard<'_, PaymentsV1> {
+        lock(&self.payments_v1)
+    }
+
+    pub(crate) fn settlements(&self) -> MutexGuard<'_, Settlements> {
+        lock(&self.settlements)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -202,6 +231,17 @@ impl Router {
                 response
             }
             Api::Notification => self.notifications().handle(request),
+            Api::PaymentsV1 => {
+                // Lock order: Payments v1, then Order Management.
+                let mut payments = self.payments_v1();
+                payments.handle(request, &mut self.orders())
+            }
+            Api::Settlements if request.path == settlements::CLOSE_DAY_PATH => {
+                // Lock order: Settlements, then Order Management.
+                let mut settlements = self.settlements();
+                settlements.close_day_route(request, &self.orders(), &self.base_url)
+            }
+            Api::Settlements => self.settlements().handle(request, &self.base_url),
         }
     }
 }

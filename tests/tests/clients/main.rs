@@ -13,3 +13,4 @@ mod ordermanagement_client;
 mod payment_api_client;
 mod payments_client;
 mod retries;
+mod settlements_paging;

@@ -454,7 +454,11 @@ async fn create_order() {
     let order = result.unwrap();
     LOOPBACK.assert_request(&request, "POST", &format!("{AUTHORIZATION_PATH}/order"));
     assert_accepts_json(&request);
-    assert_no_key(&order, &request);
+    // Placing the order takes an idempotency key (specs/CHANGES.md): the
+    // client makes one and returns it.
+    let generated = request.header(KEY_HEADER).expect("a generated key is sent");
+    assert_uuid_v4(generated);
+    assert_eq!(order.idempotency_key().map(|k| k.as_str()), Some(generated));
     assert_json_body(
         &request,
         json!({

@@ -48,6 +48,10 @@ fn each_broken_document_names_file_and_place() {
         ("wrong-type.yaml", "#/components/schemas/Thing/properties/count/type: unknown type `integr`"),
         ("not-a-document.yaml", "#/info: invalid type"),
         ("swagger2.yaml", "#/swagger: Swagger 2.0 is not supported"),
+        (
+            "paging-wrong-property.yaml",
+            "#/paths/~1things/get/x-paging/items: the answer has no property `things`",
+        ),
         ("bad-yaml.yaml", "line 2, column 36: "),
         ("not-utf8.yaml", "line 3, column 14: not valid UTF-8"),
         (

@@ -5,5 +5,6 @@
 mod decode_props;
 mod payment_api_examples;
 mod seed_examples;
+mod settlements_examples;
 mod struct_decoding;
 mod typed_ids;

@@ -21,7 +21,8 @@ use crate::error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 use crate::idempotency::IdempotencyKey;
 pub use crate::operation::Operation;
 use crate::retry::{is_retryable_status, parse_retry_after};
-use crate::transport::{self, SendError, Transport};
+use crate::stream::ByteStream;
+use crate::transport::{self, Body, SendError, Transport};
 use crate::Response;
 
 /// The correlation id Klarna puts in a response header, for errors whose
@@ -65,6 +66,8 @@ pub struct Call<'a> {
     has_query: bool,
     idempotency_key: Option<IdempotencyKey>,
     problem: Option<String>,
+    /// A success's body is handed over unread, as a [`ByteStream`].
+    stream_success: bool,
 }
 
 impl<'a> Call<'a> {
@@ -102,7 +105,16 @@ impl<'a> Call<'a> {
             has_query: false,
             idempotency_key: None,
             problem,
+            stream_success: false,
         }
+    }
+
+    /// A 2xx answer's body is not read here but handed over as a
+    /// [`ByteStream`] ([`RawResponse::byte_stream`]): not held in memory and
+    /// not bound by `Config::max_response_bytes`. Error answers are read as
+    /// usual, for their details.
+    pub fn stream_success(&mut self) {
+        self.stream_success = true;
     }
 
     pub fn header(&mut self, name: &'static str, value: &str) {
@@ -182,6 +194,7 @@ impl<'a> Call<'a> {
             body,
             idempotency_key,
             problem,
+            stream_success,
             ..
         } = self;
         if let Some(message) = problem {
@@ -224,9 +237,11 @@ impl<'a> Call<'a> {
             client,
             request: &request,
             repeatable: idempotent || idempotency_key.is_some(),
+            stream_success,
             span: span.clone(),
         };
-        let ended = attempts.run().instrument(span.clone()).await;
+        let mut stream = None;
+        let ended = attempts.run(&mut stream).instrument(span.clone()).await;
         span.record("attempts", ended.attempts);
         match ended.result {
             Ok((status, headers, body)) => {
@@ -243,6 +258,7 @@ impl<'a> Call<'a> {
                     attempts: ended.attempts,
                     retry_after: ended.retry_after,
                     retry_budget_spent: ended.retry_budget_spent,
+                    stream,
                 })
             }
             Err(failure) => {
@@ -334,11 +350,15 @@ struct Attempts<'a> {
     request: &'a transport::Request,
     /// Safe to send again once it may have reached Klarna.
     repeatable: bool,
+    /// A 2xx body is left unread, in `run`'s `stream`.
+    stream_success: bool,
     span: tracing::Span,
 }
 
 impl Attempts<'_> {
-    async fn run(self) -> Ended {
+    /// Runs the attempts; with `stream_success`, the body of a 2xx answer
+    /// is left in `stream`, unread.
+    async fn run(self, stream: &mut Option<Body>) -> Ended {
         let policy = self.client.policy;
         let transport = &self.client.inner.transport;
         let budget = &self.client.inner.budget;
@@ -360,9 +380,14 @@ impl Attempts<'_> {
                 status = tracing::field::Empty,
                 correlation_id = tracing::field::Empty,
             );
-            let result = receive(transport, self.request, timeout, policy.max_response_bytes)
+            let limit = policy.max_response_bytes;
+            let result = receive(transport, self.request, timeout, limit, self.stream_success)
                 .instrument(attempt_span.clone())
-                .await;
+                .await
+                .map(|(received, body)| {
+                    *stream = body;
+                    received
+                });
             let mut retry_after = None;
             let (retryable, timed_out) = match &result {
                 Ok((status, headers, _)) => {
@@ -427,18 +452,23 @@ impl Attempts<'_> {
 }
 
 /// One attempt: sends the request and reads the whole response, refusing a
-/// declared length above `limit` before reading any of the body.
+/// declared length above `limit` before reading any of the body; with
+/// `stream_success`, a 2xx body is returned unread instead.
 async fn receive(
     transport: &Transport,
     request: &transport::Request,
     timeout: Duration,
     limit: usize,
-) -> Result<Received, Failure> {
+    stream_success: bool,
+) -> Result<(Received, Option<Body>), Failure> {
     let head = transport
         .send(request, timeout)
         .await
         .map_err(Failure::Send)?;
     let (status, headers, mut body) = (head.status, head.headers, head.body);
+    if stream_success && (200..300).contains(&status) {
+        return Ok(((status, headers, Vec::new()), Some(body)));
+    }
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -467,7 +497,7 @@ async fn receive(
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok((status, headers, bytes)),
+            Ok(None) => return Ok(((status, headers, bytes), None)),
             Err(error) => {
                 return Err(Failure::CutOff {
                     status,
@@ -507,6 +537,8 @@ pub struct RawResponse {
     attempts: u32,
     retry_after: Option<Duration>,
     retry_budget_spent: bool,
+    /// A success's unread body, when the call streams it.
+    stream: Option<Body>,
 }
 
 impl RawResponse {
@@ -573,6 +605,20 @@ impl RawResponse {
             Ok(value) => self.value(value),
             Err(e) => Err(self.decode_error(e.to_string())),
         }
+    }
+
+    /// The body, unread, as a stream of chunks (for a call with
+    /// [`Call::stream_success`]).
+    pub fn byte_stream<E>(mut self) -> Result<Response<ByteStream>, Error<E>> {
+        let Some(body) = self.stream.take() else {
+            return Err(
+                self.decode_error("the body was read; nothing is left to stream".to_owned())
+            );
+        };
+        let stream = ByteStream::new(self.operation, self.status, &self.headers, body);
+        Ok(Response::new(self.status, stream)
+            .with_key(self.idempotency_key)
+            .with_headers(self.headers))
     }
 
     /// The body as it came.
