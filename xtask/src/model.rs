@@ -139,6 +139,9 @@ pub struct Field {
     pub nullable: bool,
     /// Behind a `Box` because the field leads back to its own struct.
     pub boxed: bool,
+    /// The spec marks its value secret (`x-secret: true`): the gateway
+    /// never puts it in a tool result.
+    pub secret: bool,
 }
 
 pub struct Variant<V> {

@@ -72,6 +72,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -874,6 +877,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -884,11 +890,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -947,6 +954,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -1038,6 +1048,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -1083,6 +1094,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "Subscription": {
@@ -1106,6 +1118,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -1140,6 +1153,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "order_amount"
       ],
+      "additionalProperties": false,
       "description": "New order total and lines; the lines sent replace the old ones, and sending none removes them."
     }
   }
@@ -1199,6 +1213,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -1593,6 +1610,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("captured_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -1607,12 +1627,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -1653,6 +1674,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "captured_amount"
       ],
+      "additionalProperties": false,
       "description": "What to capture; send the full order amount or only the part that shipped."
     },
     "OrderLine": {
@@ -1723,6 +1745,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -1768,6 +1791,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "ShippingInfo": {
@@ -1802,6 +1826,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -1844,6 +1869,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -1935,6 +1961,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2328,6 +2357,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2367,6 +2399,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "number_of_days"
       ],
+      "additionalProperties": false,
       "description": "How far to push back the payment due date."
     }
   }
@@ -2434,6 +2467,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2544,6 +2580,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2562,13 +2601,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
     "capture_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -2604,6 +2644,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -2639,6 +2680,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "shipping_info"
       ],
+      "additionalProperties": false,
       "description": "Shipping details to add."
     }
   }
@@ -2706,6 +2748,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2720,12 +2765,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "capture_id"
+    "capture_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -2784,6 +2830,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2863,6 +2912,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Mrs."
         }
       },
+      "additionalProperties": false,
       "description": "A customer's postal address with name and contact details, used for billing and shipping."
     },
     "UpdateConsumer": {
@@ -2872,6 +2922,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Address"
         }
       },
+      "additionalProperties": false,
       "description": "New customer details for an order."
     }
   }
@@ -2931,6 +2982,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2941,11 +2995,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3004,6 +3059,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3039,6 +3097,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Replacement for the merchant's second reference."
         }
       },
+      "additionalProperties": false,
       "description": "New merchant references; a field that is left out keeps its old value."
     }
   }
@@ -3109,6 +3168,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refunded_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3123,12 +3185,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -3200,6 +3263,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -3245,6 +3309,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "RefundObject": {
@@ -3273,6 +3338,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refunded_amount"
       ],
+      "additionalProperties": false,
       "description": "What to refund."
     },
     "Subscription": {
@@ -3296,6 +3362,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -3387,6 +3454,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3642,8 +3712,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3654,11 +3727,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3717,6 +3791,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3731,12 +3808,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -3772,6 +3850,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -3807,6 +3886,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "shipping_info"
       ],
+      "additionalProperties": false,
       "description": "Shipping details to add."
     }
   }
@@ -3864,8 +3944,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3876,11 +3959,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3930,6 +4014,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3999,6 +4086,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -4013,6 +4101,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "Attachment": {
@@ -4031,6 +4120,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "Customer": {
@@ -4074,6 +4164,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -4129,6 +4220,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "Options": {
@@ -4155,6 +4247,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Corner radius of widget elements, such as 5px."
         }
       },
+      "additionalProperties": false,
       "description": "Colours and shapes of the Klarna widget."
     },
     "OrderLine": {
@@ -4225,6 +4318,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -4256,6 +4350,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -4298,6 +4393,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "SessionCreate": {
@@ -4410,6 +4506,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Cart and customer data for a new payment session."
     },
     "SessionCreateAcquiringChannel": {
@@ -4459,6 +4556,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -4594,6 +4692,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -5166,6 +5267,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -5240,6 +5344,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -5254,6 +5359,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "Attachment": {
@@ -5272,6 +5378,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "Customer": {
@@ -5315,6 +5422,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -5370,6 +5478,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "Options": {
@@ -5396,6 +5505,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Corner radius of widget elements, such as 5px."
         }
       },
+      "additionalProperties": false,
       "description": "Colours and shapes of the Klarna widget."
     },
     "OrderLine": {
@@ -5466,6 +5576,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -5497,6 +5608,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -5539,6 +5651,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "Session": {
@@ -5645,6 +5758,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
         }
       },
+      "additionalProperties": false,
       "description": "Session fields a merchant may change after creating it."
     },
     "SessionAcquiringChannel": {
@@ -5694,6 +5808,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -5757,8 +5872,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -5823,6 +5941,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -5897,6 +6018,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -5911,6 +6033,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "CreateOrderRequest": {
@@ -6000,6 +6123,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Order data sent to turn an authorization into an order."
     },
     "CreateOrderRequestStatus": {
@@ -6051,6 +6175,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -6106,6 +6231,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "OrderLine": {
@@ -6176,6 +6302,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -6207,6 +6334,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -6249,6 +6377,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "Subscription": {
@@ -6272,6 +6401,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -6410,6 +6540,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -6484,6 +6617,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "Customer": {
@@ -6527,6 +6661,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -6591,6 +6726,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Purpose of the new customer token and the customer's market."
     },
     "CustomerTokenCreationRequestIntendedUse": {
@@ -6771,6 +6907,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -6906,6 +7045,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("order_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -6920,12 +7062,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "customer_token",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -6945,6 +7088,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "CustomerTokenAddress": {
@@ -7003,6 +7147,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with contact details, as the Customer Token API defines it (phone needs 5 or more characters)."
     },
     "CustomerTokenMerchantUrls": {
@@ -7020,6 +7165,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "confirmation"
       ],
+      "additionalProperties": false,
       "description": "Merchant pages for an order placed with a customer token."
     },
     "CustomerTokenOrder": {
@@ -7080,6 +7226,7 @@ pub const TOOLS: &[Tool] = &[
         "order_tax_amount",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Order to place with a stored customer token."
     },
     "CustomerTokenOrderLine": {
@@ -7150,6 +7297,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order placed with a customer token."
     },
     "CustomerTokenOrderLineType": {
@@ -7187,6 +7335,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line of a token order belongs to."
     },
     "CustomerTokenSubscriptionInterval": {
@@ -7227,6 +7376,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     }
   }
@@ -7362,6 +7512,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -7391,6 +7544,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "status"
       ],
+      "additionalProperties": false,
       "description": "New status for a customer token."
     },
     "CustomerTokenStatusUpdateRequestStatus": {
@@ -7444,6 +7598,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("payment_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -7454,11 +7611,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -7490,6 +7648,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Second address line, such as a suite or floor."
         }
       },
+      "additionalProperties": false,
       "description": "A postal address."
     },
     "Buyer": {
@@ -7515,6 +7674,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who buys."
     },
     "LineItem": {
@@ -7554,6 +7714,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "PaymentRequestConfig": {
@@ -7605,6 +7766,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
     },
     "Recipient": {
@@ -7631,6 +7793,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who receives a shipment."
     },
     "Shipping": {
@@ -7643,6 +7806,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Recipient"
         }
       },
+      "additionalProperties": false,
       "description": "Who receives goods, and where."
     }
   }
@@ -8130,6 +8294,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -8622,6 +8789,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -8673,6 +8843,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Second address line, such as a suite or floor."
         }
       },
+      "additionalProperties": false,
       "description": "A postal address."
     },
     "Buyer": {
@@ -8698,6 +8869,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who buys."
     },
     "LineItem": {
@@ -8737,6 +8909,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "PaymentRequestConfig": {
@@ -8788,6 +8961,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
     },
     "Recipient": {
@@ -8814,6 +8988,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who receives a shipment."
     },
     "Shipping": {
@@ -8826,6 +9001,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Recipient"
         }
       },
+      "additionalProperties": false,
       "description": "Who receives goods, and where."
     }
   }
@@ -9313,6 +9489,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -9359,6 +9538,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "What the merchant confirms a payment request with."
     },
     "PaymentConfirmationConfig": {
@@ -9369,6 +9549,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Whether to capture the full amount right away."
         }
       },
+      "additionalProperties": false,
       "description": "How the payment transaction that confirming creates is handled."
     }
   }
@@ -9854,8 +10035,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -10356,6 +10540,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -11022,6 +11209,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -11062,6 +11252,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The merchant's new reference for the transaction."
         }
       },
+      "additionalProperties": false,
       "description": "The references to change on a payment transaction."
     }
   }
@@ -11718,6 +11909,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("capture_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -11736,13 +11930,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_transaction_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -11775,6 +11970,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "capture_amount"
       ],
+      "additionalProperties": false,
       "description": "What to capture. `capture_reference` and `shipments` are not in the page's request example; they are accepted here because the capture Klarna answers with holds them."
     },
     "LineItem": {
@@ -11814,6 +12010,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "Shipment": {
@@ -11826,6 +12023,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/ShipmentReturn"
         }
       },
+      "additionalProperties": false,
       "description": "How the goods of a capture travel to the customer, and back if returned."
     },
     "ShipmentDelivery": {
@@ -11851,6 +12049,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The carrier's tracking number."
         }
       },
+      "additionalProperties": false,
       "description": "The outbound shipment."
     },
     "ShipmentReturn": {
@@ -11865,6 +12064,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The carrier's tracking number."
         }
       },
+      "additionalProperties": false,
       "description": "The shipment for returning the goods."
     },
     "ShippingType": {
@@ -12093,6 +12293,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refund_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -12111,13 +12314,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_transaction_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -12158,6 +12362,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "RefundRequest": {
@@ -12182,6 +12387,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refund_amount"
       ],
+      "additionalProperties": false,
       "description": "What to give back."
     }
   }
@@ -12326,8 +12532,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -12342,12 +12551,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
-    "payment_transaction_id"
+    "payment_transaction_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -13003,6 +13213,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13227,6 +13440,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refund_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -13245,13 +13461,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_capture_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -13292,6 +13509,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "RefundRequest": {
@@ -13316,6 +13534,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refund_amount"
       ],
+      "additionalProperties": false,
       "description": "What to give back."
     }
   }
@@ -13462,6 +13681,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13618,6 +13840,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13763,6 +13988,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {},
@@ -13902,6 +14130,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -13912,11 +14143,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -13975,6 +14207,7 @@ pub const TOOLS: &[Tool] = &[
         "event_version",
         "signing_key_id"
       ],
+      "additionalProperties": false,
       "description": "A webhook to create."
     },
     "WebhookStatus": {
@@ -14118,6 +14351,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14256,8 +14492,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14322,6 +14561,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -14402,6 +14644,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/WebhookStatus"
         }
       },
+      "additionalProperties": false,
       "description": "The fields of a webhook to change; those left out keep their value."
     }
   }
@@ -14528,6 +14771,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {},
@@ -14611,16 +14857,21 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &["signing_key"],
+        shows_secret: true,
         input_schema: r#"{
   "type": "object",
   "properties": {
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
-  "required": [],
+  "required": [
+    "idempotency_key"
+  ],
   "additionalProperties": false
 }"#,
         output_schema: r##"{
@@ -14702,8 +14953,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
