@@ -589,6 +589,52 @@ impl Failure {
 mod tests {
     use super::*;
 
+    /// A secret field reads `[redacted]`, and the result says why.
+    #[test]
+    fn redacted_secrets_come_with_a_note() {
+        let mut output = Output::new(201, None);
+        output
+            .body(&json!({"signing_key_id": "k1", "signing_key": "s3cr3t"}))
+            .unwrap();
+        output.redact(&["signing_key"]);
+        let result = output.to_json();
+        assert_eq!(result["body"]["signing_key"], crate::ledger::REDACTED);
+        assert_eq!(result["body"]["signing_key_id"], "k1");
+        assert!(!result.to_string().contains("s3cr3t"));
+        assert!(result["note"].as_str().unwrap().contains("`signing_key`"));
+        // Nothing to redact: no note.
+        let mut plain = Output::new(200, None);
+        plain.body(&json!({"id": 1})).unwrap();
+        plain.redact(&["signing_key"]);
+        assert!(plain.to_json().get("note").is_none());
+    }
+
+    /// Klarna's 4xx is a refusal; a 5xx or a lost answer may hide an action.
+    #[test]
+    fn outcomes_follow_the_status() {
+        let error = |kind: &'static str, status: Option<u16>, reached: bool| UpstreamError {
+            kind,
+            status,
+            error_code: None,
+            error_messages: Vec::new(),
+            correlation_id: None,
+            body: None,
+            timed_out: false,
+            retry_after: None,
+            may_have_reached_klarna: reached,
+            idempotency_key: None,
+            message: String::new(),
+        };
+        assert_eq!(error("api", Some(403), false).outcome(), Outcome::Refused);
+        assert_eq!(
+            error("decode", Some(404), false).outcome(),
+            Outcome::Refused
+        );
+        assert_eq!(error("api", Some(503), true).outcome(), Outcome::Unknown);
+        assert_eq!(error("no_response", None, true).outcome(), Outcome::Unknown);
+        assert_eq!(error("not_sent", None, false).outcome(), Outcome::NotSent);
+    }
+
     /// Text from a URL or header becomes the argument's JSON type; text
     /// that does not fit stays a string, for the typed check to name.
     #[test]
