@@ -537,11 +537,26 @@ async fn no_tool_result_holds_a_secret() {
         .as_str()
         .expect("the secret, once, over REST")
         .to_owned();
-    for tool in tools.iter().filter(|t| t.name.contains("signing-key")) {
-        let result = call(&client, &tool.name, json!({ "signing_key_id": "x" })).await;
+    // Every tool, with its path parameters and a key: no result, success
+    // or error, carries the secret.
+    for tool in &tools {
+        let schema = Value::Object((*tool.input_schema).clone());
+        let mut arguments = Map::new();
+        for name in schema["required"].as_array().unwrap() {
+            let name = name.as_str().unwrap();
+            let value = match name {
+                "idempotency_key" => json!(KEY),
+                "body" => json!({}),
+                _ => json!("x"),
+            };
+            arguments.insert(name.to_owned(), value);
+        }
+        let result = call(&client, &tool.name, Value::Object(arguments)).await;
         let text = serde_json::to_string(&result).unwrap();
         assert!(!text.contains(&secret), "{}: {text}", tool.name);
     }
+    let listed = call(&client, "klarna-notifications-list-signing-keys", json!({})).await;
+    assert_eq!(structured(&listed)["status"], 200, "{listed:?}");
     client.cancel().await.unwrap();
 }
 
