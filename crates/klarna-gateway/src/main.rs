@@ -47,7 +47,7 @@ surface:
 
 safety (see the README: Agents):
   --allow-keyless       let calls that move money or create something come without an
-                        idempotency key (today's risk: a re-issued call after a lost
+                        idempotency key (the old risk: a re-issued call after a lost
                         answer acts twice)
   --max-amount AMOUNT   refuse a money call above AMOUNT minor units (LIMIT_EXCEEDED)
   --confirm-above AMOUNT
