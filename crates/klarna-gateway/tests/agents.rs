@@ -209,26 +209,27 @@ async fn a_lost_answer_reissued_makes_one_capture() {
     assert_eq!(error["outcome"], "not_sent");
     assert!(gateway.sandbox.requests().is_empty());
 
-    gateway.sandbox.delay_responses(Duration::from_millis(1500));
+    // Klarna acts, then holds its answer back longer than the agent waits.
+    gateway.sandbox.delay_responses(Duration::from_millis(3000));
     let arguments = capture(&gateway.order_id, 6000, Some(KEY));
     let Value::Object(object) = arguments.clone() else {
         unreachable!()
     };
     let lost = tokio::time::timeout(
-        Duration::from_millis(300),
+        Duration::from_millis(600),
         client.call_tool(CallToolRequestParams::new("klarna-capture-order").with_arguments(object)),
     )
     .await;
     assert!(lost.is_err(), "the agent's read times out");
+    wait_for_captures(&gateway, 1).await;
     let again = call(&client, "klarna-capture-order", arguments.clone()).await;
     let error = structured(&again);
     assert_eq!(error["error_code"], "IN_PROGRESS", "{error}");
     assert_eq!(error["outcome"], "not_sent");
-    wait_for_captures(&gateway, 1).await;
     gateway.sandbox.delay_responses(Duration::ZERO);
     // The first call's answer is recorded once the sandbox answers it.
     let mut replayed = None;
-    for _ in 0..100 {
+    for _ in 0..200 {
         let result = call(&client, "klarna-capture-order", arguments.clone()).await;
         if result.is_error != Some(true) {
             replayed = Some(result);
@@ -289,17 +290,19 @@ async fn keyless_as_allowed_a_reissued_lost_call_captures_twice() {
         capture_tool.input_schema["required"],
         json!(["order_id", "body"])
     );
-    gateway.sandbox.delay_responses(Duration::from_millis(800));
+    gateway.sandbox.delay_responses(Duration::from_millis(1500));
     let arguments = capture(&gateway.order_id, 6000, None);
     let Value::Object(object) = arguments.clone() else {
         unreachable!()
     };
     let lost = tokio::time::timeout(
-        Duration::from_millis(200),
+        Duration::from_millis(600),
         client.call_tool(CallToolRequestParams::new("klarna-capture-order").with_arguments(object)),
     )
     .await;
     assert!(lost.is_err());
+    wait_for_captures(&gateway, 1).await;
+    gateway.sandbox.delay_responses(Duration::ZERO);
     let again = call(&client, "klarna-capture-order", arguments).await;
     assert_eq!(again.is_error, Some(false), "{again:?}");
     wait_for_captures(&gateway, 2).await;
