@@ -668,21 +668,89 @@ fn compile_span(target: &Path, packages: &[String]) -> Option<Duration> {
     (last > first).then(|| Duration::from_secs_f64(last - first))
 }
 
-/// A new user's first build: the template program, in a copy whose path
-/// dependencies point into this workspace, pinned by the workspace's lock
-/// file, built from an empty target directory (with the registry's sources
-/// already downloaded).
+/// A new user's first build: the template program, once per TLS provider,
+/// beside the same program without the SDK (`hello-bare`) built with the
+/// same provider. Each is a copy whose path dependencies point into this
+/// workspace, pinned by the workspace's lock file, built from an empty
+/// target directory (with the registry's sources already downloaded); the
+/// four builds take turns, so a busy moment of the machine falls on all.
 fn cold(env: &Env, runs: usize) -> Result<String, String> {
-    let template = env.root.join(HELLO);
-    let dir = env.scratch.join("hello-klarna");
-    fs::create_dir_all(dir.join("src")).map_err(|e| io(&dir, e))?;
+    const PROGRAMS: [(&str, &str, &str); 4] = [
+        ("hello-klarna", "benches/hello-klarna", "aws-lc-rs"),
+        ("hello-bare", "benches/hello-bare", "aws-lc-rs"),
+        ("hello-klarna", "benches/hello-klarna", "ring"),
+        ("hello-bare", "benches/hello-bare", "ring"),
+    ];
+    let mut dirs = Vec::new();
+    for (name, template, _) in PROGRAMS {
+        let dir = env.scratch.join(name);
+        copy_program(env, &env.root.join(template), &dir)?;
+        dirs.push(dir);
+    }
+    let target = env.scratch.join("cold-target");
+    let start_load = load_average();
+    let mut times = vec![Vec::new(); PROGRAMS.len()];
+    let mut compiled = vec![Vec::new(); PROGRAMS.len()];
+    for _ in 0..runs {
+        for (i, (_, _, provider)) in PROGRAMS.iter().enumerate() {
+            let _ = fs::remove_dir_all(&target);
+            let mut command = Command::new(&env.cargo);
+            command
+                .args(["build", "--no-default-features", "--features", provider])
+                .current_dir(&dirs[i])
+                .env("CARGO_TARGET_DIR", &target)
+                // A new user's defaults.
+                .env_remove("CARGO_INCREMENTAL");
+            let (time, output) = timed(&mut command)?;
+            times[i].push(time);
+            compiled[i] = String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("Compiling "))
+                .filter_map(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    let _ = fs::remove_dir_all(&target);
+    let mut out = format!(
+        "### Cold build of a one-call program, per TLS provider (`cargo build`, dev profile, \
+         empty target directory; median of {runs}, the four builds taking turns; load \
+         {start_load} at start, {} at end)\n\n\
+         `hello-klarna` is `{HELLO}`; `hello-bare` is the same call with reqwest, rustls and \
+         serde_json alone.\n\n\
+         | program | TLS provider | median | min – max | crates compiled | crypto crates |\n\
+         | --- | --- | ---: | --- | ---: | --- |\n",
+        load_average()
+    );
+    for (i, (name, _, provider)) in PROGRAMS.iter().enumerate() {
+        let stats = Stats::of(std::mem::take(&mut times[i]));
+        let crypto: Vec<&str> = compiled[i]
+            .iter()
+            .map(String::as_str)
+            .filter(|name| ["aws-lc-sys", "aws-lc-rs", "ring", "openssl-sys"].contains(name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {name} | {provider} | {} | {} | {} |",
+            stats.cells(),
+            compiled[i].len(),
+            crypto.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// Copies a template program to `dir`, its path dependencies pointing into
+/// this workspace and the workspace's lock file beside it.
+fn copy_program(env: &Env, template: &Path, dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir.join("src")).map_err(|e| io(dir, e))?;
     let manifest = template.join("Cargo.toml");
     let toml = fs::read_to_string(&manifest).map_err(|e| io(&manifest, e))?;
     let toml = toml.replace(
         "path = \"../../",
         &format!("path = \"{}/", env.root.display()),
     );
-    fs::write(dir.join("Cargo.toml"), toml).map_err(|e| io(&dir, e))?;
+    fs::write(dir.join("Cargo.toml"), toml).map_err(|e| io(dir, e))?;
     let copies = [
         (template.join("src/main.rs"), dir.join("src/main.rs")),
         (env.root.join("Cargo.lock"), dir.join("Cargo.lock")),
@@ -690,43 +758,5 @@ fn cold(env: &Env, runs: usize) -> Result<String, String> {
     for (from, to) in copies {
         fs::copy(&from, &to).map_err(|e| io(&from, e))?;
     }
-    let target = env.scratch.join("cold-target");
-    let start_load = load_average();
-    let mut times = Vec::new();
-    let mut compiled = Vec::new();
-    for _ in 0..runs {
-        let _ = fs::remove_dir_all(&target);
-        let mut command = Command::new(&env.cargo);
-        command
-            .arg("build")
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
-            // A new user's defaults.
-            .env_remove("CARGO_INCREMENTAL");
-        let (time, output) = timed(&mut command)?;
-        times.push(time);
-        compiled = String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("Compiling "))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .map(str::to_owned)
-            .collect();
-    }
-    let _ = fs::remove_dir_all(&target);
-    let stats = Stats::of(times);
-    let crypto: Vec<&str> = compiled
-        .iter()
-        .map(String::as_str)
-        .filter(|name| ["aws-lc-sys", "aws-lc-rs", "ring", "openssl-sys"].contains(name))
-        .collect();
-    Ok(format!(
-        "### Cold build of `{HELLO}` (`cargo build`, dev profile, empty target directory; \
-         median of {runs}; load {start_load} at start, {} at end)\n\n\
-         | program | median | min – max | crates compiled | crypto crates |\n\
-         | --- | ---: | --- | ---: | --- |\n| hello-klarna | {} | {} | {} |\n",
-        load_average(),
-        stats.cells(),
-        compiled.len(),
-        crypto.join(", ")
-    ))
+    Ok(())
 }

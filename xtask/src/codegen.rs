@@ -467,7 +467,9 @@ pub fn generate_crate(
         .map_err(|e| Error::in_file(out, e))?;
     let manifest = format!(
         "{header}\n[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nklarna-runtime = {{ {runtime}, features = [\"client\"] }}\n\
+         [features]\n# TLS crypto: aws-lc-rs by default; ring for a build without a C compiler.\n\
+         default = [\"aws-lc-rs\"]\naws-lc-rs = [\"klarna-runtime/aws-lc-rs\"]\nring = [\"klarna-runtime/ring\"]\n\n\
+         [dependencies]\nklarna-runtime = {{ {runtime}, default-features = false, features = [\"client\"] }}\n\
          serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
          # A crate of its own, even when generated inside another workspace.\n[workspace]\n",
         header = header(GENERATE, &cited).replace("// ", "# "),

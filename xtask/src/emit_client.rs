@@ -3,8 +3,8 @@
 //! It holds the API's client type, one trait per group of operations (each
 //! operation a builder method that returns a request value, plus the `send_*`
 //! method that request calls when awaited), the trait implementations for
-//! the client, the id types, and each operation's request, response and
-//! error types. Every name comes from the model (`resolve_client`).
+//! the client, the models' id types re-exported, and each operation's
+//! request, response and error types. Every name comes from the model (`resolve_client`).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -41,11 +41,16 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
     let encode = uses_encode.then(|| quote! { encode_path, });
     let operations = operations_module(api);
     let client = client_type(api);
-    let ids = api
-        .client
-        .ids
-        .iter()
-        .map(|id| id_type(&id.name, &id.param, &api.client.api_name));
+    // The id types live with the models (model fields hold them too).
+    let ids = api.ids.iter().zip(&api.client.ids).map(|(model, client)| {
+        let name = type_ident(&model.name);
+        if model.name == client.name {
+            quote! { pub use models::#name; }
+        } else {
+            let alias = type_ident(&client.name);
+            quote! { pub use models::#name as #alias; }
+        }
+    });
     let traits = api.client.traits.iter().map(|t| {
         let trait_ident = type_ident(&t.name);
         let client_ident = type_ident(&api.client.name);
@@ -238,72 +243,6 @@ fn client_type(api: &Api) -> TokenStream {
             /// retry policy.
             pub fn runtime(&self) -> &#runtime::Client {
                 &self.runtime
-            }
-        }
-    }
-}
-
-/// A string newtype for one kind of id, so that an order id cannot be passed
-/// where a capture id is expected.
-fn id_type(name: &str, param: &str, api_name: &str) -> TokenStream {
-    let ident = type_ident(name);
-    let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
-    let doc = format!(
-        " The id of a {what}, as the {api_name} API gives it: a type of its own, so that it \
-         cannot be passed where another kind of id is expected."
-    );
-    quote! {
-        #[doc = #doc]
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct #ident(String);
-
-        impl #ident {
-            pub fn new(id: impl Into<String>) -> Self {
-                #ident(id.into())
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            pub fn into_string(self) -> String {
-                self.0
-            }
-        }
-
-        impl std::fmt::Display for #ident {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<String> for #ident {
-            fn from(id: String) -> Self {
-                #ident(id)
-            }
-        }
-
-        impl From<&str> for #ident {
-            fn from(id: &str) -> Self {
-                #ident(id.to_owned())
-            }
-        }
-
-        impl AsRef<str> for #ident {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl PartialEq<str> for #ident {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<&str> for #ident {
-            fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
             }
         }
     }

@@ -13,6 +13,10 @@ pub fn emit(api: &Api) -> TokenStream {
         None => api.title.clone(),
     };
     let module_doc = docs::inner(&title);
+    let ids = api
+        .ids
+        .iter()
+        .map(|id| id_type(&id.name, &id.param, &api.client.api_name));
     let items = api.order.iter().map(|&id| emit_type(api, &api.types[id]));
     let uses_map = api.types.iter().any(|def| mentions_map(&def.kind));
     let map_import = uses_map.then(|| quote! { use std::collections::BTreeMap; });
@@ -21,6 +25,7 @@ pub fn emit(api: &Api) -> TokenStream {
         #module_doc
         #map_import
         #serde_import
+        #(#ids)*
         #(#items)*
     }
 }
@@ -99,6 +104,127 @@ pub fn type_tokens(api: &Api, ty: &TypeRef, prefix: &TokenStream) -> TokenStream
         TypeRef::Nullable(inner) => {
             let inner = type_tokens(api, inner, prefix);
             quote! { Option<#inner> }
+        }
+    }
+}
+
+/// A string newtype for one kind of id, so that an order id cannot be passed
+/// where a capture id is expected. It is written and read as the plain
+/// string, by two short impls rather than serde's derive.
+fn id_type(name: &str, param: &str, api_name: &str) -> TokenStream {
+    let ident = type_ident(name);
+    let what = param.strip_suffix("_id").unwrap_or(param).replace('_', " ");
+    let doc = format!(
+        " The id of a {what}, as the {api_name} API gives it: a type of its own, so that it \
+         cannot be passed where another kind of id is expected."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct #ident(String);
+
+        impl #ident {
+            pub fn new(id: impl Into<String>) -> Self {
+                #ident(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for #ident {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for #ident {
+            fn from(id: String) -> Self {
+                #ident(id)
+            }
+        }
+
+        impl From<&str> for #ident {
+            fn from(id: &str) -> Self {
+                #ident(id.to_owned())
+            }
+        }
+
+        /// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+        /// cannot be made from a `&str` by accident, only by `new` or `from`.
+        impl std::ops::Deref for #ident {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for #ident {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for #ident {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for #ident {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<#ident> for str {
+            fn eq(&self, other: &#ident) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<#ident> for &str {
+            fn eq(&self, other: &#ident) -> bool {
+                *self == other.0
+            }
+        }
+
+        /// A copy, so that an id read from one answer can be given to a
+        /// constructor that takes `impl Into<..>` without a `clone()`.
+        impl From<&#ident> for #ident {
+            fn from(id: &#ident) -> Self {
+                id.clone()
+            }
+        }
+
+        impl From<#ident> for String {
+            fn from(id: #ident) -> Self {
+                id.0
+            }
+        }
+
+        impl From<&#ident> for String {
+            fn from(id: &#ident) -> Self {
+                id.0.clone()
+            }
+        }
+
+        impl serde::Serialize for #ident {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for #ident {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <String as serde::Deserialize>::deserialize(deserializer).map(#ident)
+            }
         }
     }
 }
@@ -230,8 +356,9 @@ fn emit_constructor(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             let ty = field_type(api, f);
             args.push(quote! { #ident: #ty });
             quote! { #ident, }
-        } else if f.ty == TypeRef::String {
-            args.push(quote! { #ident: impl Into<String> });
+        } else if f.ty == TypeRef::String || f.id_type.is_some() {
+            let ty = field_base_type(api, f);
+            args.push(quote! { #ident: impl Into<#ty> });
             quote! { #ident: #ident.into(), }
         } else {
             let ty = type_tokens(api, &f.ty, &TokenStream::new());
@@ -338,9 +465,20 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
     }
 }
 
+/// A field's type inside any `Option` or `Box`: its id type, if it has one.
+fn field_base_type(api: &Api, field: &Field) -> TokenStream {
+    match field.id_type {
+        Some(id) => {
+            let ident = type_ident(&api.ids[id].name);
+            quote! { #ident }
+        }
+        None => type_tokens(api, &field.ty, &TokenStream::new()),
+    }
+}
+
 /// A field's Rust type as its struct declares it.
 fn field_type(api: &Api, field: &Field) -> TokenStream {
-    let mut ty = type_tokens(api, &field.ty, &TokenStream::new());
+    let mut ty = field_base_type(api, field);
     if field.boxed {
         ty = quote! { Box<#ty> };
     }

@@ -36,6 +36,7 @@ pub mod outline;
 mod refs;
 mod resolve;
 mod resolve_client;
+mod resolve_ids;
 mod resolve_operations;
 mod resolve_types;
 mod schema_view;

@@ -8,8 +8,11 @@ use xtask::{codegen, generate_crate, workspace_root, Outcome, Runtime};
 // The benchmark command belongs to the binary: the library stays the
 // generator that the workspace's tests and build scripts link.
 mod bench_compile;
+mod demo;
 
 const USAGE: &str = "usage:
+  cargo xtask demo [-- --playground ORDER_ID]
+      regenerate from specs/, build the sandbox's demo and run it, step by step
   cargo xtask codegen [--check]
       regenerate the workspace's generated crates from specs/ (--check: write nothing, fail if stale)
   cargo xtask generate --spec FILE --out DIR [--name CRATE] [--runtime path:DIR|version:X.Y]
@@ -28,6 +31,11 @@ const USAGE: &str = "usage:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(
+            args.get(2..)
+                .filter(|_| args[1] == "--")
+                .unwrap_or(&args[1..]),
+        ),
         Some("codegen") => run_codegen(&args[1..]),
         Some("generate") => run_generate(&args[1..]),
         Some("sweep") => run_sweep(&args[1..]),

@@ -16,6 +16,10 @@ pub struct Api {
     /// Every type once, in the order the module lists them.
     pub order: Vec<TypeId>,
     pub operations: Vec<Operation>,
+    /// The id types, in the models module: one per kind of id the paths
+    /// take (`resolve_ids`), used by path parameters, response headers and
+    /// model fields of that name alike.
+    pub ids: Vec<IdType>,
     /// The names of the client's own items.
     pub client: ClientItems,
 }
@@ -54,7 +58,8 @@ pub struct ClientItems {
     pub api_name: String,
     /// One trait per group of operations, in document order.
     pub traits: Vec<Trait>,
-    /// The id types of path parameters, in document order.
+    /// The names the id types have in the client module, which re-exports
+    /// them from the models (index as `Api::ids`).
     pub ids: Vec<IdType>,
     /// Per operation, in the order of `Api::operations`.
     pub operations: Vec<OperationItems>,
@@ -142,6 +147,9 @@ pub struct Field {
     /// The spec marks its value secret (`x-secret: true`): the gateway
     /// never puts it in a tool result.
     pub secret: bool,
+    /// Index into `Api::ids`: a string field of an id's name
+    /// (`capture_id`) holds that id type.
+    pub id_type: Option<usize>,
 }
 
 pub struct Variant<V> {
@@ -237,7 +245,7 @@ pub enum PathPart {
 
 pub struct Param {
     pub name: String,
-    /// Index into `ClientItems::ids`: the parameter takes that id type.
+    /// Index into `Api::ids`: the parameter takes that id type.
     pub id_type: Option<usize>,
     pub wire_name: String,
     pub location: ParamLocation,
@@ -284,7 +292,7 @@ pub enum ResponseBody {
 
 pub struct ResponseHeader {
     pub field: String,
-    /// Index into `ClientItems::ids`: the header carries that kind of id.
+    /// Index into `Api::ids`: the header carries that kind of id.
     pub id_type: Option<usize>,
     pub wire_name: String,
     pub required: bool,

@@ -3,14 +3,16 @@
 //! `resolve_types` names and resolves the component schemas, then
 //! `resolve_operations` the paths (naming the inline schemas they hold),
 //! `settle` decides what the types can derive and where recursion needs a
-//! `Box`, and `resolve_client` names the client's own items. After this
-//! stage every name is final.
+//! `Box`, `resolve_ids` the id types and what carries them, and
+//! `resolve_client` names the client's own items. After this stage every
+//! name is final.
 
 use crate::config::Settings;
 use crate::error::Result;
 use crate::load::Document;
 use crate::model::Api;
 use crate::resolve_client::name_client;
+use crate::resolve_ids::name_ids;
 use crate::resolve_operations::OperationResolver;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
@@ -25,7 +27,8 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
             .resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
     settle(&doc.path, &mut types)?;
-    let client = name_client(&doc.api.info.title, settings, &types, &mut operations);
+    let ids = name_ids(settings, &mut types, &mut operations);
+    let client = name_client(&doc.api.info.title, settings, &ids, &operations);
     Ok(Api {
         title: doc.api.info.title.clone(),
         description: doc.api.info.description.clone(),
@@ -33,6 +36,7 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
         types,
         order,
         operations,
+        ids,
         client,
     })
 }

@@ -1,23 +1,21 @@
 //! Stage 2d: name the client module's own items.
 //!
-//! The client type, one trait per group of operations, the id types of path
-//! parameters, and for each operation its constant, its send method, its
+//! The client type, one trait per group of operations, the names it
+//! re-exports the models' id types under, and for each operation its constant, its send method, its
 //! request value and its response and error types. They share one scope
 //! with what the module imports (`names::reserved`), so emit only
 //! translates and nothing it writes can collide.
 
 use crate::config::Settings;
-use crate::model::{
-    unalias, ClientItems, IdType, Operation, OperationItems, ParamLocation, Trait, TypeDef, TypeRef,
-};
+use crate::model::{ClientItems, IdType, Operation, OperationItems, Trait};
 use crate::names::reserved::{CLIENT_IMPORTS, MODEL_TYPES, RUNTIME_REEXPORTS};
-use crate::names::{self, Scope};
+use crate::names::Scope;
 
 pub fn name_client(
     title: &str,
     settings: &Settings,
-    types: &[TypeDef],
-    operations: &mut [Operation],
+    ids: &[IdType],
+    operations: &[Operation],
 ) -> ClientItems {
     let mut scope = Scope::default();
     for taken in MODEL_TYPES
@@ -49,7 +47,15 @@ pub fn name_client(
         trait_of.push(position);
     }
 
-    let ids = name_ids(settings, types, operations, &mut scope);
+    // The models' id types, re-exported here: under their own names unless
+    // a trait took the name first.
+    let ids = ids
+        .iter()
+        .map(|id| IdType {
+            name: scope.claim(&id.name),
+            param: id.param.clone(),
+        })
+        .collect();
 
     // Send methods share the scope of the methods the operations already
     // claimed in resolve_operations (one scope for the whole client).
@@ -106,51 +112,4 @@ pub fn name_client(
         ids,
         operations: items,
     }
-}
-
-/// One id type per distinct string path parameter whose name ends with the
-/// configured suffix, in document order; marks the parameters that take it
-/// and the success headers that carry one (`Capture-Id` is a `capture_id`).
-fn name_ids(
-    settings: &Settings,
-    types: &[TypeDef],
-    operations: &mut [Operation],
-    scope: &mut Scope,
-) -> Vec<IdType> {
-    let Some(suffix) = settings.id_suffix else {
-        return Vec::new();
-    };
-    let mut ids: Vec<IdType> = Vec::new();
-    for op in operations.iter_mut() {
-        for param in &mut op.params {
-            let is_string = matches!(
-                unalias(&param.ty, |id| Some(&types[id].kind)),
-                TypeRef::String
-            );
-            let snake = names::snake(&param.wire_name);
-            if param.location != ParamLocation::Path || !is_string || !snake.ends_with(suffix) {
-                continue;
-            }
-            let index = match ids.iter().position(|id| id.param == snake) {
-                Some(index) => index,
-                None => {
-                    ids.push(IdType {
-                        name: scope.claim(&names::pascal(&snake)),
-                        param: snake,
-                    });
-                    ids.len() - 1
-                }
-            };
-            param.id_type = Some(index);
-        }
-    }
-    for op in operations.iter_mut() {
-        for outcome in &mut op.successes {
-            for header in &mut outcome.headers {
-                let snake = names::snake(&header.wire_name);
-                header.id_type = ids.iter().position(|id| id.param == snake);
-            }
-        }
-    }
-    ids
 }

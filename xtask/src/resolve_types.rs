@@ -447,6 +447,8 @@ impl<'a> TypeResolver<'a> {
                     nullable,
                     boxed: false,
                     secret,
+                    // Decided once every id kind is known (`resolve_ids`).
+                    id_type: None,
                 };
                 // A later `allOf` member redefines a property: it wins, in place.
                 match fields.iter_mut().find(|f| f.json_name == *json_name) {

@@ -95,7 +95,7 @@ async fn main() {
         .await
         .unwrap();
 
-    let orders: Vec<String> = (0..(CALLS + WARM_UP) * 2 / PER_ORDER + 2)
+    let orders: Vec<klarna_ordermanagement::OrderId> = (0..(CALLS + WARM_UP) * 2 / PER_ORDER + 2)
         .map(|_| sandbox.add_order(NewOrder::new(1_000_000, "EUR")))
         .collect();
     let capture = |i: usize, side: usize| {

@@ -32,7 +32,7 @@ use common::STEP;
 /// on ephemeral loopback ports.
 struct Gateway {
     sandbox: Sandbox,
-    order_id: String,
+    order_id: klarna_ordermanagement::OrderId,
     mcp: String,
     rest: String,
     _stops: (oneshot::Sender<()>, oneshot::Sender<()>),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use klarna_gateway::http::{self, HttpOptions, Token};
 use klarna_gateway::upstream;
 use klarna_gateway::{McpGateway, Policy, Surface};
+use klarna_ordermanagement::OrderId;
 use klarna_sandbox::{NewOrder, Sandbox};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::{RoleClient, RunningService};
@@ -36,7 +37,7 @@ const SEED_TOOLS: [(&str, bool, bool, bool); 7] = [
 struct Gateway {
     addr: SocketAddr,
     sandbox: Sandbox,
-    order_id: String,
+    order_id: OrderId,
     _stop: oneshot::Sender<()>,
 }
 

@@ -24,13 +24,13 @@ use common::{gateway_command, PASSWORD, STEP};
 struct Gateway {
     addr: SocketAddr,
     sandbox: Sandbox,
-    order_id: String,
+    order_id: OrderId,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
 
 /// A sandbox holding one 200.00 EUR order of three lines.
-fn sandbox() -> (Sandbox, String) {
+fn sandbox() -> (Sandbox, OrderId) {
     let sandbox = Sandbox::start().expect("sandbox starts");
     let order_id = sandbox.add_order(NewOrder::guide_cart());
     (sandbox, order_id)
@@ -199,7 +199,7 @@ fn json_of<T: serde::Serialize>(value: &T) -> Value {
 async fn every_captures_route_answers_as_the_client_does() {
     let gateway = start().await;
     let direct = gateway.direct();
-    let order_id = OrderId::new(gateway.order_id.clone());
+    let order_id = gateway.order_id.clone();
 
     // POST .../captures: 201, the capture's id, and its gateway location.
     let key = "0f5a3b4c-1d2e-4f60-8a9b-0c1d2e3f4a5b";
@@ -207,7 +207,7 @@ async fn every_captures_route_answers_as_the_client_does() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     assert_eq!(created.text, "");
     assert_eq!(created.header("Klarna-Idempotency-Key"), Some(key));
-    let capture_id = created.header("Capture-Id").expect("Capture-Id").to_owned();
+    let capture_id = CaptureId::new(created.header("Capture-Id").expect("Capture-Id"));
     let location = created.header("Location").expect("Location").to_owned();
     assert_eq!(
         location,

@@ -6,6 +6,226 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The id of a webhook, as the Notification API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WebhookId(String);
+
+impl WebhookId {
+    pub fn new(id: impl Into<String>) -> Self {
+        WebhookId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for WebhookId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for WebhookId {
+    fn from(id: String) -> Self {
+        WebhookId(id)
+    }
+}
+
+impl From<&str> for WebhookId {
+    fn from(id: &str) -> Self {
+        WebhookId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for WebhookId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for WebhookId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for WebhookId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for WebhookId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<WebhookId> for str {
+    fn eq(&self, other: &WebhookId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<WebhookId> for &str {
+    fn eq(&self, other: &WebhookId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&WebhookId> for WebhookId {
+    fn from(id: &WebhookId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<WebhookId> for String {
+    fn from(id: WebhookId) -> Self {
+        id.0
+    }
+}
+
+impl From<&WebhookId> for String {
+    fn from(id: &WebhookId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for WebhookId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WebhookId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(WebhookId)
+    }
+}
+
+/// The id of a signing key, as the Notification API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SigningKeyId(String);
+
+impl SigningKeyId {
+    pub fn new(id: impl Into<String>) -> Self {
+        SigningKeyId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SigningKeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SigningKeyId {
+    fn from(id: String) -> Self {
+        SigningKeyId(id)
+    }
+}
+
+impl From<&str> for SigningKeyId {
+    fn from(id: &str) -> Self {
+        SigningKeyId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for SigningKeyId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SigningKeyId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SigningKeyId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SigningKeyId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<SigningKeyId> for str {
+    fn eq(&self, other: &SigningKeyId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<SigningKeyId> for &str {
+    fn eq(&self, other: &SigningKeyId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&SigningKeyId> for SigningKeyId {
+    fn from(id: &SigningKeyId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<SigningKeyId> for String {
+    fn from(id: SigningKeyId) -> Self {
+        id.0
+    }
+}
+
+impl From<&SigningKeyId> for String {
+    fn from(id: &SigningKeyId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for SigningKeyId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SigningKeyId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(SigningKeyId)
+    }
+}
+
 /// What Klarna answers an error status with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorResponse {
@@ -406,7 +626,7 @@ pub struct WebhookData {
     pub event_types: Vec<EventType>,
     pub event_version: EventVersion,
     /// The signing key Klarna signs the deliveries with.
-    pub signing_key_id: String,
+    pub signing_key_id: SigningKeyId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<WebhookStatus>,
 }
@@ -417,7 +637,7 @@ impl WebhookData {
         url: impl Into<String>,
         event_types: Vec<EventType>,
         event_version: EventVersion,
-        signing_key_id: impl Into<String>,
+        signing_key_id: impl Into<SigningKeyId>,
     ) -> Self {
         WebhookData {
             url: url.into(),
@@ -435,7 +655,7 @@ impl<'de> Deserialize<'de> for WebhookData {
             url: Option<String>,
             event_types: Option<Vec<EventType>>,
             event_version: Option<EventVersion>,
-            signing_key_id: Option<String>,
+            signing_key_id: Option<SigningKeyId>,
             status: Option<WebhookStatus>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
@@ -500,7 +720,7 @@ pub struct WebhookUpdate {
     pub event_version: Option<EventVersion>,
     /// The signing key Klarna signs the deliveries with.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_key_id: Option<String>,
+    pub signing_key_id: Option<SigningKeyId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<WebhookStatus>,
 }
@@ -511,7 +731,7 @@ impl<'de> Deserialize<'de> for WebhookUpdate {
             url: Option<String>,
             event_types: Option<Vec<EventType>>,
             event_version: Option<EventVersion>,
-            signing_key_id: Option<String>,
+            signing_key_id: Option<SigningKeyId>,
             status: Option<WebhookStatus>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
@@ -560,7 +780,7 @@ pub struct Webhook {
     /// Klarna's identifier of the webhook.
     ///
     /// Example: `krn:partner:global:notification:webhook:120e5b7e-dee8-43ca-9858-dca726e639b5`.
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     /// The HTTPS URL Klarna posts the events to.
     pub url: String,
     /// The event types delivered.
@@ -570,7 +790,7 @@ pub struct Webhook {
     /// The signing key the deliveries are signed with.
     ///
     /// Example: `krn:partner:global:notification:signing-key:49bcd37b-79a7-4e6e-b067-2903b45fef42`.
-    pub signing_key_id: String,
+    pub signing_key_id: SigningKeyId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<WebhookStatus>,
     /// When the webhook was created.
@@ -583,10 +803,10 @@ pub struct Webhook {
 impl Webhook {
     /// A `Webhook` with its required fields; set optional ones with `Webhook { field: Some(..), ..Webhook::new(..) }`.
     pub fn new(
-        webhook_id: impl Into<String>,
+        webhook_id: impl Into<WebhookId>,
         url: impl Into<String>,
         event_types: Vec<EventType>,
-        signing_key_id: impl Into<String>,
+        signing_key_id: impl Into<SigningKeyId>,
     ) -> Self {
         Webhook {
             webhook_id: webhook_id.into(),
@@ -603,11 +823,11 @@ impl Webhook {
 impl<'de> Deserialize<'de> for Webhook {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
-            webhook_id: Option<String>,
+            webhook_id: Option<WebhookId>,
             url: Option<String>,
             event_types: Option<Vec<EventType>>,
             event_version: Option<EventVersion>,
-            signing_key_id: Option<String>,
+            signing_key_id: Option<SigningKeyId>,
             status: Option<WebhookStatus>,
             created_at: Option<String>,
         }
@@ -714,7 +934,7 @@ impl<'de> Deserialize<'de> for WebhookList {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SigningKey {
     /// Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id.
-    pub signing_key_id: String,
+    pub signing_key_id: SigningKeyId,
     /// When the key was created.
     ///
     /// Format: `date-time`.
@@ -724,7 +944,7 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// A `SigningKey` with its required fields; set optional ones with `SigningKey { field: Some(..), ..SigningKey::new(..) }`.
-    pub fn new(signing_key_id: impl Into<String>) -> Self {
+    pub fn new(signing_key_id: impl Into<SigningKeyId>) -> Self {
         SigningKey {
             signing_key_id: signing_key_id.into(),
             created_at: None,
@@ -735,7 +955,7 @@ impl SigningKey {
 impl<'de> Deserialize<'de> for SigningKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
-            signing_key_id: Option<String>,
+            signing_key_id: Option<SigningKeyId>,
             created_at: Option<String>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
@@ -776,7 +996,7 @@ impl<'de> Deserialize<'de> for SigningKey {
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct SigningKeyCreated {
     /// Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id.
-    pub signing_key_id: String,
+    pub signing_key_id: SigningKeyId,
     /// The secret; the HMAC-SHA256 key is its UTF-8 bytes. Keep it secret, and keep it, since it cannot be read again.
     ///
     /// Format: `password`.
@@ -801,7 +1021,7 @@ impl std::fmt::Debug for SigningKeyCreated {
 impl SigningKeyCreated {
     /// A `SigningKeyCreated` with its required fields; set optional ones with `SigningKeyCreated { field: Some(..), ..SigningKeyCreated::new(..) }`.
     pub fn new(
-        signing_key_id: impl Into<String>,
+        signing_key_id: impl Into<SigningKeyId>,
         signing_key: impl Into<String>,
     ) -> Self {
         SigningKeyCreated {
@@ -815,7 +1035,7 @@ impl SigningKeyCreated {
 impl<'de> Deserialize<'de> for SigningKeyCreated {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
-            signing_key_id: Option<String>,
+            signing_key_id: Option<SigningKeyId>,
             signing_key: Option<String>,
             created_at: Option<String>,
         }

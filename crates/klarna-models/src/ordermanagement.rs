@@ -6,6 +6,336 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The id of a order, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(String);
+
+impl OrderId {
+    pub fn new(id: impl Into<String>) -> Self {
+        OrderId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for OrderId {
+    fn from(id: String) -> Self {
+        OrderId(id)
+    }
+}
+
+impl From<&str> for OrderId {
+    fn from(id: &str) -> Self {
+        OrderId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for OrderId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for OrderId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for OrderId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for OrderId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<OrderId> for str {
+    fn eq(&self, other: &OrderId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<OrderId> for &str {
+    fn eq(&self, other: &OrderId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&OrderId> for OrderId {
+    fn from(id: &OrderId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> Self {
+        id.0
+    }
+}
+
+impl From<&OrderId> for String {
+    fn from(id: &OrderId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for OrderId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OrderId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(OrderId)
+    }
+}
+
+/// The id of a capture, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CaptureId(String);
+
+impl CaptureId {
+    pub fn new(id: impl Into<String>) -> Self {
+        CaptureId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CaptureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for CaptureId {
+    fn from(id: String) -> Self {
+        CaptureId(id)
+    }
+}
+
+impl From<&str> for CaptureId {
+    fn from(id: &str) -> Self {
+        CaptureId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for CaptureId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for CaptureId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for CaptureId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CaptureId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<CaptureId> for str {
+    fn eq(&self, other: &CaptureId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<CaptureId> for &str {
+    fn eq(&self, other: &CaptureId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&CaptureId> for CaptureId {
+    fn from(id: &CaptureId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<CaptureId> for String {
+    fn from(id: CaptureId) -> Self {
+        id.0
+    }
+}
+
+impl From<&CaptureId> for String {
+    fn from(id: &CaptureId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for CaptureId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CaptureId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(CaptureId)
+    }
+}
+
+/// The id of a refund, as the Order Management API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefundId(String);
+
+impl RefundId {
+    pub fn new(id: impl Into<String>) -> Self {
+        RefundId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RefundId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for RefundId {
+    fn from(id: String) -> Self {
+        RefundId(id)
+    }
+}
+
+impl From<&str> for RefundId {
+    fn from(id: &str) -> Self {
+        RefundId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for RefundId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RefundId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for RefundId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RefundId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<RefundId> for str {
+    fn eq(&self, other: &RefundId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<RefundId> for &str {
+    fn eq(&self, other: &RefundId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&RefundId> for RefundId {
+    fn from(id: &RefundId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<RefundId> for String {
+    fn from(id: RefundId) -> Self {
+        id.0
+    }
+}
+
+impl From<&RefundId> for String {
+    fn from(id: &RefundId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for RefundId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RefundId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(RefundId)
+    }
+}
+
 /// An extra service the customer picked for the shipment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Addon {
@@ -305,7 +635,7 @@ pub struct Capture {
     ///
     /// Example: `4ba29b50-be7b-44f5-a492-113e6a865e22`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub capture_id: Option<String>,
+    pub capture_id: Option<CaptureId>,
     /// Amount this capture took from the customer, in minor units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captured_amount: Option<i64>,
@@ -346,7 +676,7 @@ impl<'de> Deserialize<'de> for Capture {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
             billing_address: Option<Address>,
-            capture_id: Option<String>,
+            capture_id: Option<CaptureId>,
             captured_amount: Option<i64>,
             captured_at: Option<String>,
             description: Option<String>,
@@ -1222,7 +1552,7 @@ pub struct MerchantOrderDto {
     ///
     /// Example: `f3392f8b-6116-4073-ab96-e330819e2c07`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     /// The items of the order, one line per item.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_lines: Option<Vec<OrderLine>>,
@@ -1283,7 +1613,7 @@ impl<'de> Deserialize<'de> for MerchantOrderDto {
             merchant_reference1: Option<String>,
             merchant_reference2: Option<String>,
             order_amount: Option<i64>,
-            order_id: Option<String>,
+            order_id: Option<OrderId>,
             order_lines: Option<Vec<OrderLine>>,
             original_order_amount: Option<i64>,
             purchase_country: Option<String>,
@@ -2189,7 +2519,7 @@ pub struct Refund {
     ///
     /// Example: `b2cb4f2e-2781-4359-80ad-555735ebb8d8`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refund_id: Option<String>,
+    pub refund_id: Option<RefundId>,
     /// Amount given back, in minor units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunded_amount: Option<i64>,
@@ -2207,7 +2537,7 @@ impl<'de> Deserialize<'de> for Refund {
             description: Option<String>,
             order_lines: Option<Vec<OrderLine>>,
             reference: Option<String>,
-            refund_id: Option<String>,
+            refund_id: Option<RefundId>,
             refunded_amount: Option<i64>,
             refunded_at: Option<String>,
         }

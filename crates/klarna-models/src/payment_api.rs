@@ -7,6 +7,668 @@
 use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The id of a payment request, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentRequestId(String);
+
+impl PaymentRequestId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentRequestId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentRequestId {
+    fn from(id: String) -> Self {
+        PaymentRequestId(id)
+    }
+}
+
+impl From<&str> for PaymentRequestId {
+    fn from(id: &str) -> Self {
+        PaymentRequestId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for PaymentRequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PaymentRequestId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PaymentRequestId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentRequestId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<PaymentRequestId> for str {
+    fn eq(&self, other: &PaymentRequestId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<PaymentRequestId> for &str {
+    fn eq(&self, other: &PaymentRequestId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&PaymentRequestId> for PaymentRequestId {
+    fn from(id: &PaymentRequestId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<PaymentRequestId> for String {
+    fn from(id: PaymentRequestId) -> Self {
+        id.0
+    }
+}
+
+impl From<&PaymentRequestId> for String {
+    fn from(id: &PaymentRequestId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for PaymentRequestId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentRequestId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(PaymentRequestId)
+    }
+}
+
+/// The id of a account, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn new(id: impl Into<String>) -> Self {
+        AccountId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for AccountId {
+    fn from(id: String) -> Self {
+        AccountId(id)
+    }
+}
+
+impl From<&str> for AccountId {
+    fn from(id: &str) -> Self {
+        AccountId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for AccountId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for AccountId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for AccountId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AccountId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<AccountId> for str {
+    fn eq(&self, other: &AccountId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<AccountId> for &str {
+    fn eq(&self, other: &AccountId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&AccountId> for AccountId {
+    fn from(id: &AccountId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(id: AccountId) -> Self {
+        id.0
+    }
+}
+
+impl From<&AccountId> for String {
+    fn from(id: &AccountId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for AccountId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AccountId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(AccountId)
+    }
+}
+
+/// The id of a payment transaction, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentTransactionId(String);
+
+impl PaymentTransactionId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentTransactionId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentTransactionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentTransactionId {
+    fn from(id: String) -> Self {
+        PaymentTransactionId(id)
+    }
+}
+
+impl From<&str> for PaymentTransactionId {
+    fn from(id: &str) -> Self {
+        PaymentTransactionId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for PaymentTransactionId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PaymentTransactionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PaymentTransactionId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentTransactionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<PaymentTransactionId> for str {
+    fn eq(&self, other: &PaymentTransactionId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<PaymentTransactionId> for &str {
+    fn eq(&self, other: &PaymentTransactionId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&PaymentTransactionId> for PaymentTransactionId {
+    fn from(id: &PaymentTransactionId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<PaymentTransactionId> for String {
+    fn from(id: PaymentTransactionId) -> Self {
+        id.0
+    }
+}
+
+impl From<&PaymentTransactionId> for String {
+    fn from(id: &PaymentTransactionId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for PaymentTransactionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentTransactionId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer)
+            .map(PaymentTransactionId)
+    }
+}
+
+/// The id of a payment capture, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentCaptureId(String);
+
+impl PaymentCaptureId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentCaptureId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentCaptureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentCaptureId {
+    fn from(id: String) -> Self {
+        PaymentCaptureId(id)
+    }
+}
+
+impl From<&str> for PaymentCaptureId {
+    fn from(id: &str) -> Self {
+        PaymentCaptureId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for PaymentCaptureId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PaymentCaptureId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PaymentCaptureId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentCaptureId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<PaymentCaptureId> for str {
+    fn eq(&self, other: &PaymentCaptureId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<PaymentCaptureId> for &str {
+    fn eq(&self, other: &PaymentCaptureId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&PaymentCaptureId> for PaymentCaptureId {
+    fn from(id: &PaymentCaptureId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<PaymentCaptureId> for String {
+    fn from(id: PaymentCaptureId) -> Self {
+        id.0
+    }
+}
+
+impl From<&PaymentCaptureId> for String {
+    fn from(id: &PaymentCaptureId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for PaymentCaptureId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentCaptureId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(PaymentCaptureId)
+    }
+}
+
+/// The id of a payment refund, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentRefundId(String);
+
+impl PaymentRefundId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentRefundId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentRefundId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentRefundId {
+    fn from(id: String) -> Self {
+        PaymentRefundId(id)
+    }
+}
+
+impl From<&str> for PaymentRefundId {
+    fn from(id: &str) -> Self {
+        PaymentRefundId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for PaymentRefundId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PaymentRefundId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PaymentRefundId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentRefundId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<PaymentRefundId> for str {
+    fn eq(&self, other: &PaymentRefundId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<PaymentRefundId> for &str {
+    fn eq(&self, other: &PaymentRefundId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&PaymentRefundId> for PaymentRefundId {
+    fn from(id: &PaymentRefundId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<PaymentRefundId> for String {
+    fn from(id: PaymentRefundId) -> Self {
+        id.0
+    }
+}
+
+impl From<&PaymentRefundId> for String {
+    fn from(id: &PaymentRefundId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for PaymentRefundId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentRefundId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(PaymentRefundId)
+    }
+}
+
+/// The id of a payment chargeback, as the Payment API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentChargebackId(String);
+
+impl PaymentChargebackId {
+    pub fn new(id: impl Into<String>) -> Self {
+        PaymentChargebackId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PaymentChargebackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for PaymentChargebackId {
+    fn from(id: String) -> Self {
+        PaymentChargebackId(id)
+    }
+}
+
+impl From<&str> for PaymentChargebackId {
+    fn from(id: &str) -> Self {
+        PaymentChargebackId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for PaymentChargebackId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PaymentChargebackId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PaymentChargebackId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PaymentChargebackId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<PaymentChargebackId> for str {
+    fn eq(&self, other: &PaymentChargebackId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<PaymentChargebackId> for &str {
+    fn eq(&self, other: &PaymentChargebackId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&PaymentChargebackId> for PaymentChargebackId {
+    fn from(id: &PaymentChargebackId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<PaymentChargebackId> for String {
+    fn from(id: PaymentChargebackId) -> Self {
+        id.0
+    }
+}
+
+impl From<&PaymentChargebackId> for String {
+    fn from(id: &PaymentChargebackId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for PaymentChargebackId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentChargebackId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer)
+            .map(PaymentChargebackId)
+    }
+}
+
 /// How the purchase reached the merchant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -829,7 +1491,7 @@ pub struct PaymentCapture {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_items: Option<Vec<LineItem>>,
     /// Klarna's identifier of the capture.
-    pub payment_capture_id: String,
+    pub payment_capture_id: PaymentCaptureId,
     /// How the captured goods travel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipments: Option<Vec<Shipment>>,
@@ -837,7 +1499,10 @@ pub struct PaymentCapture {
 
 impl PaymentCapture {
     /// A `PaymentCapture` with its required fields; set optional ones with `PaymentCapture { field: Some(..), ..PaymentCapture::new(..) }`.
-    pub fn new(capture_amount: i64, payment_capture_id: impl Into<String>) -> Self {
+    pub fn new(
+        capture_amount: i64,
+        payment_capture_id: impl Into<PaymentCaptureId>,
+    ) -> Self {
         PaymentCapture {
             capture_amount,
             capture_reference: None,
@@ -856,7 +1521,7 @@ impl<'de> Deserialize<'de> for PaymentCapture {
             capture_reference: Option<String>,
             captured_at: Option<String>,
             line_items: Option<Vec<LineItem>>,
-            payment_capture_id: Option<String>,
+            payment_capture_id: Option<PaymentCaptureId>,
             shipments: Option<Vec<Shipment>>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
@@ -928,7 +1593,7 @@ pub struct PaymentChargeback {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_items: Option<Vec<LineItem>>,
     /// Klarna's identifier of the chargeback.
-    pub payment_chargeback_id: String,
+    pub payment_chargeback_id: PaymentChargebackId,
     /// Klarna's identifier of the dispute that led to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_dispute_id: Option<String>,
@@ -938,7 +1603,7 @@ impl PaymentChargeback {
     /// A `PaymentChargeback` with its required fields; set optional ones with `PaymentChargeback { field: Some(..), ..PaymentChargeback::new(..) }`.
     pub fn new(
         chargeback_amount: i64,
-        payment_chargeback_id: impl Into<String>,
+        payment_chargeback_id: impl Into<PaymentChargebackId>,
     ) -> Self {
         PaymentChargeback {
             chargeback_amount,
@@ -958,7 +1623,7 @@ impl<'de> Deserialize<'de> for PaymentChargeback {
             chargeback_at: Option<String>,
             chargeback_reason: Option<ChargebackReason>,
             line_items: Option<Vec<LineItem>>,
-            payment_chargeback_id: Option<String>,
+            payment_chargeback_id: Option<PaymentChargebackId>,
             payment_dispute_id: Option<String>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
@@ -1207,9 +1872,9 @@ pub struct PaymentRefund {
     pub line_items: Option<Vec<LineItem>>,
     /// The capture the refund was made against, when it was made against one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_capture_id: Option<String>,
+    pub payment_capture_id: Option<PaymentCaptureId>,
     /// Klarna's identifier of the refund.
-    pub payment_refund_id: String,
+    pub payment_refund_id: PaymentRefundId,
     /// Amount given back, in minor units.
     ///
     /// Example: `5000`.
@@ -1228,7 +1893,10 @@ pub struct PaymentRefund {
 
 impl PaymentRefund {
     /// A `PaymentRefund` with its required fields; set optional ones with `PaymentRefund { field: Some(..), ..PaymentRefund::new(..) }`.
-    pub fn new(payment_refund_id: impl Into<String>, refund_amount: i64) -> Self {
+    pub fn new(
+        payment_refund_id: impl Into<PaymentRefundId>,
+        refund_amount: i64,
+    ) -> Self {
         PaymentRefund {
             line_items: None,
             payment_capture_id: None,
@@ -1244,8 +1912,8 @@ impl<'de> Deserialize<'de> for PaymentRefund {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
             line_items: Option<Vec<LineItem>>,
-            payment_capture_id: Option<String>,
-            payment_refund_id: Option<String>,
+            payment_capture_id: Option<PaymentCaptureId>,
+            payment_refund_id: Option<PaymentRefundId>,
             refund_amount: Option<i64>,
             refund_reference: Option<String>,
             refunded_at: Option<String>,
@@ -1317,7 +1985,7 @@ pub struct PaymentRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_request: Option<PaymentRequestData>,
     /// Klarna's identifier of the payment request.
-    pub payment_request_id: String,
+    pub payment_request_id: PaymentRequestId,
     pub state: PaymentRequestState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_context: Option<PaymentRequestStateContext>,
@@ -1336,7 +2004,7 @@ pub struct PaymentRequest {
 impl PaymentRequest {
     /// A `PaymentRequest` with its required fields; set optional ones with `PaymentRequest { field: Some(..), ..PaymentRequest::new(..) }`.
     pub fn new(
-        payment_request_id: impl Into<String>,
+        payment_request_id: impl Into<PaymentRequestId>,
         state: PaymentRequestState,
     ) -> Self {
         PaymentRequest {
@@ -1358,7 +2026,7 @@ impl<'de> Deserialize<'de> for PaymentRequest {
             created_at: Option<String>,
             expires_at: Option<String>,
             payment_request: Option<PaymentRequestData>,
-            payment_request_id: Option<String>,
+            payment_request_id: Option<PaymentRequestId>,
             state: Option<PaymentRequestState>,
             state_context: Option<PaymentRequestStateContext>,
             state_expires_at: Option<String>,
@@ -1619,10 +2287,10 @@ pub struct PaymentRequestStateChangePayload {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_reference: Option<String>,
     /// Klarna's identifier of the payment request.
-    pub payment_request_id: String,
+    pub payment_request_id: PaymentRequestId,
     /// The payment transaction the change created, for AUTHORIZED.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_transaction_id: Option<String>,
+    pub payment_transaction_id: Option<PaymentTransactionId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_state: Option<PaymentRequestState>,
     pub state: PaymentRequestState,
@@ -1634,7 +2302,7 @@ pub struct PaymentRequestStateChangePayload {
 impl PaymentRequestStateChangePayload {
     /// A `PaymentRequestStateChangePayload` with its required fields; set optional ones with `PaymentRequestStateChangePayload { field: Some(..), ..PaymentRequestStateChangePayload::new(..) }`.
     pub fn new(
-        payment_request_id: impl Into<String>,
+        payment_request_id: impl Into<PaymentRequestId>,
         state: PaymentRequestState,
     ) -> Self {
         PaymentRequestStateChangePayload {
@@ -1656,14 +2324,14 @@ pub struct PaymentRequestStateContext {
     pub payment_pricing: Option<PaymentPricing>,
     /// Klarna's identifier of the payment transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_transaction_id: Option<String>,
+    pub payment_transaction_id: Option<PaymentTransactionId>,
 }
 
 impl<'de> Deserialize<'de> for PaymentRequestStateContext {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
             payment_pricing: Option<PaymentPricing>,
-            payment_transaction_id: Option<String>,
+            payment_transaction_id: Option<PaymentTransactionId>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = PaymentRequestStateContext;
@@ -1745,7 +2413,7 @@ pub struct PaymentTransaction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_pricing: Option<PaymentPricing>,
     /// Klarna's identifier of the transaction.
-    pub payment_transaction_id: String,
+    pub payment_transaction_id: PaymentTransactionId,
     /// The merchant's own reference for the transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_transaction_reference: Option<String>,
@@ -1775,7 +2443,7 @@ pub struct PaymentTransaction {
 impl PaymentTransaction {
     /// A `PaymentTransaction` with its required fields; set optional ones with `PaymentTransaction { field: Some(..), ..PaymentTransaction::new(..) }`.
     pub fn new(
-        payment_transaction_id: impl Into<String>,
+        payment_transaction_id: impl Into<PaymentTransactionId>,
         state: PaymentTransactionState,
     ) -> Self {
         PaymentTransaction {
@@ -1817,7 +2485,7 @@ impl<'de> Deserialize<'de> for PaymentTransaction {
             original_authorization_amount: Option<i64>,
             payment_amount: Option<i64>,
             payment_pricing: Option<PaymentPricing>,
-            payment_transaction_id: Option<String>,
+            payment_transaction_id: Option<PaymentTransactionId>,
             payment_transaction_reference: Option<String>,
             previous_state: Option<PaymentTransactionState>,
             refunds: Option<Vec<PaymentRefund>>,
@@ -2838,7 +3506,7 @@ impl<'de> Deserialize<'de> for VariableFee {
 pub struct WebhookEventMetadata {
     /// The partner account the event is about.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Identifier that ties the event to the request that caused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
@@ -2889,7 +3557,7 @@ impl WebhookEventMetadata {
 impl<'de> Deserialize<'de> for WebhookEventMetadata {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Partial {
-            account_id: Option<String>,
+            account_id: Option<AccountId>,
             correlation_id: Option<String>,
             event_id: Option<String>,
             event_type: Option<String>,

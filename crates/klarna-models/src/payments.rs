@@ -6,6 +6,116 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The id of a session, as the Klarna Payments API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn new(id: impl Into<String>) -> Self {
+        SessionId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SessionId {
+    fn from(id: String) -> Self {
+        SessionId(id)
+    }
+}
+
+impl From<&str> for SessionId {
+    fn from(id: &str) -> Self {
+        SessionId(id.to_owned())
+    }
+}
+
+/// Reads as the plain id (`id.len()`, `option.as_deref()`); it
+/// cannot be made from a `&str` by accident, only by `new` or `from`.
+impl std::ops::Deref for SessionId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SessionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SessionId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SessionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<SessionId> for str {
+    fn eq(&self, other: &SessionId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<SessionId> for &str {
+    fn eq(&self, other: &SessionId) -> bool {
+        *self == other.0
+    }
+}
+
+/// A copy, so that an id read from one answer can be given to a
+/// constructor that takes `impl Into<..>` without a `clone()`.
+impl From<&SessionId> for SessionId {
+    fn from(id: &SessionId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> Self {
+        id.0
+    }
+}
+
+impl From<&SessionId> for String {
+    fn from(id: &SessionId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(SessionId)
+    }
+}
+
 /// Postal address with the name and contact details of the person.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Address {
@@ -3132,12 +3242,15 @@ pub struct MerchantSession {
     /// Id of the new session; quote it to Klarna when reporting problems.
     ///
     /// Example: `0b1d9815-165e-42e2-8867-35bc03789e00`.
-    pub session_id: String,
+    pub session_id: SessionId,
 }
 
 impl MerchantSession {
     /// A `MerchantSession` with its required fields; set optional ones with `MerchantSession { field: Some(..), ..MerchantSession::new(..) }`.
-    pub fn new(client_token: impl Into<String>, session_id: impl Into<String>) -> Self {
+    pub fn new(
+        client_token: impl Into<String>,
+        session_id: impl Into<SessionId>,
+    ) -> Self {
         MerchantSession {
             client_token: client_token.into(),
             payment_method_categories: None,
@@ -3151,7 +3264,7 @@ impl<'de> Deserialize<'de> for MerchantSession {
         struct Partial {
             client_token: Option<String>,
             payment_method_categories: Option<Vec<PaymentMethodCategory>>,
-            session_id: Option<String>,
+            session_id: Option<SessionId>,
         }
         impl<'de> klarna_runtime::private::object::Fields<'de> for Partial {
             type Value = MerchantSession;

@@ -173,59 +173,7 @@ impl Client {
     }
 }
 
-/// The id of a session, as the Klarna Payments API gives it: a type of its own, so that it cannot be passed where another kind of id is expected.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub fn new(id: impl Into<String>) -> Self {
-        SessionId(id.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl std::fmt::Display for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<String> for SessionId {
-    fn from(id: String) -> Self {
-        SessionId(id)
-    }
-}
-
-impl From<&str> for SessionId {
-    fn from(id: &str) -> Self {
-        SessionId(id.to_owned())
-    }
-}
-
-impl AsRef<str> for SessionId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for SessionId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for SessionId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
+pub use models::SessionId;
 
 /// Sessions operations of the Klarna Payments API. [`Client`] implements them. A fake for tests implements the `send_*` methods its test needs; the others answer that they are not faked.
 pub trait Sessions {

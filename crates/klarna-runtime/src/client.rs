@@ -7,7 +7,7 @@ use http::header::{HeaderMap, HeaderValue};
 
 use crate::config::{CallPolicy, Config};
 use crate::config_error::ConfigError;
-use crate::credentials::CredentialsKind;
+use crate::credentials_kind::CredentialsKind;
 use crate::idempotency::IdempotencyKey;
 use crate::retry::{RetryPolicy, TokenBucket};
 use crate::transport::Transport;
@@ -37,12 +37,22 @@ pub(crate) struct Inner {
     pub(crate) credentials_kind: CredentialsKind,
 }
 
-/// Makes ring the process's rustls crypto provider, unless one is installed
-/// already (by the application, or an earlier call), which then stays.
+/// Installs the rustls crypto provider this crate was built with as the
+/// process's default, unless one is installed already (by the application,
+/// or an earlier call), which then stays: aws-lc-rs (feature `aws-lc-rs`,
+/// the client crates' default, with post-quantum key exchange preferred) or
+/// ring (feature `ring`). Built with neither, it installs nothing.
 /// [`Client::new`] calls it; call it yourself before building a
 /// `reqwest::Client` for [`Client::with_http_client`].
 pub fn install_crypto_provider() {
     // An error only means a provider is installed already, which is as good.
+    #[cfg(feature = "aws-lc-rs")]
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
+    // key exchange; `ring` is the documented opt-in for builds without a C
+    // compiler, chosen knowing that, so the notice is not passed on.
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -59,6 +69,9 @@ impl Client {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         install_crypto_provider();
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(ConfigError::NoCryptoProvider);
+        }
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(config.connect_timeout)
@@ -80,8 +93,7 @@ impl Client {
     ///
     /// This crate builds reqwest without a TLS crypto provider of its own:
     /// call [`install_crypto_provider`] before building that client (or
-    /// install a rustls provider yourself, or enable reqwest's `rustls`
-    /// feature), or reqwest's builder panics.
+    /// install a rustls provider yourself), or reqwest's builder panics.
     pub fn with_http_client(http: reqwest::Client, config: Config) -> Result<Self, ConfigError> {
         Client::with_transport(Transport::Http(http), config)
     }

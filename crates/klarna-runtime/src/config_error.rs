@@ -1,9 +1,10 @@
 //! Why a configuration was refused. Its own module, so that `config` and
-//! `credentials` (which both report these) need not import each other.
+//! `credentials` (which both report these) need not import each other; it
+//! knows nothing of them but the kind of credentials an API takes.
 
 use std::fmt;
 
-use crate::credentials::CredentialsKind;
+use crate::credentials_kind::CredentialsKind;
 
 /// A setting the client cannot work with. No variant holds or prints a
 /// secret: a base URL is kept with any userinfo removed.
@@ -26,6 +27,10 @@ pub enum ConfigError {
     InvalidCredentials,
     /// reqwest could not build its client (TLS setup).
     HttpClient(String),
+    /// No rustls crypto provider is installed, and this crate was built
+    /// without one (neither its `aws-lc-rs` nor its `ring` feature): install
+    /// one before building a client.
+    NoCryptoProvider,
     /// A region or environment name that is not one (`Region::from_str`).
     UnknownSetting {
         setting: &'static str,
@@ -73,6 +78,10 @@ impl fmt::Display for ConfigError {
             ConfigError::HttpClient(message) => {
                 write!(f, "cannot build the HTTP client: {message}")
             }
+            ConfigError::NoCryptoProvider => f.write_str(
+                "no TLS crypto provider: enable the `aws-lc-rs` (default) or `ring` feature, \
+                 or install a rustls CryptoProvider before building a client",
+            ),
             ConfigError::UnknownSetting {
                 setting,
                 value,

@@ -3,18 +3,10 @@ use std::fmt;
 use http::header::HeaderValue;
 
 use crate::config_error::ConfigError;
+use crate::credentials_kind::CredentialsKind;
 
 /// The header the global Payment API takes the partner account in.
 pub(crate) const PARTNER_ACCOUNT_HEADER: &str = "Klarna-Partner-Account";
-
-/// The two kinds of [`Credentials`]; each API takes one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredentialsKind {
-    /// HTTP Basic: the regional APIs (Order Management, Payments v1).
-    Basic,
-    /// An API key and a partner account: the global Payment API.
-    ApiKey,
-}
 
 /// How the client proves who it is to Klarna: HTTP Basic for the regional
 /// APIs (Order Management, Payments v1), an API key and a partner account

@@ -25,6 +25,8 @@ mod config_error;
 #[cfg(feature = "client")]
 mod credentials;
 #[cfg(feature = "client")]
+mod credentials_kind;
+#[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
 mod idempotency;
@@ -44,7 +46,9 @@ pub use config::{Config, Environment, Region, DEFAULT_MAX_RESPONSE_BYTES, PAYMEN
 #[cfg(feature = "client")]
 pub use config_error::ConfigError;
 #[cfg(feature = "client")]
-pub use credentials::{Credentials, CredentialsKind};
+pub use credentials::Credentials;
+#[cfg(feature = "client")]
+pub use credentials_kind::CredentialsKind;
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 /// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.

@@ -34,14 +34,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::TransportError;
-use crate::transport::{Body, Head, Request, SendError, Transport};
+use crate::transport::{Body, Buffered, Head, Request, Scripted, SendError, Transport};
 use crate::{Client, Config, ConfigError, Credentials, Operation};
 
 /// The base URL of a client built by [`Mock::client`]; never resolved.
@@ -102,7 +101,7 @@ impl Mock {
     /// A client on this mock with a configuration of your own (a retry
     /// policy, timeouts, credentials); its base URL is never contacted.
     pub fn client_with(&self, config: Config) -> Result<Client, ConfigError> {
-        Client::with_transport(Transport::Mock(self.clone()), config)
+        Client::with_transport(Transport::Scripted(Arc::new(self.clone())), config)
     }
 
     /// Scripts the answers to `operation` (`operations::CAPTURE_ORDER`).
@@ -162,18 +161,20 @@ impl Mock {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    pub(crate) fn now(&self) -> Instant {
+impl Scripted for Mock {
+    fn now(&self) -> Instant {
         self.start + self.lock().elapsed
     }
 
-    pub(crate) fn advance(&self, wait: Duration) {
+    fn advance(&self, wait: Duration) {
         let mut state = self.lock();
         state.elapsed = state.elapsed.saturating_add(wait);
     }
 
     /// One attempt: records it, picks the outcome, moves the clock.
-    pub(crate) fn answer(&self, request: &Request, timeout: Duration) -> Result<Head, SendError> {
+    fn answer(&self, request: &Request, timeout: Duration) -> Result<Head, SendError> {
         let recorded = MockRequest::of(request);
         let mut state = self.lock();
         let outcome = state.pick(&recorded);
@@ -203,7 +204,7 @@ impl Mock {
                 Ok(Head {
                     status,
                     headers,
-                    body: Body::Mock(MockBody::new(body, cut_off)),
+                    body: Body::Buffered(Buffered::new(body, cut_off)),
                 })
             }
         }
@@ -455,34 +456,5 @@ impl MockRequest {
     /// The body, decoded from JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
-    }
-}
-
-/// The body of a scripted answer: whole, or its first half and then a
-/// broken connection.
-pub(crate) struct MockBody {
-    chunks: VecDeque<Bytes>,
-    cut_off: bool,
-}
-
-impl MockBody {
-    fn new(body: Vec<u8>, cut_off: bool) -> Self {
-        let mut body = Bytes::from(body);
-        let mut chunks = VecDeque::new();
-        if cut_off {
-            body.truncate(body.len() / 2);
-        }
-        if !body.is_empty() {
-            chunks.push_back(body);
-        }
-        MockBody { chunks, cut_off }
-    }
-
-    pub(crate) fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
-        match self.chunks.pop_front() {
-            Some(chunk) => Ok(Some(chunk)),
-            None if self.cut_off => Err(TransportError::connection_lost()),
-            None => Ok(None),
-        }
     }
 }

@@ -1,12 +1,18 @@
 //! The one place the client meets the network: everything above it
 //! (building requests, retries, the retry budget, idempotency keys, the body
 //! limit, decoding, tracing) is the same whether the bytes go to Klarna
-//! through reqwest or, with the `test-util` feature, to a
-//! [`Mock`](crate::mock::Mock).
+//! through reqwest or, with the `test-util` feature, to a scripted stand-in
+//! (the mock, which implements [`Scripted`]).
 //!
-//! An enum rather than a trait object: two cases, known here, and the call
-//! path keeps its plain `async fn`s without boxing a future per attempt.
+//! An enum rather than a trait object: the network path keeps its plain
+//! `async fn`s without boxing a future per attempt. Only the scripted case
+//! is a trait object, so that this module need not know the mock (the mock
+//! builds on the types here, not the other way round).
 
+#[cfg(feature = "test-util")]
+use std::collections::VecDeque;
+#[cfg(feature = "test-util")]
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,7 +24,8 @@ use crate::error::TransportError;
 /// this same request.
 pub(crate) struct Request {
     pub(crate) operation: &'static str,
-    /// The operation's idempotency header, for the mock's recording.
+    /// The operation's idempotency header, for a scripted transport's
+    /// recording.
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
     pub(crate) idempotency_header: Option<&'static str>,
     pub(crate) method: Method,
@@ -34,7 +41,17 @@ pub(crate) struct Request {
 pub(crate) enum Transport {
     Http(reqwest::Client),
     #[cfg(feature = "test-util")]
-    Mock(crate::mock::Mock),
+    Scripted(Arc<dyn Scripted>),
+}
+
+/// A transport that answers from a script, on a clock of its own.
+#[cfg(feature = "test-util")]
+pub(crate) trait Scripted: Send + Sync {
+    /// Answers one attempt at once; a delay the script sets only moves the
+    /// clock on.
+    fn answer(&self, request: &Request, timeout: Duration) -> Result<Head, SendError>;
+    fn now(&self) -> Instant;
+    fn advance(&self, wait: Duration);
 }
 
 /// Why an attempt got no status line.
@@ -43,7 +60,7 @@ pub(crate) enum SendError {
     NotSent(TransportError),
     /// Sent, no answer: it may have reached Klarna.
     Lost(TransportError),
-    /// A mock with nothing scripted for the request: not retried, so that
+    /// A scripted transport with nothing scripted for the request: not retried, so that
     /// the test sees the message at once.
     #[cfg(feature = "test-util")]
     Unscripted(String),
@@ -59,7 +76,38 @@ pub(crate) struct Head {
 pub(crate) enum Body {
     Http(reqwest::Response),
     #[cfg(feature = "test-util")]
-    Mock(crate::mock::MockBody),
+    Buffered(Buffered),
+}
+
+/// A body held whole in memory: sent as one chunk, or its first half and
+/// then a broken connection.
+#[cfg(feature = "test-util")]
+pub(crate) struct Buffered {
+    chunks: VecDeque<Bytes>,
+    cut_off: bool,
+}
+
+#[cfg(feature = "test-util")]
+impl Buffered {
+    pub(crate) fn new(body: Vec<u8>, cut_off: bool) -> Self {
+        let mut body = Bytes::from(body);
+        let mut chunks = VecDeque::new();
+        if cut_off {
+            body.truncate(body.len() / 2);
+        }
+        if !body.is_empty() {
+            chunks.push_back(body);
+        }
+        Buffered { chunks, cut_off }
+    }
+
+    fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        match self.chunks.pop_front() {
+            Some(chunk) => Ok(Some(chunk)),
+            None if self.cut_off => Err(TransportError::connection_lost()),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Transport {
@@ -88,7 +136,7 @@ impl Transport {
                 })
             }
             #[cfg(feature = "test-util")]
-            Transport::Mock(mock) => mock.answer(request, timeout),
+            Transport::Scripted(script) => script.answer(request, timeout),
         }
     }
 
@@ -97,7 +145,7 @@ impl Transport {
         match self {
             Transport::Http(_) => Instant::now(),
             #[cfg(feature = "test-util")]
-            Transport::Mock(mock) => mock.now(),
+            Transport::Scripted(script) => script.now(),
         }
     }
 
@@ -106,7 +154,7 @@ impl Transport {
         match self {
             Transport::Http(_) => tokio::time::sleep(wait).await,
             #[cfg(feature = "test-util")]
-            Transport::Mock(mock) => mock.advance(wait),
+            Transport::Scripted(script) => script.advance(wait),
         }
     }
 }
@@ -123,7 +171,7 @@ impl Body {
                 error.with_source(e)
             }),
             #[cfg(feature = "test-util")]
-            Body::Mock(body) => body.chunk(),
+            Body::Buffered(body) => body.chunk(),
         }
     }
 }

@@ -122,7 +122,7 @@ fn client(addr: &str, order_id: &str, client: usize, start: &Barrier) -> (Vec<Du
 fn keep_alive_clients() {
     let sandbox = Sandbox::start().expect("a sandbox");
     let addr = sandbox.base_url().trim_start_matches("http://").to_owned();
-    let orders: Vec<String> = (0..CLIENTS)
+    let orders: Vec<_> = (0..CLIENTS)
         .map(|_| sandbox.add_order(NewOrder::new(1_000_000, "EUR")))
         .collect();
     let start = Arc::new(Barrier::new(CLIENTS + 1));

@@ -372,7 +372,7 @@ async fn payment(sandbox: &Sandbox) -> Result<(), Box<dyn Error>> {
     );
 
     let token = sandbox
-        .authorize_payment_request(request_id.as_str())
+        .authorize_payment_request(&request_id)
         .ok_or("the sandbox refused to play the buyer")?;
     let pending = client.read_payment_request(&request_id).await?;
     println!(

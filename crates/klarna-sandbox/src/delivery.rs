@@ -14,7 +14,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::router::lock;
+use klarna_models::notifications::{SigningKeyId, WebhookId};
+
+use crate::util::lock;
 
 /// The delays before the second, third, ... attempt, unless a test sets
 /// others with `Sandbox::set_webhook_retry_delays`.
@@ -36,12 +38,12 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// One signed event on its way to one webhook.
 #[derive(Clone)]
 pub(crate) struct Outgoing {
-    pub(crate) webhook_id: String,
+    pub(crate) webhook_id: WebhookId,
     pub(crate) target: SocketAddr,
     pub(crate) path: String,
     pub(crate) body: Vec<u8>,
     pub(crate) signature: String,
-    pub(crate) signing_key_id: String,
+    pub(crate) signing_key_id: SigningKeyId,
     pub(crate) event_id: String,
     pub(crate) event_type: String,
 }
@@ -49,7 +51,7 @@ pub(crate) struct Outgoing {
 /// One attempt to deliver a webhook event, as the sandbox made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookDelivery {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     /// The `event_id` of the event's metadata; the same on every retry.
     pub event_id: String,
     pub event_type: String,
@@ -69,7 +71,7 @@ pub struct WebhookDelivery {
     /// `Klarna-Signature` (hex HMAC-SHA256 of the body).
     pub signature: String,
     /// `Klarna-Signing-Key-Id`.
-    pub signing_key_id: String,
+    pub signing_key_id: SigningKeyId,
 }
 
 struct Log {

@@ -18,8 +18,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use klarna_models::ordermanagement::MerchantOrderDto;
-use klarna_models::payment_api::{LineItem, PaymentRequest, PaymentTransaction};
+use klarna_models::ordermanagement::{CaptureId, MerchantOrderDto, OrderId, RefundId};
+use klarna_models::payment_api::{
+    LineItem, PaymentChargebackId, PaymentRequest, PaymentRequestId, PaymentTransaction,
+    PaymentTransactionId,
+};
 
 pub use crate::delivery::WebhookDelivery;
 pub use crate::orders::{physical_line, Allocation, NewOrder};
@@ -191,46 +194,54 @@ impl Sandbox {
     }
 
     /// Seeds an authorized order and returns its id.
-    pub fn add_order(&self, order: NewOrder) -> String {
-        self.router.orders().add_order(order)
+    pub fn add_order(&self, order: NewOrder) -> OrderId {
+        OrderId::new(self.router.orders().add_order(order))
     }
 
     /// The order as `GET /ordermanagement/v1/orders/{order_id}` returns it.
-    pub fn order(&self, order_id: &str) -> Option<MerchantOrderDto> {
+    pub fn order(&self, order_id: &OrderId) -> Option<MerchantOrderDto> {
         self.router.orders().order(order_id)
     }
 
     /// Where a refund was booked. Klarna's refund has no field that says so;
     /// over the API it shows only in the captures' `refunded_amount`.
-    pub fn refund_allocation(&self, order_id: &str, refund_id: &str) -> Option<Allocation> {
+    pub fn refund_allocation(
+        &self,
+        order_id: &OrderId,
+        refund_id: &RefundId,
+    ) -> Option<Allocation> {
         self.router.orders().allocation(order_id, refund_id)
     }
 
     /// Days the payment due date of a capture has been extended by in all.
-    pub fn due_date_extension_days(&self, order_id: &str, capture_id: &str) -> Option<i64> {
+    pub fn due_date_extension_days(
+        &self,
+        order_id: &OrderId,
+        capture_id: &CaptureId,
+    ) -> Option<i64> {
         self.router
             .orders()
             .due_date_extended_days(order_id, capture_id)
     }
 
     /// How often the customer messages of a capture were sent out again.
-    pub fn send_out_count(&self, order_id: &str, capture_id: &str) -> Option<u32> {
+    pub fn send_out_count(&self, order_id: &OrderId, capture_id: &CaptureId) -> Option<u32> {
         self.router.orders().send_outs(order_id, capture_id)
     }
 
     /// Whether the order was acknowledged.
-    pub fn is_acknowledged(&self, order_id: &str) -> Option<bool> {
+    pub fn is_acknowledged(&self, order_id: &OrderId) -> Option<bool> {
         self.router.orders().acknowledged(order_id)
     }
 
     /// Lets the order's authorization run out (status `EXPIRED`); false if
     /// there is no such order.
-    pub fn expire_order(&self, order_id: &str) -> bool {
+    pub fn expire_order(&self, order_id: &OrderId) -> bool {
         self.router.orders().end_order(order_id, false)
     }
 
     /// Closes the order (status `CLOSED`); false if there is no such order.
-    pub fn close_order(&self, order_id: &str) -> bool {
+    pub fn close_order(&self, order_id: &OrderId) -> bool {
         self.router.orders().end_order(order_id, true)
     }
 
@@ -244,7 +255,10 @@ impl Sandbox {
     ///
     /// `None` when there is no such payment request, it is not `SUBMITTED`,
     /// or the sandbox already handed out 100 000 tokens.
-    pub fn authorize_payment_request(&self, payment_request_id: &str) -> Option<String> {
+    pub fn authorize_payment_request(
+        &self,
+        payment_request_id: &PaymentRequestId,
+    ) -> Option<String> {
         let token = self.router.payments().authorize(payment_request_id);
         self.router.announce_changes();
         token
@@ -252,14 +266,17 @@ impl Sandbox {
 
     /// The payment request as `GET /v1/payment/requests/{payment_request_id}`
     /// returns it to the partner account that created it.
-    pub fn payment_request(&self, payment_request_id: &str) -> Option<PaymentRequest> {
+    pub fn payment_request(&self, payment_request_id: &PaymentRequestId) -> Option<PaymentRequest> {
         self.router.payments().payment_request(payment_request_id)
     }
 
     /// The payment transaction as `GET
     /// /v1/accounts/{account_id}/payment/transactions/{payment_transaction_id}`
     /// returns it to the partner account that owns it.
-    pub fn payment_transaction(&self, payment_transaction_id: &str) -> Option<PaymentTransaction> {
+    pub fn payment_transaction(
+        &self,
+        payment_transaction_id: &PaymentTransactionId,
+    ) -> Option<PaymentTransaction> {
         self.router.payments().transaction(payment_transaction_id)
     }
 
@@ -273,13 +290,14 @@ impl Sandbox {
     /// between 1 and what is captured and not yet refunded or charged back.
     pub fn add_chargeback(
         &self,
-        payment_transaction_id: &str,
+        payment_transaction_id: &PaymentTransactionId,
         amount: i64,
         line_items: Vec<LineItem>,
-    ) -> Option<String> {
+    ) -> Option<PaymentChargebackId> {
         self.router
             .payments()
             .add_chargeback(payment_transaction_id, amount, line_items)
+            .map(PaymentChargebackId::new)
     }
 
     /// Fault knob: answers the next `count` requests with `503 Service

@@ -114,7 +114,7 @@ fn run(options: Options) -> Result<(), String> {
     sandbox.fail_next_requests(options.fail);
     sandbox.drop_next_connections(options.drop);
     sandbox.delay_responses(options.delay);
-    let order_ids: Vec<String> = orders
+    let order_ids: Vec<_> = orders
         .into_iter()
         .map(|order| sandbox.add_order(order))
         .collect();
@@ -122,6 +122,7 @@ fn run(options: Options) -> Result<(), String> {
     let url = sandbox.base_url();
     let mut out = std::io::stdout().lock();
     let printed = if options.print_json {
+        let order_ids: Vec<&str> = order_ids.iter().map(|id| id.as_str()).collect();
         let line = serde_json::json!({ "ready": true, "url": url, "order_ids": order_ids });
         writeln!(out, "{line}")
     } else {

@@ -3,9 +3,10 @@
 //!
 //! Kept apart from the router and the Payment API: `payment_api.rs` only
 //! records each state change ([`StateChange`]), the router hands requests
-//! below [`PREFIX`] to [`Notifications::handle`] and calls
-//! [`Router::announce_changes`] after each Payment API request; everything
-//! else is here and in `delivery.rs`.
+//! below [`PREFIX`] to [`Notifications::handle`] and, after each Payment API
+//! request, asks [`Notifications::outgoing`] for the deliveries each change
+//! makes; everything else is here and in `delivery.rs`. This module knows
+//! neither the router nor the Payment API's state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -29,7 +30,6 @@ use serde::Serialize;
 use crate::api_key::{self, KeyedReplays};
 use crate::delivery::Outgoing;
 use crate::http::{Request, Response};
-use crate::router::Router;
 use crate::util::{now, path_segments, rfc3339, uuid_v4, BadPath, Replays};
 
 /// Klarna's limit on signing keys per account.
@@ -197,7 +197,7 @@ impl Notifications {
                         .keys
                         .iter()
                         .map(|(id, key)| ListedKey {
-                            signing_key_id: id.clone(),
+                            signing_key_id: id.clone().into(),
                             created_at: Some(key.created_at.clone()),
                         })
                         .collect(),
@@ -229,14 +229,14 @@ impl Notifications {
             .filter(|r| r.webhook.status != Some(WebhookStatus::Disabled))
             .filter(|r| subscribes(&r.webhook.event_types, change.event_type))
             .filter_map(|r| {
-                let key = account.keys.get(&r.webhook.signing_key_id)?;
+                let key = account.keys.get(r.webhook.signing_key_id.as_str())?;
                 let metadata = WebhookEventMetadata {
                     event_type: change.event_type.to_owned(),
                     event_id: event_id.clone(),
                     event_version: Some("v1".to_owned()),
                     occurred_at: Some(occurred_at.clone()),
-                    account_id: Some(change.account.clone()),
-                    webhook_id: Some(r.webhook.webhook_id.clone()),
+                    account_id: Some(change.account.clone().into()),
+                    webhook_id: Some(r.webhook.webhook_id.clone().to_string()),
                     live: Some(false),
                     correlation_id: None,
                     product_instance_id: None,
@@ -295,7 +295,7 @@ impl Account {
             );
         }
         let webhook = Webhook {
-            webhook_id: format!("krn:partner:global:notification:webhook:{}", uuid_v4()),
+            webhook_id: format!("krn:partner:global:notification:webhook:{}", uuid_v4()).into(),
             url: data.url,
             event_types: data.event_types,
             event_version: Some(data.event_version),
@@ -310,7 +310,7 @@ impl Account {
             path,
         };
         self.webhooks
-            .insert(record.webhook.webhook_id.clone(), record);
+            .insert(record.webhook.webhook_id.clone().to_string(), record);
         response
     }
 
@@ -378,13 +378,14 @@ impl Account {
             );
         }
         let created = SigningKeyCreated {
-            signing_key_id: format!("krn:partner:global:notification:signing-key:{}", uuid_v4()),
+            signing_key_id: format!("krn:partner:global:notification:signing-key:{}", uuid_v4())
+                .into(),
             // Two UUIDs: 244 random bits, more than a SHA-256 key needs.
             signing_key: format!("{}{}", uuid_v4(), uuid_v4()).replace('-', ""),
             created_at: Some(rfc3339(now())),
         };
         self.keys.insert(
-            created.signing_key_id.clone(),
+            created.signing_key_id.clone().to_string(),
             KeyRecord {
                 secret: created.signing_key.clone(),
                 created_at: created.created_at.clone().unwrap_or_default(),
@@ -451,26 +452,6 @@ fn loopback_target(url: &str) -> Result<(SocketAddr, String), Response> {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         path.to_owned(),
     ))
-}
-
-impl Router {
-    /// Turns the payment request state changes recorded since the last
-    /// call into signed deliveries. Called after every request the
-    /// Payment API served and after the buyer's step.
-    pub(crate) fn announce_changes(&self) {
-        let changes = std::mem::take(&mut self.payments().state_changes);
-        if changes.is_empty() {
-            return;
-        }
-        let outgoing: Vec<Outgoing> = {
-            let notifications = self.notifications();
-            changes
-                .iter()
-                .flat_map(|change| notifications.outgoing(change))
-                .collect()
-        };
-        self.deliveries().send(outgoing);
-    }
 }
 
 /// The Notification API's error body, in the shape of its own document

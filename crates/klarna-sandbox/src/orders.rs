@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use klarna_models::ordermanagement::{
-    Address, Capture, CaptureObject, ErrorMessageDto, ExtendDueDateOptions, ExtendDueDateRequest,
-    MerchantOrderDto, MerchantOrderDtoFraudStatus, MerchantOrderDtoStatus, OptionDto, OrderLine,
-    OrderLineType, Refund, RefundObject, ShippingInfo, UpdateAuthorization, UpdateConsumer,
-    UpdateMerchantReferences, UpdateShippingInfo,
+    Address, Capture, CaptureId, CaptureObject, ErrorMessageDto, ExtendDueDateOptions,
+    ExtendDueDateRequest, MerchantOrderDto, MerchantOrderDtoFraudStatus, MerchantOrderDtoStatus,
+    OptionDto, OrderLine, OrderLineType, Refund, RefundObject, ShippingInfo, UpdateAuthorization,
+    UpdateConsumer, UpdateMerchantReferences, UpdateShippingInfo,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -143,8 +143,8 @@ impl NewOrder {
 /// allocation guide.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Allocation {
-    /// On the invoice of this capture (its capture id).
-    Capture(String),
+    /// On the invoice of this capture.
+    Capture(CaptureId),
     /// On the order as a whole: accepted, but no capture matched.
     Unallocated,
 }
@@ -250,7 +250,7 @@ impl Order {
 
     fn render(&self) -> MerchantOrderDto {
         MerchantOrderDto {
-            order_id: Some(self.id.clone()),
+            order_id: Some(self.id.clone().into()),
             klarna_reference: Some(self.klarna_reference.clone()),
             status: Some(self.status()),
             fraud_status: Some(MerchantOrderDtoFraudStatus::Accepted),
@@ -655,7 +655,7 @@ impl State {
         }
         let capture_id = uuid_v4();
         let capture = Capture {
-            capture_id: Some(capture_id.clone()),
+            capture_id: Some(capture_id.clone().into()),
             klarna_reference: Some(format!(
                 "{}-{}",
                 order.klarna_reference,
@@ -926,7 +926,7 @@ impl State {
         let refund_id = uuid_v4();
         order.refunds.push(RefundRecord {
             refund: Refund {
-                refund_id: Some(refund_id.clone()),
+                refund_id: Some(refund_id.clone().into()),
                 refunded_amount: Some(request.refunded_amount),
                 refunded_at: Some(rfc3339(now())),
                 description: request.description,

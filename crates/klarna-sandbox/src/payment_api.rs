@@ -98,14 +98,14 @@ impl RequestRecord {
             self.transaction_id
                 .as_ref()
                 .map(|transaction_id| PaymentRequestStateContext {
-                    payment_transaction_id: Some(transaction_id.clone()),
+                    payment_transaction_id: Some(transaction_id.clone().into()),
                     payment_pricing: Some(PaymentPricing {
                         rate: Some(rate()),
                         ..PaymentPricing::default()
                     }),
                 });
         PaymentRequest {
-            payment_request_id: self.id.clone(),
+            payment_request_id: self.id.clone().into(),
             state: match self.state {
                 RequestState::Submitted => PaymentRequestState::Submitted,
                 RequestState::PendingConfirmation => PaymentRequestState::PendingConfirmation,
@@ -200,7 +200,7 @@ impl Transaction {
         let state = self.state();
         let completed = state == PaymentTransactionState::Completed;
         PaymentTransaction {
-            payment_transaction_id: self.id.clone(),
+            payment_transaction_id: self.id.clone().into(),
             currency: Some(self.currency.clone()),
             payment_amount: Some(self.authorized),
             acquiring_channel: Some(AcquiringChannel::Ecommerce),
@@ -363,7 +363,7 @@ impl Payments {
         let number = transaction.chargebacks.len() + 1;
         let chargeback_id = format!("{payment_transaction_id}:chargeback:{number}");
         transaction.chargebacks.push(PaymentChargeback {
-            payment_chargeback_id: chargeback_id.clone(),
+            payment_chargeback_id: chargeback_id.clone().into(),
             payment_dispute_id: Some(format!("{payment_transaction_id}:dispute:{number}")),
             chargeback_amount: amount,
             chargeback_reason: Some(ChargebackReason::DisputeMerchantLoss),
@@ -660,7 +660,7 @@ impl Payments {
         if confirmation.config.and_then(|c| c.capture) == Some(true) {
             let capture_id = format!("{transaction_id}:capture:1");
             transaction.captures.push(PaymentCapture {
-                payment_capture_id: capture_id.clone(),
+                payment_capture_id: capture_id.clone().into(),
                 capture_amount: transaction.authorized,
                 capture_reference: None,
                 captured_at: Some(rfc3339(at)),
@@ -810,7 +810,7 @@ impl Payments {
         }
         let at = now();
         let capture = PaymentCapture {
-            payment_capture_id: format!("{id}:capture:{}", transaction.captures.len() + 1),
+            payment_capture_id: format!("{id}:capture:{}", transaction.captures.len() + 1).into(),
             capture_amount: request.capture_amount,
             capture_reference: request.capture_reference,
             captured_at: Some(rfc3339(at)),
@@ -820,7 +820,7 @@ impl Payments {
         transaction.captures.push(capture.clone());
         transaction.updated_at = Some(at);
         self.capture_owner
-            .insert(capture.payment_capture_id.clone(), id.to_owned());
+            .insert(capture.payment_capture_id.to_string(), id.to_owned());
         json(201, &capture)
     }
 
@@ -838,7 +838,7 @@ impl Payments {
         }
         let refund = book_refund(transaction, request, None);
         self.refund_owner
-            .insert(refund.payment_refund_id.clone(), id.to_owned());
+            .insert(refund.payment_refund_id.to_string(), id.to_owned());
         json(201, &refund)
     }
 
@@ -904,7 +904,7 @@ impl Payments {
         }
         let refund = book_refund(transaction, request, Some(id.to_owned()));
         self.refund_owner
-            .insert(refund.payment_refund_id.clone(), transaction_id);
+            .insert(refund.payment_refund_id.to_string(), transaction_id);
         json(201, &refund)
     }
 
@@ -1000,8 +1000,9 @@ fn book_refund(
             "{}:refund:{}",
             transaction.id,
             transaction.refunds.len() + 1
-        ),
-        payment_capture_id: capture_id,
+        )
+        .into(),
+        payment_capture_id: capture_id.map(Into::into),
         refund_amount: request.refund_amount,
         refund_reference: request.refund_reference,
         refunded_at: Some(rfc3339(at)),

@@ -9,15 +9,16 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::delivery::Deliveries;
+use crate::delivery::{Deliveries, Outgoing};
 use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
 use crate::payment_api::{self, Payments};
 use crate::server::{Outcome, Service};
+use crate::util::lock;
 
 /// Requests kept in the log; the oldest is dropped first.
 const MAX_LOGGED_REQUESTS: usize = 10_000;
@@ -101,12 +102,6 @@ impl Api {
     }
 }
 
-/// Locks a mutex even if a thread panicked while holding it: the state is
-/// plain data and stays usable.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The APIs' state, the webhook sender, the fault knobs and the request
 /// log.
 pub(crate) struct Router {
@@ -176,6 +171,24 @@ impl Router {
             log.pop_front();
         }
         log.push_back(entry);
+    }
+
+    /// Turns the payment request state changes recorded since the last
+    /// call into signed deliveries. Called after every request the
+    /// Payment API served and after the buyer's step.
+    pub(crate) fn announce_changes(&self) {
+        let changes = std::mem::take(&mut self.payments().state_changes);
+        if changes.is_empty() {
+            return;
+        }
+        let outgoing: Vec<Outgoing> = {
+            let notifications = self.notifications();
+            changes
+                .iter()
+                .flat_map(|change| notifications.outgoing(change))
+                .collect()
+        };
+        self.deliveries().send(outgoing);
     }
 
     /// The API's own answer.

@@ -1,11 +1,12 @@
-//! Identifiers, timestamps, percent-encoding, path segments and the
-//! idempotency key memory, without dependencies.
+//! Identifiers, timestamps, percent-encoding, path segments, the
+//! idempotency key memory and a poison-tolerant lock, without dependencies.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A random UUID v4 in its text form, like the ids Klarna hands out.
@@ -202,6 +203,12 @@ impl<S: Clone + Eq + Hash, K: Clone + Eq + Hash, V> Replays<S, K, V> {
     pub(crate) fn per_resource(&self) -> usize {
         self.per_resource
     }
+}
+
+/// Locks a mutex even if a thread panicked while holding it: the state is
+/// plain data and stays usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -10,15 +10,16 @@ use klarna_sandbox::{LoggedRequest, NewOrder, Sandbox};
 
 mod support;
 
+use klarna_models::ordermanagement::OrderId;
 use support::{get, order_path, post, Connection, AUTH};
 
-fn seeded() -> (Sandbox, String) {
+fn seeded() -> (Sandbox, OrderId) {
     let sandbox = Sandbox::start().unwrap();
     let id = sandbox.add_order(NewOrder::new(10_000, "EUR"));
     (sandbox, id)
 }
 
-fn captures(sandbox: &Sandbox, id: &str) -> usize {
+fn captures(sandbox: &Sandbox, id: &OrderId) -> usize {
     sandbox.order(id).unwrap().captures.unwrap().len()
 }
 

@@ -11,6 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use klarna_models::ordermanagement::OrderId;
+use klarna_models::payment_api::{PaymentRequestId, PaymentTransactionId};
 use klarna_sandbox::{NewOrder, Sandbox};
 use support::{get, order_path, post, Connection, AUTH};
 
@@ -235,7 +237,7 @@ fn a_key_replayed_after_20000_keyed_requests_on_other_orders_makes_no_second_cap
     assert_eq!(first.status, 201);
 
     // 20 000 keyed captures on 40 other orders, over four connections.
-    let others: Vec<String> = (0..40)
+    let others: Vec<OrderId> = (0..40)
         .map(|_| sandbox.add_order(NewOrder::new(1_000_000, "EUR")))
         .collect();
     std::thread::scope(|scope| {
@@ -340,10 +342,7 @@ fn transaction(sandbox: &Sandbox, connection: &mut Connection) -> String {
         purchase,
     ));
     assert_eq!(created.status, 201);
-    let request_id = created.json()["payment_request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let request_id = PaymentRequestId::new(created.json()["payment_request_id"].as_str().unwrap());
     let token = sandbox.authorize_payment_request(&request_id).unwrap();
     let confirmed = connection.exchange(&payment_call(
         "POST",
@@ -411,7 +410,9 @@ fn payment_api_keys_are_kept_per_transaction_whatever_other_transactions_do() {
         captured.json()["payment_capture_id"]
     );
     assert_eq!(connection.exchange(&refund).status, 201);
-    let state = sandbox.payment_transaction(&first).unwrap();
+    let state = sandbox
+        .payment_transaction(&PaymentTransactionId::new(&first))
+        .unwrap();
     assert_eq!(
         state.captures.map(|c| c.len()),
         Some(1),

@@ -108,7 +108,7 @@ async fn a_seeded_order_reads_back_authorized_with_its_lines() {
     assert_eq!(order.merchant_reference1.as_deref(), Some("10001"));
     assert_eq!(order.captures, Some(vec![]));
     assert_eq!(order.refunds, Some(vec![]));
-    assert_eq!(Some(order), sandbox.order(id.as_str()));
+    assert_eq!(Some(order), sandbox.order(&id));
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn capturing_more_than_remains_is_capture_not_allowed_and_changes_nothing(
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
     capture(&client, &id, &capture_amount(15_000)).await;
-    let before = sandbox.order(id.as_str());
+    let before = sandbox.order(&id);
 
     let error = client
         .capture_order(&id, &capture_amount(5_001))
@@ -225,12 +225,12 @@ async fn capturing_more_than_remains_is_capture_not_allowed_and_changes_nothing(
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(sandbox.order(id.as_str()), before);
+    assert_eq!(sandbox.order(&id), before);
 
     // Exactly what remains is fine.
     capture(&client, &id, &capture_amount(5_000)).await;
     assert_eq!(
-        sandbox.order(id.as_str()).unwrap().status,
+        sandbox.order(&id).unwrap().status,
         Some(MerchantOrderDtoStatus::Captured)
     );
 }
@@ -382,8 +382,8 @@ async fn refunding_the_sneakers_lands_on_capture_b() {
     assert_eq!(refunded_on(&client, &id, &b).await, Some(10_000));
     assert_eq!(refunded_on(&client, &id, &a).await, Some(0));
     assert_eq!(
-        sandbox.refund_allocation(id.as_str(), refund_id.as_str()),
-        Some(Allocation::Capture(b.to_string()))
+        sandbox.refund_allocation(&id, &refund_id),
+        Some(Allocation::Capture(b.to_string().into()))
     );
 
     let refund = client.get_refund(&id, &refund_id).await.unwrap();
@@ -453,9 +453,7 @@ async fn refund_allocation(
     refund: &RefundObject,
 ) -> Allocation {
     let created = client.refund_order(id, refund).await.unwrap();
-    sandbox
-        .refund_allocation(id.as_str(), created.refund_id.as_str())
-        .unwrap()
+    sandbox.refund_allocation(id, &created.refund_id).unwrap()
 }
 
 #[tokio::test]
@@ -544,7 +542,7 @@ async fn allocations_add_up_on_one_capture() {
             &refund_of(item.total_amount, Some(vec![item])),
         )
         .await;
-        assert_eq!(allocation, Allocation::Capture(a.to_string()));
+        assert_eq!(allocation, Allocation::Capture(a.to_string().into()));
     }
     assert_eq!(refunded_on(&client, &id, &a).await, Some(10_000));
     assert_eq!(refunded_on(&client, &id, &b).await, Some(0));
@@ -614,7 +612,7 @@ async fn updating_the_amount_is_refused_by_the_rules_of_seed_004() {
     assert_eq!(refused_update(&client, &id, -1).await, "NOT_ALLOWED");
     capture(&client, &id, &capture_amount(5_000)).await;
     refused_update(&client, &id, 4_999).await;
-    let unchanged = sandbox.order(id.as_str()).unwrap();
+    let unchanged = sandbox.order(&id).unwrap();
     assert_eq!(unchanged.order_amount, Some(20_000));
     assert_eq!(unchanged.order_lines.map(|l| l.len()), Some(3));
 
@@ -627,16 +625,13 @@ async fn updating_the_amount_is_refused_by_the_rules_of_seed_004() {
     refused_update(&client, &cancelled, 10_000).await;
 
     let expired = seed_order(&sandbox);
-    assert!(sandbox.expire_order(expired.as_str()));
+    assert!(sandbox.expire_order(&expired));
     assert_eq!(
         order(&client, &expired).await.status,
         Some(MerchantOrderDtoStatus::Expired)
     );
     refused_update(&client, &expired, 10_000).await;
-    assert_eq!(
-        sandbox.order(expired.as_str()).unwrap().order_amount,
-        Some(20_000)
-    );
+    assert_eq!(sandbox.order(&expired).unwrap().order_amount, Some(20_000));
 }
 
 // ---------------------------------------------------------------------------
@@ -724,7 +719,7 @@ async fn extending_the_authorization_moves_expires_at() {
     assert_eq!(before.len(), after.len());
     assert!(after > before, "{before} -> {after}");
 
-    sandbox.expire_order(id.as_str());
+    sandbox.expire_order(&id);
     let error = client.extend_authorization_time(&id).await.unwrap_err();
     assert!(matches!(
         error.api_body(),
@@ -803,10 +798,10 @@ async fn send_out_and_due_date_extension() {
     let id = seed_order(&sandbox);
     let a = capture(&client, &id, &capture_of(vec![t_shirt(), jeans()])).await;
 
-    assert_eq!(sandbox.send_out_count(id.as_str(), a.as_str()), Some(0));
+    assert_eq!(sandbox.send_out_count(&id, &a), Some(0));
     let sent = client.trigger_send_out(&id, &a).await.unwrap();
     assert_eq!(sent.status(), 204);
-    assert_eq!(sandbox.send_out_count(id.as_str(), a.as_str()), Some(1));
+    assert_eq!(sandbox.send_out_count(&id, &a), Some(1));
 
     let options = client
         .get_options_for_extend_due_date(&id, &a)
@@ -833,10 +828,7 @@ async fn send_out_and_due_date_extension() {
         .await
         .unwrap();
     assert_eq!(extended.status(), 204);
-    assert_eq!(
-        sandbox.due_date_extension_days(id.as_str(), a.as_str()),
-        Some(14)
-    );
+    assert_eq!(sandbox.due_date_extension_days(&id, &a), Some(14));
 
     let error = client
         .extend_due_date(&id, &a, &ExtendDueDateRequest::new(13))
@@ -854,10 +846,7 @@ async fn send_out_and_due_date_extension() {
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(403), "a fully refunded capture");
-    assert_eq!(
-        sandbox.due_date_extension_days(id.as_str(), a.as_str()),
-        Some(14)
-    );
+    assert_eq!(sandbox.due_date_extension_days(&id, &a), Some(14));
 }
 
 // ---------------------------------------------------------------------------
@@ -922,7 +911,7 @@ async fn customer_details_replace_the_shipping_address() {
     assert_eq!(order_now.shipping_address, Some(moved));
     assert_eq!(order_now.billing_address, Some(billing));
 
-    sandbox.close_order(id.as_str());
+    sandbox.close_order(&id);
     let error = client
         .update_consumer_details(&id, &update)
         .await
@@ -938,10 +927,10 @@ async fn acknowledge_marks_the_order() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = seed_order(&sandbox);
-    assert_eq!(sandbox.is_acknowledged(id.as_str()), Some(false));
+    assert_eq!(sandbox.is_acknowledged(&id), Some(false));
     let response = client.acknowledge_order(&id).await.unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(sandbox.is_acknowledged(id.as_str()), Some(true));
+    assert_eq!(sandbox.is_acknowledged(&id), Some(true));
     let error = client
         .acknowledge_order(&OrderId::new("missing"))
         .await

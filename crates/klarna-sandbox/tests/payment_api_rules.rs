@@ -152,7 +152,7 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     assert_eq!(created.state_context, None);
     let id = request_id(&created);
 
-    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
+    let token = sandbox.authorize_payment_request(&id).unwrap();
     let pending = client.read_payment_request(&id).await.unwrap();
     assert_eq!(pending.state, PaymentRequestState::PendingConfirmation);
 
@@ -257,7 +257,7 @@ async fn a_payment_goes_from_request_to_voided_remainder() {
     assert_eq!(voided.captures.as_ref().map(Vec::len), Some(2));
     assert_eq!(voided.refunds.as_ref().map(Vec::len), Some(2));
     assert_eq!(
-        sandbox.payment_transaction(transaction_id.as_str()),
+        sandbox.payment_transaction(&transaction_id),
         Some(voided.into_inner())
     );
 
@@ -481,13 +481,16 @@ async fn a_seeded_chargeback_is_readable_and_cannot_be_refunded_again() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = authorized_transaction(&sandbox, &client).await;
-    assert_eq!(sandbox.add_chargeback(id.as_str(), 1_000, vec![]), None);
+    assert_eq!(sandbox.add_chargeback(&id, 1_000, vec![]), None);
     capture(&client, &id, 5_000).await;
-    assert_eq!(sandbox.add_chargeback(id.as_str(), 5_001, vec![]), None);
-    assert_eq!(sandbox.add_chargeback("krn:nothing", 1, vec![]), None);
+    assert_eq!(sandbox.add_chargeback(&id, 5_001, vec![]), None);
+    assert_eq!(
+        sandbox.add_chargeback(&PaymentTransactionId::new("krn:nothing"), 1, vec![]),
+        None
+    );
 
     let chargeback_id = sandbox
-        .add_chargeback(id.as_str(), 4_000, vec![item("Tee", 4_000)])
+        .add_chargeback(&id, 4_000, vec![item("Tee", 4_000)])
         .unwrap();
     let chargeback = client
         .read_payment_chargeback(&account(), &PaymentChargebackId::new(chargeback_id))
@@ -563,7 +566,7 @@ async fn a_payment_request_changes_only_while_submitted() {
     assert_eq!(updated.state, PaymentRequestState::Submitted);
     assert_eq!(updated.payment_request.as_ref(), Some(&bigger));
 
-    sandbox.authorize_payment_request(id.as_str()).unwrap();
+    sandbox.authorize_payment_request(&id).unwrap();
     let error = client
         .update_payment_request(&id, &purchase())
         .await
@@ -582,9 +585,9 @@ async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent(
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = request_id(&create(&client).await);
-    let first = sandbox.authorize_payment_request(id.as_str()).unwrap();
+    let first = sandbox.authorize_payment_request(&id).unwrap();
     // The buyer cannot approve twice without the merchant declining first.
-    assert_eq!(sandbox.authorize_payment_request(id.as_str()), None);
+    assert_eq!(sandbox.authorize_payment_request(&id), None);
 
     let cancelled = client.cancel_payment_confirmation(&first).await.unwrap();
     assert_eq!(cancelled.state, PaymentRequestState::Submitted);
@@ -602,12 +605,12 @@ async fn a_cancelled_confirmation_sends_the_request_back_and_its_token_is_spent(
         Some(ConfirmPaymentRequestError::Conflict(_))
     ));
     assert_eq!(
-        sandbox.payment_request(id.as_str()).unwrap().state,
+        sandbox.payment_request(&id).unwrap().state,
         PaymentRequestState::Submitted
     );
 
     // The buyer approves again; the new token works.
-    let second = sandbox.authorize_payment_request(id.as_str()).unwrap();
+    let second = sandbox.authorize_payment_request(&id).unwrap();
     assert_ne!(first, second);
     let confirmed = client
         .confirm_payment_request(&second, &confirmation(15_000))
@@ -621,7 +624,7 @@ async fn confirming_again_with_the_same_token_gives_the_same_answer() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = request_id(&create(&client).await);
-    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
+    let token = sandbox.authorize_payment_request(&id).unwrap();
     let first = client
         .confirm_payment_request(&token, &confirmation(15_000))
         .await
@@ -635,7 +638,7 @@ async fn confirming_again_with_the_same_token_gives_the_same_answer() {
     assert_eq!(first, again);
 
     // The buyer's step and the cancellation no longer apply.
-    assert_eq!(sandbox.authorize_payment_request(id.as_str()), None);
+    assert_eq!(sandbox.authorize_payment_request(&id), None);
     let error = client
         .cancel_payment_confirmation(&token)
         .await
@@ -646,7 +649,7 @@ async fn confirming_again_with_the_same_token_gives_the_same_answer() {
         Some(CancelPaymentConfirmationError::NotFound(_))
     ));
     assert_eq!(
-        sandbox.payment_request(id.as_str()).unwrap().state,
+        sandbox.payment_request(&id).unwrap().state,
         PaymentRequestState::Authorized
     );
 }
@@ -656,7 +659,7 @@ async fn a_confirmation_must_match_what_the_buyer_approved() {
     let sandbox = Sandbox::start().unwrap();
     let client = client(&sandbox);
     let id = request_id(&create(&client).await);
-    let token = sandbox.authorize_payment_request(id.as_str()).unwrap();
+    let token = sandbox.authorize_payment_request(&id).unwrap();
 
     let error = client
         .confirm_payment_request(&token, &confirmation(15_001))
@@ -682,7 +685,7 @@ async fn a_confirmation_must_match_what_the_buyer_approved() {
 
     // Still pending: the right confirmation goes through.
     assert_eq!(
-        sandbox.payment_request(id.as_str()).unwrap().state,
+        sandbox.payment_request(&id).unwrap().state,
         PaymentRequestState::PendingConfirmation
     );
     client

@@ -67,7 +67,7 @@ async fn over_capture_gives_the_typed_error_and_the_generated_key() {
         )
     );
     assert_eq!(
-        sandbox.order(order_id.as_str()).unwrap().captured_amount,
+        sandbox.order(&order_id).unwrap().captured_amount,
         Some(6_000),
         "nothing more was captured"
     );

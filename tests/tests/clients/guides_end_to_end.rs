@@ -17,8 +17,7 @@ use klarna_ordermanagement::models::{
     MerchantOrderDto, MerchantOrderDtoStatus, OrderLine, OrderLineType, RefundObject,
 };
 use klarna_ordermanagement::{
-    CaptureOrderResponse, Client, Config, Credentials, IdempotencyKey, OrderId, Orders, RefundId,
-    Refunds,
+    CaptureId, Client, Config, Credentials, IdempotencyKey, OrderId, Orders, RefundId, Refunds,
 };
 use klarna_sandbox::{Allocation, NewOrder, Sandbox};
 
@@ -41,14 +40,14 @@ fn item(reference: &str, name: &str, unit_price: i64) -> OrderLine {
 
 /// Seed 003's order: a T-shirt, jeans and sneakers.
 fn seed_order(sandbox: &Sandbox) -> OrderId {
-    OrderId::new(sandbox.add_order(NewOrder::with_lines(
+    sandbox.add_order(NewOrder::with_lines(
         "EUR",
         vec![
             item("A12345", "T-shirt", 3000),
             item("A98765", "Jeans", 7000),
             item("B24680", "Sneakers", 10000),
         ],
-    )))
+    ))
 }
 
 async fn fetch(client: &Client, order_id: &OrderId) -> MerchantOrderDto {
@@ -57,7 +56,7 @@ async fn fetch(client: &Client, order_id: &OrderId) -> MerchantOrderDto {
 
 /// Ships the T-shirt and jeans (capture A), then the sneakers (capture B),
 /// with the partial capture helper; returns the two capture ids.
-async fn ship_in_two_parts(client: &Client, order_id: &OrderId) -> (String, String) {
+async fn ship_in_two_parts(client: &Client, order_id: &OrderId) -> (CaptureId, CaptureId) {
     let order = fetch(client, order_id).await;
     let first = [
         LineQuantity::new("A12345", 1),
@@ -80,11 +79,10 @@ async fn ship_in_two_parts(client: &Client, order_id: &OrderId) -> (String, Stri
         .await
         .unwrap();
 
-    let id = |created: &CaptureOrderResponse| created.capture_id.clone().into_string();
-    (id(&a), id(&b))
+    (a.capture_id.clone(), b.capture_id.clone())
 }
 
-fn refunded_per_capture(order: &MerchantOrderDto) -> Vec<(String, Option<i64>)> {
+fn refunded_per_capture(order: &MerchantOrderDto) -> Vec<(CaptureId, Option<i64>)> {
     order
         .captures
         .iter()
@@ -114,7 +112,7 @@ async fn returned_sneakers_are_refunded_on_the_capture_that_shipped_them() {
 
     let refund_id: RefundId = created.refund_id.clone();
     assert_eq!(
-        sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
+        sandbox.refund_allocation(&order_id, &refund_id),
         Some(Allocation::Capture(b.clone()))
     );
     let order = fetch(&client, &order_id).await;
@@ -169,7 +167,7 @@ async fn items_from_two_shipments_are_refunded_once_per_capture() {
             .unwrap();
         let refund_id = created.refund_id.clone();
         assert_eq!(
-            sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
+            sandbox.refund_allocation(&order_id, &refund_id),
             Some(Allocation::Capture(allocated.capture_id.clone().unwrap()))
         );
     }
@@ -195,7 +193,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
     let created = client.refund_order(&order_id, &goodwill).await.unwrap();
     let goodwill_id = created.refund_id.clone();
     assert_eq!(
-        sandbox.refund_allocation(order_id.as_str(), goodwill_id.as_str()),
+        sandbox.refund_allocation(&order_id, &goodwill_id),
         Some(Allocation::Unallocated)
     );
 
@@ -204,7 +202,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
     assert_eq!(
         allocate_refund(&order, &sneakers),
         Err(RefundAllocationError::EarlierRefundNotAllocated {
-            refund_id: Some(goodwill_id.into_string()),
+            refund_id: Some(goodwill_id.clone()),
             reason: UnallocatedReason::NoOrderLines,
         })
     );
@@ -217,7 +215,7 @@ async fn after_a_refund_without_lines_the_helper_and_the_stand_in_agree_nothing_
     let created = client.refund_order(&order_id, &anyway).await.unwrap();
     let refund_id = created.refund_id.clone();
     assert_eq!(
-        sandbox.refund_allocation(order_id.as_str(), refund_id.as_str()),
+        sandbox.refund_allocation(&order_id, &refund_id),
         Some(Allocation::Unallocated)
     );
 }

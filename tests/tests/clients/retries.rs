@@ -294,7 +294,7 @@ async fn a_capture_whose_answer_was_lost_exists_exactly_once_after_the_retry() {
         .capture_order(&order_id, &capture())
         .await
         .unwrap();
-    let order = sandbox.order(order_id.as_str()).unwrap();
+    let order = sandbox.order(&order_id).unwrap();
     let captures = order.captures.unwrap_or_default();
     assert_eq!(captures.len(), 1, "{captures:?}");
     assert_eq!(order.captured_amount, Some(6000));
@@ -325,7 +325,7 @@ async fn a_refund_through_two_unavailable_answers_is_made_once() {
     let refund = RefundObject::new(1500);
     let refunded = client.refund_order(&order_id, &refund).await.unwrap();
     assert_eq!(refunded.status(), 201);
-    let order = sandbox.order(order_id.as_str()).unwrap();
+    let order = sandbox.order(&order_id).unwrap();
     assert_eq!(order.refunded_amount, Some(1500));
     assert_eq!(order.refunds.unwrap_or_default().len(), 1);
     let statuses: Vec<_> = sandbox

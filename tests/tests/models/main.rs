@@ -6,3 +6,4 @@ mod decode_props;
 mod payment_api_examples;
 mod seed_examples;
 mod struct_decoding;
+mod typed_ids;

@@ -94,14 +94,17 @@ use std::fmt;
 use super::order_lines::{portion, LineError};
 use super::{check_items, CallError, ItemsError, LineQuantity};
 use crate::models::{Capture, MerchantOrderDto, OrderLine, Refund, RefundObject};
-use crate::{IdempotencyKey, OrderId, RefundOrderError, RefundOrderResponse, Refunds, Response};
+use crate::{
+    CaptureId, IdempotencyKey, OrderId, RefundId, RefundOrderError, RefundOrderResponse, Refunds,
+    Response,
+};
 
 /// A refund whose order lines all come from one capture, so Klarna can
 /// allocate it to that capture's invoice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllocatedRefund {
     /// The capture the refund belongs to.
-    pub capture_id: Option<String>,
+    pub capture_id: Option<CaptureId>,
     /// The request for [`Refunds::refund_order`]; `description` and
     /// `reference` are left for the caller.
     pub refund: RefundObject,
@@ -124,12 +127,12 @@ pub enum RefundAllocationError {
         /// The returned item's reference.
         reference: String,
         /// The capture that was named.
-        capture_id: String,
+        capture_id: CaptureId,
     },
     /// The order has no capture with this id.
     NoSuchCapture {
         /// The capture that was named.
-        capture_id: String,
+        capture_id: CaptureId,
     },
     /// Several capture lines carry this reference (the item shipped in more
     /// than one shipment), so which one the returned units came from is
@@ -139,14 +142,14 @@ pub enum RefundAllocationError {
         /// The returned item's reference.
         reference: String,
         /// The captures with a line of that reference, once per line.
-        capture_ids: Vec<Option<String>>,
+        capture_ids: Vec<Option<CaptureId>>,
     },
     /// More units came back than the capture shipped.
     QuantityExceedsCaptured {
         /// The returned item's reference.
         reference: String,
         /// The capture that shipped it.
-        capture_id: Option<String>,
+        capture_id: Option<CaptureId>,
         /// Units returned.
         returned: i64,
         /// Units on the capture's line.
@@ -162,7 +165,7 @@ pub enum RefundAllocationError {
     /// The refund is for more than the capture has left to refund.
     ExceedsCapturedAmount {
         /// The capture.
-        capture_id: Option<String>,
+        capture_id: Option<CaptureId>,
         /// What the refund would give back.
         refunded_amount: i64,
         /// The capture's `captured_amount`.
@@ -174,13 +177,13 @@ pub enum RefundAllocationError {
     /// be checked against it.
     CapturedAmountUnknown {
         /// The capture.
-        capture_id: Option<String>,
+        capture_id: Option<CaptureId>,
     },
     /// The refunded lines add up to zero or less (only free items or
     /// discounts came back).
     NonPositiveAmount {
         /// The capture.
-        capture_id: Option<String>,
+        capture_id: Option<CaptureId>,
         /// Sum of the refunded lines.
         refunded_amount: i64,
     },
@@ -196,7 +199,7 @@ pub enum RefundAllocationError {
     /// Klarna then allocates no later refund either.
     EarlierRefundNotAllocated {
         /// The earlier refund.
-        refund_id: Option<String>,
+        refund_id: Option<RefundId>,
         /// Which rule it broke.
         reason: UnallocatedReason,
     },
@@ -238,7 +241,7 @@ impl fmt::Display for UnallocatedReason {
     }
 }
 
-struct CaptureName<'a>(&'a Option<String>);
+struct CaptureName<'a>(&'a Option<CaptureId>);
 
 impl fmt::Display for CaptureName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -447,7 +450,7 @@ pub fn allocate_refunds(
 /// [module docs](self) apply.
 pub fn allocate_refund_to_capture(
     order: &MerchantOrderDto,
-    capture_id: &str,
+    capture_id: &CaptureId,
     returned: &[LineQuantity],
 ) -> Result<AllocatedRefund, RefundAllocationError> {
     check_items(returned).map_err(RefundAllocationError::Items)?;
@@ -455,9 +458,9 @@ pub fn allocate_refund_to_capture(
     check_earlier_refunds(order.refunds.as_deref().unwrap_or_default(), captures)?;
     let capture = captures
         .iter()
-        .find(|capture| capture.capture_id.as_deref() == Some(capture_id))
+        .find(|capture| capture.capture_id.as_ref() == Some(capture_id))
         .ok_or_else(|| RefundAllocationError::NoSuchCapture {
-            capture_id: capture_id.to_owned(),
+            capture_id: capture_id.clone(),
         })?;
     let mut lines = Vec::with_capacity(returned.len());
     for item in returned {
@@ -467,7 +470,7 @@ pub fn allocate_refund_to_capture(
             (None, _) => {
                 return Err(RefundAllocationError::NotInCapture {
                     reference: item.reference.clone(),
-                    capture_id: capture_id.to_owned(),
+                    capture_id: capture_id.clone(),
                 })
             }
             (Some(_), Some(_)) => {
@@ -856,12 +859,13 @@ mod tests {
              shipment the units came back from by naming its capture"
         );
 
-        let named = allocate_refund_to_capture(&order, "second", &returned).unwrap();
+        let named =
+            allocate_refund_to_capture(&order, &CaptureId::new("second"), &returned).unwrap();
         assert_eq!(named.capture_id.as_deref(), Some("second"));
         assert_eq!(named.refund.refunded_amount, 3000);
         assert_eq!(references(&named.refund), ["tomatoes"]);
         assert!(matches!(
-            allocate_refund_to_capture(&order, "first", &returned),
+            allocate_refund_to_capture(&order, &CaptureId::new("first"), &returned),
             Err(RefundAllocationError::QuantityExceedsCaptured { captured: 4, .. })
         ));
     }
@@ -869,13 +873,21 @@ mod tests {
     #[test]
     fn a_named_capture_must_exist_and_carry_the_items() {
         assert_eq!(
-            allocate_refund_to_capture(&seed_order(), "Z", &[LineQuantity::new("B24680", 1)]),
+            allocate_refund_to_capture(
+                &seed_order(),
+                &CaptureId::new("Z"),
+                &[LineQuantity::new("B24680", 1)]
+            ),
             Err(RefundAllocationError::NoSuchCapture {
                 capture_id: "Z".into()
             })
         );
         assert_eq!(
-            allocate_refund_to_capture(&seed_order(), "A", &[LineQuantity::new("B24680", 1)]),
+            allocate_refund_to_capture(
+                &seed_order(),
+                &CaptureId::new("A"),
+                &[LineQuantity::new("B24680", 1)]
+            ),
             Err(RefundAllocationError::NotInCapture {
                 reference: "B24680".into(),
                 capture_id: "A".into()
@@ -888,7 +900,11 @@ mod tests {
             .unwrap()
             .push(line("B24680", 1, 0));
         assert!(matches!(
-            allocate_refund_to_capture(&doubled, "B", &[LineQuantity::new("B24680", 1)]),
+            allocate_refund_to_capture(
+                &doubled,
+                &CaptureId::new("B"),
+                &[LineQuantity::new("B24680", 1)]
+            ),
             Err(RefundAllocationError::AmbiguousReference { .. })
         ));
     }
@@ -930,7 +946,7 @@ mod tests {
             let expected = RefundAllocationError::EarlierRefundNotAllocated { refund_id, reason };
             assert_eq!(allocate_refund(&order, &returned), Err(expected.clone()));
             assert_eq!(
-                allocate_refund_to_capture(&order, "B", &returned),
+                allocate_refund_to_capture(&order, &CaptureId::new("B"), &returned),
                 Err(expected)
             );
         }
