@@ -8,9 +8,17 @@
 //!
 //! What comes from where, by one rule for every operation:
 //! - the name from `x-klarna-gateway.tool`, else `klarna-<api>-<operation>`;
-//! - `destructive` from `x-klarna-gateway.destructive`, else false;
+//! - `destructive` when the method is `DELETE` or the operation's name
+//!   says it cancels, voids or releases ([`DESTRUCTIVE_WORDS`]), or when
+//!   `x-klarna-gateway.destructive` says so;
 //! - read-only and idempotent as the client decides them (the method and
 //!   `x-idempotent`);
+//! - the idempotency key is a required argument where the operation takes
+//!   one and is not idempotent: a repeat without it would act twice;
+//! - the amount an operation moves: the required integer `*amount` field
+//!   of the body of such an operation ([`money_field`]);
+//! - secrets: the fields of the success body the spec marks `x-secret`,
+//!   and whether the operation exists to show one (it is not read-only);
 //! - title and description from `summary` and `description`;
 //! - schemas from the resolved types, so they describe exactly what the
 //!   typed models accept and return.
@@ -30,6 +38,10 @@ use crate::model::{
 
 /// MCP clients refuse longer tool names.
 const MAX_TOOL_NAME: usize = 64;
+
+/// Words of an operation's name that make it destructive: what it cancels,
+/// voids or releases cannot be taken back.
+const DESTRUCTIVE_WORDS: &[&str] = &["cancel", "void", "release", "delete"];
 
 /// Why the table leaves an operation out, for the generated file's docs.
 struct Skipped {
@@ -251,7 +263,13 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
     let idempotency_key = op.idempotency_key;
     let read_only = op.read_only;
     let idempotent = op.idempotent;
-    let destructive = op.gateway.as_ref().is_some_and(|g| g.destructive);
+    let destructive = destructive(op);
+    let amount = match money_field(api, op) {
+        Some(field) => quote! { Some(#field) },
+        None => quote! { None },
+    };
+    let secrets = secret_fields(api, op);
+    let shows_secret = !secrets.is_empty() && !op.read_only;
     let input_schema = raw_string(&pretty(&input_schema(api, op)));
     let output_schema = raw_string(&pretty(&output_schema(api, op)));
     quote! {
@@ -273,9 +291,102 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
             read_only: #read_only,
             destructive: #destructive,
             idempotent: #idempotent,
+            amount: #amount,
+            secrets: &[#(#secrets),*],
+            shows_secret: #shows_secret,
             input_schema: #input_schema,
             output_schema: #output_schema,
         }
+    }
+}
+
+/// The general rule for `destructive`: a `DELETE`, or a name with one of
+/// [`DESTRUCTIVE_WORDS`] (`cancel_order`, `void_payment_transaction`,
+/// `release_remaining_authorization`); the spec may add more with
+/// `x-klarna-gateway.destructive`, never take one away.
+fn destructive(op: &Operation) -> bool {
+    let declared = op.gateway.as_ref().is_some_and(|g| g.destructive);
+    let named = bare(&op.name)
+        .split('_')
+        .any(|word| DESTRUCTIVE_WORDS.contains(&word));
+    declared || op.method == "DELETE" || named
+}
+
+/// Whether the operation needs an idempotency key from its caller: it
+/// takes one and is not idempotent, so a repeat without the same key
+/// would act twice.
+fn key_required(op: &Operation) -> bool {
+    op.idempotency_key && !op.idempotent
+}
+
+/// The body field that holds the amount an operation moves
+/// (`captured_amount`, `refunded_amount`, `capture_amount`): a required
+/// integer field named `amount` or `*_amount` of the body of an operation
+/// that needs a key. Such calls are the ones a human confirms and
+/// `--max-amount` bounds.
+fn money_field(api: &Api, op: &Operation) -> Option<String> {
+    if !key_required(op) {
+        return None;
+    }
+    let body = op.body.as_ref()?;
+    let TypeRef::Named(id) = api.unalias(&body.ty) else {
+        return None;
+    };
+    let TypeKind::Struct(s) = &api.types[*id].kind else {
+        return None;
+    };
+    s.fields
+        .iter()
+        .find(|f| {
+            f.required
+                && matches!(api.unalias(&f.ty), TypeRef::I32 | TypeRef::I64)
+                && (f.json_name == "amount" || f.json_name.ends_with("_amount"))
+        })
+        .map(|f| f.json_name.clone())
+}
+
+/// The JSON names of the fields the spec marks `x-secret` anywhere in the
+/// operation's success body.
+fn secret_fields(api: &Api, op: &Operation) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut seen = Vec::new();
+    if let Some(ResponseBody::Json(ty)) = &op.successes[0].body {
+        collect_secrets(api, ty, &mut seen, &mut found);
+    }
+    found
+}
+
+fn collect_secrets(api: &Api, ty: &TypeRef, seen: &mut Vec<TypeId>, found: &mut Vec<String>) {
+    match api.unalias(ty) {
+        TypeRef::Named(id) => {
+            if seen.contains(id) {
+                return;
+            }
+            seen.push(*id);
+            match &api.types[*id].kind {
+                TypeKind::Struct(s) => {
+                    for field in &s.fields {
+                        if field.secret && !found.contains(&field.json_name) {
+                            found.push(field.json_name.clone());
+                        }
+                        collect_secrets(api, &field.ty, seen, found);
+                    }
+                    if let Some(additional) = &s.additional {
+                        collect_secrets(api, additional, seen, found);
+                    }
+                }
+                TypeKind::Union(union) => {
+                    for variant in &union.variants {
+                        collect_secrets(api, &variant.ty, seen, found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Nullable(inner) => {
+            collect_secrets(api, inner, seen, found)
+        }
+        _ => {}
     }
 }
 
@@ -390,8 +501,17 @@ impl<'a> Schemas<'a> {
                 if !required.is_empty() {
                     object.insert("required".into(), Value::Array(required));
                 }
-                if let Some(additional) = &s.additional {
-                    object.insert("additionalProperties".into(), self.of(additional));
+                match &s.additional {
+                    Some(additional) => {
+                        object.insert("additionalProperties".into(), self.of(additional));
+                    }
+                    // What we send is strict: a field the model does not
+                    // have would be dropped silently, so it is refused. What
+                    // Klarna sends stays open to fields it adds.
+                    None if self.direction == Direction::Input => {
+                        object.insert("additionalProperties".into(), json!(false));
+                    }
+                    None => {}
                 }
                 Value::Object(object)
             }
@@ -497,7 +617,20 @@ fn input_schema(api: &Api, op: &Operation) -> Value {
             required.push(json!("body"));
         }
     }
-    if op.idempotency_key {
+    if key_required(op) {
+        properties.insert(
+            "idempotency_key".to_owned(),
+            json!({
+                "type": "string",
+                "minLength": 1,
+                "description": "Make one new UUID for each action you intend (this capture, this \
+                    refund) and send the same key on every retry of that action, also after a \
+                    timeout or a lost answer: the gateway and Klarna then act once. A new key is \
+                    a new action; a key reused with other arguments is refused."
+            }),
+        );
+        required.push(json!("idempotency_key"));
+    } else if op.idempotency_key {
         properties.insert(
             "idempotency_key".to_owned(),
             json!({

@@ -144,6 +144,9 @@ pub struct Field {
     pub nullable: bool,
     /// Behind a `Box` because the field leads back to its own struct.
     pub boxed: bool,
+    /// The spec marks its value secret (`x-secret: true`): the gateway
+    /// never puts it in a tool result.
+    pub secret: bool,
     /// Index into `Api::ids`: a string field of an id's name
     /// (`capture_id`) holds that id type.
     pub id_type: Option<usize>,

@@ -22,6 +22,9 @@ use crate::refs;
 use crate::schema_view::{SchemaRef, View};
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
+/// Marks a property whose value is a secret (`x-secret: true`), such as a
+/// signing key's secret: the gateway keeps it out of tool results.
+const SECRET_EXTENSION: &str = "x-secret";
 
 pub struct TypeResolver<'a> {
     file: &'a Path,
@@ -416,6 +419,21 @@ impl<'a> TypeResolver<'a> {
                     ReferenceOr::Item(schema) => doc_of(&View::of(schema)),
                     ReferenceOr::Reference { .. } => Doc::default(),
                 };
+                let secret = match schema {
+                    ReferenceOr::Item(schema) => {
+                        match schema.schema_data.extensions.get(SECRET_EXTENSION) {
+                            None => false,
+                            Some(Value::Bool(secret)) => *secret,
+                            Some(_) => {
+                                return Err(self.error(
+                                    &field_at.join(SECRET_EXTENSION),
+                                    "`x-secret` must be true or false",
+                                ))
+                            }
+                        }
+                    }
+                    ReferenceOr::Reference { .. } => false,
+                };
                 let (ty, nullable) = match ty {
                     TypeRef::Nullable(inner) => (*inner, true),
                     ty => (ty, false),
@@ -428,6 +446,7 @@ impl<'a> TypeResolver<'a> {
                     required: required.contains(&json_name.as_str()),
                     nullable,
                     boxed: false,
+                    secret,
                     // Decided once every id kind is known (`resolve_ids`).
                     id_type: None,
                 };

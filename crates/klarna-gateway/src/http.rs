@@ -166,13 +166,15 @@ pub fn error(status: StatusCode, error_code: &str, message: impl Into<String>) -
 }
 
 /// The body of [`error`]: `error_code`, `error_messages` and
-/// `correlation_id` as Klarna writes them, and `may_have_reached_klarna`.
+/// `correlation_id` as Klarna writes them, `may_have_reached_klarna`, and
+/// `outcome`: the gateway's own errors come before anything is sent.
 pub fn error_body(error_code: &str, message: &str) -> Value {
     json!({
         "error_code": error_code,
         "error_messages": [message],
         "correlation_id": null,
         "may_have_reached_klarna": false,
+        "outcome": "not_sent",
     })
 }
 

@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 
+pub mod call;
 pub mod http;
+pub mod ledger;
 pub mod mcp;
 pub mod openapi;
 pub mod rest;
 pub mod server;
+pub mod strict;
 pub mod surface;
 pub mod table;
 #[rustfmt::skip]
 pub mod tools;
 pub mod upstream;
 
+pub use call::{CallPath, Confirm, Policy};
 pub use mcp::McpGateway;
 pub use rest::RestGateway;
 pub use surface::Surface;

@@ -11,10 +11,11 @@ use klarna_gateway::http::{self, HttpOptions, Token, DEFAULT_MCP_ADDR, TOKEN_VAR
 use klarna_gateway::rest::{self, RestGateway, DEFAULT_REST_ADDR};
 use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
-use klarna_gateway::{McpGateway, Surface};
+use klarna_gateway::{CallPath, Confirm, McpGateway, Policy, Surface};
 use klarna_runtime::{Credentials, Environment, Region};
 use klarna_sandbox::{NewOrder, Sandbox};
 use rmcp::ServiceExt;
+use std::sync::Arc;
 
 const USAGE: &str = "\
 usage: klarna-gateway [mcp] [rest] [options]
@@ -42,6 +43,17 @@ surface:
   --tag TAG             expose the operations of this client trait (repeatable;
                         default Captures): Orders, Captures, Refunds, Sessions, ...
   --all                 expose every operation of the three APIs
+  --read-only           list and serve only read-only tools and routes
+
+safety (see the README: Agents):
+  --allow-keyless       let calls that move money or create something come without an
+                        idempotency key (the old risk: a re-issued call after a lost
+                        answer acts twice)
+  --max-amount AMOUNT   refuse a money call above AMOUNT minor units (LIMIT_EXCEEDED)
+  --confirm-above AMOUNT
+                        ask the MCP user to confirm only money calls above AMOUNT
+                        minor units (default: every money call)
+  --no-confirm          never ask the MCP user: for unattended agents only
 
 environment:
   KLARNA_USER, KLARNA_PASS          Basic credentials (or KLARNA_USERNAME, KLARNA_PASSWORD)
@@ -61,6 +73,7 @@ struct Options {
     region: Region,
     environment: Environment,
     surface: Surface,
+    policy: Policy,
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -81,7 +94,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         region: Region::Europe,
         environment: Environment::Playground,
         surface: Surface::default(),
+        policy: Policy::default(),
     };
+    let mut confirm_above = None;
+    let mut no_confirm = false;
     let mut tags = Vec::new();
     let mut all = false;
     let mut args = args.into_iter();
@@ -138,10 +154,27 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
             }
             "--tag" => tags.push(value("--tag")?),
             "--all" => all = true,
+            "--read-only" => options.policy.read_only = true,
+            "--allow-keyless" => options.policy.allow_keyless = true,
+            "--max-amount" => {
+                options.policy.max_amount = Some(amount(&value("--max-amount")?, "--max-amount")?)
+            }
+            "--confirm-above" => {
+                confirm_above = Some(amount(&value("--confirm-above")?, "--confirm-above")?)
+            }
+            "--no-confirm" => no_confirm = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
+    options.policy.confirm = match (no_confirm, confirm_above) {
+        (true, Some(_)) => {
+            return Err("--no-confirm and --confirm-above exclude each other".to_owned())
+        }
+        (true, None) => Confirm::Never,
+        (false, Some(above)) => Confirm::Above(above),
+        (false, None) => Confirm::Always,
+    };
     if options.sandbox && options.upstream.is_some() {
         return Err("--sandbox and --upstream exclude each other".to_owned());
     }
@@ -158,6 +191,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         (false, true) => Surface::default(),
     };
     Ok(options)
+}
+
+/// An amount in minor units: a whole number, not negative.
+fn amount(text: &str, flag: &str) -> Result<i64, String> {
+    text.parse::<i64>().ok().filter(|a| *a >= 0).ok_or(format!(
+        "{flag}: `{text}` is not an amount in minor units (6000 is 60.00)"
+    ))
 }
 
 #[tokio::main]
@@ -187,10 +227,11 @@ async fn run(options: Options) -> Result<(), String> {
     // sandbox starts or the ports are bound still stops the gateway.
     let interrupted = tokio::spawn(ctrl_c());
     // Messages go to standard error: standard output is the stdio transport.
-    let sandbox = if options.sandbox {
-        Some(start_sandbox()?)
+    let (sandbox, note) = if options.sandbox {
+        let (sandbox, note) = start_sandbox()?;
+        (Some(sandbox), Some(note))
     } else {
-        None
+        (None, None)
     };
     let target = match (&sandbox, &options.upstream) {
         (Some(sandbox), _) => Target::Url(sandbox.base_url().to_owned()),
@@ -213,6 +254,8 @@ async fn run(options: Options) -> Result<(), String> {
         options.timeout,
     )?;
     let tools = options.surface.tools()?;
+    // One call path for both adapters: one memory of keys, one set of rules.
+    let path = Arc::new(CallPath::new(upstream, tools, options.policy.clone()));
     let token = std::env::var(TOKEN_VAR).ok().and_then(|t| Token::new(&t));
     let http_options = |bind: SocketAddr| -> Result<HttpOptions, String> {
         let mut http_options = HttpOptions::new(bind, token.clone());
@@ -232,7 +275,7 @@ async fn run(options: Options) -> Result<(), String> {
         let http_options = http_options(bind)?;
         let listener = listen(bind).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let gateway = RestGateway::new(upstream.clone(), tools.clone());
+        let gateway = RestGateway::from_path(path.clone());
         eprintln!(
             "klarna-gateway: REST at http://{addr}{} ({} operations{guarded}; OpenAPI at http://{addr}{})",
             rest::PREFIX,
@@ -241,7 +284,10 @@ async fn run(options: Options) -> Result<(), String> {
         );
         servers.push(("REST", listener, rest::rest_router(gateway, &http_options)));
     }
-    let mcp = McpGateway::new(upstream, tools)?;
+    let mut mcp = McpGateway::from_path(path)?;
+    if let Some(note) = &note {
+        mcp = mcp.with_note(note);
+    }
     if let Some(bind) = options.mcp.filter(|_| !options.stdio) {
         let http_options = http_options(bind)?;
         let listener = listen(bind).await?;
@@ -318,10 +364,17 @@ async fn stdio(gateway: McpGateway) -> Result<(), String> {
 
 /// A sandbox with the order of Klarna's refund allocation guide (a
 /// T-shirt, jeans and sneakers: 200.00 EUR), its id printed for the user.
-fn start_sandbox() -> Result<Sandbox, String> {
+/// Also returns a note for the MCP server's instructions, so an agent
+/// started by a desktop client (which shows no standard error) learns the
+/// order id.
+fn start_sandbox() -> Result<(Sandbox, String), String> {
     let sandbox = Sandbox::start().map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let order_id = sandbox.add_order(NewOrder::guide_cart());
     eprintln!("klarna-gateway: sandbox at {}", sandbox.base_url());
     eprintln!("klarna-gateway: seeded order {order_id} (200.00 EUR authorized)");
-    Ok(sandbox)
+    let note = format!(
+        "This gateway talks to a local test sandbox, not Klarna. It holds one order, \
+         `{order_id}`: 200.00 EUR authorized (a T-shirt, jeans and sneakers), nothing captured."
+    );
+    Ok((sandbox, note))
 }

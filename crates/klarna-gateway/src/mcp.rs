@@ -1,50 +1,123 @@
-//! The MCP adapter: the generated table as tools of an rmcp server.
+//! The MCP adapter: the generated table as tools of an rmcp server, each
+//! call taken through the [`CallPath`].
 //!
 //! The tool list is known only at run time (the surface is chosen by flag),
 //! so the handler implements `list_tools` and `call_tool` itself instead of
 //! rmcp's macro router.
+//!
+//! A money call is confirmed by the user through MCP elicitation: on
+//! protocol 2026-07-28 and later by answering `input_required` (the client
+//! asks the user and repeats the call with the answer and the gateway's
+//! `requestState`), before it by an `elicitation/create` request in the
+//! middle of the call.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationSchema, Implementation, InputRequest,
+    InputRequests, InputRequiredResult, JsonObject, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::table::{Arguments, Tool};
-use crate::tools::{self, Upstream};
+use crate::call::{Adapter, Answer, Asker, BoxFuture, CallPath, Policy, Question};
+use crate::table::{Failure, Tool};
+use crate::tools::Upstream;
+
+/// The key of the confirmation among `input_requests`.
+const CONFIRM_REQUEST: &str = "confirm";
+/// How many confirmations may wait for their answer at once; past it the
+/// oldest question is forgotten (its answer then asks again).
+const MAX_PENDING: usize = 1024;
+/// How long the user has to answer an `elicitation/create`.
+const ELICITATION_TIMEOUT: Duration = Duration::from_secs(300);
+
+const INSTRUCTIONS: &str = "Klarna merchant operations through the Klarna Rust SDK. Amounts are \
+    integers in minor units (6000 is 60.00). Tools that move money or create something require \
+    `idempotency_key`: make one new UUID per intended action and send the same key on every \
+    retry of that action, also after a timeout or a lost answer; the gateway and Klarna then act \
+    once, and a repeat after the answer returns the same result. Money calls are confirmed by \
+    the user. Every error has `outcome`: `refused` (Klarna refused; nothing happened), \
+    `unknown` (it may have happened: repeat with the same key and arguments, never a new key), \
+    `not_sent` (nothing reached Klarna). Unknown fields are refused with the nearest known name.";
 
 /// An MCP server for a set of tools of the table. Cheap to clone: every
 /// session of the HTTP transport gets a clone.
 #[derive(Clone)]
 pub struct McpGateway {
     inner: Arc<Inner>,
+    instructions: Arc<str>,
 }
 
 struct Inner {
-    upstream: Upstream,
-    tools: Vec<&'static Tool>,
+    path: Arc<CallPath>,
     listed: Vec<rmcp::model::Tool>,
+    /// Confirmations asked through `input_required`, by `requestState`:
+    /// what each binds to.
+    pending: Mutex<Pending>,
+    next_state: Mutex<u64>,
+    /// Makes `requestState` values unguessable across gateways.
+    salt: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    bindings: HashMap<String, String>,
+    order: VecDeque<String>,
 }
 
 impl McpGateway {
-    /// Fails only if a generated schema is not a JSON object, which the
-    /// generator's tests rule out.
+    /// The tools with the default rules ([`Policy::default`]: keys
+    /// required, money calls confirmed). Fails only if a generated schema
+    /// is not a JSON object, which the generator's tests rule out.
     pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Result<Self, String> {
-        let listed = tools
+        McpGateway::with_policy(upstream, tools, Policy::default())
+    }
+
+    /// The tools under `policy`, with an in-process memory of keys.
+    pub fn with_policy(
+        upstream: Upstream,
+        tools: Vec<&'static Tool>,
+        policy: Policy,
+    ) -> Result<Self, String> {
+        McpGateway::from_path(Arc::new(CallPath::new(upstream, tools, policy)))
+    }
+
+    /// An MCP adapter on a call path shared with the REST adapter. A tool
+    /// that exists to show a secret once is not offered.
+    pub fn from_path(path: Arc<CallPath>) -> Result<Self, String> {
+        let allow_keyless = path.policy().allow_keyless;
+        let listed = path
+            .tools()
             .iter()
-            .map(|tool| describe(tool))
+            .filter(|tool| !tool.shows_secret)
+            .map(|tool| describe(tool, allow_keyless))
             .collect::<Result<Vec<_>, _>>()?;
+        let salt = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            std::time::SystemTime::now(),
+        );
         Ok(McpGateway {
             inner: Arc::new(Inner {
-                upstream,
-                tools,
+                path,
                 listed,
+                pending: Mutex::new(Pending::default()),
+                next_state: Mutex::new(0),
+                salt,
             }),
+            instructions: Arc::from(INSTRUCTIONS),
         })
+    }
+
+    /// Adds `note` to the server's instructions (the sandbox's order id).
+    pub fn with_note(mut self, note: &str) -> Self {
+        self.instructions = Arc::from(format!("{INSTRUCTIONS}\n\n{note}"));
+        self
     }
 
     /// The tools as `tools/list` answers them.
@@ -52,13 +125,49 @@ impl McpGateway {
         &self.inner.listed
     }
 
-    /// Runs one tool: the structured result, or the structured error.
+    /// Runs one tool without a client to confirm with (a money call that
+    /// needs confirmation is refused): the structured result, or the
+    /// structured error.
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallToolResult {
-        let arguments = Arguments::new(arguments.unwrap_or_default());
-        match tools::call(&self.inner.upstream, name, arguments).await {
+        let result = self
+            .inner
+            .path
+            .call(Adapter::Mcp, name, arguments.unwrap_or_default(), None)
+            .await;
+        match result {
             Ok(output) => CallToolResult::structured(output.to_json()),
             Err(failure) => CallToolResult::structured_error(failure.to_json()),
         }
+    }
+
+    fn remember(&self, binding: String) -> String {
+        let n = {
+            let mut next = self
+                .inner
+                .next_state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            *next
+        };
+        let state = format!("confirm-{:016x}-{n}", self.inner.salt ^ n.rotate_left(17));
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
+        while pending.order.len() >= MAX_PENDING {
+            if let Some(old) = pending.order.pop_front() {
+                pending.bindings.remove(&old);
+            }
+        }
+        pending.order.push_back(state.clone());
+        pending.bindings.insert(state.clone(), binding);
+        state
+    }
+
+    /// The binding a `requestState` was issued for, once.
+    fn take(&self, state: &str) -> Option<String> {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let binding = pending.bindings.remove(state)?;
+        pending.order.retain(|s| s != state);
+        Some(binding)
     }
 }
 
@@ -69,19 +178,90 @@ fn schema(text: &str, tool: &str) -> Result<Arc<JsonObject>, String> {
     }
 }
 
-fn describe(tool: &Tool) -> Result<rmcp::model::Tool, String> {
+fn describe(tool: &Tool, allow_keyless: bool) -> Result<rmcp::model::Tool, String> {
     let annotations = ToolAnnotations::with_title(tool.title)
         .read_only(tool.read_only)
         .destructive(tool.destructive)
         .idempotent(tool.idempotent);
-    Ok(rmcp::model::Tool::new(
-        tool.name,
-        tool.description,
-        schema(tool.input_schema, tool.name)?,
-    )
-    .with_title(tool.title)
-    .with_raw_output_schema(schema(tool.output_schema, tool.name)?)
-    .with_annotations(annotations))
+    let mut input = schema(tool.input_schema, tool.name)?;
+    if allow_keyless {
+        // `--allow-keyless`: the key is optional again.
+        if let Some(Value::Array(required)) = Arc::make_mut(&mut input).get_mut("required") {
+            required.retain(|name| name != "idempotency_key");
+        }
+    }
+    Ok(rmcp::model::Tool::new(tool.name, tool.description, input)
+        .with_title(tool.title)
+        .with_raw_output_schema(schema(tool.output_schema, tool.name)?)
+        .with_annotations(annotations))
+}
+
+/// The confirmation request: the question, and nothing to fill in but
+/// accept or decline.
+fn elicitation(question: &Question) -> ElicitRequestParams {
+    ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question.message.clone(),
+        requested_schema: ElicitationSchema::new(BTreeMap::new()),
+    }
+}
+
+/// How this call's client confirms: with the answer it brought back, by
+/// `input_required`, or by an elicitation request.
+struct McpAsker<'a> {
+    gateway: &'a McpGateway,
+    context: &'a RequestContext<RoleServer>,
+    request_state: Option<String>,
+    answer: Option<Value>,
+    /// The `requestState` issued when the question goes back to the client.
+    issued: Mutex<Option<String>>,
+}
+
+impl Asker for McpAsker<'_> {
+    fn ask<'a>(&'a self, question: &'a Question) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            // The answer to a question asked by `input_required` counts
+            // only for the call it was asked about, and only once.
+            if let (Some(state), Some(answer)) = (&self.request_state, &self.answer) {
+                if self.gateway.take(state).as_deref() == Some(question.binding.as_str()) {
+                    return match serde_json::from_value::<ElicitResult>(answer.clone()) {
+                        Ok(result) if result.action == ElicitationAction::Accept => {
+                            Answer::Accepted
+                        }
+                        _ => Answer::Declined,
+                    };
+                }
+            }
+            let can_elicit = self
+                .context
+                .client_capabilities()
+                .is_some_and(|c| c.elicitation.is_some());
+            if !can_elicit {
+                return Answer::Unavailable(
+                    "this client did not declare MCP elicitation".to_owned(),
+                );
+            }
+            let stateless = self
+                .context
+                .protocol_version()
+                .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+            if stateless {
+                let state = self.gateway.remember(question.binding.clone());
+                *self.issued.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+                return Answer::Pending;
+            }
+            match self
+                .context
+                .peer
+                .create_elicitation_with_timeout(elicitation(question), Some(ELICITATION_TIMEOUT))
+                .await
+            {
+                Ok(result) if result.action == ElicitationAction::Accept => Answer::Accepted,
+                Ok(_) => Answer::Declined,
+                Err(e) => Answer::Unavailable(format!("the confirmation request failed ({e})")),
+            }
+        })
+    }
 }
 
 impl ServerHandler for McpGateway {
@@ -91,11 +271,7 @@ impl ServerHandler for McpGateway {
                 "klarna-gateway",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(
-                "Klarna merchant operations through the Klarna Rust SDK. Amounts are integers in \
-                 minor units. A tool that takes `idempotency_key` returns the key it used: call \
-                 again with the same key after a lost answer and Klarna acts once.",
-            )
+            .with_instructions(self.instructions.to_string())
     }
 
     async fn list_tools(
@@ -113,16 +289,52 @@ impl ServerHandler for McpGateway {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // A tool outside the chosen surface does not exist for the client,
         // even when the table has it: a protocol error, as MCP says.
-        if !self.inner.tools.iter().any(|t| t.name == request.name) {
+        if !self.inner.listed.iter().any(|t| t.name == request.name) {
             return Err(ErrorData::invalid_params(
                 format!("no tool `{}`", request.name),
                 None,
             ));
         }
-        Ok(self.call(&request.name, request.arguments).await.into())
+        let asker = McpAsker {
+            gateway: self,
+            context: &context,
+            request_state: request.request_state.clone(),
+            answer: request
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(CONFIRM_REQUEST).cloned()),
+            issued: Mutex::new(None),
+        };
+        let result = self
+            .inner
+            .path
+            .call(
+                Adapter::Mcp,
+                &request.name,
+                request.arguments.unwrap_or_default(),
+                Some(&asker),
+            )
+            .await;
+        Ok(match result {
+            Ok(output) => CallToolResult::structured(output.to_json()).into(),
+            Err(Failure::ConfirmationRequired(question)) => {
+                let state = asker
+                    .issued
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                let mut requests = InputRequests::new();
+                requests.insert(
+                    CONFIRM_REQUEST.to_owned(),
+                    InputRequest::Elicitation(ElicitRequest::new(elicitation(&question))),
+                );
+                InputRequiredResult::new(Some(requests), state).into()
+            }
+            Err(failure) => CallToolResult::structured_error(failure.to_json()).into(),
+        })
     }
 }

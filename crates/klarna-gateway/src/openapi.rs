@@ -48,7 +48,10 @@ const GATEWAY_ERRORS: &[(u16, &str, &str)] = &[
         "The request does not fit the operation: `INVALID_ARGUMENTS` for a path, \
          query or header parameter or a body that does not fit the typed model, \
          `BAD_REQUEST` for a body that is not JSON, a missing or unexpected body, \
-         or an unknown query parameter; `error_messages` names the field. Nothing \
+         or an unknown query parameter; `error_messages` names the field (an unknown \
+         body field with the nearest known name); `IDEMPOTENCY_KEY_REQUIRED` when an \
+         operation that moves money or creates something has no \
+         `Klarna-Idempotency-Key`. Nothing \
          was sent to Klarna. Klarna's own 400 comes back with Klarna's body, \
          without `may_have_reached_klarna`.",
     ),
@@ -62,7 +65,8 @@ const GATEWAY_ERRORS: &[(u16, &str, &str)] = &[
         403,
         "Forbidden",
         "`FORBIDDEN_HOST` or `FORBIDDEN_ORIGIN`: the `Host` header or a browser's \
-         `Origin` names no host this gateway serves (against DNS rebinding). \
+         `Origin` names no host this gateway serves (against DNS rebinding); \
+         `LIMIT_EXCEEDED`: the amount is above the gateway's `--max-amount`. \
          Klarna's own 403 (an over-capture, say) comes back with Klarna's body, \
          without `may_have_reached_klarna`.",
     ),
@@ -82,6 +86,15 @@ const GATEWAY_ERRORS: &[(u16, &str, &str)] = &[
         408,
         "RequestTimeout",
         "`REQUEST_TIMEOUT`: the request (its head or its body) did not arrive in time.",
+    ),
+    (
+        409,
+        "Conflict",
+        "`IDEMPOTENCY_KEY_REUSED`: the key was first used with other arguments \
+         (`differences` names them); a key means one request. `IN_PROGRESS`: the \
+         first request with this key has not ended yet; repeat it later with the \
+         same key and arguments for its answer. Nothing was sent. Klarna's own 409 \
+         comes back with Klarna's body.",
     ),
     (
         413,
@@ -378,7 +391,18 @@ fn operation(parsed: &Parsed, names: &Names, repeated: bool) -> Value {
         }
         parameters.push(parameter);
     }
-    if tool.idempotency_key {
+    if tool.key_required() {
+        parameters.push(json!({
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": true,
+            "description": "Required (unless the gateway runs with `--allow-keyless`): one \
+                new UUID per intended action, sent again on every retry of that action. \
+                The gateway and Klarna act once per key; the same key with other \
+                arguments is refused with 409 `IDEMPOTENCY_KEY_REUSED`.",
+            "schema": { "type": "string", "minLength": 1 },
+        }));
+    } else if tool.idempotency_key {
         parameters.push(json!({
             "name": IDEMPOTENCY_HEADER,
             "in": "header",
@@ -556,6 +580,20 @@ fn error_schema() -> Value {
                 "description": "Whether Klarna may have acted on the request: repeat it \
                     only with the same `Klarna-Idempotency-Key`. Present on the gateway's \
                     own errors only.",
+            },
+            "outcome": {
+                "type": "string",
+                "description": "How to read the error: `refused` (Klarna answered with an \
+                    error; nothing happened), `unknown` (it may have happened: repeat with \
+                    the same key and arguments), `not_sent` (nothing reached Klarna). \
+                    Present on the gateway's own errors only.",
+                "example": "not_sent",
+            },
+            "differences": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "With `IDEMPOTENCY_KEY_REUSED`: the arguments that differ \
+                    from the key's first request (`body.captured_amount`).",
             },
             "kind": {
                 "type": "string",

@@ -22,10 +22,11 @@ use axum::routing::{self, MethodFilter, MethodRouter};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use crate::call::{Adapter, CallPath, Policy};
 use crate::http::{self, HttpOptions};
 use crate::openapi;
-use crate::table::{Arguments, Body, Failure, Location, Output, Tool};
-use crate::tools::{self, Upstream};
+use crate::table::{Body, Failure, Location, Output, Tool};
+use crate::tools::Upstream;
 
 /// The REST adapter's address unless told otherwise (seed 001's port).
 pub const DEFAULT_REST_ADDR: &str = "127.0.0.1:8080";
@@ -43,20 +44,31 @@ pub struct RestGateway {
 }
 
 struct Inner {
-    upstream: Upstream,
-    tools: Vec<&'static Tool>,
+    path: Arc<CallPath>,
 }
 
 impl RestGateway {
+    /// The tools with the default rules ([`Policy::default`]; REST callers
+    /// are not asked to confirm).
     pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Self {
+        RestGateway::with_policy(upstream, tools, Policy::default())
+    }
+
+    /// The tools under `policy`, with an in-process memory of keys.
+    pub fn with_policy(upstream: Upstream, tools: Vec<&'static Tool>, policy: Policy) -> Self {
+        RestGateway::from_path(Arc::new(CallPath::new(upstream, tools, policy)))
+    }
+
+    /// A REST adapter on a call path shared with the MCP adapter.
+    pub fn from_path(path: Arc<CallPath>) -> Self {
         RestGateway {
-            inner: Arc::new(Inner { upstream, tools }),
+            inner: Arc::new(Inner { path }),
         }
     }
 
     /// The tools served, each at its [`Tool::route`].
     pub fn tools(&self) -> &[&'static Tool] {
-        &self.inner.tools
+        self.inner.path.tools()
     }
 
     /// Runs one tool for a request.
@@ -83,8 +95,12 @@ impl RestGateway {
             Ok(None) => {}
             Err(refusal) => return refusal.into_response(),
         }
-        let result = tools::call(&self.inner.upstream, tool.name, Arguments::new(arguments)).await;
-        let base_url = self.inner.upstream.base_url(tool.api);
+        let result = self
+            .inner
+            .path
+            .call(Adapter::Rest, tool.name, arguments, None)
+            .await;
+        let base_url = self.inner.path.upstream().base_url(tool.api);
         match result {
             Ok(output) => success(tool, &output, base_url),
             Err(failure) => failed(&failure),
@@ -310,6 +326,11 @@ fn failed(failure: &Failure) -> Response {
         Failure::InvalidArguments(_) => return own(StatusCode::BAD_REQUEST),
         Failure::UnknownTool(_) => return own(StatusCode::NOT_FOUND),
         Failure::Internal(_) => return own(StatusCode::INTERNAL_SERVER_ERROR),
+        Failure::Refused(refusal) => {
+            return own(StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST))
+        }
+        // REST has no human to ask: the call path never asks for it.
+        Failure::ConfirmationRequired(_) => return own(StatusCode::FORBIDDEN),
     };
     let answered = e
         .status

@@ -3,6 +3,8 @@
 //! values, and turning a client's response or error into a tool's answer.
 
 use klarna_runtime::{ErrorKind, IdempotencyKey};
+
+use crate::ledger::Outcome;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -38,13 +40,33 @@ pub struct Tool {
     /// Takes `Klarna-Idempotency-Key` (the `idempotency_key` argument).
     pub idempotency_key: bool,
     pub read_only: bool,
+    /// It cancels, voids, releases or deletes: the generator's rule.
     pub destructive: bool,
     pub idempotent: bool,
+    /// The body field with the amount (minor units) the call moves, for an
+    /// operation that needs a key (`captured_amount`): such a call is
+    /// confirmed by a human and bounded by `--max-amount`.
+    pub amount: Option<&'static str>,
+    /// Fields of the success body the spec marks secret (`x-secret`):
+    /// never in a tool result.
+    pub secrets: &'static [&'static str],
+    /// The operation exists to show a secret once (creating a signing
+    /// key): redacting it would lose it, so it is not an MCP tool.
+    pub shows_secret: bool,
     /// JSON Schema of the arguments, with `$defs`.
     pub input_schema: &'static str,
     /// JSON Schema of a successful result (`status`, `body`, `headers`,
     /// `idempotency_key`).
     pub output_schema: &'static str,
+}
+
+impl Tool {
+    /// Whether the caller must send an idempotency key: the operation
+    /// takes one and is not idempotent, so a repeat without the same key
+    /// would act twice.
+    pub fn key_required(&self) -> bool {
+        self.idempotency_key && !self.idempotent
+    }
 }
 
 /// A path, query or header parameter.
@@ -190,6 +212,10 @@ pub struct Output {
     body: Value,
     headers: Vec<Header>,
     idempotency_key: Option<String>,
+    /// Answered from the gateway's memory of the key: nothing was sent.
+    replayed: bool,
+    /// Why fields of the body read `[redacted]`.
+    note: Option<String>,
 }
 
 /// A documented response header and its value.
@@ -208,6 +234,44 @@ impl Output {
             body: Value::Null,
             headers: Vec::new(),
             idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
+            replayed: false,
+            note: None,
+        }
+    }
+
+    /// The answer the gateway remembers for a key whose call ended:
+    /// nothing is sent again.
+    pub fn replayed(status: u16, body: Value, headers: Vec<Header>, key: &str) -> Self {
+        Output {
+            status,
+            body,
+            headers,
+            idempotency_key: Some(key.to_owned()),
+            replayed: true,
+            note: None,
+        }
+    }
+
+    /// Whether it came from the gateway's memory of the key.
+    pub fn is_replay(&self) -> bool {
+        self.replayed
+    }
+
+    /// Replaces the values of `secrets` in the body with `[redacted]`,
+    /// saying so in the result.
+    pub fn redact(&mut self, secrets: &[&str]) {
+        let redacted = crate::ledger::redact(&self.body, secrets);
+        if redacted != self.body {
+            self.body = redacted;
+            self.note = Some(format!(
+                "{} redacted: the gateway never puts a secret in a tool result; use the SDK or \
+                 the REST adapter for it",
+                secrets
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
 
@@ -255,6 +319,12 @@ impl Output {
         if let Some(key) = &self.idempotency_key {
             object.insert("idempotency_key".into(), json!(key));
         }
+        if self.replayed {
+            object.insert("replayed".into(), json!(true));
+        }
+        if let Some(note) = &self.note {
+            object.insert("note".into(), json!(note));
+        }
         Value::Object(object)
     }
 }
@@ -272,6 +342,26 @@ pub enum Failure {
     Upstream(Box<UpstreamError>),
     /// A bug of the gateway, such as a response that does not serialise.
     Internal(String),
+    /// The gateway's own rules refused the call before anything was sent:
+    /// a missing or reused key, a limit, a declined confirmation.
+    Refused(Box<Refusal>),
+    /// A human must confirm the call first (MCP's `input_required`): the
+    /// adapter asks and the client repeats the call with the answer.
+    /// Nothing was sent.
+    ConfirmationRequired(Box<crate::call::Question>),
+}
+
+/// A refusal of the gateway's own, before anything was sent.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The REST status (400, 403, 409).
+    pub status: u16,
+    /// `IDEMPOTENCY_KEY_REQUIRED`, `IDEMPOTENCY_KEY_REUSED`, `IN_PROGRESS`,
+    /// `LIMIT_EXCEEDED`, `READ_ONLY`, `DECLINED`, `CONFIRMATION_UNAVAILABLE`.
+    pub code: &'static str,
+    pub message: String,
+    /// More fields for the answer (`differences`, `idempotency_key`).
+    pub details: Map<String, Value>,
 }
 
 /// A failed call to Klarna, told apart as the client tells it apart.
@@ -303,6 +393,23 @@ pub struct UpstreamError {
     pub message: String,
 }
 
+impl UpstreamError {
+    /// Klarna answered a 4xx: it refused, nothing happened. A 5xx, a lost
+    /// or undecodable answer may hide an action; an unsent call did none.
+    pub fn outcome(&self) -> Outcome {
+        match self.kind {
+            "not_sent" => Outcome::NotSent,
+            "api" | "unexpected_status" | "decode"
+                if self.status.is_some_and(|s| (400..500).contains(&s)) =>
+            {
+                Outcome::Refused
+            }
+            _ if !self.may_have_reached_klarna => Outcome::NotSent,
+            _ => Outcome::Unknown,
+        }
+    }
+}
+
 impl Failure {
     pub fn invalid(message: impl Into<String>) -> Self {
         Failure::InvalidArguments(message.into())
@@ -314,6 +421,47 @@ impl Failure {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Failure::Internal(message.into())
+    }
+
+    /// A refusal of the gateway's own rules; nothing was sent.
+    pub fn refused(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Failure::Refused(Box::new(Refusal {
+            status,
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }))
+    }
+
+    /// [`Failure::refused`] with more fields in the answer.
+    pub fn refused_with(
+        status: u16,
+        code: &'static str,
+        message: impl Into<String>,
+        details: Map<String, Value>,
+    ) -> Self {
+        Failure::Refused(Box::new(Refusal {
+            status,
+            code,
+            message: message.into(),
+            details,
+        }))
+    }
+
+    /// How the call ended, as an agent must read it: `not_sent` (nothing
+    /// reached Klarna), `refused` (Klarna answered with an error; nothing
+    /// happened) or `unknown` (it may have happened: repeat with the same
+    /// key).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Failure::InvalidArguments(_)
+            | Failure::UnknownTool(_)
+            | Failure::Refused(_)
+            | Failure::ConfirmationRequired(_) => Outcome::NotSent,
+            // After the call: the answer did not serialise, say.
+            Failure::Internal(_) => Outcome::Unknown,
+            Failure::Upstream(e) => e.outcome(),
+        }
     }
 
     /// The client's error, with Klarna's error fields when it answered.
@@ -349,7 +497,10 @@ impl Failure {
                     if e.is_timeout()
             ),
             retry_after: error.retry_after().map(|wait| wait.as_secs()),
-            may_have_reached_klarna: error.may_have_reached_klarna(),
+            // A refusal is Klarna's answer that nothing happened.
+            may_have_reached_klarna: error.may_have_reached_klarna()
+                && !(matches!(kind, "api" | "unexpected_status" | "decode")
+                    && error.status().is_some_and(|s| (400..500).contains(&s))),
             idempotency_key: error.idempotency_key().map(|k| k.as_str().to_owned()),
             message: error.to_string(),
         }))
@@ -358,6 +509,12 @@ impl Failure {
     /// Klarna's error shape (`error_code`, `error_messages`,
     /// `correlation_id`), with what the gateway knows besides.
     pub fn to_json(&self) -> Value {
+        let mut object = self.to_json_without_outcome();
+        object["outcome"] = json!(self.outcome().as_str());
+        object
+    }
+
+    fn to_json_without_outcome(&self) -> Value {
         match self {
             Failure::InvalidArguments(message) => json!({
                 "error_code": "INVALID_ARGUMENTS",
@@ -376,6 +533,24 @@ impl Failure {
                 "error_messages": [message],
                 "correlation_id": null,
                 "may_have_reached_klarna": true,
+            }),
+            Failure::Refused(refusal) => {
+                let mut object = json!({
+                    "error_code": refusal.code,
+                    "error_messages": [refusal.message],
+                    "correlation_id": null,
+                    "may_have_reached_klarna": false,
+                });
+                for (name, value) in &refusal.details {
+                    object[name] = value.clone();
+                }
+                object
+            }
+            Failure::ConfirmationRequired(question) => json!({
+                "error_code": "CONFIRMATION_REQUIRED",
+                "error_messages": [question.message],
+                "correlation_id": null,
+                "may_have_reached_klarna": false,
             }),
             Failure::Upstream(e) => {
                 let messages = if e.error_messages.is_empty() {
@@ -413,6 +588,52 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A secret field reads `[redacted]`, and the result says why.
+    #[test]
+    fn redacted_secrets_come_with_a_note() {
+        let mut output = Output::new(201, None);
+        output
+            .body(&json!({"signing_key_id": "k1", "signing_key": "s3cr3t"}))
+            .unwrap();
+        output.redact(&["signing_key"]);
+        let result = output.to_json();
+        assert_eq!(result["body"]["signing_key"], crate::ledger::REDACTED);
+        assert_eq!(result["body"]["signing_key_id"], "k1");
+        assert!(!result.to_string().contains("s3cr3t"));
+        assert!(result["note"].as_str().unwrap().contains("`signing_key`"));
+        // Nothing to redact: no note.
+        let mut plain = Output::new(200, None);
+        plain.body(&json!({"id": 1})).unwrap();
+        plain.redact(&["signing_key"]);
+        assert!(plain.to_json().get("note").is_none());
+    }
+
+    /// Klarna's 4xx is a refusal; a 5xx or a lost answer may hide an action.
+    #[test]
+    fn outcomes_follow_the_status() {
+        let error = |kind: &'static str, status: Option<u16>, reached: bool| UpstreamError {
+            kind,
+            status,
+            error_code: None,
+            error_messages: Vec::new(),
+            correlation_id: None,
+            body: None,
+            timed_out: false,
+            retry_after: None,
+            may_have_reached_klarna: reached,
+            idempotency_key: None,
+            message: String::new(),
+        };
+        assert_eq!(error("api", Some(403), false).outcome(), Outcome::Refused);
+        assert_eq!(
+            error("decode", Some(404), false).outcome(),
+            Outcome::Refused
+        );
+        assert_eq!(error("api", Some(503), true).outcome(), Outcome::Unknown);
+        assert_eq!(error("no_response", None, true).outcome(), Outcome::Unknown);
+        assert_eq!(error("not_sent", None, false).outcome(), Outcome::NotSent);
+    }
 
     /// Text from a URL or header becomes the argument's JSON type; text
     /// that does not fit stays a string, for the typed check to name.

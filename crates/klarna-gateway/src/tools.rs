@@ -81,6 +81,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -883,6 +886,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -893,11 +899,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -956,6 +963,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -1047,6 +1057,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -1092,6 +1103,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "Subscription": {
@@ -1115,6 +1127,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -1149,6 +1162,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "order_amount"
       ],
+      "additionalProperties": false,
       "description": "New order total and lines; the lines sent replace the old ones, and sending none removes them."
     }
   }
@@ -1208,6 +1222,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -1602,6 +1619,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("captured_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -1616,12 +1636,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -1662,6 +1683,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "captured_amount"
       ],
+      "additionalProperties": false,
       "description": "What to capture; send the full order amount or only the part that shipped."
     },
     "OrderLine": {
@@ -1732,6 +1754,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -1777,6 +1800,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "ShippingInfo": {
@@ -1811,6 +1835,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -1853,6 +1878,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -1944,6 +1970,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2337,6 +2366,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2376,6 +2408,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "number_of_days"
       ],
+      "additionalProperties": false,
       "description": "How far to push back the payment due date."
     }
   }
@@ -2443,6 +2476,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2553,6 +2589,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2571,13 +2610,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
     "capture_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -2613,6 +2653,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -2648,6 +2689,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "shipping_info"
       ],
+      "additionalProperties": false,
       "description": "Shipping details to add."
     }
   }
@@ -2715,6 +2757,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2729,12 +2774,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "capture_id"
+    "capture_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -2793,6 +2839,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -2872,6 +2921,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Mrs."
         }
       },
+      "additionalProperties": false,
       "description": "A customer's postal address with name and contact details, used for billing and shipping."
     },
     "UpdateConsumer": {
@@ -2881,6 +2931,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Address"
         }
       },
+      "additionalProperties": false,
       "description": "New customer details for an order."
     }
   }
@@ -2940,6 +2991,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -2950,11 +3004,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3013,6 +3068,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3048,6 +3106,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Replacement for the merchant's second reference."
         }
       },
+      "additionalProperties": false,
       "description": "New merchant references; a field that is left out keeps its old value."
     }
   }
@@ -3118,6 +3177,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refunded_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3132,12 +3194,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -3209,6 +3272,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -3254,6 +3318,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify the product."
     },
     "RefundObject": {
@@ -3282,6 +3347,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refunded_amount"
       ],
+      "additionalProperties": false,
       "description": "What to refund."
     },
     "Subscription": {
@@ -3305,6 +3371,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "The recurring plan an order line belongs to, if any."
     },
     "SubscriptionInterval": {
@@ -3396,6 +3463,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3651,8 +3721,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3663,11 +3736,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3726,6 +3800,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -3740,12 +3817,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "order_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -3781,6 +3859,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Page where the customer can follow the shipment."
         }
       },
+      "additionalProperties": false,
       "description": "Carrier and tracking details of one shipment and its return."
     },
     "ShippingInfoShippingMethod": {
@@ -3816,6 +3895,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "shipping_info"
       ],
+      "additionalProperties": false,
       "description": "Shipping details to add."
     }
   }
@@ -3873,8 +3953,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -3885,11 +3968,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "order_id"
+    "order_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -3939,6 +4023,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -4008,6 +4095,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -4022,6 +4110,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "Attachment": {
@@ -4040,6 +4129,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "Customer": {
@@ -4083,6 +4173,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -4138,6 +4229,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "Options": {
@@ -4164,6 +4256,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Corner radius of widget elements, such as 5px."
         }
       },
+      "additionalProperties": false,
       "description": "Colours and shapes of the Klarna widget."
     },
     "OrderLine": {
@@ -4234,6 +4327,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -4265,6 +4359,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -4307,6 +4402,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "SessionCreate": {
@@ -4419,6 +4515,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Cart and customer data for a new payment session."
     },
     "SessionCreateAcquiringChannel": {
@@ -4468,6 +4565,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -4603,6 +4701,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -5175,6 +5276,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -5249,6 +5353,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -5263,6 +5368,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "Attachment": {
@@ -5281,6 +5387,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "Customer": {
@@ -5324,6 +5431,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -5379,6 +5487,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "Options": {
@@ -5405,6 +5514,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Corner radius of widget elements, such as 5px."
         }
       },
+      "additionalProperties": false,
       "description": "Colours and shapes of the Klarna widget."
     },
     "OrderLine": {
@@ -5475,6 +5585,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -5506,6 +5617,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -5548,6 +5660,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "Session": {
@@ -5654,6 +5767,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
         }
       },
+      "additionalProperties": false,
       "description": "Session fields a merchant may change after creating it."
     },
     "SessionAcquiringChannel": {
@@ -5703,6 +5817,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -5766,8 +5881,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -5832,6 +5950,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("order_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -5846,12 +5967,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "authorization_token",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -5911,6 +6033,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "AssetUrls": {
@@ -5925,6 +6048,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "URL of the standard badge image."
         }
       },
+      "additionalProperties": false,
       "description": "Links to the badge images of a payment method category."
     },
     "CreateOrderRequest": {
@@ -6014,6 +6138,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Order data sent to turn an authorization into an order."
     },
     "CreateOrderRequestStatus": {
@@ -6065,6 +6190,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -6120,6 +6246,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
         }
       },
+      "additionalProperties": false,
       "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
     },
     "OrderLine": {
@@ -6190,6 +6317,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of the purchase, such as a product, a discount or a shipping fee."
     },
     "OrderLineType": {
@@ -6221,6 +6349,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Display name of the category; it can change, so show it as sent."
         }
       },
+      "additionalProperties": false,
       "description": "A group of Klarna payment methods the widget can show."
     },
     "PaymentMethodCategoryIdentifier": {
@@ -6263,6 +6392,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     },
     "Subscription": {
@@ -6286,6 +6416,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line belongs to."
     },
     "SubscriptionInterval": {
@@ -6428,6 +6559,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -6502,6 +6636,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with the name and contact details of the person."
     },
     "Customer": {
@@ -6545,6 +6680,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "VAT number of a business customer (B2B only)."
         }
       },
+      "additionalProperties": false,
       "description": "Personal or company details of the customer."
     },
     "CustomerGender": {
@@ -6609,6 +6745,7 @@ pub const TOOLS: &[Tool] = &[
         "purchase_country",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Purpose of the new customer token and the customer's market."
     },
     "CustomerTokenCreationRequestIntendedUse": {
@@ -6789,6 +6926,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -6924,6 +7064,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("order_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -6938,12 +7081,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "customer_token",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -6963,6 +7107,7 @@ pub const TOOLS: &[Tool] = &[
         "body",
         "content_type"
       ],
+      "additionalProperties": false,
       "description": "Extra merchant data (EMD), sent as a JSON text."
     },
     "CustomerTokenAddress": {
@@ -7021,6 +7166,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
         }
       },
+      "additionalProperties": false,
       "description": "Postal address with contact details, as the Customer Token API defines it (phone needs 5 or more characters)."
     },
     "CustomerTokenMerchantUrls": {
@@ -7038,6 +7184,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "confirmation"
       ],
+      "additionalProperties": false,
       "description": "Merchant pages for an order placed with a customer token."
     },
     "CustomerTokenOrder": {
@@ -7098,6 +7245,7 @@ pub const TOOLS: &[Tool] = &[
         "order_tax_amount",
         "purchase_currency"
       ],
+      "additionalProperties": false,
       "description": "Order to place with a stored customer token."
     },
     "CustomerTokenOrderLine": {
@@ -7168,6 +7316,7 @@ pub const TOOLS: &[Tool] = &[
         "total_amount",
         "unit_price"
       ],
+      "additionalProperties": false,
       "description": "One item of an order placed with a customer token."
     },
     "CustomerTokenOrderLineType": {
@@ -7205,6 +7354,7 @@ pub const TOOLS: &[Tool] = &[
         "interval_count",
         "name"
       ],
+      "additionalProperties": false,
       "description": "Recurring purchase that an order line of a token order belongs to."
     },
     "CustomerTokenSubscriptionInterval": {
@@ -7245,6 +7395,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Size shown to the customer."
         }
       },
+      "additionalProperties": false,
       "description": "Standard codes and attributes that identify a product."
     }
   }
@@ -7380,6 +7531,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -7409,6 +7563,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "status"
       ],
+      "additionalProperties": false,
       "description": "New status for a customer token."
     },
     "CustomerTokenStatusUpdateRequestStatus": {
@@ -7462,6 +7617,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("payment_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -7472,11 +7630,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -7508,6 +7667,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Second address line, such as a suite or floor."
         }
       },
+      "additionalProperties": false,
       "description": "A postal address."
     },
     "Buyer": {
@@ -7533,6 +7693,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who buys."
     },
     "LineItem": {
@@ -7572,6 +7733,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "PaymentRequestConfig": {
@@ -7623,6 +7785,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
     },
     "Recipient": {
@@ -7649,6 +7812,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who receives a shipment."
     },
     "Shipping": {
@@ -7661,6 +7825,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Recipient"
         }
       },
+      "additionalProperties": false,
       "description": "Who receives goods, and where."
     }
   }
@@ -8148,6 +8313,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -8640,6 +8808,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -8691,6 +8862,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Second address line, such as a suite or floor."
         }
       },
+      "additionalProperties": false,
       "description": "A postal address."
     },
     "Buyer": {
@@ -8716,6 +8888,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who buys."
     },
     "LineItem": {
@@ -8755,6 +8928,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "PaymentRequestConfig": {
@@ -8806,6 +8980,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
     },
     "Recipient": {
@@ -8832,6 +9007,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Phone number."
         }
       },
+      "additionalProperties": false,
       "description": "The person who receives a shipment."
     },
     "Shipping": {
@@ -8844,6 +9020,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/Recipient"
         }
       },
+      "additionalProperties": false,
       "description": "Who receives goods, and where."
     }
   }
@@ -9331,6 +9508,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -9377,6 +9557,7 @@ pub const TOOLS: &[Tool] = &[
         "currency",
         "payment_amount"
       ],
+      "additionalProperties": false,
       "description": "What the merchant confirms a payment request with."
     },
     "PaymentConfirmationConfig": {
@@ -9387,6 +9568,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "Whether to capture the full amount right away."
         }
       },
+      "additionalProperties": false,
       "description": "How the payment transaction that confirming creates is handled."
     }
   }
@@ -9872,8 +10054,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -10374,6 +10559,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -11040,6 +11228,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -11080,6 +11271,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The merchant's new reference for the transaction."
         }
       },
+      "additionalProperties": false,
       "description": "The references to change on a payment transaction."
     }
   }
@@ -11736,6 +11928,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("capture_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -11754,13 +11949,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_transaction_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -11793,6 +11989,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "capture_amount"
       ],
+      "additionalProperties": false,
       "description": "What to capture. `capture_reference` and `shipments` are not in the page's request example; they are accepted here because the capture Klarna answers with holds them."
     },
     "LineItem": {
@@ -11832,6 +12029,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "Shipment": {
@@ -11844,6 +12042,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/ShipmentReturn"
         }
       },
+      "additionalProperties": false,
       "description": "How the goods of a capture travel to the customer, and back if returned."
     },
     "ShipmentDelivery": {
@@ -11869,6 +12068,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The carrier's tracking number."
         }
       },
+      "additionalProperties": false,
       "description": "The outbound shipment."
     },
     "ShipmentReturn": {
@@ -11883,6 +12083,7 @@ pub const TOOLS: &[Tool] = &[
           "description": "The carrier's tracking number."
         }
       },
+      "additionalProperties": false,
       "description": "The shipment for returning the goods."
     },
     "ShippingType": {
@@ -12111,6 +12312,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refund_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -12129,13 +12333,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_transaction_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -12176,6 +12381,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "RefundRequest": {
@@ -12200,6 +12406,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refund_amount"
       ],
+      "additionalProperties": false,
       "description": "What to give back."
     }
   }
@@ -12344,8 +12551,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: true,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -12360,12 +12570,13 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
-    "payment_transaction_id"
+    "payment_transaction_id",
+    "idempotency_key"
   ],
   "additionalProperties": false
 }"#,
@@ -13021,6 +13232,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13245,6 +13459,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: Some("refund_amount"),
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -13263,13 +13480,14 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
     "account_id",
     "payment_capture_id",
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -13310,6 +13528,7 @@ pub const TOOLS: &[Tool] = &[
         "quantity",
         "total_amount"
       ],
+      "additionalProperties": false,
       "description": "One item of a purchase, capture, refund or chargeback."
     },
     "RefundRequest": {
@@ -13334,6 +13553,7 @@ pub const TOOLS: &[Tool] = &[
       "required": [
         "refund_amount"
       ],
+      "additionalProperties": false,
       "description": "What to give back."
     }
   }
@@ -13480,6 +13700,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13636,6 +13859,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -13781,6 +14007,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {},
@@ -13920,6 +14149,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -13930,11 +14162,12 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
   "required": [
-    "body"
+    "body",
+    "idempotency_key"
   ],
   "additionalProperties": false,
   "$defs": {
@@ -13993,6 +14226,7 @@ pub const TOOLS: &[Tool] = &[
         "event_version",
         "signing_key_id"
       ],
+      "additionalProperties": false,
       "description": "A webhook to create."
     },
     "WebhookStatus": {
@@ -14136,6 +14370,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14274,8 +14511,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14340,6 +14580,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r##"{
   "type": "object",
   "properties": {
@@ -14420,6 +14663,7 @@ pub const TOOLS: &[Tool] = &[
           "$ref": "#/$defs/WebhookStatus"
         }
       },
+      "additionalProperties": false,
       "description": "The fields of a webhook to change; those left out keep their value."
     }
   }
@@ -14546,6 +14790,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {},
@@ -14629,16 +14876,21 @@ pub const TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        amount: None,
+        secrets: &["signing_key"],
+        shows_secret: true,
         input_schema: r#"{
   "type": "object",
   "properties": {
     "idempotency_key": {
       "type": "string",
       "minLength": 1,
-      "description": "The key of an earlier attempt, to repeat it without acting twice; without one the gateway makes a new key and returns it with the result."
+      "description": "Make one new UUID for each action you intend (this capture, this refund) and send the same key on every retry of that action, also after a timeout or a lost answer: the gateway and Klarna then act once. A new key is a new action; a key reused with other arguments is refused."
     }
   },
-  "required": [],
+  "required": [
+    "idempotency_key"
+  ],
   "additionalProperties": false
 }"#,
         output_schema: r##"{
@@ -14720,8 +14972,11 @@ pub const TOOLS: &[Tool] = &[
         response_headers: &[],
         idempotency_key: false,
         read_only: false,
-        destructive: false,
+        destructive: true,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14802,6 +15057,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -14960,6 +15218,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -15209,6 +15470,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {
@@ -15513,6 +15777,9 @@ pub const TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        amount: None,
+        secrets: &[],
+        shows_secret: false,
         input_schema: r#"{
   "type": "object",
   "properties": {

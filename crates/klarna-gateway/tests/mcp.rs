@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use klarna_gateway::http::{self, HttpOptions, Token};
 use klarna_gateway::upstream;
-use klarna_gateway::{McpGateway, Surface};
+use klarna_gateway::{McpGateway, Policy, Surface};
 use klarna_ordermanagement::OrderId;
 use klarna_sandbox::{NewOrder, Sandbox};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
@@ -53,7 +53,13 @@ async fn start(token: Option<&str>) -> Gateway {
     let sandbox = Sandbox::start().expect("sandbox starts");
     let order_id = sandbox.add_order(NewOrder::guide_cart());
     let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
-    let gateway = McpGateway::new(upstream, Surface::default().tools().unwrap()).unwrap();
+    // Confirmation has tests of its own (tests/agents.rs).
+    let gateway = McpGateway::with_policy(
+        upstream,
+        Surface::default().tools().unwrap(),
+        Policy::unattended(),
+    )
+    .unwrap();
     let options = HttpOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         token.map(|t| Token::new(t).unwrap()),
@@ -168,7 +174,10 @@ async fn the_tool_list_is_the_captures_capability() {
         }
     }
     let capture = tool_schema(&tools, "klarna-capture-order", false);
-    assert_eq!(capture["required"], json!(["order_id", "body"]));
+    assert_eq!(
+        capture["required"],
+        json!(["order_id", "body", "idempotency_key"])
+    );
     assert_eq!(
         capture["properties"]["body"]["$ref"],
         "#/$defs/CaptureObject"
@@ -186,7 +195,11 @@ async fn a_capture_through_the_tool_is_a_capture_in_the_sandbox() {
     let gateway = start(None).await;
     let client = client(&gateway.url(), None).await;
     let tools = client.list_all_tools().await.unwrap();
-    let arguments = capture_arguments(&gateway.order_id, 3000, None);
+    let arguments = capture_arguments(
+        &gateway.order_id,
+        3000,
+        Some("0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"),
+    );
     jsonschema::draft202012::validate(
         &tool_schema(&tools, "klarna-capture-order", false),
         &arguments,
@@ -232,7 +245,8 @@ async fn a_capture_through_the_tool_is_a_capture_in_the_sandbox() {
         json!({
             "order_id": gateway.order_id,
             "capture_id": capture_id,
-            "body": { "shipping_info": [{ "shipping_company": "DHL", "tracking_number": "63456415674545679874" }] }
+            "body": { "shipping_info": [{ "shipping_company": "DHL", "tracking_number": "63456415674545679874" }] },
+            "idempotency_key": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
         }),
     )
     .await;
@@ -263,6 +277,8 @@ async fn the_same_idempotency_key_twice_makes_one_capture() {
         structured(&first)["headers"]["capture_id"],
         structured(&second)["headers"]["capture_id"]
     );
+    // The second is answered from the gateway's memory of the key.
+    assert_eq!(structured(&second)["replayed"], true);
     let captures = gateway
         .sandbox
         .order(&gateway.order_id)
@@ -277,7 +293,7 @@ async fn the_same_idempotency_key_twice_makes_one_capture() {
         .filter(|r| r.method == "POST")
         .map(|r| r.idempotency_key)
         .collect();
-    assert_eq!(sent, vec![Some(key.to_owned()), Some(key.to_owned())]);
+    assert_eq!(sent, vec![Some(key.to_owned())]);
     client.cancel().await.unwrap();
 }
 
@@ -288,13 +304,20 @@ async fn an_over_capture_is_a_tool_error_with_klarnas_error() {
     let result = call(
         &client,
         "klarna-capture-order",
-        capture_arguments(&gateway.order_id, 20001, None),
+        capture_arguments(
+            &gateway.order_id,
+            20001,
+            Some("c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"),
+        ),
     )
     .await;
     assert_eq!(result.is_error, Some(true));
     let error = structured(&result);
     assert_eq!(error["error_code"], "CAPTURE_NOT_ALLOWED");
     assert_eq!(error["status"], 403);
+    // A refusal: Klarna answered, nothing happened.
+    assert_eq!(error["outcome"], "refused");
+    assert_eq!(error["may_have_reached_klarna"], false);
     assert!(error["correlation_id"]
         .as_str()
         .is_some_and(|c| !c.is_empty()));
@@ -316,15 +339,19 @@ async fn an_over_capture_is_a_tool_error_with_klarnas_error() {
 async fn arguments_that_do_not_fit_are_refused_before_anything_is_sent() {
     let gateway = start(None).await;
     let client = client(&gateway.url(), None).await;
-    let mut wrong_type = capture_arguments(&gateway.order_id, 3000, None);
+    let key = "d4c3b2a1-0f9e-4d8c-b7a6-958473625140";
+    let mut wrong_type = capture_arguments(&gateway.order_id, 3000, Some(key));
     wrong_type["body"]["captured_amount"] = json!("thirty euros");
-    let mut unknown = capture_arguments(&gateway.order_id, 3000, None);
+    let mut unknown = capture_arguments(&gateway.order_id, 3000, Some(key));
     unknown["orderid"] = json!("typo");
     let cases = [
         (wrong_type, "body.captured_amount"),
-        (json!({ "body": { "captured_amount": 3000 } }), "order_id"),
         (
-            json!({ "order_id": 42, "body": { "captured_amount": 3000 } }),
+            json!({ "body": { "captured_amount": 3000 }, "idempotency_key": key }),
+            "order_id",
+        ),
+        (
+            json!({ "order_id": 42, "body": { "captured_amount": 3000 }, "idempotency_key": key }),
             "order_id",
         ),
         (unknown, "orderid"),
@@ -335,6 +362,7 @@ async fn arguments_that_do_not_fit_are_refused_before_anything_is_sent() {
         let error = structured(&result);
         assert_eq!(error["error_code"], "INVALID_ARGUMENTS");
         assert_eq!(error["may_have_reached_klarna"], false);
+        assert_eq!(error["outcome"], "not_sent");
         let message = error["error_messages"][0].as_str().unwrap();
         assert!(message.contains(named), "{message} names {named}");
     }
@@ -533,6 +561,24 @@ async fn stdio_answers_the_same_tool_list_and_calls() {
         .expect("the handshake succeeds");
     let over_stdio = client.list_all_tools().await.unwrap();
     assert_eq!(over_stdio, over_http);
+    // The sandbox's order is in the server's instructions, so an agent
+    // started by a desktop client (which shows no standard error) finds it.
+    let instructions = client
+        .peer_info()
+        .and_then(|info| info.instructions.clone())
+        .expect("instructions");
+    let order_id = instructions
+        .split("It holds one order, `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("the seeded order id in {instructions}"));
+    let seeded = call(
+        &client,
+        "klarna-list-all-order-captures",
+        json!({ "order_id": order_id }),
+    )
+    .await;
+    assert_eq!(structured(&seeded)["status"], 200, "{seeded:?}");
     // The binary's own sandbox has an order we do not know: the tool
     // answers Klarna's 404 as a tool error.
     let result = call(

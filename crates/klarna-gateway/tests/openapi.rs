@@ -188,7 +188,8 @@ fn the_default_surface_has_the_seven_seed_routes_and_nothing_else() {
         .find(|p| p["name"] == "Klarna-Idempotency-Key")
         .expect("the idempotency key header");
     assert_eq!(key["in"], "header");
-    assert_eq!(key["required"], false);
+    // A capture moves money: its key is required.
+    assert_eq!(key["required"], true);
 
     let list = &document["paths"][SEED_ROUTES[1].0]["get"];
     assert!(list.get("requestBody").is_none());
@@ -372,7 +373,7 @@ fn parameters_bodies_and_headers_follow_the_table() {
             .filter(|s| *s != tool.status.to_string())
             .collect();
         let mut gateway = BTreeSet::from([
-            "400", "401", "403", "404", "405", "408", "502", "504", "default",
+            "400", "401", "403", "404", "405", "408", "409", "502", "504", "default",
         ]);
         if tool.body != Body::None {
             gateway.extend(["413", "415"]);
@@ -587,6 +588,15 @@ fn the_gateway_errors_fit_the_documented_error_schema() {
         Failure::invalid("argument `body.captured_amount`: invalid type"),
         Failure::unknown_tool("nope"),
         Failure::internal("bug"),
+        Failure::refused_with(
+            409,
+            "IDEMPOTENCY_KEY_REUSED",
+            "reused",
+            serde_json::Map::from_iter([
+                ("differences".to_owned(), json!(["body.captured_amount"])),
+                ("idempotency_key".to_owned(), json!("key-1")),
+            ]),
+        ),
         upstream,
     ] {
         let error = failure.to_json();

@@ -47,6 +47,10 @@ fn each_broken_document_names_file_and_place() {
         ("not-keyword.yaml", "#/components/schemas/Anything/properties/odd: `not` is not supported"),
         ("wrong-type.yaml", "#/components/schemas/Thing/properties/count/type: unknown type `integr`"),
         ("not-a-document.yaml", "#/info: invalid type"),
+        (
+            "secret-not-bool.yaml",
+            "#/components/schemas/Key/properties/secret/x-secret: `x-secret` must be true or false",
+        ),
         ("swagger2.yaml", "#/swagger: Swagger 2.0 is not supported"),
         (
             "paging-wrong-property.yaml",

@@ -1,6 +1,9 @@
 //! What the gateway's latency benches share: percentiles of alternating
 //! samples and one way of printing them.
 
+// Each bench uses its own part of this module.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 /// The median and p99 of `samples`, sorted in place.
