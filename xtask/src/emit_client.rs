@@ -12,6 +12,7 @@ use quote::quote;
 use crate::config::{Auth, Hosts};
 use crate::docs;
 use crate::emit_models::{field_ident, type_ident, type_tokens};
+use crate::emit_params;
 use crate::model::{
     Api, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart, ResponseBody,
     ResponseHeader, Status, TypeKind, TypeRef,
@@ -34,11 +35,14 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         ModelsPath::ChildModule => quote! { #[rustfmt::skip] pub mod models; },
     };
     let reexports = RUNTIME_REEXPORTS.iter().map(|name| type_ident(name));
-    let uses_encode = api
-        .operations
-        .iter()
-        .any(|op| op.path.iter().any(|p| matches!(p, PathPart::Param(_))));
+    let uses_encode = api.operations.iter().any(|op| {
+        op.path.iter().any(|p| match p {
+            PathPart::Param(i) => emit_params::is_plain(api, &op.params[*i]),
+            PathPart::Literal(_) => false,
+        })
+    });
     let encode = uses_encode.then(|| quote! { encode_path, });
+    let styles = emit_params::uses_styles(api).then(|| quote! { use #runtime::private::style; });
     let operations = operations_module(api);
     let client = client_type(api);
     let ids = api
@@ -74,6 +78,7 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         use std::pin::Pin;
 
         use #runtime::private::call::{#encode Call};
+        #styles
         pub use #runtime::{#(#reexports),*};
 
         #models_decl
@@ -374,7 +379,7 @@ fn value_type(api: &Api, param: &Param) -> TokenStream {
             let item = type_tokens(api, item, &models_prefix());
             quote! { &'a [#item] }
         }
-        (None, ty @ TypeRef::Named(_)) => {
+        (None, ty @ (TypeRef::Named(_) | TypeRef::Map(_))) => {
             let ty = type_tokens(api, ty, &models_prefix());
             quote! { &'a #ty }
         }
@@ -387,7 +392,7 @@ fn param_borrows(api: &Api, param: &Param) -> bool {
     param.id_type.is_some()
         || matches!(
             api.unalias(&param.ty),
-            TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_)
+            TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_) | TypeRef::Map(_)
         )
 }
 
@@ -578,6 +583,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
         })
         .chain(op.body.as_ref().map(|_| quote! { body, }))
         .chain(op.idempotency_key.then(|| quote! { idempotency_key, }));
+    let mut path_bindings = Vec::new();
     let mut format_string = String::new();
     let mut format_args = Vec::new();
     for part in &op.path {
@@ -588,9 +594,14 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             PathPart::Param(i) => {
                 let param = &op.params[*i];
                 let name = field_ident(&param.name);
-                let text = to_text(api, Some(param), &param.ty, quote! { #name });
                 format_string.push_str("{}");
-                format_args.push(quote! { encode_path(#text) });
+                if emit_params::is_plain(api, param) {
+                    let text = to_text(api, Some(param), &param.ty, quote! { #name });
+                    format_args.push(quote! { encode_path(#text) });
+                } else {
+                    path_bindings.push(emit_params::path_binding(api, param));
+                    format_args.push(quote! { #name });
+                }
             }
         }
     }
@@ -606,7 +617,9 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
         .map(|param| {
             let name = field_ident(&param.name);
             let wire = &param.wire_name;
+            let plain = emit_params::is_plain(api, param);
             let set = |value: TokenStream| match (param.location, api.unalias(&param.ty)) {
+                _ if !plain => emit_params::set(api, param, value),
                 (ParamLocation::Query, TypeRef::Vec(item)) => {
                     let text = to_text(api, None, item, quote! { item });
                     quote! { for item in #value { call.query(#wire, #text); } }
@@ -651,6 +664,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
     quote! {
         async fn #send(&self, request: #request<'_>) -> #output {
             let #request { #(#fields)* .. } = request;
+            #(#path_bindings)*
             let #mutable call = Call::new(&self.runtime, &operations::#constant, #path);
             #(#setters)*
             #body

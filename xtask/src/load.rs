@@ -41,6 +41,7 @@ pub fn read_tree(path: &Path) -> Result<Value> {
 /// name.
 pub fn from_tree(path: &Path, mut tree: Value) -> Result<Document> {
     check_version(path, &tree)?;
+    check_parameter_styles(path, &tree)?;
     default_header_schemas(&mut tree);
     let api = serde_path_to_error::deserialize(&tree).map_err(|e| {
         let pointer = pointer_of(e.path());
@@ -176,6 +177,71 @@ fn check_version(path: &Path, tree: &Value) -> Result<()> {
             "missing the `openapi` version field",
         )),
     }
+}
+
+/// A parameter's `style` must be one its place (`in`) has. The parser
+/// would refuse it too, but its error points only at `#/paths`: the
+/// parameter is an internally tagged enum, where serde loses the path.
+fn check_parameter_styles(path: &Path, tree: &Value) -> Result<()> {
+    let check = |parameter: &Value, at: Pointer| -> Result<()> {
+        let (Some(place), Some(style)) = (
+            parameter.get("in").and_then(Value::as_str),
+            parameter.get("style").and_then(Value::as_str),
+        ) else {
+            return Ok(());
+        };
+        let styles: &[&str] = match place {
+            "path" => &["simple", "label", "matrix"],
+            "query" => &["form", "spaceDelimited", "pipeDelimited", "deepObject"],
+            "header" => &["simple"],
+            "cookie" => &["form"],
+            _ => return Ok(()),
+        };
+        if styles.contains(&style) {
+            Ok(())
+        } else {
+            Err(Error::at(
+                path,
+                at.join("style").as_str(),
+                format!(
+                    "style `{style}` is not one of a {place} parameter's ({})",
+                    styles.join(", ")
+                ),
+            ))
+        }
+    };
+    let list = |parameters: Option<&Value>, at: Pointer| -> Result<()> {
+        if let Some(Value::Array(parameters)) = parameters {
+            for (i, parameter) in parameters.iter().enumerate() {
+                check(parameter, at.join(i))?;
+            }
+        }
+        Ok(())
+    };
+    if let Some(Value::Object(items)) = tree.get("paths") {
+        for (route, item) in items {
+            let item_at = Pointer::root().join("paths").join(route);
+            list(item.get("parameters"), item_at.join("parameters"))?;
+            if let Value::Object(operations) = item {
+                for (method, operation) in operations {
+                    let at = item_at.join(method).join("parameters");
+                    list(operation.get("parameters"), at)?;
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(parameters)) = tree.pointer("/components/parameters") {
+        for (name, parameter) in parameters {
+            check(
+                parameter,
+                Pointer::root()
+                    .join("components")
+                    .join("parameters")
+                    .join(name),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A header that declares neither `schema` nor `content` is a plain string on

@@ -241,6 +241,37 @@ pub struct Param {
     pub required: bool,
     pub ty: TypeRef,
     pub doc: Doc,
+    /// How the value is written (`style`), with its `explode`; checked
+    /// against the style table in `param_style`.
+    pub style: ParamStyle,
+    pub explode: bool,
+}
+
+/// A parameter's OpenAPI `style`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamStyle {
+    Simple,
+    Label,
+    Matrix,
+    Form,
+    SpaceDelimited,
+    PipeDelimited,
+    DeepObject,
+}
+
+impl ParamStyle {
+    /// As the document spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamStyle::Simple => "simple",
+            ParamStyle::Label => "label",
+            ParamStyle::Matrix => "matrix",
+            ParamStyle::Form => "form",
+            ParamStyle::SpaceDelimited => "spaceDelimited",
+            ParamStyle::PipeDelimited => "pipeDelimited",
+            ParamStyle::DeepObject => "deepObject",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -15,10 +15,11 @@ use openapiv3::{
 use crate::error::{Error, Pointer, Result};
 use crate::model::{
     Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
-    ResponseBody, ResponseHeader, Status, TypeKind, TypeRef,
+    ResponseBody, ResponseHeader, Status, TypeRef,
 };
 use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
+use crate::param_style;
 use crate::refs;
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
@@ -155,7 +156,11 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 TypeRef::Nullable(inner) => *inner,
                 ty => ty,
             };
-            self.check_param_type(&ty, location, &schema_at)?;
+            let (style, explode) = param_style::declared(parameter);
+            let shape =
+                param_style::shape(self.types, &ty).map_err(|m| self.error(&schema_at, m))?;
+            param_style::check(location, style, explode, shape)
+                .map_err(|m| self.error(&param_at, m))?;
             params.push(Param {
                 name: arguments.claim(&names::snake(&data.name)),
                 id_type: None,
@@ -167,6 +172,8 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                     text: data.description.clone(),
                     ..Doc::default()
                 },
+                style,
+                explode,
             });
         }
         let path = self.path_parts(path, &params, at)?;
@@ -292,33 +299,6 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
     ) -> Result<&'a T> {
         let found = refs::follow(self.file, item, section, self.components.map(get), at)?;
         Ok(found.0)
-    }
-
-    /// Parameters are sent as text: scalars, enums of them, and (in the
-    /// query) arrays of those.
-    fn check_param_type(&self, ty: &TypeRef, location: ParamLocation, at: &Pointer) -> Result<()> {
-        let scalar = |ty: &TypeRef| match ty {
-            TypeRef::String
-            | TypeRef::Bool
-            | TypeRef::I32
-            | TypeRef::I64
-            | TypeRef::F32
-            | TypeRef::F64 => true,
-            TypeRef::Named(id) => matches!(
-                self.types.kind(*id),
-                Some(TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_))
-            ),
-            _ => false,
-        };
-        let ok = match ty {
-            TypeRef::Vec(item) => location == ParamLocation::Query && scalar(item),
-            ty => scalar(self.types.unalias(ty)),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(self.error(at, "only strings, numbers, booleans and enums of them (or arrays of those in the query) are supported as parameters"))
-        }
     }
 
     fn path_parts(&self, path: &str, params: &[Param], at: &Pointer) -> Result<Vec<PathPart>> {

@@ -8,3 +8,5 @@ pub mod open_enum;
 
 #[cfg(feature = "client")]
 pub mod call;
+#[cfg(feature = "client")]
+pub mod style;

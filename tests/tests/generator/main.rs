@@ -10,3 +10,4 @@ mod generated_output;
 mod generator_props;
 mod name_collisions;
 mod spec_evolution;
+mod wire_conformance;

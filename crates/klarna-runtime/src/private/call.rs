@@ -127,6 +127,24 @@ impl<'a> Call<'a> {
         self.has_query = true;
     }
 
+    /// A query parameter serialised by its OpenAPI style (see [`style`]):
+    /// the pairs go into the URL as they are, already encoded.
+    ///
+    /// [`style`]: crate::private::style
+    pub fn query_styled(
+        &mut self,
+        name: &'static str,
+        style: crate::private::style::Style,
+        explode: bool,
+        value: &crate::private::style::Value<'_>,
+    ) {
+        for pair in crate::private::style::query(name, style, explode, value) {
+            self.url.push(if self.has_query { '&' } else { '?' });
+            self.url.push_str(&pair);
+            self.has_query = true;
+        }
+    }
+
     /// Sends `key`, or a new random key when the caller gave none, in the
     /// operation's idempotency header.
     pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
