@@ -345,8 +345,10 @@ pub enum Runtime {
     Version(String),
     /// Neither given: this checkout's runtime by relative path when the crate
     /// lies inside this checkout, otherwise the runtime of this generator's
-    /// version from the registry. No absolute path of this machine goes into
-    /// a manifest that might be copied or committed elsewhere.
+    /// version from the registry once it is published
+    /// ([`RUNTIME_PUBLISHED`](crate::config::RUNTIME_PUBLISHED)); until then
+    /// a refusal that names `--runtime`. No absolute path of this machine goes
+    /// into a manifest unless the user passes one.
     Default,
 }
 
@@ -380,6 +382,19 @@ impl Runtime {
                 let out = absolute(out)?;
                 if !out.starts_with(&root) {
                     let version = env!("CARGO_PKG_VERSION");
+                    if !crate::config::RUNTIME_PUBLISHED {
+                        // A registry dependency on a version that is not
+                        // published fails in the user's `cargo check`, far
+                        // from here; say it now, with what to pass instead.
+                        let runtime = root.join("crates/klarna-runtime");
+                        return Err(format!(
+                            "outside this checkout, and klarna-runtime {version} is not \
+                             published yet, so a crate here would not build: pass `--runtime \
+                             path:{}` (this checkout's runtime; a relative path is read from the \
+                             generated crate) or `--runtime version:X.Y` for a published one",
+                            runtime.display()
+                        ));
+                    }
                     return Ok(format!("version = {version:?}"));
                 }
                 relative_to(&out, &root.join("crates/klarna-runtime"))

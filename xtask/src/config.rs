@@ -161,6 +161,13 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
     },
 ];
 
+/// Whether `klarna-runtime` of this generator's version is on crates.io.
+/// While it is not, `cargo xtask generate` outside this checkout has no
+/// runtime that builds by default: it asks for `--runtime` instead of
+/// writing a dependency that cargo cannot find. Set it to `true` in the
+/// release that publishes the runtime.
+pub const RUNTIME_PUBLISHED: bool = false;
+
 pub const MODELS_CRATE_DIR: &str = "crates/klarna-models";
 
 /// The operation table of `klarna-gateway`, generated from every API above.
