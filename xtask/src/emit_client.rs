@@ -194,6 +194,11 @@ fn client_type(api: &Api) -> TokenStream {
             " It takes API-key credentials ([`Credentials::api_key`]); others are refused."
         }
     };
+    let identity = api.settings.names_itself.then(|| {
+        quote! {
+            let runtime = runtime.for_api(#api_name, concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")));
+        }
+    });
     let from_runtime_doc = format!(
         " A client on a runtime client built elsewhere, sharing its connections: \
          build one `klarna_runtime::Client` (on an HTTP client of your own with \
@@ -219,6 +224,7 @@ fn client_type(api: &Api) -> TokenStream {
             #[doc = #from_runtime_doc]
             pub fn from_runtime(runtime: #runtime::Client) -> Result<Self, ConfigError> {
                 #check
+                #identity
                 Ok(#name { runtime })
             }
 

@@ -20,6 +20,16 @@ use crate::transport::Transport;
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
     pub(crate) policy: CallPolicy,
+    /// Who the calls made through this client talk to.
+    pub(crate) identity: Identity,
+}
+
+/// How a client names the API it talks to: in error messages ("Klarna
+/// answered 422") and in the `User-Agent` it sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) server: &'static str,
+    pub(crate) user_agent: &'static str,
 }
 
 pub(crate) struct Inner {
@@ -103,6 +113,10 @@ impl Client {
                 credentials_kind: config.credentials.kind(),
             }),
             policy: config.policy,
+            identity: Identity {
+                server: "Klarna",
+                user_agent: USER_AGENT,
+            },
         })
     }
 
@@ -122,6 +136,19 @@ impl Client {
         } else {
             Err(ConfigError::WrongCredentials { api, expected })
         }
+    }
+
+    /// The same client (sharing its connections) for an API that is not
+    /// Klarna's: error messages name `server` where they would say "Klarna"
+    /// ("Petstore answered 422"), and requests carry `user_agent` instead of
+    /// this SDK's `User-Agent`. Clients generated from documents of others
+    /// (`cargo xtask generate`) call it with the document's title and their
+    /// crate's name and version. A `user_agent` that cannot be a header
+    /// value (control characters) leaves this SDK's.
+    pub fn for_api(&self, server: &'static str, user_agent: &'static str) -> Client {
+        let mut client = self.clone();
+        client.identity = Identity { server, user_agent };
+        client
     }
 
     /// The same client (sharing its connections) with another retry policy,

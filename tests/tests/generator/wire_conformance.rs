@@ -324,3 +324,26 @@ fn what_the_style_table_does_not_define_is_refused_with_its_place() {
         assert!(line.contains(expected), "{line}\nexpected: {expected}");
     }
 }
+
+/// A client generated from a document of others names that API, not
+/// Klarna: in its errors, and in the `User-Agent` it sends (the name and
+/// version of the crate it is compiled into: here `klarna-tests`).
+#[tokio::test]
+async fn a_foreign_client_speaks_for_its_own_api() {
+    let server = TestServer::start();
+    server.respond(CannedResponse::new(422).body("{}"));
+    let config = Config::with_base_url(server.url(), Credentials::basic("user", "secret"))
+        .retry(RetryPolicy::never());
+    let client = Client::from_config(config).unwrap();
+    let error = client.path_simple_false_string("blue").await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "path_simple_false_string: Style table answered with undocumented status 422"
+    );
+    let request = server.single_request();
+    assert_eq!(
+        request.header("user-agent"),
+        Some(concat!("klarna-tests/", env!("CARGO_PKG_VERSION")))
+    );
+    assert!(!error.to_string().contains("Klarna"));
+}

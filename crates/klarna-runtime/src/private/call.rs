@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::client::{Client, USER_AGENT as SDK_USER_AGENT};
+use crate::client::Client;
 use crate::credentials::PARTNER_ACCOUNT_HEADER;
 use crate::error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 use crate::idempotency::IdempotencyKey;
@@ -204,7 +204,9 @@ impl<'a> Call<'a> {
         } = self;
         if let Some(message) = problem {
             let kind = ErrorKind::NotSent(TransportError::invalid_request(message));
-            return Err(Error::new(operation, kind).with_idempotency_key(idempotency_key));
+            return Err(Error::new(operation, kind)
+                .with_idempotency_key(idempotency_key)
+                .with_server(client.identity.server));
         }
         // The order reqwest would use: credentials, the call's own headers,
         // then the client-wide user agent.
@@ -219,7 +221,11 @@ impl<'a> Call<'a> {
             // POST without one.
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        // `Client::for_api` takes any text; one that is no header value
+        // leaves this SDK's.
+        let user_agent = HeaderValue::from_str(client.identity.user_agent)
+            .unwrap_or(HeaderValue::from_static(crate::client::USER_AGENT));
+        headers.insert(USER_AGENT, user_agent);
         let request = transport::Request {
             operation,
             idempotency_header,
@@ -254,6 +260,7 @@ impl<'a> Call<'a> {
                 }
                 Ok(RawResponse {
                     operation,
+                    server: client.identity.server,
                     status,
                     headers,
                     body,
@@ -290,6 +297,7 @@ impl<'a> Call<'a> {
                     },
                 };
                 Err(Error::new(operation, kind)
+                    .with_server(client.identity.server)
                     .with_idempotency_key(idempotency_key)
                     .with_attempts(ended.attempts)
                     .with_retry_after(ended.retry_after)
@@ -517,6 +525,8 @@ impl std::fmt::Display for Cause<'_> {
 /// A response read in full, to be decoded by the generated code.
 pub struct RawResponse {
     operation: &'static str,
+    /// Who answered, for error messages.
+    server: &'static str,
     status: u16,
     headers: HeaderMap,
     body: Vec<u8>,
@@ -538,6 +548,7 @@ impl RawResponse {
 
     fn error<E>(&self, kind: ErrorKind<E>) -> Error<E> {
         Error::new(self.operation, kind)
+            .with_server(self.server)
             .with_idempotency_key(self.idempotency_key.clone())
             .with_attempts(self.attempts)
             .with_retry_after(self.retry_after)
