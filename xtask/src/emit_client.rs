@@ -15,7 +15,7 @@ use crate::emit_models::{field_ident, type_ident, type_tokens};
 use crate::emit_params;
 use crate::model::{
     Api, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart, ResponseBody,
-    ResponseHeader, Status, TypeKind, TypeRef,
+    ResponseHeader, SchemeKind, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::RUNTIME_REEXPORTS;
 
@@ -43,6 +43,11 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
     });
     let encode = uses_encode.then(|| quote! { encode_path, });
     let styles = emit_params::uses_styles(api).then(|| quote! { use #runtime::private::style; });
+    let security = api
+        .operations
+        .iter()
+        .any(|op| op.security.as_ref().is_some_and(|s| !s.is_empty()))
+        .then(|| quote! { use #runtime::private::security; });
     let operations = operations_module(api);
     let client = client_type(api);
     let ids = api
@@ -79,6 +84,7 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
 
         use #runtime::private::call::{#encode Call};
         #styles
+        #security
         pub use #runtime::{#(#reexports),*};
 
         #models_decl
@@ -656,6 +662,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
     let idempotency = op
         .idempotency_key
         .then(|| quote! { call.idempotency_key(idempotency_key); });
+    let security = security_statement(op);
     let accepts_json = op
         .successes
         .iter()
@@ -665,6 +672,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
     let configured = op.params.iter().any(|p| p.location != ParamLocation::Path)
         || op.body.is_some()
         || op.idempotency_key
+        || security.is_some()
         || accepts_json;
     let mutable = configured.then(|| quote! { mut });
     quote! {
@@ -675,6 +683,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             #(#setters)*
             #body
             #idempotency
+            #security
             #accept
             let response = call.send().await?;
             match response.status() {
@@ -682,6 +691,27 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             }
         }
     }
+}
+
+/// `call.security(..)`: the operation's alternatives from the document's
+/// `security`, for the runtime to pick from the configured credentials.
+fn security_statement(op: &Operation) -> Option<TokenStream> {
+    let alternatives = op.security.as_ref().filter(|a| !a.is_empty())?;
+    let alternatives = alternatives.iter().map(|uses| {
+        let uses = uses.iter().map(|used| {
+            let name = &used.scheme;
+            let scheme = match &used.kind {
+                SchemeKind::Basic => quote! { security::Scheme::Basic },
+                SchemeKind::Bearer => quote! { security::Scheme::Bearer },
+                SchemeKind::HeaderKey(key) => quote! { security::Scheme::HeaderKey(#key) },
+                SchemeKind::QueryKey(key) => quote! { security::Scheme::QueryKey(#key) },
+                SchemeKind::CookieKey(key) => quote! { security::Scheme::CookieKey(#key) },
+            };
+            quote! { (#name, #scheme) }
+        });
+        quote! { &[#(#uses),*] }
+    });
+    Some(quote! { call.security(&[#(#alternatives),*]); })
 }
 
 fn status_pattern(status: Status) -> TokenStream {

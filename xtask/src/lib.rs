@@ -39,6 +39,7 @@ mod refs;
 mod resolve;
 mod resolve_client;
 mod resolve_operations;
+mod resolve_security;
 mod resolve_types;
 mod schema_view;
 mod settle;

@@ -216,6 +216,28 @@ pub struct Operation {
     /// What the spec's `x-klarna-gateway` says about the operation as a
     /// gateway tool; `None` when it says nothing.
     pub gateway: Option<GatewayHints>,
+    /// For documents of others: the alternatives of the operation's
+    /// `security`, each the schemes sent together. `None`: the document
+    /// declares none, or the API's credentials are set in `config.rs`.
+    pub security: Option<Vec<Vec<SecurityUse>>>,
+}
+
+/// One security scheme an operation sends.
+pub struct SecurityUse {
+    /// Its name in `securitySchemes`, which the caller's credentials use.
+    pub scheme: String,
+    pub kind: SchemeKind,
+}
+
+/// How a security scheme sends its secret.
+pub enum SchemeKind {
+    Basic,
+    /// `http` `bearer`, and the access token of OAuth 2 and OpenID Connect.
+    Bearer,
+    /// `apiKey` in the header, query parameter or cookie of this name.
+    HeaderKey(String),
+    QueryKey(String),
+    CookieKey(String),
 }
 
 /// The facts about a gateway tool that HTTP and the rest of the spec cannot

@@ -6,7 +6,7 @@
 //! `Box`, and `resolve_client` names the client's own items. After this
 //! stage every name is final.
 
-use crate::config::Settings;
+use crate::config::{Auth, Settings};
 use crate::error::Result;
 use crate::load::Document;
 use crate::model::Api;
@@ -20,9 +20,14 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     let schemas = doc.api.components.as_ref().map_or(&empty, |c| &c.schemas);
     let mut types = TypeResolver::new(&doc.path, schemas);
     types.resolve_components()?;
-    let mut operations =
-        OperationResolver::new(&doc.path, &doc.api, &mut types, settings.idempotency_header)
-            .resolve_all(&doc.api)?;
+    let mut resolver =
+        OperationResolver::new(&doc.path, &doc.api, &mut types, settings.idempotency_header);
+    // Klarna's credentials are set in `config.rs`; others come from the
+    // document's `securitySchemes`.
+    if settings.auth == Auth::Any {
+        resolver = resolver.with_document_security();
+    }
+    let mut operations = resolver.resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
     settle(&doc.path, &mut types)?;
     let client = name_client(&doc.api.info.title, settings, &types, &mut operations);

@@ -21,6 +21,7 @@ use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
 use crate::param_style;
 use crate::refs;
+use crate::resolve_security;
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
@@ -35,6 +36,10 @@ const GATEWAY_EXTENSION: &str = "x-klarna-gateway";
 
 pub struct OperationResolver<'a, 'r> {
     file: &'a Path,
+    api: &'a OpenAPI,
+    /// Read `security` from the document (documents of others); Klarna's
+    /// credentials are set in `config.rs` instead.
+    document_security: bool,
     components: Option<&'a Components>,
     types: &'r mut TypeResolver<'a>,
     /// Header that carries an idempotency key, when the API has one.
@@ -50,10 +55,18 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
     ) -> Self {
         OperationResolver {
             file,
+            api,
+            document_security: false,
             components: api.components.as_ref(),
             types,
             idempotency_header,
         }
+    }
+
+    /// Reads each operation's `security` from the document.
+    pub fn with_document_security(mut self) -> Self {
+        self.document_security = true;
+        self
     }
 
     fn error(&self, at: &Pointer, message: impl Into<String>) -> Error {
@@ -205,6 +218,10 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             }
         };
         let gateway = self.gateway_hints(operation.extensions.get(GATEWAY_EXTENSION), at)?;
+        let security = match self.document_security {
+            true => resolve_security::security_of(self.file, self.api, operation, at)?,
+            false => None,
+        };
         Ok(Operation {
             name,
             type_name,
@@ -231,6 +248,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             successes,
             errors,
             gateway,
+            security,
         })
     }
 

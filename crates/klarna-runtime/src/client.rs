@@ -37,8 +37,11 @@ pub(crate) struct Inner {
     /// The retry budget of this client and its clones.
     pub(crate) budget: TokenBucket,
     pub(crate) base_url: String,
-    /// Marked sensitive, so reqwest never prints it.
-    pub(crate) authorization: HeaderValue,
+    /// Marked sensitive, so reqwest never prints it. `None` with
+    /// [`SchemeCredentials`](crate::SchemeCredentials): each call picks
+    /// from `schemes`.
+    pub(crate) authorization: Option<HeaderValue>,
+    pub(crate) schemes: Option<crate::credentials::SchemeCredentials>,
     /// `Klarna-Partner-Account`, sent with API-key credentials; sensitive too.
     pub(crate) partner_account: Option<HeaderValue>,
     /// The username or partner account, for `Debug`; the secret is only in
@@ -108,6 +111,7 @@ impl Client {
                 budget: TokenBucket::new(config.retry_budget),
                 base_url: config.base_url,
                 authorization,
+                schemes: config.credentials.schemes().cloned(),
                 partner_account,
                 account: config.credentials.account().to_owned(),
                 credentials_kind: config.credentials.kind(),
@@ -279,7 +283,9 @@ mod tests {
             Config::with_base_url("http://127.0.0.1:9", Credentials::basic("PK0001", PASSWORD));
         let client = Client::new(config.clone()).unwrap();
         // Neither the password nor its Basic encoding may show.
-        let encoded = Credentials::basic("PK0001", PASSWORD).authorization();
+        let encoded = Credentials::basic("PK0001", PASSWORD)
+            .authorization()
+            .unwrap();
         for debug in [
             format!("{config:?}"),
             format!("{client:?}"),
@@ -302,7 +308,7 @@ mod tests {
             Config::with_base_url("http://127.0.0.1:9", Credentials::api_key(KEY, ACCOUNT));
         let client = Client::new(config.clone()).unwrap();
         let partner_account = client.inner.partner_account.as_ref().unwrap();
-        assert!(client.inner.authorization.is_sensitive());
+        assert!(client.inner.authorization.as_ref().unwrap().is_sensitive());
         assert!(partner_account.is_sensitive());
         for debug in [
             format!("{config:?}"),

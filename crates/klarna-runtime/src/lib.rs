@@ -44,7 +44,7 @@ pub use config::{Config, Environment, Region, DEFAULT_MAX_RESPONSE_BYTES, PAYMEN
 #[cfg(feature = "client")]
 pub use config_error::ConfigError;
 #[cfg(feature = "client")]
-pub use credentials::{Credentials, CredentialsKind};
+pub use credentials::{Credentials, CredentialsKind, SchemeCredentials};
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 /// The `http` crate, whose `Method` and `HeaderMap` this crate's API names.

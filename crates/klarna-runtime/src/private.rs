@@ -9,4 +9,6 @@ pub mod open_enum;
 #[cfg(feature = "client")]
 pub mod call;
 #[cfg(feature = "client")]
+pub mod security;
+#[cfg(feature = "client")]
 pub mod style;

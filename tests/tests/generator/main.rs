@@ -9,5 +9,6 @@ mod gateway_openapi;
 mod generated_output;
 mod generator_props;
 mod name_collisions;
+mod security_schemes;
 mod spec_evolution;
 mod wire_conformance;

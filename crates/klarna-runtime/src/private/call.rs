@@ -145,6 +145,49 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The operation's `security`: alternatives, each the schemes that must
+    /// be sent together. With [`SchemeCredentials`](crate::SchemeCredentials)
+    /// the first alternative whose secrets are all configured is sent (an
+    /// empty one: nothing); with none satisfied the call is not sent. Other
+    /// credentials (Klarna's) are sent on every call as before, and this
+    /// does nothing.
+    pub fn security(
+        &mut self,
+        alternatives: &[&[(&'static str, crate::private::security::Scheme)]],
+    ) {
+        let Some(schemes) = &self.client.inner.schemes else {
+            return;
+        };
+        match crate::private::security::choose(schemes, alternatives) {
+            Ok(parts) => {
+                for part in parts {
+                    match part {
+                        crate::private::security::Part::Header(name, value) => {
+                            match HeaderName::from_bytes(name.as_bytes()) {
+                                Ok(name) if name == http::header::COOKIE => {
+                                    append_cookie(&mut self.headers, value)
+                                }
+                                Ok(name) => {
+                                    self.headers.insert(name, value);
+                                }
+                                Err(_) => self.problem(format!(
+                                    "the header name of a security scheme of {} is not valid",
+                                    self.operation
+                                )),
+                            }
+                        }
+                        crate::private::security::Part::Query(pair) => {
+                            self.url.push(if self.has_query { '&' } else { '?' });
+                            self.url.push_str(&pair);
+                            self.has_query = true;
+                        }
+                    }
+                }
+            }
+            Err(message) => self.problem(format!("{}: {message}", self.operation)),
+        }
+    }
+
     /// Sends `key`, or a new random key when the caller gave none, in the
     /// operation's idempotency header.
     pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
@@ -211,7 +254,9 @@ impl<'a> Call<'a> {
         // The order reqwest would use: credentials, the call's own headers,
         // then the client-wide user agent.
         let mut headers = HeaderMap::with_capacity(call_headers.len() + 4);
-        headers.insert(AUTHORIZATION, client.inner.authorization.clone());
+        if let Some(authorization) = &client.inner.authorization {
+            headers.insert(AUTHORIZATION, authorization.clone());
+        }
         if let Some(account) = &client.inner.partner_account {
             headers.insert(PARTNER_ACCOUNT_HEADER, account.clone());
         }
@@ -305,6 +350,23 @@ impl<'a> Call<'a> {
                     .with_earlier_attempt_reached(ended.earlier_attempt_reached))
             }
         }
+    }
+}
+
+/// Adds `name=value` to the request's one `Cookie` header.
+fn append_cookie(headers: &mut HeaderMap, pair: HeaderValue) {
+    let joined = match headers.get(http::header::COOKIE) {
+        Some(existing) => {
+            let mut joined = existing.as_bytes().to_vec();
+            joined.extend_from_slice(b"; ");
+            joined.extend_from_slice(pair.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        None => Some(pair),
+    };
+    if let Some(mut value) = joined {
+        value.set_sensitive(true);
+        headers.insert(http::header::COOKIE, value);
     }
 }
 
