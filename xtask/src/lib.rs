@@ -33,6 +33,7 @@ mod format;
 pub mod load;
 mod model;
 mod names;
+mod normalise;
 pub mod outline;
 mod param_style;
 mod refs;

@@ -40,7 +40,9 @@ pub fn read_tree(path: &Path) -> Result<Value> {
 /// A document already parsed into a JSON tree; `path` is the file errors
 /// name.
 pub fn from_tree(path: &Path, mut tree: Value) -> Result<Document> {
-    check_version(path, &tree)?;
+    if check_version(path, &tree)? == Version::V3_1 {
+        crate::normalise::normalise_3_1(path, &mut tree)?;
+    }
     check_parameter_styles(path, &tree)?;
     default_header_schemas(&mut tree);
     let api = serde_path_to_error::deserialize(&tree).map_err(|e| {
@@ -155,16 +157,24 @@ fn yaml_to_json(path: &Path, at: &Pointer, yaml: serde_yaml_ng::Value) -> Result
     })
 }
 
-fn check_version(path: &Path, tree: &Value) -> Result<()> {
+/// The OpenAPI versions read: 3.1 documents are normalised to 3.0 first.
+#[derive(PartialEq, Eq)]
+enum Version {
+    V3_0,
+    V3_1,
+}
+
+fn check_version(path: &Path, tree: &Value) -> Result<Version> {
     let Some(root) = tree.as_object() else {
         return Err(Error::at(path, "#", "the document is not a mapping"));
     };
     match root.get("openapi").and_then(Value::as_str) {
-        Some(v) if v.starts_with("3.0") => Ok(()),
+        Some(v) if v.starts_with("3.0") => Ok(Version::V3_0),
+        Some(v) if v.starts_with("3.1") => Ok(Version::V3_1),
         Some(v) => Err(Error::at(
             path,
             "#/openapi",
-            format!("OpenAPI {v} is not supported; only 3.0.x is"),
+            format!("OpenAPI {v} is not supported; only 3.0.x and 3.1.x are"),
         )),
         None if root.contains_key("swagger") => Err(Error::at(
             path,

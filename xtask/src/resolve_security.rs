@@ -63,13 +63,15 @@ fn kind_of(file: &Path, scheme: &SecurityScheme, at: &Pointer) -> Result<SchemeK
         SecurityScheme::HTTP { scheme, .. } => match scheme.to_ascii_lowercase().as_str() {
             "basic" => SchemeKind::Basic,
             "bearer" => SchemeKind::Bearer,
-            other => return Err(Error::at(
-                file,
-                at.join("scheme").as_str(),
-                format!(
+            other => {
+                return Err(Error::at(
+                    file,
+                    at.join("scheme").as_str(),
+                    format!(
                     "HTTP authentication scheme `{other}` is not supported (only basic and bearer)"
                 ),
-            )),
+                ))
+            }
         },
         // The client takes the access token; getting one is the caller's
         // business (the flows are the authorization server's, not this API's).

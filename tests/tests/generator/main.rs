@@ -9,6 +9,7 @@ mod gateway_openapi;
 mod generated_output;
 mod generator_props;
 mod name_collisions;
+mod openapi31;
 mod security_schemes;
 mod spec_evolution;
 mod wire_conformance;
