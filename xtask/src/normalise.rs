@@ -104,8 +104,33 @@ pub fn normalise_3_1(path: &Path, tree: &mut Value) -> Result<()> {
     root.remove("webhooks");
     root.entry("paths")
         .or_insert_with(|| Value::Object(Map::new()));
+    default_responses(tree);
     hoist_defs(path, tree)?;
     walk(path, tree, &Pointer::root())
+}
+
+/// 3.1 lets an operation leave out `responses`; 3.0 requires them. Such an
+/// operation documents no answer, so any 2xx is its success, with no body
+/// read, and every other status an undocumented one.
+fn default_responses(tree: &mut Value) {
+    let Some(Value::Object(paths)) = tree.get_mut("paths") else {
+        return;
+    };
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    for item in paths.values_mut() {
+        let Value::Object(item) = item else { continue };
+        for (method, operation) in item.iter_mut() {
+            if let (true, Value::Object(operation)) =
+                (METHODS.contains(&method.as_str()), operation)
+            {
+                operation.entry("responses").or_insert_with(
+                    || serde_json::json!({ "2XX": { "description": "Not documented." } }),
+                );
+            }
+        }
+    }
 }
 
 /// Finds the schemas in the document (outside examples and extensions)
@@ -180,12 +205,28 @@ fn schema(path: &Path, value: &mut Value, at: &Pointer) -> Result<()> {
         // 3.1 reads a `$ref`'s siblings; 3.0 parsers drop them. Annotations
         // alone change nothing; anything else is the referenced type and
         // more, which `allOf` says in 3.0.
-        let typed = object
-            .keys()
-            .any(|k| k != "$ref" && !ANNOTATIONS.contains(&k.as_str()));
+        let typed = object.keys().any(|k| {
+            k != "$ref" && k != "type" && k != "nullable" && !ANNOTATIONS.contains(&k.as_str())
+        });
+        let nullable = object.get("nullable") == Some(&Value::Bool(true))
+            || match object.get("type") {
+                Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
+                Some(t) => t == "null",
+                None => false,
+            };
         let mut rest = std::mem::take(object);
         let reference = rest.remove("$ref").unwrap_or(Value::Null);
-        if typed {
+        if !typed && nullable {
+            // `{$ref: X, type: [.., "null"]}`: X or null. The type beside
+            // the reference repeats X's; `allOf` of one carries `nullable`.
+            let mut reference_only = Map::new();
+            reference_only.insert("$ref".to_owned(), reference);
+            object.insert(
+                "allOf".to_owned(),
+                Value::Array(vec![Value::Object(reference_only)]),
+            );
+            object.insert("nullable".to_owned(), Value::Bool(true));
+        } else if typed {
             let mut siblings = Value::Object(rest);
             schema(path, &mut siblings, &at.join("allOf").join(1))?;
             let mut reference_only = Map::new();

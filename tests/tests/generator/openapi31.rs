@@ -66,6 +66,37 @@ fn defs_become_types_and_any_of_with_null_is_nullable() {
 }
 
 #[test]
+fn a_ref_beside_a_type_array_with_null_is_that_type_or_null() {
+    let pet: Pet = serde_json::from_value(json!({
+        "id": "p-1", "kind": "pet", "weight_grams": 1, "best_friend": null
+    }))
+    .unwrap();
+    assert_eq!(pet.best_friend, None);
+    let pet: Pet = serde_json::from_value(json!({
+        "id": "p-1", "kind": "pet", "weight_grams": 1, "best_friend": { "name": "Bo" }
+    }))
+    .unwrap();
+    assert_eq!(pet.best_friend, Some(Owner::new("Bo")));
+}
+
+/// An operation without `responses` (3.1 allows it) succeeds on any 2xx.
+#[tokio::test]
+async fn an_operation_without_responses_succeeds_on_any_2xx() {
+    use klarna_tests::fixtures::openapi31::{Client, Operations, PetId};
+    use klarna_tests::server::{CannedResponse, TestServer};
+    let server = TestServer::start();
+    server.respond(CannedResponse::new(202));
+    let config = klarna_runtime::Config::with_base_url(
+        server.url(),
+        klarna_runtime::Credentials::basic("u", "p"),
+    );
+    let client = Client::from_config(config).unwrap();
+    let response = client.pat_pet(&PetId::new("p-1")).await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(server.single_request().target, "/pets/p-1/pat");
+}
+
+#[test]
 fn a_webhooks_only_document_gives_models() {
     let event: PetCreated =
         serde_json::from_value(json!({ "pet_id": "p-1", "note": null })).unwrap();
