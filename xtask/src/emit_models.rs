@@ -200,8 +200,14 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
     });
     let deserialize = compact.then(|| emit_deserialize(api, name, s));
     let constructor = (!s.derives.default).then(|| emit_constructor(api, name, s));
+    // The variant's own discriminator value, written ahead of its fields.
+    let tag = s.tag.as_ref().map(|tag| {
+        let (property, value) = (&tag.property, &tag.value);
+        quote! { #[serde(tag = #property, rename = #value)] }
+    });
     quote! {
         #derive
+        #tag
         pub struct #name {
             #(#fields)*
             #additional

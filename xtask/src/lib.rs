@@ -45,6 +45,7 @@ mod resolve_types;
 mod schema_view;
 mod settle;
 pub mod sweep;
+mod tags;
 pub mod write;
 
 pub use codegen::{

@@ -122,6 +122,15 @@ pub struct Struct {
     pub additional: Option<TypeRef>,
     /// Derived traits that are valid for this struct; settled by `derives`.
     pub derives: Derives,
+    /// The discriminator property and value this struct always carries as
+    /// a member of tagged unions, written by its `Serialize` rather than
+    /// held in a field (settled by `tags`).
+    pub tag: Option<Tag>,
+}
+
+pub struct Tag {
+    pub property: String,
+    pub value: String,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]

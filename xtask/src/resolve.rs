@@ -14,6 +14,7 @@ use crate::resolve_client::name_client;
 use crate::resolve_operations::OperationResolver;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
+use crate::tags::settle_tags;
 
 pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     let empty = Default::default();
@@ -29,6 +30,7 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     }
     let mut operations = resolver.resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
+    settle_tags(&mut types);
     settle(&doc.path, &mut types)?;
     let client = name_client(&doc.api.info.title, settings, &types, &mut operations);
     Ok(Api {

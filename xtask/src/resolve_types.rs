@@ -459,6 +459,7 @@ impl<'a> TypeResolver<'a> {
             fields,
             additional,
             derives: Derives::default(),
+            tag: None,
         }))
     }
 

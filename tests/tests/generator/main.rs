@@ -4,6 +4,7 @@
 //! so the workspace links a few binaries instead of one per file.
 
 mod broken_specs;
+mod discriminator_props;
 mod fixture_types;
 mod gateway_openapi;
 mod generated_output;
