@@ -91,7 +91,13 @@ fn value_of(api: &Api, param: &Param, value: TokenStream) -> TokenStream {
                     quote! { (#json, #text) }
                 } else {
                     let text = owned_text(api, None, &field.ty, quote! { item });
-                    quote! { #value.#name.as_ref().map(|item| (#json, #text)) }
+                    // Absent and `null` alike are left out of a parameter.
+                    let get = if crate::emit_models::is_three_state(field) {
+                        quote! { as_option }
+                    } else {
+                        quote! { as_ref }
+                    };
+                    quote! { #value.#name.#get().map(|item| (#json, #text)) }
                 }
             });
             if object.fields.iter().all(always) {

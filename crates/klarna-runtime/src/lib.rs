@@ -16,6 +16,9 @@
 #[doc(hidden)]
 pub mod private;
 
+mod nullable;
+pub use nullable::Nullable;
+
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]

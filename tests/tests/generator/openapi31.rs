@@ -6,22 +6,32 @@
 
 use std::path::Path;
 
+use klarna_runtime::Nullable;
 use klarna_tests::fixtures::openapi31::models::{Collar, Owner, Pet, PetHome, PetKind};
 use klarna_tests::fixtures::webhooks31::PetCreated;
 use serde_json::json;
 
 #[test]
-fn a_type_array_with_null_is_an_optional_field_that_takes_null() {
-    for (nickname, expected) in [(json!(null), None), (json!("Rex"), Some("Rex".to_owned()))] {
-        let pet: Pet = serde_json::from_value(json!({
+fn a_type_array_with_null_is_an_optional_field_that_is_absent_null_or_a_value() {
+    for (nickname, expected) in [
+        (json!(null), Nullable::Null),
+        (json!("Rex"), Nullable::Value("Rex".to_owned())),
+    ] {
+        let sent = json!({
             "id": "p-1", "kind": "pet", "weight_grams": 1200, "nickname": nickname
-        }))
-        .unwrap();
+        });
+        let pet: Pet = serde_json::from_value(sent.clone()).unwrap();
         assert_eq!(pet.nickname, expected);
+        // Written back as received: `null` stays `null`.
+        assert_eq!(serde_json::to_value(&pet).unwrap(), sent);
     }
     let pet: Pet =
         serde_json::from_value(json!({ "id": "p-1", "kind": "pet", "weight_grams": 1 })).unwrap();
-    assert_eq!(pet.nickname, None);
+    assert_eq!(pet.nickname, Nullable::Absent);
+    assert!(serde_json::to_value(&pet)
+        .unwrap()
+        .get("nickname")
+        .is_none());
 }
 
 #[test]
@@ -62,7 +72,7 @@ fn defs_become_types_and_any_of_with_null_is_nullable() {
         pet.collar.and_then(|c: Collar| c.color).as_deref(),
         Some("red")
     );
-    assert_eq!(pet.tag, None);
+    assert_eq!(pet.tag, Nullable::Null);
 }
 
 #[test]
@@ -71,12 +81,12 @@ fn a_ref_beside_a_type_array_with_null_is_that_type_or_null() {
         "id": "p-1", "kind": "pet", "weight_grams": 1, "best_friend": null
     }))
     .unwrap();
-    assert_eq!(pet.best_friend, None);
+    assert_eq!(pet.best_friend, Nullable::Null);
     let pet: Pet = serde_json::from_value(json!({
         "id": "p-1", "kind": "pet", "weight_grams": 1, "best_friend": { "name": "Bo" }
     }))
     .unwrap();
-    assert_eq!(pet.best_friend, Some(Owner::new("Bo")));
+    assert_eq!(pet.best_friend, Nullable::Value(Owner::new("Bo")));
 }
 
 /// An operation without `responses` (3.1 allows it) succeeds on any 2xx.
@@ -101,7 +111,7 @@ fn a_webhooks_only_document_gives_models() {
     let event: PetCreated =
         serde_json::from_value(json!({ "pet_id": "p-1", "note": null })).unwrap();
     assert_eq!(event.pet_id, "p-1");
-    assert_eq!(event.note, None);
+    assert_eq!(event.note, Nullable::Null);
 }
 
 #[test]
@@ -170,5 +180,37 @@ fn what_the_model_cannot_express_is_refused_with_its_place() {
             line.starts_with(&format!("doc.json: {expected}")),
             "{line}\nexpected: {expected}"
         );
+    }
+}
+
+fn three_state() -> impl proptest::strategy::Strategy<Value = Nullable<String>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Nullable::Absent),
+        Just(Nullable::Null),
+        ".{0,12}".prop_map(Nullable::Value),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 256,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// Absent, `null` and a value each survive a round trip, and each is
+    /// written as itself: no key, `null`, the value.
+    #[test]
+    fn a_nullable_field_round_trips_in_all_three_states(nickname in three_state()) {
+        let pet = Pet { nickname: nickname.clone(), ..Pet::new("p-1", PetKind::Pet, 1) };
+        let written = serde_json::to_value(&pet).unwrap();
+        match &nickname {
+            Nullable::Absent => proptest::prop_assert!(written.get("nickname").is_none()),
+            Nullable::Null => proptest::prop_assert_eq!(&written["nickname"], &json!(null)),
+            Nullable::Value(name) => proptest::prop_assert_eq!(&written["nickname"], &json!(name)),
+        }
+        let back: Pet = serde_json::from_value(written).unwrap();
+        proptest::prop_assert_eq!(back, pet);
     }
 }
