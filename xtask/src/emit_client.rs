@@ -14,8 +14,8 @@ use crate::docs;
 use crate::emit_models::{field_ident, type_ident, type_tokens};
 use crate::emit_params;
 use crate::model::{
-    Api, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart, ResponseBody,
-    ResponseHeader, SchemeKind, Status, TypeKind, TypeRef,
+    Api, BodyKind, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart,
+    RequestBody, ResponseBody, ResponseHeader, SchemeKind, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::RUNTIME_REEXPORTS;
 
@@ -408,7 +408,15 @@ fn param_borrows(api: &Api, param: &Param) -> bool {
         )
 }
 
-fn body_field_type(api: &Api, ty: &TypeRef) -> TokenStream {
+fn body_field_type(api: &Api, body: &RequestBody) -> TokenStream {
+    let ty = match &body.kind {
+        BodyKind::Json | BodyKind::Form => &body.ty,
+        BodyKind::Bytes(_) => return quote! { &'a [u8] },
+        BodyKind::Multipart => {
+            let runtime = runtime_path(api);
+            return quote! { &'a #runtime::Multipart };
+        }
+    };
     match ty {
         TypeRef::String => quote! { &'a str },
         TypeRef::Vec(item) => {
@@ -439,12 +447,12 @@ fn optional_params(op: &Operation) -> impl Iterator<Item = &Param> {
     op.params.iter().filter(|p| !p.required)
 }
 
-fn required_body(op: &Operation) -> Option<&TypeRef> {
-    op.body.as_ref().filter(|b| b.required).map(|b| &b.ty)
+fn required_body(op: &Operation) -> Option<&RequestBody> {
+    op.body.as_ref().filter(|b| b.required)
 }
 
-fn optional_body(op: &Operation) -> Option<&TypeRef> {
-    op.body.as_ref().filter(|b| !b.required).map(|b| &b.ty)
+fn optional_body(op: &Operation) -> Option<&RequestBody> {
+    op.body.as_ref().filter(|b| !b.required)
 }
 
 /// The builder method (provided, returns the request value) and the send
@@ -653,10 +661,16 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             }
         });
     let body = op.body.as_ref().map(|body| {
+        let write = match &body.kind {
+            BodyKind::Json => quote! { call.json(body); },
+            BodyKind::Form => quote! { call.form(body); },
+            BodyKind::Multipart => quote! { call.multipart(body); },
+            BodyKind::Bytes(media_type) => quote! { call.bytes(#media_type, body); },
+        };
         if body.required {
-            quote! { call.json(body); }
+            write
         } else {
-            quote! { if let Some(body) = body { call.json(body); } }
+            quote! { if let Some(body) = body { #write } }
         }
     });
     let idempotency = op

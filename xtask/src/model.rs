@@ -313,8 +313,22 @@ pub enum ParamLocation {
 }
 
 pub struct RequestBody {
+    /// The body's model type (JSON and form bodies); `Json` otherwise.
     pub ty: TypeRef,
     pub required: bool,
+    pub kind: BodyKind,
+}
+
+/// How a request body is written.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    /// `application/x-www-form-urlencoded`, from the model type.
+    Form,
+    /// `multipart/form-data`: the caller's `klarna_runtime::Multipart`.
+    Multipart,
+    /// Raw bytes of this media type (`application/octet-stream`, `image/png`).
+    Bytes(String),
 }
 
 /// One documented response.

@@ -14,8 +14,8 @@ use openapiv3::{
 
 use crate::error::{Error, Pointer, Result};
 use crate::model::{
-    Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
-    ResponseBody, ResponseHeader, Status, TypeRef,
+    BodyKind, Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
+    ResponseBody, ResponseHeader, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
@@ -319,6 +319,35 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         Ok(found.0)
     }
 
+    /// A form body is an object whose properties are primitives or arrays
+    /// of them, as the form style writes them.
+    fn check_form_type(&self, ty: &TypeRef, at: &Pointer) -> Result<()> {
+        let fits = |ty: &TypeRef| {
+            matches!(
+                param_style::shape(self.types, ty),
+                Ok(param_style::Shape::Primitive | param_style::Shape::List)
+            )
+        };
+        let ok = match self.types.unalias(ty) {
+            TypeRef::Named(id) => match self.types.kind(*id) {
+                Some(TypeKind::Struct(object)) => {
+                    object.additional.is_none() && object.fields.iter().all(|f| fits(&f.ty))
+                }
+                _ => false,
+            },
+            TypeRef::Map(value) => fits(value),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.error(
+                at,
+                "a form body must be an object of strings, numbers, booleans and arrays of them",
+            ))
+        }
+    }
+
     fn path_parts(&self, path: &str, params: &[Param], at: &Pointer) -> Result<Vec<PathPart>> {
         let mut parts = Vec::new();
         let mut rest = path;
@@ -356,15 +385,57 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         if content.is_empty() {
             return Ok(None);
         }
-        let Some((media_type, media)) = content.iter().find(|(m, _)| is_json(m)) else {
-            let types = content.keys().cloned().collect::<Vec<_>>().join(", ");
-            return Err(self.error(
-                &at.join("content"),
-                format!("only JSON request bodies are supported, not {types}"),
-            ));
+        // JSON where the document offers it, then a form, then multipart,
+        // then the first other media type as raw bytes.
+        let essence = |m: &str| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
         };
-        let ty = self.media_type(media_type, media, hint, at)?;
-        Ok(Some(RequestBody { ty, required }))
+        if let Some((media_type, media)) = content.iter().find(|(m, _)| is_json(m)) {
+            let ty = self.media_type(media_type, media, hint, at)?;
+            return Ok(Some(RequestBody {
+                ty,
+                required,
+                kind: BodyKind::Json,
+            }));
+        }
+        let form = content
+            .iter()
+            .find(|(m, _)| essence(m) == "application/x-www-form-urlencoded");
+        if let Some((media_type, media)) = form {
+            let ty = self.media_type(media_type, media, hint, at)?;
+            let schema_at = at.join("content").join(media_type).join("schema");
+            self.check_form_type(&ty, &schema_at)?;
+            return Ok(Some(RequestBody {
+                ty,
+                required,
+                kind: BodyKind::Form,
+            }));
+        }
+        let kind = if content.keys().any(|m| essence(m) == "multipart/form-data") {
+            BodyKind::Multipart
+        } else {
+            let first = content
+                .keys()
+                .next()
+                .map(|m| essence(m))
+                .unwrap_or_default();
+            // A range (`image/*`) names no type to send: octet-stream does.
+            let media_type = if first.contains('*') || first.is_empty() {
+                "application/octet-stream".to_owned()
+            } else {
+                first
+            };
+            BodyKind::Bytes(media_type)
+        };
+        Ok(Some(RequestBody {
+            ty: TypeRef::Json,
+            required,
+            kind,
+        }))
     }
 
     fn outcomes(

@@ -34,6 +34,8 @@ mod idempotency;
 #[cfg(feature = "test-util")]
 pub mod mock;
 #[cfg(feature = "client")]
+mod multipart;
+#[cfg(feature = "client")]
 mod operation;
 #[cfg(feature = "client")]
 mod retry;
@@ -55,6 +57,8 @@ pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 pub use http;
 #[cfg(feature = "client")]
 pub use idempotency::IdempotencyKey;
+#[cfg(feature = "client")]
+pub use multipart::Multipart;
 #[cfg(feature = "client")]
 pub use operation::Operation;
 #[cfg(feature = "client")]

@@ -11,6 +11,7 @@ mod generated_output;
 mod generator_props;
 mod name_collisions;
 mod openapi31;
+mod request_bodies;
 mod security_schemes;
 mod spec_evolution;
 mod wire_conformance;

@@ -213,6 +213,72 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A body sent as given, with its media type (`application/octet-stream`,
+    /// `image/png`): buffered, so a retry sends the same bytes.
+    pub fn bytes(&mut self, content_type: &'static str, body: &[u8]) {
+        match HeaderValue::from_str(content_type) {
+            Ok(value) => {
+                self.headers.insert(CONTENT_TYPE, value);
+                self.body = Some(body.to_vec());
+            }
+            Err(_) => self.problem(format!("media type {content_type} is not a header value")),
+        }
+    }
+
+    /// An `application/x-www-form-urlencoded` body: each property of `body`
+    /// (an object of primitives and arrays of them, as the form style
+    /// writes them: an array as one pair per item), encoded as the query
+    /// is; `null` and absent properties are left out.
+    pub fn form<T: Serialize + ?Sized>(&mut self, body: &T) {
+        let object = match serde_json::to_value(body) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => return self.problem("a form body must be an object".to_owned()),
+            Err(e) => return self.problem(format!("the request body does not serialise: {e}")),
+        };
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(text) => Some(text.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let mut pairs = Vec::new();
+        for (name, value) in &object {
+            let items: Vec<&serde_json::Value> = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::Array(items) => items.iter().collect(),
+                value => vec![value],
+            };
+            for item in items {
+                let Some(item) = text(item) else {
+                    return self.problem(format!(
+                        "form field {name} is not a primitive or an array of them"
+                    ));
+                };
+                pairs.push(format!("{}={}", encode_path(name), encode_path(&item)));
+            }
+        }
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.body = Some(pairs.join("&").into_bytes());
+    }
+
+    /// A `multipart/form-data` body, with a random boundary.
+    pub fn multipart(&mut self, body: &crate::Multipart) {
+        let boundary = format!("klarna-{}", uuid::Uuid::new_v4().simple());
+        match body.encode(&boundary) {
+            Ok((bytes, content_type)) => match HeaderValue::from_str(&content_type) {
+                Ok(value) => {
+                    self.headers.insert(CONTENT_TYPE, value);
+                    self.body = Some(bytes);
+                }
+                Err(_) => self.problem("the multipart boundary is not a header value".to_owned()),
+            },
+            Err(message) => self.problem(message),
+        }
+    }
+
     pub fn accept(&mut self, media_type: &'static str) {
         self.headers
             .insert(ACCEPT, HeaderValue::from_static(media_type));
