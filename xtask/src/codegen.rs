@@ -143,7 +143,8 @@ fn generate_loaded(
                 },
                 ModelsPath::ChildModule => {
                     let title = docs::inner(&api.title);
-                    quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] }
+                    let allow = large_variants_allowed();
+                    quote! { #title #![cfg_attr(rustfmt, rustfmt::skip)] #allow }
                 }
             }
         } else {
@@ -159,6 +160,14 @@ fn generate_loaded(
         models: models_file,
         client,
     })
+}
+
+/// The crate-level `allow` of a crate generated from a document of others:
+/// how large a union's or a response's variants are depends on the
+/// document (one of Adyen's holds a 672-byte struct beside a string), and
+/// boxing them would change the types a caller matches on.
+fn large_variants_allowed() -> TokenStream {
+    quote! { #![allow(clippy::large_enum_variant)] }
 }
 
 /// `pub mod module;`, gated on a feature when given. Generated modules are
@@ -345,8 +354,10 @@ pub enum Runtime {
     Version(String),
     /// Neither given: this checkout's runtime by relative path when the crate
     /// lies inside this checkout, otherwise the runtime of this generator's
-    /// version from the registry. No absolute path of this machine goes into
-    /// a manifest that might be copied or committed elsewhere.
+    /// version from the registry once it is published
+    /// ([`RUNTIME_PUBLISHED`](crate::config::RUNTIME_PUBLISHED)); until then
+    /// a refusal that names `--runtime`. No absolute path of this machine goes
+    /// into a manifest unless the user passes one.
     Default,
 }
 
@@ -380,6 +391,19 @@ impl Runtime {
                 let out = absolute(out)?;
                 if !out.starts_with(&root) {
                     let version = env!("CARGO_PKG_VERSION");
+                    if !crate::config::RUNTIME_PUBLISHED {
+                        // A registry dependency on a version that is not
+                        // published fails in the user's `cargo check`, far
+                        // from here; say it now, with what to pass instead.
+                        let runtime = root.join("crates/klarna-runtime");
+                        return Err(format!(
+                            "outside this checkout, and klarna-runtime {version} is not \
+                             published yet, so a crate here would not build: pass `--runtime \
+                             path:{}` (this checkout's runtime; a relative path is read from the \
+                             generated crate) or `--runtime version:X.Y` for a published one",
+                            runtime.display()
+                        ));
+                    }
                     return Ok(format!("version = {version:?}"));
                 }
                 relative_to(&out, &root.join("crates/klarna-runtime"))
@@ -476,10 +500,13 @@ pub fn generate_crate(
     );
     let lib = match generated.client {
         Some(client) => client,
-        None => format(
-            &header(GENERATE, &cited),
-            quote! { #[rustfmt::skip] pub mod models; },
-        )
+        None => {
+            let allow = large_variants_allowed();
+            format(
+                &header(GENERATE, &cited),
+                quote! { #allow #[rustfmt::skip] pub mod models; },
+            )
+        }
         .map_err(|e| Error::in_file(spec, e))?,
     };
     let files = vec![

@@ -50,6 +50,11 @@ pub struct Settings {
     /// type of their own (`order_id` gives `OrderId`), so that two ids of
     /// different things cannot be swapped in a call. `None`: plain strings.
     pub id_suffix: Option<&'static str>,
+    /// The client names its API after the document (`Client::for_api`):
+    /// errors say "Petstore answered 422" and requests carry the generated
+    /// crate's name and version as `User-Agent`. `false`: Klarna's wording
+    /// and this SDK's `User-Agent`.
+    pub names_itself: bool,
 }
 
 /// The credentials an API takes.
@@ -87,6 +92,7 @@ impl Settings {
         auth: Auth::Any,
         hosts: Hosts::Any,
         id_suffix: Some("_id"),
+        names_itself: true,
     };
 
     /// One of Klarna's APIs, as our specs describe them.
@@ -98,6 +104,7 @@ impl Settings {
             auth,
             hosts,
             id_suffix: Some("_id"),
+            names_itself: false,
         }
     }
 }
@@ -176,6 +183,13 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
         feature: None,
     },
 ];
+
+/// Whether `klarna-runtime` of this generator's version is on crates.io.
+/// While it is not, `cargo xtask generate` outside this checkout has no
+/// runtime that builds by default: it asks for `--runtime` instead of
+/// writing a dependency that cargo cannot find. Set it to `true` in the
+/// release that publishes the runtime.
+pub const RUNTIME_PUBLISHED: bool = false;
 
 pub const MODELS_CRATE_DIR: &str = "crates/klarna-models";
 

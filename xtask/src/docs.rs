@@ -45,6 +45,10 @@ fn lines(doc: &Doc) -> Vec<String> {
 fn prose_lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_fence = false;
+    // The width of the list marker of the item being read (`- `: 2,
+    // `10. `: 4): a line that goes on with it is indented by as much, as
+    // Markdown reads it anyway and clippy's `doc_lazy_continuation` asks.
+    let mut list_item: Option<usize> = None;
     for raw in text.trim().lines() {
         let line = raw.trim();
         if line.starts_with("```") || line.starts_with("~~~") {
@@ -60,15 +64,32 @@ fn prose_lines(text: &str) -> Vec<String> {
         if in_fence {
             out.push(format!(" {line}"));
         } else if line.is_empty() {
+            list_item = None;
             out.push(String::new());
-        } else {
+        } else if let Some(width) = list_marker(line) {
+            list_item = Some(width);
             out.push(format!(" {}", escape_markdown(line)));
+        } else {
+            let indent = " ".repeat(list_item.unwrap_or(0));
+            out.push(format!(" {indent}{}", escape_markdown(line)));
         }
     }
     if in_fence {
         out.push(" ```".to_owned());
     }
     out
+}
+
+/// The width of the Markdown list marker `line` starts with (`- `, `* `,
+/// `+ `, `1. `, `1) `), if it starts with one.
+fn list_marker(line: &str) -> Option<usize> {
+    if ["- ", "* ", "+ "].iter().any(|m| line.starts_with(m)) {
+        return Some(2);
+    }
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &line[digits..];
+    (digits > 0 && digits < 10 && (rest.starts_with(". ") || rest.starts_with(") ")))
+        .then_some(digits + 2)
 }
 
 /// Inline code, or escaped prose where backticks would break it.
@@ -139,6 +160,23 @@ fn closes_link(chars: &[char], close: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_that_goes_on_with_a_list_item_is_indented_under_it() {
+        let lines = prose_lines("It can:\n* send\nover the network\n10. wait\nlong\n\nThen more.");
+        assert_eq!(
+            lines,
+            vec![
+                " It can:",
+                " * send",
+                "   over the network",
+                " 10. wait",
+                "     long",
+                "",
+                " Then more.",
+            ]
+        );
+    }
 
     #[test]
     fn prose_is_made_safe_for_rustdoc() {

@@ -12,9 +12,10 @@ use quote::quote;
 use crate::config::{Auth, Hosts};
 use crate::docs;
 use crate::emit_models::{field_ident, type_ident, type_tokens};
+use crate::emit_params;
 use crate::model::{
-    Api, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart, ResponseBody,
-    ResponseHeader, Status, TypeKind, TypeRef,
+    Api, BodyKind, Doc, Operation, OperationItems, Outcome, Param, ParamLocation, PathPart,
+    RequestBody, ResponseBody, ResponseHeader, SchemeKind, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::RUNTIME_REEXPORTS;
 
@@ -34,11 +35,19 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         ModelsPath::ChildModule => quote! { #[rustfmt::skip] pub mod models; },
     };
     let reexports = RUNTIME_REEXPORTS.iter().map(|name| type_ident(name));
-    let uses_encode = api
+    let uses_encode = api.operations.iter().any(|op| {
+        op.path.iter().any(|p| match p {
+            PathPart::Param(i) => emit_params::is_plain(api, &op.params[*i]),
+            PathPart::Literal(_) => false,
+        })
+    });
+    let encode = uses_encode.then(|| quote! { encode_path, });
+    let styles = emit_params::uses_styles(api).then(|| quote! { use #runtime::private::style; });
+    let security = api
         .operations
         .iter()
-        .any(|op| op.path.iter().any(|p| matches!(p, PathPart::Param(_))));
-    let encode = uses_encode.then(|| quote! { encode_path, });
+        .any(|op| op.security.as_ref().is_some_and(|s| !s.is_empty()))
+        .then(|| quote! { use #runtime::private::security; });
     // What the paged and streamed operations return, for callers to name.
     let streams = api.operations.iter().any(|op| {
         op.successes
@@ -88,6 +97,8 @@ pub fn emit(api: &Api, models: &ModelsPath) -> TokenStream {
         use std::pin::Pin;
 
         use #runtime::private::call::{#encode Call};
+        #styles
+        #security
         pub use #runtime::{#(#reexports),*};
         #byte_stream
         #paginator
@@ -205,6 +216,11 @@ fn client_type(api: &Api) -> TokenStream {
             " It takes API-key credentials ([`Credentials::api_key`]); others are refused."
         }
     };
+    let identity = api.settings.names_itself.then(|| {
+        quote! {
+            let runtime = runtime.for_api(#api_name, concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")));
+        }
+    });
     let from_runtime_doc = format!(
         " A client on a runtime client built elsewhere, sharing its connections: \
          build one `klarna_runtime::Client` (on an HTTP client of your own with \
@@ -230,6 +246,7 @@ fn client_type(api: &Api) -> TokenStream {
             #[doc = #from_runtime_doc]
             pub fn from_runtime(runtime: #runtime::Client) -> Result<Self, ConfigError> {
                 #check
+                #identity
                 Ok(#name { runtime })
             }
 
@@ -328,7 +345,7 @@ fn value_type(api: &Api, param: &Param) -> TokenStream {
             let item = type_tokens(api, item, &models_prefix());
             quote! { &'a [#item] }
         }
-        (None, ty @ TypeRef::Named(_)) => {
+        (None, ty @ (TypeRef::Named(_) | TypeRef::Map(_))) => {
             let ty = type_tokens(api, ty, &models_prefix());
             quote! { &'a #ty }
         }
@@ -341,11 +358,19 @@ fn param_borrows(api: &Api, param: &Param) -> bool {
     param.id_type.is_some()
         || matches!(
             api.unalias(&param.ty),
-            TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_)
+            TypeRef::String | TypeRef::Vec(_) | TypeRef::Named(_) | TypeRef::Map(_)
         )
 }
 
-fn body_field_type(api: &Api, ty: &TypeRef) -> TokenStream {
+fn body_field_type(api: &Api, body: &RequestBody) -> TokenStream {
+    let ty = match &body.kind {
+        BodyKind::Json | BodyKind::Form => &body.ty,
+        BodyKind::Bytes(_) => return quote! { &'a [u8] },
+        BodyKind::Multipart => {
+            let runtime = runtime_path(api);
+            return quote! { &'a #runtime::Multipart };
+        }
+    };
     match ty {
         TypeRef::String => quote! { &'a str },
         TypeRef::Vec(item) => {
@@ -376,12 +401,12 @@ fn optional_params(op: &Operation) -> impl Iterator<Item = &Param> {
     op.params.iter().filter(|p| !p.required)
 }
 
-fn required_body(op: &Operation) -> Option<&TypeRef> {
-    op.body.as_ref().filter(|b| b.required).map(|b| &b.ty)
+fn required_body(op: &Operation) -> Option<&RequestBody> {
+    op.body.as_ref().filter(|b| b.required)
 }
 
-fn optional_body(op: &Operation) -> Option<&TypeRef> {
-    op.body.as_ref().filter(|b| !b.required).map(|b| &b.ty)
+fn optional_body(op: &Operation) -> Option<&RequestBody> {
+    op.body.as_ref().filter(|b| !b.required)
 }
 
 /// The builder method (provided, returns the request value) and the send
@@ -532,6 +557,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
         })
         .chain(op.body.as_ref().map(|_| quote! { body, }))
         .chain(op.idempotency_key.then(|| quote! { idempotency_key, }));
+    let mut path_bindings = Vec::new();
     let mut format_string = String::new();
     let mut format_args = Vec::new();
     for part in &op.path {
@@ -542,9 +568,14 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             PathPart::Param(i) => {
                 let param = &op.params[*i];
                 let name = field_ident(&param.name);
-                let text = to_text(api, Some(param), &param.ty, quote! { #name });
                 format_string.push_str("{}");
-                format_args.push(quote! { encode_path(#text) });
+                if emit_params::is_plain(api, param) {
+                    let text = to_text(api, Some(param), &param.ty, quote! { #name });
+                    format_args.push(quote! { encode_path(#text) });
+                } else {
+                    path_bindings.push(emit_params::path_binding(api, param));
+                    format_args.push(quote! { #name });
+                }
             }
         }
     }
@@ -560,7 +591,9 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
         .map(|param| {
             let name = field_ident(&param.name);
             let wire = &param.wire_name;
+            let plain = emit_params::is_plain(api, param);
             let set = |value: TokenStream| match (param.location, api.unalias(&param.ty)) {
+                _ if !plain => emit_params::set(api, param, value),
                 (ParamLocation::Query, TypeRef::Vec(item)) => {
                     let text = to_text(api, None, item, quote! { item });
                     quote! { for item in #value { call.query(#wire, #text); } }
@@ -582,15 +615,22 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             }
         });
     let body = op.body.as_ref().map(|body| {
+        let write = match &body.kind {
+            BodyKind::Json => quote! { call.json(body); },
+            BodyKind::Form => quote! { call.form(body); },
+            BodyKind::Multipart => quote! { call.multipart(body); },
+            BodyKind::Bytes(media_type) => quote! { call.bytes(#media_type, body); },
+        };
         if body.required {
-            quote! { call.json(body); }
+            write
         } else {
-            quote! { if let Some(body) = body { call.json(body); } }
+            quote! { if let Some(body) = body { #write } }
         }
     });
     let idempotency = op
         .idempotency_key
         .then(|| quote! { call.idempotency_key(idempotency_key); });
+    let security = security_statement(op);
     let accepts_json = op
         .successes
         .iter()
@@ -605,16 +645,19 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
     let configured = op.params.iter().any(|p| p.location != ParamLocation::Path)
         || op.body.is_some()
         || op.idempotency_key
+        || security.is_some()
         || accepts_json
         || streams;
     let mutable = configured.then(|| quote! { mut });
     quote! {
         async fn #send(&self, request: #request<'_>) -> #output {
             let #request { #(#fields)* .. } = request;
+            #(#path_bindings)*
             let #mutable call = Call::new(&self.runtime, &operations::#constant, #path);
             #(#setters)*
             #body
             #idempotency
+            #security
             #accept
             #stream
             let response = call.send().await?;
@@ -623,6 +666,27 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             }
         }
     }
+}
+
+/// `call.security(..)`: the operation's alternatives from the document's
+/// `security`, for the runtime to pick from the configured credentials.
+fn security_statement(op: &Operation) -> Option<TokenStream> {
+    let alternatives = op.security.as_ref().filter(|a| !a.is_empty())?;
+    let alternatives = alternatives.iter().map(|uses| {
+        let uses = uses.iter().map(|used| {
+            let name = &used.scheme;
+            let scheme = match &used.kind {
+                SchemeKind::Basic => quote! { security::Scheme::Basic },
+                SchemeKind::Bearer => quote! { security::Scheme::Bearer },
+                SchemeKind::HeaderKey(key) => quote! { security::Scheme::HeaderKey(#key) },
+                SchemeKind::QueryKey(key) => quote! { security::Scheme::QueryKey(#key) },
+                SchemeKind::CookieKey(key) => quote! { security::Scheme::CookieKey(#key) },
+            };
+            quote! { (#name, #scheme) }
+        });
+        quote! { &[#(#uses),*] }
+    });
+    Some(quote! { call.security(&[#(#alternatives),*]); })
 }
 
 fn status_pattern(status: Status) -> TokenStream {

@@ -326,8 +326,14 @@ fn emit_struct(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
     });
     let deserialize = compact.then(|| emit_deserialize(api, name, s));
     let constructor = (!s.derives.default).then(|| emit_constructor(api, name, s));
+    // The variant's own discriminator value, written ahead of its fields.
+    let tag = s.tag.as_ref().map(|tag| {
+        let (property, value) = (&tag.property, &tag.value);
+        quote! { #[serde(tag = #property, rename = #value)] }
+    });
     quote! {
         #derive
+        #tag
         pub struct #name {
             #(#fields)*
             #additional
@@ -349,6 +355,10 @@ fn emit_constructor(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
     let mut args = Vec::new();
     let inits = s.fields.iter().map(|f| {
         let ident = field_ident(&f.name);
+        if is_three_state(f) {
+            let runtime = runtime_path(api);
+            return quote! { #ident: #runtime::Nullable::Absent, };
+        }
         if !f.required {
             return quote! { #ident: None, };
         }
@@ -428,6 +438,15 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
             }
         })
         .unzip();
+    // What each field holds before its key is read.
+    let starts = s.fields.iter().map(|f| {
+        if is_three_state(f) {
+            let runtime = runtime_path(api);
+            quote! { #runtime::Nullable::Absent }
+        } else {
+            quote! { None }
+        }
+    });
     // Bound by name from the one table that resolve reserves them in.
     let partial = type_ident(names::reserved::PARTIAL);
     let d = type_ident(names::reserved::DESERIALIZER);
@@ -458,7 +477,7 @@ fn emit_deserialize(api: &Api, name: &Ident, s: &Struct) -> TokenStream {
                 }
 
                 #private::object::object(deserializer, #partial {
-                    #(#idents: None,)*
+                    #(#idents: #starts,)*
                 })
             }
         }
@@ -482,10 +501,25 @@ fn field_type(api: &Api, field: &Field) -> TokenStream {
     if field.boxed {
         ty = quote! { Box<#ty> };
     }
-    if !field.required || field.nullable {
+    if is_three_state(field) {
+        let runtime = runtime_path(api);
+        ty = quote! { #runtime::Nullable<#ty> };
+    } else if !field.required || field.nullable {
         ty = quote! { Option<#ty> };
     }
     ty
+}
+
+/// An optional field the document says is nullable: absent, `null` or a
+/// value, a `klarna_runtime::Nullable`. (A required nullable field is an
+/// `Option` written as `null`; an optional one that is not nullable, an
+/// `Option` left out when `None`.)
+pub fn is_three_state(field: &Field) -> bool {
+    !field.required && field.nullable
+}
+
+fn runtime_path(api: &Api) -> syn::Path {
+    syn::parse_str(api.settings.runtime).expect("config.rs names the runtime as a Rust path")
 }
 
 fn emit_field(api: &Api, field: &Field) -> TokenStream {
@@ -498,7 +532,12 @@ fn emit_field(api: &Api, field: &Field) -> TokenStream {
         let json_name = &field.json_name;
         serde_args.push(quote! { rename = #json_name });
     }
-    if !field.required {
+    if is_three_state(field) {
+        let skip = format!("{}::Nullable::is_absent", api.settings.runtime);
+        // `default`: a missing key is `Absent` where serde's derive reads
+        // the struct (the generated `Deserialize` starts from it anyway).
+        serde_args.push(quote! { default, skip_serializing_if = #skip });
+    } else if !field.required {
         serde_args.push(quote! { skip_serializing_if = "Option::is_none" });
     }
     let serde_attr = (!serde_args.is_empty()).then(|| quote! { #[serde(#(#serde_args),*)] });

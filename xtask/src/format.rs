@@ -46,7 +46,10 @@ fn separate_items(text: &str) -> String {
             };
             if let Some(indent) = indent {
                 let (prev_code, code) = (prev.trim_start(), line.trim_start());
-                let item_ended = at(prev, indent) && (prev.ends_with('}') || prev.ends_with(';'));
+                // A doc line may end in `;` too (`&gt;`): it ends no item.
+                let item_ended = at(prev, indent)
+                    && !prev_code.starts_with("//")
+                    && (prev.ends_with('}') || prev.ends_with(';'));
                 let docs_ended = prev_code.starts_with("//!") && !code.starts_with("//!");
                 let uses = is_use(prev_code) && is_use(code);
                 let closes = code.starts_with('}');

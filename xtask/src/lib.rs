@@ -28,22 +28,27 @@ pub mod emit_client;
 mod emit_gateway;
 mod emit_models;
 mod emit_paging;
+mod emit_params;
 pub mod error;
 mod format;
 pub mod load;
 mod model;
 mod names;
+mod normalise;
 pub mod outline;
+mod param_style;
 mod refs;
 mod resolve;
 mod resolve_client;
 mod resolve_ids;
 mod resolve_operations;
 mod resolve_paging;
+mod resolve_security;
 mod resolve_types;
 mod schema_view;
 mod settle;
 pub mod sweep;
+mod tags;
 pub mod write;
 
 pub use codegen::{

@@ -40,7 +40,10 @@ pub fn read_tree(path: &Path) -> Result<Value> {
 /// A document already parsed into a JSON tree; `path` is the file errors
 /// name.
 pub fn from_tree(path: &Path, mut tree: Value) -> Result<Document> {
-    check_version(path, &tree)?;
+    if check_version(path, &tree)? == Version::V3_1 {
+        crate::normalise::normalise_3_1(path, &mut tree)?;
+    }
+    check_parameter_styles(path, &tree)?;
     default_header_schemas(&mut tree);
     let api = serde_path_to_error::deserialize(&tree).map_err(|e| {
         let pointer = pointer_of(e.path());
@@ -154,16 +157,24 @@ fn yaml_to_json(path: &Path, at: &Pointer, yaml: serde_yaml_ng::Value) -> Result
     })
 }
 
-fn check_version(path: &Path, tree: &Value) -> Result<()> {
+/// The OpenAPI versions read: 3.1 documents are normalised to 3.0 first.
+#[derive(PartialEq, Eq)]
+enum Version {
+    V3_0,
+    V3_1,
+}
+
+fn check_version(path: &Path, tree: &Value) -> Result<Version> {
     let Some(root) = tree.as_object() else {
         return Err(Error::at(path, "#", "the document is not a mapping"));
     };
     match root.get("openapi").and_then(Value::as_str) {
-        Some(v) if v.starts_with("3.0") => Ok(()),
+        Some(v) if v.starts_with("3.0") => Ok(Version::V3_0),
+        Some(v) if v.starts_with("3.1") => Ok(Version::V3_1),
         Some(v) => Err(Error::at(
             path,
             "#/openapi",
-            format!("OpenAPI {v} is not supported; only 3.0.x is"),
+            format!("OpenAPI {v} is not supported; only 3.0.x and 3.1.x are"),
         )),
         None if root.contains_key("swagger") => Err(Error::at(
             path,
@@ -176,6 +187,71 @@ fn check_version(path: &Path, tree: &Value) -> Result<()> {
             "missing the `openapi` version field",
         )),
     }
+}
+
+/// A parameter's `style` must be one its place (`in`) has. The parser
+/// would refuse it too, but its error points only at `#/paths`: the
+/// parameter is an internally tagged enum, where serde loses the path.
+fn check_parameter_styles(path: &Path, tree: &Value) -> Result<()> {
+    let check = |parameter: &Value, at: Pointer| -> Result<()> {
+        let (Some(place), Some(style)) = (
+            parameter.get("in").and_then(Value::as_str),
+            parameter.get("style").and_then(Value::as_str),
+        ) else {
+            return Ok(());
+        };
+        let styles: &[&str] = match place {
+            "path" => &["simple", "label", "matrix"],
+            "query" => &["form", "spaceDelimited", "pipeDelimited", "deepObject"],
+            "header" => &["simple"],
+            "cookie" => &["form"],
+            _ => return Ok(()),
+        };
+        if styles.contains(&style) {
+            Ok(())
+        } else {
+            Err(Error::at(
+                path,
+                at.join("style").as_str(),
+                format!(
+                    "style `{style}` is not one of a {place} parameter's ({})",
+                    styles.join(", ")
+                ),
+            ))
+        }
+    };
+    let list = |parameters: Option<&Value>, at: Pointer| -> Result<()> {
+        if let Some(Value::Array(parameters)) = parameters {
+            for (i, parameter) in parameters.iter().enumerate() {
+                check(parameter, at.join(i))?;
+            }
+        }
+        Ok(())
+    };
+    if let Some(Value::Object(items)) = tree.get("paths") {
+        for (route, item) in items {
+            let item_at = Pointer::root().join("paths").join(route);
+            list(item.get("parameters"), item_at.join("parameters"))?;
+            if let Value::Object(operations) = item {
+                for (method, operation) in operations {
+                    let at = item_at.join(method).join("parameters");
+                    list(operation.get("parameters"), at)?;
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(parameters)) = tree.pointer("/components/parameters") {
+        for (name, parameter) in parameters {
+            check(
+                parameter,
+                Pointer::root()
+                    .join("components")
+                    .join("parameters")
+                    .join(name),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A header that declares neither `schema` nor `content` is a plain string on

@@ -16,10 +16,11 @@ const USAGE: &str = "usage:
   cargo xtask codegen [--check]
       regenerate the workspace's generated crates from specs/ (--check: write nothing, fail if stale)
   cargo xtask generate --spec FILE --out DIR [--name CRATE] [--runtime path:DIR|version:X.Y]
-      generate a standalone crate from one OpenAPI 3.0 document; it depends on
+      generate a standalone crate from one OpenAPI 3.0 or 3.1 document; it depends on
       klarna-runtime by path DIR (relative: from the crate) or by registry version
       (default: this checkout's runtime by relative path when DIR lies inside
-      this checkout, otherwise this generator's version)
+      this checkout; outside it, --runtime is required until the runtime is
+      published)
   cargo xtask sweep DIR [DIR...]
       generate and compile (clippy -D warnings) a crate from every .yaml/.yml/.json
       document in each DIR; the crates share $CARGO_TARGET_DIR (default: target/)

@@ -127,6 +127,15 @@ pub struct Struct {
     pub additional: Option<TypeRef>,
     /// Derived traits that are valid for this struct; settled by `derives`.
     pub derives: Derives,
+    /// The discriminator property and value this struct always carries as
+    /// a member of tagged unions, written by its `Serialize` rather than
+    /// held in a field (settled by `tags`).
+    pub tag: Option<Tag>,
+}
+
+pub struct Tag {
+    pub property: String,
+    pub value: String,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -230,6 +239,10 @@ pub struct Operation {
     /// What the spec's `x-paging` says: the operation lists items a page at
     /// a time (`resolve_paging.rs`).
     pub paging: Option<Paging>,
+    /// For documents of others: the alternatives of the operation's
+    /// `security`, each the schemes sent together. `None`: the document
+    /// declares none, or the API's credentials are set in `config.rs`.
+    pub security: Option<Vec<Vec<SecurityUse>>>,
 }
 
 /// A list operation's pages, as `x-paging` names them: JSON names of the
@@ -246,6 +259,24 @@ pub struct Paging {
     pub offset: String,
     /// The query parameter that takes the page size.
     pub size: Option<String>,
+}
+
+/// One security scheme an operation sends.
+pub struct SecurityUse {
+    /// Its name in `securitySchemes`, which the caller's credentials use.
+    pub scheme: String,
+    pub kind: SchemeKind,
+}
+
+/// How a security scheme sends its secret.
+pub enum SchemeKind {
+    Basic,
+    /// `http` `bearer`, and the access token of OAuth 2 and OpenID Connect.
+    Bearer,
+    /// `apiKey` in the header, query parameter or cookie of this name.
+    HeaderKey(String),
+    QueryKey(String),
+    CookieKey(String),
 }
 
 /// The facts about a gateway tool that HTTP and the rest of the spec cannot
@@ -271,6 +302,37 @@ pub struct Param {
     pub required: bool,
     pub ty: TypeRef,
     pub doc: Doc,
+    /// How the value is written (`style`), with its `explode`; checked
+    /// against the style table in `param_style`.
+    pub style: ParamStyle,
+    pub explode: bool,
+}
+
+/// A parameter's OpenAPI `style`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamStyle {
+    Simple,
+    Label,
+    Matrix,
+    Form,
+    SpaceDelimited,
+    PipeDelimited,
+    DeepObject,
+}
+
+impl ParamStyle {
+    /// As the document spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamStyle::Simple => "simple",
+            ParamStyle::Label => "label",
+            ParamStyle::Matrix => "matrix",
+            ParamStyle::Form => "form",
+            ParamStyle::SpaceDelimited => "spaceDelimited",
+            ParamStyle::PipeDelimited => "pipeDelimited",
+            ParamStyle::DeepObject => "deepObject",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -281,8 +343,22 @@ pub enum ParamLocation {
 }
 
 pub struct RequestBody {
+    /// The body's model type (JSON and form bodies); `Json` otherwise.
     pub ty: TypeRef,
     pub required: bool,
+    pub kind: BodyKind,
+}
+
+/// How a request body is written.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    /// `application/x-www-form-urlencoded`, from the model type.
+    Form,
+    /// `multipart/form-data`: the caller's `klarna_runtime::Multipart`.
+    Multipart,
+    /// Raw bytes of this media type (`application/octet-stream`, `image/png`).
+    Bytes(String),
 }
 
 /// One documented response.

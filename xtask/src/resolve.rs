@@ -7,7 +7,7 @@
 //! `resolve_client` names the client's own items. After this stage every
 //! name is final.
 
-use crate::config::Settings;
+use crate::config::{Auth, Settings};
 use crate::error::Result;
 use crate::load::Document;
 use crate::model::Api;
@@ -17,16 +17,23 @@ use crate::resolve_operations::OperationResolver;
 use crate::resolve_paging;
 use crate::resolve_types::TypeResolver;
 use crate::settle::settle;
+use crate::tags::settle_tags;
 
 pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     let empty = Default::default();
     let schemas = doc.api.components.as_ref().map_or(&empty, |c| &c.schemas);
     let mut types = TypeResolver::new(&doc.path, schemas);
     types.resolve_components()?;
-    let mut operations =
-        OperationResolver::new(&doc.path, &doc.api, &mut types, settings.idempotency_header)
-            .resolve_all(&doc.api)?;
+    let mut resolver =
+        OperationResolver::new(&doc.path, &doc.api, &mut types, settings.idempotency_header);
+    // Klarna's credentials are set in `config.rs`; others come from the
+    // document's `securitySchemes`.
+    if settings.auth == Auth::Any {
+        resolver = resolver.with_document_security();
+    }
+    let mut operations = resolver.resolve_all(&doc.api)?;
     let (mut types, order) = types.finish();
+    settle_tags(&mut types);
     settle(&doc.path, &mut types)?;
     for operation in &operations {
         resolve_paging::check(&doc.path, &types, operation)?;

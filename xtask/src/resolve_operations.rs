@@ -14,13 +14,15 @@ use openapiv3::{
 
 use crate::error::{Error, Pointer, Result};
 use crate::model::{
-    Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
+    BodyKind, Doc, GatewayHints, Operation, Outcome, Param, ParamLocation, PathPart, RequestBody,
     ResponseBody, ResponseHeader, Status, TypeKind, TypeRef,
 };
 use crate::names::reserved::METHOD_BINDINGS;
 use crate::names::{self, Scope};
+use crate::param_style;
 use crate::refs;
 use crate::resolve_paging;
+use crate::resolve_security;
 use crate::resolve_types::{doc_of, TypeResolver};
 use crate::schema_view::{SchemaRef, View};
 
@@ -35,6 +37,10 @@ const GATEWAY_EXTENSION: &str = "x-klarna-gateway";
 
 pub struct OperationResolver<'a, 'r> {
     file: &'a Path,
+    api: &'a OpenAPI,
+    /// Read `security` from the document (documents of others); Klarna's
+    /// credentials are set in `config.rs` instead.
+    document_security: bool,
     components: Option<&'a Components>,
     types: &'r mut TypeResolver<'a>,
     /// Header that carries an idempotency key, when the API has one.
@@ -52,11 +58,19 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
     ) -> Self {
         OperationResolver {
             file,
+            api,
+            document_security: false,
             components: api.components.as_ref(),
             types,
             idempotency_header,
             base_path: base_path(api),
         }
+    }
+
+    /// Reads each operation's `security` from the document.
+    pub fn with_document_security(mut self) -> Self {
+        self.document_security = true;
+        self
     }
 
     fn error(&self, at: &Pointer, message: impl Into<String>) -> Error {
@@ -159,7 +173,11 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 TypeRef::Nullable(inner) => *inner,
                 ty => ty,
             };
-            self.check_param_type(&ty, location, &schema_at)?;
+            let (style, explode) = param_style::declared(parameter);
+            let shape =
+                param_style::shape(self.types, &ty).map_err(|m| self.error(&schema_at, m))?;
+            param_style::check(location, style, explode, shape)
+                .map_err(|m| self.error(&param_at, m))?;
             params.push(Param {
                 name: arguments.claim(&names::snake(&data.name)),
                 id_type: None,
@@ -171,6 +189,8 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                     text: data.description.clone(),
                     ..Doc::default()
                 },
+                style,
+                explode,
             });
         }
         let path = self.path_parts(&format!("{}{path}", self.base_path), &params, at)?;
@@ -208,6 +228,10 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             operation.extensions.get(resolve_paging::PAGING_EXTENSION),
             at,
         )?;
+        let security = match self.document_security {
+            true => resolve_security::security_of(self.file, self.api, operation, at)?,
+            false => None,
+        };
         Ok(Operation {
             name,
             type_name,
@@ -235,6 +259,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
             errors,
             gateway,
             paging,
+            security,
         })
     }
 
@@ -305,30 +330,32 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         Ok(found.0)
     }
 
-    /// Parameters are sent as text: scalars, enums of them, and (in the
-    /// query) arrays of those.
-    fn check_param_type(&self, ty: &TypeRef, location: ParamLocation, at: &Pointer) -> Result<()> {
-        let scalar = |ty: &TypeRef| match ty {
-            TypeRef::String
-            | TypeRef::Bool
-            | TypeRef::I32
-            | TypeRef::I64
-            | TypeRef::F32
-            | TypeRef::F64 => true,
-            TypeRef::Named(id) => matches!(
-                self.types.kind(*id),
-                Some(TypeKind::StringEnum(_) | TypeKind::IntegerEnum(_))
-            ),
-            _ => false,
+    /// A form body is an object whose properties are primitives or arrays
+    /// of them, as the form style writes them.
+    fn check_form_type(&self, ty: &TypeRef, at: &Pointer) -> Result<()> {
+        let fits = |ty: &TypeRef| {
+            matches!(
+                param_style::shape(self.types, ty),
+                Ok(param_style::Shape::Primitive | param_style::Shape::List)
+            )
         };
-        let ok = match ty {
-            TypeRef::Vec(item) => location == ParamLocation::Query && scalar(item),
-            ty => scalar(self.types.unalias(ty)),
+        let ok = match self.types.unalias(ty) {
+            TypeRef::Named(id) => match self.types.kind(*id) {
+                Some(TypeKind::Struct(object)) => {
+                    object.additional.is_none() && object.fields.iter().all(|f| fits(&f.ty))
+                }
+                _ => false,
+            },
+            TypeRef::Map(value) => fits(value),
+            _ => false,
         };
         if ok {
             Ok(())
         } else {
-            Err(self.error(at, "only strings, numbers, booleans and enums of them (or arrays of those in the query) are supported as parameters"))
+            Err(self.error(
+                at,
+                "a form body must be an object of strings, numbers, booleans and arrays of them",
+            ))
         }
     }
 
@@ -369,15 +396,57 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
         if content.is_empty() {
             return Ok(None);
         }
-        let Some((media_type, media)) = content.iter().find(|(m, _)| is_json(m)) else {
-            let types = content.keys().cloned().collect::<Vec<_>>().join(", ");
-            return Err(self.error(
-                &at.join("content"),
-                format!("only JSON request bodies are supported, not {types}"),
-            ));
+        // JSON where the document offers it, then a form, then multipart,
+        // then the first other media type as raw bytes.
+        let essence = |m: &str| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
         };
-        let ty = self.media_type(media_type, media, hint, at)?;
-        Ok(Some(RequestBody { ty, required }))
+        if let Some((media_type, media)) = content.iter().find(|(m, _)| is_json(m)) {
+            let ty = self.media_type(media_type, media, hint, at)?;
+            return Ok(Some(RequestBody {
+                ty,
+                required,
+                kind: BodyKind::Json,
+            }));
+        }
+        let form = content
+            .iter()
+            .find(|(m, _)| essence(m) == "application/x-www-form-urlencoded");
+        if let Some((media_type, media)) = form {
+            let ty = self.media_type(media_type, media, hint, at)?;
+            let schema_at = at.join("content").join(media_type).join("schema");
+            self.check_form_type(&ty, &schema_at)?;
+            return Ok(Some(RequestBody {
+                ty,
+                required,
+                kind: BodyKind::Form,
+            }));
+        }
+        let kind = if content.keys().any(|m| essence(m) == "multipart/form-data") {
+            BodyKind::Multipart
+        } else {
+            let first = content
+                .keys()
+                .next()
+                .map(|m| essence(m))
+                .unwrap_or_default();
+            // A range (`image/*`) names no type to send: octet-stream does.
+            let media_type = if first.contains('*') || first.is_empty() {
+                "application/octet-stream".to_owned()
+            } else {
+                first
+            };
+            BodyKind::Bytes(media_type)
+        };
+        Ok(Some(RequestBody {
+            ty: TypeRef::Json,
+            required,
+            kind,
+        }))
     }
 
     fn outcomes(

@@ -480,6 +480,7 @@ impl<'a> TypeResolver<'a> {
             fields,
             additional,
             derives: Derives::default(),
+            tag: None,
         }))
     }
 

@@ -20,6 +20,16 @@ use crate::transport::Transport;
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
     pub(crate) policy: CallPolicy,
+    /// Who the calls made through this client talk to.
+    pub(crate) identity: Identity,
+}
+
+/// How a client names the API it talks to: in error messages ("Klarna
+/// answered 422") and in the `User-Agent` it sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) server: &'static str,
+    pub(crate) user_agent: &'static str,
 }
 
 pub(crate) struct Inner {
@@ -27,8 +37,11 @@ pub(crate) struct Inner {
     /// The retry budget of this client and its clones.
     pub(crate) budget: TokenBucket,
     pub(crate) base_url: String,
-    /// Marked sensitive, so reqwest never prints it.
-    pub(crate) authorization: HeaderValue,
+    /// Marked sensitive, so reqwest never prints it. `None` with
+    /// [`SchemeCredentials`](crate::SchemeCredentials): each call picks
+    /// from `schemes`.
+    pub(crate) authorization: Option<HeaderValue>,
+    pub(crate) schemes: Option<crate::credentials::SchemeCredentials>,
     /// `Klarna-Partner-Account`, sent with API-key credentials; sensitive too.
     pub(crate) partner_account: Option<HeaderValue>,
     /// The username or partner account, for `Debug`; the secret is only in
@@ -110,11 +123,16 @@ impl Client {
                 budget: TokenBucket::new(config.retry_budget),
                 base_url: config.base_url,
                 authorization,
+                schemes: config.credentials.schemes().cloned(),
                 partner_account,
                 account: config.credentials.account().to_owned(),
                 credentials_kind: config.credentials.kind(),
             }),
             policy: config.policy,
+            identity: Identity {
+                server: "Klarna",
+                user_agent: USER_AGENT,
+            },
         })
     }
 
@@ -134,6 +152,19 @@ impl Client {
         } else {
             Err(ConfigError::WrongCredentials { api, expected })
         }
+    }
+
+    /// The same client (sharing its connections) for an API that is not
+    /// Klarna's: error messages name `server` where they would say "Klarna"
+    /// ("Petstore answered 422"), and requests carry `user_agent` instead of
+    /// this SDK's `User-Agent`. Clients generated from documents of others
+    /// (`cargo xtask generate`) call it with the document's title and their
+    /// crate's name and version. A `user_agent` that cannot be a header
+    /// value (control characters) leaves this SDK's.
+    pub fn for_api(&self, server: &'static str, user_agent: &'static str) -> Client {
+        let mut client = self.clone();
+        client.identity = Identity { server, user_agent };
+        client
     }
 
     /// The same client (sharing its connections) with another retry policy,
@@ -264,7 +295,9 @@ mod tests {
             Config::with_base_url("http://127.0.0.1:9", Credentials::basic("PK0001", PASSWORD));
         let client = Client::new(config.clone()).unwrap();
         // Neither the password nor its Basic encoding may show.
-        let encoded = Credentials::basic("PK0001", PASSWORD).authorization();
+        let encoded = Credentials::basic("PK0001", PASSWORD)
+            .authorization()
+            .unwrap();
         for debug in [
             format!("{config:?}"),
             format!("{client:?}"),
@@ -287,7 +320,7 @@ mod tests {
             Config::with_base_url("http://127.0.0.1:9", Credentials::api_key(KEY, ACCOUNT));
         let client = Client::new(config.clone()).unwrap();
         let partner_account = client.inner.partner_account.as_ref().unwrap();
-        assert!(client.inner.authorization.is_sensitive());
+        assert!(client.inner.authorization.as_ref().unwrap().is_sensitive());
         assert!(partner_account.is_sensitive());
         for debug in [
             format!("{config:?}"),

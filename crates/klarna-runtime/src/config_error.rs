@@ -91,6 +91,9 @@ impl fmt::Display for ConfigError {
                 let what = match expected {
                     CredentialsKind::Basic => "Basic credentials (Credentials::basic)",
                     CredentialsKind::ApiKey => "API-key credentials (Credentials::api_key)",
+                    CredentialsKind::Schemes => {
+                        "credentials per security scheme (SchemeCredentials)"
+                    }
                 };
                 write!(f, "the {api} API takes {what}")
             }

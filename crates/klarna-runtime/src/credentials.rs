@@ -30,6 +30,108 @@ enum Kind {
         key: String,
         partner_account: String,
     },
+    Schemes(SchemeCredentials),
+}
+
+/// The secrets of an API that is not Klarna's, one per security scheme of
+/// its OpenAPI document, by the scheme's name there (`bearerAuth`,
+/// `api_key`). A client generated from that document (`cargo xtask
+/// generate`) sends, per call, the schemes its operation's `security`
+/// lists: the first alternative whose secrets are all here. A call whose
+/// every alternative lacks a secret is not sent.
+///
+/// ```
+/// use klarna_runtime::{Config, SchemeCredentials};
+///
+/// let credentials = SchemeCredentials::new()
+///     .token("bearerAuth", "eyJhbGciOi...")
+///     .token("api_key", "k-123")
+///     .basic("basicAuth", "user", "password");
+/// let config = Config::with_base_url("https://api.example.com", credentials.into());
+/// ```
+///
+/// Secrets never appear in `Debug` output: only the scheme names do.
+#[derive(Clone, Default)]
+pub struct SchemeCredentials {
+    pub(crate) secrets: Vec<(String, SchemeSecret)>,
+}
+
+#[derive(Clone)]
+pub(crate) enum SchemeSecret {
+    /// A bearer token, an API key, or an OAuth 2 / OpenID Connect access
+    /// token: sent as the scheme says.
+    Token(String),
+    Basic {
+        username: String,
+        password: String,
+    },
+}
+
+impl SchemeCredentials {
+    pub fn new() -> Self {
+        SchemeCredentials::default()
+    }
+
+    /// The secret of an `apiKey` scheme (sent in the header, query
+    /// parameter or cookie the scheme names), of an `http` `bearer` scheme,
+    /// or the access token of an `oauth2` or `openIdConnect` scheme (sent
+    /// as a bearer token). A second secret for the same scheme replaces
+    /// the first.
+    pub fn token(mut self, scheme: impl Into<String>, token: impl Into<String>) -> Self {
+        self.set(scheme.into(), SchemeSecret::Token(token.into()));
+        self
+    }
+
+    /// The username and password of an `http` `basic` scheme.
+    pub fn basic(
+        mut self,
+        scheme: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        let secret = SchemeSecret::Basic {
+            username: username.into(),
+            password: password.into(),
+        };
+        self.set(scheme.into(), secret);
+        self
+    }
+
+    fn set(&mut self, scheme: String, secret: SchemeSecret) {
+        self.secrets.retain(|(name, _)| *name != scheme);
+        self.secrets.push((scheme, secret));
+    }
+
+    pub(crate) fn get(&self, scheme: &str) -> Option<&SchemeSecret> {
+        self.secrets
+            .iter()
+            .find(|(name, _)| name == scheme)
+            .map(|(_, secret)| secret)
+    }
+}
+
+impl fmt::Debug for SchemeCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.secrets.iter().map(|(name, _)| (name, "<redacted>")))
+            .finish()
+    }
+}
+
+impl From<SchemeCredentials> for Credentials {
+    fn from(schemes: SchemeCredentials) -> Self {
+        Credentials {
+            kind: Kind::Schemes(schemes),
+        }
+    }
+}
+
+/// `Basic base64(username:password)`.
+pub(crate) fn basic_authorization(username: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64(format!("{username}:{password}").as_bytes())
+    )
 }
 
 impl Credentials {
@@ -92,63 +194,86 @@ impl Credentials {
         match &self.kind {
             Kind::Basic { .. } => CredentialsKind::Basic,
             Kind::ApiKey { .. } => CredentialsKind::ApiKey,
+            Kind::Schemes(_) => CredentialsKind::Schemes,
         }
     }
 
     /// The part that names the account and may be logged: the username of
-    /// Basic credentials, the partner account of API-key ones.
+    /// Basic credentials, the partner account of API-key ones; empty for
+    /// [`SchemeCredentials`].
     pub fn account(&self) -> &str {
         match &self.kind {
             Kind::Basic { username, .. } => username,
             Kind::ApiKey {
                 partner_account, ..
             } => partner_account,
+            Kind::Schemes(_) => "",
         }
     }
 
-    /// The username of Basic credentials; `None` for API-key ones.
+    /// The per-scheme secrets, for [`SchemeCredentials`].
+    pub(crate) fn schemes(&self) -> Option<&SchemeCredentials> {
+        match &self.kind {
+            Kind::Schemes(schemes) => Some(schemes),
+            _ => None,
+        }
+    }
+
+    /// The username of Basic credentials; `None` for others.
     pub fn username(&self) -> Option<&str> {
         match &self.kind {
             Kind::Basic { username, .. } => Some(username),
-            Kind::ApiKey { .. } => None,
+            _ => None,
         }
     }
 
-    /// The partner account of API-key credentials; `None` for Basic ones.
+    /// The partner account of API-key credentials; `None` for others.
     pub fn partner_account(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Basic { .. } => None,
             Kind::ApiKey {
                 partner_account, ..
             } => Some(partner_account),
+            _ => None,
         }
     }
 
-    /// The `Authorization` header value.
-    pub(crate) fn authorization(&self) -> String {
+    /// The `Authorization` header value every call carries; `None` for
+    /// [`SchemeCredentials`], which each call chooses from.
+    pub(crate) fn authorization(&self) -> Option<String> {
         match &self.kind {
-            Kind::Basic { username, password } => {
-                format!(
-                    "Basic {}",
-                    base64(format!("{username}:{password}").as_bytes())
-                )
-            }
-            Kind::ApiKey { key, .. } => key.clone(),
+            Kind::Basic { username, password } => Some(basic_authorization(username, password)),
+            Kind::ApiKey { key, .. } => Some(key.clone()),
+            Kind::Schemes(_) => None,
         }
     }
 
     /// The `Authorization` header and, for API-key credentials, the
     /// `Klarna-Partner-Account` header, both marked sensitive so that
     /// reqwest never prints them.
-    pub(crate) fn header_values(&self) -> Result<(HeaderValue, Option<HeaderValue>), ConfigError> {
+    pub(crate) fn header_values(
+        &self,
+    ) -> Result<(Option<HeaderValue>, Option<HeaderValue>), ConfigError> {
         let sensitive = |value: &str| {
             let mut value =
                 HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidCredentials)?;
             value.set_sensitive(true);
             Ok(value)
         };
+        if let Some(schemes) = self.schemes() {
+            // Checked here, once, so that no call fails on a secret that
+            // no header can carry.
+            for (_, secret) in &schemes.secrets {
+                match secret {
+                    SchemeSecret::Token(token) => sensitive(&format!("Bearer {token}"))?,
+                    SchemeSecret::Basic { username, password } => {
+                        sensitive(&basic_authorization(username, password))?
+                    }
+                };
+            }
+        }
         let partner_account = self.partner_account().map(sensitive).transpose()?;
-        Ok((sensitive(&self.authorization())?, partner_account))
+        let authorization = self.authorization().as_deref().map(sensitive).transpose()?;
+        Ok((authorization, partner_account))
     }
 }
 
@@ -166,6 +291,10 @@ impl fmt::Debug for Credentials {
                 .debug_struct("Credentials")
                 .field("partner_account", partner_account)
                 .field("api_key", &"<redacted>")
+                .finish(),
+            Kind::Schemes(schemes) => f
+                .debug_struct("Credentials")
+                .field("schemes", schemes)
                 .finish(),
         }
     }
@@ -225,7 +354,7 @@ mod tests {
         // The example of Klarna's guide: username:password.
         assert_eq!(
             Credentials::basic("username", "password").authorization(),
-            "Basic dXNlcm5hbWU6cGFzc3dvcmQ="
+            Some("Basic dXNlcm5hbWU6cGFzc3dvcmQ=".to_owned())
         );
     }
 
@@ -242,8 +371,9 @@ mod tests {
     #[test]
     fn api_key_is_sent_as_given_with_the_partner_account() {
         let credentials = Credentials::api_key(API_KEY, PARTNER_ACCOUNT);
-        assert_eq!(credentials.authorization(), API_KEY);
+        assert_eq!(credentials.authorization().as_deref(), Some(API_KEY));
         let (authorization, partner_account) = credentials.header_values().unwrap();
+        let authorization = authorization.unwrap();
         assert_eq!(authorization, API_KEY);
         assert!(authorization.is_sensitive());
         let partner_account = partner_account.expect("API-key credentials name the account");
@@ -258,7 +388,7 @@ mod tests {
     fn basic_credentials_send_no_partner_account() {
         let credentials = Credentials::basic("username", "password");
         let (authorization, partner_account) = credentials.header_values().unwrap();
-        assert!(authorization.is_sensitive());
+        assert!(authorization.unwrap().is_sensitive());
         assert_eq!(partner_account, None);
         assert_eq!(credentials.account(), "username");
         assert_eq!(credentials.username(), Some("username"));
@@ -293,6 +423,32 @@ mod tests {
             assert_eq!(error, ConfigError::InvalidCredentials);
             assert!(!error.to_string().contains("Injected"), "{error}");
         }
+    }
+
+    #[test]
+    fn scheme_credentials_show_their_names_and_never_their_secrets() {
+        let credentials: Credentials = SchemeCredentials::new()
+            .token("bearerAuth", "t0k3n-S3cr3t")
+            .basic("basicAuth", "user", "p4ss-S3cr3t")
+            .token("bearerAuth", "r3placed-S3cr3t")
+            .into();
+        let debug = format!("{credentials:?}");
+        assert!(!debug.contains("S3cr3t"), "{debug}");
+        assert!(
+            debug.contains("bearerAuth") && debug.contains("basicAuth"),
+            "{debug}"
+        );
+        assert_eq!(credentials.kind(), CredentialsKind::Schemes);
+        assert_eq!(credentials.header_values().unwrap(), (None, None));
+        let schemes = credentials.schemes().unwrap();
+        assert_eq!(
+            schemes.secrets.len(),
+            2,
+            "a second secret replaces the first"
+        );
+        assert!(
+            matches!(schemes.get("bearerAuth"), Some(SchemeSecret::Token(t)) if t == "r3placed-S3cr3t")
+        );
     }
 
     #[test]

@@ -9,4 +9,8 @@ pub enum CredentialsKind {
     Basic,
     /// An API key and a partner account: the global Payment API.
     ApiKey,
+    /// One secret per security scheme of an API that is not Klarna's
+    /// ([`SchemeCredentials`](crate::SchemeCredentials)); each call sends
+    /// what its operation asks for.
+    Schemes,
 }

@@ -29,6 +29,9 @@ struct Inner<E> {
     /// An attempt before the last one may have reached Klarna (its answer
     /// was lost), whatever the last one's kind says.
     earlier_attempt_may_have_reached: bool,
+    /// Who answers, as the message names it: "Klarna", or the API a client
+    /// generated from another document talks to.
+    server: &'static str,
 }
 
 /// Where a call ended, in the order a request travels.
@@ -265,6 +268,7 @@ impl<E> Error<E> {
                 retry_after: None,
                 retry_budget_spent: false,
                 earlier_attempt_may_have_reached: false,
+                server: "Klarna",
             }),
         }
     }
@@ -291,6 +295,13 @@ impl<E> Error<E> {
     /// [`RetryBudget`](crate::retry::RetryBudget) was spent.
     pub fn with_retry_budget_spent(mut self, spent: bool) -> Self {
         self.inner.retry_budget_spent = spent;
+        self
+    }
+
+    /// The same error, naming `server` (the API's name) where its message
+    /// would say "Klarna": for clients generated from documents of others.
+    pub fn with_server(mut self, server: &'static str) -> Self {
+        self.inner.server = server;
         self
     }
 
@@ -436,7 +447,12 @@ impl<E> fmt::Display for Error<E> {
             f.write_str(" [not retried: the client's retry budget is spent]")?;
         }
         if let Some(wait) = self.inner.retry_after {
-            write!(f, " [Klarna asks to retry after {} s]", wait.as_secs())?;
+            write!(
+                f,
+                " [{} asks to retry after {} s]",
+                self.inner.server,
+                wait.as_secs()
+            )?;
         }
         Ok(())
     }
@@ -448,42 +464,52 @@ impl<E> Error<E> {
             ErrorKind::NotSent(error) if self.inner.earlier_attempt_may_have_reached => {
                 write!(
                     f,
-                    "the last attempt was not sent ({error}), but an earlier one may have reached Klarna"
+                    "the last attempt was not sent ({error}), but an earlier one may have reached {}",
+                    self.inner.server
                 )?;
                 return self.describe_key(f);
             }
             ErrorKind::NotSent(error) => {
-                return write!(f, "not sent, nothing reached Klarna: {error}")
+                return write!(
+                    f,
+                    "not sent, nothing reached {}: {error}",
+                    self.inner.server
+                )
             }
             ErrorKind::NoResponse(error) => {
-                write!(f, "{error}, the request may have reached Klarna")?;
+                write!(
+                    f,
+                    "{error}, the request may have reached {}",
+                    self.inner.server
+                )?;
                 return self.describe_key(f);
             }
             ErrorKind::IncompleteResponse { details, error } => {
                 write!(
                     f,
-                    "Klarna answered {}, then the body was cut off ({error}); the request reached Klarna",
-                    details.status
+                    "{server} answered {}, then the body was cut off ({error}); the request reached {server}",
+                    details.status,
+                    server = self.inner.server
                 )?;
                 return self.describe_key(f);
             }
             ErrorKind::Api(api) => {
-                write!(f, "Klarna answered {}", api.details.status)?;
+                write!(f, "{} answered {}", self.inner.server, api.details.status)?;
                 &api.details
             }
             ErrorKind::UnexpectedStatus(details) => {
                 write!(
                     f,
-                    "Klarna answered with undocumented status {}",
-                    details.status
+                    "{} answered with undocumented status {}",
+                    self.inner.server, details.status
                 )?;
                 details
             }
             ErrorKind::Decode { details, message } => {
                 write!(
                     f,
-                    "cannot decode Klarna's {} response ({message})",
-                    details.status
+                    "cannot decode {}'s {} response ({message})",
+                    self.inner.server, details.status
                 )?;
                 details
             }

@@ -16,6 +16,9 @@
 #[doc(hidden)]
 pub mod private;
 
+mod nullable;
+pub use nullable::Nullable;
+
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
@@ -32,6 +35,8 @@ mod error;
 mod idempotency;
 #[cfg(feature = "test-util")]
 pub mod mock;
+#[cfg(feature = "client")]
+mod multipart;
 #[cfg(feature = "client")]
 mod operation;
 #[cfg(feature = "client")]
@@ -53,7 +58,7 @@ pub use config::{Config, Environment, Region, DEFAULT_MAX_RESPONSE_BYTES, PAYMEN
 #[cfg(feature = "client")]
 pub use config_error::ConfigError;
 #[cfg(feature = "client")]
-pub use credentials::Credentials;
+pub use credentials::{Credentials, SchemeCredentials};
 #[cfg(feature = "client")]
 pub use credentials_kind::CredentialsKind;
 #[cfg(feature = "client")]
@@ -63,6 +68,8 @@ pub use error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 pub use http;
 #[cfg(feature = "client")]
 pub use idempotency::IdempotencyKey;
+#[cfg(feature = "client")]
+pub use multipart::Multipart;
 #[cfg(feature = "client")]
 pub use operation::Operation;
 #[cfg(feature = "client")]

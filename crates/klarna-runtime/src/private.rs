@@ -8,6 +8,10 @@ pub mod open_enum;
 
 #[cfg(feature = "client")]
 pub mod call;
+#[cfg(feature = "client")]
+pub mod security;
+#[cfg(feature = "client")]
+pub mod style;
 
 /// The pages a generated `into_items()` hands to [`crate::Paginator`].
 #[cfg(feature = "client")]

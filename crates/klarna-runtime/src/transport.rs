@@ -179,7 +179,10 @@ impl Body {
 /// Sorts reqwest's errors by what reached the network. A connect error
 /// (DNS, refused, connect timeout, TLS handshake) happens before a byte of
 /// the request is written; anything else after sending began.
+///
+/// The URL is taken out of the error: an API key may travel in the query.
 fn classify(e: reqwest::Error) -> SendError {
+    let e = e.without_url();
     if e.is_builder() {
         SendError::NotSent(
             TransportError::invalid_request("reqwest refused the request").with_source(e),

@@ -154,3 +154,31 @@ fn check_mode_names_stale_missing_and_orphaned_files() {
     );
     fs::remove_dir_all(&root).unwrap();
 }
+
+/// Until `klarna-runtime` is on crates.io, a crate generated outside the
+/// checkout with no `--runtime` would depend on a version cargo cannot find:
+/// the generator says so, names the flag, and writes nothing.
+#[test]
+fn outside_the_checkout_an_unpublished_runtime_is_refused_naming_the_flag() {
+    // Once the runtime is published the default is the registry version,
+    // and this refusal (and test) goes.
+    const { assert!(!xtask::config::RUNTIME_PUBLISHED) };
+    let out = scratch("unpublished-runtime");
+    let spec = workspace_root().join("tests/fixtures/mixed_responses.yaml");
+    let error =
+        generate_crate(&spec, &out, None, &Runtime::Default).expect_err("no runtime that builds");
+    let line = error.to_string();
+    assert!(line.contains("is not published yet"), "{line}");
+    assert!(line.contains("`--runtime path:"), "{line}");
+    assert!(line.contains("crates/klarna-runtime"), "{line}");
+    assert!(!out.exists(), "nothing may be written");
+    // The flag it names works.
+    let runtime = Runtime::Path(workspace_root().join("crates/klarna-runtime"));
+    generate_crate(&spec, &out, None, &runtime).expect("generates");
+    let manifest = fs::read_to_string(out.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("klarna-runtime = { path = "),
+        "{manifest}"
+    );
+    let _ = fs::remove_dir_all(&out);
+}

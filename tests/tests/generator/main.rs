@@ -4,9 +4,14 @@
 //! so the workspace links a few binaries instead of one per file.
 
 mod broken_specs;
+mod discriminator_props;
 mod fixture_types;
 mod gateway_openapi;
 mod generated_output;
 mod generator_props;
 mod name_collisions;
+mod openapi31;
+mod request_bodies;
+mod security_schemes;
 mod spec_evolution;
+mod wire_conformance;

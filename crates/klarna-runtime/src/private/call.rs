@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::client::{Client, USER_AGENT as SDK_USER_AGENT};
+use crate::client::Client;
 use crate::credentials::PARTNER_ACCOUNT_HEADER;
 use crate::error::{ApiError, Error, ErrorKind, ResponseDetails, TransportError};
 use crate::idempotency::IdempotencyKey;
@@ -139,6 +139,67 @@ impl<'a> Call<'a> {
         self.has_query = true;
     }
 
+    /// A query parameter serialised by its OpenAPI style (see [`style`]):
+    /// the pairs go into the URL as they are, already encoded.
+    ///
+    /// [`style`]: crate::private::style
+    pub fn query_styled(
+        &mut self,
+        name: &'static str,
+        style: crate::private::style::Style,
+        explode: bool,
+        value: &crate::private::style::Value<'_>,
+    ) {
+        for pair in crate::private::style::query(name, style, explode, value) {
+            self.url.push(if self.has_query { '&' } else { '?' });
+            self.url.push_str(&pair);
+            self.has_query = true;
+        }
+    }
+
+    /// The operation's `security`: alternatives, each the schemes that must
+    /// be sent together. With [`SchemeCredentials`](crate::SchemeCredentials)
+    /// the first alternative whose secrets are all configured is sent (an
+    /// empty one: nothing); with none satisfied the call is not sent. Other
+    /// credentials (Klarna's) are sent on every call as before, and this
+    /// does nothing.
+    pub fn security(
+        &mut self,
+        alternatives: &[&[(&'static str, crate::private::security::Scheme)]],
+    ) {
+        let Some(schemes) = &self.client.inner.schemes else {
+            return;
+        };
+        match crate::private::security::choose(schemes, alternatives) {
+            Ok(parts) => {
+                for part in parts {
+                    match part {
+                        crate::private::security::Part::Header(name, value) => {
+                            match HeaderName::from_bytes(name.as_bytes()) {
+                                Ok(name) if name == http::header::COOKIE => {
+                                    append_cookie(&mut self.headers, value)
+                                }
+                                Ok(name) => {
+                                    self.headers.insert(name, value);
+                                }
+                                Err(_) => self.problem(format!(
+                                    "the header name of a security scheme of {} is not valid",
+                                    self.operation
+                                )),
+                            }
+                        }
+                        crate::private::security::Part::Query(pair) => {
+                            self.url.push(if self.has_query { '&' } else { '?' });
+                            self.url.push_str(&pair);
+                            self.has_query = true;
+                        }
+                    }
+                }
+            }
+            Err(message) => self.problem(format!("{}: {message}", self.operation)),
+        }
+    }
+
     /// Sends `key`, or a new random key when the caller gave none, in the
     /// operation's idempotency header.
     pub fn idempotency_key(&mut self, key: Option<IdempotencyKey>) {
@@ -161,6 +222,72 @@ impl<'a> Call<'a> {
                 self.body = Some(bytes);
             }
             Err(e) => self.problem(format!("the request body does not serialise: {e}")),
+        }
+    }
+
+    /// A body sent as given, with its media type (`application/octet-stream`,
+    /// `image/png`): buffered, so a retry sends the same bytes.
+    pub fn bytes(&mut self, content_type: &'static str, body: &[u8]) {
+        match HeaderValue::from_str(content_type) {
+            Ok(value) => {
+                self.headers.insert(CONTENT_TYPE, value);
+                self.body = Some(body.to_vec());
+            }
+            Err(_) => self.problem(format!("media type {content_type} is not a header value")),
+        }
+    }
+
+    /// An `application/x-www-form-urlencoded` body: each property of `body`
+    /// (an object of primitives and arrays of them, as the form style
+    /// writes them: an array as one pair per item), encoded as the query
+    /// is; `null` and absent properties are left out.
+    pub fn form<T: Serialize + ?Sized>(&mut self, body: &T) {
+        let object = match serde_json::to_value(body) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => return self.problem("a form body must be an object".to_owned()),
+            Err(e) => return self.problem(format!("the request body does not serialise: {e}")),
+        };
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(text) => Some(text.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let mut pairs = Vec::new();
+        for (name, value) in &object {
+            let items: Vec<&serde_json::Value> = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::Array(items) => items.iter().collect(),
+                value => vec![value],
+            };
+            for item in items {
+                let Some(item) = text(item) else {
+                    return self.problem(format!(
+                        "form field {name} is not a primitive or an array of them"
+                    ));
+                };
+                pairs.push(format!("{}={}", encode_path(name), encode_path(&item)));
+            }
+        }
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.body = Some(pairs.join("&").into_bytes());
+    }
+
+    /// A `multipart/form-data` body, with a random boundary.
+    pub fn multipart(&mut self, body: &crate::Multipart) {
+        let boundary = format!("klarna-{}", uuid::Uuid::new_v4().simple());
+        match body.encode(&boundary) {
+            Ok((bytes, content_type)) => match HeaderValue::from_str(&content_type) {
+                Ok(value) => {
+                    self.headers.insert(CONTENT_TYPE, value);
+                    self.body = Some(bytes);
+                }
+                Err(_) => self.problem("the multipart boundary is not a header value".to_owned()),
+            },
+            Err(message) => self.problem(message),
         }
     }
 
@@ -199,12 +326,16 @@ impl<'a> Call<'a> {
         } = self;
         if let Some(message) = problem {
             let kind = ErrorKind::NotSent(TransportError::invalid_request(message));
-            return Err(Error::new(operation, kind).with_idempotency_key(idempotency_key));
+            return Err(Error::new(operation, kind)
+                .with_idempotency_key(idempotency_key)
+                .with_server(client.identity.server));
         }
         // The order reqwest would use: credentials, the call's own headers,
         // then the client-wide user agent.
         let mut headers = HeaderMap::with_capacity(call_headers.len() + 4);
-        headers.insert(AUTHORIZATION, client.inner.authorization.clone());
+        if let Some(authorization) = &client.inner.authorization {
+            headers.insert(AUTHORIZATION, authorization.clone());
+        }
         if let Some(account) = &client.inner.partner_account {
             headers.insert(PARTNER_ACCOUNT_HEADER, account.clone());
         }
@@ -214,7 +345,11 @@ impl<'a> Call<'a> {
             // POST without one.
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        // `Client::for_api` takes any text; one that is no header value
+        // leaves this SDK's.
+        let user_agent = HeaderValue::from_str(client.identity.user_agent)
+            .unwrap_or(HeaderValue::from_static(crate::client::USER_AGENT));
+        headers.insert(USER_AGENT, user_agent);
         let request = transport::Request {
             operation,
             idempotency_header,
@@ -251,6 +386,7 @@ impl<'a> Call<'a> {
                 }
                 Ok(RawResponse {
                     operation,
+                    server: client.identity.server,
                     status,
                     headers,
                     body,
@@ -288,6 +424,7 @@ impl<'a> Call<'a> {
                     },
                 };
                 Err(Error::new(operation, kind)
+                    .with_server(client.identity.server)
                     .with_idempotency_key(idempotency_key)
                     .with_attempts(ended.attempts)
                     .with_retry_after(ended.retry_after)
@@ -295,6 +432,23 @@ impl<'a> Call<'a> {
                     .with_earlier_attempt_reached(ended.earlier_attempt_reached))
             }
         }
+    }
+}
+
+/// Adds `name=value` to the request's one `Cookie` header.
+fn append_cookie(headers: &mut HeaderMap, pair: HeaderValue) {
+    let joined = match headers.get(http::header::COOKIE) {
+        Some(existing) => {
+            let mut joined = existing.as_bytes().to_vec();
+            joined.extend_from_slice(b"; ");
+            joined.extend_from_slice(pair.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        None => Some(pair),
+    };
+    if let Some(mut value) = joined {
+        value.set_sensitive(true);
+        headers.insert(http::header::COOKIE, value);
     }
 }
 
@@ -529,6 +683,8 @@ impl std::fmt::Display for Cause<'_> {
 /// A response read in full, to be decoded by the generated code.
 pub struct RawResponse {
     operation: &'static str,
+    /// Who answered, for error messages.
+    server: &'static str,
     status: u16,
     headers: HeaderMap,
     body: Vec<u8>,
@@ -552,6 +708,7 @@ impl RawResponse {
 
     fn error<E>(&self, kind: ErrorKind<E>) -> Error<E> {
         Error::new(self.operation, kind)
+            .with_server(self.server)
             .with_idempotency_key(self.idempotency_key.clone())
             .with_attempts(self.attempts)
             .with_retry_after(self.retry_after)
