@@ -276,7 +276,7 @@ fn client_type(api: &Api) -> TokenStream {
     }
 }
 
-pub(crate) fn models_prefix() -> TokenStream {
+fn models_prefix() -> TokenStream {
     quote! { models:: }
 }
 
@@ -303,7 +303,7 @@ fn success_type(api: &Api, op: &Operation, items: &OperationItems) -> TokenStrea
     }
 }
 
-pub(crate) fn error_type(items: &OperationItems) -> TokenStream {
+fn error_type(items: &OperationItems) -> TokenStream {
     match &items.error {
         Some(name) => {
             let ident = type_ident(name);
@@ -911,7 +911,12 @@ fn operation_types(api: &Api, index: usize) -> TokenStream {
     } else if let (Some(name), [single]) = (&items.response, op.successes.as_slice()) {
         out.push(headers_struct(name, single));
     }
-    out.extend(crate::emit_paging::into_items(api, index));
+    out.extend(crate::emit_paging::into_items(
+        api,
+        index,
+        error_type(items),
+        &models_prefix(),
+    ));
     if let Some(name) = &items.error {
         let ident = type_ident(name);
         let doc =

@@ -5,14 +5,20 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::emit_client::{error_type, models_prefix};
 use crate::emit_models::{field_ident, type_ident, type_tokens};
 use crate::model::{unalias, Api, ParamLocation, TypeRef};
 use crate::resolve_paging::{field, page_type};
 
 /// `impl Builder { pub fn into_items(self) -> Paginator<..> }`, for a paged
-/// operation; nothing for the others.
-pub fn into_items(api: &Api, index: usize) -> Option<TokenStream> {
+/// operation; nothing for the others. The client module hands over the two
+/// things it names itself: the operation's error type and the path of its
+/// models (so that this stage needs nothing of `emit_client`).
+pub fn into_items(
+    api: &Api,
+    index: usize,
+    error: TokenStream,
+    models: &TokenStream,
+) -> Option<TokenStream> {
     let op = &api.operations[index];
     let items = &api.client.operations[index];
     let paging = op.paging.as_ref()?;
@@ -25,13 +31,12 @@ pub fn into_items(api: &Api, index: usize) -> Option<TokenStream> {
     let builder = type_ident(&items.builder);
     let send = field_ident(&items.send_method);
     let constant = proc_macro2::Ident::new(&items.constant, proc_macro2::Span::call_site());
-    let error = error_type(items);
 
     let items_field = field(types, page, &paging.items).expect(checked);
     let TypeRef::Vec(item) = unalias(&items_field.ty, |id| types.get(id).map(|t| &t.kind)) else {
         unreachable!("{checked}")
     };
-    let item = type_tokens(api, item, &models_prefix());
+    let item = type_tokens(api, item, models);
     let items_ident = field_ident(&items_field.name);
     let items_optional = !items_field.required || items_field.nullable;
     let take_items = if items_optional {

@@ -9,6 +9,8 @@ pub mod open_enum;
 #[cfg(feature = "client")]
 pub mod call;
 #[cfg(feature = "client")]
+pub mod encode;
+#[cfg(feature = "client")]
 pub mod security;
 #[cfg(feature = "client")]
 pub mod style;

@@ -2,7 +2,6 @@
 //! uses. Public so that a call the generated crates lack can be written the
 //! same way; the generated code is the reference for its use.
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -14,6 +13,8 @@ pub use http::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
+
+pub use crate::private::encode::encode_path;
 
 use crate::client::Client;
 use crate::credentials::PARTNER_ACCOUNT_HEADER;
@@ -36,20 +37,6 @@ fn correlation_id(headers: &HeaderMap) -> Option<&str> {
 /// The default limit on a response body; a client's own is
 /// [`Config::max_response_bytes`](crate::Config::max_response_bytes).
 pub const MAX_BODY_BYTES: usize = crate::config::DEFAULT_MAX_RESPONSE_BYTES;
-
-/// Percent-encodes one path segment: everything but RFC 3986's unreserved
-/// characters, so an id with `/`, `?` or spaces stays one segment.
-pub fn encode_path(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
 
 /// One request being built. Problems are kept until `send`, which reports
 /// the first as [`ErrorKind::NotSent`].

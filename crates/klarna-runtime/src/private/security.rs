@@ -102,9 +102,9 @@ fn parts(
                     Part::Header(header, sensitive(token)?)
                 }
                 (Scheme::QueryKey(parameter), SchemeSecret::Token(token)) => {
-                    let mut pair = crate::private::call::encode_path(parameter);
+                    let mut pair = crate::private::encode::encode_path(parameter);
                     pair.push('=');
-                    pair.push_str(&crate::private::call::encode_path(token));
+                    pair.push_str(&crate::private::encode::encode_path(token));
                     Part::Query(pair)
                 }
                 (Scheme::CookieKey(cookie), SchemeSecret::Token(token)) => {
