@@ -4,6 +4,7 @@
 #[cfg(feature = "clients")]
 async fn clients() -> Result<(), Box<dyn std::error::Error>> {
     use klarna_ordermanagement::{Client, Credentials, Environment, OrderId, Orders, Region};
+    use klarna_settlements::Payouts;
     use klarna_payments::payment_api::{self, PaymentRequests};
 
     let om = Client::new(
@@ -18,6 +19,15 @@ async fn clients() -> Result<(), Box<dyn std::error::Error>> {
         .read_payment_request(&payment_api::PaymentRequestId::new("pr-1"))
         .await?;
     println!("{:?}", request.state);
+    let settlements = klarna_settlements::Client::new(
+        Region::Europe,
+        Environment::Playground,
+        Credentials::basic("PK0001_user", "secret"),
+    )?;
+    let mut payouts = settlements.list_payouts().into_items();
+    if let Some(payout) = payouts.next().await {
+        println!("{:?}", payout?.payment_reference);
+    }
     Ok(())
 }
 
@@ -28,6 +38,8 @@ fn models() {
     println!("{:?}", klarna_models::payments::Address::default());
     #[cfg(feature = "notifications")]
     println!("{:?}", klarna_models::notifications::ErrorResponse::default());
+    #[cfg(feature = "settlements")]
+    println!("{:?}", klarna_models::settlements::Pagination::new(10));
     #[cfg(feature = "payment_api")]
     {
         use klarna_models::payment_api::webhooks::{SigningKeys, WebhookEvent};

@@ -31,18 +31,17 @@ async fn a_capture_retried_after_a_timeout_keeps_its_key() {
 #[tokio::test]
 async fn a_capture_against_the_sandbox() {
     use klarna_ordermanagement::models::CaptureObject;
-    use klarna_ordermanagement::{Captures, Client, Config, Credentials, OrderId};
+    use klarna_ordermanagement::{Captures, Client, Config, Credentials};
     use klarna_sandbox::{NewOrder, Sandbox};
 
     let sandbox = Sandbox::start().unwrap();
     let order_id = sandbox.add_order(NewOrder::guide_cart());
     let config = Config::with_base_url(sandbox.base_url(), Credentials::basic("u", "p"));
     let client = Client::from_config(config).unwrap();
-    let order_id = OrderId::from(order_id);
     client
         .capture_order(&order_id, &CaptureObject::new(600))
         .await
         .unwrap();
-    let order = sandbox.order(order_id.as_str()).unwrap();
+    let order = sandbox.order(&order_id).unwrap();
     assert_eq!(order.captured_amount, Some(600));
 }
