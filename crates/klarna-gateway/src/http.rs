@@ -251,6 +251,17 @@ fn host_name(authority: &str) -> &str {
         .map_or(authority, |(host, _)| host)
 }
 
+/// Marks an answer given before the request's body was read to its end:
+/// the rest of that body is still on the connection, so it closes after
+/// this answer, and says so, so that a client does not send its next
+/// request on it (and see it cut off).
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 #[derive(Clone, Copy)]
 struct BodyLimits {
     max_bytes: usize,
@@ -267,11 +278,11 @@ async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = || {
-        error(
+        closing(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             format!("the body is larger than {} bytes", limits.max_bytes),
-        )
+        ))
     };
     if declared.is_some_and(|length| length > limits.max_bytes as u64) {
         return too_large();
@@ -280,19 +291,19 @@ async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Nex
     let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max_bytes));
     let bytes = match read.await {
         Err(_) => {
-            return error(
+            return closing(error(
                 StatusCode::REQUEST_TIMEOUT,
                 "REQUEST_TIMEOUT",
                 "the request body did not arrive in time",
-            )
+            ))
         }
         Ok(Err(e)) if is_length_limit(&e) => return too_large(),
         Ok(Err(_)) => {
-            return error(
+            return closing(error(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 "the request body broke off",
-            )
+            ))
         }
         Ok(Ok(bytes)) => bytes,
     };

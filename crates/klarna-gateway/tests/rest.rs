@@ -429,6 +429,13 @@ async fn bad_input_is_refused_before_anything_is_sent() {
         ),
     ];
     gateway.assert_refused(cases).await;
+    // Refused before its body was read: the connection closes, and says so,
+    // so the client's next request does not go out on it and break off.
+    let big = gateway
+        .send(post(&"x".repeat(2 * 1024 * 1024), "application/json"))
+        .await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.text);
+    assert_eq!(big.header("connection"), Some("close"));
     assert!(
         gateway.sandbox.requests().is_empty(),
         "{:?}",
