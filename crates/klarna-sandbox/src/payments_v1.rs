@@ -452,26 +452,16 @@ impl PaymentsV1 {
                 ),
             );
         }
-        let lines = create
-            .order_lines
-            .iter()
-            .map(om_line)
-            .collect::<Option<Vec<_>>>();
-        let Some(lines) = lines else {
-            return error(400, "BAD_VALUE", "An order line could not be taken over.");
-        };
-        let mut new = NewOrder::new(
+        let references = [&create.merchant_reference1, &create.merchant_reference2];
+        let new = match order_of(
+            &create.order_lines,
             create.order_amount,
-            create.purchase_currency.to_ascii_uppercase(),
-        )
-        .order_lines(lines)
-        .purchase_country(create.purchase_country.to_ascii_uppercase());
-        if let Some(reference) = &create.merchant_reference1 {
-            new = new.merchant_reference1(reference);
-        }
-        if let Some(reference) = &create.merchant_reference2 {
-            new = new.merchant_reference2(reference);
-        }
+            &create.purchase_currency,
+            references,
+        ) {
+            Ok(new) => new.purchase_country(create.purchase_country.to_ascii_uppercase()),
+            Err(response) => return response,
+        };
         let order_id = orders.add_order(new);
         authorization.used = TokenUse::Order(order_id.clone());
         let session_id = authorization.session_id.clone();
@@ -586,25 +576,16 @@ impl PaymentsV1 {
                 "order_amount must be at least 1 and equal the sum of the lines' total_amount.",
             );
         }
-        let lines = create
-            .order_lines
-            .iter()
-            .map(om_line)
-            .collect::<Option<Vec<_>>>();
-        let Some(lines) = lines else {
-            return error(400, "BAD_VALUE", "An order line could not be taken over.");
-        };
-        let mut new = NewOrder::new(
+        let references = [&create.merchant_reference1, &create.merchant_reference2];
+        let new = match order_of(
+            &create.order_lines,
             create.order_amount,
-            create.purchase_currency.to_ascii_uppercase(),
-        )
-        .order_lines(lines);
-        if let Some(reference) = &create.merchant_reference1 {
-            new = new.merchant_reference1(reference);
-        }
-        if let Some(reference) = &create.merchant_reference2 {
-            new = new.merchant_reference2(reference);
-        }
+            &create.purchase_currency,
+            references,
+        ) {
+            Ok(new) => new,
+            Err(response) => return response,
+        };
         let order_id = orders.add_order(new);
         token.orders.push(order_id.clone());
         json(
@@ -703,6 +684,31 @@ impl LineTotal for klarna_models::payments::OrderLine {
 
 /// A Payments or Customer Token order line as an Order Management one: the
 /// wire names are the same.
+/// The Order Management order that an authorization or a customer token
+/// places: the request's lines, amount, currency and merchant references.
+fn order_of<L: Serialize>(
+    lines: &[L],
+    amount: i64,
+    currency: &str,
+    [reference1, reference2]: [&Option<String>; 2],
+) -> Result<NewOrder, Response> {
+    let Some(lines) = lines.iter().map(om_line).collect::<Option<Vec<_>>>() else {
+        return Err(error(
+            400,
+            "BAD_VALUE",
+            "An order line could not be taken over.",
+        ));
+    };
+    let mut new = NewOrder::new(amount, currency.to_ascii_uppercase()).order_lines(lines);
+    if let Some(reference) = reference1 {
+        new = new.merchant_reference1(reference);
+    }
+    if let Some(reference) = reference2 {
+        new = new.merchant_reference2(reference);
+    }
+    Ok(new)
+}
+
 fn om_line<L: Serialize>(line: &L) -> Option<klarna_models::ordermanagement::OrderLine> {
     serde_json::to_value(line)
         .ok()
