@@ -183,9 +183,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> Result<(), String> {
-    // Listening for Ctrl-C from the start: a signal that comes while the
-    // sandbox starts or the ports are bound still stops the gateway.
-    let interrupted = tokio::spawn(ctrl_c());
+    // Listening for SIGTERM and Ctrl-C from the start: a signal that comes
+    // while the sandbox starts or the ports are bound still stops the
+    // gateway.
+    let interrupted = tokio::spawn(stop_signal());
     // Messages go to standard error: standard output is the stdio transport.
     let sandbox = if options.sandbox {
         Some(start_sandbox()?)
@@ -275,14 +276,18 @@ async fn run(options: Options) -> Result<(), String> {
             "klarna-gateway: MCP on standard input and output, {} tools",
             mcp.listed().len()
         );
-        stdio(mcp).await
+        tokio::select! {
+            _ = interrupted => Ok(()),
+            ended = stdio(mcp) => ended,
+        }
     } else {
         tokio::select! {
             _ = interrupted => Ok(()),
             Some(result) = serving.join_next() => result.map_err(|e| e.to_string())?,
         }
     };
-    // Let in-flight requests finish, then end.
+    // Stop accepting and let in-flight requests finish (each server waits
+    // at most its grace), then end with status 0.
     let _ = stop.send(());
     while let Some(result) = serving.join_next().await {
         result.map_err(|e| e.to_string())??;
@@ -296,10 +301,33 @@ async fn listen(bind: SocketAddr) -> Result<tokio::net::TcpListener, String> {
         .map_err(|e| format!("cannot listen on {bind}: {e}"))
 }
 
-/// Without a signal handler the gateway runs until killed.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+/// Resolves on the first SIGTERM (what Docker, Kubernetes and systemd
+/// send to stop a service) or Ctrl-C. The handlers are installed before
+/// this returns, so a signal that comes while the gateway starts is not
+/// missed; without them the gateway runs until killed.
+fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

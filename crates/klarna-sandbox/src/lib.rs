@@ -42,7 +42,7 @@ use crate::server::{Limits, Server};
 pub struct Sandbox {
     // Declared first, so dropped first: the server stops, and its
     // connections close, before the state goes.
-    _server: Server,
+    server: Server,
     router: Arc<Router>,
 }
 
@@ -154,7 +154,7 @@ impl Builder {
         )?);
         let server = bound.serve(router.clone());
         Ok(Sandbox {
-            _server: server,
+            server,
             router,
         })
     }
@@ -308,6 +308,15 @@ impl Sandbox {
     /// dropping the sandbox ends any wait at once.
     pub fn delay_responses(&self, delay: Duration) {
         self.router.faults().delay = delay;
+    }
+
+    /// Stops the sandbox gracefully: nothing new is accepted, idle
+    /// connections close, and the requests under way (a capture held back
+    /// by [`delay_responses`](Self::delay_responses), say) are answered,
+    /// with `Connection: close`, for at most `grace`; then every
+    /// connection closes. Dropping the sandbox is the same with no grace.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.server.shutdown(grace);
     }
 
     /// Every request read so far, oldest first (the latest 10 000).
