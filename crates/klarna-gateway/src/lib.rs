@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod http;
+pub mod journal;
 pub mod mcp;
 pub mod openapi;
 pub mod rest;

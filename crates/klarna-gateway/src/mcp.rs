@@ -14,6 +14,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::journal::{self, Journal};
 use crate::table::{Arguments, Tool};
 use crate::tools::{self, Upstream};
 
@@ -28,6 +29,9 @@ struct Inner {
     upstream: Upstream,
     tools: Vec<&'static Tool>,
     listed: Vec<rmcp::model::Tool>,
+    /// Where money calls are recorded, and who calls (see `journal::call`).
+    journal: Option<Journal>,
+    caller: String,
 }
 
 impl McpGateway {
@@ -43,8 +47,24 @@ impl McpGateway {
                 upstream,
                 tools,
                 listed,
+                journal: None,
+                caller: "loopback".to_owned(),
             }),
         })
+    }
+
+    /// The same gateway with its money calls recorded in `journal` as made
+    /// by `caller`.
+    pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
+        McpGateway {
+            inner: Arc::new(Inner {
+                upstream: self.inner.upstream.clone(),
+                tools: self.inner.tools.clone(),
+                listed: self.inner.listed.clone(),
+                journal: Some(journal),
+                caller: caller.into(),
+            }),
+        }
     }
 
     /// The tools as `tools/list` answers them.
@@ -54,8 +74,22 @@ impl McpGateway {
 
     /// Runs one tool: the structured result, or the structured error.
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallToolResult {
-        let arguments = Arguments::new(arguments.unwrap_or_default());
-        match tools::call(&self.inner.upstream, name, arguments).await {
+        let inner = &self.inner;
+        let arguments = arguments.unwrap_or_default();
+        let result = match inner.tools.iter().find(|t| t.name == name) {
+            Some(tool) => {
+                journal::call(
+                    inner.journal.as_ref(),
+                    &inner.upstream,
+                    tool,
+                    arguments,
+                    &inner.caller,
+                )
+                .await
+            }
+            None => tools::call(&inner.upstream, name, Arguments::new(arguments)).await,
+        };
+        match result {
             Ok(output) => CallToolResult::structured(output.to_json()),
             Err(failure) => CallToolResult::structured_error(failure.to_json()),
         }

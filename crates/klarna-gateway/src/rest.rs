@@ -23,9 +23,10 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::http::{self, HttpOptions};
+use crate::journal::{self, Journal};
 use crate::openapi;
-use crate::table::{Arguments, Body, Failure, Location, Output, Tool};
-use crate::tools::{self, Upstream};
+use crate::table::{Body, Failure, Location, Output, Tool};
+use crate::tools::Upstream;
 
 /// The REST adapter's address unless told otherwise (seed 001's port).
 pub const DEFAULT_REST_ADDR: &str = "127.0.0.1:8080";
@@ -45,12 +46,33 @@ pub struct RestGateway {
 struct Inner {
     upstream: Upstream,
     tools: Vec<&'static Tool>,
+    /// Where money calls are recorded, and who calls (see `journal::call`).
+    journal: Option<Journal>,
+    caller: String,
 }
 
 impl RestGateway {
     pub fn new(upstream: Upstream, tools: Vec<&'static Tool>) -> Self {
         RestGateway {
-            inner: Arc::new(Inner { upstream, tools }),
+            inner: Arc::new(Inner {
+                upstream,
+                tools,
+                journal: None,
+                caller: "loopback".to_owned(),
+            }),
+        }
+    }
+
+    /// The same gateway with its money calls recorded in `journal` as made
+    /// by `caller`, and `GET /v1/calls/{idempotency-key}` served.
+    pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
+        RestGateway {
+            inner: Arc::new(Inner {
+                upstream: self.inner.upstream.clone(),
+                tools: self.inner.tools.clone(),
+                journal: Some(journal),
+                caller: caller.into(),
+            }),
         }
     }
 
@@ -83,7 +105,15 @@ impl RestGateway {
             Ok(None) => {}
             Err(refusal) => return refusal.into_response(),
         }
-        let result = tools::call(&self.inner.upstream, tool.name, Arguments::new(arguments)).await;
+        let inner = &self.inner;
+        let result = journal::call(
+            inner.journal.as_ref(),
+            &inner.upstream,
+            tool,
+            arguments,
+            &inner.caller,
+        )
+        .await;
         let base_url = self.inner.upstream.base_url(tool.api);
         match result {
             Ok(output) => success(tool, &output, base_url),
@@ -310,6 +340,18 @@ fn failed(failure: &Failure) -> Response {
         Failure::InvalidArguments(_) => return own(StatusCode::BAD_REQUEST),
         Failure::UnknownTool(_) => return own(StatusCode::NOT_FOUND),
         Failure::Internal(_) => return own(StatusCode::INTERNAL_SERVER_ERROR),
+        Failure::Journal {
+            status,
+            idempotency_key,
+            ..
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::CONFLICT);
+            let mut response = own(status);
+            if let Some(key) = idempotency_key {
+                insert(response.headers_mut(), IDEMPOTENCY_KEY, key);
+            }
+            return response;
+        }
     };
     let answered = e
         .status
@@ -399,7 +441,20 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
     }
     // The document of the routes being served; its server is where the
     // caller reached it (the `Host` the check below lets through).
-    let document = Arc::new(openapi::document(gateway.tools(), None));
+    let mut document = openapi::document(gateway.tools(), None);
+    if let Some(journal) = gateway.inner.journal.clone() {
+        openapi::add_calls_lookup(&mut document);
+        router = router.route(
+            openapi::CALLS_ROUTE,
+            routing::get(
+                move |path: Result<RawPathParams, RawPathParamsRejection>| async move {
+                    recorded_call(&journal, path).await
+                },
+            )
+            .fallback(method_not_allowed),
+        );
+    }
+    let document = Arc::new(document);
     router = router.route(
         OPENAPI_PATH,
         routing::get(move |headers: HeaderMap| async move {
@@ -411,6 +466,37 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
         }),
     );
     http::guard(router.fallback(not_found), options)
+}
+
+/// `GET /v1/calls/{idempotency-key}`: the journal's record of the call sent
+/// with that key, without sending anything.
+async fn recorded_call(
+    journal: &Journal,
+    path: Result<RawPathParams, RawPathParamsRejection>,
+) -> Response {
+    let key = match &path {
+        Ok(path) => path.iter().next().map(|(_, key)| key.to_owned()),
+        Err(rejection) => return Refusal::bad_request(rejection.body_text()).into_response(),
+    };
+    let key = key.unwrap_or_default();
+    match journal.lookup(&key).await {
+        Ok(Some(entry)) => axum::Json(entry).into_response(),
+        Ok(None) => Refusal::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!(
+                "the journal has no call with the idempotency key `{key}` (it was never \
+                 sent through this gateway, or its record is past the retention)"
+            ),
+        )
+        .into_response(),
+        Err(e) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "JOURNAL_UNAVAILABLE",
+            e.to_string(),
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found(request: Request) -> Response {

@@ -272,6 +272,16 @@ pub enum Failure {
     Upstream(Box<UpstreamError>),
     /// A bug of the gateway, such as a response that does not serialise.
     Internal(String),
+    /// The journal's word on the call (see `journal::call`): its key was
+    /// used for other arguments or is in flight (409), or the call could
+    /// not be recorded (503).
+    Journal {
+        status: u16,
+        error_code: &'static str,
+        message: String,
+        may_have_reached_klarna: bool,
+        idempotency_key: Option<String>,
+    },
 }
 
 /// A failed call to Klarna, told apart as the client tells it apart.
@@ -376,6 +386,20 @@ impl Failure {
                 "error_messages": [message],
                 "correlation_id": null,
                 "may_have_reached_klarna": true,
+            }),
+            Failure::Journal {
+                status,
+                error_code,
+                message,
+                may_have_reached_klarna,
+                idempotency_key,
+            } => json!({
+                "error_code": error_code,
+                "error_messages": [message],
+                "correlation_id": null,
+                "status": status,
+                "may_have_reached_klarna": may_have_reached_klarna,
+                "idempotency_key": idempotency_key,
             }),
             Failure::Upstream(e) => {
                 let messages = if e.error_messages.is_empty() {

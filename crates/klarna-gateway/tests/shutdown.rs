@@ -31,6 +31,7 @@ async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero(
         "127.0.0.1:0",
         "--mcp",
         "127.0.0.1:0",
+        "--no-journal",
         "--upstream",
         sandbox.base_url(),
     ])

@@ -153,10 +153,7 @@ impl Builder {
             self.idempotency_keys_per_resource,
         )?);
         let server = bound.serve(router.clone());
-        Ok(Sandbox {
-            server,
-            router,
-        })
+        Ok(Sandbox { server, router })
     }
 }
 
