@@ -18,6 +18,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use klarna_gateway::http::HttpOptions;
@@ -34,30 +35,54 @@ const WARM_UP: usize = 50;
 const CALLERS: usize = 32;
 const CALLS_PER_CALLER: usize = 50;
 
-/// Serves `gateway` on loopback; the capture URL of `order` there.
-async fn serve(gateway: RestGateway, order: &str) -> String {
+/// The sandbox takes at most 1000 captures an order.
+const CAPTURES_PER_ORDER: usize = 900;
+const ORDERS_PER_SIDE: usize = 4;
+
+/// One gateway and the orders its captures go to, a new one every
+/// [`CAPTURES_PER_ORDER`].
+struct Side {
+    urls: Vec<String>,
+    sent: AtomicUsize,
+}
+
+impl Side {
+    fn url(&self) -> &str {
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        &self.urls[(n / CAPTURES_PER_ORDER).min(self.urls.len() - 1)]
+    }
+}
+
+/// Serves `gateway` on loopback, with orders of its own at the sandbox.
+async fn serve(gateway: RestGateway, sandbox: &Sandbox) -> Arc<Side> {
     let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
     let listener = tokio::net::TcpListener::bind(options.bind).await.unwrap();
-    let url = format!(
-        "http://{}/v1/ordermanagement/v1/orders/{order}/captures",
-        listener.local_addr().unwrap()
-    );
+    let addr = listener.local_addr().unwrap();
+    let urls = (0..ORDERS_PER_SIDE)
+        .map(|_| {
+            let order = sandbox.add_order(NewOrder::new(100_000_000, "EUR"));
+            format!("http://{addr}/v1/ordermanagement/v1/orders/{order}/captures")
+        })
+        .collect();
     tokio::spawn(server::serve(
         listener,
         rest::rest_router(gateway, &options),
         std::future::pending(),
     ));
-    url
+    Arc::new(Side {
+        urls,
+        sent: AtomicUsize::new(0),
+    })
 }
 
 static KEYS: AtomicUsize = AtomicUsize::new(0);
 
 /// One capture of one minor unit with a new key; its time.
-async fn capture(http: &reqwest::Client, url: &str) -> Duration {
+async fn capture(http: &reqwest::Client, side: &Side) -> Duration {
     let key = format!("bench-{}", KEYS.fetch_add(1, Ordering::Relaxed));
     let start = Instant::now();
     let response = http
-        .post(url)
+        .post(side.url())
         .header("Content-Type", "application/json")
         .header("Klarna-Idempotency-Key", key)
         .body(r#"{"captured_amount": 1}"#)
@@ -69,14 +94,14 @@ async fn capture(http: &reqwest::Client, url: &str) -> Duration {
     start.elapsed()
 }
 
-async fn throughput(url: &str) -> f64 {
+async fn throughput(side: &Arc<Side>) -> f64 {
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..CALLERS {
-        let (http, url) = (client(), url.to_owned());
+        let (http, side) = (client(), side.clone());
         tasks.spawn(async move {
             for _ in 0..CALLS_PER_CALLER {
-                capture(&http, &url).await;
+                capture(&http, &side).await;
             }
         });
     }
@@ -93,10 +118,6 @@ fn client() -> reqwest::Client {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sandbox = Sandbox::start().unwrap();
-    // Room for every capture of the run, on two orders so the two sides
-    // grow alike.
-    let plain_order = sandbox.add_order(NewOrder::new(100_000_000, "EUR"));
-    let journal_order = sandbox.add_order(NewOrder::new(100_000_000, "EUR"));
     let target = Target::Url(sandbox.base_url().to_owned());
     let upstream =
         upstream::upstream(&target, Credentials::basic("merchant", "password"), None).unwrap();
@@ -106,14 +127,10 @@ async fn main() {
     ));
     let journal = Journal::open(&path, JournalOptions::default()).unwrap();
     let tools = Surface::default().tools().unwrap();
-    let plain_url = serve(
-        RestGateway::new(upstream.clone(), tools.clone()),
-        &plain_order,
-    )
-    .await;
-    let journal_url = serve(
+    let plain = serve(RestGateway::new(upstream.clone(), tools.clone()), &sandbox).await;
+    let journaled = serve(
         RestGateway::new(upstream, tools).with_journal(journal.clone(), "loopback"),
-        &journal_order,
+        &sandbox,
     )
     .await;
 
@@ -121,8 +138,8 @@ async fn main() {
     let mut without = Vec::with_capacity(CALLS);
     let mut with = Vec::with_capacity(CALLS);
     for i in 0..CALLS + WARM_UP {
-        let off = capture(&http, &plain_url).await;
-        let on = capture(&http, &journal_url).await;
+        let off = capture(&http, &plain).await;
+        let on = capture(&http, &journaled).await;
         if i >= WARM_UP {
             without.push(off);
             with.push(on);
@@ -139,8 +156,8 @@ async fn main() {
         on99.saturating_sub(off99)
     );
 
-    let off_rate = throughput(&plain_url).await;
-    let on_rate = throughput(&journal_url).await;
+    let off_rate = throughput(&plain).await;
+    let on_rate = throughput(&journaled).await;
     let stats = journal.stats().await.unwrap();
     println!(
         "{CALLERS} concurrent callers, {CALLS_PER_CALLER} captures each: journal off \

@@ -59,6 +59,9 @@ surface:
                         default Captures): Orders, Captures, Refunds, Sessions, ...
   --all                 expose every operation of the three APIs
 
+On SIGTERM or Ctrl-C the gateway stops accepting, lets the calls in flight
+finish (10 s at most), closes the journal and exits 0.
+
 environment:
   KLARNA_USER, KLARNA_PASS          Basic credentials (or KLARNA_USERNAME, KLARNA_PASSWORD)
   KLARNA_API_KEY, KLARNA_PARTNER_ACCOUNT   the global Payment API's key

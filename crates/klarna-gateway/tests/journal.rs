@@ -501,3 +501,80 @@ async fn rest_answers_repeats_from_the_journal() {
     let entry = gateway.journal.lookup("rest-k3").await.unwrap().unwrap();
     assert_eq!(entry.state, State::Done);
 }
+
+/// A capture sent without a key is given one, recorded under it, and the
+/// key comes back to the caller, who can look the call up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_a_key_is_recorded_under_the_key_it_was_given() {
+    let gateway = JournaledRest::start().await;
+    let answer = gateway
+        .http
+        .post(format!(
+            "http://{}/v1/ordermanagement/v1/orders/{}/captures",
+            gateway.addr, gateway.order
+        ))
+        .header("Content-Type", "application/json")
+        .body(r#"{"captured_amount": 100}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let key = answer.headers()["klarna-idempotency-key"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let sent = gateway.sandbox.requests();
+    assert_eq!(
+        sent.last().unwrap().idempotency_key.as_deref(),
+        Some(key.as_str())
+    );
+    let entry = gateway.journal.lookup(&key).await.unwrap().unwrap();
+    assert_eq!(entry.state, State::Done);
+    assert_eq!(
+        entry.ids["Capture-Id"],
+        answer.headers()["capture-id"].to_str().unwrap()
+    );
+}
+
+/// The MCP adapter goes through the same journal: the same call again is
+/// answered from it, other arguments get the 409's error code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_answers_repeats_from_the_journal() {
+    let file = TempFile::new("mcp");
+    let sandbox = Sandbox::start().unwrap();
+    let order = sandbox.add_order(NewOrder::guide_cart());
+    let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
+    let upstream = common::upstream_at(sandbox.base_url(), STEP);
+    let mcp = klarna_gateway::McpGateway::new(upstream, Surface::default().tools().unwrap())
+        .unwrap()
+        .with_journal(journal.clone(), "stdio");
+    let arguments = |amount: i64| {
+        json!({
+            "order_id": order,
+            "idempotency_key": "mcp-k1",
+            "body": { "captured_amount": amount },
+        })
+        .as_object()
+        .cloned()
+    };
+    let first = mcp.call("klarna-capture-order", arguments(2500)).await;
+    assert_eq!(first.is_error, Some(false), "{first:?}");
+    let first = first.structured_content.unwrap();
+    let again = mcp.call("klarna-capture-order", arguments(2500)).await;
+    assert_eq!(again.structured_content.unwrap(), first);
+    let captures = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(captures, 1, "the repeat did not reach the upstream");
+    let other = mcp.call("klarna-capture-order", arguments(100)).await;
+    assert_eq!(other.is_error, Some(true));
+    assert_eq!(
+        other.structured_content.unwrap()["error_code"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
+    let entry = journal.lookup("mcp-k1").await.unwrap().unwrap();
+    assert_eq!((entry.state, entry.caller.as_str()), (State::Done, "stdio"));
+    journal.close().await;
+}
