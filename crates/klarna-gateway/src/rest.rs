@@ -443,7 +443,7 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
     // caller reached it (the `Host` the check below lets through).
     let mut document = openapi::document(gateway.tools(), None);
     if let Some(journal) = gateway.inner.journal.clone() {
-        openapi::add_calls_lookup(&mut document);
+        openapi::add_journal(&mut document, gateway.tools());
         router = router.route(
             openapi::CALLS_ROUTE,
             routing::get(

@@ -476,6 +476,11 @@ async fn rest_answers_repeats_from_the_journal() {
         .await
         .unwrap();
     assert!(document["paths"]["/v1/calls/{idempotency-key}"]["get"].is_object());
+    let capture = &document["paths"]["/v1/ordermanagement/v1/orders/{order-id}/captures"];
+    assert!(capture["post"]["responses"]["409"].is_object());
+    assert!(capture["get"]["responses"]["409"].is_null(), "read-only");
+    // Still an OpenAPI 3.0 document.
+    serde_json::from_value::<openapiv3::OpenAPI>(document).expect("parses as OpenAPI 3.0");
 
     // A refusal (more than is left to capture) is final: replayed as
     // Klarna gave it, not sent again.
