@@ -13,8 +13,6 @@
 //!
 //! `cargo bench -p klarna-gateway --bench journal_overhead`
 
-// Its `report` is for the benches that compare with the direct client.
-#[allow(dead_code)]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

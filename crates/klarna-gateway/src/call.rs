@@ -370,11 +370,10 @@ impl CallPath {
             ledger: self.ledger.clone(),
             ticket,
             key,
+            given_key,
         };
-        // A confirmation binds to the key the caller gave, not to one made
-        // here for this attempt.
         let result = self
-            .confirm_and_send(adapter, tool, &given_key, amount, arguments, asker, guard)
+            .confirm_and_send(adapter, tool, amount, arguments, asker, guard)
             .await;
         // 8. Secrets out of MCP results.
         let mut output = result?;
@@ -388,7 +387,6 @@ impl CallPath {
         &self,
         adapter: Adapter,
         tool: &'static Tool,
-        key: &Option<String>,
         amount: Option<i64>,
         arguments: Map<String, Value>,
         asker: Option<&dyn Asker>,
@@ -398,7 +396,7 @@ impl CallPath {
         if let Some(amount) = amount.filter(|a| self.policy.needs_confirmation(adapter, *a)) {
             let question = Question {
                 message: self.question(tool, amount, &arguments).await,
-                binding: binding(tool, &arguments, key.as_deref()),
+                binding: binding(tool, &arguments, guard.given_key.as_deref()),
             };
             let answer = match asker {
                 Some(asker) => asker.ask(&question).await,
@@ -650,6 +648,9 @@ struct TicketGuard {
     ticket: Option<Ticket>,
     /// The key the call is recorded (and sent) under.
     key: Option<String>,
+    /// The key the caller gave, if any: what a confirmation binds to (not
+    /// a key made here for one attempt).
+    given_key: Option<String>,
 }
 
 impl TicketGuard {
