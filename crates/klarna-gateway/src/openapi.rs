@@ -887,8 +887,8 @@ fn sorted(value: Value) -> Value {
 /// The route of the journal's lookup (`GET`), served when the journal is on.
 pub const CALLS_ROUTE: &str = "/v1/calls/{idempotency-key}";
 
-/// Adds what the journal brings to a [`document`] of `tools`: the 409 and
-/// 503 answers of every operation that is not read-only, and the lookup
+/// Adds what the journal brings to a [`document`] of `tools`: the
+/// 503 answer of every operation that is not read-only, and the lookup
 /// route, `GET /v1/calls/{idempotency-key}`, with its `RecordedCall`
 /// schema.
 pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
@@ -899,13 +899,6 @@ pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
         if !responses.is_object() {
             continue;
         }
-        responses["409"] = json!({
-            "description": "`IDEMPOTENCY_KEY_REUSED`: the key was used for a call with other \
-                arguments; `IDEMPOTENCY_KEY_IN_PROGRESS`: a call with this key is in flight. \
-                Nothing was sent. (The same call again after a final answer gets that \
-                answer from the gateway's journal, without a call to Klarna.)",
-            "content": error_content.clone(),
-        });
         responses["503"] = json!({
             "description": "`JOURNAL_UNAVAILABLE`: the gateway could not record the call; \
                 `may_have_reached_klarna` says whether it was sent.",

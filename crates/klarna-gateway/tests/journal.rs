@@ -483,7 +483,8 @@ async fn rest_answers_repeats_from_the_journal() {
     assert!(document["paths"]["/v1/calls/{idempotency-key}"]["get"].is_object());
     let capture = &document["paths"]["/v1/ordermanagement/v1/orders/{order-id}/captures"];
     assert!(capture["post"]["responses"]["409"].is_object());
-    assert!(capture["get"]["responses"]["409"].is_null(), "read-only");
+    assert!(capture["post"]["responses"]["503"].is_object());
+    assert!(capture["get"]["responses"]["503"].is_null(), "read-only");
     // Still an OpenAPI 3.0 document.
     serde_json::from_value::<openapiv3::OpenAPI>(document).expect("parses as OpenAPI 3.0");
 
@@ -505,7 +506,7 @@ async fn rest_answers_repeats_from_the_journal() {
     let during = gateway.capture("rest-k3", 1000).send().await.unwrap();
     assert_eq!(during.status(), 409);
     let body: Value = during.json().await.unwrap();
-    assert_eq!(body["error_code"], "IDEMPOTENCY_KEY_IN_PROGRESS");
+    assert_eq!(body["error_code"], "IN_PROGRESS");
     assert_eq!(slow.await.unwrap().unwrap().status(), 201);
     assert_eq!(gateway.captures_sent(), 3);
     let entry = gateway.journal.lookup("rest-k3").await.unwrap().unwrap();

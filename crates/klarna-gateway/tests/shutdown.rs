@@ -32,6 +32,8 @@ async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero(
         "--mcp",
         "127.0.0.1:0",
         "--no-journal",
+        // No human to ask in this test: the MCP capture goes straight through.
+        "--no-confirm",
         "--upstream",
         sandbox.base_url(),
     ])
