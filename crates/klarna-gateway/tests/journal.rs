@@ -596,3 +596,61 @@ async fn mcp_answers_repeats_from_the_journal() {
     assert_eq!((entry.state, entry.caller.as_str()), (State::Done, "stdio"));
     journal.close().await;
 }
+
+/// A caller that goes away while its capture is at Klarna does not cut the
+/// capture off: it runs in a task of its own, and its outcome is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_leaves_a_finished_record() {
+    let file = TempFile::new("gone");
+    let sandbox = Sandbox::start().unwrap();
+    let order = sandbox.add_order(NewOrder::guide_cart());
+    let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
+    let upstream = common::upstream_at(sandbox.base_url(), STEP);
+    let path = std::sync::Arc::new(
+        klarna_gateway::CallPath::new(
+            upstream,
+            Surface::default().tools().unwrap(),
+            Policy::unattended(),
+        )
+        .journaled(journal.clone(), "loopback"),
+    );
+    sandbox.delay_responses(Duration::from_millis(500));
+    let arguments = json!({
+        "order_id": order,
+        "idempotency_key": "gone-1",
+        "body": { "captured_amount": 1000 },
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
+    let caller = {
+        let path = path.clone();
+        tokio::spawn(async move {
+            path.call(
+                klarna_gateway::call::Adapter::Rest,
+                "klarna-capture-order",
+                arguments,
+                None,
+            )
+            .await
+        })
+    };
+    sandbox_saw(&sandbox, "/captures", 1).await;
+    // The caller goes away, as a dropped connection drops its handler.
+    caller.abort();
+    let entry = tokio::time::timeout(STEP, async {
+        loop {
+            let entry = journal.lookup("gone-1").await.unwrap().unwrap();
+            if entry.state != State::InFlight {
+                return entry;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the capture finishes and is recorded in time");
+    assert_eq!(entry.state, State::Done);
+    assert!(entry.ids.contains_key("Capture-Id"), "{entry:?}");
+    assert_eq!(sandbox.order(&order).unwrap().captured_amount, Some(1000));
+    journal.close().await;
+}
