@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::journal::Journal;
 use crate::ledger::{
     self, Admission, CallRecord, FinalOutcome, Ledger, MemoryLedger, Outcome, Ticket,
 };
@@ -194,10 +193,11 @@ impl CallPath {
         }
     }
 
-    /// The same path with `journal` as its memory of keys and its calls
-    /// recorded as made by `caller`.
-    pub fn journaled(mut self, journal: Journal, caller: impl Into<String>) -> Self {
-        self.ledger = Arc::new(journal);
+    /// The same path with `ledger` as its memory of keys (the durable
+    /// journal, `Arc::new(journal)`) and its calls recorded as made by
+    /// `caller`.
+    pub fn remembering(mut self, ledger: Arc<dyn Ledger>, caller: impl Into<String>) -> Self {
+        self.ledger = ledger;
         self.caller = Some(caller.into());
         self
     }

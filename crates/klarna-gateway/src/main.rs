@@ -328,7 +328,7 @@ async fn run(options: Options) -> Result<(), String> {
     // in process without one), one set of rules.
     let path = CallPath::new(upstream, tools, options.policy.clone());
     let path = match &journal {
-        Some(journal) => path.journaled(journal.clone(), caller),
+        Some(journal) => path.remembering(Arc::new(journal.clone()), caller),
         None => path.with_caller(caller),
     };
     let http_options = |bind: SocketAddr| -> Result<HttpOptions, String> {
@@ -530,7 +530,7 @@ async fn resolve(options: Options) -> Result<(), String> {
             klarna_gateway::TOOLS.iter().collect(),
             Policy::unattended(),
         )
-        .journaled(journal.clone(), "resolve"),
+        .remembering(Arc::new(journal.clone()), "resolve"),
     );
     let pending = journal.pending().await.map_err(|e| e.to_string())?;
     let now = std::time::SystemTime::now()

@@ -124,7 +124,9 @@ impl McpGateway {
     /// The same gateway with `journal` as its memory of keys, its calls
     /// recorded as made by `caller`.
     pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
-        let path = (*self.inner.path).clone().journaled(journal, caller);
+        let path = (*self.inner.path)
+            .clone()
+            .remembering(Arc::new(journal), caller);
         McpGateway {
             inner: Arc::new(Inner {
                 path: Arc::new(path),

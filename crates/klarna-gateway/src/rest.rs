@@ -79,7 +79,7 @@ impl RestGateway {
     pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
         let path = (*self.inner.path)
             .clone()
-            .journaled(journal.clone(), caller);
+            .remembering(Arc::new(journal.clone()), caller);
         RestGateway {
             inner: Arc::new(Inner {
                 path: Arc::new(path),
@@ -90,7 +90,7 @@ impl RestGateway {
 
     /// Serves `GET /v1/calls/{idempotency-key}` from `journal`, which must
     /// be the call path's memory of keys (a path shared with MCP, built
-    /// with [`CallPath::journaled`]).
+    /// with [`CallPath::remembering`]).
     pub fn with_lookup(self, journal: Journal) -> Self {
         RestGateway {
             inner: Arc::new(Inner {

@@ -612,7 +612,7 @@ async fn a_caller_that_goes_away_leaves_a_finished_record() {
             Surface::default().tools().unwrap(),
             Policy::unattended(),
         )
-        .journaled(journal.clone(), "loopback"),
+        .remembering(Arc::new(journal.clone()), "loopback"),
     );
     sandbox.delay_responses(Duration::from_millis(500));
     let arguments = json!({
