@@ -961,7 +961,7 @@ pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
             "finished_at_ms": nullable("integer", "When its last attempt ended."),
             "attempts": { "type": "integer", "description": "How many times it was sent." },
             "caller": text("Who called: `loopback`, `stdio`, or the token's identity."),
-            "fingerprint": text("SHA-256 of the operation and its arguments."),
+            "fingerprint": text("The arguments as canonical JSON (object keys sorted, the key left out): a repeat with other arguments is refused."),
             "arguments": { "type": "object", "description": "The arguments, secrets redacted." },
             "status": nullable("integer", "Klarna's status, when it answered."),
             "ids": {
