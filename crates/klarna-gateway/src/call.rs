@@ -14,7 +14,10 @@
 //!    repeat after a final answer is answered from memory;
 //! 6. **confirmation**: a human confirms a money call over MCP, with the
 //!    amount and what the order still holds;
-//! 7. **send** through the generated client, and record how it ended;
+//! 7. **send** through the generated client, and record how it ended: the
+//!    call runs in a task of its own, so a caller that goes away does not
+//!    cut a money call off half way, and its outcome is recorded (durably,
+//!    with a journal) before the answer is given;
 //! 8. **secrets** out of MCP results.
 //!
 //! An adapter turns the request into arguments and the answer into its
@@ -141,11 +144,15 @@ pub trait Asker: Send + Sync {
 }
 
 /// The call path: the served tools, the rules, and the memory of keys.
+#[derive(Clone)]
 pub struct CallPath {
     upstream: Upstream,
     tools: Vec<&'static Tool>,
     policy: Policy,
     ledger: Arc<dyn Ledger>,
+    /// Who calls, as records name it (`loopback`, `stdio`, a token's
+    /// identity); the adapter's name when not given.
+    caller: Option<String>,
     /// Each tool's input schema, parsed once.
     schemas: HashMap<&'static str, Value>,
 }
@@ -181,8 +188,24 @@ impl CallPath {
             tools,
             policy,
             ledger,
+            caller: None,
             schemas,
         }
+    }
+
+    /// The same path with `ledger` as its memory of keys (the durable
+    /// journal, `Arc::new(journal)`) and its calls recorded as made by
+    /// `caller`.
+    pub fn remembering(mut self, ledger: Arc<dyn Ledger>, caller: impl Into<String>) -> Self {
+        self.ledger = ledger;
+        self.caller = Some(caller.into());
+        self
+    }
+
+    /// The same path with its calls recorded as made by `caller`.
+    pub fn with_caller(mut self, caller: impl Into<String>) -> Self {
+        self.caller = Some(caller.into());
+        self
     }
 
     /// The tools served.
@@ -232,7 +255,7 @@ impl CallPath {
         {
             return Err(Failure::invalid(found.message()));
         }
-        let Value::Object(arguments) = arguments_value else {
+        let Value::Object(mut arguments) = arguments_value else {
             unreachable!("built from a map just above")
         };
         // 3. Keys.
@@ -264,21 +287,45 @@ impl CallPath {
                 ));
             }
         }
-        // 5. Memory of keys.
-        let ticket = match (&key, tool.idempotency_key) {
-            (Some(key), true) => {
+        // 5. Memory of keys. Every call that is not read-only is recorded
+        // before it is sent; one without a key (`--allow-keyless`, or an
+        // operation that takes none) is recorded under a key made here,
+        // sent along when the operation takes one, so that the record can
+        // be sent again safely and the caller can look it up.
+        let given_key = key.clone();
+        let key = match key {
+            Some(key) => Some(key),
+            None if !tool.read_only => {
+                let made = klarna_runtime::IdempotencyKey::new_v4().as_str().to_owned();
+                if tool.idempotency_key {
+                    arguments.insert("idempotency_key".into(), json!(made));
+                }
+                Some(made)
+            }
+            None => None,
+        };
+        let ticket = match &key {
+            Some(key) if tool.idempotency_key || !tool.read_only => {
                 let record = CallRecord {
                     operation: tool.name.to_owned(),
                     idempotency_key: key.clone(),
                     fingerprint: ledger::fingerprint(&Value::Object(arguments.clone())),
                     arguments: ledger::redact(&without_key(&arguments), tool.secrets),
-                    caller: adapter.as_str().to_owned(),
+                    caller: self
+                        .caller
+                        .clone()
+                        .unwrap_or_else(|| adapter.as_str().to_owned()),
                 };
-                let admission = self
-                    .ledger
-                    .admit(record)
-                    .await
-                    .map_err(|e| Failure::refused(503, "LEDGER_UNAVAILABLE", e.to_string()))?;
+                let admission = self.ledger.admit(record).await.map_err(|e| {
+                    let mut details = Map::new();
+                    details.insert("idempotency_key".into(), json!(key));
+                    Failure::refused_with(
+                        503,
+                        "JOURNAL_UNAVAILABLE",
+                        format!("{e}; nothing was sent"),
+                        details,
+                    )
+                })?;
                 match admission {
                     Admission::Proceed(ticket) => Some(ticket),
                     Admission::Replay(outcome) => {
@@ -317,13 +364,17 @@ impl CallPath {
             }
             _ => None,
         };
+        // A caller that goes away while the human is asked sends nothing:
+        // the guard then ends the key's call as not sent.
+        let guard = TicketGuard {
+            ledger: self.ledger.clone(),
+            ticket,
+            key,
+            given_key,
+        };
         let result = self
-            .confirm_and_send(adapter, tool, &key, amount, arguments, asker)
+            .confirm_and_send(adapter, tool, amount, arguments, asker, guard)
             .await;
-        // 7. Record how it ended.
-        if let Some(ticket) = ticket {
-            self.finish(tool, ticket, &result).await;
-        }
         // 8. Secrets out of MCP results.
         let mut output = result?;
         if adapter == Adapter::Mcp && !tool.secrets.is_empty() {
@@ -336,16 +387,16 @@ impl CallPath {
         &self,
         adapter: Adapter,
         tool: &'static Tool,
-        key: &Option<String>,
         amount: Option<i64>,
         arguments: Map<String, Value>,
         asker: Option<&dyn Asker>,
+        mut guard: TicketGuard,
     ) -> Result<Output, Failure> {
         // 6. Confirmation.
         if let Some(amount) = amount.filter(|a| self.policy.needs_confirmation(adapter, *a)) {
             let question = Question {
                 message: self.question(tool, amount, &arguments).await,
-                binding: binding(tool, &arguments, key.as_deref()),
+                binding: binding(tool, &arguments, guard.given_key.as_deref()),
             };
             let answer = match asker {
                 Some(asker) => asker.ask(&question).await,
@@ -354,27 +405,62 @@ impl CallPath {
             match answer {
                 Answer::Accepted => {}
                 Answer::Declined => {
-                    return Err(Failure::refused(
-                        403,
-                        "DECLINED",
-                        format!("the user declined: {} Nothing was sent.", question.message),
-                    ))
+                    return guard
+                        .not_sent(Failure::refused(
+                            403,
+                            "DECLINED",
+                            format!("the user declined: {} Nothing was sent.", question.message),
+                        ))
+                        .await
                 }
                 Answer::Unavailable(why) => {
-                    return Err(Failure::refused(
-                        403,
-                        "CONFIRMATION_UNAVAILABLE",
-                        format!(
-                            "a human must confirm this call, and {why}: use a client with MCP \
+                    return guard
+                        .not_sent(Failure::refused(
+                            403,
+                            "CONFIRMATION_UNAVAILABLE",
+                            format!(
+                                "a human must confirm this call, and {why}: use a client with MCP \
                              elicitation, or start the gateway with --no-confirm (unattended \
                              agents) or --confirm-above AMOUNT. Nothing was sent."
-                        ),
-                    ))
+                            ),
+                        ))
+                        .await
                 }
-                Answer::Pending => return Err(Failure::ConfirmationRequired(Box::new(question))),
+                Answer::Pending => {
+                    return guard
+                        .not_sent(Failure::ConfirmationRequired(Box::new(question)))
+                        .await
+                }
             }
         }
-        tools::call(&self.upstream, tool.name, Arguments::new(arguments)).await
+        // 7. Send, in a task of its own, and record how it ended before
+        // answering.
+        let ticket = guard.ticket.take();
+        let (upstream, ledger) = (self.upstream.clone(), self.ledger.clone());
+        let key = guard.key.take();
+        let task = tokio::spawn(async move {
+            let result = tools::call(&upstream, tool.name, Arguments::new(arguments)).await;
+            let Some(ticket) = ticket else {
+                return result;
+            };
+            match ledger.finish(ticket, final_outcome(tool, &result)).await {
+                Ok(()) => result,
+                // An answer is given only once its record is durable: the
+                // caller learns the call may have happened, and repeats it
+                // with the same key.
+                Err(e) => Err(Failure::Unrecorded {
+                    message: format!(
+                        "the call was sent, and how it ended could not be recorded ({e}): it \
+                         may have happened; repeat it with the same key and arguments"
+                    ),
+                    idempotency_key: key.unwrap_or_default(),
+                }),
+            }
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(Failure::internal(format!("the call's task failed: {e}"))),
+        }
     }
 
     /// "Capture 60.00 EUR of 200.00 EUR still authorized on order X?": the
@@ -505,45 +591,100 @@ impl CallPath {
             }
         }
     }
+}
 
-    async fn finish(&self, tool: &Tool, ticket: Ticket, result: &Result<Output, Failure>) {
-        let outcome = match result {
-            Ok(output) => FinalOutcome {
-                status: Some(output.status()),
-                outcome: Outcome::Done,
-                ids: output
-                    .headers()
-                    .iter()
-                    .filter_map(|h| {
-                        tool.response_headers
-                            .iter()
-                            .find(|r| r.field == h.field)
-                            .map(|r| (r.wire_name.to_owned(), h.value.clone()))
-                    })
-                    .collect::<BTreeMap<_, _>>(),
-                correlation_id: None,
-                body: Some(output.body_json().to_string()),
+/// What the memory of keys keeps of how a call ended.
+fn final_outcome(tool: &Tool, result: &Result<Output, Failure>) -> FinalOutcome {
+    let outcome = match result {
+        Ok(output) => FinalOutcome {
+            status: Some(output.status()),
+            outcome: Outcome::Done,
+            ids: output
+                .headers()
+                .iter()
+                .filter_map(|h| {
+                    tool.response_headers
+                        .iter()
+                        .find(|r| r.field == h.field)
+                        .map(|r| (r.wire_name.to_owned(), h.value.clone()))
+                })
+                .collect::<BTreeMap<_, _>>(),
+            correlation_id: None,
+            body: Some(output.body_json().to_string()),
+        },
+        Err(failure) => FinalOutcome {
+            status: match failure {
+                Failure::Upstream(e) => e.status,
+                _ => None,
             },
-            Err(failure) => FinalOutcome {
-                status: match failure {
-                    Failure::Upstream(e) => e.status,
-                    _ => None,
-                },
-                outcome: failure.outcome(),
-                ids: BTreeMap::new(),
-                correlation_id: match failure {
-                    Failure::Upstream(e) => e.correlation_id.clone(),
-                    _ => None,
-                },
-                body: match failure {
-                    Failure::Upstream(e) => e.body.clone(),
-                    _ => None,
-                },
+            outcome: match failure {
+                // Klarna turned it away before acting (a timeout of
+                // its own, too early, too many requests): the key
+                // must stay free to be sent again.
+                Failure::Upstream(e) if matches!(e.status, Some(408 | 425 | 429)) => {
+                    Outcome::NotSent
+                }
+                failure => failure.outcome(),
             },
-        };
-        // A failure to record leaves the key running in a durable journal;
-        // the caller's answer is Klarna's all the same.
-        let _ = self.ledger.finish(ticket, outcome).await;
+            ids: BTreeMap::new(),
+            correlation_id: match failure {
+                Failure::Upstream(e) => e.correlation_id.clone(),
+                _ => None,
+            },
+            body: match failure {
+                Failure::Upstream(e) => e.body.clone(),
+                _ => None,
+            },
+        },
+    };
+    outcome
+}
+
+/// An admitted call's place in the memory of keys until it is handed to
+/// the task that sends it: dropped with it (the caller went away while a
+/// human was asked), the call is ended as not sent, so its key is free.
+struct TicketGuard {
+    ledger: Arc<dyn Ledger>,
+    ticket: Option<Ticket>,
+    /// The key the call is recorded (and sent) under.
+    key: Option<String>,
+    /// The key the caller gave, if any: what a confirmation binds to (not
+    /// a key made here for one attempt).
+    given_key: Option<String>,
+}
+
+impl TicketGuard {
+    /// Ends the call as refused before sending, and answers `failure`.
+    async fn not_sent(mut self, failure: Failure) -> Result<Output, Failure> {
+        if let Some(ticket) = self.ticket.take() {
+            // The call is refused either way; a failure to record it
+            // leaves the key in flight until the journal is reopened.
+            let _ = self.ledger.finish(ticket, not_sent()).await;
+        }
+        Err(failure)
+    }
+}
+
+impl Drop for TicketGuard {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            let ledger = self.ledger.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = ledger.finish(ticket, not_sent()).await;
+                });
+            }
+        }
+    }
+}
+
+fn not_sent() -> FinalOutcome {
+    FinalOutcome {
+        status: None,
+        outcome: Outcome::NotSent,
+        ids: BTreeMap::new(),
+        correlation_id: None,
+        body: None,
     }
 }
 

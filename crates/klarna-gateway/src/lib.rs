@@ -2,6 +2,7 @@
 
 pub mod call;
 pub mod http;
+pub mod journal;
 pub mod ledger;
 pub mod mcp;
 pub mod openapi;

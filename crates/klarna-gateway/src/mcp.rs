@@ -26,6 +26,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::call::{Adapter, Answer, Asker, BoxFuture, CallPath, Policy, Question};
+use crate::journal::Journal;
 use crate::table::{Failure, Tool};
 use crate::tools::Upstream;
 
@@ -118,6 +119,24 @@ impl McpGateway {
     pub fn with_note(mut self, note: &str) -> Self {
         self.instructions = Arc::from(format!("{INSTRUCTIONS}\n\n{note}"));
         self
+    }
+
+    /// The same gateway with `journal` as its memory of keys, its calls
+    /// recorded as made by `caller`.
+    pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
+        let path = (*self.inner.path)
+            .clone()
+            .remembering(Arc::new(journal), caller);
+        McpGateway {
+            inner: Arc::new(Inner {
+                path: Arc::new(path),
+                listed: self.inner.listed.clone(),
+                pending: Mutex::new(Pending::default()),
+                next_state: Mutex::new(0),
+                salt: self.inner.salt,
+            }),
+            instructions: self.instructions,
+        }
     }
 
     /// The tools as `tools/list` answers them.

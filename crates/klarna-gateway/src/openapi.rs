@@ -883,3 +883,97 @@ fn sorted(value: Value) -> Value {
         other => other,
     }
 }
+
+/// The route of the journal's lookup (`GET`), served when the journal is on.
+pub const CALLS_ROUTE: &str = "/v1/calls/{idempotency-key}";
+
+/// Adds what the journal brings to a [`document`] of `tools`: the
+/// 503 answer of every operation that is not read-only, and the lookup
+/// route, `GET /v1/calls/{idempotency-key}`, with its `RecordedCall`
+/// schema.
+pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
+    let error_content = json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{ERROR_SCHEMA}") } } });
+    for tool in tools.iter().filter(|t| !t.read_only) {
+        let responses =
+            &mut document["paths"][tool.route][tool.method.to_ascii_lowercase()]["responses"];
+        if !responses.is_object() {
+            continue;
+        }
+        responses["503"] = json!({
+            "description": "`JOURNAL_UNAVAILABLE`: the gateway could not record the call; \
+                `may_have_reached_klarna` says whether it was sent.",
+            "content": error_content.clone(),
+        });
+    }
+    let error = |name: &str| json!({ "$ref": format!("#/components/responses/{name}") });
+    let operation = json!({
+        "operationId": "getRecordedCall",
+        "tags": ["Calls"],
+        "summary": "The recorded outcome of a money call",
+        "description": "What the gateway's journal recorded for the call sent with this \
+            `Klarna-Idempotency-Key`: its state, Klarna's status, the ids it returned and \
+            its correlation id. Sends nothing to Klarna: for a caller that lost its answer. \
+            A call whose state is `in_flight` or `unknown` may have reached Klarna; repeat \
+            it only with the same key.",
+        "parameters": [{
+            "name": "idempotency-key",
+            "in": "path",
+            "required": true,
+            "description": "The key the call was sent with.",
+            "schema": { "type": "string" },
+        }],
+        "responses": {
+            "200": {
+                "description": "The call as recorded.",
+                "content": { "application/json": { "schema": {
+                    "$ref": "#/components/schemas/RecordedCall"
+                } } },
+            },
+            "401": error("Unauthorized"),
+            "403": error("Forbidden"),
+            "404": error("NotFound"),
+            "503": {
+                "description": "`JOURNAL_UNAVAILABLE`: the journal could not be read.",
+                "content": { "application/json": { "schema": {
+                    "$ref": format!("#/components/schemas/{ERROR_SCHEMA}")
+                } } },
+            },
+        },
+    });
+    document["paths"][CALLS_ROUTE] = json!({ "get": operation });
+    let text = |description: &str| json!({ "type": "string", "description": description });
+    let nullable = |kind: &str, description: &str| json!({ "type": kind, "nullable": true, "description": description });
+    document["components"]["schemas"]["RecordedCall"] = json!({
+        "type": "object",
+        "required": ["idempotency_key", "operation", "state", "started_at_ms", "attempts",
+            "caller", "arguments", "ids"],
+        "properties": {
+            "idempotency_key": text("The key the call was sent with."),
+            "operation": text("The tool (`klarna-capture-order`)."),
+            "state": {
+                "type": "string",
+                "enum": ["in_flight", "done", "refused", "unknown", "not_sent"],
+                "description": "`done`: Klarna acted; `refused`: Klarna answered that it \
+                    would not; `unknown`: sent, no answer; `not_sent`: never sent; \
+                    `in_flight`: being sent, or cut off by a crash.",
+            },
+            "started_at_ms": { "type": "integer", "description": "When it was recorded, in ms since the Unix epoch." },
+            "finished_at_ms": nullable("integer", "When its last attempt ended."),
+            "attempts": { "type": "integer", "description": "How many times it was sent." },
+            "caller": text("Who called: `loopback`, `stdio`, or the token's identity."),
+            "fingerprint": text("The arguments as canonical JSON (object keys sorted, the key left out): a repeat with other arguments is refused."),
+            "arguments": { "type": "object", "description": "The arguments, secrets redacted." },
+            "status": nullable("integer", "Klarna's status, when it answered."),
+            "ids": {
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "The documented headers of the answer (`Capture-Id`, `Refund-Id`, `Location`).",
+            },
+            "correlation_id": nullable("string", "Klarna's correlation id."),
+            "body": { "nullable": true, "description": "The answer's body." },
+        },
+    });
+    if let Some(tags) = document["tags"].as_array_mut() {
+        tags.push(json!({ "name": "Calls" }));
+    }
+}

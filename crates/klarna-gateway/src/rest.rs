@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::call::{Adapter, CallPath, Policy};
 use crate::http::{self, HttpOptions};
+use crate::journal::Journal;
 use crate::openapi;
 use crate::table::{Body, Failure, Location, Output, Tool};
 use crate::tools::Upstream;
@@ -45,6 +46,9 @@ pub struct RestGateway {
 
 struct Inner {
     path: Arc<CallPath>,
+    /// The journal `GET /v1/calls/{idempotency-key}` reads, when there is
+    /// one.
+    journal: Option<Journal>,
 }
 
 impl RestGateway {
@@ -62,7 +66,37 @@ impl RestGateway {
     /// A REST adapter on a call path shared with the MCP adapter.
     pub fn from_path(path: Arc<CallPath>) -> Self {
         RestGateway {
-            inner: Arc::new(Inner { path }),
+            inner: Arc::new(Inner {
+                path,
+                journal: None,
+            }),
+        }
+    }
+
+    /// The same gateway with `journal` as its memory of keys, its calls
+    /// recorded as made by `caller`, and `GET /v1/calls/{idempotency-key}`
+    /// served.
+    pub fn with_journal(self, journal: Journal, caller: impl Into<String>) -> Self {
+        let path = (*self.inner.path)
+            .clone()
+            .remembering(Arc::new(journal.clone()), caller);
+        RestGateway {
+            inner: Arc::new(Inner {
+                path: Arc::new(path),
+                journal: Some(journal),
+            }),
+        }
+    }
+
+    /// Serves `GET /v1/calls/{idempotency-key}` from `journal`, which must
+    /// be the call path's memory of keys (a path shared with MCP, built
+    /// with [`CallPath::remembering`]).
+    pub fn with_lookup(self, journal: Journal) -> Self {
+        RestGateway {
+            inner: Arc::new(Inner {
+                path: self.inner.path.clone(),
+                journal: Some(journal),
+            }),
         }
     }
 
@@ -331,6 +365,13 @@ fn failed(failure: &Failure) -> Response {
         }
         // REST has no human to ask: the call path never asks for it.
         Failure::ConfirmationRequired(_) => return own(StatusCode::FORBIDDEN),
+        Failure::Unrecorded {
+            idempotency_key, ..
+        } => {
+            let mut response = own(StatusCode::SERVICE_UNAVAILABLE);
+            insert(response.headers_mut(), IDEMPOTENCY_KEY, idempotency_key);
+            return response;
+        }
     };
     let answered = e
         .status
@@ -420,7 +461,20 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
     }
     // The document of the routes being served; its server is where the
     // caller reached it (the `Host` the check below lets through).
-    let document = Arc::new(openapi::document(gateway.tools(), None));
+    let mut document = openapi::document(gateway.tools(), None);
+    if let Some(journal) = gateway.inner.journal.clone() {
+        openapi::add_journal(&mut document, gateway.tools());
+        router = router.route(
+            openapi::CALLS_ROUTE,
+            routing::get(
+                move |path: Result<RawPathParams, RawPathParamsRejection>| async move {
+                    recorded_call(&journal, path).await
+                },
+            )
+            .fallback(method_not_allowed),
+        );
+    }
+    let document = Arc::new(document);
     router = router.route(
         OPENAPI_PATH,
         routing::get(move |headers: HeaderMap| async move {
@@ -432,6 +486,37 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
         }),
     );
     http::guard(router.fallback(not_found), options)
+}
+
+/// `GET /v1/calls/{idempotency-key}`: the journal's record of the call sent
+/// with that key, without sending anything.
+async fn recorded_call(
+    journal: &Journal,
+    path: Result<RawPathParams, RawPathParamsRejection>,
+) -> Response {
+    let key = match &path {
+        Ok(path) => path.iter().next().map(|(_, key)| key.to_owned()),
+        Err(rejection) => return Refusal::bad_request(rejection.body_text()).into_response(),
+    };
+    let key = key.unwrap_or_default();
+    match journal.lookup(&key).await {
+        Ok(Some(entry)) => axum::Json(entry).into_response(),
+        Ok(None) => Refusal::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!(
+                "the journal has no call with the idempotency key `{key}` (it was never \
+                 sent through this gateway, or its record is past the retention)"
+            ),
+        )
+        .into_response(),
+        Err(e) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "JOURNAL_UNAVAILABLE",
+            e.to_string(),
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found(request: Request) -> Response {

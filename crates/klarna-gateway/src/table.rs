@@ -349,6 +349,13 @@ pub enum Failure {
     /// adapter asks and the client repeats the call with the answer.
     /// Nothing was sent.
     ConfirmationRequired(Box<crate::call::Question>),
+    /// The call was sent, and how it ended could not be recorded (the
+    /// journal's disk failed): it may have happened; repeat with the same
+    /// key once the journal works again. A 503 `JOURNAL_UNAVAILABLE`.
+    Unrecorded {
+        message: String,
+        idempotency_key: String,
+    },
 }
 
 /// A refusal of the gateway's own, before anything was sent.
@@ -459,7 +466,7 @@ impl Failure {
             | Failure::Refused(_)
             | Failure::ConfirmationRequired(_) => Outcome::NotSent,
             // After the call: the answer did not serialise, say.
-            Failure::Internal(_) => Outcome::Unknown,
+            Failure::Internal(_) | Failure::Unrecorded { .. } => Outcome::Unknown,
             Failure::Upstream(e) => e.outcome(),
         }
     }
@@ -551,6 +558,16 @@ impl Failure {
                 "error_messages": [question.message],
                 "correlation_id": null,
                 "may_have_reached_klarna": false,
+            }),
+            Failure::Unrecorded {
+                message,
+                idempotency_key,
+            } => json!({
+                "error_code": "JOURNAL_UNAVAILABLE",
+                "error_messages": [message],
+                "correlation_id": null,
+                "may_have_reached_klarna": true,
+                "idempotency_key": idempotency_key,
             }),
             Failure::Upstream(e) => {
                 let messages = if e.error_messages.is_empty() {

@@ -49,7 +49,7 @@ pub use crate::settlements::{CSV_COLUMNS, FEE_BASIS_POINTS, MERCHANT_ID};
 pub struct Sandbox {
     // Declared first, so dropped first: the server stops, and its
     // connections close, before the state goes.
-    _server: Server,
+    server: Server,
     router: Arc<Router>,
 }
 
@@ -160,10 +160,7 @@ impl Builder {
             self.idempotency_keys_per_resource,
         )?);
         let server = bound.serve(router.clone());
-        Ok(Sandbox {
-            _server: server,
-            router,
-        })
+        Ok(Sandbox { server, router })
     }
 }
 
@@ -376,6 +373,15 @@ impl Sandbox {
     /// dropping the sandbox ends any wait at once.
     pub fn delay_responses(&self, delay: Duration) {
         self.router.faults().delay = delay;
+    }
+
+    /// Stops the sandbox gracefully: nothing new is accepted, idle
+    /// connections close, and the requests under way (a capture held back
+    /// by [`delay_responses`](Self::delay_responses), say) are answered,
+    /// with `Connection: close`, for at most `grace`; then every
+    /// connection closes. Dropping the sandbox is the same with no grace.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.server.shutdown(grace);
     }
 
     /// Every request read so far, oldest first (the latest 10 000).

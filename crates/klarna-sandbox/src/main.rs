@@ -42,11 +42,14 @@ OPTIONS:
                                  {\"ready\":true,\"url\":...,\"order_ids\":[...]}
     --until-stdin-closes         stop when standard input closes (for a parent
                                  process that may die without stopping it)
+    --shutdown-grace SECS        on SIGTERM or Ctrl-C, how long requests under
+                                 way may take to be answered [default: 10]
     -h, --help                   print this help
 
 Without --print-json, the last line printed at start is `Ready <url>`.
-The sandbox serves until it is killed (or, with --until-stdin-closes,
-until standard input closes).
+The sandbox serves until SIGTERM or Ctrl-C (or, with --until-stdin-closes,
+until standard input closes); it then stops accepting, answers the
+requests under way within the grace, and exits 0.
 
 A cart file is JSON: {\"purchase_currency\": \"EUR\", \"order_lines\": [...]}
 with Order Management order lines; optional \"order_id\" and
@@ -65,6 +68,7 @@ struct Options {
     delay: Duration,
     print_json: bool,
     until_stdin_closes: bool,
+    shutdown_grace: Duration,
     builder: klarna_sandbox::Builder,
 }
 
@@ -121,6 +125,7 @@ fn run(options: Options) -> Result<(), String> {
         .map(|order| sandbox.add_order(order))
         .collect();
 
+    let stop = Stop::listen(options.until_stdin_closes)?;
     let url = sandbox.base_url();
     let mut out = std::io::stdout().lock();
     let printed = if options.print_json {
@@ -152,18 +157,89 @@ fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot write to standard output: {e}"))?;
     drop(out);
 
-    if options.until_stdin_closes {
-        // Read and throw away until end of file, a bounded buffer at a time.
-        let mut buf = [0u8; 1024];
-        let mut stdin = std::io::stdin().lock();
-        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-    } else {
-        loop {
-            std::thread::park();
-        }
-    }
-    drop(sandbox);
+    stop.wait();
+    sandbox.shutdown(options.shutdown_grace);
     Ok(())
+}
+
+/// What stops the sandbox: SIGTERM (what Docker, Kubernetes and systemd
+/// send), Ctrl-C, or, when asked, the end of standard input. The signals
+/// are listened for from [`Stop::listen`] on, so one that comes right
+/// after the `Ready` line is not missed.
+struct Stop {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    signals: [tokio::signal::unix::Signal; 2],
+    until_stdin_closes: bool,
+}
+
+impl Stop {
+    fn listen(until_stdin_closes: bool) -> Result<Stop, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(|e| format!("cannot wait for signals: {e}"))?;
+        #[cfg(unix)]
+        let signals = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _context = runtime.enter();
+            let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+            [
+                listen(SignalKind::terminate())?,
+                listen(SignalKind::interrupt())?,
+            ]
+        };
+        Ok(Stop {
+            runtime,
+            #[cfg(unix)]
+            signals,
+            until_stdin_closes,
+        })
+    }
+
+    /// Waits for one of them.
+    fn wait(self) {
+        let Stop {
+            runtime,
+            #[cfg(unix)]
+            mut signals,
+            until_stdin_closes,
+        } = self;
+        runtime.block_on(async {
+            let (closed, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+            if until_stdin_closes {
+                // A thread, as reading standard input blocks; it reads and
+                // throws away until end of file, a bounded buffer at a time.
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    let mut stdin = std::io::stdin().lock();
+                    while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                    let _ = closed.send(());
+                });
+            } else {
+                // Kept, so that the receiver waits for ever.
+                std::mem::forget(closed);
+            }
+            #[cfg(unix)]
+            let signalled = async {
+                let [term, interrupt] = &mut signals;
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = signalled => {}
+                _ = stdin_closed => {}
+            }
+        });
+    }
 }
 
 fn guides_cart() -> NewOrder {
@@ -195,6 +271,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         delay: Duration::ZERO,
         print_json: false,
         until_stdin_closes: false,
+        shutdown_grace: Duration::from_secs(10),
         builder: Sandbox::builder(),
     };
     let mut seeded = false;
@@ -260,6 +337,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             }
             "--print-json" => options.print_json = true,
             "--until-stdin-closes" => options.until_stdin_closes = true,
+            "--shutdown-grace" => options.shutdown_grace = seconds(flag, &value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }

@@ -37,6 +37,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -99,22 +100,24 @@ pub(crate) enum Outcome {
 /// `Location` headers) before the first request.
 pub(crate) struct Bound {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Option<Duration>>,
     service: mpsc::Sender<Arc<dyn Service>>,
     thread: JoinHandle<()>,
 }
 
 /// A running server; dropping it stops the server and closes every
-/// connection.
+/// connection at once, [`Server::shutdown`] gives requests under way time
+/// to be answered first.
 pub(crate) struct Server {
-    stop: watch::Sender<bool>,
+    /// `None` while serving; then how long requests under way may take.
+    stop: watch::Sender<Option<Duration>>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// Listens on `bind`, on a thread of its own that serves once given the
 /// service.
 pub(crate) fn bind(bind: SocketAddr, limits: Limits) -> io::Result<Bound> {
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(None);
     let (ready, listening) = mpsc::channel();
     let (service, given) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -149,12 +152,28 @@ impl Bound {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+impl Server {
+    /// Stops accepting, closes idle connections, lets the requests under
+    /// way be answered (each with `Connection: close`) for at most
+    /// `grace`, then closes every connection and returns.
+    pub(crate) fn shutdown(&mut self, grace: Duration) {
+        // The first word counts: a later one (the drop's) changes nothing.
+        self.stop.send_if_modified(|stop| {
+            let first = stop.is_none();
+            if first {
+                *stop = Some(grace);
+            }
+            first
+        });
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown(Duration::ZERO);
     }
 }
 
@@ -164,7 +183,7 @@ impl Drop for Server {
 fn run(
     bind: SocketAddr,
     limits: Limits,
-    stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<Option<Duration>>,
     ready: &mpsc::Sender<io::Result<SocketAddr>>,
     given: &mpsc::Receiver<Arc<dyn Service>>,
 ) {
@@ -199,8 +218,29 @@ fn run(
         service,
         limits,
         registry: Mutex::new(Registry::default()),
+        busy: AtomicUsize::new(0),
+        draining: AtomicBool::new(false),
     });
-    runtime.block_on(accept(listener, shared, stopped));
+    // The listener is dropped when `accept` returns: nothing new is
+    // accepted while the requests under way drain.
+    let grace = runtime.block_on(accept(listener, shared.clone(), stopped));
+    runtime.block_on(drain(&shared, grace));
+}
+
+/// Lets the requests under way be answered, for at most `grace`: idle
+/// connections close at once, busy ones after their answer. Dropping the
+/// runtime then closes whatever is left.
+async fn drain(shared: &Shared, grace: Duration) {
+    shared.draining.store(true, Ordering::SeqCst);
+    for slot in lock(&shared.registry).open.values() {
+        // Stored as a permit by a busy connection: it closes at its next
+        // idle wait, after answering.
+        slot.evict.notify_one();
+    }
+    let deadline = Instant::now() + grace;
+    while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        sleep(Duration::from_millis(5)).await;
+    }
 }
 
 fn listen(bind: SocketAddr) -> io::Result<tokio::net::TcpListener> {
@@ -218,6 +258,26 @@ struct Shared {
     service: Arc<dyn Service>,
     limits: Limits,
     registry: Mutex<Registry>,
+    /// Requests read whole and not yet answered.
+    busy: AtomicUsize,
+    /// Shutting down: answers say `Connection: close`.
+    draining: AtomicBool,
+}
+
+/// A request under way, counted in [`Shared::busy`] until dropped.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn start(busy: &'a AtomicUsize) -> Self {
+        busy.fetch_add(1, Ordering::SeqCst);
+        Busy(busy)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The connections being served, and which of them wait idle between
@@ -302,8 +362,10 @@ impl Drop for Admitted {
 async fn accept(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) {
+    mut stopped: watch::Receiver<Option<Duration>>,
+) -> Duration {
+    // The grace asked for; also when the sender is gone (no grace then).
+    let grace = |stopped: &watch::Receiver<Option<Duration>>| stopped.borrow().unwrap_or_default();
     // One permit per task: served connections and turned-away ones. With
     // none left, nothing is accepted and the kernel's backlog queues.
     let permits = Arc::new(Semaphore::new(
@@ -313,13 +375,13 @@ async fn accept(
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
-                Err(_) => return,
+                Err(_) => return grace(&stopped),
             },
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => return grace(&stopped),
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => return grace(&stopped),
         };
         let Ok((stream, _)) = accepted else {
             // Out of file descriptors, say: give the system a moment
@@ -421,10 +483,8 @@ async fn serve(mut stream: TcpStream, admitted: Admitted, _permit: OwnedSemaphor
             }
         }
         request.body = buf.drain(..length).collect();
+        let _busy = Busy::start(&admitted.shared.busy);
 
-        // The last request a connection may carry says so, so the client
-        // does not send another into a closing socket.
-        let keep_alive = request.wants_keep_alive() && served + 1 < MAX_REQUESTS_PER_CONNECTION;
         let response = match service.answer(&request) {
             Outcome::Respond(response) => response,
             Outcome::RespondAfter(response, delay) => {
@@ -433,6 +493,12 @@ async fn serve(mut stream: TcpStream, admitted: Admitted, _permit: OwnedSemaphor
             }
             Outcome::Close => return,
         };
+        // The last request a connection may carry says so, so the client
+        // does not send another into a closing socket; so does every
+        // answer once the sandbox is shutting down.
+        let keep_alive = request.wants_keep_alive()
+            && served + 1 < MAX_REQUESTS_PER_CONNECTION
+            && !admitted.shared.draining.load(Ordering::SeqCst);
         if !write(&mut stream, &response.to_bytes(keep_alive)).await {
             return;
         }

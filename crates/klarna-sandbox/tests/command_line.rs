@@ -194,3 +194,54 @@ fn ready_is_the_last_line_and_help_and_bad_flags_exit_cleanly() {
         .unwrap()
         .contains("cannot read cart file"));
 }
+
+/// Sends `signal` (`TERM`, `INT`) to the process, with the system's `kill`.
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// What Docker, Kubernetes and systemd do to stop a service: SIGTERM. A
+/// capture held back by the delay knob when it comes is still answered
+/// 201, the sandbox accepts nothing new meanwhile, and it exits 0.
+#[test]
+fn sigterm_answers_the_capture_in_flight_and_exits_zero() {
+    let mut running = Running::start(&["--print-json", "--faults", "delay-ms=1500"]);
+    let line: Value = serde_json::from_str(&running.ready_line).unwrap();
+    let url = line["url"].as_str().unwrap().to_owned();
+    let order = line["order_ids"][0].as_str().unwrap().to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+
+    let mut connection = support::Connection::open_addr(&addr);
+    connection.send(
+        support::post(
+            &format!("{}/captures", order_path(&order)),
+            "Klarna-Idempotency-Key: sigterm-capture-1\r\n",
+            r#"{"captured_amount": 3000}"#,
+        )
+        .as_bytes(),
+    );
+    // Long enough for the request to be read, well within the delay.
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&running.child, "TERM");
+
+    let reply = connection.read().expect("the capture's answer");
+    assert_eq!(reply.status, 201);
+    assert!(reply.header("capture-id").is_some());
+    assert_eq!(reply.header("connection"), Some("close"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the sandbox did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    // Nothing listens any more.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}

@@ -75,3 +75,98 @@ pub async fn refuses_to_start(args: &[&str], needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(needle), "{stderr}");
 }
+
+/// A gateway binary serving, and the addresses its adapters printed.
+pub struct Spawned {
+    pub child: tokio::process::Child,
+    pub rest: Option<SocketAddr>,
+    pub mcp: Option<SocketAddr>,
+    /// What it printed on standard error up to the last address line.
+    pub stderr: Vec<String>,
+    /// The rest of standard error, read in the background.
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts the binary with `args` (which bind `127.0.0.1:0`) signed as
+/// `merchant` with [`PASSWORD`], and waits for every adapter asked for
+/// to print its address.
+pub async fn spawn_gateway(args: &[&str]) -> Spawned {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = gateway_command();
+    command
+        .args(args)
+        .env("KLARNA_USER", "merchant")
+        .env("KLARNA_PASS", PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (want_rest, want_mcp) = (args.contains(&"--rest"), args.contains(&"--mcp"));
+    let mut spawned_rest = None;
+    let mut spawned_mcp = None;
+    let mut seen = Vec::new();
+    let address = |line: &str, marker: &str| -> Option<SocketAddr> {
+        let rest = line.split(marker).nth(1)?;
+        rest.split('/').next()?.parse().ok()
+    };
+    tokio::time::timeout(STEP, async {
+        while (want_rest && spawned_rest.is_none()) || (want_mcp && spawned_mcp.is_none()) {
+            let line = stderr
+                .next_line()
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("the gateway ended early: {seen:?}"));
+            if line.contains("REST at http://") {
+                spawned_rest = address(&line, "REST at http://");
+            }
+            if line.contains("MCP at http://") {
+                spawned_mcp = address(&line, "MCP at http://");
+            }
+            seen.push(line);
+        }
+    })
+    .await
+    .expect("the gateway prints its addresses in time");
+    let (send, lines) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            let _ = send.send(line);
+        }
+    });
+    Spawned {
+        child,
+        rest: spawned_rest,
+        mcp: spawned_mcp,
+        stderr: seen,
+        lines,
+    }
+}
+
+/// Sends `signal` (`TERM`, `KILL`, ...) to the process with the system's
+/// `kill`.
+pub fn send_signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("still running");
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits (within [`STEP`]) until the sandbox has read `count` requests
+/// whose path ends with `suffix`.
+pub async fn sandbox_saw(sandbox: &klarna_sandbox::Sandbox, suffix: &str, count: usize) {
+    tokio::time::timeout(STEP, async {
+        while sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .count()
+            < count
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the requests reach the sandbox in time");
+}
