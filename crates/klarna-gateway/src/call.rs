@@ -112,16 +112,9 @@ impl Policy {
     }
 }
 
-/// What a human is asked before a money call, and what the answer binds
-/// to: this tool, these arguments, this key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Question {
-    /// "Capture 60.00 EUR of 200.00 EUR still authorized on order X?"
-    pub message: String,
-    /// The tool, the fingerprint of the arguments and the key: an answer
-    /// counts only for the call it was asked about.
-    pub binding: String,
-}
+/// What a human is asked: kept with the failures of the table, which
+/// carry it back to the adapter (so the table need not know this module).
+pub use crate::table::Question;
 
 /// A human's answer, as an adapter got it.
 #[derive(Clone, Debug, PartialEq, Eq)]

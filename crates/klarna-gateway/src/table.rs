@@ -329,6 +329,17 @@ impl Output {
     }
 }
 
+/// What a human is asked before a money call, and what the answer binds
+/// to: this tool, these arguments, this key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    /// "Capture 60.00 EUR of 200.00 EUR still authorized on order X?"
+    pub message: String,
+    /// The tool, the fingerprint of the arguments and the key: an answer
+    /// counts only for the call it was asked about.
+    pub binding: String,
+}
+
 /// Why a call did not succeed. Nothing here carries a credential: the
 /// client's errors hold none, and arguments are described, not echoed.
 #[derive(Debug)]
@@ -348,7 +359,7 @@ pub enum Failure {
     /// A human must confirm the call first (MCP's `input_required`): the
     /// adapter asks and the client repeats the call with the answer.
     /// Nothing was sent.
-    ConfirmationRequired(Box<crate::call::Question>),
+    ConfirmationRequired(Box<Question>),
     /// The call was sent, and how it ended could not be recorded (the
     /// journal's disk failed): it may have happened; repeat with the same
     /// key once the journal works again. A 503 `JOURNAL_UNAVAILABLE`.
