@@ -27,8 +27,19 @@ pub fn security_of(
         (None, None) => return Ok(None),
     };
     let schemes = api.components.as_ref().map(|c| &c.security_schemes);
+    let declared = |name: &str| schemes.is_some_and(|schemes| schemes.contains_key(name));
     let mut alternatives = Vec::new();
     for (i, requirement) in requirements.iter().enumerate() {
+        // A requirement naming a scheme the document never declares cannot be
+        // sent as written. Published documents do this (Klarna's Order
+        // Management document requires `basicAuth` and declares only
+        // `Basic-authorization`), so such a requirement is passed over rather
+        // than refusing the whole document; with none left, the operation
+        // sends the credentials the caller configured, as for a document
+        // without `security`.
+        if requirement.keys().any(|name| !declared(name)) {
+            continue;
+        }
         let mut uses = Vec::new();
         for name in requirement.keys() {
             let name_at = requirements_at.join(i).join(name);
@@ -49,6 +60,9 @@ pub fn security_of(
             });
         }
         alternatives.push(uses);
+    }
+    if alternatives.is_empty() && !requirements.is_empty() {
+        return Ok(None);
     }
     Ok(Some(alternatives))
 }

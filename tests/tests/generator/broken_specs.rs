@@ -182,3 +182,32 @@ fn outside_the_checkout_an_unpublished_runtime_is_refused_naming_the_flag() {
     );
     let _ = fs::remove_dir_all(&out);
 }
+
+/// Klarna's published Order Management document requires a scheme
+/// (`basicAuth`) that it does not declare: the requirement is passed over
+/// and the crate is generated, as before security was read at all.
+#[test]
+fn a_security_requirement_naming_an_undeclared_scheme_does_not_refuse_the_document() {
+    let dir = scratch("undeclared-scheme");
+    let spec = dir.join("undeclared.yaml");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        &spec,
+        "openapi: 3.0.3\n\
+         info: {title: Undeclared, version: '1'}\n\
+         paths:\n  /things:\n    get:\n      operationId: listThings\n      \
+         security: [{basicAuth: []}]\n      responses:\n        '204': {description: none}\n\
+         components:\n  securitySchemes:\n    Basic-authorization: {type: http, scheme: basic}\n",
+    )
+    .unwrap();
+    let out = dir.join("crate");
+    let runtime = Runtime::Path(workspace_root().join("crates/klarna-runtime"));
+    let written = generate_crate(&spec, &out, None, &runtime);
+    assert!(
+        written.is_ok(),
+        "{:?}",
+        written.err().map(|e| e.to_string())
+    );
+    assert!(out.join("src/lib.rs").is_file());
+    fs::remove_dir_all(&dir).unwrap();
+}
