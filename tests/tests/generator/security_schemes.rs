@@ -176,6 +176,9 @@ fn an_http_scheme_other_than_basic_or_bearer_is_refused_with_its_place() {
         error.to_string(),
         "digest.json: #/components/securitySchemes/digestAuth/scheme: HTTP authentication scheme `digest` is not supported (only basic and bearer)"
     );
+    // A requirement naming a scheme the document never declares is passed
+    // over, not refused: published documents do it (Klarna's Order
+    // Management document requires `basicAuth` and declares another name).
     let document = serde_json::json!({
         "openapi": "3.0.3",
         "info": { "title": "Missing", "version": "1" },
@@ -184,13 +187,10 @@ fn an_http_scheme_other_than_basic_or_bearer_is_refused_with_its_place() {
             "responses": { "204": { "description": "Done." } }
         } } }
     });
-    let error = xtask::generate_value(std::path::Path::new("missing.json"), document)
-        .err()
-        .expect("refused");
+    let generated = xtask::generate_value(std::path::Path::new("missing.json"), document);
     assert!(
-        error
-            .to_string()
-            .starts_with("missing.json: #/paths/~1x/get/security/0/nowhere: "),
-        "{error}"
+        generated.is_ok(),
+        "{:?}",
+        generated.err().map(|e| e.to_string())
     );
 }
