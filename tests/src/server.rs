@@ -39,6 +39,17 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a header, in the order sent (a header sent twice
+    /// shows twice).
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("the request body is JSON")
     }
@@ -189,6 +200,36 @@ impl Drop for TestServer {
     }
 }
 
+/// A body sent in chunks (RFC 9112 section 7.1: a hex size line, the
+/// bytes, CRLF; a size of 0 ends it), up to `MAX_BODY_BYTES`.
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let size = line.trim_end().split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size.trim(), 16)
+            .map_err(|_| std::io::Error::other("bad chunk size"))?;
+        if body.len() + size > MAX_BODY_BYTES {
+            return Err(std::io::Error::other("body too large"));
+        }
+        if size == 0 {
+            // Trailers, if any, up to the blank line.
+            loop {
+                let mut trailer = String::new();
+                if reader.read_line(&mut trailer)? == 0 || trailer.trim_end().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0; 2];
+        reader.read_exact(&mut crlf)?;
+    }
+}
+
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -216,14 +257,22 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
-    let length = headers
+    let chunked = headers
         .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_BODY_BYTES);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        read_chunked(&mut reader)?
+    } else {
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(MAX_BODY_BYTES);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        body
+    };
     let response = {
         let mut state = state.lock().expect("lock");
         state.requests.push(RecordedRequest {

@@ -365,7 +365,10 @@ fn param_borrows(api: &Api, param: &Param) -> bool {
 fn body_field_type(api: &Api, body: &RequestBody) -> TokenStream {
     let ty = match &body.kind {
         BodyKind::Json | BodyKind::Form => &body.ty,
-        BodyKind::Bytes(_) => return quote! { &'a [u8] },
+        BodyKind::Bytes(_) => {
+            let runtime = runtime_path(api);
+            return quote! { #runtime::Upload<'a> };
+        }
         BodyKind::Multipart => {
             let runtime = runtime_path(api);
             return quote! { &'a #runtime::Multipart };
@@ -427,10 +430,16 @@ fn trait_methods(api: &Api, index: usize) -> TokenStream {
         args.push(quote! { #name: #ty });
         inits.push(quote! { #name, });
     }
-    if let Some(ty) = required_body(op) {
-        let ty = body_field_type(api, ty);
-        args.push(quote! { body: #ty });
-        inits.push(quote! { body, });
+    if let Some(body) = required_body(op) {
+        let ty = body_field_type(api, body);
+        if matches!(body.kind, BodyKind::Bytes(_)) {
+            // `&[u8]`, `Vec<u8>`, `Bytes` or a stream.
+            args.push(quote! { body: impl Into<#ty> });
+            inits.push(quote! { body: body.into(), });
+        } else {
+            args.push(quote! { body: #ty });
+            inits.push(quote! { body, });
+        }
     }
     for param in optional_params(op) {
         let name = field_ident(&param.name);
@@ -619,7 +628,7 @@ fn send_impl(api: &Api, index: usize) -> TokenStream {
             BodyKind::Json => quote! { call.json(body); },
             BodyKind::Form => quote! { call.form(body); },
             BodyKind::Multipart => quote! { call.multipart(body); },
-            BodyKind::Bytes(media_type) => quote! { call.bytes(#media_type, body); },
+            BodyKind::Bytes(media_type) => quote! { call.upload(#media_type, &body); },
         };
         if body.required {
             write
@@ -1018,14 +1027,24 @@ fn request_types(api: &Api, index: usize) -> TokenStream {
             }
         });
     }
-    if let Some(ty) = optional_body(op) {
-        let ty = body_field_type(api, ty);
+    if let Some(body) = optional_body(op) {
+        let ty = body_field_type(api, body);
         fields.push(quote! { pub body: Option<#ty>, });
-        setters.push(quote! {
-            /// The request body.
-            pub fn body(mut self, body: impl Into<Option<#ty>>) -> Self {
-                self.request.body = body.into();
-                self
+        setters.push(if matches!(body.kind, BodyKind::Bytes(_)) {
+            quote! {
+                /// The request body: `&[u8]`, `Vec<u8>`, `Bytes` or a stream.
+                pub fn body(mut self, body: impl Into<#ty>) -> Self {
+                    self.request.body = Some(body.into());
+                    self
+                }
+            }
+        } else {
+            quote! {
+                /// The request body.
+                pub fn body(mut self, body: impl Into<Option<#ty>>) -> Self {
+                    self.request.body = body.into();
+                    self
+                }
             }
         });
     }
@@ -1088,6 +1107,7 @@ fn location_word(location: ParamLocation) -> &'static str {
         ParamLocation::Path => "path parameter",
         ParamLocation::Query => "query parameter",
         ParamLocation::Header => "header",
+        ParamLocation::Cookie => "cookie",
     }
 }
 

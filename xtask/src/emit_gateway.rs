@@ -211,12 +211,17 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
             ParamLocation::Path => quote! { Location::Path },
             ParamLocation::Query => quote! { Location::Query },
             ParamLocation::Header => quote! { Location::Header },
+            // Klarna's documents have none; should one come, a REST caller
+            // gives it in the query, and the client sends it as a cookie.
+            ParamLocation::Cookie => quote! { Location::Query },
         };
         // The REST adapter's name: the route's placeholder, or the query
         // parameter or header itself.
         let rest_name = match p.location {
             ParamLocation::Path => placeholder(p),
-            ParamLocation::Query | ParamLocation::Header => p.wire_name.clone(),
+            ParamLocation::Query | ParamLocation::Header | ParamLocation::Cookie => {
+                p.wire_name.clone()
+            }
         };
         let kind = match api.unalias(&p.ty) {
             TypeRef::Bool => quote! { Kind::Boolean },
@@ -586,6 +591,7 @@ fn input_schema(api: &Api, op: &Operation) -> Value {
             ParamLocation::Path => "path parameter",
             ParamLocation::Query => "query parameter",
             ParamLocation::Header => "header",
+            ParamLocation::Cookie => "cookie",
         };
         let text = match param.doc.text.as_deref().map(str::trim) {
             Some(text) if !text.is_empty() => format!("{text} (the `{}` {place})", param.wire_name),

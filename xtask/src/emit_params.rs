@@ -24,6 +24,8 @@ pub fn is_plain(api: &Api, param: &Param) -> bool {
         }
         TypeRef::Map(_) => false,
         TypeRef::Named(id) if matches!(api.types[*id].kind, TypeKind::Struct(_)) => false,
+        // A cookie joins the one `Cookie` header: the runtime does that.
+        _ if param.location == ParamLocation::Cookie => false,
         _ => matches!(param.style, ParamStyle::Simple | ParamStyle::Form),
     }
 }
@@ -144,6 +146,7 @@ pub fn set(api: &Api, param: &Param, value: TokenStream) -> TokenStream {
             let style = style_tokens(param.style);
             quote! { call.query_styled(#wire, #style, #explode, &#value); }
         }
+        ParamLocation::Cookie => quote! { call.cookie(#wire, #explode, &#value); },
         _ => quote! { call.header(#wire, &style::header(#explode, &#value)); },
     }
 }

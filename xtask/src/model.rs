@@ -340,6 +340,8 @@ pub enum ParamLocation {
     Path,
     Query,
     Header,
+    /// Sent in the request's one `Cookie` header, as `name=value`.
+    Cookie,
 }
 
 pub struct RequestBody {

@@ -106,7 +106,7 @@ pub fn check(
     explode: bool,
     shape: Shape,
 ) -> Result<(), String> {
-    use ParamLocation::{Header, Path, Query};
+    use ParamLocation::{Cookie, Header, Path, Query};
     use ParamStyle::*;
     let defined = match (location, style) {
         (Path, Simple | Label | Matrix) | (Header, Simple) | (Query, Form) => true,
@@ -116,6 +116,10 @@ pub fn check(
         // the default for every style but `form` and documents rarely say
         // it: both are sent the one way the table defines.
         (Query, DeepObject) => shape == Shape::Object,
+        // `form` as the table writes it for a cookie: `id=5`, and a list or
+        // an object comma-separated (`id=3,4,5`). Exploded, a list would be
+        // `id=3&id=4`, which is no cookie syntax.
+        (Cookie, Form) => shape == Shape::Primitive || !explode,
         _ => false,
     };
     if defined {
@@ -134,6 +138,7 @@ pub fn check(
                 Path => "path",
                 Query => "query",
                 Header => "header",
+                Cookie => "cookie",
             }
         ))
     }

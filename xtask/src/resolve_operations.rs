@@ -139,10 +139,7 @@ impl<'a, 'r> OperationResolver<'a, 'r> {
                 Parameter::Path { parameter_data, .. } => (parameter_data, ParamLocation::Path),
                 Parameter::Query { parameter_data, .. } => (parameter_data, ParamLocation::Query),
                 Parameter::Header { parameter_data, .. } => (parameter_data, ParamLocation::Header),
-                // Klarna uses no cookies; a client that sets them needs a cookie jar.
-                Parameter::Cookie { .. } => {
-                    return Err(self.error(&param_at, "cookie parameters are not supported"))
-                }
+                Parameter::Cookie { parameter_data, .. } => (parameter_data, ParamLocation::Cookie),
             };
             let key = (data.name.to_ascii_lowercase(), location);
             if seen.contains(&key) {

@@ -47,6 +47,8 @@ mod retry;
 mod stream;
 #[cfg(feature = "client")]
 mod transport;
+#[cfg(feature = "client")]
+mod upload;
 
 /// The `bytes` crate, whose `Bytes` [`ByteStream::chunk`] returns.
 #[cfg(feature = "client")]
@@ -78,3 +80,5 @@ pub use paging::Paginator;
 pub use retry::{RetryBudget, RetryPolicy};
 #[cfg(feature = "client")]
 pub use stream::ByteStream;
+#[cfg(feature = "client")]
+pub use upload::{BoxError, Upload};

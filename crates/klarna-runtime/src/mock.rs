@@ -174,8 +174,8 @@ impl Scripted for Mock {
     }
 
     /// One attempt: records it, picks the outcome, moves the clock.
-    fn answer(&self, request: &Request, timeout: Duration) -> Result<Head, SendError> {
-        let recorded = MockRequest::of(request);
+    fn answer(&self, request: &Request, body: &[u8], timeout: Duration) -> Result<Head, SendError> {
+        let recorded = MockRequest::of(request, body);
         let mut state = self.lock();
         let outcome = state.pick(&recorded);
         state.requests.push(recorded);
@@ -422,7 +422,7 @@ pub struct MockRequest {
 }
 
 impl MockRequest {
-    fn of(request: &Request) -> Self {
+    fn of(request: &Request, body: &[u8]) -> Self {
         let target = &request.url[request.path_start..];
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path, Some(query.to_owned())),
@@ -435,11 +435,7 @@ impl MockRequest {
             path: path.to_owned(),
             query,
             headers: request.headers.clone(),
-            body: request
-                .body
-                .as_deref()
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
+            body: body.to_vec(),
         }
     }
 

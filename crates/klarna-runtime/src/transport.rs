@@ -19,6 +19,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 
 use crate::error::TransportError;
+use crate::upload::RequestBody;
 
 /// One request as the client would put it on the wire; every attempt sends
 /// this same request.
@@ -35,7 +36,7 @@ pub(crate) struct Request {
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
     pub(crate) path_start: usize,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: Option<Bytes>,
+    pub(crate) body: Option<RequestBody>,
 }
 
 pub(crate) enum Transport {
@@ -49,7 +50,8 @@ pub(crate) enum Transport {
 pub(crate) trait Scripted: Send + Sync {
     /// Answers one attempt at once; a delay the script sets only moves the
     /// clock on.
-    fn answer(&self, request: &Request, timeout: Duration) -> Result<Head, SendError>;
+    /// `body` is the request's body as this attempt sent it.
+    fn answer(&self, request: &Request, body: &[u8], timeout: Duration) -> Result<Head, SendError>;
     fn now(&self) -> Instant;
     fn advance(&self, wait: Duration);
 }
@@ -125,8 +127,15 @@ impl Transport {
                     .headers(request.headers.clone())
                     .timeout(timeout);
                 if let Some(body) = &request.body {
-                    // `Bytes`: each attempt shares the one copy of the body.
-                    builder = builder.body(body.clone());
+                    // Bytes: each attempt shares the one copy of the body. A
+                    // one-time stream is there for the first attempt only;
+                    // the retry rules never make a second.
+                    let Some(body) = body.for_attempt() else {
+                        return Err(SendError::NotSent(TransportError::invalid_request(
+                            "the streamed body was sent by an earlier attempt",
+                        )));
+                    };
+                    builder = builder.body(body.into_reqwest());
                 }
                 let mut response = builder.send().await.map_err(classify)?;
                 Ok(Head {
@@ -136,7 +145,20 @@ impl Transport {
                 })
             }
             #[cfg(feature = "test-util")]
-            Transport::Scripted(script) => script.answer(request, timeout),
+            Transport::Scripted(script) => {
+                let body = match request.body.as_ref().map(RequestBody::for_attempt) {
+                    None => Bytes::new(),
+                    Some(None) => {
+                        return Err(SendError::NotSent(TransportError::invalid_request(
+                            "the streamed body was sent by an earlier attempt",
+                        )))
+                    }
+                    Some(Some(body)) => body.collect().await.map_err(|e| {
+                        SendError::Lost(TransportError::connection_lost().with_source(e))
+                    })?,
+                };
+                script.answer(request, &body, timeout)
+            }
         }
     }
 

@@ -248,6 +248,35 @@ async fn simple_exploded_in_a_header() {
 }
 
 #[tokio::test]
+async fn form_not_exploded_in_a_cookie() {
+    let r = sent(|c| async move { c.cookie_form_false_string("blue").await }).await;
+    assert_eq!(r.header("cookie"), Some("color=blue"));
+    let r = sent(|c| async move { c.cookie_form_false_array(&array()).await }).await;
+    assert_eq!(r.header("cookie"), Some("color=blue,black,brown"));
+    let r = sent(|c| async move { c.cookie_form_false_object(&object()).await }).await;
+    assert_eq!(r.header("cookie"), Some("color=R,100,G,200,B,150"));
+}
+
+#[tokio::test]
+async fn form_exploded_in_a_cookie() {
+    // The table's exploded list and object (`color=blue&color=black`) are
+    // query syntax, not a cookie's: the generator refuses them (below).
+    let r = sent(|c| async move { c.cookie_form_true_string("blue").await }).await;
+    assert_eq!(r.header("cookie"), Some("color=blue"));
+}
+
+#[tokio::test]
+async fn cookies_share_one_header_and_their_values_are_encoded() {
+    // RFC 6265 section 5.4: one `Cookie` header, pairs joined by `; `. A `;`
+    // or a space inside a value would end it: percent-encoded, as the form
+    // style encodes.
+    let r = sent(|c| async move { c.cookie_two("a; b").theme("dark").await }).await;
+    assert_eq!(r.headers("cookie"), ["session=a%3B%20b; theme=dark"]);
+    let r = sent(|c| async move { c.cookie_two("s1").await }).await;
+    assert_eq!(r.header("cookie"), Some("session=s1"));
+}
+
+#[tokio::test]
 async fn reserved_characters_in_values_are_encoded_and_the_style_delimiters_are_not() {
     let tags = ["a,b", "c&d"].map(String::from);
     let filter = models::Filter {
@@ -305,6 +334,10 @@ fn what_the_style_table_does_not_define_is_refused_with_its_place() {
         (
             serde_json::json!({ "name": "q", "in": "query", "style": "deepObject", "schema": nested }),
             "#/paths/~1things~1{id}/get/parameters/1/schema: only strings, numbers, booleans and enums of them, arrays of those and objects whose properties are those are supported as parameters",
+        ),
+        (
+            serde_json::json!({ "name": "c", "in": "cookie", "explode": true, "schema": strings }),
+            "#/paths/~1things~1{id}/get/parameters/1: style `form` with explode: true is not defined for an array in the cookie",
         ),
         (
             // A style of another place is not a style of this one.

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
     LOCATION, RETRY_AFTER, USER_AGENT,
@@ -24,7 +23,9 @@ pub use crate::operation::Operation;
 use crate::retry::{is_retryable_status, parse_retry_after};
 use crate::stream::ByteStream;
 use crate::transport::{self, Body, SendError, Transport};
+use crate::upload::RequestBody;
 use crate::Response;
+use crate::Upload;
 
 /// The correlation id Klarna puts in a response header, for errors whose
 /// body lacks one.
@@ -49,7 +50,7 @@ pub struct Call<'a> {
     method: Method,
     url: String,
     headers: HeaderMap,
-    body: Option<Vec<u8>>,
+    body: Option<RequestBody>,
     has_query: bool,
     idempotency_key: Option<IdempotencyKey>,
     problem: Option<String>,
@@ -144,6 +145,25 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A cookie parameter in the `form` style (`id=5`; a list or an object
+    /// comma-separated, `id=3,4,5`), its value percent-encoded, added to the
+    /// request's one `Cookie` header (RFC 6265 allows no second).
+    pub fn cookie(
+        &mut self,
+        name: &'static str,
+        explode: bool,
+        value: &crate::private::style::Value<'_>,
+    ) {
+        let pairs =
+            crate::private::style::query(name, crate::private::style::Style::Form, explode, value);
+        for pair in pairs {
+            match HeaderValue::from_str(&pair) {
+                Ok(pair) => append_cookie(&mut self.headers, pair),
+                Err(_) => self.problem(format!("cookie {name} cannot carry the value given")),
+            }
+        }
+    }
+
     /// The operation's `security`: alternatives, each the schemes that must
     /// be sent together. With [`SchemeCredentials`](crate::SchemeCredentials)
     /// the first alternative whose secrets are all configured is sent (an
@@ -206,21 +226,9 @@ impl<'a> Call<'a> {
             Ok(bytes) => {
                 self.headers
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                self.body = Some(bytes);
+                self.body = Some(RequestBody::Bytes(bytes.into()));
             }
             Err(e) => self.problem(format!("the request body does not serialise: {e}")),
-        }
-    }
-
-    /// A body sent as given, with its media type (`application/octet-stream`,
-    /// `image/png`): buffered, so a retry sends the same bytes.
-    pub fn bytes(&mut self, content_type: &'static str, body: &[u8]) {
-        match HeaderValue::from_str(content_type) {
-            Ok(value) => {
-                self.headers.insert(CONTENT_TYPE, value);
-                self.body = Some(body.to_vec());
-            }
-            Err(_) => self.problem(format!("media type {content_type} is not a header value")),
         }
     }
 
@@ -260,7 +268,7 @@ impl<'a> Call<'a> {
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        self.body = Some(pairs.join("&").into_bytes());
+        self.body = Some(RequestBody::Bytes(pairs.join("&").into_bytes().into()));
     }
 
     /// A `multipart/form-data` body, with a random boundary.
@@ -270,11 +278,31 @@ impl<'a> Call<'a> {
             Ok((bytes, content_type)) => match HeaderValue::from_str(&content_type) {
                 Ok(value) => {
                     self.headers.insert(CONTENT_TYPE, value);
-                    self.body = Some(bytes);
+                    self.body = Some(RequestBody::Bytes(bytes.into()));
                 }
                 Err(_) => self.problem("the multipart boundary is not a header value".to_owned()),
             },
             Err(message) => self.problem(message),
+        }
+    }
+
+    /// A binary body with its media type: bytes in memory, sent again by a
+    /// retry, or a stream (see [`Upload`]). A one-time stream that an
+    /// earlier call took leaves this call unsent.
+    pub fn upload(&mut self, content_type: &'static str, body: &Upload<'_>) {
+        let Ok(value) = HeaderValue::from_str(content_type) else {
+            return self.problem(format!("media type {content_type} is not a header value"));
+        };
+        match body.take() {
+            Some(body) => {
+                self.headers.insert(CONTENT_TYPE, value);
+                self.body = Some(body);
+            }
+            None => self.problem(format!(
+                "the streamed body of {} was sent by an earlier call: a stream is read once \
+                 (Upload::replayable makes one that can be sent again)",
+                self.operation
+            )),
         }
     }
 
@@ -344,7 +372,7 @@ impl<'a> Call<'a> {
             path_start: client.inner.base_url.len(),
             url,
             headers,
-            body: body.map(Bytes::from),
+            body,
         };
         let span = tracing::info_span!(
             "klarna.call",
@@ -355,10 +383,14 @@ impl<'a> Call<'a> {
             status = tracing::field::Empty,
             correlation_id = tracing::field::Empty,
         );
+        // A one-time stream is gone once an attempt took it: not even a
+        // connection refused before a byte left can be tried again.
+        let replayable = request.body.as_ref().is_none_or(RequestBody::is_replayable);
         let attempts = Attempts {
             client,
             request: &request,
-            repeatable: idempotent || idempotency_key.is_some(),
+            replayable,
+            repeatable: replayable && (idempotent || idempotency_key.is_some()),
             stream_success,
             span: span.clone(),
         };
@@ -489,6 +521,8 @@ struct Ended {
 struct Attempts<'a> {
     client: &'a Client,
     request: &'a transport::Request,
+    /// The body can be sent again (it is not a one-time stream).
+    replayable: bool,
     /// Safe to send again once it may have reached Klarna.
     repeatable: bool,
     /// A 2xx body is left unread, in `run`'s `stream`.
@@ -545,8 +579,11 @@ impl Attempts<'_> {
                     }
                     (self.repeatable && is_retryable_status(*status), false)
                 }
-                // Nothing left the machine: any operation may go again.
-                Err(Failure::Send(SendError::NotSent(error))) => (true, error.is_timeout()),
+                // Nothing left the machine: any operation may go again, if
+                // its body is still there to send.
+                Err(Failure::Send(SendError::NotSent(error))) => {
+                    (self.replayable, error.is_timeout())
+                }
                 Err(Failure::Send(SendError::Lost(error)) | Failure::CutOff { error, .. }) => {
                     (self.repeatable, error.is_timeout())
                 }
