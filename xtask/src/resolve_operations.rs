@@ -612,7 +612,10 @@ fn streamed_success(method: &str, successes: &mut [Outcome]) {
 /// configured with a host (scheme and authority) only, so this prefix
 /// becomes part of every operation's path. The first server decides
 /// because documents often list a local or test server with another path
-/// after the real one.
+/// after the real one. A path with a variable the server does not declare
+/// (`/merchants/{merchantAccount}/sync`, with no default to put in) cannot
+/// be known here: it is left to the base URL the caller configures, and
+/// the operations' paths start at their own.
 pub fn base_path(api: &OpenAPI) -> String {
     let Some(server) = api.servers.first() else {
         return String::new();
@@ -624,14 +627,20 @@ pub fn base_path(api: &OpenAPI) -> String {
         }
     }
     let after_scheme = match url.find("://") {
-        Some(at) => &url[at + 3..],
-        None if url.starts_with("//") => &url[2..],
-        None => return clean_base_path(&url),
+        Some(at) => Some(&url[at + 3..]),
+        None if url.starts_with("//") => Some(&url[2..]),
+        None => None,
     };
-    match after_scheme.find('/') {
-        Some(at) => clean_base_path(&after_scheme[at..]),
-        None => String::new(),
+    let path = match after_scheme {
+        None => clean_base_path(&url),
+        Some(rest) => rest
+            .find('/')
+            .map_or_else(String::new, |at| clean_base_path(&rest[at..])),
+    };
+    if path.contains(['{', '}']) {
+        return String::new();
     }
+    path
 }
 
 /// A base path without query, fragment or trailing slashes, starting with
@@ -740,6 +749,11 @@ mod tests {
             (
                 r#"[{"url":"https://{host}/{base}","variables":{"host":{"default":"h"},"base":{"default":"api/v1"}}}]"#,
                 "/api/v1",
+            ),
+            // Undeclared variables: the caller's base URL holds that path.
+            (
+                r#"[{"url":"https://device-api-test.adyen.com/v1/merchants/{merchantAccount}/devices/{deviceId}/sync"}]"#,
+                "",
             ),
         ];
         for (servers, expected) in cases {
