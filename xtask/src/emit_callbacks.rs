@@ -142,7 +142,7 @@ pub fn emit(api: &Api) -> Result<TokenStream, String> {
         use #runtime::callback::{decode_json, #query_import Callback, #deadline_import Reply};
         pub use #runtime::callback::{DecodeError, Redirect, RedirectStatus};
 
-        use crate::models;
+        use super::models;
 
         /// Every callback of the API: its name (the route a serving layer
         /// mounts), its dotted name in the documents, and the deadline the

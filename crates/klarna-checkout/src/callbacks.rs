@@ -5,7 +5,7 @@
 use std::future::Future;
 use klarna_runtime::callback::{decode_json, query_param, Callback, Deadline, Reply};
 pub use klarna_runtime::callback::{DecodeError, Redirect, RedirectStatus};
-use crate::models;
+use super::models;
 
 /// Every callback of the API: its name (the route a serving layer
 /// mounts), its dotted name in the documents, and the deadline the
