@@ -25,7 +25,7 @@ use crate::names;
 pub fn emit(api: &Api) -> Result<TokenStream, String> {
     let runtime: syn::Path =
         syn::parse_str(api.settings.runtime).map_err(|e| format!("runtime path: {e}"))?;
-    let api_name = api.settings.api_name.unwrap_or(&api.title);
+    let api_name = &api.client.api_name;
     let mut answers = Vec::new();
     let mut methods = Vec::new();
     let mut arms = Vec::new();
@@ -122,8 +122,8 @@ pub fn emit(api: &Api) -> Result<TokenStream, String> {
     }
     let module_doc = docs::inner(&format!(
         "The callbacks the {api_name} API makes to your server, as typed handlers: \
-         implement the `Callbacks` trait for the ones you serve, then mount `dispatch` \
-         (the `serve` module does, as an axum `Router`). A request that does not \
+         implement the `Callbacks` trait for the ones you serve, and call `dispatch` \
+         from your server's route for them. A request that does not \
          decode is answered 400, naming the field."
     ));
     let trait_doc = format!(
