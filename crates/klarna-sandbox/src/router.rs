@@ -9,9 +9,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use crate::checkout::{self, Checkout, Handled};
 use crate::delivery::{Deliveries, Outgoing};
 use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
@@ -59,6 +60,8 @@ enum Api {
     PaymentsV1,
     /// Settlements v1 (`settlements.rs`).
     Settlements,
+    /// Checkout v3 (`checkout.rs`), with the sandbox-only completion.
+    Checkout,
 }
 
 impl Api {
@@ -73,6 +76,8 @@ impl Api {
             || under(payments_v1::APPROVAL_PREFIX)
         {
             Api::PaymentsV1
+        } else if under(checkout::PREFIX) || under(checkout::COMPLETION_PREFIX) {
+            Api::Checkout
         } else if under(settlements::PREFIX) || under(settlements::CLOSE_DAY_PATH) {
             Api::Settlements
         } else if under(notifications::PREFIX) {
@@ -89,7 +94,7 @@ impl Api {
     fn error(self, status: u16, message: &str) -> Response {
         match self {
             // Klarna Payments' `ErrorV2` is Order Management's error shape.
-            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements => {
+            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements | Api::Checkout => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -128,9 +133,14 @@ pub(crate) struct Router {
     payments_v1: Mutex<PaymentsV1>,
     /// Locked before `orders` when both are needed (closing the day).
     settlements: Mutex<Settlements>,
+    /// Locked before `orders` when both are needed (completing an order).
+    checkout: Mutex<Checkout>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
+    /// The router itself, for the work that outlives a request (the
+    /// checkout completion, the pushes), without keeping it alive.
+    me: Weak<Router>,
     faults: Mutex<Faults>,
     log: Mutex<VecDeque<LoggedRequest>>,
 }
@@ -140,22 +150,25 @@ impl Router {
     /// kept for `retention`, at most `keys_per_resource` per order or
     /// Payment or Notification API resource. Fails only when the webhook
     /// sender thread cannot be started.
-    pub(crate) fn new(
+    pub(crate) fn start(
         base_url: String,
         retention: Duration,
         keys_per_resource: usize,
-    ) -> io::Result<Self> {
-        Ok(Router {
+    ) -> io::Result<Arc<Self>> {
+        let deliveries = Deliveries::start()?;
+        Ok(Arc::new_cyclic(|me| Router {
             base_url,
             orders: Mutex::new(State::new(retention, keys_per_resource)),
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
             notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
             payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
             settlements: Mutex::new(Settlements::new()),
-            deliveries: Deliveries::start()?,
+            checkout: Mutex::new(Checkout::new()),
+            deliveries,
+            me: me.clone(),
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
-        })
+        }))
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -180,6 +193,10 @@ impl Router {
 
     pub(crate) fn settlements(&self) -> MutexGuard<'_, Settlements> {
         lock(&self.settlements)
+    }
+
+    pub(crate) fn checkout(&self) -> MutexGuard<'_, Checkout> {
+        lock(&self.checkout)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -242,7 +259,43 @@ impl Router {
                 settlements.close_day_route(request, &self.orders(), &self.base_url)
             }
             Api::Settlements => self.settlements().handle(request, &self.base_url),
+            // Answered in `answer`: the completion runs off the server's thread.
+            Api::Checkout => match self.checkout().handle(request, &self.base_url) {
+                Handled::Answer(response) => response,
+                Handled::Complete { .. } => orders::error(500, "INTERNAL_ERROR", "unreachable"),
+            },
         }
+    }
+
+    /// The sandbox-only checkout completion, which calls the merchant's
+    /// server and so may take seconds: run on a blocking thread, logged
+    /// when it is answered.
+    fn completion(&self, request: &Request) -> Option<Outcome> {
+        if Api::of(Some(&request.path)) != Api::Checkout {
+            return None;
+        }
+        let Handled::Complete {
+            order_id,
+            shipping_address,
+        } = self.checkout().handle(request, &self.base_url)
+        else {
+            return None;
+        };
+        let router = self.me.upgrade()?;
+        let method = request.method.clone();
+        let path = request.path.clone();
+        Some(Outcome::Deferred(Box::new(move || {
+            let completion = checkout::complete(&router, &order_id, shipping_address);
+            let response =
+                Response::json(200, serde_json::to_vec(&completion).unwrap_or_default());
+            router.log(LoggedRequest {
+                method,
+                path,
+                idempotency_key: None,
+                status: Some(response.status),
+            });
+            response
+        })))
     }
 }
 
@@ -271,6 +324,11 @@ impl Service for Router {
             (fail, drop, faults.delay)
         };
         let api = Api::of(Some(&request.path));
+        if !fail && !drop {
+            if let Some(deferred) = self.completion(request) {
+                return deferred;
+            }
+        }
         let response = if fail {
             api.error(503, "The sandbox was told to fail this request.")
         } else {
