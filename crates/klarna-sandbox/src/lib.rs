@@ -4,8 +4,10 @@
 // takes each parsed request to the API below it (`orders`, `payment_api`,
 // `notifications`). `delivery` sends the Notification API's webhooks.
 mod api_key;
+mod cards;
 mod checkout;
 mod delivery;
+mod hpp;
 mod http;
 mod merchant_call;
 mod notifications;
@@ -379,6 +381,34 @@ impl Sandbox {
         let address = shipping_address.and_then(|a| serde_json::to_value(a).ok());
         let router = self.router.clone();
         checkout::complete(&router, order_id, address)
+    }
+
+    /// An HPP session as `GET /hpp/v1/sessions/{session_id}` returns it.
+    pub fn hpp_session(&self, session_id: &str) -> Option<klarna_models::hpp::SessionResponseV1> {
+        self.router.hpp().session(session_id)
+    }
+
+    /// Plays the buyer on the hosted payment page: approves the Klarna
+    /// Payments session it hosts (the HPP session then carries the
+    /// `authorization_token`) or completes the Checkout order (calling the
+    /// merchant's callbacks, as [`complete_checkout`](Self::complete_checkout);
+    /// the HPP session then carries the `order_id`). Over HTTP: `POST
+    /// /sandbox/hpp/v1/sessions/{session_id}/complete`, answered with the
+    /// session. `None` when no session of this id waits for the buyer.
+    /// Call it off the thread that runs the merchant's server.
+    pub fn complete_hpp_session(
+        &self,
+        session_id: &str,
+    ) -> Option<klarna_models::hpp::SessionResponseV1> {
+        let hosted = self.router.hpp().waiting(session_id)?;
+        router::Router::complete_hpp(&self.router, session_id, &hosted);
+        self.router.hpp().session(session_id)
+    }
+
+    /// How often the link to an HPP session was distributed (the sandbox
+    /// sends no e-mail or SMS).
+    pub fn hpp_distributions(&self, session_id: &str) -> Option<usize> {
+        self.router.hpp().distributions(session_id)
     }
 
     /// How long the completion waits for the validation callback: `normal`

@@ -12,7 +12,9 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use crate::cards::{self, Cards};
 use crate::checkout::{self, Checkout, Handled};
+use crate::hpp::{self, Hosted, Hpp};
 use crate::delivery::{Deliveries, Outgoing};
 use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
@@ -62,6 +64,10 @@ enum Api {
     Settlements,
     /// Checkout v3 (`checkout.rs`), with the sandbox-only completion.
     Checkout,
+    /// The Hosted Payment Page v1 (`hpp.rs`), with the sandbox-only completion.
+    Hpp,
+    /// The Merchant Card Service v3 (`cards.rs`).
+    Cards,
 }
 
 impl Api {
@@ -78,6 +84,10 @@ impl Api {
             Api::PaymentsV1
         } else if under(checkout::PREFIX) || under(checkout::COMPLETION_PREFIX) {
             Api::Checkout
+        } else if under(hpp::PREFIX) || under(hpp::COMPLETION_PREFIX) {
+            Api::Hpp
+        } else if under(cards::PREFIX) {
+            Api::Cards
         } else if under(settlements::PREFIX) || under(settlements::CLOSE_DAY_PATH) {
             Api::Settlements
         } else if under(notifications::PREFIX) {
@@ -94,7 +104,12 @@ impl Api {
     fn error(self, status: u16, message: &str) -> Response {
         match self {
             // Klarna Payments' `ErrorV2` is Order Management's error shape.
-            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements | Api::Checkout => {
+            Api::OrderManagement
+            | Api::PaymentsV1
+            | Api::Settlements
+            | Api::Checkout
+            | Api::Hpp
+            | Api::Cards => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -135,6 +150,10 @@ pub(crate) struct Router {
     settlements: Mutex<Settlements>,
     /// Locked before `orders` when both are needed (completing an order).
     checkout: Mutex<Checkout>,
+    /// Locked before `payments_v1` and `checkout` (a session names what it hosts).
+    hpp: Mutex<Hpp>,
+    /// Locked before `orders`.
+    cards: Mutex<Cards>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
@@ -164,6 +183,8 @@ impl Router {
             payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
             settlements: Mutex::new(Settlements::new()),
             checkout: Mutex::new(Checkout::new()),
+            hpp: Mutex::new(Hpp::new()),
+            cards: Mutex::new(Cards::new()),
             deliveries,
             me: me.clone(),
             faults: Mutex::new(Faults::default()),
@@ -197,6 +218,10 @@ impl Router {
 
     pub(crate) fn checkout(&self) -> MutexGuard<'_, Checkout> {
         lock(&self.checkout)
+    }
+
+    pub(crate) fn hpp(&self) -> MutexGuard<'_, Hpp> {
+        lock(&self.hpp)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -264,30 +289,84 @@ impl Router {
                 Handled::Answer(response) => response,
                 Handled::Complete { .. } => orders::error(500, "INTERNAL_ERROR", "unreachable"),
             },
+            Api::Hpp => match self.hpp_handle(request) {
+                hpp::Handled::Answer(response) => response,
+                hpp::Handled::Complete(..) => orders::error(500, "INTERNAL_ERROR", "unreachable"),
+            },
+            Api::Cards => {
+                // Lock order: cards, then Order Management.
+                let mut cards = lock(&self.cards);
+                cards.handle(request, &mut self.orders())
+            }
         }
     }
 
-    /// The sandbox-only checkout completion, which calls the merchant's
-    /// server and so may take seconds: run on a blocking thread, logged
-    /// when it is answered.
+    fn hpp_handle(&self, request: &Request) -> hpp::Handled {
+        self.hpp().handle(request, &self.base_url, |hosted| match hosted {
+            Hosted::PaymentsSession(id) => self.payments_v1().session(id).is_some(),
+            Hosted::CheckoutOrder(id) => self.checkout().order(id).is_some(),
+        })
+    }
+
+    /// Plays the buyer on a hosted payment page: approves the Klarna
+    /// Payments session, or completes the Checkout order (calling the
+    /// merchant), and records the outcome on the HPP session.
+    pub(crate) fn complete_hpp(router: &Arc<Router>, session_id: &str, hosted: &Hosted) -> Response {
+        let (token, order_id) = match hosted {
+            Hosted::PaymentsSession(id) => (router.payments_v1().approve(id).ok(), None),
+            Hosted::CheckoutOrder(id) => {
+                let completion = checkout::complete(router, id, None);
+                (None, (completion.outcome == "completed").then(|| id.clone()))
+            }
+        };
+        let mut hpp = router.hpp();
+        hpp.completed(session_id, token, order_id);
+        match hpp.session(session_id) {
+            Some(session) => Response::json(200, serde_json::to_vec(&session).unwrap_or_default()),
+            None => orders::error(404, "NOT_FOUND", "No such HPP session."),
+        }
+    }
+
+    /// The sandbox-only completions (Checkout, HPP), which call the
+    /// merchant's server and so may take seconds: run on a blocking thread,
+    /// logged when answered. `None` for every other request, and for a
+    /// completion refused at once (answered by `dispatch`).
     fn completion(&self, request: &Request) -> Option<Outcome> {
-        if Api::of(Some(&request.path)) != Api::Checkout {
+        // Only the completion routes: every other request is handled once,
+        // by `dispatch`.
+        let completing = request.path.starts_with(checkout::COMPLETION_PREFIX)
+            || request.path.starts_with(hpp::COMPLETION_PREFIX);
+        if !completing {
             return None;
         }
-        let Handled::Complete {
-            order_id,
-            shipping_address,
-        } = self.checkout().handle(request, &self.base_url)
-        else {
-            return None;
-        };
+        let work: Box<dyn FnOnce(&Arc<Router>) -> Response + Send> =
+            match Api::of(Some(&request.path)) {
+                Api::Checkout => {
+                    let Handled::Complete {
+                        order_id,
+                        shipping_address,
+                    } = self.checkout().handle(request, &self.base_url)
+                    else {
+                        return None;
+                    };
+                    Box::new(move |router| {
+                        let completion = checkout::complete(router, &order_id, shipping_address);
+                        Response::json(200, serde_json::to_vec(&completion).unwrap_or_default())
+                    })
+                }
+                Api::Hpp => {
+                    let hpp::Handled::Complete(session_id, hosted) = self.hpp_handle(request) else {
+                        return None;
+                    };
+                    Box::new(move |router| Router::complete_hpp(router, &session_id, &hosted))
+                }
+                _ => return None,
+            };
         let router = self.me.upgrade()?;
         let method = request.method.clone();
         let path = request.path.clone();
         Some(Outcome::Deferred(Box::new(move || {
-            let completion = checkout::complete(&router, &order_id, shipping_address);
-            let response =
-                Response::json(200, serde_json::to_vec(&completion).unwrap_or_default());
+            let response = work(&router);
             router.log(LoggedRequest {
                 method,
                 path,

@@ -8,6 +8,7 @@ mod checkout_sandbox;
 mod edges;
 mod fake_client;
 mod guides_end_to_end;
+mod hpp_cards_sandbox;
 mod mock;
 mod notifications_client;
 mod ordermanagement_client;
