@@ -156,8 +156,11 @@ fn generate_loaded(
         let declares = &placement.client_declares;
         let callbacks = (!api.callbacks.is_empty()).then(|| declare("callbacks", None, true));
         Some(
-            format(&header, quote! { #module_docs #client #callbacks #declares })
-                .map_err(|e| Error::in_file(spec, e))?,
+            format(
+                &header,
+                quote! { #module_docs #client #callbacks #declares },
+            )
+            .map_err(|e| Error::in_file(spec, e))?,
         )
     };
     let callbacks = if api.callbacks.is_empty() {
@@ -528,7 +531,10 @@ pub fn generate_crate(
     };
     // Callback handlers need the runtime's `callbacks` feature too.
     let manifest = if generated.callbacks.is_some() {
-        manifest.replace("features = [\"client\"]", "features = [\"client\", \"callbacks\"]")
+        manifest.replace(
+            "features = [\"client\"]",
+            "features = [\"client\", \"callbacks\"]",
+        )
     } else {
         manifest
     };

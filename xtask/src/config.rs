@@ -194,8 +194,7 @@ pub const APIS: &[ApiConfig] = &[
     // kind compile the first's client and models).
     ApiConfig {
         spec: "specs/hpp.yaml",
-        settings: Settings::klarna("Hosted Payment Page", Auth::Basic, Hosts::Regional)
-            .on_kustom(),
+        settings: Settings::klarna("Hosted Payment Page", Auth::Basic, Hosts::Regional).on_kustom(),
         module: "hpp",
         client_crate: "crates/klarna-hpp",
         client_module: None,

@@ -66,7 +66,10 @@ pub fn emit(api: &Api) -> Result<TokenStream, String> {
         }
         if let Some(body) = &op.body {
             if body.kind != BodyKind::Json {
-                return Err(format!("callback `{}`: the body is not JSON", callback.property));
+                return Err(format!(
+                    "callback `{}`: the body is not JSON",
+                    callback.property
+                ));
             }
             let ty = type_tokens(api, &body.ty, &quote! { models:: });
             let ident = match &body.ty {

@@ -36,7 +36,8 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     let operations = resolver.resolve_all(&doc.api)?;
     // Callbacks are resolved like operations (their bodies name the same
     // models), then kept apart: the caller serves them, it does not call them.
-    let (mut operations, mut callbacks) = resolve_callbacks::split(&doc.path, &doc.api, operations)?;
+    let (mut operations, mut callbacks) =
+        resolve_callbacks::split(&doc.path, &doc.api, operations)?;
     let (mut types, order) = types.finish();
     settle_tags(&mut types);
     settle(&doc.path, &mut types)?;

@@ -88,7 +88,12 @@ pub fn split(
     Ok((client, callbacks))
 }
 
-fn deadline(file: &Path, api: &OpenAPI, path: &str, method: &str) -> Result<Option<CallbackDeadline>> {
+fn deadline(
+    file: &Path,
+    api: &OpenAPI,
+    path: &str,
+    method: &str,
+) -> Result<Option<CallbackDeadline>> {
     let at = Pointer::root()
         .join("paths")
         .join(path)
@@ -97,10 +102,7 @@ fn deadline(file: &Path, api: &OpenAPI, path: &str, method: &str) -> Result<Opti
     let Some(ReferenceOr::Item(item)) = api.paths.paths.get(path) else {
         return Ok(None);
     };
-    let Some((_, operation)) = item
-        .iter()
-        .find(|(m, _)| m.eq_ignore_ascii_case(method))
-    else {
+    let Some((_, operation)) = item.iter().find(|(m, _)| m.eq_ignore_ascii_case(method)) else {
         return Ok(None);
     };
     let Some(value) = operation.extensions.get(DEADLINE_EXTENSION) else {
@@ -120,7 +122,10 @@ fn deadline(file: &Path, api: &OpenAPI, path: &str, method: &str) -> Result<Opti
     {
         return Err(refuse());
     }
-    let seconds = object.get("seconds").and_then(|v| v.as_u64()).ok_or_else(refuse)?;
+    let seconds = object
+        .get("seconds")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(refuse)?;
     let seconds_when_required = match object.get("seconds_when_required") {
         Some(v) => Some(v.as_u64().ok_or_else(refuse)?),
         None => None,

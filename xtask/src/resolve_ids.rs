@@ -11,7 +11,9 @@
 //! its scope, so they cannot collide with a schema's type.
 
 use crate::config::Settings;
-use crate::model::{unalias, Callback, IdType, Operation, ParamLocation, TypeDef, TypeKind, TypeRef};
+use crate::model::{
+    unalias, Callback, IdType, Operation, ParamLocation, TypeDef, TypeKind, TypeRef,
+};
 use crate::names::reserved::MODEL_TYPES;
 use crate::names::{self, Scope};
 

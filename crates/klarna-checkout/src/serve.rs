@@ -88,7 +88,8 @@ async fn serve<H: Callbacks + 'static>(
     let reply = match callback.deadline {
         None => answer.await,
         Some(deadline) => {
-            let wait = Duration::from_secs(deadline.seconds_for(&body)).saturating_sub(serve.margin);
+            let wait =
+                Duration::from_secs(deadline.seconds_for(&body)).saturating_sub(serve.margin);
             match tokio::time::timeout(wait, answer).await {
                 Ok(reply) => reply,
                 Err(_) => Some(overrun(deadline.required(&body))),

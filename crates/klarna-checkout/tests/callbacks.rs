@@ -99,10 +99,16 @@ async fn an_address_update_answers_the_cart_with_its_shipping() {
 
 #[tokio::test]
 async fn a_redirect_answers_3xx_with_location() {
-    let request = ADDRESS_UPDATE.replace("\"country\": \"US\",\n    \"a_field", "\"country\": \"XX\",\n    \"a_field");
+    let request = ADDRESS_UPDATE.replace(
+        "\"country\": \"US\",\n    \"a_field",
+        "\"country\": \"XX\",\n    \"a_field",
+    );
     let (status, location, _) = post(router(Shop::default()), "/address_update", &request).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("https://shop.example/no-shipping"));
+    assert_eq!(
+        location.as_deref(),
+        Some("https://shop.example/no-shipping")
+    );
 }
 
 #[tokio::test]
@@ -116,7 +122,10 @@ async fn validation_accepts_and_refuses_with_klarnas_error_body() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(refusal["error_type"], "approval_failed");
-    assert_eq!(refusal["error_text"], "Orders above 1000.00 need a phone call.");
+    assert_eq!(
+        refusal["error_text"],
+        "Orders above 1000.00 need a phone call."
+    );
 }
 
 #[tokio::test]
@@ -173,10 +182,7 @@ async fn the_push_takes_the_order_id_from_the_query() {
     let shop = Arc::new(Shop::default());
     struct Shared(Arc<Shop>);
     impl Callbacks for Shared {
-        fn push(
-            &self,
-            order_id: OrderId,
-        ) -> impl std::future::Future<Output = PushAnswer> + Send {
+        fn push(&self, order_id: OrderId) -> impl std::future::Future<Output = PushAnswer> + Send {
             assert_eq!(order_id.as_str(), "8cf27b55-53e8-6aba-9fb4-7c692e56ddee");
             self.0.push(order_id)
         }

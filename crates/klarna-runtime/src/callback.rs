@@ -259,8 +259,14 @@ mod tests {
 
     #[test]
     fn query_parameters_are_decoded() {
-        assert_eq!(query_param("a=1&order_id=x%2Fy", "order_id").unwrap(), "x/y");
-        assert_eq!(query_param("order_id", "order_id").unwrap_err().field, "query order_id");
+        assert_eq!(
+            query_param("a=1&order_id=x%2Fy", "order_id").unwrap(),
+            "x/y"
+        );
+        assert_eq!(
+            query_param("order_id", "order_id").unwrap_err().field,
+            "query order_id"
+        );
         assert!(query_param("order_id=%G1", "order_id").is_err());
     }
 

@@ -352,12 +352,36 @@ mod tests {
     fn each_host_choice_gives_its_base_url() {
         use Environment::*;
         let table: [(Host, Environment, &str); 8] = [
-            (Host::Klarna(Region::Europe), Production, "https://api.klarna.com"),
-            (Host::Klarna(Region::Europe), Playground, "https://api.playground.klarna.com"),
-            (Host::Klarna(Region::NorthAmerica), Production, "https://api-na.klarna.com"),
-            (Host::Klarna(Region::NorthAmerica), Playground, "https://api-na.playground.klarna.com"),
-            (Host::Klarna(Region::Oceania), Production, "https://api-oc.klarna.com"),
-            (Host::Klarna(Region::Oceania), Playground, "https://api-oc.playground.klarna.com"),
+            (
+                Host::Klarna(Region::Europe),
+                Production,
+                "https://api.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Europe),
+                Playground,
+                "https://api.playground.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::NorthAmerica),
+                Production,
+                "https://api-na.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::NorthAmerica),
+                Playground,
+                "https://api-na.playground.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Oceania),
+                Production,
+                "https://api-oc.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Oceania),
+                Playground,
+                "https://api-oc.playground.klarna.com",
+            ),
             (Host::Kustom, Production, "https://api.kustom.co"),
             (Host::Kustom, Playground, "https://api.playground.kustom.co"),
         ];

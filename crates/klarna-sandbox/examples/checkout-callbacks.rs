@@ -27,8 +27,15 @@ struct Shop {
 
 impl Callbacks for Shop {
     async fn update_address(&self, cart: ShippingServiceRequest) -> UpdateAddressAnswer {
-        let country = cart.shipping_address.as_ref().and_then(|a| a.country.clone());
-        let (price, tax) = if country.as_deref() == Some("SE") { (0, 0) } else { (4900, 980) };
+        let country = cart
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.country.clone());
+        let (price, tax) = if country.as_deref() == Some("SE") {
+            (0, 0)
+        } else {
+            (4900, 980)
+        };
         println!("  address update: shipping to {country:?} costs {price}");
         let mut lines = cart.order_lines;
         lines.push(OrderLine {
@@ -110,7 +117,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let created = checkout.create_order(&cart).await?.into_inner();
     let order_id = created.order_id.ok_or("the order has an id")?;
-    println!("[2/5] checkout order {order_id} created: {} minor units", created.order_amount);
+    println!(
+        "[2/5] checkout order {order_id} created: {} minor units",
+        created.order_amount
+    );
 
     // The buyer ships to Norway and completes the purchase.
     println!("[3/5] the buyer completes the purchase");
@@ -125,7 +135,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("  completion: {}", completion.outcome);
     let order = checkout.read_order(&order_id).await?;
-    println!("  now {:?}, {} minor units", order.status, order.order_amount);
+    println!(
+        "  now {:?}, {} minor units",
+        order.status, order.order_amount
+    );
 
     println!("[4/5] waiting for the push and its acknowledgement");
     let pushes = sandbox.wait_for_checkout_pushes(1, Duration::from_secs(5));
@@ -142,6 +155,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let capture = CaptureObject::new(order.order_amount);
     orders.capture_order(&om_id, &capture).await?;
     let captured = orders.get_order(&om_id).await?;
-    println!("[5/5] captured {:?} of {:?}", captured.captured_amount, captured.order_amount);
+    println!(
+        "[5/5] captured {:?} of {:?}",
+        captured.captured_amount, captured.order_amount
+    );
     Ok(())
 }

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use klarna_models::merchantcard::{
-    CancelOrderRequestStatus, Card, CardSpecification, CancelOrderRequestStatusStatus, OrderId, PromiseCreatedResponse,
-    PromiseId, PromiseRequest, PromiseResponse, SettlementId, SettlementRequest,
-    SettlementResponse,
+    CancelOrderRequestStatus, CancelOrderRequestStatusReasonCode, CancelOrderRequestStatusStatus,
+    Card, CardSpecification, OrderId, PromiseCreatedResponse, PromiseId, PromiseRequest,
+    PromiseResponse, SettlementId, SettlementRequest, SettlementResponse,
 };
 use serde::Serialize;
 
@@ -66,7 +66,11 @@ impl Cards {
                 None => error(404, "NOT_FOUND", "No settlement has this id."),
             },
             ("GET", ["settlements", "order", order_id]) if key_id => {
-                match self.settlements.values().find(|s| s.order_id.as_ref().map(|o| o.as_str()) == Some(*order_id)) {
+                match self
+                    .settlements
+                    .values()
+                    .find(|s| s.order_id.as_ref().map(|o| o.as_str()) == Some(*order_id))
+                {
                     Some(s) => json(200, s),
                     None => error(404, "NOT_FOUND", "No settlement for this order."),
                 }
@@ -81,19 +85,34 @@ impl Cards {
     fn promise(&mut self, request: &Request, orders: &State) -> Response {
         let body: PromiseRequest = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(e) => return error(400, "BAD_VALUE", format!("The request does not decode: {e}")),
+            Err(e) => {
+                return error(
+                    400,
+                    "BAD_VALUE",
+                    format!("The request does not decode: {e}"),
+                )
+            }
         };
         if body.cards.is_empty() || body.cards.iter().any(|c| c.amount <= 0) {
-            return error(400, "BAD_VALUE", "Promise at least one card of a positive amount.");
+            return error(
+                400,
+                "BAD_VALUE",
+                "Promise at least one card of a positive amount.",
+            );
         }
         if orders.order(body.order_id.as_str()).is_none() {
             return error(400, "BAD_VALUE", "No order has this order_id.");
         }
         if self.promises.len() >= MAX_RESOURCES {
-            return error(429, "TOO_MANY_REQUESTS", "The sandbox holds 100 000 promises.");
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The sandbox holds 100 000 promises.",
+            );
         }
         // A new promise for an order replaces the old one.
-        self.promises.retain(|_, p| p.order_id != body.order_id.as_str());
+        self.promises
+            .retain(|_, p| p.order_id != body.order_id.as_str());
         let id = uuid_v4();
         let expire_at = rfc3339(now() + DAY);
         let cards = body.cards.clone();
@@ -118,13 +137,22 @@ impl Cards {
     fn settle(&mut self, request: &Request, orders: &State) -> Response {
         let body: SettlementRequest = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(e) => return error(400, "BAD_VALUE", format!("The request does not decode: {e}")),
+            Err(e) => {
+                return error(
+                    400,
+                    "BAD_VALUE",
+                    format!("The request does not decode: {e}"),
+                )
+            }
         };
         if orders.order(body.order_id.as_str()).is_none() {
             return error(400, "BAD_VALUE", "No order has this order_id.");
         }
         let promise = match &body.promise_id {
-            Some(id) => self.promises.get(id.as_str()).map(|p| (id.as_str().to_owned(), p)),
+            Some(id) => self
+                .promises
+                .get(id.as_str())
+                .map(|p| (id.as_str().to_owned(), p)),
             None => self
                 .promises
                 .iter()
@@ -135,7 +163,11 @@ impl Cards {
             return error(400, "BAD_VALUE", "No promise for this order.");
         };
         if self.settlements.len() >= MAX_RESOURCES {
-            return error(429, "TOO_MANY_REQUESTS", "The sandbox holds 100 000 settlements.");
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The sandbox holds 100 000 settlements.",
+            );
         }
         let id = uuid_v4();
         let cards = promise
@@ -167,7 +199,11 @@ impl Cards {
     }
 
     fn cancel(&mut self, order_id: &str, orders: &mut State) -> Response {
-        if !self.settlements.values().any(|s| s.order_id.as_ref().map(|o| o.as_str()) == Some(order_id)) {
+        if !self
+            .settlements
+            .values()
+            .any(|s| s.order_id.as_ref().map(|o| o.as_str()) == Some(order_id))
+        {
             return error(
                 404,
                 "NOT_FOUND",
@@ -193,7 +229,8 @@ impl Cards {
             }
             _ => CancelOrderRequestStatusStatus::Pending,
         };
-        self.cancellations.insert(order_id.to_owned(), status.clone());
+        self.cancellations
+            .insert(order_id.to_owned(), status.clone());
         match status {
             CancelOrderRequestStatusStatus::Cancelled => {
                 json(200, &serde_json::json!({"status": "CANCELLED"}))
@@ -220,9 +257,8 @@ impl Cards {
                         status: status.clone(),
                         check_after: (*status == CancelOrderRequestStatusStatus::Pending)
                             .then(|| rfc3339(now() + 1)),
-                        reason_code: rejected.then(|| {
-                            klarna_models::merchantcard::CancelOrderRequestStatusReasonCode::CardInUse
-                        }),
+                        reason_code: rejected
+                            .then_some(CancelOrderRequestStatusReasonCode::CardInUse),
                         reason_message: rejected
                             .then(|| "The order was captured: a card was used.".to_owned()),
                     },

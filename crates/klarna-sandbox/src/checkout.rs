@@ -19,7 +19,7 @@
 //! refused with Klarna's error body.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use klarna_models::checkout::{Order, ShippingServiceRequest, ShippingServiceResponse};
@@ -29,9 +29,15 @@ use serde_json::{Map, Value};
 
 use crate::http::{Request, Response};
 use crate::merchant_call::{self, NoAnswer};
-use crate::orders::{error, NewOrder};
-use crate::router::Router;
+use crate::orders::{error, NewOrder, State};
 use crate::util::{lock, now, path_segments, rfc3339, uuid_v4, BadPath};
+
+/// What the completion needs of the sandbox (the router): the Checkout
+/// and Order Management state, locked in that order.
+pub(crate) trait Parts: Send + Sync + 'static {
+    fn checkout(&self) -> MutexGuard<'_, Checkout>;
+    fn orders(&self) -> MutexGuard<'_, State>;
+}
 
 /// Checkout v3.
 pub(crate) const PREFIX: &str = "/checkout/v3/orders";
@@ -237,7 +243,11 @@ impl Checkout {
             return error(400, "BAD_VALUE", problem);
         }
         if self.orders.len() >= MAX_ORDERS {
-            return error(429, "TOO_MANY_REQUESTS", "The sandbox holds 100 000 checkout orders.");
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The sandbox holds 100 000 checkout orders.",
+            );
         }
         let Ok(Value::Object(mut stored)) = serde_json::to_value(&order) else {
             return error(500, "INTERNAL_ERROR", "The order does not encode.");
@@ -248,7 +258,10 @@ impl Checkout {
         stored.insert("status".into(), Value::String("checkout_incomplete".into()));
         stored.insert("started_at".into(), Value::String(at.clone()));
         stored.insert("last_modified_at".into(), Value::String(at));
-        stored.insert("html_snippet".into(), Value::String(snippet(&order_id, "checkout")));
+        stored.insert(
+            "html_snippet".into(),
+            Value::String(snippet(&order_id, "checkout")),
+        );
         self.orders.insert(
             order_id.clone(),
             Stored {
@@ -275,7 +288,11 @@ impl Checkout {
             return not_found();
         };
         if stored.aborted || status_of(&stored.order) != "checkout_incomplete" {
-            return error(403, "READ_ONLY_ORDER", "Only an incomplete order can be updated.");
+            return error(
+                403,
+                "READ_ONLY_ORDER",
+                "Only an incomplete order can be updated.",
+            );
         }
         let changes: Map<String, Value> = match serde_json::from_slice(&request.body) {
             Ok(changes) => changes,
@@ -284,8 +301,14 @@ impl Checkout {
         let mut updated = stored.order.clone();
         for (key, value) in changes {
             // Klarna sets these; a merchant's value is ignored.
-            if !["order_id", "status", "started_at", "completed_at", "html_snippet"]
-                .contains(&key.as_str())
+            if ![
+                "order_id",
+                "status",
+                "started_at",
+                "completed_at",
+                "html_snippet",
+            ]
+            .contains(&key.as_str())
             {
                 updated.insert(key, value);
             }
@@ -307,7 +330,11 @@ impl Checkout {
             return not_found();
         };
         if status_of(&stored.order) != "checkout_incomplete" {
-            return error(403, "READ_ONLY_ORDER", "A completed order cannot be aborted.");
+            return error(
+                403,
+                "READ_ONLY_ORDER",
+                "A completed order cannot be aborted.",
+            );
         }
         stored.aborted = true;
         self.read(order_id, 200)
@@ -316,12 +343,18 @@ impl Checkout {
 
 /// The order's `status`.
 fn status_of(order: &Map<String, Value>) -> &str {
-    order.get("status").and_then(Value::as_str).unwrap_or_default()
+    order
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Klarna's rule: the lines add up to the order amount and its tax.
 fn amounts_problem(order: &Order) -> Option<String> {
-    let total: i64 = order.order_lines.iter().fold(0, |s, l| s.saturating_add(l.total_amount));
+    let total: i64 = order
+        .order_lines
+        .iter()
+        .fold(0, |s, l| s.saturating_add(l.total_amount));
     let tax: i64 = order
         .order_lines
         .iter()
@@ -342,9 +375,7 @@ fn amounts_problem(order: &Order) -> Option<String> {
 }
 
 fn snippet(order_id: &str, kind: &str) -> String {
-    format!(
-        "<div id=\"klarna-checkout-container\" data-sandbox-{kind}=\"{order_id}\"></div>"
-    )
+    format!("<div id=\"klarna-checkout-container\" data-sandbox-{kind}=\"{order_id}\"></div>")
 }
 
 fn json(status: u16, body: &impl Serialize) -> Response {
@@ -362,7 +393,11 @@ fn not_found() -> Response {
 /// Plays the buyer completing the order: the address update and the
 /// validation callbacks, then the Order Management order and the push. Runs
 /// off the server's thread; it locks the Checkout state only between calls.
-pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Value>) -> CheckoutCompletion {
+pub(crate) fn complete<P: Parts>(
+    router: &Arc<P>,
+    order_id: &str,
+    address: Option<Value>,
+) -> CheckoutCompletion {
     let outcome = |status: &str, outcome: &str| CheckoutCompletion {
         order_id: order_id.to_owned(),
         status: status.to_owned(),
@@ -399,7 +434,9 @@ pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Val
             let body = serde_json::to_vec(&request).unwrap_or_default();
             match merchant_call::post(&address_url, Some(&body), ADDRESS_UPDATE_DEADLINE) {
                 Ok(answer) if answer.status == 200 => {
-                    if let Ok(cart) = serde_json::from_slice::<ShippingServiceResponse>(&answer.body) {
+                    if let Ok(cart) =
+                        serde_json::from_slice::<ShippingServiceResponse>(&answer.body)
+                    {
                         apply_cart(&mut order, cart);
                     }
                 }
@@ -428,18 +465,18 @@ pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Val
         match merchant_call::post(&validation_url, Some(&body), deadline) {
             Ok(answer) if (200..300).contains(&answer.status) => {}
             Ok(answer) if (300..400).contains(&answer.status) => {
-                save(router, order_id, order);
+                save(router.as_ref(), order_id, order);
                 return CheckoutCompletion {
                     location: answer.location,
                     ..outcome(incomplete, "redirected")
                 };
             }
             Ok(answer) => {
-                save(router, order_id, order);
+                save(router.as_ref(), order_id, order);
                 return refusal(outcome(incomplete, "refused"), &answer.body);
             }
             Err(NoAnswer::TooLate | NoAnswer::Unreachable) if required => {
-                save(router, order_id, order);
+                save(router.as_ref(), order_id, order);
                 return outcome(incomplete, "validation_too_late");
             }
             // Klarna goes ahead without an answer it does not require.
@@ -452,8 +489,14 @@ pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Val
     order.insert("status".into(), Value::String("checkout_complete".into()));
     order.insert("completed_at".into(), Value::String(at.clone()));
     order.insert("last_modified_at".into(), Value::String(at));
-    order.insert("html_snippet".into(), Value::String(snippet(order_id, "confirmation")));
-    let amount = order.get("order_amount").and_then(Value::as_i64).unwrap_or(0);
+    order.insert(
+        "html_snippet".into(),
+        Value::String(snippet(order_id, "confirmation")),
+    );
+    let amount = order
+        .get("order_amount")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let currency = order
         .get("purchase_currency")
         .and_then(Value::as_str)
@@ -488,7 +531,9 @@ pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Val
             // the last retry, or the sandbox going away.
             let _ = std::thread::Builder::new()
                 .name("klarna-sandbox-push".into())
-                .spawn(move || push_until_acknowledged(&router, &order_id, &push_url, &delays, &log));
+                .spawn(move || {
+                    push_until_acknowledged(&router, &order_id, &push_url, &delays, &log)
+                });
         }
     }
     outcome("checkout_complete", "completed")
@@ -496,13 +541,19 @@ pub(crate) fn complete(router: &Arc<Router>, order_id: &str, address: Option<Val
 
 fn refusal(mut completion: CheckoutCompletion, body: &[u8]) -> CheckoutCompletion {
     if let Ok(body) = serde_json::from_slice::<Value>(body) {
-        completion.error_type = body.get("error_type").and_then(Value::as_str).map(str::to_owned);
-        completion.error_text = body.get("error_text").and_then(Value::as_str).map(str::to_owned);
+        completion.error_type = body
+            .get("error_type")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        completion.error_text = body
+            .get("error_text")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
     }
     completion
 }
 
-fn save(router: &Router, order_id: &str, order: Map<String, Value>) {
+fn save<P: Parts>(router: &P, order_id: &str, order: Map<String, Value>) {
     if let Some(stored) = router.checkout().orders.get_mut(order_id) {
         stored.order = order;
     }
@@ -552,8 +603,8 @@ fn apply_cart(order: &mut Map<String, Value>, cart: ShippingServiceResponse) {
     }
 }
 
-fn push_until_acknowledged(
-    router: &Weak<Router>,
+fn push_until_acknowledged<P: Parts>(
+    router: &Weak<P>,
     order_id: &str,
     url: &str,
     delays: &[Duration],

@@ -143,7 +143,13 @@ impl Hpp {
     ) -> Response {
         let body: SessionCreationRequestV1 = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(e) => return error(400, "BAD_VALUE", format!("The request does not decode: {e}")),
+            Err(e) => {
+                return error(
+                    400,
+                    "BAD_VALUE",
+                    format!("The request does not decode: {e}"),
+                )
+            }
         };
         let Some(hosted) = hosted(&body.payment_session_url).filter(|h| exists(h)) else {
             return error(
@@ -153,7 +159,11 @@ impl Hpp {
             );
         };
         if self.sessions.len() >= MAX_SESSIONS {
-            return error(429, "TOO_MANY_REQUESTS", "The sandbox holds 100 000 HPP sessions.");
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The sandbox holds 100 000 HPP sessions.",
+            );
         }
         let id = uuid_v4();
         let expires_at = rfc3339(now() + 2 * DAY);
@@ -185,7 +195,11 @@ impl Hpp {
             return not_found();
         };
         if session.status == SessionResponseV1Status::Completed {
-            return error(400, "ALREADY_COMPLETED", "HPP session has already been completed.");
+            return error(
+                400,
+                "ALREADY_COMPLETED",
+                "HPP session has already been completed.",
+            );
         }
         session.status = SessionResponseV1Status::Disabled;
         session.updated_at = rfc3339(now());
@@ -194,7 +208,11 @@ impl Hpp {
 
     fn distribute(&mut self, id: &str, request: &Request) -> Response {
         if let Err(e) = serde_json::from_slice::<DistributionRequestV1>(&request.body) {
-            return error(400, "BAD_VALUE", format!("The request does not decode: {e}"));
+            return error(
+                400,
+                "BAD_VALUE",
+                format!("The request does not decode: {e}"),
+            );
         }
         let Some(session) = self.sessions.get_mut(id) else {
             return not_found();
@@ -228,9 +246,9 @@ impl Hpp {
 
 /// The session or order a `payment_session_url` names.
 fn hosted(url: &str) -> Option<Hosted> {
-    let path = url.split_once("://").map_or(url, |(_, rest)| {
-        rest.find('/').map_or("", |at| &rest[at..])
-    });
+    let path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
     let id = |prefix: &str| {
         path.strip_prefix(prefix)
             .filter(|id| !id.is_empty() && !id.contains('/'))
@@ -246,5 +264,9 @@ fn json(status: u16, body: &impl Serialize) -> Response {
 }
 
 fn not_found() -> Response {
-    error(404, "NOT_FOUND", "HPP session has expired or could not be found by provided id.")
+    error(
+        404,
+        "NOT_FOUND",
+        "HPP session has expired or could not be found by provided id.",
+    )
 }

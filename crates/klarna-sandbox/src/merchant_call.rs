@@ -104,7 +104,10 @@ fn complete(answer: &[u8]) -> bool {
 }
 
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -115,7 +118,9 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn content_length(head: &[u8]) -> Option<usize> {
-    header(std::str::from_utf8(head).ok()?, "content-length")?.parse().ok()
+    header(std::str::from_utf8(head).ok()?, "content-length")?
+        .parse()
+        .ok()
 }
 
 fn parse(answer: &[u8]) -> Option<Answer> {

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use crate::cards::{self, Cards};
-use crate::checkout::{self, Checkout, Handled};
-use crate::hpp::{self, Hosted, Hpp};
+use crate::checkout::{self, Checkout, Handled, Parts};
 use crate::delivery::{Deliveries, Outgoing};
+use crate::hpp::{self, Hosted, Hpp};
 use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
@@ -50,6 +50,9 @@ pub(crate) struct Faults {
     pub(crate) drop_next: usize,
     pub(crate) delay: Duration,
 }
+
+/// A completion's work, run on a blocking thread with the router.
+type Completion = Box<dyn FnOnce(&Arc<Router>) -> Response + Send>;
 
 /// The APIs the sandbox serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,21 +305,29 @@ impl Router {
     }
 
     fn hpp_handle(&self, request: &Request) -> hpp::Handled {
-        self.hpp().handle(request, &self.base_url, |hosted| match hosted {
-            Hosted::PaymentsSession(id) => self.payments_v1().session(id).is_some(),
-            Hosted::CheckoutOrder(id) => self.checkout().order(id).is_some(),
-        })
+        self.hpp()
+            .handle(request, &self.base_url, |hosted| match hosted {
+                Hosted::PaymentsSession(id) => self.payments_v1().session(id).is_some(),
+                Hosted::CheckoutOrder(id) => self.checkout().order(id).is_some(),
+            })
     }
 
     /// Plays the buyer on a hosted payment page: approves the Klarna
     /// Payments session, or completes the Checkout order (calling the
     /// merchant), and records the outcome on the HPP session.
-    pub(crate) fn complete_hpp(router: &Arc<Router>, session_id: &str, hosted: &Hosted) -> Response {
+    pub(crate) fn complete_hpp(
+        router: &Arc<Router>,
+        session_id: &str,
+        hosted: &Hosted,
+    ) -> Response {
         let (token, order_id) = match hosted {
             Hosted::PaymentsSession(id) => (router.payments_v1().approve(id).ok(), None),
             Hosted::CheckoutOrder(id) => {
                 let completion = checkout::complete(router, id, None);
-                (None, (completion.outcome == "completed").then(|| id.clone()))
+                (
+                    None,
+                    (completion.outcome == "completed").then(|| id.clone()),
+                )
             }
         };
         let mut hpp = router.hpp();
@@ -339,29 +350,28 @@ impl Router {
         if !completing {
             return None;
         }
-        let work: Box<dyn FnOnce(&Arc<Router>) -> Response + Send> =
-            match Api::of(Some(&request.path)) {
-                Api::Checkout => {
-                    let Handled::Complete {
-                        order_id,
-                        shipping_address,
-                    } = self.checkout().handle(request, &self.base_url)
-                    else {
-                        return None;
-                    };
-                    Box::new(move |router| {
-                        let completion = checkout::complete(router, &order_id, shipping_address);
-                        Response::json(200, serde_json::to_vec(&completion).unwrap_or_default())
-                    })
-                }
-                Api::Hpp => {
-                    let hpp::Handled::Complete(session_id, hosted) = self.hpp_handle(request) else {
-                        return None;
-                    };
-                    Box::new(move |router| Router::complete_hpp(router, &session_id, &hosted))
-                }
-                _ => return None,
-            };
+        let work: Completion = match Api::of(Some(&request.path)) {
+            Api::Checkout => {
+                let Handled::Complete {
+                    order_id,
+                    shipping_address,
+                } = self.checkout().handle(request, &self.base_url)
+                else {
+                    return None;
+                };
+                Box::new(move |router| {
+                    let completion = checkout::complete(router, &order_id, shipping_address);
+                    Response::json(200, serde_json::to_vec(&completion).unwrap_or_default())
+                })
+            }
+            Api::Hpp => {
+                let hpp::Handled::Complete(session_id, hosted) = self.hpp_handle(request) else {
+                    return None;
+                };
+                Box::new(move |router| Router::complete_hpp(router, &session_id, &hosted))
+            }
+            _ => return None,
+        };
         let router = self.me.upgrade()?;
         let method = request.method.clone();
         let path = request.path.clone();
@@ -375,6 +385,16 @@ impl Router {
             });
             response
         })))
+    }
+}
+
+impl Parts for Router {
+    fn checkout(&self) -> MutexGuard<'_, Checkout> {
+        lock(&self.checkout)
+    }
+
+    fn orders(&self) -> MutexGuard<'_, State> {
+        lock(&self.orders)
     }
 }
 

@@ -34,7 +34,11 @@ struct Shop {
 
 impl Callbacks for Shop {
     async fn update_address(&self, cart: ShippingServiceRequest) -> UpdateAddressAnswer {
-        let abroad = cart.shipping_address.as_ref().and_then(|a| a.country.as_deref()) != Some("SE");
+        let abroad = cart
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.country.as_deref())
+            != Some("SE");
         let (price, tax) = if abroad { (4900, 980) } else { (0, 0) };
         let mut lines = cart.order_lines;
         lines.retain(|line| line.r#type.as_deref() != Some("shipping_fee"));
@@ -124,10 +128,9 @@ fn credentials() -> Credentials {
 }
 
 fn shop(sandbox: &Sandbox, limit: i64, delay: Duration, failing_pushes: usize) -> Arc<Shop> {
-    let om = klarna_ordermanagement::Client::from_config(klarna_ordermanagement::Config::with_base_url(
-        sandbox.base_url(),
-        credentials(),
-    ))
+    let om = klarna_ordermanagement::Client::from_config(
+        klarna_ordermanagement::Config::with_base_url(sandbox.base_url(), credentials()),
+    )
     .unwrap();
     Arc::new(Shop {
         om,
@@ -193,9 +196,11 @@ async fn a_purchase_with_an_address_update_validation_push_acknowledgement_and_c
     sandbox.set_checkout_push_delays(&[Duration::from_millis(20); 5]);
     let shop = shop(&sandbox, 100_000, Duration::ZERO, 1);
     let base = serve(shop.clone()).await;
-    let client =
-        klarna_checkout::Client::from_config(Config::with_base_url(sandbox.base_url(), credentials()))
-            .unwrap();
+    let client = klarna_checkout::Client::from_config(Config::with_base_url(
+        sandbox.base_url(),
+        credentials(),
+    ))
+    .unwrap();
 
     let created = client.create_order(&cart(&base, false)).await.unwrap();
     let order_id = created.order_id.clone().unwrap();
@@ -234,10 +239,18 @@ async fn a_refused_validation_keeps_the_order_incomplete() {
     let sandbox = Arc::new(Sandbox::start().unwrap());
     let shop = shop(&sandbox, 1000, Duration::ZERO, 0);
     let base = serve(shop.clone()).await;
-    let client =
-        klarna_checkout::Client::from_config(Config::with_base_url(sandbox.base_url(), credentials()))
-            .unwrap();
-    let order_id = client.create_order(&cart(&base, false)).await.unwrap().into_inner().order_id.unwrap();
+    let client = klarna_checkout::Client::from_config(Config::with_base_url(
+        sandbox.base_url(),
+        credentials(),
+    ))
+    .unwrap();
+    let order_id = client
+        .create_order(&cart(&base, false))
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id
+        .unwrap();
 
     let completion = complete(&sandbox, order_id.as_str(), None).await;
     assert_eq!(completion.outcome, "refused");
@@ -256,7 +269,14 @@ async fn a_refused_validation_keeps_the_order_incomplete() {
         order_lines: vec![OrderLine::new("Tomatoes", 1, 600, 2500, 600, 120)],
         ..cart(&base, false)
     };
-    assert_eq!(client.update_order(&order_id, &smaller).await.unwrap().order_amount, 600);
+    assert_eq!(
+        client
+            .update_order(&order_id, &smaller)
+            .await
+            .unwrap()
+            .order_amount,
+        600
+    );
     client.abort_order(&order_id).await.unwrap();
     let after_abort = complete(&sandbox, order_id.as_str(), None).await;
     assert_eq!(after_abort.outcome, "aborted");
@@ -266,20 +286,35 @@ async fn a_refused_validation_keeps_the_order_incomplete() {
 async fn a_validation_that_answers_too_late() {
     let sandbox = Arc::new(Sandbox::start().unwrap());
     // Deadlines shortened from 3 s and 10 s so the test does not wait them.
-    sandbox.set_checkout_validation_deadlines(Duration::from_millis(200), Duration::from_millis(400));
+    sandbox
+        .set_checkout_validation_deadlines(Duration::from_millis(200), Duration::from_millis(400));
     let shop = shop(&sandbox, 100_000, Duration::from_secs(2), 0);
     let base = serve(shop.clone()).await;
-    let client =
-        klarna_checkout::Client::from_config(Config::with_base_url(sandbox.base_url(), credentials()))
-            .unwrap();
+    let client = klarna_checkout::Client::from_config(Config::with_base_url(
+        sandbox.base_url(),
+        credentials(),
+    ))
+    .unwrap();
 
     // Not required: Klarna goes ahead without the answer.
-    let relaxed = client.create_order(&cart(&base, false)).await.unwrap().into_inner().order_id.unwrap();
+    let relaxed = client
+        .create_order(&cart(&base, false))
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id
+        .unwrap();
     let completion = complete(&sandbox, relaxed.as_str(), None).await;
     assert_eq!(completion.outcome, "completed");
 
     // Required: the purchase fails and the order stays incomplete.
-    let strict = client.create_order(&cart(&base, true)).await.unwrap().into_inner().order_id.unwrap();
+    let strict = client
+        .create_order(&cart(&base, true))
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id
+        .unwrap();
     let completion = complete(&sandbox, strict.as_str(), None).await;
     assert_eq!(completion.outcome, "validation_too_late");
     let order = client.read_order(&strict).await.unwrap();
@@ -289,9 +324,11 @@ async fn a_validation_that_answers_too_late() {
 #[tokio::test]
 async fn the_sandbox_refuses_what_klarna_refuses() {
     let sandbox = Sandbox::start().unwrap();
-    let client =
-        klarna_checkout::Client::from_config(Config::with_base_url(sandbox.base_url(), credentials()))
-            .unwrap();
+    let client = klarna_checkout::Client::from_config(Config::with_base_url(
+        sandbox.base_url(),
+        credentials(),
+    ))
+    .unwrap();
     let wrong = Order {
         order_amount: 999,
         ..cart("http://127.0.0.1:9", false)
@@ -309,18 +346,122 @@ fn each_host_choice_gives_its_base_url() {
     use klarna_runtime::{Environment::*, Region::*};
     let basic = credentials;
     let table: Vec<(&str, String, &str)> = vec![
-        ("checkout eu", klarna_checkout::Client::new(Europe, Production, basic()).unwrap().runtime().base_url().to_owned(), "https://api.klarna.com"),
-        ("checkout kustom", klarna_checkout::Client::kustom(Production, basic()).unwrap().runtime().base_url().to_owned(), "https://api.kustom.co"),
-        ("checkout kustom test", klarna_checkout::Client::kustom(Playground, basic()).unwrap().runtime().base_url().to_owned(), "https://api.playground.kustom.co"),
-        ("om kustom", klarna_ordermanagement::Client::kustom(Production, basic()).unwrap().runtime().base_url().to_owned(), "https://api.kustom.co"),
-        ("om na test", klarna_ordermanagement::Client::new(NorthAmerica, Playground, basic()).unwrap().runtime().base_url().to_owned(), "https://api-na.playground.klarna.com"),
-        ("settlements kustom test", klarna_settlements::Client::kustom(Playground, basic()).unwrap().runtime().base_url().to_owned(), "https://api.playground.kustom.co"),
-        ("hpp kustom", klarna_hpp::Client::kustom(Production, basic()).unwrap().runtime().base_url().to_owned(), "https://api.kustom.co"),
-        ("hpp oc", klarna_hpp::Client::new(Oceania, Production, basic()).unwrap().runtime().base_url().to_owned(), "https://api-oc.klarna.com"),
-        ("cards eu test", klarna_merchantcard::Client::new(Europe, Playground, basic()).unwrap().runtime().base_url().to_owned(), "https://api.playground.klarna.com"),
-        ("payment api", klarna_payments::payment_api::Client::new(klarna_runtime::Credentials::api_key("k", "a")).unwrap().runtime().base_url().to_owned(), "https://api-global.klarna.com"),
-        ("payment api test", klarna_payments::payment_api::Client::in_environment(Playground, klarna_runtime::Credentials::api_key("k", "a")).unwrap().runtime().base_url().to_owned(), "https://api-global.test.klarna.com"),
-        ("payment api live", klarna_payments::payment_api::Client::in_environment(Production, klarna_runtime::Credentials::api_key("k", "a")).unwrap().runtime().base_url().to_owned(), "https://api-global.klarna.com"),
+        (
+            "checkout eu",
+            klarna_checkout::Client::new(Europe, Production, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.klarna.com",
+        ),
+        (
+            "checkout kustom",
+            klarna_checkout::Client::kustom(Production, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.kustom.co",
+        ),
+        (
+            "checkout kustom test",
+            klarna_checkout::Client::kustom(Playground, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.playground.kustom.co",
+        ),
+        (
+            "om kustom",
+            klarna_ordermanagement::Client::kustom(Production, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.kustom.co",
+        ),
+        (
+            "om na test",
+            klarna_ordermanagement::Client::new(NorthAmerica, Playground, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api-na.playground.klarna.com",
+        ),
+        (
+            "settlements kustom test",
+            klarna_settlements::Client::kustom(Playground, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.playground.kustom.co",
+        ),
+        (
+            "hpp kustom",
+            klarna_hpp::Client::kustom(Production, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.kustom.co",
+        ),
+        (
+            "hpp oc",
+            klarna_hpp::Client::new(Oceania, Production, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api-oc.klarna.com",
+        ),
+        (
+            "cards eu test",
+            klarna_merchantcard::Client::new(Europe, Playground, basic())
+                .unwrap()
+                .runtime()
+                .base_url()
+                .to_owned(),
+            "https://api.playground.klarna.com",
+        ),
+        (
+            "payment api",
+            klarna_payments::payment_api::Client::new(klarna_runtime::Credentials::api_key(
+                "k", "a",
+            ))
+            .unwrap()
+            .runtime()
+            .base_url()
+            .to_owned(),
+            "https://api-global.klarna.com",
+        ),
+        (
+            "payment api test",
+            klarna_payments::payment_api::Client::in_environment(
+                Playground,
+                klarna_runtime::Credentials::api_key("k", "a"),
+            )
+            .unwrap()
+            .runtime()
+            .base_url()
+            .to_owned(),
+            "https://api-global.test.klarna.com",
+        ),
+        (
+            "payment api live",
+            klarna_payments::payment_api::Client::in_environment(
+                Production,
+                klarna_runtime::Credentials::api_key("k", "a"),
+            )
+            .unwrap()
+            .runtime()
+            .base_url()
+            .to_owned(),
+            "https://api-global.klarna.com",
+        ),
     ];
     for (choice, got, want) in table {
         assert_eq!(got, want, "{choice}");

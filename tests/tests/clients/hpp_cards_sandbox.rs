@@ -73,15 +73,27 @@ async fn a_hosted_payment_page_for_a_payments_session() {
 
     // A page that names nothing of this sandbox is refused.
     let nowhere = SessionCreationRequestV1::new("https://api.klarna.com/payments/v1/sessions/none");
-    assert_eq!(hpp.create_hpp_session(&nowhere).await.unwrap_err().status(), Some(400));
+    assert_eq!(
+        hpp.create_hpp_session(&nowhere).await.unwrap_err().status(),
+        Some(400)
+    );
 
     // Another session for the same payment, disabled before the buyer comes.
     let again = payments
-        .create_credit_session(&SessionCreate::new(600, vec![OrderLine::new("Tomatoes", 1, 600, 600)], "SE", "SEK"))
+        .create_credit_session(&SessionCreate::new(
+            600,
+            vec![OrderLine::new("Tomatoes", 1, 600, 600)],
+            "SE",
+            "SEK",
+        ))
         .await
         .unwrap()
         .into_inner();
-    let url = format!("{}/payments/v1/sessions/{}", sandbox.base_url(), again.session_id);
+    let url = format!(
+        "{}/payments/v1/sessions/{}",
+        sandbox.base_url(),
+        again.session_id
+    );
     let other = hpp
         .create_hpp_session(&SessionCreationRequestV1::new(url))
         .await
@@ -133,7 +145,10 @@ async fn virtual_cards_promised_settled_and_cancelled() {
     let card = &settlement.cards.as_ref().unwrap()[0];
     assert_eq!(card.amount, Some(25000));
     assert!(card.pci_data.as_deref().unwrap().contains("key-1"));
-    let by_id = cards.read_settlement(&settlement_id, "key-1").await.unwrap();
+    let by_id = cards
+        .read_settlement(&settlement_id, "key-1")
+        .await
+        .unwrap();
     let by_order = cards
         .read_settlement_by_order_id(&card_order, "key-1")
         .await
@@ -141,12 +156,26 @@ async fn virtual_cards_promised_settled_and_cancelled() {
     assert_eq!(*by_id, *by_order);
 
     // Cancellation: queued first, cancelled when asked again.
-    let first = cards.request_cancellation(&card_order).await.unwrap().into_inner();
-    assert!(matches!(first, RequestCancellationResponse::Accepted(_)), "{first:?}");
+    let first = cards
+        .request_cancellation(&card_order)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(first, RequestCancellationResponse::Accepted(_)),
+        "{first:?}"
+    );
     let status = cards.get_cancellation(&card_order).await.unwrap();
     assert!(format!("{status:?}").contains("Pending"), "{status:?}");
-    let second = cards.request_cancellation(&card_order).await.unwrap().into_inner();
-    assert!(matches!(second, RequestCancellationResponse::Ok(_)), "{second:?}");
+    let second = cards
+        .request_cancellation(&card_order)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(second, RequestCancellationResponse::Ok(_)),
+        "{second:?}"
+    );
 
     // An order without a card settlement has nothing to cancel.
     let plain = sandbox.add_order(NewOrder::new(1000, "EUR"));

@@ -126,16 +126,30 @@ fn gateway_tools() {
 /// client methods. Checked on the fixture and on Checkout's spec.
 #[test]
 fn callback_paths_become_handlers_not_client_methods() {
-    let fixture = generate("tests/fixtures/callbacks.yaml", "cargo xtask generate");
+    let fixture = generate("tests/fixtures/parcel_hooks.yaml", "cargo xtask generate");
     let client = outline(fixture.client.as_deref().expect("the routes make a client"));
-    let callbacks = outline(fixture.callbacks.as_deref().expect("the callbacks make handlers"));
+    let callbacks = outline(
+        fixture
+            .callbacks
+            .as_deref()
+            .expect("the callbacks make handlers"),
+    );
     for route in ["fn create_parcel", "fn get_parcel"] {
-        assert!(client.contains(route), "{route} is a client method:\n{client}");
+        assert!(
+            client.contains(route),
+            "{route} is a client method:\n{client}"
+        );
         assert!(!callbacks.contains(route), "{route} is no handler");
     }
     for callback in ["fn parcel_ready", "fn audit"] {
-        assert!(!client.contains(callback), "{callback} is no client method:\n{client}");
-        assert!(callbacks.contains(callback), "{callback} is a handler:\n{callbacks}");
+        assert!(
+            !client.contains(callback),
+            "{callback} is no client method:\n{client}"
+        );
+        assert!(
+            callbacks.contains(callback),
+            "{callback} is a handler:\n{callbacks}"
+        );
     }
     assert!(callbacks.contains("trait Callbacks"), "{callbacks}");
     assert!(callbacks.contains("enum ParcelReadyAnswer"), "{callbacks}");
@@ -153,8 +167,18 @@ fn callback_paths_become_handlers_not_client_methods() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let client = outline(generated.client.as_deref().expect("Checkout has routes"));
-    let callbacks = outline(generated.callbacks.as_deref().expect("Checkout has callbacks"));
-    for method in ["fn create_order", "fn read_order", "fn update_order", "fn abort_order"] {
+    let callbacks = outline(
+        generated
+            .callbacks
+            .as_deref()
+            .expect("Checkout has callbacks"),
+    );
+    for method in [
+        "fn create_order",
+        "fn read_order",
+        "fn update_order",
+        "fn abort_order",
+    ] {
         assert!(client.contains(method), "{method}:\n{client}");
     }
     for handler in [
