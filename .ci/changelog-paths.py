@@ -27,6 +27,7 @@ from pathlib import Path
 CRATES = [
     "klarna_models", "klarna_runtime", "klarna_ordermanagement",
     "klarna_payments", "klarna_settlements", "klarna_sandbox", "klarna_gateway",
+    "klarna_checkout", "klarna_hpp", "klarna_merchantcard",
 ]
 ITEM_KINDS = ["struct", "enum", "trait", "fn", "constant", "type", "macro",
               "static", "union", "derive", "attr", "traitalias", "primitive"]

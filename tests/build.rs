@@ -44,6 +44,10 @@ fn main() {
                 let dir = out_dir.join("fixtures").join(&name);
                 write(&dir.join("mod.rs"), &client);
                 write(&dir.join("models.rs"), &generated.models);
+                // The handlers of a document's callbacks, which the client declares.
+                if let Some(callbacks) = &generated.callbacks {
+                    write(&dir.join("callbacks.rs"), callbacks);
+                }
                 dir.join("mod.rs")
             }
             None => {

@@ -13,7 +13,7 @@ use crate::emit_client::ModelsPath;
 use crate::error::Error;
 use crate::format::{format, header};
 use crate::write::{self, GeneratedFile, Staleness};
-use crate::{docs, emit_client, emit_gateway, emit_models, load, model, resolve};
+use crate::{docs, emit_callbacks, emit_client, emit_gateway, emit_models, load, model, resolve};
 
 const CODEGEN: &str = "cargo xtask codegen";
 const GENERATE: &str = "cargo xtask generate";
@@ -47,6 +47,9 @@ pub struct GeneratedApi {
     pub models: String,
     /// `None` when the document has no operations.
     pub client: Option<String>,
+    /// The handlers of the document's callbacks (`emit_callbacks`), a
+    /// module the client declares; `None` when it has none.
+    pub callbacks: Option<String>,
 }
 
 /// Generates one document as a standalone crate would hold it: the client
@@ -151,14 +154,25 @@ fn generate_loaded(
             docs::inner(&api.title)
         };
         let declares = &placement.client_declares;
+        let callbacks = (!api.callbacks.is_empty()).then(|| declare("callbacks", None, true));
         Some(
-            format(&header, quote! { #module_docs #client #declares })
-                .map_err(|e| Error::in_file(spec, e))?,
+            format(
+                &header,
+                quote! { #module_docs #client #callbacks #declares },
+            )
+            .map_err(|e| Error::in_file(spec, e))?,
         )
+    };
+    let callbacks = if api.callbacks.is_empty() {
+        None
+    } else {
+        let tokens = emit_callbacks::emit(&api).map_err(|e| Error::in_file(spec, e))?;
+        Some(format(&header, tokens).map_err(|e| Error::in_file(spec, e))?)
     };
     Ok(GeneratedApi {
         models: models_file,
         client,
+        callbacks,
     })
 }
 
@@ -236,6 +250,12 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
                     path: models_file(api),
                     contents: generated.models,
                 });
+                if let Some(callbacks) = generated.callbacks {
+                    files.push(GeneratedFile {
+                        path: client_file(api).with_file_name("callbacks.rs"),
+                        contents: callbacks,
+                    });
+                }
                 match generated.client {
                     Some(client) => files.push(GeneratedFile {
                         path: client_file(api),
@@ -284,7 +304,7 @@ pub fn workspace_files(root: &Path) -> Result<Vec<GeneratedFile>, Vec<Error>> {
 /// the per-API loop: resolving takes milliseconds, and the loop stays as it is.
 fn gateway_file(root: &Path) -> Result<GeneratedFile, Vec<Error>> {
     let mut resolved: Vec<(&ApiConfig, model::Api)> = Vec::new();
-    for api in APIS {
+    for api in APIS.iter().filter(|api| api.in_gateway) {
         let doc = load::load(&root.join(api.spec)).map_err(|e| vec![e])?;
         let model = resolve::resolve(&doc, &api.settings).map_err(|e| vec![e])?;
         resolved.push((api, model));
@@ -509,7 +529,16 @@ pub fn generate_crate(
         }
         .map_err(|e| Error::in_file(spec, e))?,
     };
-    let files = vec![
+    // Callback handlers need the runtime's `callbacks` feature too.
+    let manifest = if generated.callbacks.is_some() {
+        manifest.replace(
+            "features = [\"client\"]",
+            "features = [\"client\", \"callbacks\"]",
+        )
+    } else {
+        manifest
+    };
+    let mut files = vec![
         GeneratedFile {
             path: "Cargo.toml".into(),
             contents: manifest,
@@ -523,6 +552,12 @@ pub fn generate_crate(
             contents: generated.models,
         },
     ];
+    if let Some(callbacks) = generated.callbacks {
+        files.push(GeneratedFile {
+            path: "src/callbacks.rs".into(),
+            contents: callbacks,
+        });
+    }
     write::write(out, &files, &[PathBuf::from("src")])
         .map_err(|e| Error::in_file(out, e.to_string()))
 }

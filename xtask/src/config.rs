@@ -14,6 +14,9 @@ pub struct ApiConfig {
     /// is module `m` of a crate whose root is another API's client, so that
     /// one crate can serve two of Klarna's APIs side by side.
     pub client_module: Option<&'static str>,
+    /// Whether `klarna-gateway` exposes the API's operations as tools (and
+    /// so depends on its client crate).
+    pub in_gateway: bool,
 }
 
 /// A hand-written module that a generated file declares, so that helpers
@@ -55,6 +58,11 @@ pub struct Settings {
     /// crate's name and version as `User-Agent`. `false`: Klarna's wording
     /// and this SDK's `User-Agent`.
     pub names_itself: bool,
+    /// The API is among those that moved from Klarna to Kustom for Checkout
+    /// merchants (Checkout, Order Management, Settlements, HPP): its client
+    /// also gets a `kustom(environment, credentials)` constructor for
+    /// Kustom's hosts (`klarna_runtime::Kustom`).
+    pub kustom: bool,
 }
 
 /// The credentials an API takes.
@@ -93,6 +101,7 @@ impl Settings {
         hosts: Hosts::Any,
         id_suffix: Some("_id"),
         names_itself: true,
+        kustom: false,
     };
 
     /// One of Klarna's APIs, as our specs describe them.
@@ -105,6 +114,15 @@ impl Settings {
             hosts,
             id_suffix: Some("_id"),
             names_itself: false,
+            kustom: false,
+        }
+    }
+
+    /// Also served from Kustom's hosts.
+    const fn on_kustom(self) -> Settings {
+        Settings {
+            kustom: true,
+            ..self
         }
     }
 }
@@ -112,10 +130,11 @@ impl Settings {
 pub const APIS: &[ApiConfig] = &[
     ApiConfig {
         spec: "specs/ordermanagement.yaml",
-        settings: Settings::klarna("Order Management", Auth::Basic, Hosts::Regional),
+        settings: Settings::klarna("Order Management", Auth::Basic, Hosts::Regional).on_kustom(),
         module: "ordermanagement",
         client_crate: "crates/klarna-ordermanagement",
         client_module: None,
+        in_gateway: true,
     },
     ApiConfig {
         spec: "specs/payments.yaml",
@@ -123,6 +142,7 @@ pub const APIS: &[ApiConfig] = &[
         module: "payments",
         client_crate: "crates/klarna-payments",
         client_module: None,
+        in_gateway: true,
     },
     ApiConfig {
         spec: "specs/payment-api.yaml",
@@ -130,6 +150,7 @@ pub const APIS: &[ApiConfig] = &[
         module: "payment_api",
         client_crate: "crates/klarna-payments",
         client_module: Some("payment_api"),
+        in_gateway: true,
     },
     // The Notification API (webhooks and their signing keys) shares the
     // Payment API's host and credentials, so its client sits beside it.
@@ -139,6 +160,7 @@ pub const APIS: &[ApiConfig] = &[
         module: "notifications",
         client_crate: "crates/klarna-payments",
         client_module: Some("notifications"),
+        in_gateway: true,
     },
     // Settlements (payouts, their transactions, reports) has a crate of its
     // own: the finance team that reconciles payouts does not run the
@@ -146,10 +168,48 @@ pub const APIS: &[ApiConfig] = &[
     // and Payment API clients and their models.
     ApiConfig {
         spec: "specs/settlements.yaml",
-        settings: Settings::klarna("Settlements", Auth::Basic, Hosts::Regional),
+        settings: Settings::klarna("Settlements", Auth::Basic, Hosts::Regional).on_kustom(),
         module: "settlements",
         client_crate: "crates/klarna-settlements",
         client_module: None,
+        in_gateway: true,
+    },
+    // Checkout v3 and the handlers of its merchant callbacks: a crate of its
+    // own, because a Checkout merchant (Klarna's or, since the move, Kustom's)
+    // runs neither Klarna Payments nor the Payment API, and the callbacks'
+    // serving layer (axum, behind a feature) is theirs alone. Not in the
+    // gateway: the gateway serves order handling after the purchase, the
+    // purchase itself runs on the merchant's own server.
+    ApiConfig {
+        spec: "specs/checkout.yaml",
+        settings: Settings::klarna("Checkout", Auth::Basic, Hosts::Regional).on_kustom(),
+        module: "checkout",
+        client_crate: "crates/klarna-checkout",
+        client_module: None,
+        in_gateway: false,
+    },
+    // The Hosted Payment Page hosts a Klarna Payments session or a Checkout
+    // order, so either kind of merchant adopts it: a small crate of its own
+    // rather than a module of one of the two (which would make the other
+    // kind compile the first's client and models).
+    ApiConfig {
+        spec: "specs/hpp.yaml",
+        settings: Settings::klarna("Hosted Payment Page", Auth::Basic, Hosts::Regional).on_kustom(),
+        module: "hpp",
+        client_crate: "crates/klarna-hpp",
+        client_module: None,
+        in_gateway: false,
+    },
+    // Virtual cards (Merchant Card Service) serve merchants who settle
+    // orders with cards they charge themselves (travel, marketplaces),
+    // alongside either checkout: a crate of their own.
+    ApiConfig {
+        spec: "specs/merchantcard.yaml",
+        settings: Settings::klarna("Merchant Card Service", Auth::Basic, Hosts::Regional),
+        module: "merchantcard",
+        client_crate: "crates/klarna-merchantcard",
+        client_module: None,
+        in_gateway: false,
     },
 ];
 
@@ -174,6 +234,28 @@ pub const HAND_WRITTEN_MODULES: &[HandWrittenModule] = &[
     },
     HandWrittenModule {
         declared_in: "crates/klarna-settlements/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    // The callbacks' serving layer: an axum `Router` over the generated
+    // `callbacks::dispatch`, for a merchant's server to mount.
+    HandWrittenModule {
+        declared_in: "crates/klarna-checkout/src/lib.rs",
+        module: "serve",
+        feature: Some("server"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-checkout/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-hpp/src/lib.rs",
+        module: "mock",
+        feature: Some("test-util"),
+    },
+    HandWrittenModule {
+        declared_in: "crates/klarna-merchantcard/src/lib.rs",
         module: "mock",
         feature: Some("test-util"),
     },

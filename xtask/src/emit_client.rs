@@ -182,19 +182,41 @@ fn client_type(api: &Api) -> TokenStream {
     let constructor = match api.settings.hosts {
         Hosts::Regional => {
             let doc = format!(" The {api_name} API of Klarna's `region`, live or playground.");
+            let kustom = api.settings.kustom.then(|| {
+                let doc = format!(
+                    " The {api_name} API on Kustom's hosts, live or playground: where \
+                     Klarna Checkout's merchants call it since Kustom took Checkout over."
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub fn kustom(environment: Environment, credentials: Credentials) -> Result<Self, ConfigError> {
+                        #name::from_config(Config::kustom(environment, credentials))
+                    }
+                }
+            });
             Some(quote! {
                 #[doc = #doc]
                 pub fn new(region: Region, environment: Environment, credentials: Credentials) -> Result<Self, ConfigError> {
                     #name::from_config(Config::new(region, environment, credentials))
                 }
+                #kustom
             })
         }
         Hosts::Global => {
             let doc = format!(" The {api_name} API on Klarna's global host.");
+            let test_doc = format!(
+                " The {api_name} API on Klarna's global host for `environment`: \
+                 production, or the test host for `Environment::Playground`."
+            );
             Some(quote! {
                 #[doc = #doc]
                 pub fn new(credentials: Credentials) -> Result<Self, ConfigError> {
                     #name::from_config(Config::with_base_url(#runtime::PAYMENT_API_BASE_URL, credentials))
+                }
+
+                #[doc = #test_doc]
+                pub fn in_environment(environment: Environment, credentials: Credentials) -> Result<Self, ConfigError> {
+                    #name::from_config(Config::payment_api_in(environment, credentials))
                 }
             })
         }

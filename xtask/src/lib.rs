@@ -10,7 +10,9 @@
 //!    operations (naming the inline schemas they hold), `settle` decides
 //!    derives and where recursion needs a `Box`, and `resolve_client` names
 //!    the client module's own items.
-//! 3. `emit_models` and `emit_client`: the model to tokens, translating only.
+//! 3. `emit_models`, `emit_client` and `emit_callbacks` (the handlers of the
+//!    operations whose path names a callback): the model to tokens,
+//!    translating only.
 //! 4. `format`: tokens to text with prettyplease, the same on every machine.
 //! 5. `write`: files to disk, or a staleness check that writes nothing.
 //!
@@ -24,6 +26,7 @@ pub mod codegen;
 pub mod config;
 pub mod decoders;
 mod docs;
+mod emit_callbacks;
 pub mod emit_client;
 mod emit_gateway;
 mod emit_models;
@@ -39,6 +42,7 @@ pub mod outline;
 mod param_style;
 mod refs;
 mod resolve;
+mod resolve_callbacks;
 mod resolve_client;
 mod resolve_ids;
 mod resolve_operations;

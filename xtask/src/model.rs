@@ -16,6 +16,9 @@ pub struct Api {
     /// Every type once, in the order the module lists them.
     pub order: Vec<TypeId>,
     pub operations: Vec<Operation>,
+    /// The operations whose path names a URL the API calls on the caller's
+    /// side (`resolve_callbacks`): handlers, not client methods.
+    pub callbacks: Vec<Callback>,
     /// The id types, in the models module: one per kind of id the paths
     /// take (`resolve_ids`), used by path parameters, response headers and
     /// model fields of that name alike.
@@ -243,6 +246,27 @@ pub struct Operation {
     /// `security`, each the schemes sent together. `None`: the document
     /// declares none, or the API's credentials are set in `config.rs`.
     pub security: Option<Vec<Vec<SecurityUse>>>,
+}
+
+/// An operation whose path names a URL property of the models
+/// (`/merchant_urls.validation`): the API calls it on the caller's side.
+pub struct Callback {
+    pub operation: Operation,
+    /// The dotted name (`merchant_urls.validation`).
+    pub property: String,
+    /// Its last part (`validation`), the route a serving layer mounts.
+    pub name: String,
+    /// What `x-klarna-callback-deadline` says: how long the API waits.
+    pub deadline: Option<CallbackDeadline>,
+}
+
+/// A callback's documented wait for the answer.
+pub struct CallbackDeadline {
+    pub seconds: u64,
+    pub seconds_when_required: Option<u64>,
+    /// The request's boolean that asks for the longer wait, as a dotted
+    /// path (`options.require_validate_callback_success`).
+    pub required_by: Option<String>,
 }
 
 /// A list operation's pages, as `x-paging` names them: JSON names of the

@@ -4,13 +4,15 @@
 //! `resolve_operations` the paths (naming the inline schemas they hold),
 //! `settle` decides what the types can derive and where recursion needs a
 //! `Box`, `resolve_ids` the id types and what carries them, and
-//! `resolve_client` names the client's own items. After this stage every
+//! `resolve_client` names the client's own items; `resolve_callbacks` sets
+//! apart the operations whose path names a callback, not a route. After this stage every
 //! name is final.
 
 use crate::config::{Auth, Settings};
 use crate::error::Result;
 use crate::load::Document;
 use crate::model::Api;
+use crate::resolve_callbacks;
 use crate::resolve_client::name_client;
 use crate::resolve_ids::name_ids;
 use crate::resolve_operations::OperationResolver;
@@ -31,14 +33,18 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
     if settings.auth == Auth::Any {
         resolver = resolver.with_document_security();
     }
-    let mut operations = resolver.resolve_all(&doc.api)?;
+    let operations = resolver.resolve_all(&doc.api)?;
+    // Callbacks are resolved like operations (their bodies name the same
+    // models), then kept apart: the caller serves them, it does not call them.
+    let (mut operations, mut callbacks) =
+        resolve_callbacks::split(&doc.path, &doc.api, operations)?;
     let (mut types, order) = types.finish();
     settle_tags(&mut types);
     settle(&doc.path, &mut types)?;
     for operation in &operations {
         resolve_paging::check(&doc.path, &types, operation)?;
     }
-    let ids = name_ids(settings, &mut types, &mut operations);
+    let ids = name_ids(settings, &mut types, &mut operations, &mut callbacks);
     let client = name_client(&doc.api.info.title, settings, &ids, &operations);
     Ok(Api {
         title: doc.api.info.title.clone(),
@@ -47,6 +53,7 @@ pub fn resolve(doc: &Document, settings: &Settings) -> Result<Api> {
         types,
         order,
         operations,
+        callbacks,
         ids,
         client,
     })

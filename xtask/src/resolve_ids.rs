@@ -7,11 +7,13 @@
 //! passed to the next call as it is: success headers of that name
 //! (`Capture-Id`) and string model fields of that name (`order_id`,
 //! `capture_id`). A field or header whose name matches no path parameter
-//! stays a string. The types live in the models module; their names share
+//! stays a string. Callback parameters are marked by the same rule. The types live in the models module; their names share
 //! its scope, so they cannot collide with a schema's type.
 
 use crate::config::Settings;
-use crate::model::{unalias, IdType, Operation, ParamLocation, TypeDef, TypeKind, TypeRef};
+use crate::model::{
+    unalias, Callback, IdType, Operation, ParamLocation, TypeDef, TypeKind, TypeRef,
+};
 use crate::names::reserved::MODEL_TYPES;
 use crate::names::{self, Scope};
 
@@ -19,6 +21,7 @@ pub fn name_ids(
     settings: &Settings,
     types: &mut [TypeDef],
     operations: &mut [Operation],
+    callbacks: &mut [Callback],
 ) -> Vec<IdType> {
     let Some(suffix) = settings.id_suffix else {
         return Vec::new();
@@ -63,6 +66,15 @@ pub fn name_ids(
         ids.iter().position(|id| id.param == snake)
     };
 
+    // A callback's parameters (the push's `order_id` in its query) carry
+    // the ids the client's paths take.
+    for callback in callbacks.iter_mut() {
+        for param in &mut callback.operation.params {
+            if is_string(types, &param.ty) {
+                param.id_type = id_of(&param.wire_name);
+            }
+        }
+    }
     for op in operations.iter_mut() {
         for outcome in &mut op.successes {
             for header in &mut outcome.headers {

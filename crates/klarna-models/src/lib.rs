@@ -22,3 +22,15 @@ pub mod notifications;
 #[cfg(feature = "settlements")]
 #[rustfmt::skip]
 pub mod settlements;
+
+#[cfg(feature = "checkout")]
+#[rustfmt::skip]
+pub mod checkout;
+
+#[cfg(feature = "hpp")]
+#[rustfmt::skip]
+pub mod hpp;
+
+#[cfg(feature = "merchantcard")]
+#[rustfmt::skip]
+pub mod merchantcard;

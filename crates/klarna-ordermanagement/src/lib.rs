@@ -217,6 +217,14 @@ impl Client {
         Client::from_config(Config::new(region, environment, credentials))
     }
 
+    /// The Order Management API on Kustom's hosts, live or playground: where Klarna Checkout's merchants call it since Kustom took Checkout over.
+    pub fn kustom(
+        environment: Environment,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Client::from_config(Config::kustom(environment, credentials))
+    }
+
     /// A client from a configuration of your own: another host (a
     /// local sandbox, a proxy), timeouts, retries.
     pub fn from_config(config: Config) -> Result<Self, ConfigError> {

@@ -114,6 +114,14 @@ impl Client {
         )
     }
 
+    /// The Notification API on Klarna's global host for `environment`: production, or the test host for `Environment::Playground`.
+    pub fn in_environment(
+        environment: Environment,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Client::from_config(Config::payment_api_in(environment, credentials))
+    }
+
     /// A client from a configuration of your own: another host (a
     /// local sandbox, a proxy), timeouts, retries.
     pub fn from_config(config: Config) -> Result<Self, ConfigError> {

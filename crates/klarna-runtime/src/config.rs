@@ -77,6 +77,54 @@ impl Region {
 /// transactions): the one production host Klarna's reference page shows.
 pub const PAYMENT_API_BASE_URL: &str = "https://api-global.klarna.com";
 
+/// The test host of Klarna's global Payment API, beside
+/// [`PAYMENT_API_BASE_URL`] (see `specs/CHANGES.md` for the source).
+pub const PAYMENT_API_TEST_BASE_URL: &str = "https://api-global.test.klarna.com";
+
+/// The Payment API's host for an environment: [`PAYMENT_API_BASE_URL`] or
+/// [`PAYMENT_API_TEST_BASE_URL`].
+pub fn payment_api_base_url(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Production => PAYMENT_API_BASE_URL,
+        Environment::Playground => PAYMENT_API_TEST_BASE_URL,
+    }
+}
+
+/// Kustom's production host. Klarna Checkout now belongs to Kustom, and its
+/// merchants call Checkout, Order Management, Settlements and the Hosted
+/// Payment Page here, with the same paths and the same Basic credentials
+/// scheme (see `specs/CHANGES.md` for the sources).
+pub const KUSTOM_BASE_URL: &str = "https://api.kustom.co";
+
+/// Kustom's playground (test) host.
+pub const KUSTOM_PLAYGROUND_BASE_URL: &str = "https://api.playground.kustom.co";
+
+/// Who serves the API a merchant calls: Klarna in one of its regions, or
+/// Kustom, which runs Klarna Checkout (and, for its merchants, Order
+/// Management, Settlements and the Hosted Payment Page) on hosts of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    Klarna(Region),
+    Kustom,
+}
+
+impl Host {
+    /// The base URL for this host and environment.
+    pub fn base_url(self, environment: Environment) -> &'static str {
+        match (self, environment) {
+            (Host::Klarna(region), environment) => region.base_url(environment),
+            (Host::Kustom, Environment::Production) => KUSTOM_BASE_URL,
+            (Host::Kustom, Environment::Playground) => KUSTOM_PLAYGROUND_BASE_URL,
+        }
+    }
+}
+
+impl From<Region> for Host {
+    fn from(region: Region) -> Host {
+        Host::Klarna(region)
+    }
+}
+
 /// The default of [`Config::max_response_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -123,6 +171,17 @@ impl Config {
         Config::with_base_url(region.base_url(environment), credentials)
     }
 
+    /// The API on `host` (a Klarna region or Kustom), live or playground.
+    pub fn on(host: impl Into<Host>, environment: Environment, credentials: Credentials) -> Self {
+        Config::with_base_url(host.into().base_url(environment), credentials)
+    }
+
+    /// Kustom's host ([`KUSTOM_BASE_URL`] or [`KUSTOM_PLAYGROUND_BASE_URL`]),
+    /// for the APIs that moved there with Klarna Checkout.
+    pub fn kustom(environment: Environment, credentials: Credentials) -> Self {
+        Config::on(Host::Kustom, environment, credentials)
+    }
+
     /// Any base URL: a local stand-in in tests, or a proxy.
     pub fn with_base_url(base_url: impl Into<String>, credentials: Credentials) -> Self {
         Config {
@@ -146,10 +205,15 @@ impl Config {
     }
 
     /// Klarna's global Payment API ([`PAYMENT_API_BASE_URL`]), which takes
-    /// [`Credentials::api_key`]. Klarna's reference shows no separate test
-    /// host for it; point [`Config::with_base_url`] at one to test.
+    /// [`Credentials::api_key`]; [`Config::payment_api_in`] for its test host.
     pub fn payment_api(credentials: Credentials) -> Self {
         Config::with_base_url(PAYMENT_API_BASE_URL, credentials)
+    }
+
+    /// Klarna's global Payment API in an environment: production
+    /// ([`PAYMENT_API_BASE_URL`]) or test ([`PAYMENT_API_TEST_BASE_URL`]).
+    pub fn payment_api_in(environment: Environment, credentials: Credentials) -> Self {
+        Config::with_base_url(payment_api_base_url(environment), credentials)
     }
 
     /// Klarna's global Payment API, with the credentials in `KLARNA_API_KEY`
@@ -281,6 +345,62 @@ mod tests {
             Region::Oceania.base_url(Environment::Production),
             "https://api-oc.klarna.com"
         );
+    }
+
+    /// Every host choice and the base URL it gives, in one table.
+    #[test]
+    fn each_host_choice_gives_its_base_url() {
+        use Environment::*;
+        let table: [(Host, Environment, &str); 8] = [
+            (
+                Host::Klarna(Region::Europe),
+                Production,
+                "https://api.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Europe),
+                Playground,
+                "https://api.playground.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::NorthAmerica),
+                Production,
+                "https://api-na.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::NorthAmerica),
+                Playground,
+                "https://api-na.playground.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Oceania),
+                Production,
+                "https://api-oc.klarna.com",
+            ),
+            (
+                Host::Klarna(Region::Oceania),
+                Playground,
+                "https://api-oc.playground.klarna.com",
+            ),
+            (Host::Kustom, Production, "https://api.kustom.co"),
+            (Host::Kustom, Playground, "https://api.playground.kustom.co"),
+        ];
+        for (host, environment, url) in table {
+            assert_eq!(host.base_url(environment), url, "{host:?} {environment:?}");
+            let config = Config::on(host, environment, Credentials::basic("u", "p"));
+            assert_eq!(config.base_url(), url);
+            assert!(config.validate().is_ok());
+        }
+        let kustom = Config::kustom(Playground, Credentials::basic("u", "p"));
+        assert_eq!(kustom.base_url(), "https://api.playground.kustom.co");
+        for (environment, url) in [
+            (Production, "https://api-global.klarna.com"),
+            (Playground, "https://api-global.test.klarna.com"),
+        ] {
+            let config = Config::payment_api_in(environment, Credentials::api_key("k", "a"));
+            assert_eq!(config.base_url(), url);
+            assert_eq!(payment_api_base_url(environment), url);
+        }
     }
 
     #[test]

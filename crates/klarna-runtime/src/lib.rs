@@ -19,6 +19,8 @@ pub mod private;
 mod nullable;
 pub use nullable::Nullable;
 
+#[cfg(feature = "callbacks")]
+pub mod callback;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
@@ -56,7 +58,10 @@ pub use bytes;
 #[cfg(feature = "client")]
 pub use client::{install_crypto_provider, Client, Response};
 #[cfg(feature = "client")]
-pub use config::{Config, Environment, Region, DEFAULT_MAX_RESPONSE_BYTES, PAYMENT_API_BASE_URL};
+pub use config::{
+    payment_api_base_url, Config, Environment, Host, Region, DEFAULT_MAX_RESPONSE_BYTES,
+    KUSTOM_BASE_URL, KUSTOM_PLAYGROUND_BASE_URL, PAYMENT_API_BASE_URL, PAYMENT_API_TEST_BASE_URL,
+};
 #[cfg(feature = "client")]
 pub use config_error::ConfigError;
 #[cfg(feature = "client")]

@@ -4,8 +4,12 @@
 // takes each parsed request to the API below it (`orders`, `payment_api`,
 // `notifications`). `delivery` sends the Notification API's webhooks.
 mod api_key;
+mod cards;
+mod checkout;
 mod delivery;
+mod hpp;
 mod http;
+mod merchant_call;
 mod notifications;
 mod orders;
 mod payment_api;
@@ -27,6 +31,7 @@ use klarna_models::payment_api::{
 };
 use klarna_models::payments::{CustomerTokenStatus, SessionId, SessionRead};
 
+pub use crate::checkout::{CheckoutCompletion, CheckoutPush};
 pub use crate::delivery::WebhookDelivery;
 pub use crate::orders::{physical_line, Allocation, NewOrder};
 pub use crate::router::LoggedRequest;
@@ -154,11 +159,11 @@ impl Builder {
     /// Starts the sandbox, with no orders and no payment requests.
     pub fn start(self) -> io::Result<Sandbox> {
         let bound = server::bind(self.bind, self.limits)?;
-        let router = Arc::new(Router::new(
+        let router = Router::start(
             base_url(bound.local_addr()),
             self.idempotency_retention,
             self.idempotency_keys_per_resource,
-        )?);
+        )?;
         let server = bound.serve(router.clone());
         Ok(Sandbox { server, router })
     }
@@ -345,6 +350,92 @@ impl Sandbox {
     pub fn close_settlement_day(&self) -> Vec<String> {
         let mut settlements = self.router.settlements();
         settlements.close_day(&self.router.orders(), self.router.base_url())
+    }
+
+    /// A Checkout order as `GET /checkout/v3/orders/{order_id}` returns it.
+    pub fn checkout_order(&self, order_id: &str) -> Option<klarna_models::checkout::Order> {
+        self.router.checkout().order(order_id)
+    }
+
+    /// Plays the buyer of a Checkout order: gives `shipping_address` (when
+    /// given, the merchant's `address_update` callback answers the cart for
+    /// it) and completes the purchase, which calls the merchant's
+    /// `validation` callback within its deadline. Accepted (or unanswered
+    /// when the order does not require an answer), the order becomes
+    /// `checkout_complete` and an Order Management order of the same id,
+    /// and the push goes to `merchant_urls.push` until the order is
+    /// acknowledged. Over HTTP the same is `POST
+    /// /sandbox/checkout/v3/orders/{order_id}/complete` with an optional
+    /// body `{"shipping_address": {...}}`, answered `200` with the
+    /// completion as JSON.
+    ///
+    /// It waits for the merchant's server: call it from a thread that does
+    /// not run that server (`tokio::task::spawn_blocking`). Callbacks go to
+    /// `http://` URLs of loopback addresses only; any other counts as
+    /// unanswered.
+    pub fn complete_checkout(
+        &self,
+        order_id: &str,
+        shipping_address: Option<klarna_models::checkout::Address>,
+    ) -> CheckoutCompletion {
+        let address = shipping_address.and_then(|a| serde_json::to_value(a).ok());
+        let router = self.router.clone();
+        checkout::complete(&router, order_id, address)
+    }
+
+    /// An HPP session as `GET /hpp/v1/sessions/{session_id}` returns it.
+    pub fn hpp_session(&self, session_id: &str) -> Option<klarna_models::hpp::SessionResponseV1> {
+        self.router.hpp().session(session_id)
+    }
+
+    /// Plays the buyer on the hosted payment page: approves the Klarna
+    /// Payments session it hosts (the HPP session then carries the
+    /// `authorization_token`) or completes the Checkout order (calling the
+    /// merchant's callbacks, as [`complete_checkout`](Self::complete_checkout);
+    /// the HPP session then carries the `order_id`). Over HTTP: `POST
+    /// /sandbox/hpp/v1/sessions/{session_id}/complete`, answered with the
+    /// session. `None` when no session of this id waits for the buyer.
+    /// Call it off the thread that runs the merchant's server.
+    pub fn complete_hpp_session(
+        &self,
+        session_id: &str,
+    ) -> Option<klarna_models::hpp::SessionResponseV1> {
+        let hosted = self.router.hpp().waiting(session_id)?;
+        router::Router::complete_hpp(&self.router, session_id, &hosted);
+        self.router.hpp().session(session_id)
+    }
+
+    /// How often the link to an HPP session was distributed (the sandbox
+    /// sends no e-mail or SMS).
+    pub fn hpp_distributions(&self, session_id: &str) -> Option<usize> {
+        self.router.hpp().distributions(session_id)
+    }
+
+    /// How long the completion waits for the validation callback: `normal`
+    /// (Klarna: 3 s) and with `options.require_validate_callback_success`
+    /// (Klarna: 10 s), for tests that do not wait seconds.
+    pub fn set_checkout_validation_deadlines(&self, normal: Duration, required: Duration) {
+        self.router.checkout().set_deadlines(normal, required);
+    }
+
+    /// The delays before the second, third, ... push of a completed
+    /// Checkout order (at most 20, default 50 ms doubling to 800 ms; Klarna
+    /// pushes every two hours for 48 hours). Pushes stop once the order is
+    /// acknowledged.
+    pub fn set_checkout_push_delays(&self, delays: &[Duration]) {
+        self.router.checkout().set_push_delays(delays);
+    }
+
+    /// Every Checkout push sent so far, oldest first (the last 10 000).
+    pub fn checkout_pushes(&self) -> Vec<CheckoutPush> {
+        self.router.checkout().pushes.attempts()
+    }
+
+    /// Waits until `count` pushes were sent or `timeout` passed, and
+    /// returns those sent by then.
+    pub fn wait_for_checkout_pushes(&self, count: usize, timeout: Duration) -> Vec<CheckoutPush> {
+        let log = self.router.checkout().pushes.clone();
+        log.wait_for(count, timeout)
     }
 
     /// Fault knob: answers the next `count` requests with `503 Service

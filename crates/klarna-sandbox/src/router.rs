@@ -9,10 +9,13 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use crate::cards::{self, Cards};
+use crate::checkout::{self, Checkout, Handled, Parts};
 use crate::delivery::{Deliveries, Outgoing};
+use crate::hpp::{self, Hosted, Hpp};
 use crate::http::{Refusal, Request, Response};
 use crate::notifications::{self, Notifications};
 use crate::orders::{self, State};
@@ -48,6 +51,9 @@ pub(crate) struct Faults {
     pub(crate) delay: Duration,
 }
 
+/// A completion's work, run on a blocking thread with the router.
+type Completion = Box<dyn FnOnce(&Arc<Router>) -> Response + Send>;
+
 /// The APIs the sandbox serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Api {
@@ -59,6 +65,12 @@ enum Api {
     PaymentsV1,
     /// Settlements v1 (`settlements.rs`).
     Settlements,
+    /// Checkout v3 (`checkout.rs`), with the sandbox-only completion.
+    Checkout,
+    /// The Hosted Payment Page v1 (`hpp.rs`), with the sandbox-only completion.
+    Hpp,
+    /// The Merchant Card Service v3 (`cards.rs`).
+    Cards,
 }
 
 impl Api {
@@ -73,6 +85,12 @@ impl Api {
             || under(payments_v1::APPROVAL_PREFIX)
         {
             Api::PaymentsV1
+        } else if under(checkout::PREFIX) || under(checkout::COMPLETION_PREFIX) {
+            Api::Checkout
+        } else if under(hpp::PREFIX) || under(hpp::COMPLETION_PREFIX) {
+            Api::Hpp
+        } else if under(cards::PREFIX) {
+            Api::Cards
         } else if under(settlements::PREFIX) || under(settlements::CLOSE_DAY_PATH) {
             Api::Settlements
         } else if under(notifications::PREFIX) {
@@ -89,7 +107,12 @@ impl Api {
     fn error(self, status: u16, message: &str) -> Response {
         match self {
             // Klarna Payments' `ErrorV2` is Order Management's error shape.
-            Api::OrderManagement | Api::PaymentsV1 | Api::Settlements => {
+            Api::OrderManagement
+            | Api::PaymentsV1
+            | Api::Settlements
+            | Api::Checkout
+            | Api::Hpp
+            | Api::Cards => {
                 let code = match status {
                     408 => "REQUEST_TIMEOUT",
                     503 => "SERVICE_UNAVAILABLE",
@@ -128,9 +151,18 @@ pub(crate) struct Router {
     payments_v1: Mutex<PaymentsV1>,
     /// Locked before `orders` when both are needed (closing the day).
     settlements: Mutex<Settlements>,
+    /// Locked before `orders` when both are needed (completing an order).
+    checkout: Mutex<Checkout>,
+    /// Locked before `payments_v1` and `checkout` (a session names what it hosts).
+    hpp: Mutex<Hpp>,
+    /// Locked before `orders`.
+    cards: Mutex<Cards>,
     /// The webhook sender thread (`delivery.rs`); it stops when the router
     /// is dropped.
     deliveries: Deliveries,
+    /// The router itself, for the work that outlives a request (the
+    /// checkout completion, the pushes), without keeping it alive.
+    me: Weak<Router>,
     faults: Mutex<Faults>,
     log: Mutex<VecDeque<LoggedRequest>>,
 }
@@ -140,22 +172,27 @@ impl Router {
     /// kept for `retention`, at most `keys_per_resource` per order or
     /// Payment or Notification API resource. Fails only when the webhook
     /// sender thread cannot be started.
-    pub(crate) fn new(
+    pub(crate) fn start(
         base_url: String,
         retention: Duration,
         keys_per_resource: usize,
-    ) -> io::Result<Self> {
-        Ok(Router {
+    ) -> io::Result<Arc<Self>> {
+        let deliveries = Deliveries::start()?;
+        Ok(Arc::new_cyclic(|me| Router {
             base_url,
             orders: Mutex::new(State::new(retention, keys_per_resource)),
             payments: Mutex::new(Payments::new(retention, keys_per_resource)),
             notifications: Mutex::new(Notifications::new(retention, keys_per_resource)),
             payments_v1: Mutex::new(PaymentsV1::new(retention, keys_per_resource)),
             settlements: Mutex::new(Settlements::new()),
-            deliveries: Deliveries::start()?,
+            checkout: Mutex::new(Checkout::new()),
+            hpp: Mutex::new(Hpp::new()),
+            cards: Mutex::new(Cards::new()),
+            deliveries,
+            me: me.clone(),
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(VecDeque::new()),
-        })
+        }))
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -180,6 +217,14 @@ impl Router {
 
     pub(crate) fn settlements(&self) -> MutexGuard<'_, Settlements> {
         lock(&self.settlements)
+    }
+
+    pub(crate) fn checkout(&self) -> MutexGuard<'_, Checkout> {
+        lock(&self.checkout)
+    }
+
+    pub(crate) fn hpp(&self) -> MutexGuard<'_, Hpp> {
+        lock(&self.hpp)
     }
 
     pub(crate) fn deliveries(&self) -> &Deliveries {
@@ -242,7 +287,114 @@ impl Router {
                 settlements.close_day_route(request, &self.orders(), &self.base_url)
             }
             Api::Settlements => self.settlements().handle(request, &self.base_url),
+            // Answered in `answer`: the completion runs off the server's thread.
+            Api::Checkout => match self.checkout().handle(request, &self.base_url) {
+                Handled::Answer(response) => response,
+                Handled::Complete { .. } => orders::error(500, "INTERNAL_ERROR", "unreachable"),
+            },
+            Api::Hpp => match self.hpp_handle(request) {
+                hpp::Handled::Answer(response) => response,
+                hpp::Handled::Complete(..) => orders::error(500, "INTERNAL_ERROR", "unreachable"),
+            },
+            Api::Cards => {
+                // Lock order: cards, then Order Management.
+                let mut cards = lock(&self.cards);
+                cards.handle(request, &mut self.orders())
+            }
         }
+    }
+
+    fn hpp_handle(&self, request: &Request) -> hpp::Handled {
+        self.hpp()
+            .handle(request, &self.base_url, |hosted| match hosted {
+                Hosted::PaymentsSession(id) => self.payments_v1().session(id).is_some(),
+                Hosted::CheckoutOrder(id) => self.checkout().order(id).is_some(),
+            })
+    }
+
+    /// Plays the buyer on a hosted payment page: approves the Klarna
+    /// Payments session, or completes the Checkout order (calling the
+    /// merchant), and records the outcome on the HPP session.
+    pub(crate) fn complete_hpp(
+        router: &Arc<Router>,
+        session_id: &str,
+        hosted: &Hosted,
+    ) -> Response {
+        let (token, order_id) = match hosted {
+            Hosted::PaymentsSession(id) => (router.payments_v1().approve(id).ok(), None),
+            Hosted::CheckoutOrder(id) => {
+                let completion = checkout::complete(router, id, None);
+                (
+                    None,
+                    (completion.outcome == "completed").then(|| id.clone()),
+                )
+            }
+        };
+        let mut hpp = router.hpp();
+        hpp.completed(session_id, token, order_id);
+        match hpp.session(session_id) {
+            Some(session) => Response::json(200, serde_json::to_vec(&session).unwrap_or_default()),
+            None => orders::error(404, "NOT_FOUND", "No such HPP session."),
+        }
+    }
+
+    /// The sandbox-only completions (Checkout, HPP), which call the
+    /// merchant's server and so may take seconds: run on a blocking thread,
+    /// logged when answered. `None` for every other request, and for a
+    /// completion refused at once (answered by `dispatch`).
+    fn completion(&self, request: &Request) -> Option<Outcome> {
+        // Only the completion routes: every other request is handled once,
+        // by `dispatch`.
+        let completing = request.path.starts_with(checkout::COMPLETION_PREFIX)
+            || request.path.starts_with(hpp::COMPLETION_PREFIX);
+        if !completing {
+            return None;
+        }
+        let work: Completion = match Api::of(Some(&request.path)) {
+            Api::Checkout => {
+                let Handled::Complete {
+                    order_id,
+                    shipping_address,
+                } = self.checkout().handle(request, &self.base_url)
+                else {
+                    return None;
+                };
+                Box::new(move |router| {
+                    let completion = checkout::complete(router, &order_id, shipping_address);
+                    Response::json(200, serde_json::to_vec(&completion).unwrap_or_default())
+                })
+            }
+            Api::Hpp => {
+                let hpp::Handled::Complete(session_id, hosted) = self.hpp_handle(request) else {
+                    return None;
+                };
+                Box::new(move |router| Router::complete_hpp(router, &session_id, &hosted))
+            }
+            _ => return None,
+        };
+        let router = self.me.upgrade()?;
+        let method = request.method.clone();
+        let path = request.path.clone();
+        Some(Outcome::Deferred(Box::new(move || {
+            let response = work(&router);
+            router.log(LoggedRequest {
+                method,
+                path,
+                idempotency_key: None,
+                status: Some(response.status),
+            });
+            response
+        })))
+    }
+}
+
+impl Parts for Router {
+    fn checkout(&self) -> MutexGuard<'_, Checkout> {
+        lock(&self.checkout)
+    }
+
+    fn orders(&self) -> MutexGuard<'_, State> {
+        lock(&self.orders)
     }
 }
 
@@ -271,6 +423,11 @@ impl Service for Router {
             (fail, drop, faults.delay)
         };
         let api = Api::of(Some(&request.path));
+        if !fail && !drop {
+            if let Some(deferred) = self.completion(request) {
+                return deferred;
+            }
+        }
         let response = if fail {
             api.error(503, "The sandbox was told to fail this request.")
         } else {

@@ -93,6 +93,10 @@ pub(crate) enum Outcome {
     RespondAfter(Response, Duration),
     /// Close the connection without answering (the drop fault knob).
     Close,
+    /// Answer what this gives, computed on a blocking thread: work that
+    /// waits on another server (the checkout completion calling the
+    /// merchant) must not hold up the sandbox's own thread.
+    Deferred(Box<dyn FnOnce() -> Response + Send>),
 }
 
 /// A listening socket whose server thread waits for the service to run:
@@ -492,6 +496,10 @@ async fn serve(mut stream: TcpStream, admitted: Admitted, _permit: OwnedSemaphor
                 response
             }
             Outcome::Close => return,
+            Outcome::Deferred(work) => match tokio::task::spawn_blocking(work).await {
+                Ok(response) => response,
+                Err(_) => Response::empty(500),
+            },
         };
         // The last request a connection may carry says so, so the client
         // does not send another into a closing socket; so does every

@@ -4,9 +4,11 @@
 //! per subject. (The tracing test stays a binary of its own: see its docs.)
 
 mod capture_smoke;
+mod checkout_sandbox;
 mod edges;
 mod fake_client;
 mod guides_end_to_end;
+mod hpp_cards_sandbox;
 mod mock;
 mod notifications_client;
 mod ordermanagement_client;

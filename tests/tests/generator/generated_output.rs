@@ -43,9 +43,16 @@ fn spec_api_outlines() {
     for api in APIS {
         let models = outline(contents(xtask::codegen::models_file(api)));
         let client = outline(contents(xtask::codegen::client_file(api)));
+        // The callbacks' handlers, for the documents that have callbacks.
+        let callbacks_file = xtask::codegen::client_file(api).with_file_name("callbacks.rs");
+        let callbacks = files
+            .iter()
+            .find(|f| f.path == callbacks_file && api.client_module.is_none())
+            .map(|f| format!("\n// callbacks\n{}", outline(&f.contents)))
+            .unwrap_or_default();
         insta::assert_snapshot!(
             format!("api_{}", api.module),
-            format!("// models\n{models}\n// client\n{client}")
+            format!("// models\n{models}\n// client\n{client}{callbacks}")
         );
     }
 }
@@ -68,6 +75,9 @@ fn fixtures() {
         insta::assert_snapshot!(format!("fixture_{name}"), generated.models);
         if let Some(client) = generated.client {
             insta::assert_snapshot!(format!("fixture_{name}_client"), client);
+        }
+        if let Some(callbacks) = generated.callbacks {
+            insta::assert_snapshot!(format!("fixture_{name}_callbacks"), callbacks);
         }
     }
 }
@@ -109,4 +119,76 @@ fn gateway_tools() {
         .find(|f| f.path == Path::new(xtask::config::GATEWAY_TOOLS_FILE))
         .expect("codegen writes the gateway's table");
     insta::assert_snapshot!("gateway_tools", tools.contents);
+}
+
+/// A document's paths that name a callback (`/hooks.ready`, a URL property
+/// of its own models) become handlers, not client methods; its routes stay
+/// client methods. Checked on the fixture and on Checkout's spec.
+#[test]
+fn callback_paths_become_handlers_not_client_methods() {
+    let fixture = generate("tests/fixtures/parcel_hooks.yaml", "cargo xtask generate");
+    let client = outline(fixture.client.as_deref().expect("the routes make a client"));
+    let callbacks = outline(
+        fixture
+            .callbacks
+            .as_deref()
+            .expect("the callbacks make handlers"),
+    );
+    for route in ["fn create_parcel", "fn get_parcel"] {
+        assert!(
+            client.contains(route),
+            "{route} is a client method:\n{client}"
+        );
+        assert!(!callbacks.contains(route), "{route} is no handler");
+    }
+    for callback in ["fn parcel_ready", "fn audit"] {
+        assert!(
+            !client.contains(callback),
+            "{callback} is no client method:\n{client}"
+        );
+        assert!(
+            callbacks.contains(callback),
+            "{callback} is a handler:\n{callbacks}"
+        );
+    }
+    assert!(callbacks.contains("trait Callbacks"), "{callbacks}");
+    assert!(callbacks.contains("enum ParcelReadyAnswer"), "{callbacks}");
+
+    let checkout = xtask::config::APIS
+        .iter()
+        .find(|api| api.module == "checkout")
+        .expect("Checkout is configured");
+    let generated = generate_api(
+        &workspace_root().join(checkout.spec),
+        checkout.spec,
+        "x",
+        &ModelsPath::ChildModule,
+        &checkout.settings,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let client = outline(generated.client.as_deref().expect("Checkout has routes"));
+    let callbacks = outline(
+        generated
+            .callbacks
+            .as_deref()
+            .expect("Checkout has callbacks"),
+    );
+    for method in [
+        "fn create_order",
+        "fn read_order",
+        "fn update_order",
+        "fn abort_order",
+    ] {
+        assert!(client.contains(method), "{method}:\n{client}");
+    }
+    for handler in [
+        "fn update_address",
+        "fn update_shipping_option",
+        "fn country_change",
+        "fn validate",
+        "fn push",
+    ] {
+        assert!(callbacks.contains(handler), "{handler}:\n{callbacks}");
+        assert!(!client.contains(handler), "{handler} is no client method");
+    }
 }
