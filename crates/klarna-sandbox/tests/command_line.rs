@@ -183,7 +183,10 @@ fn ready_is_the_last_line_and_help_and_bad_flags_exit_cleanly() {
     let bad = Command::new(BINARY).arg("--port=lots").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8(bad.stderr).unwrap();
-    assert!(stderr.contains("--port: lots is not a number"), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'lots' for '--port <PORT>': lots is not a number"),
+        "{stderr}"
+    );
 
     let missing = Command::new(BINARY)
         .args(["--seed-order", "/nonexistent/cart.json"])
