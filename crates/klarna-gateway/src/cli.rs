@@ -119,7 +119,7 @@ pub struct Flags {
     /// The longest one call to Klarna may take, retries included; then REST
     /// answers 504
     #[arg(long, value_name = "SECONDS", env = "KLARNA_GATEWAY_TIMEOUT", default_value = "60",
-          global = true, help_heading = "Adapters", value_parser = timeout_seconds)]
+          global = true, help_heading = "Adapters", value_parser = timeout_seconds, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// An in-process klarna-sandbox with a seeded order (prints its id);
@@ -155,7 +155,7 @@ pub struct Flags {
     /// How long final records are kept (Klarna keeps idempotency keys 24 h)
     #[arg(long, value_name = "HOURS", env = "KLARNA_GATEWAY_JOURNAL_RETENTION",
           default_value = "48", global = true, help_heading = "Journal",
-          value_parser = retention_hours)]
+          value_parser = retention_hours, allow_negative_numbers = true)]
     pub journal_retention: Duration,
 
     /// Expose the operations of this client trait (repeatable; the variable
@@ -181,12 +181,12 @@ pub struct Flags {
     pub allow_keyless: bool,
     /// Refuse a money call above AMOUNT minor units (LIMIT_EXCEEDED)
     #[arg(long, value_name = "AMOUNT", env = "KLARNA_GATEWAY_MAX_AMOUNT", global = true,
-          help_heading = "Safety", value_parser = minor_units)]
+          help_heading = "Safety", value_parser = minor_units, allow_negative_numbers = true)]
     pub max_amount: Option<i64>,
     /// Ask the MCP user to confirm only money calls above AMOUNT minor
     /// units [default: every money call]
     #[arg(long, value_name = "AMOUNT", env = "KLARNA_GATEWAY_CONFIRM_ABOVE", global = true,
-          help_heading = "Safety", value_parser = minor_units, conflicts_with = "no_confirm")]
+          help_heading = "Safety", value_parser = minor_units, conflicts_with = "no_confirm", allow_negative_numbers = true)]
     pub confirm_above: Option<i64>,
     /// Never ask the MCP user: for unattended agents only
     #[arg(long, env = "KLARNA_GATEWAY_NO_CONFIRM", global = true, help_heading = "Safety",

@@ -50,7 +50,7 @@ struct Options {
     bind: IpAddr,
     /// Port to listen on (0: any free port)
     #[arg(long, value_name = "PORT", env = "KLARNA_SANDBOX_PORT", default_value = "0",
-          value_parser = number::<u16>)]
+          value_parser = number::<u16>, allow_negative_numbers = true)]
     port: u16,
     /// Seed an order: `guides` (the guides' cart: a T-shirt, jeans and
     /// sneakers, 200.00 EUR), `none`, or a JSON cart file (see below);
@@ -66,23 +66,23 @@ struct Options {
     faults: Faults,
     /// Connections served at once
     #[arg(long, value_name = "N", env = "KLARNA_SANDBOX_MAX_CONNECTIONS", default_value = "512",
-          value_parser = number::<usize>)]
+          value_parser = number::<usize>, allow_negative_numbers = true)]
     max_connections: usize,
     /// Time for a request head to arrive
     #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_HEAD_TIMEOUT", default_value = "10",
-          value_parser = seconds)]
+          value_parser = seconds, allow_negative_numbers = true)]
     head_timeout: Duration,
     /// Time for a body, plus 1 s per 64 KiB
     #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_BODY_TIMEOUT", default_value = "10",
-          value_parser = seconds)]
+          value_parser = seconds, allow_negative_numbers = true)]
     body_timeout: Duration,
     /// Idle keep-alive connections close after this
     #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_IDLE_TIMEOUT", default_value = "30",
-          value_parser = seconds)]
+          value_parser = seconds, allow_negative_numbers = true)]
     idle_timeout: Duration,
     /// How long idempotency keys are remembered
     #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_IDEMPOTENCY_RETENTION",
-          default_value = "86400", value_parser = seconds)]
+          default_value = "86400", value_parser = seconds, allow_negative_numbers = true)]
     idempotency_retention: Duration,
     /// Print one JSON line when ready: {"ready":true,"url":...,"order_ids":[...]}
     #[arg(long, env = "KLARNA_SANDBOX_PRINT_JSON", value_parser = BoolishValueParser::new())]
@@ -95,7 +95,7 @@ struct Options {
     /// On SIGTERM or Ctrl-C, how long requests under way may take to be
     /// answered
     #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_SHUTDOWN_GRACE", default_value = "10",
-          value_parser = seconds)]
+          value_parser = seconds, allow_negative_numbers = true)]
     shutdown_grace: Duration,
 }
 
