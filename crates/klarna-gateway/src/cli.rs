@@ -441,7 +441,14 @@ fn minor_units(text: &str) -> Result<i64, String> {
 
 /// A log filter: `info`, or `info,klarna_runtime=debug`.
 fn log_filter(text: &str) -> Result<tracing_subscriber::filter::Targets, String> {
-    text.parse().map_err(|_| {
+    // `Targets` reads a bare word as a target at every level; a bare word
+    // here must be a level, so that a typo (`inf`) is an error, not silence.
+    let bare_words_are_levels = text
+        .split(',')
+        .filter(|directive| !directive.contains('='))
+        .all(|level| level.parse::<tracing_subscriber::filter::LevelFilter>().is_ok());
+    let parsed = text.parse().ok().filter(|_| bare_words_are_levels);
+    parsed.ok_or_else(|| {
         format!("`{text}` is not a level (error, warn, info, debug, trace, off) or target=level list")
     })
 }

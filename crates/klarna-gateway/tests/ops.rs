@@ -253,7 +253,7 @@ async fn each_call_is_one_log_line_without_secrets_and_moves_the_metrics() {
     assert_eq!(list["attempts"], json!(2));
     assert_eq!(
         list["route"],
-        json!("GET /v1/ordermanagement/v1/orders/{order_id}/captures")
+        json!("GET /v1/ordermanagement/v1/orders/{order-id}/captures")
     );
     assert!(list["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0));
     let capture = line(CAPTURE, "rest", "done");
