@@ -228,7 +228,7 @@ impl CallPath {
     ) -> Result<Output, Failure> {
         let tool = self.tools.iter().find(|t| t.name == name).copied();
         let given_key = arguments.get("idempotency_key").and_then(Value::as_str);
-        let observed = observe::Call::start(adapter, tool, given_key);
+        let observed = observe::Call::start(adapter.as_str(), tool, given_key);
         let result = self
             .call_steps(adapter, name, arguments, asker)
             .instrument(observed.span().clone())

@@ -17,6 +17,7 @@ use klarna_runtime::{Environment, Region};
 use serde_json::{json, Value};
 
 use crate::http::DEFAULT_MCP_ADDR;
+pub use crate::observe::LogFormat;
 use crate::rest::DEFAULT_REST_ADDR;
 use crate::{upstream, Confirm, Policy, Surface};
 
@@ -217,15 +218,6 @@ pub enum RegionName {
 pub enum EnvironmentName {
     Playground,
     Production,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// `key=value` fields after the message, for people
-    Text,
-    /// One JSON object per line, for a log collector
-    Json,
 }
 
 /// Which journal, if any.

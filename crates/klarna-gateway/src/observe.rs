@@ -32,8 +32,6 @@ use tracing_subscriber::filter::{filter_fn, Targets};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::call::Adapter;
-use crate::cli::LogFormat;
 use crate::ledger::Outcome;
 use crate::table::{Failure, Output, Tool};
 use crate::tools::Upstream;
@@ -152,25 +150,39 @@ impl Metrics {
 /// The content type of [`Metrics::render`].
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` fields after the message, for people
+    Text,
+    /// One JSON object per line, for a log collector
+    Json,
+}
+
 /// One call under observation: its span, and when it started.
 pub struct Call {
     span: Span,
     started: Instant,
     tool: Option<&'static Tool>,
-    adapter: Adapter,
+    /// `mcp` or `rest`.
+    adapter: &'static str,
     /// The key the caller sent, for a refusal that names none.
     given_key: Option<String>,
 }
 
 impl Call {
-    /// Opens the call's span. `tool` is `None` for a name the gateway does
-    /// not serve.
-    pub fn start(adapter: Adapter, tool: Option<&'static Tool>, given_key: Option<&str>) -> Call {
+    /// Opens the call's span. `adapter` is `mcp` or `rest`; `tool` is
+    /// `None` for a name the gateway does not serve.
+    pub fn start(
+        adapter: &'static str,
+        tool: Option<&'static Tool>,
+        given_key: Option<&str>,
+    ) -> Call {
         let span = tracing::info_span!(
             target: CALL_TARGET,
             CALL_SPAN,
             tool = tool.map(|t| t.name),
-            adapter = adapter_name(adapter),
+            adapter,
         );
         Call {
             span,
@@ -192,12 +204,12 @@ impl Call {
         let facts = facts_of(&self.span);
         let ended = Ended::of(result);
         let tool_name = self.tool.map_or("unknown", |t| t.name);
-        let adapter = adapter_name(self.adapter);
+        let adapter = self.adapter;
         let key = ended.key.or(self.given_key.as_deref());
         let correlation_id = ended.correlation_id.or(facts.correlation_id.as_deref());
         let route = self
             .tool
-            .filter(|_| self.adapter == Adapter::Rest)
+            .filter(|_| self.adapter == "rest")
             .map(|t| format!("{} {}", t.method, t.route));
         tracing::info!(
             target: CALL_TARGET,
@@ -239,13 +251,6 @@ impl Call {
                 .get_or_create(&labels)
                 .inc_by(facts.attempts_total);
         }
-    }
-}
-
-fn adapter_name(adapter: Adapter) -> &'static str {
-    match adapter {
-        Adapter::Mcp => "mcp",
-        Adapter::Rest => "rest",
     }
 }
 
