@@ -456,24 +456,24 @@ impl CallPath {
         // Klarna's correlation id) is seen as part of this call.
         let task = tokio::spawn(
             async move {
-            let result = tools::call(&upstream, tool.name, Arguments::new(arguments)).await;
-            let Some(ticket) = ticket else {
-                return result;
-            };
-            match ledger.finish(ticket, final_outcome(tool, &result)).await {
-                Ok(()) => result,
-                // An answer is given only once its record is durable: the
-                // caller learns the call may have happened, and repeats it
-                // with the same key.
-                Err(e) => Err(Failure::Unrecorded {
-                    message: format!(
-                        "the call was sent, and how it ended could not be recorded ({e}): it \
+                let result = tools::call(&upstream, tool.name, Arguments::new(arguments)).await;
+                let Some(ticket) = ticket else {
+                    return result;
+                };
+                match ledger.finish(ticket, final_outcome(tool, &result)).await {
+                    Ok(()) => result,
+                    // An answer is given only once its record is durable: the
+                    // caller learns the call may have happened, and repeats it
+                    // with the same key.
+                    Err(e) => Err(Failure::Unrecorded {
+                        message: format!(
+                            "the call was sent, and how it ended could not be recorded ({e}): it \
                          may have happened; repeat it with the same key and arguments"
-                    ),
-                    idempotency_key: key.unwrap_or_default(),
-                }),
+                        ),
+                        idempotency_key: key.unwrap_or_default(),
+                    }),
+                }
             }
-        }
             .in_current_span(),
         );
         match task.await {

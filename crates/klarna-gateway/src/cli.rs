@@ -114,8 +114,14 @@ pub struct Flags {
     pub rest: Option<SocketAddr>,
     /// Also accept this Host header (repeatable; the variable takes a
     /// comma-separated list)
-    #[arg(long = "allowed-host", value_name = "HOST", env = "KLARNA_GATEWAY_ALLOWED_HOSTS",
-          value_delimiter = ',', global = true, help_heading = "Adapters")]
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST",
+        env = "KLARNA_GATEWAY_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true,
+        help_heading = "Adapters"
+    )]
     pub allowed_hosts: Vec<String>,
     /// The longest one call to Klarna may take, retries included; then REST
     /// answers 504
@@ -130,24 +136,47 @@ pub struct Flags {
     pub sandbox: bool,
     /// Any base URL (a proxy, a sandbox), with the credentials from the
     /// environment
-    #[arg(long, value_name = "URL", env = "KLARNA_GATEWAY_UPSTREAM", global = true,
-          help_heading = "Upstream")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "KLARNA_GATEWAY_UPSTREAM",
+        global = true,
+        help_heading = "Upstream"
+    )]
     pub upstream: Option<String>,
     /// Klarna's region, when neither --sandbox nor --upstream is given
-    #[arg(long, value_enum, env = "KLARNA_GATEWAY_REGION", default_value = "eu", global = true,
-          help_heading = "Upstream")]
+    #[arg(
+        long,
+        value_enum,
+        env = "KLARNA_GATEWAY_REGION",
+        default_value = "eu",
+        global = true,
+        help_heading = "Upstream"
+    )]
     pub region: RegionName,
     /// Klarna's environment, when neither --sandbox nor --upstream is given
-    #[arg(long, value_enum, env = "KLARNA_GATEWAY_ENVIRONMENT", default_value = "playground",
-          global = true, help_heading = "Upstream")]
+    #[arg(
+        long,
+        value_enum,
+        env = "KLARNA_GATEWAY_ENVIRONMENT",
+        default_value = "playground",
+        global = true,
+        help_heading = "Upstream"
+    )]
     pub environment: EnvironmentName,
 
     /// The SQLite file of money calls (every call that is not read-only is
     /// recorded before it is sent) [default:
     /// $XDG_STATE_HOME/klarna-gateway/journal.sqlite, else
     /// ~/.local/state/klarna-gateway/journal.sqlite; none with --sandbox]
-    #[arg(long, value_name = "PATH", env = "KLARNA_GATEWAY_JOURNAL", global = true,
-          help_heading = "Journal", conflicts_with = "no_journal")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "KLARNA_GATEWAY_JOURNAL",
+        global = true,
+        help_heading = "Journal",
+        conflicts_with = "no_journal"
+    )]
     pub journal: Option<PathBuf>,
     /// Record nothing (keys are then remembered by Klarna alone)
     #[arg(long, env = "KLARNA_GATEWAY_NO_JOURNAL", global = true, help_heading = "Journal",
@@ -162,8 +191,14 @@ pub struct Flags {
     /// Expose the operations of this client trait (repeatable; the variable
     /// takes a comma-separated list): Orders, Captures, Refunds, Sessions,
     /// ... [default: Captures]
-    #[arg(long = "tag", value_name = "TAG", env = "KLARNA_GATEWAY_TAGS", value_delimiter = ',',
-          global = true, help_heading = "Surface")]
+    #[arg(
+        long = "tag",
+        value_name = "TAG",
+        env = "KLARNA_GATEWAY_TAGS",
+        value_delimiter = ',',
+        global = true,
+        help_heading = "Surface"
+    )]
     pub tags: Vec<String>,
     /// Expose every operation of the three APIs
     #[arg(long, env = "KLARNA_GATEWAY_ALL", global = true, help_heading = "Surface",
@@ -196,8 +231,14 @@ pub struct Flags {
 
     /// The log lines' format on standard error: one line per call, and the
     /// SDK's retries
-    #[arg(long, value_enum, env = "KLARNA_GATEWAY_LOG_FORMAT", default_value = "text",
-          global = true, help_heading = "Operations")]
+    #[arg(
+        long,
+        value_enum,
+        env = "KLARNA_GATEWAY_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        help_heading = "Operations"
+    )]
     pub log_format: LogFormat,
     /// Which log lines: a level (error, warn, info, debug, trace, off), or
     /// target=level pairs, comma-separated (`info,klarna_runtime=debug`
@@ -272,14 +313,16 @@ impl Cli {
             return Err("--no-journal: the journal commands need a journal".to_owned());
         }
         if command == Some(Command::Journal(JournalCommand::Resolve)) && flags.sandbox {
-            return Err("journal resolve: --sandbox would resend to a new, empty sandbox".to_owned());
+            return Err(
+                "journal resolve: --sandbox would resend to a new, empty sandbox".to_owned(),
+            );
         }
         let mut mcp = flags
             .mcp
             .or(adapters.contains(&AdapterName::Mcp).then_some(default_mcp));
-        let mut rest = flags
-            .rest
-            .or(adapters.contains(&AdapterName::Rest).then_some(default_rest));
+        let mut rest = flags.rest.or(adapters
+            .contains(&AdapterName::Rest)
+            .then_some(default_rest));
         if mcp.is_none() && rest.is_none() {
             // `--stdio` alone is MCP alone; nothing at all is both adapters.
             if !flags.stdio {
@@ -423,12 +466,9 @@ fn retention_hours(text: &str) -> Result<Duration, String> {
 
 /// An amount in minor units: a whole number, not negative.
 fn minor_units(text: &str) -> Result<i64, String> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|a| *a >= 0)
-        .ok_or(format!(
-            "`{text}` is not an amount in minor units (6000 is 60.00)"
-        ))
+    text.parse::<i64>().ok().filter(|a| *a >= 0).ok_or(format!(
+        "`{text}` is not an amount in minor units (6000 is 60.00)"
+    ))
 }
 
 /// A log filter: `info`, or `info,klarna_runtime=debug`.
@@ -438,10 +478,16 @@ fn log_filter(text: &str) -> Result<tracing_subscriber::filter::Targets, String>
     let bare_words_are_levels = text
         .split(',')
         .filter(|directive| !directive.contains('='))
-        .all(|level| level.parse::<tracing_subscriber::filter::LevelFilter>().is_ok());
+        .all(|level| {
+            level
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_ok()
+        });
     let parsed = text.parse().ok().filter(|_| bare_words_are_levels);
     parsed.ok_or_else(|| {
-        format!("`{text}` is not a level (error, warn, info, debug, trace, off) or target=level list")
+        format!(
+            "`{text}` is not a level (error, warn, info, debug, trace, off) or target=level list"
+        )
     })
 }
 
@@ -454,8 +500,9 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Settings, String> {
-        let cli = Cli::try_parse_from(std::iter::once("klarna-gateway").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(std::iter::once("klarna-gateway").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
         cli.settings()
     }
 
@@ -495,24 +542,53 @@ mod tests {
     #[test]
     fn bad_values_are_clear_errors() {
         for (args, needle) in [
-            (&["--mcp", "localhost"][..], "--mcp: `localhost` is not an address"),
+            (
+                &["--mcp", "localhost"][..],
+                "--mcp: `localhost` is not an address",
+            ),
             (&["--timeout", "0"], "`0` is not a number of seconds"),
             (&["--timeout", "nan"], "`nan` is not a number of seconds"),
             (&["--journal-retention", "-1"], "is not a number of hours"),
-            (&["--max-amount", "-5"], "`-5` is not an amount in minor units"),
-            (&["--max-amount", "1.5"], "`1.5` is not an amount in minor units"),
-            (&["--region", "us"], "invalid value 'us' for '--region <REGION>'"),
-            (&["--environment", "prod"], "possible values: playground, production"),
+            (
+                &["--max-amount", "-5"],
+                "`-5` is not an amount in minor units",
+            ),
+            (
+                &["--max-amount", "1.5"],
+                "`1.5` is not an amount in minor units",
+            ),
+            (
+                &["--region", "us"],
+                "invalid value 'us' for '--region <REGION>'",
+            ),
+            (
+                &["--environment", "prod"],
+                "possible values: playground, production",
+            ),
             (&["--log-format", "xml"], "possible values: text, json"),
-            (&["--no-confirm", "--confirm-above", "5"], "cannot be used with"),
-            (&["--sandbox", "--upstream", "http://x"], "cannot be used with"),
+            (
+                &["--no-confirm", "--confirm-above", "5"],
+                "cannot be used with",
+            ),
+            (
+                &["--sandbox", "--upstream", "http://x"],
+                "cannot be used with",
+            ),
             (&["--journal", "j", "--no-journal"], "cannot be used with"),
             (&["--verbose"], "unexpected argument '--verbose'"),
-            (&["journal", "pending", "--no-journal"], "the journal commands need a journal"),
-            (&["journal", "resolve", "--sandbox"], "would resend to a new, empty sandbox"),
+            (
+                &["journal", "pending", "--no-journal"],
+                "the journal commands need a journal",
+            ),
+            (
+                &["journal", "resolve", "--sandbox"],
+                "would resend to a new, empty sandbox",
+            ),
             (&["journal", "list"], "unrecognized subcommand 'list'"),
         ] {
-            let error = parse(args).err().unwrap_or_else(|| panic!("{args:?} parsed"));
+            let error = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
             assert!(error.contains(needle), "{args:?}: {error}");
         }
     }

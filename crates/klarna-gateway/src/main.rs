@@ -463,9 +463,11 @@ fn start_sandbox() -> Result<(Sandbox, String), String> {
 /// the feature.
 #[cfg(not(feature = "sandbox"))]
 fn start_sandbox() -> Result<(Sandbox, String), String> {
-    Err("--sandbox: this klarna-gateway was built without its cargo feature `sandbox` \
+    Err(
+        "--sandbox: this klarna-gateway was built without its cargo feature `sandbox` \
          (`cargo install klarna-gateway` has it; `--no-default-features` leaves it out)"
-        .to_owned())
+            .to_owned(),
+    )
 }
 
 /// A token's identity in the journal: the start of its SHA-256, in hex;

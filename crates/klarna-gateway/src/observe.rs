@@ -92,10 +92,9 @@ impl Metrics {
              not_sent, unknown)",
             calls.clone(),
         );
-        let duration =
-            Family::<ToolLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                duration_histogram,
-            );
+        let duration = Family::<ToolLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
         registry.register_with_unit(
             "call_duration",
             "How long a call took in the gateway, its retries and a confirmation included",
@@ -131,9 +130,18 @@ impl Metrics {
             // (one budget); the Payment API and Notification API have one
             // each.
             for (client, left) in [
-                ("regional", upstream.ordermanagement.runtime().retry_budget_left()),
-                ("payment_api", upstream.payment_api.runtime().retry_budget_left()),
-                ("notifications", upstream.notifications.runtime().retry_budget_left()),
+                (
+                    "regional",
+                    upstream.ordermanagement.runtime().retry_budget_left(),
+                ),
+                (
+                    "payment_api",
+                    upstream.payment_api.runtime().retry_budget_left(),
+                ),
+                (
+                    "notifications",
+                    upstream.notifications.runtime().retry_budget_left(),
+                ),
             ] {
                 self.retry_budget
                     .get_or_create(&ClientLabels { client })

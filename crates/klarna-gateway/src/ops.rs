@@ -80,10 +80,7 @@ pub fn router(readiness: Arc<Readiness>) -> Router {
     let ready = readiness.clone();
     Router::new()
         .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
-        .route(
-            READYZ_PATH,
-            get(move || async move { readyz(&ready) }),
-        )
+        .route(READYZ_PATH, get(move || async move { readyz(&ready) }))
         .route(
             METRICS_PATH,
             get(move || async move {

@@ -139,7 +139,10 @@ mod tests {
         let (credentials, source) = basic_credentials_from(both).unwrap();
         assert_eq!(source, "KLARNA_USER");
         assert!(format!("{credentials:?}").contains("seed-user"));
-        let sdk = lookup(&[("KLARNA_USERNAME", "sdk-user"), ("KLARNA_PASSWORD", "sdk-pass")]);
+        let sdk = lookup(&[
+            ("KLARNA_USERNAME", "sdk-user"),
+            ("KLARNA_PASSWORD", "sdk-pass"),
+        ]);
         assert_eq!(basic_credentials_from(sdk).unwrap().1, "KLARNA_USERNAME");
         // Half of the first pair is an error, not a fall back to the second.
         let half = lookup(&[

@@ -67,8 +67,18 @@ async fn config(args: &[&str], env: &[(&str, &str)]) -> Value {
 #[tokio::test]
 async fn each_flag_comes_from_its_variable() {
     let cases: &[(&str, &str, &str, Value)] = &[
-        ("KLARNA_GATEWAY_MCP", "127.0.0.1:9999", "/mcp", json!("127.0.0.1:9999")),
-        ("KLARNA_GATEWAY_REST", "127.0.0.1:8888", "/rest", json!("127.0.0.1:8888")),
+        (
+            "KLARNA_GATEWAY_MCP",
+            "127.0.0.1:9999",
+            "/mcp",
+            json!("127.0.0.1:9999"),
+        ),
+        (
+            "KLARNA_GATEWAY_REST",
+            "127.0.0.1:8888",
+            "/rest",
+            json!("127.0.0.1:8888"),
+        ),
         ("KLARNA_GATEWAY_STDIO", "true", "/stdio", json!(true)),
         (
             "KLARNA_GATEWAY_ALLOWED_HOSTS",
@@ -76,7 +86,12 @@ async fn each_flag_comes_from_its_variable() {
             "/allowed_hosts",
             json!(["gateway.internal", "10.0.0.7"]),
         ),
-        ("KLARNA_GATEWAY_TIMEOUT", "5", "/timeout_seconds", json!(5.0)),
+        (
+            "KLARNA_GATEWAY_TIMEOUT",
+            "5",
+            "/timeout_seconds",
+            json!(5.0),
+        ),
         ("KLARNA_GATEWAY_SANDBOX", "1", "/sandbox", json!(true)),
         (
             "KLARNA_GATEWAY_UPSTREAM",
@@ -84,7 +99,12 @@ async fn each_flag_comes_from_its_variable() {
             "/upstream",
             json!("http://127.0.0.1:1"),
         ),
-        ("KLARNA_GATEWAY_REGION", "na", "/region", json!("NorthAmerica")),
+        (
+            "KLARNA_GATEWAY_REGION",
+            "na",
+            "/region",
+            json!("NorthAmerica"),
+        ),
         (
             "KLARNA_GATEWAY_ENVIRONMENT",
             "production",
@@ -111,19 +131,49 @@ async fn each_flag_comes_from_its_variable() {
             json!(["Refunds", "Orders"]),
         ),
         ("KLARNA_GATEWAY_ALL", "on", "/surface", json!("all")),
-        ("KLARNA_GATEWAY_READ_ONLY", "true", "/read_only", json!(true)),
-        ("KLARNA_GATEWAY_ALLOW_KEYLESS", "true", "/allow_keyless", json!(true)),
-        ("KLARNA_GATEWAY_MAX_AMOUNT", "6000", "/max_amount", json!(6000)),
+        (
+            "KLARNA_GATEWAY_READ_ONLY",
+            "true",
+            "/read_only",
+            json!(true),
+        ),
+        (
+            "KLARNA_GATEWAY_ALLOW_KEYLESS",
+            "true",
+            "/allow_keyless",
+            json!(true),
+        ),
+        (
+            "KLARNA_GATEWAY_MAX_AMOUNT",
+            "6000",
+            "/max_amount",
+            json!(6000),
+        ),
         (
             "KLARNA_GATEWAY_CONFIRM_ABOVE",
             "100",
             "/confirm",
             json!({ "above": 100 }),
         ),
-        ("KLARNA_GATEWAY_NO_CONFIRM", "true", "/confirm", json!("never")),
-        ("KLARNA_GATEWAY_LOG_FORMAT", "json", "/log_format", json!("json")),
+        (
+            "KLARNA_GATEWAY_NO_CONFIRM",
+            "true",
+            "/confirm",
+            json!("never"),
+        ),
+        (
+            "KLARNA_GATEWAY_LOG_FORMAT",
+            "json",
+            "/log_format",
+            json!("json"),
+        ),
         ("KLARNA_GATEWAY_LOG", "warn", "/log", json!("warn")),
-        ("KLARNA_GATEWAY_TOKEN", "t0ken", "/credentials/token", json!(true)),
+        (
+            "KLARNA_GATEWAY_TOKEN",
+            "t0ken",
+            "/credentials/token",
+            json!(true),
+        ),
     ];
     let defaults = config(&[], &[]).await;
     for (var, value, pointer, expected) in cases {
@@ -188,8 +238,17 @@ async fn the_capability_names_come_before_the_sdks_and_no_secret_is_printed() {
     }
     // Half a pair stops the gateway, naming the variables only.
     let half = run(
-        &["--upstream", "http://127.0.0.1:1", "rest", "--rest", "127.0.0.1:0"],
-        &[("KLARNA_USER", "seed-user"), ("KLARNA_PASSWORD", "sdk-secret")],
+        &[
+            "--upstream",
+            "http://127.0.0.1:1",
+            "rest",
+            "--rest",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("KLARNA_USER", "seed-user"),
+            ("KLARNA_PASSWORD", "sdk-secret"),
+        ],
     )
     .await;
     assert_eq!(half.status.code(), Some(1));
@@ -201,9 +260,12 @@ async fn the_capability_names_come_before_the_sdks_and_no_secret_is_printed() {
     assert!(!stderr.contains("sdk-secret"), "{stderr}");
 }
 
+/// Arguments, variables, and what the error must say.
+type BadCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[tokio::test]
 async fn bad_values_from_flags_and_variables_are_clear_errors() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[BadCase] = &[
         (
             &["--timeout", "soon"],
             &[],
@@ -270,10 +332,12 @@ async fn version_and_help_name_every_variable() {
     let help = run(&["--help"], &[]).await;
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
-    for var in VARIABLES
-        .iter()
-        .chain(&["KLARNA_USER", "KLARNA_PASS", "KLARNA_USERNAME", "KLARNA_GATEWAY_TOKEN"])
-    {
+    for var in VARIABLES.iter().chain(&[
+        "KLARNA_USER",
+        "KLARNA_PASS",
+        "KLARNA_USERNAME",
+        "KLARNA_GATEWAY_TOKEN",
+    ]) {
         assert!(help.contains(var), "{var} not in --help:\n{help}");
     }
 }

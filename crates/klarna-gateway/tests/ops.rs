@@ -74,7 +74,10 @@ async fn start(upstream: &str, extra: &[&str]) -> Running {
     let (mut rest, mut mcp) = (None, None);
     tokio::time::timeout(STEP, async {
         while rest.is_none() || mcp.is_none() {
-            let line = lines.recv().await.expect("the gateway prints its addresses");
+            let line = lines
+                .recv()
+                .await
+                .expect("the gateway prints its addresses");
             rest = rest.or(address(&line, "REST at http://"));
             mcp = mcp.or(address(&line, "MCP at http://"));
         }
@@ -141,7 +144,10 @@ async fn each_call_is_one_log_line_without_secrets_and_moves_the_metrics() {
 
     // Health and readiness need no token, on both ports.
     for addr in [rest, mcp] {
-        assert_eq!(get(format!("http://{addr}/healthz")).await, (200, "ok\n".into()));
+        assert_eq!(
+            get(format!("http://{addr}/healthz")).await,
+            (200, "ok\n".into())
+        );
         let (status, ready) = get(format!("http://{addr}/readyz")).await;
         assert_eq!(status, 200, "{ready}");
         let ready: Value = serde_json::from_str(&ready).unwrap();
@@ -208,8 +214,16 @@ async fn each_call_is_one_log_line_without_secrets_and_moves_the_metrics() {
     assert_eq!(status, 200);
     assert_eq!(sample(&after, &calls(LIST, "rest", "done")), 1.0, "{after}");
     assert_eq!(sample(&after, &calls(LIST, "mcp", "done")), 1.0, "{after}");
-    assert_eq!(sample(&after, &calls(CAPTURE, "rest", "done")), 1.0, "{after}");
-    assert_eq!(sample(&after, &calls(CAPTURE, "rest", "not_sent")), 1.0, "{after}");
+    assert_eq!(
+        sample(&after, &calls(CAPTURE, "rest", "done")),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, &calls(CAPTURE, "rest", "not_sent")),
+        1.0,
+        "{after}"
+    );
     let attempts = |tool: &str| {
         format!("klarna_gateway_upstream_attempts_total{{tool=\"{tool}\",adapter=\"rest\"}}")
     };
@@ -310,6 +324,9 @@ async fn readyz_says_why_a_gateway_is_not_ready() {
     assert_eq!(body["listening"], json!(true));
     assert_eq!(body["api_key"], json!(false));
     send_signal(&child, "TERM");
-    let status = tokio::time::timeout(STEP, child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(STEP, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success());
 }

@@ -55,8 +55,12 @@ struct Options {
     /// Seed an order: `guides` (the guides' cart: a T-shirt, jeans and
     /// sneakers, 200.00 EUR), `none`, or a JSON cart file (see below);
     /// repeatable (the variable takes a comma-separated list) [default: guides]
-    #[arg(long = "seed-order", value_name = "CART", env = "KLARNA_SANDBOX_SEED_ORDERS",
-          value_delimiter = ',')]
+    #[arg(
+        long = "seed-order",
+        value_name = "CART",
+        env = "KLARNA_SANDBOX_SEED_ORDERS",
+        value_delimiter = ','
+    )]
     seed_orders: Vec<String>,
     /// Fault knobs, comma-separated: fail=N (next N requests get 503),
     /// drop=N (next N take effect, then the connection closes unanswered),

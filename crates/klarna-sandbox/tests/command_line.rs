@@ -171,9 +171,17 @@ fn every_flag_can_come_from_its_variable() {
 
     // A bad value from a variable is named like one from a flag.
     for (var, value, needle) in [
-        ("KLARNA_SANDBOX_PORT", "lots", "invalid value 'lots' for '--port <PORT>'"),
+        (
+            "KLARNA_SANDBOX_PORT",
+            "lots",
+            "invalid value 'lots' for '--port <PORT>'",
+        ),
         ("KLARNA_SANDBOX_FAULTS", "boom=1", "unknown setting boom"),
-        ("KLARNA_SANDBOX_PRINT_JSON", "maybe", "invalid value 'maybe' for '--print-json'"),
+        (
+            "KLARNA_SANDBOX_PRINT_JSON",
+            "maybe",
+            "invalid value 'maybe' for '--print-json'",
+        ),
     ] {
         let bad = Command::new(BINARY).env(var, value).output().unwrap();
         assert_eq!(bad.status.code(), Some(2), "{var}");
