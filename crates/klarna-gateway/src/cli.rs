@@ -100,17 +100,34 @@ pub enum JournalCommand {
 #[derive(Clone, Debug, Args)]
 pub struct Flags {
     /// MCP over streamable HTTP at http://ADDR/mcp [default: 127.0.0.1:9090]
-    #[arg(long, value_name = "ADDR", env = "KLARNA_GATEWAY_MCP", global = true,
-          help_heading = "Adapters", value_parser = address("--mcp", "127.0.0.1:9090"))]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "KLARNA_GATEWAY_MCP",
+        global = true,
+        help_heading = "Adapters",
+        value_parser = address("--mcp", "127.0.0.1:9090")
+    )]
     pub mcp: Option<SocketAddr>,
     /// MCP on standard input and output instead
-    #[arg(long, env = "KLARNA_GATEWAY_STDIO", global = true, help_heading = "Adapters",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_STDIO",
+        global = true,
+        help_heading = "Adapters",
+        value_parser = BoolishValueParser::new()
+    )]
     pub stdio: bool,
     /// REST at http://ADDR/v1/..., its OpenAPI document at /v1/openapi.json
     /// [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR", env = "KLARNA_GATEWAY_REST", global = true,
-          help_heading = "Adapters", value_parser = address("--rest", "127.0.0.1:8080"))]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "KLARNA_GATEWAY_REST",
+        global = true,
+        help_heading = "Adapters",
+        value_parser = address("--rest", "127.0.0.1:8080")
+    )]
     pub rest: Option<SocketAddr>,
     /// Also accept this Host header (repeatable; the variable takes a
     /// comma-separated list)
@@ -125,14 +142,28 @@ pub struct Flags {
     pub allowed_hosts: Vec<String>,
     /// The longest one call to Klarna may take, retries included; then REST
     /// answers 504
-    #[arg(long, value_name = "SECONDS", env = "KLARNA_GATEWAY_TIMEOUT", default_value = "60",
-          global = true, help_heading = "Adapters", value_parser = timeout_seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "KLARNA_GATEWAY_TIMEOUT",
+        default_value = "60",
+        global = true,
+        help_heading = "Adapters",
+        value_parser = timeout_seconds,
+        allow_negative_numbers = true
+    )]
     pub timeout: Duration,
 
     /// An in-process klarna-sandbox with a seeded order (prints its id);
     /// needs the default cargo feature `sandbox`
-    #[arg(long, env = "KLARNA_GATEWAY_SANDBOX", global = true, help_heading = "Upstream",
-          value_parser = BoolishValueParser::new(), conflicts_with = "upstream")]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_SANDBOX",
+        global = true,
+        help_heading = "Upstream",
+        value_parser = BoolishValueParser::new(),
+        conflicts_with = "upstream"
+    )]
     pub sandbox: bool,
     /// Any base URL (a proxy, a sandbox), with the credentials from the
     /// environment
@@ -179,13 +210,25 @@ pub struct Flags {
     )]
     pub journal: Option<PathBuf>,
     /// Record nothing (keys are then remembered by Klarna alone)
-    #[arg(long, env = "KLARNA_GATEWAY_NO_JOURNAL", global = true, help_heading = "Journal",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_NO_JOURNAL",
+        global = true,
+        help_heading = "Journal",
+        value_parser = BoolishValueParser::new()
+    )]
     pub no_journal: bool,
     /// How long final records are kept (Klarna keeps idempotency keys 24 h)
-    #[arg(long, value_name = "HOURS", env = "KLARNA_GATEWAY_JOURNAL_RETENTION",
-          default_value = "48", global = true, help_heading = "Journal",
-          value_parser = retention_hours, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "HOURS",
+        env = "KLARNA_GATEWAY_JOURNAL_RETENTION",
+        default_value = "48",
+        global = true,
+        help_heading = "Journal",
+        value_parser = retention_hours,
+        allow_negative_numbers = true
+    )]
     pub journal_retention: Duration,
 
     /// Expose the operations of this client trait (repeatable; the variable
@@ -201,32 +244,67 @@ pub struct Flags {
     )]
     pub tags: Vec<String>,
     /// Expose every operation of the three APIs
-    #[arg(long, env = "KLARNA_GATEWAY_ALL", global = true, help_heading = "Surface",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_ALL",
+        global = true,
+        help_heading = "Surface",
+        value_parser = BoolishValueParser::new()
+    )]
     pub all: bool,
     /// List and serve only read-only tools and routes
-    #[arg(long, env = "KLARNA_GATEWAY_READ_ONLY", global = true, help_heading = "Surface",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_READ_ONLY",
+        global = true,
+        help_heading = "Surface",
+        value_parser = BoolishValueParser::new()
+    )]
     pub read_only: bool,
 
     /// Let calls that move money or create something come without an
     /// idempotency key (the old risk: a re-issued call after a lost answer
     /// acts twice)
-    #[arg(long, env = "KLARNA_GATEWAY_ALLOW_KEYLESS", global = true, help_heading = "Safety",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_ALLOW_KEYLESS",
+        global = true,
+        help_heading = "Safety",
+        value_parser = BoolishValueParser::new()
+    )]
     pub allow_keyless: bool,
     /// Refuse a money call above AMOUNT minor units (LIMIT_EXCEEDED)
-    #[arg(long, value_name = "AMOUNT", env = "KLARNA_GATEWAY_MAX_AMOUNT", global = true,
-          help_heading = "Safety", value_parser = minor_units, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        env = "KLARNA_GATEWAY_MAX_AMOUNT",
+        global = true,
+        help_heading = "Safety",
+        value_parser = minor_units,
+        allow_negative_numbers = true
+    )]
     pub max_amount: Option<i64>,
     /// Ask the MCP user to confirm only money calls above AMOUNT minor
     /// units [default: every money call]
-    #[arg(long, value_name = "AMOUNT", env = "KLARNA_GATEWAY_CONFIRM_ABOVE", global = true,
-          help_heading = "Safety", value_parser = minor_units, conflicts_with = "no_confirm", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        env = "KLARNA_GATEWAY_CONFIRM_ABOVE",
+        global = true,
+        help_heading = "Safety",
+        value_parser = minor_units,
+        conflicts_with = "no_confirm",
+        allow_negative_numbers = true
+    )]
     pub confirm_above: Option<i64>,
     /// Never ask the MCP user: for unattended agents only
-    #[arg(long, env = "KLARNA_GATEWAY_NO_CONFIRM", global = true, help_heading = "Safety",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_GATEWAY_NO_CONFIRM",
+        global = true,
+        help_heading = "Safety",
+        value_parser = BoolishValueParser::new()
+    )]
     pub no_confirm: bool,
 
     /// The log lines' format on standard error: one line per call, and the
@@ -243,8 +321,15 @@ pub struct Flags {
     /// Which log lines: a level (error, warn, info, debug, trace, off), or
     /// target=level pairs, comma-separated (`info,klarna_runtime=debug`
     /// adds each attempt)
-    #[arg(long, value_name = "FILTER", env = "KLARNA_GATEWAY_LOG", default_value = "info",
-          global = true, help_heading = "Operations", value_parser = log_filter)]
+    #[arg(
+        long,
+        value_name = "FILTER",
+        env = "KLARNA_GATEWAY_LOG",
+        default_value = "info",
+        global = true,
+        help_heading = "Operations",
+        value_parser = log_filter
+    )]
     pub log: tracing_subscriber::filter::Targets,
 }
 

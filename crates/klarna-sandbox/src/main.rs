@@ -45,12 +45,23 @@ lines' total_amount).";
 )]
 struct Options {
     /// Address to listen on
-    #[arg(long, value_name = "IP", env = "KLARNA_SANDBOX_BIND", default_value = "127.0.0.1",
-          value_parser = ip_address)]
+    #[arg(
+        long,
+        value_name = "IP",
+        env = "KLARNA_SANDBOX_BIND",
+        default_value = "127.0.0.1",
+        value_parser = ip_address
+    )]
     bind: IpAddr,
     /// Port to listen on (0: any free port)
-    #[arg(long, value_name = "PORT", env = "KLARNA_SANDBOX_PORT", default_value = "0",
-          value_parser = number::<u16>, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "PORT",
+        env = "KLARNA_SANDBOX_PORT",
+        default_value = "0",
+        value_parser = number::<u16>,
+        allow_negative_numbers = true
+    )]
     port: u16,
     /// Seed an order: `guides` (the guides' cart: a T-shirt, jeans and
     /// sneakers, 200.00 EUR), `none`, or a JSON cart file (see below);
@@ -65,41 +76,86 @@ struct Options {
     /// Fault knobs, comma-separated: fail=N (next N requests get 503),
     /// drop=N (next N take effect, then the connection closes unanswered),
     /// delay-ms=N (every answer waits N ms)
-    #[arg(long, value_name = "SETTINGS", env = "KLARNA_SANDBOX_FAULTS", default_value = "",
-          hide_default_value = true, value_parser = faults)]
+    #[arg(
+        long,
+        value_name = "SETTINGS",
+        env = "KLARNA_SANDBOX_FAULTS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = faults
+    )]
     faults: Faults,
     /// Connections served at once
-    #[arg(long, value_name = "N", env = "KLARNA_SANDBOX_MAX_CONNECTIONS", default_value = "512",
-          value_parser = number::<usize>, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "KLARNA_SANDBOX_MAX_CONNECTIONS",
+        default_value = "512",
+        value_parser = number::<usize>,
+        allow_negative_numbers = true
+    )]
     max_connections: usize,
     /// Time for a request head to arrive
-    #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_HEAD_TIMEOUT", default_value = "10",
-          value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KLARNA_SANDBOX_HEAD_TIMEOUT",
+        default_value = "10",
+        value_parser = seconds,
+        allow_negative_numbers = true
+    )]
     head_timeout: Duration,
     /// Time for a body, plus 1 s per 64 KiB
-    #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_BODY_TIMEOUT", default_value = "10",
-          value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KLARNA_SANDBOX_BODY_TIMEOUT",
+        default_value = "10",
+        value_parser = seconds,
+        allow_negative_numbers = true
+    )]
     body_timeout: Duration,
     /// Idle keep-alive connections close after this
-    #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_IDLE_TIMEOUT", default_value = "30",
-          value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KLARNA_SANDBOX_IDLE_TIMEOUT",
+        default_value = "30",
+        value_parser = seconds,
+        allow_negative_numbers = true
+    )]
     idle_timeout: Duration,
     /// How long idempotency keys are remembered
-    #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_IDEMPOTENCY_RETENTION",
-          default_value = "86400", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KLARNA_SANDBOX_IDEMPOTENCY_RETENTION",
+        default_value = "86400",
+        value_parser = seconds,
+        allow_negative_numbers = true
+    )]
     idempotency_retention: Duration,
     /// Print one JSON line when ready: {"ready":true,"url":...,"order_ids":[...]}
     #[arg(long, env = "KLARNA_SANDBOX_PRINT_JSON", value_parser = BoolishValueParser::new())]
     print_json: bool,
     /// Stop when standard input closes (for a parent process that may die
     /// without stopping it)
-    #[arg(long, env = "KLARNA_SANDBOX_UNTIL_STDIN_CLOSES",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "KLARNA_SANDBOX_UNTIL_STDIN_CLOSES",
+        value_parser = BoolishValueParser::new()
+    )]
     until_stdin_closes: bool,
     /// On SIGTERM or Ctrl-C, how long requests under way may take to be
     /// answered
-    #[arg(long, value_name = "SECS", env = "KLARNA_SANDBOX_SHUTDOWN_GRACE", default_value = "10",
-          value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KLARNA_SANDBOX_SHUTDOWN_GRACE",
+        default_value = "10",
+        value_parser = seconds,
+        allow_negative_numbers = true
+    )]
     shutdown_grace: Duration,
 }
 
