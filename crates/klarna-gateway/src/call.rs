@@ -29,10 +29,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 use crate::ledger::{
     self, Admission, CallRecord, FinalOutcome, Ledger, MemoryLedger, Outcome, Ticket,
 };
+use crate::observe;
 use crate::strict;
 use crate::table::{Arguments, Failure, Header, Output, Tool, UpstreamError};
 use crate::tools::{self, Upstream};
@@ -215,8 +217,27 @@ impl CallPath {
     }
 
     /// Runs one call through every step; `asker` is how the adapter asks a
-    /// human (`None`: it cannot).
+    /// human (`None`: it cannot). Each call is one log line and is counted
+    /// in the metrics ([`crate::observe`]).
     pub async fn call(
+        &self,
+        adapter: Adapter,
+        name: &str,
+        arguments: Map<String, Value>,
+        asker: Option<&dyn Asker>,
+    ) -> Result<Output, Failure> {
+        let tool = self.tools.iter().find(|t| t.name == name).copied();
+        let given_key = arguments.get("idempotency_key").and_then(Value::as_str);
+        let observed = observe::Call::start(adapter.as_str(), tool, given_key);
+        let result = self
+            .call_steps(adapter, name, arguments, asker)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(name, &result);
+        result
+    }
+
+    async fn call_steps(
         &self,
         adapter: Adapter,
         name: &str,
@@ -431,25 +452,30 @@ impl CallPath {
         let ticket = guard.ticket.take();
         let (upstream, ledger) = (self.upstream.clone(), self.ledger.clone());
         let key = guard.key.take();
-        let task = tokio::spawn(async move {
-            let result = tools::call(&upstream, tool.name, Arguments::new(arguments)).await;
-            let Some(ticket) = ticket else {
-                return result;
-            };
-            match ledger.finish(ticket, final_outcome(tool, &result)).await {
-                Ok(()) => result,
-                // An answer is given only once its record is durable: the
-                // caller learns the call may have happened, and repeats it
-                // with the same key.
-                Err(e) => Err(Failure::Unrecorded {
-                    message: format!(
-                        "the call was sent, and how it ended could not be recorded ({e}): it \
+        // In the call's span, so that the client's own span (its attempts,
+        // Klarna's correlation id) is seen as part of this call.
+        let task = tokio::spawn(
+            async move {
+                let result = tools::call(&upstream, tool.name, Arguments::new(arguments)).await;
+                let Some(ticket) = ticket else {
+                    return result;
+                };
+                match ledger.finish(ticket, final_outcome(tool, &result)).await {
+                    Ok(()) => result,
+                    // An answer is given only once its record is durable: the
+                    // caller learns the call may have happened, and repeats it
+                    // with the same key.
+                    Err(e) => Err(Failure::Unrecorded {
+                        message: format!(
+                            "the call was sent, and how it ended could not be recorded ({e}): it \
                          may have happened; repeat it with the same key and arguments"
-                    ),
-                    idempotency_key: key.unwrap_or_default(),
-                }),
+                        ),
+                        idempotency_key: key.unwrap_or_default(),
+                    }),
+                }
             }
-        });
+            .in_current_span(),
+        );
         match task.await {
             Ok(result) => result,
             Err(e) => Err(Failure::internal(format!("the call's task failed: {e}"))),

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 pub mod call;
+pub mod cli;
 pub mod http;
 pub mod journal;
 pub mod ledger;
 pub mod mcp;
+pub mod observe;
 pub mod openapi;
+pub mod ops;
 pub mod rest;
 pub mod server;
 pub mod strict;

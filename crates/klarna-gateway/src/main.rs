@@ -1,295 +1,66 @@
 //! `klarna-gateway`: the MCP adapter on `127.0.0.1:9090` (`/mcp`) and the
 //! REST adapter on `127.0.0.1:8080` (`/v1/...`), or MCP on standard input
-//! and output with `mcp --stdio`. Run with `--help`.
+//! and output with `mcp --stdio`. Run with `--help`; the command line is
+//! [`klarna_gateway::cli`].
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use axum::Router;
+use clap::Parser;
 use klarna_gateway::call::Adapter;
-use klarna_gateway::http::{self, HttpOptions, Token, DEFAULT_MCP_ADDR, TOKEN_VAR};
+use klarna_gateway::cli::{Cli, Command, JournalChoice, JournalCommand, Settings};
+use klarna_gateway::http::{self, HttpOptions, Token, TOKEN_VAR};
 use klarna_gateway::journal::{self, Journal, JournalOptions};
-use klarna_gateway::rest::{self, RestGateway, DEFAULT_REST_ADDR};
+use klarna_gateway::ops::{self, Readiness};
+use klarna_gateway::rest::{self, RestGateway};
 use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
-use klarna_gateway::{CallPath, Confirm, McpGateway, Policy, Surface};
-use klarna_runtime::{Credentials, Environment, Region};
-use klarna_sandbox::{NewOrder, Sandbox};
+use klarna_gateway::{observe, CallPath, McpGateway, Policy};
+use klarna_runtime::Credentials;
 use rmcp::ServiceExt;
 use std::sync::Arc;
 
-const USAGE: &str = "\
-usage: klarna-gateway [mcp] [rest] [options]
-       klarna-gateway journal pending [--journal PATH]
-       klarna-gateway journal resolve [--journal PATH] [upstream]
+/// Without the `sandbox` feature there is no sandbox to start; this
+/// stands in for its handle so that the rest reads the same.
+#[cfg(not(feature = "sandbox"))]
+enum Sandbox {}
 
-Serves Klarna's Order Management Captures operations as MCP tools and as
-REST resources, through the Klarna Rust SDK's generated clients. Without
-`mcp` or `rest` (or their address flags) both adapters run.
-
-adapters:
-  mcp                   the MCP adapter
-  rest                  the REST adapter
-  --mcp ADDR            MCP over streamable HTTP at http://ADDR/mcp (default 127.0.0.1:9090)
-  --stdio               MCP on standard input and output instead
-  --rest ADDR           REST at http://ADDR/v1/... (default 127.0.0.1:8080);
-                        its OpenAPI document at /v1/openapi.json
-  --allowed-host HOST   also accept this Host header (repeatable)
-  --timeout SECONDS     the longest one call to Klarna may take, retries
-                        included (default 60); then REST answers 504
-upstream (one of):
-  --sandbox             an in-process klarna-sandbox with a seeded order (prints its id)
-  --upstream URL        any base URL, with the credentials from the environment
-  --region eu|na|oc --environment playground|production
-                        Klarna itself (default: eu, playground)
-journal (of money calls: every call that is not read-only is recorded
-before it is sent and completed with its outcome):
-  --journal PATH        the SQLite file (default $XDG_STATE_HOME/klarna-gateway/journal.sqlite,
-                        else ~/.local/state/klarna-gateway/journal.sqlite; with --sandbox
-                        there is none unless this flag is given)
-  --no-journal          record nothing (keys are then remembered by Klarna alone)
-  --journal-retention HOURS
-                        how long final records are kept (default 48: Klarna keeps
-                        idempotency keys 24 h)
-  journal pending       list the calls without a final outcome (sent and never
-                        answered, or cut off by a crash), one JSON line each
-  journal resolve       send each of them again with its own key, so that Klarna
-                        acts once, and record the outcome
-surface:
-  --tag TAG             expose the operations of this client trait (repeatable;
-                        default Captures): Orders, Captures, Refunds, Sessions, ...
-  --all                 expose every operation of the three APIs
-  --read-only           list and serve only read-only tools and routes
-
-safety (see the README: Agents):
-  --allow-keyless       let calls that move money or create something come without an
-                        idempotency key (the old risk: a re-issued call after a lost
-                        answer acts twice)
-  --max-amount AMOUNT   refuse a money call above AMOUNT minor units (LIMIT_EXCEEDED)
-  --confirm-above AMOUNT
-                        ask the MCP user to confirm only money calls above AMOUNT
-                        minor units (default: every money call)
-  --no-confirm          never ask the MCP user: for unattended agents only
-
-On SIGTERM or Ctrl-C the gateway stops accepting, lets the calls in flight
-finish (10 s at most), closes the journal and exits 0.
-
-environment:
-  KLARNA_USER, KLARNA_PASS          Basic credentials (or KLARNA_USERNAME, KLARNA_PASSWORD)
-  KLARNA_API_KEY, KLARNA_PARTNER_ACCOUNT   the global Payment API's key
-  KLARNA_GATEWAY_TOKEN              bearer token; required to bind a non-loopback address
-";
-
-/// What the command line asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Command {
-    Serve,
-    /// `journal pending`
-    Pending,
-    /// `journal resolve`
-    Resolve,
+#[cfg(not(feature = "sandbox"))]
+impl Sandbox {
+    fn base_url(&self) -> &str {
+        match *self {}
+    }
 }
 
-/// Which journal, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum JournalChoice {
-    /// The default location (none with `--sandbox`).
-    Default,
-    Path(std::path::PathBuf),
-    Off,
-}
-
-struct Options {
-    command: Command,
-    journal: JournalChoice,
-    retention: Duration,
-    stdio: bool,
-    /// Where each adapter listens; `None` when it does not run.
-    mcp: Option<SocketAddr>,
-    rest: Option<SocketAddr>,
-    timeout: Duration,
-    allowed_hosts: Vec<String>,
-    sandbox: bool,
-    upstream: Option<String>,
-    region: Region,
-    environment: Environment,
-    surface: Surface,
-    policy: Policy,
-}
-
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let default_mcp: SocketAddr = DEFAULT_MCP_ADDR
-        .parse()
-        .expect("the default address parses");
-    let default_rest: SocketAddr = DEFAULT_REST_ADDR
-        .parse()
-        .expect("the default address parses");
-    let mut options = Options {
-        command: Command::Serve,
-        journal: JournalChoice::Default,
-        retention: journal::DEFAULT_RETENTION,
-        stdio: false,
-        mcp: None,
-        rest: None,
-        timeout: upstream::DEFAULT_OVERALL_TIMEOUT,
-        allowed_hosts: Vec::new(),
-        sandbox: false,
-        upstream: None,
-        region: Region::Europe,
-        environment: Environment::Playground,
-        surface: Surface::default(),
-        policy: Policy::default(),
-    };
-    let mut confirm_above = None;
-    let mut no_confirm = false;
-    let mut tags = Vec::new();
-    let mut all = false;
-    let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("journal") {
-        args.next();
-        options.command = match args.next().as_deref() {
-            Some("pending") => Command::Pending,
-            Some("resolve") => Command::Resolve,
-            Some(other) => return Err(format!("journal: `{other}` is not pending or resolve")),
-            None => return Err("journal needs pending or resolve".to_owned()),
-        };
-    }
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
-        match arg.as_str() {
-            "mcp" => options.mcp = options.mcp.or(Some(default_mcp)),
-            "rest" => options.rest = options.rest.or(Some(default_rest)),
-            "--stdio" => options.stdio = true,
-            "--mcp" => {
-                let addr = value("--mcp")?;
-                options.mcp = Some(addr.parse().map_err(|_| {
-                    format!("--mcp: `{addr}` is not an address such as 127.0.0.1:9090")
-                })?);
-            }
-            "--rest" => {
-                let addr = value("--rest")?;
-                options.rest = Some(addr.parse().map_err(|_| {
-                    format!("--rest: `{addr}` is not an address such as 127.0.0.1:8080")
-                })?);
-            }
-            "--timeout" => {
-                let text = value("--timeout")?;
-                options.timeout = text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or(format!(
-                        "--timeout: `{text}` is not a number of seconds between 0 and 3600"
-                    ))?;
-            }
-            "--allowed-host" => options.allowed_hosts.push(value("--allowed-host")?),
-            "--sandbox" => options.sandbox = true,
-            "--upstream" => options.upstream = Some(value("--upstream")?),
-            "--region" => {
-                options.region = match value("--region")?.as_str() {
-                    "eu" => Region::Europe,
-                    "na" => Region::NorthAmerica,
-                    "oc" => Region::Oceania,
-                    other => return Err(format!("--region: `{other}` is not eu, na or oc")),
-                }
-            }
-            "--environment" => {
-                options.environment = match value("--environment")?.as_str() {
-                    "playground" => Environment::Playground,
-                    "production" => Environment::Production,
-                    other => {
-                        return Err(format!(
-                            "--environment: `{other}` is not playground or production"
-                        ))
-                    }
-                }
-            }
-            "--journal" => options.journal = JournalChoice::Path(value("--journal")?.into()),
-            "--no-journal" => options.journal = JournalChoice::Off,
-            "--journal-retention" => {
-                let text = value("--journal-retention")?;
-                options.retention = text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|h| h.is_finite() && *h > 0.0 && *h <= 24.0 * 366.0)
-                    .map(|h| Duration::from_secs_f64(h * 3600.0))
-                    .ok_or(format!(
-                        "--journal-retention: `{text}` is not a number of hours up to a year"
-                    ))?;
-            }
-            "--tag" => tags.push(value("--tag")?),
-            "--all" => all = true,
-            "--read-only" => options.policy.read_only = true,
-            "--allow-keyless" => options.policy.allow_keyless = true,
-            "--max-amount" => {
-                options.policy.max_amount = Some(amount(&value("--max-amount")?, "--max-amount")?)
-            }
-            "--confirm-above" => {
-                confirm_above = Some(amount(&value("--confirm-above")?, "--confirm-above")?)
-            }
-            "--no-confirm" => no_confirm = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    options.policy.confirm = match (no_confirm, confirm_above) {
-        (true, Some(_)) => {
-            return Err("--no-confirm and --confirm-above exclude each other".to_owned())
-        }
-        (true, None) => Confirm::Never,
-        (false, Some(above)) => Confirm::Above(above),
-        (false, None) => Confirm::Always,
-    };
-    if options.command != Command::Serve && options.journal == JournalChoice::Off {
-        return Err("--no-journal: the journal commands need a journal".to_owned());
-    }
-    if options.command == Command::Resolve && options.sandbox {
-        return Err("journal resolve: --sandbox would resend to a new, empty sandbox".to_owned());
-    }
-    if options.sandbox && options.upstream.is_some() {
-        return Err("--sandbox and --upstream exclude each other".to_owned());
-    }
-    if options.mcp.is_none() && options.rest.is_none() {
-        // `--stdio` alone is MCP alone; nothing at all is both adapters.
-        if !options.stdio {
-            options.mcp = Some(default_mcp);
-        }
-        options.rest = (!options.stdio).then_some(default_rest);
-    }
-    options.surface = match (all, tags.is_empty()) {
-        (true, _) => Surface::All,
-        (false, false) => Surface::Tags(tags),
-        (false, true) => Surface::default(),
-    };
-    Ok(options)
-}
-
-/// An amount in minor units: a whole number, not negative.
-fn amount(text: &str, flag: &str) -> Result<i64, String> {
-    text.parse::<i64>().ok().filter(|a| *a >= 0).ok_or(format!(
-        "{flag}: `{text}` is not an amount in minor units (6000 is 60.00)"
-    ))
-}
+#[cfg(feature = "sandbox")]
+use klarna_sandbox::Sandbox;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(options) => options,
-        Err(message) if message.is_empty() => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+    // clap prints `--help`, `--version` and usage errors itself (exit 0
+    // and 2); what it cannot check is checked by `settings`.
+    let settings = match Cli::parse().settings() {
+        Ok(settings) => settings,
         Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
             return ExitCode::from(2);
         }
     };
-    let ran = match options.command {
-        Command::Serve => run(options).await,
-        Command::Pending => pending(options).await,
-        Command::Resolve => resolve(options).await,
+    if settings.command == Some(Command::Config) {
+        let printed = settings.to_json(|name| std::env::var(name).ok());
+        println!("{printed:#}");
+        return ExitCode::SUCCESS;
+    }
+    let subscriber = observe::subscriber(settings.log_format, settings.log.clone());
+    if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("error: cannot install the log subscriber: {e}");
+        return ExitCode::FAILURE;
+    }
+    let ran = match settings.command {
+        None | Some(Command::Config) => run(settings).await,
+        Some(Command::Journal(JournalCommand::Pending)) => pending(settings).await,
+        Some(Command::Journal(JournalCommand::Resolve)) => resolve(settings).await,
     };
     match ran {
         Ok(()) => ExitCode::SUCCESS,
@@ -300,7 +71,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(options: Options) -> Result<(), String> {
+async fn run(options: Settings) -> Result<(), String> {
     // Listening for SIGTERM and Ctrl-C from the start: a signal that comes
     // while the sandbox starts or the ports are bound still stops the
     // gateway.
@@ -314,6 +85,19 @@ async fn run(options: Options) -> Result<(), String> {
     };
     let upstream = upstream_of(&options, sandbox.as_ref())?;
     let tools = options.surface.tools()?;
+    // `/readyz`: the Basic credentials were found (`upstream_of` stops the
+    // gateway otherwise), and so was the Payment API's key if a served
+    // tool needs it.
+    let needs_api_key = tools
+        .iter()
+        .any(|t| matches!(t.api, "payment_api" | "notifications"));
+    let readiness = Readiness::new(
+        Some(upstream.clone()),
+        target_name(&options, sandbox.as_ref()),
+        true,
+        sandbox.is_some() || !needs_api_key || upstream::api_key_credentials_from_env().is_some(),
+    );
+    let with_ops = |router: Router| ops::router(readiness.clone()).merge(router);
     let token_text = std::env::var(TOKEN_VAR).ok();
     let token = token_text.as_deref().and_then(Token::new);
     // Before serving: a journal that cannot be used stops the gateway.
@@ -359,7 +143,11 @@ async fn run(options: Options) -> Result<(), String> {
             gateway.tools().len(),
             rest::OPENAPI_PATH,
         );
-        servers.push(("REST", listener, rest::rest_router(gateway, &http_options)));
+        servers.push((
+            "REST",
+            listener,
+            with_ops(rest::rest_router(gateway, &http_options)),
+        ));
     }
     let mcp_path = if options.stdio {
         path.with_caller("stdio")
@@ -382,9 +170,10 @@ async fn run(options: Options) -> Result<(), String> {
         servers.push((
             "MCP",
             listener,
-            http::mcp_router(mcp.clone(), &http_options),
+            with_ops(http::mcp_router(mcp.clone(), &http_options)),
         ));
     }
+    readiness.listening();
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut serving = tokio::task::JoinSet::new();
     for (name, listener, router) in servers {
@@ -410,6 +199,7 @@ async fn run(options: Options) -> Result<(), String> {
     } else {
         tokio::select! {
             _ = interrupted => {
+                readiness.stopping();
                 eprintln!("klarna-gateway: stopping: no new connections; calls in flight may finish");
                 Ok(())
             }
@@ -435,9 +225,18 @@ async fn run(options: Options) -> Result<(), String> {
     ended
 }
 
+/// Where calls go, for `/readyz`.
+fn target_name(options: &Settings, sandbox: Option<&Sandbox>) -> String {
+    match (sandbox, &options.upstream) {
+        (Some(sandbox), _) => format!("sandbox {}", sandbox.base_url()),
+        (None, Some(url)) => url.clone(),
+        (None, None) => format!("Klarna {:?} {:?}", options.region, options.environment),
+    }
+}
+
 /// The clients of the upstream the options name.
 fn upstream_of(
-    options: &Options,
+    options: &Settings,
     sandbox: Option<&Sandbox>,
 ) -> Result<klarna_gateway::Upstream, String> {
     let target = match (sandbox, &options.upstream) {
@@ -464,7 +263,7 @@ fn upstream_of(
 
 /// Opens the journal the options name, off the runtime's threads, and
 /// says how many calls it holds without a final outcome.
-async fn open_journal(options: &Options) -> Result<Option<Journal>, String> {
+async fn open_journal(options: &Settings) -> Result<Option<Journal>, String> {
     let path = match &options.journal {
         JournalChoice::Off => return Ok(None),
         JournalChoice::Default if options.sandbox => return Ok(None),
@@ -494,7 +293,7 @@ async fn open_journal(options: &Options) -> Result<Option<Journal>, String> {
 
 /// `journal pending`: one JSON line per call without a final outcome on
 /// standard output, the count on standard error.
-async fn pending(options: Options) -> Result<(), String> {
+async fn pending(options: Settings) -> Result<(), String> {
     let journal = open_journal(&options).await?.ok_or("no journal")?;
     let pending = journal.pending().await.map_err(|e| e.to_string())?;
     for entry in &pending {
@@ -519,7 +318,7 @@ const RESOLVE_AT_ONCE: usize = 8;
 /// `journal resolve`: sends each pending call again with its own key (so
 /// Klarna acts once) and records the outcome. Calls it must not resend
 /// (no key, past Klarna's key window, secrets not kept) are left, named.
-async fn resolve(options: Options) -> Result<(), String> {
+async fn resolve(options: Settings) -> Result<(), String> {
     let journal = open_journal(&options).await?.ok_or("no journal")?;
     let upstream = upstream_of(&options, None)?;
     // Every operation, unattended: these calls were admitted by the rules
@@ -647,9 +446,10 @@ async fn stdio(gateway: McpGateway) -> Result<(), String> {
 /// Also returns a note for the MCP server's instructions, so an agent
 /// started by a desktop client (which shows no standard error) learns the
 /// order id.
+#[cfg(feature = "sandbox")]
 fn start_sandbox() -> Result<(Sandbox, String), String> {
     let sandbox = Sandbox::start().map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    let order_id = sandbox.add_order(NewOrder::guide_cart());
+    let order_id = sandbox.add_order(klarna_sandbox::NewOrder::guide_cart());
     eprintln!("klarna-gateway: sandbox at {}", sandbox.base_url());
     eprintln!("klarna-gateway: seeded order {order_id} (200.00 EUR authorized)");
     let note = format!(
@@ -657,6 +457,17 @@ fn start_sandbox() -> Result<(Sandbox, String), String> {
          `{order_id}`: 200.00 EUR authorized (a T-shirt, jeans and sneakers), nothing captured."
     );
     Ok((sandbox, note))
+}
+
+/// Built without the `sandbox` feature: `--sandbox` is refused, naming
+/// the feature.
+#[cfg(not(feature = "sandbox"))]
+fn start_sandbox() -> Result<(Sandbox, String), String> {
+    Err(
+        "--sandbox: this klarna-gateway was built without its cargo feature `sandbox` \
+         (`cargo install klarna-gateway` has it; `--no-default-features` leaves it out)"
+            .to_owned(),
+    )
 }
 
 /// A token's identity in the journal: the start of its SHA-256, in hex;

@@ -16,26 +16,41 @@ pub enum Target {
     Url(String),
 }
 
-/// The merchant's Basic credentials: `KLARNA_USER`/`KLARNA_PASS` (the names
-/// of the Captures capability), else the SDK's `KLARNA_USERNAME`/
-/// `KLARNA_PASSWORD`. The error names the variables, never a value.
+/// The merchant's Basic credentials from the environment; see
+/// [`basic_credentials_from`].
 pub fn basic_credentials_from_env() -> Result<Credentials, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match (var("KLARNA_USER"), var("KLARNA_PASS")) {
-        (Some(user), Some(pass)) => return Ok(Credentials::basic(user, pass)),
-        (Some(_), None) | (None, Some(_)) => {
-            return Err("set both KLARNA_USER and KLARNA_PASS, or neither".to_owned())
+    basic_credentials_from(|name| std::env::var(name).ok()).map(|(credentials, _)| credentials)
+}
+
+/// The merchant's Basic credentials, with the variable they came from,
+/// looking variables up with `env`. The one precedence: `KLARNA_USER` and
+/// `KLARNA_PASS` (the names of the Captures capability), else the SDK's
+/// `KLARNA_USERNAME` and `KLARNA_PASSWORD` (`Credentials::from_env`). A
+/// pair is taken whole: one of a pair alone is an error (a forgotten
+/// variable, not a reason to fall back to other credentials), and the
+/// pairs are never mixed. An empty value counts as unset. The error names
+/// the variables, never a value.
+pub fn basic_credentials_from(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(Credentials, &'static str), String> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    for (user, pass) in [
+        ("KLARNA_USER", "KLARNA_PASS"),
+        ("KLARNA_USERNAME", "KLARNA_PASSWORD"),
+    ] {
+        match (var(user), var(pass)) {
+            (Some(u), Some(p)) => return Ok((Credentials::basic(u, p), user)),
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(format!("set both {user} and {pass}, or neither"))
+            }
+            (None, None) => {}
         }
-        (None, None) => {}
     }
-    match (var("KLARNA_USERNAME"), var("KLARNA_PASSWORD")) {
-        (Some(user), Some(pass)) => Ok(Credentials::basic(user, pass)),
-        _ => Err(
-            "no Klarna credentials: set KLARNA_USER and KLARNA_PASS (or KLARNA_USERNAME and \
-             KLARNA_PASSWORD), or run with --sandbox"
-                .to_owned(),
-        ),
-    }
+    Err(
+        "no Klarna credentials: set KLARNA_USER and KLARNA_PASS (or KLARNA_USERNAME and \
+         KLARNA_PASSWORD), or run with --sandbox"
+            .to_owned(),
+    )
 }
 
 /// The global Payment API's API key, from `KLARNA_API_KEY` and
@@ -99,4 +114,52 @@ pub fn upstream_with_timeout(
         payment_api: klarna_payments::payment_api::Client::from_config(payment_api)
             .map_err(error)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_capability_names_come_first_and_pairs_are_never_mixed() {
+        let both = lookup(&[
+            ("KLARNA_USER", "seed-user"),
+            ("KLARNA_PASS", "seed-pass"),
+            ("KLARNA_USERNAME", "sdk-user"),
+            ("KLARNA_PASSWORD", "sdk-pass"),
+        ]);
+        let (credentials, source) = basic_credentials_from(both).unwrap();
+        assert_eq!(source, "KLARNA_USER");
+        assert!(format!("{credentials:?}").contains("seed-user"));
+        let sdk = lookup(&[
+            ("KLARNA_USERNAME", "sdk-user"),
+            ("KLARNA_PASSWORD", "sdk-pass"),
+        ]);
+        assert_eq!(basic_credentials_from(sdk).unwrap().1, "KLARNA_USERNAME");
+        // Half of the first pair is an error, not a fall back to the second.
+        let half = lookup(&[
+            ("KLARNA_USER", "seed-user"),
+            ("KLARNA_USERNAME", "sdk-user"),
+            ("KLARNA_PASSWORD", "sdk-pass"),
+        ]);
+        assert_eq!(
+            basic_credentials_from(half).unwrap_err(),
+            "set both KLARNA_USER and KLARNA_PASS, or neither"
+        );
+        let mixed = lookup(&[("KLARNA_USER", "u"), ("KLARNA_PASSWORD", "secret-password")]);
+        let error = basic_credentials_from(mixed).unwrap_err();
+        assert!(!error.contains("secret-password"), "{error}");
+        let empty = lookup(&[("KLARNA_USER", ""), ("KLARNA_PASS", "")]);
+        assert!(basic_credentials_from(empty)
+            .unwrap_err()
+            .starts_with("no Klarna credentials"));
+    }
 }

@@ -205,6 +205,13 @@ impl Client {
     pub fn overall_timeout(&self) -> Option<Duration> {
         self.policy.overall_timeout
     }
+
+    /// The tokens left in this client's retry budget (shared with its
+    /// clones), out of [`RetryBudget::capacity`](crate::RetryBudget::capacity):
+    /// for a gauge of how close retries are to being cut off.
+    pub fn retry_budget_left(&self) -> u32 {
+        self.inner.budget.tokens()
+    }
 }
 
 impl fmt::Debug for Client {

@@ -192,7 +192,6 @@ impl TokenBucket {
             });
     }
 
-    #[cfg(test)]
     pub(crate) fn tokens(&self) -> u32 {
         self.tokens.load(Ordering::Acquire)
     }

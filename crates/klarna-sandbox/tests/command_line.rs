@@ -27,8 +27,14 @@ impl Running {
     /// this test process dies) and reads its output up to the line that
     /// says it is ready.
     fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    /// [`Running::start`] with these environment variables besides.
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(BINARY)
             .args(args)
+            .envs(env.iter().copied())
             .arg("--until-stdin-closes")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -137,6 +143,62 @@ fn print_json_gives_the_url_and_the_seeded_ids_on_one_line() {
 }
 
 #[test]
+fn every_flag_can_come_from_its_variable() {
+    let cart = cart_file();
+    let running = Running::start_with_env(
+        &[],
+        &[
+            ("KLARNA_SANDBOX_PRINT_JSON", "true"),
+            ("KLARNA_SANDBOX_BIND", "127.0.0.1"),
+            (
+                "KLARNA_SANDBOX_SEED_ORDERS",
+                &format!("{},guides", cart.to_str().unwrap()),
+            ),
+            ("KLARNA_SANDBOX_FAULTS", "fail=1"),
+            ("KLARNA_SANDBOX_MAX_CONNECTIONS", "8"),
+            ("KLARNA_SANDBOX_SHUTDOWN_GRACE", "2"),
+        ],
+    );
+    let line: Value = serde_json::from_str(&running.ready_line).unwrap();
+    let url = line["url"].as_str().unwrap().to_owned();
+    assert_eq!(line["order_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(line["order_ids"][0], "cart-order-1");
+    let request = get(&order_path("cart-order-1"));
+    assert_eq!(exchange(&url, &request).status, 503);
+    assert_eq!(exchange(&url, &request).status, 200);
+    assert!(running.stop().success());
+    let _ = std::fs::remove_file(cart);
+
+    // A bad value from a variable is named like one from a flag.
+    for (var, value, needle) in [
+        (
+            "KLARNA_SANDBOX_PORT",
+            "lots",
+            "invalid value 'lots' for '--port <PORT>'",
+        ),
+        ("KLARNA_SANDBOX_FAULTS", "boom=1", "unknown setting boom"),
+        (
+            "KLARNA_SANDBOX_PRINT_JSON",
+            "maybe",
+            "invalid value 'maybe' for '--print-json'",
+        ),
+    ] {
+        let bad = Command::new(BINARY).env(var, value).output().unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8(bad.stderr).unwrap();
+        assert!(stderr.contains(needle), "{var}: {stderr}");
+    }
+    let version = Command::new(BINARY).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("klarna-sandbox {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = Command::new(BINARY).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("[env: KLARNA_SANDBOX_PORT="), "{help}");
+}
+
+#[test]
 fn text_output_ends_with_a_ready_line() {
     let running = Running::start(&["--bind", "127.0.0.1", "--seed-order", "none"]);
     let url = running
@@ -183,7 +245,10 @@ fn ready_is_the_last_line_and_help_and_bad_flags_exit_cleanly() {
     let bad = Command::new(BINARY).arg("--port=lots").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8(bad.stderr).unwrap();
-    assert!(stderr.contains("--port: lots is not a number"), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'lots' for '--port <PORT>': lots is not a number"),
+        "{stderr}"
+    );
 
     let missing = Command::new(BINARY)
         .args(["--seed-order", "/nonexistent/cart.json"])
