@@ -21,6 +21,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::{json, Value};
 
 use crate::mcp::McpGateway;
+use crate::oauth::{self, OAuth};
 
 /// The MCP adapter's address unless told otherwise.
 pub const DEFAULT_MCP_ADDR: &str = "127.0.0.1:9090";
@@ -45,7 +46,7 @@ impl Token {
     }
 
     /// Compares in time that does not depend on where the values differ.
-    fn matches(&self, presented: &[u8]) -> bool {
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
         let expected = self.0.as_bytes();
         let mut difference = expected.len() ^ presented.len();
         for (i, byte) in expected.iter().enumerate() {
@@ -66,6 +67,9 @@ impl fmt::Debug for Token {
 pub struct HttpOptions {
     pub bind: SocketAddr,
     pub token: Option<Token>,
+    /// OAuth 2.1 access tokens accepted (besides the token, if any): see
+    /// [`crate::oauth`].
+    pub oauth: Option<OAuth>,
     /// `Host` values accepted besides the loopback names (for a bind on
     /// another interface: the names clients reach it by).
     pub allowed_hosts: Vec<String>,
@@ -80,18 +84,27 @@ impl HttpOptions {
         HttpOptions {
             bind,
             token,
+            oauth: None,
             allowed_hosts: Vec::new(),
             max_body_bytes: MAX_BODY_BYTES,
             body_timeout: BODY_TIMEOUT,
         }
     }
 
-    /// Refuses a bind address other than loopback without a token.
+    /// The same options with OAuth access tokens accepted.
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
+    /// Refuses a bind address other than loopback without a token or
+    /// OAuth.
     pub fn check(&self) -> Result<(), String> {
-        if !self.bind.ip().is_loopback() && self.token.is_none() {
+        if !self.bind.ip().is_loopback() && self.token.is_none() && self.oauth.is_none() {
             return Err(format!(
-                "refusing to listen on {} without a token: set {TOKEN_VAR}, or bind a loopback address",
-                self.bind
+                "refusing to listen on {} without a token: set {TOKEN_VAR} or {}, or bind a loopback address",
+                self.bind,
+                crate::oauth::ISSUER_VAR,
             ));
         }
         Ok(())
@@ -135,23 +148,41 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
         LocalSessionManager::default().into(),
         config,
     );
-    guard(Router::new().nest_service(MCP_PATH, service), options)
+    let mut router = Router::new().nest_service(MCP_PATH, service);
+    if options.oauth.is_some() {
+        // Inside the guard: runs with the caller's access known and the
+        // body read.
+        router = router.layer(middleware::from_fn(oauth::mcp_checks));
+    }
+    guard(router, options)
 }
 
 /// `router` behind the checks every adapter makes, in the order a request
 /// meets them: `Host` and `Origin` (403), the bearer token when one is
-/// configured (401), then the body, read in whole within
+/// configured (401), or the OAuth access token (401, with where to get
+/// one), then the body, read in whole within
 /// [`HttpOptions::body_timeout`] (408) and [`HttpOptions::max_body_bytes`]
 /// (413). Nothing behind the guard runs for a request that fails one.
+/// With OAuth, the Protected Resource Metadata is served without a token.
 pub fn guard(router: Router, options: &HttpOptions) -> Router {
     let limits = BodyLimits {
         max_bytes: options.max_body_bytes,
         timeout: options.body_timeout,
     };
     let router = router.layer(middleware::from_fn_with_state(limits, read_body));
-    let router = match &options.token {
-        Some(token) => router.layer(middleware::from_fn_with_state(token.clone(), require_token)),
-        None => router,
+    let router = match (&options.oauth, &options.token) {
+        (Some(oauth), token) => {
+            let gate = oauth::Gate {
+                token: token.clone(),
+                oauth: oauth.clone(),
+            };
+            let router = router.layer(middleware::from_fn_with_state(gate, oauth::require_access));
+            oauth.add_metadata_routes(router)
+        }
+        (None, Some(token)) => {
+            router.layer(middleware::from_fn_with_state(token.clone(), require_token))
+        }
+        (None, None) => router,
     };
     router.layer(middleware::from_fn_with_state(
         Arc::new(allowed_hosts(options)),

@@ -5,6 +5,7 @@ pub mod http;
 pub mod journal;
 pub mod ledger;
 pub mod mcp;
+pub mod oauth;
 pub mod openapi;
 pub mod rest;
 pub mod server;

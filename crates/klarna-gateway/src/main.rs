@@ -10,6 +10,7 @@ use axum::Router;
 use klarna_gateway::call::Adapter;
 use klarna_gateway::http::{self, HttpOptions, Token, DEFAULT_MCP_ADDR, TOKEN_VAR};
 use klarna_gateway::journal::{self, Journal, JournalOptions};
+use klarna_gateway::oauth::{Issuer, OAuthSettings};
 use klarna_gateway::rest::{self, RestGateway, DEFAULT_REST_ADDR};
 use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
@@ -78,7 +79,12 @@ finish (10 s at most), closes the journal and exits 0.
 environment:
   KLARNA_USER, KLARNA_PASS          Basic credentials (or KLARNA_USERNAME, KLARNA_PASSWORD)
   KLARNA_API_KEY, KLARNA_PARTNER_ACCOUNT   the global Payment API's key
-  KLARNA_GATEWAY_TOKEN              bearer token; required to bind a non-loopback address
+  KLARNA_GATEWAY_TOKEN              bearer token; it or OAuth is required to bind a non-loopback address
+  KLARNA_GATEWAY_OAUTH_ISSUER       OAuth 2.1: accept JWT access tokens of this issuer (README: OAuth)
+  KLARNA_GATEWAY_OAUTH_JWKS_URI     its JWKS URL (default: from its metadata)
+  KLARNA_GATEWAY_OAUTH_MCP_RESOURCE, KLARNA_GATEWAY_OAUTH_REST_RESOURCE
+                                    the adapters' URLs as clients reach them (the tokens' `aud`)
+  KLARNA_GATEWAY_OAUTH_SCOPE_PREFIX scope names' first part (default klarna: klarna:<api>:read|write)
 ";
 
 /// What the command line asks for.
@@ -331,22 +337,33 @@ async fn run(options: Options) -> Result<(), String> {
         Some(journal) => path.remembering(Arc::new(journal.clone()), caller),
         None => path.with_caller(caller),
     };
-    let http_options = |bind: SocketAddr| -> Result<HttpOptions, String> {
+    let oauth = oauth_issuer().await?;
+    let served = path.tools().to_vec();
+    let http_options = |bind: SocketAddr, adapter: Adapter| -> Result<HttpOptions, String> {
         let mut http_options = HttpOptions::new(bind, token.clone());
         http_options.allowed_hosts = options.allowed_hosts.clone();
+        if let Some((settings, issuer)) = &oauth {
+            let server = settings.resource_server(issuer.clone(), adapter, bind, &served)?;
+            eprintln!(
+                "klarna-gateway: OAuth for {} (metadata at {})",
+                server.resource(),
+                server.metadata_url()
+            );
+            http_options = http_options.with_oauth(server);
+        }
         http_options.check()?;
         Ok(http_options)
     };
-    let guarded = if token.is_some() {
-        ", bearer token required"
-    } else {
-        ""
+    let guarded = match (&token, &oauth) {
+        (_, Some(_)) => ", OAuth access token required",
+        (Some(_), None) => ", bearer token required",
+        (None, None) => "",
     };
     // Every address is bound before anything is served, so a port in use
     // stops the gateway at once.
     let mut servers: Vec<(&str, tokio::net::TcpListener, Router)> = Vec::new();
     if let Some(bind) = options.rest {
-        let http_options = http_options(bind)?;
+        let http_options = http_options(bind, Adapter::Rest)?;
         let listener = listen(bind).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut gateway = RestGateway::from_path(Arc::new(path.clone()));
@@ -371,7 +388,7 @@ async fn run(options: Options) -> Result<(), String> {
         mcp = mcp.with_note(note);
     }
     if let Some(bind) = options.mcp.filter(|_| !options.stdio) {
-        let http_options = http_options(bind)?;
+        let http_options = http_options(bind, Adapter::Mcp)?;
         let listener = listen(bind).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         eprintln!(
@@ -433,6 +450,24 @@ async fn run(options: Options) -> Result<(), String> {
         );
     }
     ended
+}
+
+/// OAuth from the `KLARNA_GATEWAY_OAUTH_*` variables (none unless the
+/// issuer is set), its keys fetched once to show a wrong issuer at start;
+/// an issuer that does not answer yet is retried when a token comes.
+async fn oauth_issuer() -> Result<Option<(OAuthSettings, Arc<Issuer>)>, String> {
+    let Some(settings) = OAuthSettings::from_env() else {
+        return Ok(None);
+    };
+    let issuer = settings.issuer()?;
+    match issuer.prefetch().await {
+        Ok(keys) => eprintln!(
+            "klarna-gateway: OAuth issuer {}: {keys} signing keys",
+            issuer.url()
+        ),
+        Err(message) => eprintln!("klarna-gateway: OAuth issuer not reachable yet: {message}"),
+    }
+    Ok(Some((settings, issuer)))
 }
 
 /// The clients of the upstream the options name.
