@@ -356,7 +356,7 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
     let symmetric = {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("k1".into());
-        let secret = EncodingKey::from_secret(key.public.to_string().as_bytes());
+        let secret = EncodingKey::from_secret(key.public.to_string().as_bytes()).unwrap();
         jsonwebtoken::encode(&header, &issuer.claims(REST_RESOURCE, WRITE), &secret).unwrap()
     };
     for (token, why) in [
