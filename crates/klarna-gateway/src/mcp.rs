@@ -349,7 +349,12 @@ impl ServerHandler for McpGateway {
         // The HTTP layer answers this with 403 already (`oauth::mcp_checks`);
         // this holds for any transport that carries an `Access`.
         if let Some(access) = access(&context) {
-            let tool = self.inner.path.tools().iter().find(|t| t.name == request.name);
+            let tool = self
+                .inner
+                .path
+                .tools()
+                .iter()
+                .find(|t| t.name == request.name);
             if let Some(scope) = tool.and_then(|tool| access.missing_scope(tool)) {
                 return Err(ErrorData::new(
                     rmcp::model::ErrorCode(oauth::INSUFFICIENT_SCOPE_CODE),

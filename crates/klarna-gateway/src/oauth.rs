@@ -112,7 +112,12 @@ impl OAuthSettings {
 
     /// The issuer these settings name, its keys not fetched yet.
     pub fn issuer(&self) -> Result<Arc<Issuer>, String> {
-        Issuer::new(&self.issuer, self.jwks_uri.as_deref(), IssuerOptions::default()).map(Arc::new)
+        Issuer::new(
+            &self.issuer,
+            self.jwks_uri.as_deref(),
+            IssuerOptions::default(),
+        )
+        .map(Arc::new)
     }
 
     /// The resource server of one adapter bound at `bind`, serving `tools`.
@@ -267,9 +272,7 @@ impl KeySet {
     /// The key for a token with `kid` and `alg`: by key id, or, for a
     /// token without one, the only key of the algorithm's family.
     fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&DecodingKey> {
-        let fits = |k: &&Key| {
-            k.key.family() == alg.family() && k.alg.is_none_or(|a| a == alg)
-        };
+        let fits = |k: &&Key| k.key.family() == alg.family() && k.alg.is_none_or(|a| a == alg);
         match kid {
             Some(kid) => self
                 .keys
@@ -387,10 +390,9 @@ impl Issuer {
             }
         }
         drop(fetched);
-        self.snapshot()
-            .find(kid, alg)
-            .cloned()
-            .ok_or_else(|| Rejection::invalid("the token's signing key is not among the issuer's keys"))
+        self.snapshot().find(kid, alg).cloned().ok_or_else(|| {
+            Rejection::invalid("the token's signing key is not among the issuer's keys")
+        })
     }
 
     /// Fetches the JWKS (after the issuer's metadata, the first time, when
@@ -654,7 +656,9 @@ impl OAuth {
             .map(str::to_owned)
             .collect();
         match claims.scp {
-            Some(ScopeClaim::One(text)) => scopes.extend(text.split_whitespace().map(str::to_owned)),
+            Some(ScopeClaim::One(text)) => {
+                scopes.extend(text.split_whitespace().map(str::to_owned))
+            }
             Some(ScopeClaim::Many(list)) => scopes.extend(list),
             None => {}
         }
@@ -678,14 +682,20 @@ impl OAuth {
             ));
         }
         if let Ok(value) = HeaderValue::try_from(value) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
 
     /// Notes that `owner` opened MCP session `session`.
     fn remember_session(&self, session: &str, owner: &str) {
-        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while sessions.order.len() >= MAX_SESSIONS {
             if let Some(old) = sessions.order.pop_front() {
                 sessions.owners.remove(&old);
@@ -696,12 +706,20 @@ impl OAuth {
     }
 
     fn session_owner(&self, session: &str) -> Option<String> {
-        let sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         sessions.owners.get(session).cloned()
     }
 
     fn forget_session(&self, session: &str) {
-        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if sessions.owners.remove(session).is_some() {
             sessions.order.retain(|s| s != session);
         }
@@ -819,7 +837,9 @@ impl Access {
             self.server.inner.metadata_url
         );
         if let Ok(value) = HeaderValue::try_from(value) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
     }
 

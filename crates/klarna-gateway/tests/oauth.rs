@@ -198,7 +198,8 @@ impl Answer {
             .filter_map(|l| l.strip_prefix("data:"))
             .find(|data| !data.trim().is_empty())
             .unwrap_or(&self.body);
-        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
@@ -317,7 +318,10 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
     let captured = send(
         http.post(&captures)
             .bearer_auth(&writer)
-            .header("Klarna-Idempotency-Key", "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e01")
+            .header(
+                "Klarna-Idempotency-Key",
+                "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e01",
+            )
             .json(&capture_body()),
     )
     .await;
@@ -349,8 +353,12 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some("k1".into());
         let other = new_key("k1");
-        jsonwebtoken::encode(&header, &issuer.claims(REST_RESOURCE, WRITE), &other.private)
-            .unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &issuer.claims(REST_RESOURCE, WRITE),
+            &other.private,
+        )
+        .unwrap()
     };
     // HMAC with the public key's text as the secret: never accepted.
     let symmetric = {
@@ -383,7 +391,11 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
             "{}",
             answer.www_authenticate
         );
-        assert!(answer.www_authenticate.contains(why), "{why}: {}", answer.www_authenticate);
+        assert!(
+            answer.www_authenticate.contains(why),
+            "{why}: {}",
+            answer.www_authenticate
+        );
         assert_eq!(answer.json()["error_code"], "UNAUTHORIZED");
         assert!(!answer.body.contains(token));
     }
@@ -391,11 +403,17 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
 
     // A read scope reads; a capture is 403 naming the scope it needs.
     let reader = sign(&key, &issuer.claims(REST_RESOURCE, READ));
-    assert_eq!(send(http.get(&captures).bearer_auth(&reader)).await.status, 200);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(&reader)).await.status,
+        200
+    );
     let refused = send(
         http.post(&captures)
             .bearer_auth(&reader)
-            .header("Klarna-Idempotency-Key", "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e02")
+            .header(
+                "Klarna-Idempotency-Key",
+                "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e02",
+            )
             .json(&capture_body()),
     )
     .await;
@@ -411,14 +429,22 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
     assert!(refused.body.contains(WRITE), "{}", refused.body);
     // Another API's write scope covers nothing here.
     let elsewhere = sign(&key, &issuer.claims(REST_RESOURCE, "klarna:payments:write"));
-    assert_eq!(send(http.get(&captures).bearer_auth(&elsewhere)).await.status, 403);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(&elsewhere))
+            .await
+            .status,
+        403
+    );
     // `scp` as a list (Entra, Okta) counts as `scope`.
     let scp = {
         let mut claims = issuer.claims(REST_RESOURCE, "");
         claims["scp"] = json!([READ]);
         sign(&key, &claims)
     };
-    assert_eq!(send(http.get(&captures).bearer_auth(&scp)).await.status, 200);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(&scp)).await.status,
+        200
+    );
     // Only the allowed calls reached the sandbox: the reads and one capture.
     assert_eq!(
         sandbox
@@ -445,7 +471,10 @@ async fn the_static_token_still_opens_everything_beside_oauth() {
     let captured = send(
         http.post(&captures)
             .bearer_auth(token)
-            .header("Klarna-Idempotency-Key", "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e03")
+            .header(
+                "Klarna-Idempotency-Key",
+                "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e03",
+            )
             .json(&capture_body()),
     )
     .await;
@@ -469,22 +498,37 @@ async fn a_rotated_key_is_fetched_once_and_unknown_key_ids_are_rate_limited() {
     let issuer = TestIssuer::start(&[&old]).await;
     // No refetch for an unknown key id within an hour, but the first
     // fetch (discovery and keys) is free.
-    let (addr, _sandbox, order_id, _stop) =
-        rest_gateway(oauth(&issuer.issuer(Duration::from_secs(3600)), REST_RESOURCE), None)
-            .await;
+    let (addr, _sandbox, order_id, _stop) = rest_gateway(
+        oauth(&issuer.issuer(Duration::from_secs(3600)), REST_RESOURCE),
+        None,
+    )
+    .await;
     let http = http_client();
     let captures = format!("http://{addr}/v1/ordermanagement/v1/orders/{order_id}/captures");
     let with = |key: &Key| sign(key, &issuer.claims(REST_RESOURCE, READ));
-    assert_eq!(send(http.get(&captures).bearer_auth(with(&old))).await.status, 200);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(with(&old)))
+            .await
+            .status,
+        200
+    );
     assert_eq!(issuer.fetches(), 1);
     // The issuer rotates before the hour is up: a token of the new key is
     // refused (its key is not fetched again so soon)...
     issuer.publish(&[&old, &new]);
-    assert_eq!(send(http.get(&captures).bearer_auth(with(&new))).await.status, 401);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(with(&new)))
+            .await
+            .status,
+        401
+    );
     // ...and a flood of made-up key ids costs the issuer nothing more.
     for i in 0..5 {
         let made_up = with(&new_key(&format!("made-up-{i}")));
-        assert_eq!(send(http.get(&captures).bearer_auth(made_up)).await.status, 401);
+        assert_eq!(
+            send(http.get(&captures).bearer_auth(made_up)).await.status,
+            401
+        );
     }
     assert_eq!(issuer.fetches(), 1);
 
@@ -496,14 +540,29 @@ async fn a_rotated_key_is_fetched_once_and_unknown_key_ids_are_rate_limited() {
     let captures = format!("http://{addr}/v1/ordermanagement/v1/orders/{order_id}/captures");
     issuer.publish(&[&old]);
     let before = issuer.fetches();
-    assert_eq!(send(http.get(&captures).bearer_auth(with(&old))).await.status, 200);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(with(&old)))
+            .await
+            .status,
+        200
+    );
     issuer.publish(&[&new]);
     for _ in 0..3 {
-        assert_eq!(send(http.get(&captures).bearer_auth(with(&new))).await.status, 200);
+        assert_eq!(
+            send(http.get(&captures).bearer_auth(with(&new)))
+                .await
+                .status,
+            200
+        );
     }
     assert_eq!(issuer.fetches(), before + 2, "one fetch per key set seen");
     // The old key's tokens are refused once the set without it is fetched.
-    assert_eq!(send(http.get(&captures).bearer_auth(with(&old))).await.status, 401);
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(with(&old)))
+            .await
+            .status,
+        401
+    );
 }
 
 /// A JSON-RPC request to the MCP endpoint with `token`, in `session`.
@@ -588,7 +647,10 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     };
     for (token, why) in [
         (expired, "expired"),
-        (sign(&key, &issuer.claims(REST_RESOURCE, WRITE)), "not for this resource"),
+        (
+            sign(&key, &issuer.claims(REST_RESOURCE, WRITE)),
+            "not for this resource",
+        ),
         (other_issuer, "another issuer"),
         (
             sign(&new_key("k-unknown"), &issuer.claims(MCP_RESOURCE, WRITE)),
@@ -598,7 +660,11 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
         let answer = send(rpc(&http, addr, &token, None, initialize())).await;
         assert_eq!(answer.status, 401, "{why}");
         assert!(answer.www_authenticate.contains("error=\"invalid_token\""));
-        assert!(answer.www_authenticate.contains(why), "{}", answer.www_authenticate);
+        assert!(
+            answer.www_authenticate.contains(why),
+            "{}",
+            answer.www_authenticate
+        );
     }
 
     // A read-only caller: rmcp's client lists the three read-only tools.
@@ -633,8 +699,7 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     let listed = tokio::time::timeout(
         STEP,
         client.call_tool(
-            CallToolRequestParams::new("klarna-list-all-order-captures")
-                .with_arguments(arguments),
+            CallToolRequestParams::new("klarna-list-all-order-captures").with_arguments(arguments),
         ),
     )
     .await
@@ -660,9 +725,9 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     let refused = send(rpc(&http, addr, &reader, Some(&session), call.clone())).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(
-        refused
-            .www_authenticate
-            .starts_with(&format!("Bearer error=\"insufficient_scope\", scope=\"{WRITE}\"")),
+        refused.www_authenticate.starts_with(&format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{WRITE}\""
+        )),
         "{}",
         refused.www_authenticate
     );
