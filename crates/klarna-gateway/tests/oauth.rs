@@ -759,3 +759,72 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     assert_eq!(result["result"]["isError"], json!(false), "{result}");
     assert_eq!(result["result"]["structuredContent"]["status"], 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_takes_oauth_from_its_environment() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut spawned = common::spawn_gateway_with(
+        &["--sandbox", "--rest", "127.0.0.1:0", "--mcp", "127.0.0.1:0"],
+        &[
+            ("KLARNA_GATEWAY_OAUTH_ISSUER", issuer.url.as_str()),
+            ("KLARNA_GATEWAY_OAUTH_MCP_RESOURCE", MCP_RESOURCE),
+            ("KLARNA_GATEWAY_OAUTH_REST_RESOURCE", REST_RESOURCE),
+        ],
+    )
+    .await;
+    let said = spawned.stderr.join("\n");
+    assert!(said.contains("1 signing keys"), "{said}");
+    assert!(said.contains("OAuth access token required"), "{said}");
+    let order = said
+        .split("seeded order ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the seeded order's id");
+    let (rest, mcp) = (spawned.rest.unwrap(), spawned.mcp.unwrap());
+    let http = http_client();
+    let captures = format!("http://{rest}/v1/ordermanagement/v1/orders/{order}/captures");
+    let anonymous = send(http.get(&captures)).await;
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous
+        .www_authenticate
+        .contains("/.well-known/oauth-protected-resource/v1"));
+    let reader = sign(&key, &issuer.claims(REST_RESOURCE, READ));
+    let listed = send(http.get(&captures).bearer_auth(&reader)).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let metadata = send(http.get(format!(
+        "http://{mcp}/.well-known/oauth-protected-resource/mcp"
+    )))
+    .await;
+    assert_eq!(metadata.json()["resource"], MCP_RESOURCE);
+    let opened = send(rpc(
+        &http,
+        mcp,
+        &sign(&key, &issuer.claims(MCP_RESOURCE, READ)),
+        None,
+        initialize(),
+    ))
+    .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    spawned.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_needs_the_resource_url_of_a_non_loopback_bind() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut command = common::gateway_command();
+    command
+        .args(["--sandbox", "--rest", "0.0.0.0:0"])
+        .env("KLARNA_GATEWAY_OAUTH_ISSUER", &issuer.url);
+    let output = tokio::time::timeout(STEP, command.output())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("KLARNA_GATEWAY_OAUTH_REST_RESOURCE"),
+        "{stderr}"
+    );
+}
