@@ -21,7 +21,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::{json, Value};
 
 use crate::mcp::McpGateway;
-use crate::oauth::{self, OAuth};
+use crate::oauth::{self, Access, OAuth};
 
 /// The MCP adapter's address unless told otherwise.
 pub const DEFAULT_MCP_ADDR: &str = "127.0.0.1:9090";
@@ -152,7 +152,7 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
     if options.oauth.is_some() {
         // Inside the guard: runs with the caller's access known and the
         // body read.
-        router = router.layer(middleware::from_fn(oauth::mcp_checks));
+        router = router.layer(middleware::from_fn(mcp_checks));
     }
     guard(router, options)
 }
@@ -172,11 +172,11 @@ pub fn guard(router: Router, options: &HttpOptions) -> Router {
     let router = router.layer(middleware::from_fn_with_state(limits, read_body));
     let router = match (&options.oauth, &options.token) {
         (Some(oauth), token) => {
-            let gate = oauth::Gate {
+            let gate = Gate {
                 token: token.clone(),
                 oauth: oauth.clone(),
             };
-            let router = router.layer(middleware::from_fn_with_state(gate, oauth::require_access));
+            let router = router.layer(middleware::from_fn_with_state(gate, require_access));
             oauth.add_metadata_routes(router)
         }
         (None, Some(token)) => {
@@ -226,6 +226,128 @@ async fn require_token(State(token): State<Token>, request: Request, next: Next)
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// What the token check holds with OAuth on: the static token (if any)
+/// and the resource server.
+#[derive(Clone)]
+struct Gate {
+    token: Option<Token>,
+    oauth: OAuth,
+}
+
+/// `response` with `WWW-Authenticate: value`.
+fn challenged(mut response: Response, value: &str) -> Response {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// 403 for want of the OAuth `scope`, in Klarna's error shape, with the
+/// `insufficient_scope` challenge.
+pub fn insufficient_scope(access: &Access, scope: &str, message: impl Into<String>) -> Response {
+    challenged(
+        error(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message),
+        &access.insufficient_scope(scope),
+    )
+}
+
+/// The token check with OAuth on: the static token (if configured) lets a
+/// request in as before, with every tool; an access token lets it in with
+/// its [`Access`] in the request's extensions; anything else gets 401
+/// pointing at the Protected Resource Metadata.
+async fn require_access(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty());
+    let refused = |rejection: Option<&oauth::Rejection>| {
+        let message = rejection.map_or("this gateway needs an OAuth access token", |r| r.message);
+        challenged(
+            error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message),
+            &gate.oauth.challenge(rejection),
+        )
+    };
+    let Some(presented) = presented else {
+        return refused(None);
+    };
+    if gate
+        .token
+        .as_ref()
+        .is_some_and(|t| t.matches(presented.as_bytes()))
+    {
+        return next.run(request).await;
+    }
+    match gate.oauth.verify(presented).await {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
+        Err(rejection) => refused(Some(&rejection)),
+    }
+}
+
+/// The MCP adapter's own checks with OAuth on, once the body is read: a
+/// session belongs to the subject that opened it, and `tools/call` of a
+/// tool the scopes do not cover is answered 403 with the scope (the MCP
+/// specification's runtime scope challenge) before rmcp sees it.
+async fn mcp_checks(request: Request, next: Next) -> Response {
+    let Some(access) = request.extensions().get::<Access>().cloned() else {
+        return next.run(request).await;
+    };
+    let server = access.server();
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = &session {
+        // An unknown session, or another subject's: the same answer, so
+        // that session ids cannot be probed.
+        if server.session_owner(session).as_deref() != Some(access.owner()) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "SESSION_NOT_FOUND",
+                "no such MCP session for this access token; start a new one",
+            );
+        }
+    }
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let request = if request.method() == axum::http::Method::POST {
+        let (parts, body) = request.into_parts();
+        // `read_body` has read the body into memory already.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        if let Some((scope, refusal)) = oauth::tool_call_refusal(&access, &bytes) {
+            let response = (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
+            return challenged(response, &access.insufficient_scope(&scope));
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+    let response = next.run(request).await;
+    match (&session, response.headers().get("mcp-session-id")) {
+        (None, Some(opened)) => {
+            if let Ok(opened) = opened.to_str() {
+                server.remember_session(opened, access.owner());
+            }
+        }
+        (Some(session), _) if is_delete && response.status().is_success() => {
+            server.forget_session(session);
+        }
+        _ => {}
+    }
     response
 }
 

@@ -343,7 +343,11 @@ async fn run(options: Options) -> Result<(), String> {
         let mut http_options = HttpOptions::new(bind, token.clone());
         http_options.allowed_hosts = options.allowed_hosts.clone();
         if let Some((settings, issuer)) = &oauth {
-            let server = settings.resource_server(issuer.clone(), adapter, bind, &served)?;
+            let path = match adapter {
+                Adapter::Mcp => http::MCP_PATH,
+                Adapter::Rest => rest::PREFIX,
+            };
+            let server = settings.resource_server(issuer.clone(), adapter, bind, path, &served)?;
             eprintln!(
                 "klarna-gateway: OAuth for {} (metadata at {})",
                 server.resource(),

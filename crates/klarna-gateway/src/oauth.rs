@@ -33,11 +33,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
 use axum::Router;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
@@ -120,17 +116,19 @@ impl OAuthSettings {
         .map(Arc::new)
     }
 
-    /// The resource server of one adapter bound at `bind`, serving `tools`.
+    /// The resource server of one adapter bound at `bind`, serving `tools`
+    /// under `path` (`/mcp`, `/v1`).
     pub fn resource_server(
         &self,
         issuer: Arc<Issuer>,
         adapter: Adapter,
         bind: SocketAddr,
+        path: &str,
         tools: &[&'static Tool],
     ) -> Result<OAuth, String> {
-        let (configured, path, var) = match adapter {
-            Adapter::Mcp => (&self.mcp_resource, crate::http::MCP_PATH, MCP_RESOURCE_VAR),
-            Adapter::Rest => (&self.rest_resource, crate::rest::PREFIX, REST_RESOURCE_VAR),
+        let (configured, var) = match adapter {
+            Adapter::Mcp => (&self.mcp_resource, MCP_RESOURCE_VAR),
+            Adapter::Rest => (&self.rest_resource, REST_RESOURCE_VAR),
         };
         let resource = match configured {
             Some(url) => url.clone(),
@@ -669,11 +667,10 @@ impl OAuth {
         })
     }
 
-    /// The 401 answer: the metadata's URL for the client to start from,
-    /// and why the token presented (if any) was refused.
-    pub(crate) fn challenge(&self, rejection: Option<&Rejection>) -> Response {
-        let message = rejection.map_or("this gateway needs an OAuth access token", |r| r.message);
-        let mut response = crate::http::error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+    /// The `WWW-Authenticate` value of a 401: the metadata's URL for the
+    /// client to start from, and why the token presented (if any) was
+    /// refused.
+    pub fn challenge(&self, rejection: Option<&Rejection>) -> String {
         let mut value = format!("Bearer resource_metadata=\"{}\"", self.inner.metadata_url);
         if let Some(rejection) = rejection {
             value.push_str(&format!(
@@ -681,16 +678,11 @@ impl OAuth {
                 rejection.message
             ));
         }
-        if let Ok(value) = HeaderValue::try_from(value) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
-        response
+        value
     }
 
     /// Notes that `owner` opened MCP session `session`.
-    fn remember_session(&self, session: &str, owner: &str) {
+    pub(crate) fn remember_session(&self, session: &str, owner: &str) {
         let mut sessions = self
             .inner
             .sessions
@@ -705,7 +697,7 @@ impl OAuth {
         sessions.owners.insert(session.to_owned(), owner.to_owned());
     }
 
-    fn session_owner(&self, session: &str) -> Option<String> {
+    pub(crate) fn session_owner(&self, session: &str) -> Option<String> {
         let sessions = self
             .inner
             .sessions
@@ -714,7 +706,7 @@ impl OAuth {
         sessions.owners.get(session).cloned()
     }
 
-    fn forget_session(&self, session: &str) {
+    pub(crate) fn forget_session(&self, session: &str) {
         let mut sessions = self
             .inner
             .sessions
@@ -797,21 +789,9 @@ impl Access {
         (!self.allows(tool)).then(|| self.server.inner.scopes.required(tool))
     }
 
-    /// The REST adapter's 403 for `tool`, if the scopes do not cover it.
-    pub fn refuse_route(&self, tool: &Tool) -> Option<Response> {
-        let scope = self.missing_scope(tool)?;
-        let mut response = crate::http::error(
-            StatusCode::FORBIDDEN,
-            "INSUFFICIENT_SCOPE",
-            format!("this route needs the OAuth scope `{scope}`"),
-        );
-        self.insufficient_scope_header(&mut response, &scope);
-        Some(response)
-    }
-
-    /// The REST adapter's 403 for the journal's record of a call of
-    /// `operation`, unless the scopes cover reading its API.
-    pub fn refuse_record(&self, operation: &str) -> Option<Response> {
+    /// The scope reading the journal's record of a call of `operation`
+    /// needs, unless the scopes cover it: the read scope of its API.
+    pub fn missing_record_scope(&self, operation: &str) -> Option<String> {
         let map = &self.server.inner.scopes;
         let api = crate::TOOLS
             .iter()
@@ -819,33 +799,25 @@ impl Access {
             .map_or("unknown", |t| t.api);
         let read = format!("{}:{api}:read", map.prefix);
         let write = format!("{}:{api}:write", map.prefix);
-        if self.scopes.contains(&read) || self.scopes.contains(&write) {
-            return None;
-        }
-        let mut response = crate::http::error(
-            StatusCode::FORBIDDEN,
-            "INSUFFICIENT_SCOPE",
-            format!("this record needs the OAuth scope `{read}`"),
-        );
-        self.insufficient_scope_header(&mut response, &read);
-        Some(response)
+        (!self.scopes.contains(&read) && !self.scopes.contains(&write)).then_some(read)
     }
 
-    fn insufficient_scope_header(&self, response: &mut Response, scope: &str) {
-        let value = format!(
+    /// The `WWW-Authenticate` value of a 403 for want of `scope`.
+    pub fn insufficient_scope(&self, scope: &str) -> String {
+        format!(
             "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
             self.server.inner.metadata_url
-        );
-        if let Ok(value) = HeaderValue::try_from(value) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
+        )
+    }
+
+    /// The resource server that granted this access.
+    pub(crate) fn server(&self) -> &OAuth {
+        &self.server
     }
 
     /// The session owner key: the subject, or (a token without one) a
     /// name no subject has.
-    fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         self.subject.as_deref().unwrap_or("\u{0}no-subject")
     }
 }
@@ -855,106 +827,9 @@ pub fn missing_scope_message(tool: &str, scope: &str) -> String {
     format!("the tool `{tool}` needs the OAuth scope `{scope}`, which this access token lacks")
 }
 
-/// What the token check in [`crate::http::guard`] holds: the static token
-/// (if any) and the resource server.
-#[derive(Clone)]
-pub(crate) struct Gate {
-    pub(crate) token: Option<crate::http::Token>,
-    pub(crate) oauth: OAuth,
-}
-
-/// The token check with OAuth on: the static token (if configured) lets a
-/// request in as before, with every tool; an access token lets it in with
-/// its [`Access`] in the request's extensions; anything else gets 401.
-pub(crate) async fn require_access(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty());
-    let Some(presented) = presented else {
-        return gate.oauth.challenge(None);
-    };
-    if gate
-        .token
-        .as_ref()
-        .is_some_and(|t| t.matches(presented.as_bytes()))
-    {
-        return next.run(request).await;
-    }
-    match gate.oauth.verify(presented).await {
-        Ok(access) => {
-            request.extensions_mut().insert(access);
-            next.run(request).await
-        }
-        Err(rejection) => gate.oauth.challenge(Some(&rejection)),
-    }
-}
-
-/// The MCP adapter's own checks with OAuth on, once the body is read: a
-/// session belongs to the subject that opened it, and `tools/call` of a
-/// tool the scopes do not cover is answered 403 with the scope (the MCP
-/// specification's runtime scope challenge), before rmcp sees it.
-pub(crate) async fn mcp_checks(request: Request, next: Next) -> Response {
-    let Some(access) = request.extensions().get::<Access>().cloned() else {
-        return next.run(request).await;
-    };
-    let session = request
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(session) = &session {
-        // An unknown session, or another subject's: the same answer, so
-        // that session ids cannot be probed.
-        if access.server.session_owner(session).as_deref() != Some(access.owner()) {
-            return crate::http::error(
-                StatusCode::NOT_FOUND,
-                "SESSION_NOT_FOUND",
-                "no such MCP session for this access token; start a new one",
-            );
-        }
-    }
-    let is_delete = request.method() == Method::DELETE;
-    let request = if request.method() == Method::POST {
-        let (parts, body) = request.into_parts();
-        // The guard has read the body into memory already.
-        let bytes = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .unwrap_or_default();
-        if let Some(refusal) = refuse_tool_call(&access, &bytes) {
-            return refusal;
-        }
-        Request::from_parts(parts, Body::from(bytes))
-    } else {
-        request
-    };
-    let response = next.run(request).await;
-    match (&session, response.headers().get("mcp-session-id")) {
-        (None, Some(opened)) => {
-            if let Ok(opened) = opened.to_str() {
-                access.server.remember_session(opened, access.owner());
-            }
-        }
-        (Some(session), _) if is_delete && response.status().is_success() => {
-            access.server.forget_session(session);
-        }
-        _ => {}
-    }
-    response
-}
-
-/// 403 for a JSON-RPC `tools/call` of a tool the scopes do not cover,
-/// with a JSON-RPC error naming the scope as its body.
-fn refuse_tool_call(access: &Access, body: &[u8]) -> Option<Response> {
+/// For a JSON-RPC `tools/call` of a tool the scopes do not cover: the
+/// scope it needs, and a JSON-RPC error naming it.
+pub fn tool_call_refusal(access: &Access, body: &[u8]) -> Option<(String, Value)> {
     #[derive(Deserialize)]
     struct Call<'a> {
         #[serde(borrow)]
@@ -973,7 +848,7 @@ fn refuse_tool_call(access: &Access, body: &[u8]) -> Option<Response> {
     let name = call.params?.name?;
     let tool = crate::TOOLS.iter().find(|t| t.name == name)?;
     let scope = access.missing_scope(tool)?;
-    let body = json!({
+    let error = json!({
         "jsonrpc": "2.0",
         "id": call.id,
         "error": {
@@ -982,9 +857,7 @@ fn refuse_tool_call(access: &Access, body: &[u8]) -> Option<Response> {
             "data": { "required_scope": scope },
         },
     });
-    let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-    access.insufficient_scope_header(&mut response, &scope);
-    Some(response)
+    Some((scope, error))
 }
 
 #[cfg(test)]

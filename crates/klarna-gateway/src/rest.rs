@@ -121,8 +121,9 @@ impl RestGateway {
         // An OAuth caller's scopes must cover the route (403 naming the
         // scope otherwise); the static token and loopback cover all.
         if let Some(access) = request.extensions().get::<oauth::Access>() {
-            if let Some(refusal) = access.refuse_route(tool) {
-                return refusal;
+            if let Some(scope) = access.missing_scope(tool) {
+                let message = format!("this route needs the OAuth scope `{scope}`");
+                return http::insufficient_scope(access, &scope, message);
             }
         }
         let (parts, body) = request.into_parts();
@@ -514,8 +515,9 @@ async fn recorded_call(
     match journal.lookup(&key).await {
         Ok(Some(entry)) => {
             if let Some(access) = &access {
-                if let Some(refusal) = access.refuse_record(&entry.operation) {
-                    return refusal;
+                if let Some(scope) = access.missing_record_scope(&entry.operation) {
+                    let message = format!("this record needs the OAuth scope `{scope}`");
+                    return http::insufficient_scope(access, &scope, message);
                 }
             }
             axum::Json(entry).into_response()
