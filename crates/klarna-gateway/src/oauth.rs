@@ -199,9 +199,10 @@ impl ScopeMap {
 /// How the gateway talks to the issuer.
 #[derive(Clone, Debug)]
 pub struct IssuerOptions {
-    /// The shortest time between two fetches of the JWKS for a key id it
-    /// does not know (so a flood of tokens with made-up key ids costs the
-    /// issuer one request per interval).
+    /// The shortest time between two fetches of the JWKS (for a key id
+    /// not in the cache, or a cache past [`IssuerOptions::max_age`]): a
+    /// flood of tokens with made-up key ids costs the issuer one request
+    /// per interval, and an issuer that is down one failed request.
     pub min_refresh: Duration,
     /// How long a fetched JWKS is used before it is fetched again.
     pub max_age: Duration,
@@ -356,41 +357,46 @@ impl Issuer {
 
     /// The key for a token's `kid` and `alg`: from the cache, or after one
     /// fetch of the JWKS when the cache does not have it (a rotated key)
-    /// or is older than [`IssuerOptions::max_age`].
+    /// or is older than [`IssuerOptions::max_age`]. Fetches are at least
+    /// [`IssuerOptions::min_refresh`] apart, whatever the reason, so an
+    /// issuer that is down costs each request nothing but, once per
+    /// interval, one request's wait; meanwhile the keys fetched before
+    /// still count.
     async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, Rejection> {
         let fresh = |keys: &KeySet| {
             keys.fetched
                 .is_some_and(|at| at.elapsed() < self.options.max_age)
         };
         let keys = self.snapshot();
-        if fresh(&keys) {
-            if let Some(key) = keys.find(kid, alg) {
-                return Ok(key.clone());
-            }
+        let cached = keys.find(kid, alg).cloned();
+        if let Some(key) = cached.as_ref().filter(|_| fresh(&keys)) {
+            return Ok(key.clone());
         }
-        let mut fetched = self.refresh.lock().await;
+        let mut fetched = match (self.refresh.try_lock(), cached) {
+            (Ok(fetched), _) => fetched,
+            // Stale, and being fetched by another request: it serves
+            // until then.
+            (Err(_), Some(stale)) => return Ok(stale),
+            (Err(_), None) => self.refresh.lock().await,
+        };
         // Another request may have fetched while this one waited.
         let keys = self.snapshot();
-        if fresh(&keys) {
-            if let Some(key) = keys.find(kid, alg) {
-                return Ok(key.clone());
-            }
+        let cached = keys.find(kid, alg).cloned();
+        let may_fetch = fetched
+            .attempted
+            .is_none_or(|at| at.elapsed() >= self.options.min_refresh);
+        if (cached.is_some() && fresh(&keys)) || !may_fetch {
+            return cached.ok_or_else(unknown_key);
         }
-        let may_fetch = !fresh(&keys)
-            || fetched
-                .attempted
-                .is_none_or(|at| at.elapsed() >= self.options.min_refresh);
-        if may_fetch {
-            if let Err(message) = self.fetch(&mut fetched).await {
-                // Keys fetched before still count: the issuer being down
-                // for a while does not lock every caller out.
-                eprintln!("klarna-gateway: OAuth: {message}");
-            }
+        if let Err(message) = self.fetch(&mut fetched).await {
+            eprintln!("klarna-gateway: OAuth: {message}");
         }
         drop(fetched);
-        self.snapshot().find(kid, alg).cloned().ok_or_else(|| {
-            Rejection::invalid("the token's signing key is not among the issuer's keys")
-        })
+        // After a fetch that worked, a key the issuer withdrew is refused.
+        self.snapshot()
+            .find(kid, alg)
+            .cloned()
+            .ok_or_else(unknown_key)
     }
 
     /// Fetches the JWKS (after the issuer's metadata, the first time, when
@@ -466,6 +472,10 @@ impl Issuer {
         }
         serde_json::from_slice(&body).map_err(|e| format!("{url} is not JSON: {e}"))
     }
+}
+
+fn unknown_key() -> Rejection {
+    Rejection::invalid("the token's signing key is not among the issuer's keys")
 }
 
 /// Where an issuer's metadata may be: RFC 8414 puts the well-known part

@@ -7,11 +7,12 @@
 //! client. Every wait is bounded.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use axum::response::IntoResponse;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use klarna_gateway::http::{self, HttpOptions, Token};
@@ -68,6 +69,8 @@ struct TestIssuer {
     published: Arc<Mutex<Vec<Value>>>,
     /// How many times its JWKS was fetched.
     fetches: Arc<AtomicUsize>,
+    /// While set, its JWKS route answers 503.
+    down: Arc<AtomicBool>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -80,6 +83,7 @@ impl TestIssuer {
             keys.iter().map(|k| k.public.clone()).collect::<Vec<_>>(),
         ));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
         let metadata = json!({
             "issuer": url,
             "jwks_uri": format!("{url}/jwks"),
@@ -95,11 +99,15 @@ impl TestIssuer {
             .route(
                 "/jwks",
                 axum::routing::get({
-                    let (published, fetches) = (published.clone(), fetches.clone());
+                    let (published, fetches, down) =
+                        (published.clone(), fetches.clone(), down.clone());
                     move || async move {
                         fetches.fetch_add(1, Ordering::SeqCst);
+                        if down.load(Ordering::SeqCst) {
+                            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                        }
                         let keys = published.lock().unwrap().clone();
-                        axum::Json(json!({ "keys": keys }))
+                        axum::Json(json!({ "keys": keys })).into_response()
                     }
                 }),
             );
@@ -115,6 +123,7 @@ impl TestIssuer {
             url,
             published,
             fetches,
+            down,
             _stop: stop,
         }
     }
@@ -561,6 +570,49 @@ async fn a_rotated_key_is_fetched_once_and_unknown_key_ids_are_rate_limited() {
         send(http.get(&captures).bearer_auth(with(&old)))
             .await
             .status,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_fetched_before_serve_while_the_issuer_is_down() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    // The JWKS URL configured (no discovery); the keys are stale at once,
+    // so every request tries to fetch them again.
+    let options = IssuerOptions {
+        min_refresh: Duration::ZERO,
+        max_age: Duration::ZERO,
+        timeout: STEP,
+        ..IssuerOptions::default()
+    };
+    let jwks = format!("{}/jwks", issuer.url);
+    let view = Arc::new(Issuer::new(&issuer.url, Some(&jwks), options).unwrap());
+    let (addr, _sandbox, order_id, _stop) = rest_gateway(oauth(&view, REST_RESOURCE), None).await;
+    let http = http_client();
+    let captures = format!("http://{addr}/v1/ordermanagement/v1/orders/{order_id}/captures");
+    let token = sign(&key, &issuer.claims(REST_RESOURCE, READ));
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(&token)).await.status,
+        200
+    );
+    assert_eq!(issuer.fetches(), 1);
+    issuer.down.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        assert_eq!(
+            send(http.get(&captures).bearer_auth(&token)).await.status,
+            200
+        );
+    }
+    assert_eq!(
+        issuer.fetches(),
+        3,
+        "each request tried, and failed, to refresh"
+    );
+    // A key never fetched is still refused.
+    let other = sign(&new_key("k2"), &issuer.claims(REST_RESOURCE, READ));
+    assert_eq!(
+        send(http.get(&captures).bearer_auth(&other)).await.status,
         401
     );
 }
