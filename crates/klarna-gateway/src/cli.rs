@@ -17,6 +17,7 @@ use klarna_runtime::{Environment, Region};
 use serde_json::{json, Value};
 
 use crate::http::DEFAULT_MCP_ADDR;
+use crate::oauth::{self, OAuthSettings};
 pub use crate::observe::LogFormat;
 use crate::rest::DEFAULT_REST_ADDR;
 use crate::{upstream, Confirm, Policy, Surface};
@@ -331,6 +332,32 @@ pub struct Flags {
         value_parser = log_filter
     )]
     pub log: tracing_subscriber::filter::Targets,
+
+    /// OAuth 2.1: accept JWT access tokens of this issuer (its `iss`);
+    /// unset, OAuth is off (README: OAuth 2.1 for remote callers)
+    #[arg(long, value_name = "URL", env = oauth::ISSUER_VAR, global = true, help_heading = "OAuth")]
+    pub oauth_issuer: Option<String>,
+    /// The issuer's JWKS URL (default: from its metadata)
+    #[arg(long, value_name = "URL", env = oauth::JWKS_URI_VAR, global = true, help_heading = "OAuth")]
+    pub oauth_jwks_uri: Option<String>,
+    /// The MCP adapter's URL as clients reach it: the tokens' `aud`
+    /// (default http://ADDR/mcp on a loopback address)
+    #[arg(long, value_name = "URL", env = oauth::MCP_RESOURCE_VAR, global = true, help_heading = "OAuth")]
+    pub oauth_mcp_resource: Option<String>,
+    /// The REST adapter's URL as clients reach it: the tokens' `aud`
+    /// (default http://ADDR/v1 on a loopback address)
+    #[arg(long, value_name = "URL", env = oauth::REST_RESOURCE_VAR, global = true, help_heading = "OAuth")]
+    pub oauth_rest_resource: Option<String>,
+    /// The scope names' first part: PREFIX:<api>:read and PREFIX:<api>:write
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = oauth::SCOPE_PREFIX_VAR,
+        default_value = oauth::DEFAULT_SCOPE_PREFIX,
+        global = true,
+        help_heading = "OAuth"
+    )]
+    pub oauth_scope_prefix: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -376,6 +403,8 @@ pub struct Settings {
     pub policy: Policy,
     pub log_format: LogFormat,
     pub log: tracing_subscriber::filter::Targets,
+    /// `None`: OAuth is off.
+    pub oauth: Option<OAuthSettings>,
 }
 
 impl Cli {
@@ -456,6 +485,16 @@ impl Cli {
             policy,
             log_format: flags.log_format,
             log: flags.log,
+            oauth: flags
+                .oauth_issuer
+                .filter(|issuer| !issuer.trim().is_empty())
+                .map(|issuer| OAuthSettings {
+                    issuer,
+                    jwks_uri: flags.oauth_jwks_uri,
+                    mcp_resource: flags.oauth_mcp_resource,
+                    rest_resource: flags.oauth_rest_resource,
+                    scope_prefix: flags.oauth_scope_prefix,
+                }),
         })
     }
 }
@@ -509,6 +548,13 @@ impl Settings {
                 LogFormat::Json => "json",
             },
             "log": self.log.to_string(),
+            "oauth": self.oauth.as_ref().map(|o| json!({
+                "issuer": o.issuer,
+                "jwks_uri": o.jwks_uri,
+                "mcp_resource": o.mcp_resource,
+                "rest_resource": o.rest_resource,
+                "scope_prefix": o.scope_prefix,
+            })),
             "credentials": {
                 "basic": basic,
                 "api_key": set("KLARNA_API_KEY") && set("KLARNA_PARTNER_ACCOUNT"),

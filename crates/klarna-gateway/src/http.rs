@@ -21,6 +21,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::{json, Value};
 
 use crate::mcp::McpGateway;
+use crate::oauth::{self, Access, OAuth};
 
 /// The MCP adapter's address unless told otherwise.
 pub const DEFAULT_MCP_ADDR: &str = "127.0.0.1:9090";
@@ -45,7 +46,7 @@ impl Token {
     }
 
     /// Compares in time that does not depend on where the values differ.
-    fn matches(&self, presented: &[u8]) -> bool {
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
         let expected = self.0.as_bytes();
         let mut difference = expected.len() ^ presented.len();
         for (i, byte) in expected.iter().enumerate() {
@@ -66,6 +67,9 @@ impl fmt::Debug for Token {
 pub struct HttpOptions {
     pub bind: SocketAddr,
     pub token: Option<Token>,
+    /// OAuth 2.1 access tokens accepted (besides the token, if any): see
+    /// [`crate::oauth`].
+    pub oauth: Option<OAuth>,
     /// `Host` values accepted besides the loopback names (for a bind on
     /// another interface: the names clients reach it by).
     pub allowed_hosts: Vec<String>,
@@ -80,18 +84,27 @@ impl HttpOptions {
         HttpOptions {
             bind,
             token,
+            oauth: None,
             allowed_hosts: Vec::new(),
             max_body_bytes: MAX_BODY_BYTES,
             body_timeout: BODY_TIMEOUT,
         }
     }
 
-    /// Refuses a bind address other than loopback without a token.
+    /// The same options with OAuth access tokens accepted.
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
+    /// Refuses a bind address other than loopback without a token or
+    /// OAuth.
     pub fn check(&self) -> Result<(), String> {
-        if !self.bind.ip().is_loopback() && self.token.is_none() {
+        if !self.bind.ip().is_loopback() && self.token.is_none() && self.oauth.is_none() {
             return Err(format!(
-                "refusing to listen on {} without a token: set {TOKEN_VAR}, or bind a loopback address",
-                self.bind
+                "refusing to listen on {} without a token: set {TOKEN_VAR} or {}, or bind a loopback address",
+                self.bind,
+                crate::oauth::ISSUER_VAR,
             ));
         }
         Ok(())
@@ -135,23 +148,41 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
         LocalSessionManager::default().into(),
         config,
     );
-    guard(Router::new().nest_service(MCP_PATH, service), options)
+    let mut router = Router::new().nest_service(MCP_PATH, service);
+    if options.oauth.is_some() {
+        // Inside the guard: runs with the caller's access known and the
+        // body read.
+        router = router.layer(middleware::from_fn(mcp_checks));
+    }
+    guard(router, options)
 }
 
 /// `router` behind the checks every adapter makes, in the order a request
 /// meets them: `Host` and `Origin` (403), the bearer token when one is
-/// configured (401), then the body, read in whole within
+/// configured (401), or the OAuth access token (401, with where to get
+/// one), then the body, read in whole within
 /// [`HttpOptions::body_timeout`] (408) and [`HttpOptions::max_body_bytes`]
 /// (413). Nothing behind the guard runs for a request that fails one.
+/// With OAuth, the Protected Resource Metadata is served without a token.
 pub fn guard(router: Router, options: &HttpOptions) -> Router {
     let limits = BodyLimits {
         max_bytes: options.max_body_bytes,
         timeout: options.body_timeout,
     };
     let router = router.layer(middleware::from_fn_with_state(limits, read_body));
-    let router = match &options.token {
-        Some(token) => router.layer(middleware::from_fn_with_state(token.clone(), require_token)),
-        None => router,
+    let router = match (&options.oauth, &options.token) {
+        (Some(oauth), token) => {
+            let gate = Gate {
+                token: token.clone(),
+                oauth: oauth.clone(),
+            };
+            let router = router.layer(middleware::from_fn_with_state(gate, require_access));
+            oauth.add_metadata_routes(router)
+        }
+        (None, Some(token)) => {
+            router.layer(middleware::from_fn_with_state(token.clone(), require_token))
+        }
+        (None, None) => router,
     };
     router.layer(middleware::from_fn_with_state(
         Arc::new(allowed_hosts(options)),
@@ -195,6 +226,128 @@ async fn require_token(State(token): State<Token>, request: Request, next: Next)
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// What the token check holds with OAuth on: the static token (if any)
+/// and the resource server.
+#[derive(Clone)]
+struct Gate {
+    token: Option<Token>,
+    oauth: OAuth,
+}
+
+/// `response` with `WWW-Authenticate: value`.
+fn challenged(mut response: Response, value: &str) -> Response {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// 403 for want of the OAuth `scope`, in Klarna's error shape, with the
+/// `insufficient_scope` challenge.
+pub fn insufficient_scope(access: &Access, scope: &str, message: impl Into<String>) -> Response {
+    challenged(
+        error(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message),
+        &access.insufficient_scope(scope),
+    )
+}
+
+/// The token check with OAuth on: the static token (if configured) lets a
+/// request in as before, with every tool; an access token lets it in with
+/// its [`Access`] in the request's extensions; anything else gets 401
+/// pointing at the Protected Resource Metadata.
+async fn require_access(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty());
+    let refused = |rejection: Option<&oauth::Rejection>| {
+        let message = rejection.map_or("this gateway needs an OAuth access token", |r| r.message);
+        challenged(
+            error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message),
+            &gate.oauth.challenge(rejection),
+        )
+    };
+    let Some(presented) = presented else {
+        return refused(None);
+    };
+    if gate
+        .token
+        .as_ref()
+        .is_some_and(|t| t.matches(presented.as_bytes()))
+    {
+        return next.run(request).await;
+    }
+    match gate.oauth.verify(presented).await {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
+        Err(rejection) => refused(Some(&rejection)),
+    }
+}
+
+/// The MCP adapter's own checks with OAuth on, once the body is read: a
+/// session belongs to the subject that opened it, and `tools/call` of a
+/// tool the scopes do not cover is answered 403 with the scope (the MCP
+/// specification's runtime scope challenge) before rmcp sees it.
+async fn mcp_checks(request: Request, next: Next) -> Response {
+    let Some(access) = request.extensions().get::<Access>().cloned() else {
+        return next.run(request).await;
+    };
+    let server = access.server();
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = &session {
+        // An unknown session, or another subject's: the same answer, so
+        // that session ids cannot be probed.
+        if server.session_owner(session).as_deref() != Some(access.owner()) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "SESSION_NOT_FOUND",
+                "no such MCP session for this access token; start a new one",
+            );
+        }
+    }
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let request = if request.method() == axum::http::Method::POST {
+        let (parts, body) = request.into_parts();
+        // `read_body` has read the body into memory already.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        if let Some((scope, refusal)) = oauth::tool_call_refusal(&access, &bytes) {
+            let response = (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
+            return challenged(response, &access.insufficient_scope(&scope));
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+    let response = next.run(request).await;
+    match (&session, response.headers().get("mcp-session-id")) {
+        (None, Some(opened)) => {
+            if let Ok(opened) = opened.to_str() {
+                server.remember_session(opened, access.owner());
+            }
+        }
+        (Some(session), _) if is_delete && response.status().is_success() => {
+            server.forget_session(session);
+        }
+        _ => {}
+    }
     response
 }
 

@@ -6,6 +6,7 @@ pub mod http;
 pub mod journal;
 pub mod ledger;
 pub mod mcp;
+pub mod oauth;
 pub mod observe;
 pub mod openapi;
 pub mod ops;

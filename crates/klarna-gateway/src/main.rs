@@ -12,6 +12,7 @@ use klarna_gateway::call::Adapter;
 use klarna_gateway::cli::{Cli, Command, JournalChoice, JournalCommand, Settings};
 use klarna_gateway::http::{self, HttpOptions, Token, TOKEN_VAR};
 use klarna_gateway::journal::{self, Journal, JournalOptions};
+use klarna_gateway::oauth::{Issuer, OAuthSettings};
 use klarna_gateway::ops::{self, Readiness};
 use klarna_gateway::rest::{self, RestGateway};
 use klarna_gateway::server;
@@ -115,22 +116,37 @@ async fn run(options: Settings) -> Result<(), String> {
         Some(journal) => path.remembering(Arc::new(journal.clone()), caller),
         None => path.with_caller(caller),
     };
-    let http_options = |bind: SocketAddr| -> Result<HttpOptions, String> {
+    let oauth = oauth_issuer(options.oauth.as_ref()).await?;
+    let served = path.tools().to_vec();
+    let http_options = |bind: SocketAddr, adapter: Adapter| -> Result<HttpOptions, String> {
         let mut http_options = HttpOptions::new(bind, token.clone());
         http_options.allowed_hosts = options.allowed_hosts.clone();
+        if let Some((settings, issuer)) = &oauth {
+            let path = match adapter {
+                Adapter::Mcp => http::MCP_PATH,
+                Adapter::Rest => rest::PREFIX,
+            };
+            let server = settings.resource_server(issuer.clone(), adapter, bind, path, &served)?;
+            eprintln!(
+                "klarna-gateway: OAuth for {} (metadata at {})",
+                server.resource(),
+                server.metadata_url()
+            );
+            http_options = http_options.with_oauth(server);
+        }
         http_options.check()?;
         Ok(http_options)
     };
-    let guarded = if token.is_some() {
-        ", bearer token required"
-    } else {
-        ""
+    let guarded = match (&token, &oauth) {
+        (_, Some(_)) => ", OAuth access token required",
+        (Some(_), None) => ", bearer token required",
+        (None, None) => "",
     };
     // Every address is bound before anything is served, so a port in use
     // stops the gateway at once.
     let mut servers: Vec<(&str, tokio::net::TcpListener, Router)> = Vec::new();
     if let Some(bind) = options.rest {
-        let http_options = http_options(bind)?;
+        let http_options = http_options(bind, Adapter::Rest)?;
         let listener = listen(bind).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut gateway = RestGateway::from_path(Arc::new(path.clone()));
@@ -159,7 +175,7 @@ async fn run(options: Settings) -> Result<(), String> {
         mcp = mcp.with_note(note);
     }
     if let Some(bind) = options.mcp.filter(|_| !options.stdio) {
-        let http_options = http_options(bind)?;
+        let http_options = http_options(bind, Adapter::Mcp)?;
         let listener = listen(bind).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         eprintln!(
@@ -468,6 +484,26 @@ fn start_sandbox() -> Result<(Sandbox, String), String> {
          (`cargo install klarna-gateway` has it; `--no-default-features` leaves it out)"
             .to_owned(),
     )
+}
+
+/// OAuth as the settings give it (none unless an issuer is set), its keys
+/// fetched once to show a wrong issuer at start; an issuer that does not
+/// answer yet is retried when a token comes.
+async fn oauth_issuer(
+    settings: Option<&OAuthSettings>,
+) -> Result<Option<(OAuthSettings, Arc<Issuer>)>, String> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let issuer = settings.issuer()?;
+    match issuer.prefetch().await {
+        Ok(keys) => eprintln!(
+            "klarna-gateway: OAuth issuer {}: {keys} signing keys",
+            issuer.url()
+        ),
+        Err(message) => eprintln!("klarna-gateway: OAuth issuer not reachable yet: {message}"),
+    }
+    Ok(Some((settings.clone(), issuer)))
 }
 
 /// A token's identity in the journal: the start of its SHA-256, in hex;

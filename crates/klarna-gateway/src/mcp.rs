@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::call::{Adapter, Answer, Asker, BoxFuture, CallPath, Policy, Question};
 use crate::journal::Journal;
+use crate::oauth;
 use crate::table::{Failure, Tool};
 use crate::tools::Upstream;
 
@@ -283,6 +284,15 @@ impl Asker for McpAsker<'_> {
     }
 }
 
+/// The OAuth access of the HTTP request this MCP request came in, if any.
+fn access(context: &RequestContext<RoleServer>) -> Option<&oauth::Access> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()?
+        .extensions
+        .get::<oauth::Access>()
+}
+
 impl ServerHandler for McpGateway {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -296,9 +306,27 @@ impl ServerHandler for McpGateway {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.listed.clone()))
+        // An OAuth caller sees the tools its scopes cover, and no others.
+        let listed = match access(&context) {
+            Some(access) => self
+                .inner
+                .listed
+                .iter()
+                .filter(|listed| {
+                    self.inner
+                        .path
+                        .tools()
+                        .iter()
+                        .find(|t| t.name == listed.name)
+                        .is_some_and(|tool| access.allows(tool))
+                })
+                .cloned()
+                .collect(),
+            None => self.inner.listed.clone(),
+        };
+        Ok(ListToolsResult::with_all_items(listed))
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
@@ -317,6 +345,23 @@ impl ServerHandler for McpGateway {
                 format!("no tool `{}`", request.name),
                 None,
             ));
+        }
+        // The HTTP layer answers this with 403 already (`oauth::mcp_checks`);
+        // this holds for any transport that carries an `Access`.
+        if let Some(access) = access(&context) {
+            let tool = self
+                .inner
+                .path
+                .tools()
+                .iter()
+                .find(|t| t.name == request.name);
+            if let Some(scope) = tool.and_then(|tool| access.missing_scope(tool)) {
+                return Err(ErrorData::new(
+                    rmcp::model::ErrorCode(oauth::INSUFFICIENT_SCOPE_CODE),
+                    oauth::missing_scope_message(&request.name, &scope),
+                    Some(serde_json::json!({ "required_scope": scope })),
+                ));
+            }
         }
         let asker = McpAsker {
             gateway: self,

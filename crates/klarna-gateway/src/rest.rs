@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::call::{Adapter, CallPath, Policy};
 use crate::http::{self, HttpOptions};
 use crate::journal::Journal;
+use crate::oauth;
 use crate::openapi;
 use crate::table::{Body, Failure, Location, Output, Tool};
 use crate::tools::Upstream;
@@ -117,6 +118,14 @@ impl RestGateway {
             // Not UTF-8 once percent-decoded, say.
             Err(rejection) => return Refusal::bad_request(rejection.body_text()).into_response(),
         };
+        // An OAuth caller's scopes must cover the route (403 naming the
+        // scope otherwise); the static token and loopback cover all.
+        if let Some(access) = request.extensions().get::<oauth::Access>() {
+            if let Some(scope) = access.missing_scope(tool) {
+                let message = format!("this route needs the OAuth scope `{scope}`");
+                return http::insufficient_scope(access, &scope, message);
+            }
+        }
         let (parts, body) = request.into_parts();
         let mut arguments = match self.arguments(tool, &path, &parts.uri, &parts.headers) {
             Ok(arguments) => arguments,
@@ -467,8 +476,9 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
         router = router.route(
             openapi::CALLS_ROUTE,
             routing::get(
-                move |path: Result<RawPathParams, RawPathParamsRejection>| async move {
-                    recorded_call(&journal, path).await
+                move |path: Result<RawPathParams, RawPathParamsRejection>,
+                      access: Option<axum::Extension<oauth::Access>>| async move {
+                    recorded_call(&journal, path, access.map(|a| a.0)).await
                 },
             )
             .fallback(method_not_allowed),
@@ -490,9 +500,12 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
 
 /// `GET /v1/calls/{idempotency-key}`: the journal's record of the call sent
 /// with that key, without sending anything.
+/// An OAuth caller sees the record only with the read scope of the
+/// operation's API.
 async fn recorded_call(
     journal: &Journal,
     path: Result<RawPathParams, RawPathParamsRejection>,
+    access: Option<oauth::Access>,
 ) -> Response {
     let key = match &path {
         Ok(path) => path.iter().next().map(|(_, key)| key.to_owned()),
@@ -500,7 +513,15 @@ async fn recorded_call(
     };
     let key = key.unwrap_or_default();
     match journal.lookup(&key).await {
-        Ok(Some(entry)) => axum::Json(entry).into_response(),
+        Ok(Some(entry)) => {
+            if let Some(access) = &access {
+                if let Some(scope) = access.missing_record_scope(&entry.operation) {
+                    let message = format!("this record needs the OAuth scope `{scope}`");
+                    return http::insufficient_scope(access, &scope, message);
+                }
+            }
+            axum::Json(entry).into_response()
+        }
         Ok(None) => Refusal::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",

@@ -36,6 +36,11 @@ const VARIABLES: &[&str] = &[
     "KLARNA_GATEWAY_NO_CONFIRM",
     "KLARNA_GATEWAY_LOG_FORMAT",
     "KLARNA_GATEWAY_LOG",
+    "KLARNA_GATEWAY_OAUTH_ISSUER",
+    "KLARNA_GATEWAY_OAUTH_JWKS_URI",
+    "KLARNA_GATEWAY_OAUTH_MCP_RESOURCE",
+    "KLARNA_GATEWAY_OAUTH_REST_RESOURCE",
+    "KLARNA_GATEWAY_OAUTH_SCOPE_PREFIX",
     "KLARNA_API_KEY",
     "KLARNA_PARTNER_ACCOUNT",
 ];
@@ -184,6 +189,39 @@ async fn each_flag_comes_from_its_variable() {
         );
         let settings = config(&[], &[(*var, *value)]).await;
         assert_eq!(settings.pointer(pointer), Some(expected), "{var}={value}");
+    }
+    // OAuth: the issuer turns it on; the others refine it.
+    let oauth = [
+        (
+            "KLARNA_GATEWAY_OAUTH_ISSUER",
+            "https://auth.example",
+            "/oauth/issuer",
+        ),
+        (
+            "KLARNA_GATEWAY_OAUTH_JWKS_URI",
+            "https://auth.example/keys",
+            "/oauth/jwks_uri",
+        ),
+        (
+            "KLARNA_GATEWAY_OAUTH_MCP_RESOURCE",
+            "https://gw.example/mcp",
+            "/oauth/mcp_resource",
+        ),
+        (
+            "KLARNA_GATEWAY_OAUTH_REST_RESOURCE",
+            "https://gw.example/v1",
+            "/oauth/rest_resource",
+        ),
+        (
+            "KLARNA_GATEWAY_OAUTH_SCOPE_PREFIX",
+            "shop",
+            "/oauth/scope_prefix",
+        ),
+    ];
+    assert_eq!(defaults["oauth"], Value::Null);
+    let settings = config(&[], &oauth.map(|(var, value, _)| (var, value))).await;
+    for (var, value, pointer) in oauth {
+        assert_eq!(settings.pointer(pointer), Some(&json!(value)), "{var}");
     }
     // Both halves of the Payment API's key.
     let settings = config(

@@ -55,6 +55,11 @@ pub fn gateway_command() -> tokio::process::Command {
         "KLARNA_USERNAME",
         "KLARNA_PASSWORD",
         "KLARNA_GATEWAY_TOKEN",
+        "KLARNA_GATEWAY_OAUTH_ISSUER",
+        "KLARNA_GATEWAY_OAUTH_JWKS_URI",
+        "KLARNA_GATEWAY_OAUTH_MCP_RESOURCE",
+        "KLARNA_GATEWAY_OAUTH_REST_RESOURCE",
+        "KLARNA_GATEWAY_OAUTH_SCOPE_PREFIX",
     ] {
         command.env_remove(var);
     }
@@ -91,10 +96,16 @@ pub struct Spawned {
 /// `merchant` with [`PASSWORD`], and waits for every adapter asked for
 /// to print its address.
 pub async fn spawn_gateway(args: &[&str]) -> Spawned {
+    spawn_gateway_with(args, &[]).await
+}
+
+/// [`spawn_gateway`] with `env` set besides the credentials.
+pub async fn spawn_gateway_with(args: &[&str], env: &[(&str, &str)]) -> Spawned {
     use tokio::io::AsyncBufReadExt;
     let mut command = gateway_command();
     command
         .args(args)
+        .envs(env.iter().copied())
         .env("KLARNA_USER", "merchant")
         .env("KLARNA_PASS", PASSWORD)
         .stdin(std::process::Stdio::null())
