@@ -680,6 +680,13 @@ fn output_schema(api: &Api, op: &Operation) -> Value {
             }),
         );
     }
+    properties.insert(
+        "correlation_id".into(),
+        json!({
+            "type": "string",
+            "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
+        }),
+    );
     let mut root = Map::new();
     root.insert("type".into(), json!("object"));
     root.insert("properties".into(), Value::Object(properties));
@@ -879,10 +886,10 @@ fn dispatch_function(
         op.method, op.path_template
     );
     let output = if result.is_empty() {
-        quote! { Ok(Output::new(response.status(), response.idempotency_key())) }
+        quote! { Ok(Output::of(&response)) }
     } else {
         quote! {
-            let mut output = Output::new(response.status(), response.idempotency_key());
+            let mut output = Output::of(&response);
             #result
             Ok(output)
         }

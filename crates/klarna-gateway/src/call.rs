@@ -602,7 +602,7 @@ fn final_outcome(tool: &Tool, result: &Result<Output, Failure>) -> FinalOutcome 
                         .map(|r| (r.wire_name.to_owned(), h.value.clone()))
                 })
                 .collect::<BTreeMap<_, _>>(),
-            correlation_id: None,
+            correlation_id: output.correlation_id().map(str::to_owned),
             body: Some(output.body_json().to_string()),
         },
         Err(failure) => FinalOutcome {

@@ -2,12 +2,16 @@
 //! helpers its dispatch functions call: reading arguments into typed
 //! values, and turning a client's response or error into a tool's answer.
 
+use klarna_runtime::bytes::Bytes;
 use klarna_runtime::{ErrorKind, IdempotencyKey};
 
 use crate::ledger::Outcome;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+
+/// The header Klarna names each answer with, for its support to find it.
+pub const CORRELATION_ID: &str = "Klarna-Correlation-Id";
 
 /// One operation of an SDK API, as the gateway exposes it.
 #[derive(Debug)]
@@ -204,14 +208,24 @@ fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, Failure> {
     })
 }
 
-/// A successful call: the status, the decoded body, the documented headers
-/// and the idempotency key it was sent with.
+/// A successful call: the status, Klarna's body, the documented headers,
+/// the idempotency key it was sent with and Klarna's correlation id.
+///
+/// The body is Klarna's as it came, not the typed model re-serialised: the
+/// generated client still decodes it (and refuses what does not fit), but
+/// the caller gets every field, also one Klarna added after our spec.
 #[derive(Debug)]
 pub struct Output {
     status: u16,
     body: Value,
+    /// Klarna's body as received, for the REST adapter to pass on byte for
+    /// byte; `None` when the body is the gateway's own (a replay from the
+    /// memory of keys, a redacted one).
+    raw: Option<Bytes>,
     headers: Vec<Header>,
     idempotency_key: Option<String>,
+    /// `Klarna-Correlation-Id` of Klarna's answer.
+    correlation_id: Option<String>,
     /// Answered from the gateway's memory of the key: nothing was sent.
     replayed: bool,
     /// Why fields of the body read `[redacted]`.
@@ -232,11 +246,28 @@ impl Output {
         Output {
             status,
             body: Value::Null,
+            raw: None,
             headers: Vec::new(),
             idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
+            correlation_id: None,
             replayed: false,
             note: None,
         }
+    }
+
+    /// The output of a client's response: its status, key and correlation
+    /// id, and its body as received, kept for [`Output::body`].
+    pub fn of<T>(response: &klarna_runtime::Response<T>) -> Self {
+        let mut output = Output::new(response.status(), response.idempotency_key());
+        output.correlation_id = response
+            .headers()
+            .get(CORRELATION_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !response.raw_body().is_empty() {
+            output.raw = Some(response.raw_body().clone());
+        }
+        output
     }
 
     /// The answer the gateway remembers for a key whose call ended:
@@ -245,8 +276,10 @@ impl Output {
         Output {
             status,
             body,
+            raw: None,
             headers,
             idempotency_key: Some(key.to_owned()),
+            correlation_id: None,
             replayed: true,
             note: None,
         }
@@ -263,6 +296,8 @@ impl Output {
         let redacted = crate::ledger::redact(&self.body, secrets);
         if redacted != self.body {
             self.body = redacted;
+            // What is passed on is the redacted body, never Klarna's bytes.
+            self.raw = None;
             self.note = Some(format!(
                 "{} redacted: the gateway never puts a secret in a tool result; use the SDK or \
                  the REST adapter for it",
@@ -275,10 +310,34 @@ impl Output {
         }
     }
 
+    /// The success body: Klarna's as received, which the client decoded
+    /// into `body` (so it fits the spec); the typed value only stands in
+    /// when no raw body was kept (a fake of the client, say).
     pub fn body<T: Serialize>(&mut self, body: &T) -> Result<(), Failure> {
+        if let Some(raw) = &self.raw {
+            if let Ok(value) = serde_json::from_slice(raw) {
+                self.body = value;
+                return Ok(());
+            }
+            // The client decoded it, so it is JSON; should it not parse
+            // here, the typed value is what the caller gets.
+            self.raw = None;
+        }
         self.body = serde_json::to_value(body)
             .map_err(|e| Failure::internal(format!("the response did not serialise: {e}")))?;
         Ok(())
+    }
+
+    /// Klarna's body exactly as received, when the answer is Klarna's
+    /// body unchanged (not a replay, nothing redacted).
+    pub fn raw_body(&self) -> Option<&Bytes> {
+        self.raw.as_ref().filter(|_| !self.body.is_null())
+    }
+
+    /// `Klarna-Correlation-Id` of Klarna's answer, for the caller to quote
+    /// to Klarna's support.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
     }
 
     /// A documented header; an absent one is left out.
@@ -318,6 +377,9 @@ impl Output {
         object.insert("headers".into(), Value::Object(headers));
         if let Some(key) = &self.idempotency_key {
             object.insert("idempotency_key".into(), json!(key));
+        }
+        if let Some(id) = &self.correlation_id {
+            object.insert("correlation_id".into(), json!(id));
         }
         if self.replayed {
             object.insert("replayed".into(), json!(true));

@@ -116,6 +116,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -927,6 +931,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -1186,6 +1194,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -1256,6 +1268,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -1926,6 +1942,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2006,6 +2026,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2432,6 +2456,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2512,6 +2540,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2713,6 +2745,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2803,6 +2839,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2955,6 +2995,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3032,6 +3076,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3130,6 +3178,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3419,6 +3471,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3499,6 +3555,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3764,6 +3824,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3919,6 +3983,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3996,6 +4064,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -4595,6 +4667,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -4732,6 +4808,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -5847,6 +5927,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -5914,6 +5998,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -6450,6 +6538,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -6780,6 +6872,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -6957,6 +7053,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -7419,6 +7519,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -7590,6 +7694,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -7849,6 +7957,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -8344,6 +8456,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -9044,6 +9160,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -9592,6 +9712,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -10087,6 +10211,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -10595,6 +10723,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -11295,6 +11427,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -12121,6 +12257,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -12430,6 +12570,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -12599,6 +12743,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -13268,6 +13416,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -13577,6 +13729,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -13736,6 +13892,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -13895,6 +14055,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14031,6 +14195,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14258,6 +14426,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14401,6 +14573,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14544,6 +14720,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14687,6 +14867,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14814,6 +14998,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14912,6 +15100,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15005,6 +15197,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15100,6 +15296,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15249,6 +15449,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15515,6 +15719,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15818,6 +16026,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -16261,7 +16473,7 @@ async fn ordermanagement_get_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16283,7 +16495,7 @@ async fn ordermanagement_acknowledge_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`, through the generated client.
@@ -16305,7 +16517,7 @@ async fn ordermanagement_update_authorization(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /ordermanagement/v1/orders/{order_id}/captures`, through the generated client.
@@ -16323,7 +16535,7 @@ async fn ordermanagement_get_captures(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16347,7 +16559,7 @@ async fn ordermanagement_capture_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     let value = response.into_inner();
     output.header("capture_id", Some(value.capture_id.into_string()));
     output.header("location", Some(value.location));
@@ -16373,7 +16585,7 @@ async fn ordermanagement_get_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16402,7 +16614,7 @@ async fn ordermanagement_extend_due_date(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`, through the generated client.
@@ -16424,7 +16636,7 @@ async fn ordermanagement_get_options_for_extend_due_date(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16453,7 +16665,7 @@ async fn ordermanagement_append_shipping_info(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`, through the generated client.
@@ -16477,7 +16689,7 @@ async fn ordermanagement_trigger_send_out(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`, through the generated client.
@@ -16502,7 +16714,7 @@ async fn ordermanagement_update_consumer_details(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`, through the generated client.
@@ -16522,7 +16734,7 @@ async fn ordermanagement_extend_authorization_time(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`, through the generated client.
@@ -16547,7 +16759,7 @@ async fn ordermanagement_update_merchant_references(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/refunds`, through the generated client.
@@ -16568,7 +16780,7 @@ async fn ordermanagement_refund_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     let value = response.into_inner();
     output.header("location", Some(value.location));
     output.header("refund_id", Some(value.refund_id.into_string()));
@@ -16594,7 +16806,7 @@ async fn ordermanagement_get_refund(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16618,7 +16830,7 @@ async fn ordermanagement_release_remaining_authorization(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`, through the generated client.
@@ -16643,7 +16855,7 @@ async fn ordermanagement_append_order_shipping_info(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/cancel`, through the generated client.
@@ -16663,7 +16875,7 @@ async fn ordermanagement_cancel_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /payments/v1/sessions`, through the generated client.
@@ -16678,7 +16890,7 @@ async fn payments_create_credit_session(
         upstream.payments.create_credit_session(&body).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16698,7 +16910,7 @@ async fn payments_read_credit_session(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16719,7 +16931,7 @@ async fn payments_update_credit_session(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `DELETE /payments/v1/authorizations/{authorizationToken}`, through the generated client.
@@ -16734,7 +16946,7 @@ async fn payments_cancel_authorization(
         upstream.payments.cancel_authorization(&authorization_token).await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /payments/v1/authorizations/{authorizationToken}/order`, through the generated client.
@@ -16755,7 +16967,7 @@ async fn payments_create_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16774,7 +16986,7 @@ async fn payments_create_customer_token(
         upstream.payments.create_customer_token(&authorization_token, &body).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16791,7 +17003,7 @@ async fn payments_read_customer_token(
         upstream.payments.read_customer_token(&customer_token).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16814,7 +17026,7 @@ async fn payments_create_customer_token_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16833,7 +17045,7 @@ async fn payments_update_customer_token_status(
         upstream.payments.update_customer_token_status(&customer_token, &body).await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /v1/payment/requests`, through the generated client.
@@ -16854,7 +17066,7 @@ async fn payment_api_create_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16876,7 +17088,7 @@ async fn payment_api_read_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16903,7 +17115,7 @@ async fn payment_api_update_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16928,7 +17140,7 @@ async fn payment_api_confirm_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16949,7 +17161,7 @@ async fn payment_api_cancel_payment_confirmation(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16975,7 +17187,7 @@ async fn payment_api_read_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17006,7 +17218,7 @@ async fn payment_api_update_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17037,7 +17249,7 @@ async fn payment_api_capture_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17068,7 +17280,7 @@ async fn payment_api_refund_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17096,7 +17308,7 @@ async fn payment_api_void_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17120,7 +17332,7 @@ async fn payment_api_read_payment_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17149,7 +17361,7 @@ async fn payment_api_refund_payment_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17173,7 +17385,7 @@ async fn payment_api_read_payment_refund(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17199,7 +17411,7 @@ async fn payment_api_read_payment_chargeback(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17215,7 +17427,7 @@ async fn notifications_list_webhooks(
         upstream.notifications.list_webhooks().await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17238,7 +17450,7 @@ async fn notifications_create_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17258,7 +17470,7 @@ async fn notifications_get_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17278,7 +17490,7 @@ async fn notifications_delete_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /v1/notification/webhooks/{webhook_id}`, through the generated client.
@@ -17303,7 +17515,7 @@ async fn notifications_update_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17319,7 +17531,7 @@ async fn notifications_list_signing_keys(
         upstream.notifications.list_signing_keys().await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17340,7 +17552,7 @@ async fn notifications_create_signing_key(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17362,7 +17574,7 @@ async fn notifications_delete_signing_key(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /settlements/v1/payouts/summary`, through the generated client.
@@ -17383,7 +17595,7 @@ async fn settlements_get_payout_summary(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17400,7 +17612,7 @@ async fn settlements_get_payout(
         upstream.settlements.get_payout(&payment_reference).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17429,7 +17641,7 @@ async fn settlements_list_payouts(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17456,7 +17668,7 @@ async fn settlements_list_transactions(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
