@@ -7,7 +7,11 @@
 //! hand-written code serves the table; nothing in it knows an operation.
 //!
 //! What comes from where, by one rule for every operation:
-//! - the name from `x-klarna-gateway.tool`, else `klarna-<api>-<operation>`;
+//! - the name, by one rule ([`tool_name`]): `klarna-` and what the tool
+//!   does, verb first, in lowercase words joined by `-`, without the API's
+//!   name: the name the capability defining the tool gives it
+//!   (`x-klarna-gateway.tool`: seed 001's seven Captures tools), else the
+//!   operation's (`refund_order` is `klarna-refund-order`);
 //! - `destructive` when the method is `DELETE` or the operation's name
 //!   says it cancels, voids or releases ([`DESTRUCTIVE_WORDS`]), or when
 //!   `x-klarna-gateway.destructive` says so;
@@ -158,11 +162,33 @@ fn unsupported(op: &Operation) -> Option<&'static str> {
     }
 }
 
+/// The tool's name: `klarna-` and what it does, in lowercase words joined
+/// by `-` (`klarna-refund-order`). The API is not part of it: seed 001's
+/// names (`klarna-capture-order`) have none, and every tool of `--all`
+/// follows the same shape; the title, description and tag say which API a
+/// tool belongs to. A declared name (`x-klarna-gateway.tool`) must have
+/// that shape too; two operations of any APIs with one name are an error
+/// (see [`emit`]).
 fn tool_name(config: &ApiConfig, op: &Operation) -> Result<String, String> {
     let declared = op.gateway.as_ref().and_then(|g| g.tool.clone());
-    let name = declared.unwrap_or_else(|| {
-        format!("klarna-{}-{}", config.module, bare(&op.name)).replace('_', "-")
-    });
+    let name = declared
+        .unwrap_or_else(|| format!("klarna-{}", bare(&op.name)).replace('_', "-"));
+    let words_ok = name
+        .strip_prefix("klarna-")
+        .is_some_and(|rest| {
+            rest.split('-').all(|word| {
+                !word.is_empty()
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+        });
+    if !words_ok {
+        return Err(format!(
+            "{}: the gateway tool name `{name}` of `{}` is not `klarna-` and lowercase words              joined by `-`",
+            config.spec, op.name
+        ));
+    }
     if name.len() > MAX_TOOL_NAME {
         return Err(format!(
             "{}: the gateway tool name `{name}` of `{}` is longer than {MAX_TOOL_NAME} characters; \

@@ -466,14 +466,20 @@ impl CallPath {
             Some(order_id) if tool.api == "ordermanagement" => {
                 let mut read = Map::new();
                 read.insert("order_id".into(), json!(order_id));
-                tools::call(
-                    &self.upstream,
-                    "klarna-ordermanagement-get-order",
-                    Arguments::new(read),
-                )
-                .await
-                .ok()
-                .map(|output| output.body_json().clone())
+                // The order is read through the table's tool for it,
+                // found by its operation (its name is the table's to pick).
+                let get_order = tools::TOOLS
+                    .iter()
+                    .find(|t| t.api == "ordermanagement" && t.operation == "get_order");
+                match get_order {
+                    Some(get_order) => {
+                        tools::call(&self.upstream, get_order.name, Arguments::new(read))
+                            .await
+                            .ok()
+                            .map(|output| output.body_json().clone())
+                    }
+                    None => None,
+                }
             }
             _ => None,
         };

@@ -47,7 +47,7 @@ impl Upstream {
 /// Every operation the gateway can expose, in spec order.
 pub const TOOLS: &[Tool] = &[
     Tool {
-        name: "klarna-ordermanagement-get-order",
+        name: "klarna-get-order",
         title: "Get an order",
         description: "Returns the current state of one order, with its captures and refunds.",
         api: "ordermanagement",
@@ -864,7 +864,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-ordermanagement-acknowledge-order",
+        name: "klarna-acknowledge-order",
         title: "Acknowledge a checkout order",
         description: "Tells Klarna that the merchant has received a Klarna Checkout order.",
         api: "ordermanagement",
@@ -945,7 +945,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-update-authorization",
+        name: "klarna-update-authorization",
         title: "Change the order amount and lines",
         description: "Replaces the authorized order amount, and the order lines, of an order that is not fully captured; Klarna may decline an increase.",
         api: "ordermanagement",
@@ -2853,7 +2853,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-update-consumer-details",
+        name: "klarna-update-consumer-details",
         title: "Change the shipping address",
         description: "Replaces the customer's shipping address on the order; the billing address can no longer be changed.",
         api: "ordermanagement",
@@ -3009,7 +3009,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-extend-authorization-time",
+        name: "klarna-extend-authorization-time",
         title: "Extend the authorization period",
         description: "Pushes back the date until which the order can be captured.",
         api: "ordermanagement",
@@ -3090,7 +3090,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-update-merchant-references",
+        name: "klarna-update-merchant-references",
         title: "Change the merchant references",
         description: "Overwrites the merchant's own order references that are sent in the request.",
         api: "ordermanagement",
@@ -3192,7 +3192,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-refund-order",
+        name: "klarna-refund-order",
         title: "Refund an order",
         description: "Pays back all or part of the captured amount to the customer.",
         api: "ordermanagement",
@@ -3485,7 +3485,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-get-refund",
+        name: "klarna-get-refund",
         title: "Get a refund",
         description: "Returns one refund of the order.",
         api: "ordermanagement",
@@ -3757,7 +3757,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-ordermanagement-release-remaining-authorization",
+        name: "klarna-release-remaining-authorization",
         title: "Release the uncaptured amount",
         description: "Gives up the part of the authorization that has not been captured, so the customer is not charged for it.",
         api: "ordermanagement",
@@ -3838,7 +3838,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-append-order-shipping-info",
+        name: "klarna-append-order-shipping-info",
         title: "Add shipping details to an order",
         description: "Attaches tracking and carrier data to the order, in addition to any it already has.",
         api: "ordermanagement",
@@ -3997,7 +3997,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-ordermanagement-cancel-order",
+        name: "klarna-cancel-order",
         title: "Cancel an order",
         description: "Cancels an order that has not been captured, so the customer owes nothing.",
         api: "ordermanagement",
@@ -4078,7 +4078,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-payments-create-credit-session",
+        name: "klarna-create-credit-session",
         title: "Create a payment session",
         description: "Starts a Klarna Payments session for a cart. The answer holds the session id, a client token for the browser SDK and the payment method categories on offer.",
         api: "payments",
@@ -4751,7 +4751,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-read-credit-session",
+        name: "klarna-read-credit-session",
         title: "Get a payment session",
         description: "Returns a session with all data gathered so far; it can be read at any time after creation.",
         api: "payments",
@@ -5330,7 +5330,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-update-credit-session",
+        name: "klarna-update-credit-session",
         title: "Update a payment session",
         description: "Changes an open session, for example after the cart or the customer's data changed on a reloaded checkout.",
         api: "payments",
@@ -5941,7 +5941,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-payments-cancel-authorization",
+        name: "klarna-cancel-authorization",
         title: "Release an authorization",
         description: "Releases an authorization that will not be turned into an order.",
         api: "payments",
@@ -6012,7 +6012,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-payments-create-order",
+        name: "klarna-create-order",
         title: "Create an order from an authorization",
         description: "Places an order with the token of a successful authorization, which closes the session. Handle the order afterwards in the Merchant Portal or with the Order Management API.",
         api: "payments",
@@ -6625,7 +6625,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-create-customer-token",
+        name: "klarna-create-customer-token",
         title: "Create a customer token from an authorization",
         description: "Instead of placing an order, turns a successful authorization into a customer token: Klarna keeps the customer's and the payment method's details for later orders.",
         api: "payments",
@@ -6996,7 +6996,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-read-customer-token",
+        name: "klarna-read-customer-token",
         title: "Get a customer token",
         description: "Returns the status of a token and the payment method stored on it.",
         api: "payments",
@@ -7138,7 +7138,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-create-customer-token-order",
+        name: "klarna-create-customer-token-order",
         title: "Place an order on a customer token",
         description: "Places an order charged to the customer and payment method stored on the token. Double-check the token id so that the right customer pays.",
         api: "payments",
@@ -7609,7 +7609,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payments-update-customer-token-status",
+        name: "klarna-update-customer-token-status",
         title: "Change a customer token's status",
         description: "Moves a token to a new status; used to cancel it.",
         api: "payments",
@@ -7708,7 +7708,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-payment-api-create-payment-request",
+        name: "klarna-create-payment-request",
         title: "Create a payment request",
         description: "Creates a payment request from the merchant's server. A new request starts in the state SUBMITTED.",
         api: "payment_api",
@@ -8399,7 +8399,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-read-payment-request",
+        name: "klarna-read-payment-request",
         title: "Get a payment request",
         description: "Returns a payment request with its current state.",
         api: "payment_api",
@@ -8898,7 +8898,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-update-payment-request",
+        name: "klarna-update-payment-request",
         title: "Update a payment request",
         description: "Changes a payment request while it is still SUBMITTED.",
         api: "payment_api",
@@ -9602,7 +9602,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-confirm-payment-request",
+        name: "klarna-confirm-payment-request",
         title: "Confirm a payment request",
         description: "Confirms the payment request behind a payment confirmation token, which the customer's successful payment flow returned; on success the payment is authorized and a payment transaction exists. Calling it again with the same token gives the same answer.",
         api: "payment_api",
@@ -10154,7 +10154,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-cancel-payment-confirmation",
+        name: "klarna-cancel-payment-confirmation",
         title: "Cancel a pending confirmation",
         description: "Declines to confirm a payment request that is PENDING_CONFIRMATION. The payment request is not cancelled; it goes back to SUBMITTED.",
         api: "payment_api",
@@ -10653,7 +10653,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-read-payment-transaction",
+        name: "klarna-read-payment-transaction",
         title: "Get a payment transaction",
         description: "Returns a payment transaction with its amounts, line items, shipping, captures, refunds, chargebacks and pricing.",
         api: "payment_api",
@@ -11326,7 +11326,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-update-payment-transaction",
+        name: "klarna-update-payment-transaction",
         title: "Update a payment transaction",
         description: "Changes the merchant's references on a payment transaction, so that the merchant's records and Klarna's can be matched.",
         api: "payment_api",
@@ -12030,7 +12030,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-capture-payment-transaction",
+        name: "klarna-capture-payment-transaction",
         title: "Capture a payment transaction",
         description: "Takes payment for goods that were shipped, fully or in part; settlement to the merchant starts afterwards.",
         api: "payment_api",
@@ -12418,7 +12418,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-refund-payment-transaction",
+        name: "klarna-refund-payment-transaction",
         title: "Refund a payment transaction",
         description: "Gives money back to the customer, typically for returned goods; the merchant's settlement is adjusted to match.",
         api: "payment_api",
@@ -12663,7 +12663,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-void-payment-transaction",
+        name: "klarna-void-payment-transaction",
         title: "Void a payment transaction",
         description: "Ends a payment transaction that will not be fulfilled further and releases whatever is left of its authorization.",
         api: "payment_api",
@@ -13346,7 +13346,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-read-payment-capture",
+        name: "klarna-read-payment-capture",
         title: "Get a capture",
         description: "Returns one capture with its amount, line items and shipments.",
         api: "payment_api",
@@ -13577,7 +13577,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-refund-payment-capture",
+        name: "klarna-refund-payment-capture",
         title: "Refund a capture",
         description: "Gives money back against one capture, typically for goods of that shipment that came back; the merchant's settlement is adjusted to match.",
         api: "payment_api",
@@ -13822,7 +13822,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-read-payment-refund",
+        name: "klarna-read-payment-refund",
         title: "Get a refund",
         description: "Returns one refund with its amount and line items.",
         api: "payment_api",
@@ -13985,7 +13985,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-payment-api-read-payment-chargeback",
+        name: "klarna-read-payment-chargeback",
         title: "Get a chargeback",
         description: "Returns one chargeback with its amount, reason and line items.",
         api: "payment_api",
@@ -14154,7 +14154,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-list-webhooks",
+        name: "klarna-list-webhooks",
         title: "List webhooks",
         description: "Returns every webhook of the account.",
         api: "notifications",
@@ -14300,7 +14300,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-create-webhook",
+        name: "klarna-create-webhook",
         title: "Create a webhook",
         description: "Subscribes a URL to the given event types. Klarna posts each such event to the URL, signed with the named signing key.",
         api: "notifications",
@@ -14516,7 +14516,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-get-webhook",
+        name: "klarna-get-webhook",
         title: "Get a webhook",
         description: "Returns one webhook of the account.",
         api: "notifications",
@@ -14663,7 +14663,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-delete-webhook",
+        name: "klarna-delete-webhook",
         title: "Delete a webhook",
         description: "Ends the subscription; no more events are delivered to its URL.",
         api: "notifications",
@@ -14734,7 +14734,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-notifications-update-webhook",
+        name: "klarna-update-webhook",
         title: "Update a webhook",
         description: "Changes the fields sent (URL, event types, event version, signing key, status) and keeps the others. Moving a webhook to a new signing key is how keys are rotated.",
         api: "notifications",
@@ -14957,7 +14957,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-list-signing-keys",
+        name: "klarna-list-signing-keys",
         title: "List signing keys",
         description: "Returns the ids of the account's signing keys, without their secrets.",
         api: "notifications",
@@ -15047,7 +15047,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-create-signing-key",
+        name: "klarna-create-signing-key",
         title: "Create a signing key",
         description: "Creates a signing key and returns its secret. This answer is the only time the secret is shown; keep it, for the receiver needs it to check signatures. An account holds at most 50 signing keys.",
         api: "notifications",
@@ -15140,7 +15140,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-notifications-delete-signing-key",
+        name: "klarna-delete-signing-key",
         title: "Delete a signing key",
         description: "Disables a signing key for good. Deliveries already signed with it keep its id; a receiver drops the key only once Klarna's retries of those have ended.",
         api: "notifications",
@@ -15211,7 +15211,7 @@ pub const TOOLS: &[Tool] = &[
 }"#,
     },
     Tool {
-        name: "klarna-settlements-get-payout-summary",
+        name: "klarna-get-payout-summary",
         title: "Sum up payouts per currency",
         description: "Totals of the payouts in a date range, one entry per currency.",
         api: "settlements",
@@ -15392,7 +15392,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-settlements-get-payout",
+        name: "klarna-get-payout",
         title: "Get a payout",
         description: "One payout and its totals, by the reference on the bank statement.",
         api: "settlements",
@@ -15616,7 +15616,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-settlements-list-payouts",
+        name: "klarna-list-payouts",
         title: "List payouts",
         description: "The payouts in a date range, newest first, a page at a time.",
         api: "settlements",
@@ -15935,7 +15935,7 @@ pub const TOOLS: &[Tool] = &[
 }"##,
     },
     Tool {
-        name: "klarna-settlements-list-transactions",
+        name: "klarna-list-transactions",
         title: "List transactions",
         description: "Transactions of one payout, or of one order, a page at a time.",
         api: "settlements",
@@ -16293,13 +16293,11 @@ pub(crate) async fn call(
     arguments: Arguments,
 ) -> Result<Output, Failure> {
     match tool {
-        "klarna-ordermanagement-get-order" => {
-            ordermanagement_get_order(upstream, arguments).await
-        }
-        "klarna-ordermanagement-acknowledge-order" => {
+        "klarna-get-order" => ordermanagement_get_order(upstream, arguments).await,
+        "klarna-acknowledge-order" => {
             ordermanagement_acknowledge_order(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-authorization" => {
+        "klarna-update-authorization" => {
             ordermanagement_update_authorization(upstream, arguments).await
         }
         "klarna-list-all-order-captures" => {
@@ -16323,133 +16321,117 @@ pub(crate) async fn call(
         "klarna-send-customer-communication" => {
             ordermanagement_trigger_send_out(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-consumer-details" => {
+        "klarna-update-consumer-details" => {
             ordermanagement_update_consumer_details(upstream, arguments).await
         }
-        "klarna-ordermanagement-extend-authorization-time" => {
+        "klarna-extend-authorization-time" => {
             ordermanagement_extend_authorization_time(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-merchant-references" => {
+        "klarna-update-merchant-references" => {
             ordermanagement_update_merchant_references(upstream, arguments).await
         }
-        "klarna-ordermanagement-refund-order" => {
-            ordermanagement_refund_order(upstream, arguments).await
-        }
-        "klarna-ordermanagement-get-refund" => {
-            ordermanagement_get_refund(upstream, arguments).await
-        }
-        "klarna-ordermanagement-release-remaining-authorization" => {
+        "klarna-refund-order" => ordermanagement_refund_order(upstream, arguments).await,
+        "klarna-get-refund" => ordermanagement_get_refund(upstream, arguments).await,
+        "klarna-release-remaining-authorization" => {
             ordermanagement_release_remaining_authorization(upstream, arguments).await
         }
-        "klarna-ordermanagement-append-order-shipping-info" => {
+        "klarna-append-order-shipping-info" => {
             ordermanagement_append_order_shipping_info(upstream, arguments).await
         }
-        "klarna-ordermanagement-cancel-order" => {
-            ordermanagement_cancel_order(upstream, arguments).await
-        }
-        "klarna-payments-create-credit-session" => {
+        "klarna-cancel-order" => ordermanagement_cancel_order(upstream, arguments).await,
+        "klarna-create-credit-session" => {
             payments_create_credit_session(upstream, arguments).await
         }
-        "klarna-payments-read-credit-session" => {
+        "klarna-read-credit-session" => {
             payments_read_credit_session(upstream, arguments).await
         }
-        "klarna-payments-update-credit-session" => {
+        "klarna-update-credit-session" => {
             payments_update_credit_session(upstream, arguments).await
         }
-        "klarna-payments-cancel-authorization" => {
+        "klarna-cancel-authorization" => {
             payments_cancel_authorization(upstream, arguments).await
         }
-        "klarna-payments-create-order" => {
-            payments_create_order(upstream, arguments).await
-        }
-        "klarna-payments-create-customer-token" => {
+        "klarna-create-order" => payments_create_order(upstream, arguments).await,
+        "klarna-create-customer-token" => {
             payments_create_customer_token(upstream, arguments).await
         }
-        "klarna-payments-read-customer-token" => {
+        "klarna-read-customer-token" => {
             payments_read_customer_token(upstream, arguments).await
         }
-        "klarna-payments-create-customer-token-order" => {
+        "klarna-create-customer-token-order" => {
             payments_create_customer_token_order(upstream, arguments).await
         }
-        "klarna-payments-update-customer-token-status" => {
+        "klarna-update-customer-token-status" => {
             payments_update_customer_token_status(upstream, arguments).await
         }
-        "klarna-payment-api-create-payment-request" => {
+        "klarna-create-payment-request" => {
             payment_api_create_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-request" => {
+        "klarna-read-payment-request" => {
             payment_api_read_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-update-payment-request" => {
+        "klarna-update-payment-request" => {
             payment_api_update_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-confirm-payment-request" => {
+        "klarna-confirm-payment-request" => {
             payment_api_confirm_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-cancel-payment-confirmation" => {
+        "klarna-cancel-payment-confirmation" => {
             payment_api_cancel_payment_confirmation(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-transaction" => {
+        "klarna-read-payment-transaction" => {
             payment_api_read_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-update-payment-transaction" => {
+        "klarna-update-payment-transaction" => {
             payment_api_update_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-capture-payment-transaction" => {
+        "klarna-capture-payment-transaction" => {
             payment_api_capture_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-refund-payment-transaction" => {
+        "klarna-refund-payment-transaction" => {
             payment_api_refund_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-void-payment-transaction" => {
+        "klarna-void-payment-transaction" => {
             payment_api_void_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-capture" => {
+        "klarna-read-payment-capture" => {
             payment_api_read_payment_capture(upstream, arguments).await
         }
-        "klarna-payment-api-refund-payment-capture" => {
+        "klarna-refund-payment-capture" => {
             payment_api_refund_payment_capture(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-refund" => {
+        "klarna-read-payment-refund" => {
             payment_api_read_payment_refund(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-chargeback" => {
+        "klarna-read-payment-chargeback" => {
             payment_api_read_payment_chargeback(upstream, arguments).await
         }
-        "klarna-notifications-list-webhooks" => {
-            notifications_list_webhooks(upstream, arguments).await
-        }
-        "klarna-notifications-create-webhook" => {
+        "klarna-list-webhooks" => notifications_list_webhooks(upstream, arguments).await,
+        "klarna-create-webhook" => {
             notifications_create_webhook(upstream, arguments).await
         }
-        "klarna-notifications-get-webhook" => {
-            notifications_get_webhook(upstream, arguments).await
-        }
-        "klarna-notifications-delete-webhook" => {
+        "klarna-get-webhook" => notifications_get_webhook(upstream, arguments).await,
+        "klarna-delete-webhook" => {
             notifications_delete_webhook(upstream, arguments).await
         }
-        "klarna-notifications-update-webhook" => {
+        "klarna-update-webhook" => {
             notifications_update_webhook(upstream, arguments).await
         }
-        "klarna-notifications-list-signing-keys" => {
+        "klarna-list-signing-keys" => {
             notifications_list_signing_keys(upstream, arguments).await
         }
-        "klarna-notifications-create-signing-key" => {
+        "klarna-create-signing-key" => {
             notifications_create_signing_key(upstream, arguments).await
         }
-        "klarna-notifications-delete-signing-key" => {
+        "klarna-delete-signing-key" => {
             notifications_delete_signing_key(upstream, arguments).await
         }
-        "klarna-settlements-get-payout-summary" => {
+        "klarna-get-payout-summary" => {
             settlements_get_payout_summary(upstream, arguments).await
         }
-        "klarna-settlements-get-payout" => {
-            settlements_get_payout(upstream, arguments).await
-        }
-        "klarna-settlements-list-payouts" => {
-            settlements_list_payouts(upstream, arguments).await
-        }
-        "klarna-settlements-list-transactions" => {
+        "klarna-get-payout" => settlements_get_payout(upstream, arguments).await,
+        "klarna-list-payouts" => settlements_list_payouts(upstream, arguments).await,
+        "klarna-list-transactions" => {
             settlements_list_transactions(upstream, arguments).await
         }
         _ => Err(Failure::unknown_tool(tool)),
