@@ -171,7 +171,8 @@ impl CallPath {
         let schemas = tools
             .iter()
             .filter_map(|t| {
-                serde_json::from_str(t.input_schema)
+                t.input_schema
+                    .assemble()
                     .ok()
                     .map(|schema| (t.name, schema))
             })

@@ -190,10 +190,11 @@ impl McpGateway {
     }
 }
 
-fn schema(text: &str, tool: &str) -> Result<Arc<JsonObject>, String> {
-    match serde_json::from_str(text) {
+fn schema(schema: &crate::table::Schema, tool: &str) -> Result<Arc<JsonObject>, String> {
+    match schema.assemble() {
         Ok(Value::Object(object)) => Ok(Arc::new(object)),
-        _ => Err(format!("the schema of `{tool}` is not a JSON object")),
+        Ok(_) => Err(format!("the schema of `{tool}` is not a JSON object")),
+        Err(e) => Err(format!("the schema of `{tool}`: {e}")),
     }
 }
 
@@ -202,7 +203,7 @@ fn describe(tool: &Tool, allow_keyless: bool) -> Result<rmcp::model::Tool, Strin
         .read_only(tool.read_only)
         .destructive(tool.destructive)
         .idempotent(tool.idempotent);
-    let mut input = schema(tool.input_schema, tool.name)?;
+    let mut input = schema(&tool.input_schema, tool.name)?;
     if allow_keyless {
         // `--allow-keyless`: the key is optional again.
         if let Some(Value::Array(required)) = Arc::make_mut(&mut input).get_mut("required") {
@@ -211,7 +212,7 @@ fn describe(tool: &Tool, allow_keyless: bool) -> Result<rmcp::model::Tool, Strin
     }
     Ok(rmcp::model::Tool::new(tool.name, tool.description, input)
         .with_title(tool.title)
-        .with_raw_output_schema(schema(tool.output_schema, tool.name)?)
+        .with_raw_output_schema(schema(&tool.output_schema, tool.name)?)
         .with_annotations(annotations))
 }
 

@@ -57,11 +57,84 @@ pub struct Tool {
     /// The operation exists to show a secret once (creating a signing
     /// key): redacting it would lose it, so it is not an MCP tool.
     pub shows_secret: bool,
-    /// JSON Schema of the arguments, with `$defs`.
-    pub input_schema: &'static str,
+    /// JSON Schema of the arguments.
+    pub input_schema: Schema,
     /// JSON Schema of a successful result (`status`, `body`, `headers`,
-    /// `idempotency_key`).
-    pub output_schema: &'static str,
+    /// `idempotency_key`, `correlation_id`).
+    pub output_schema: Schema,
+}
+
+/// A tool's JSON Schema as the table keeps it: its own part, whose named
+/// types are `{"$ref": "#/$defs/<name>"}`, and the API's table of named
+/// schemas, where each type is written once for every tool that uses it.
+/// [`Schema::assemble`] makes the whole schema a client gets.
+#[derive(Debug)]
+pub struct Schema {
+    /// The schema without `$defs`.
+    pub root: &'static str,
+    /// The API's named schemas of this side (arguments or results), in the
+    /// order of their names.
+    pub defs: &'static [Def],
+}
+
+/// A named schema of an API's table.
+#[derive(Debug)]
+pub struct Def {
+    pub name: &'static str,
+    pub schema: &'static str,
+}
+
+impl Schema {
+    /// The whole schema: the root with, in `$defs`, exactly the named
+    /// schemas it refers to, directly or through another one. The gateway
+    /// calls it once per tool when it starts. `Err` only if the generated
+    /// text is not JSON or names a schema the table lacks (a bug of the
+    /// generator, which `tests/openapi.rs` would find).
+    pub fn assemble(&self) -> Result<Value, String> {
+        let mut root: Value =
+            serde_json::from_str(self.root).map_err(|e| format!("not JSON: {e}"))?;
+        let mut wanted = Vec::new();
+        references(&root, &mut wanted);
+        let mut defs = Map::new();
+        while let Some(name) = wanted.pop() {
+            if defs.contains_key(&name) {
+                continue;
+            }
+            let def = self
+                .defs
+                .binary_search_by(|d| d.name.cmp(&name))
+                .map(|i| &self.defs[i])
+                .map_err(|_| format!("no schema `{name}` in the table"))?;
+            let schema: Value = serde_json::from_str(def.schema)
+                .map_err(|e| format!("the schema `{name}` is not JSON: {e}"))?;
+            references(&schema, &mut wanted);
+            defs.insert(def.name.to_owned(), schema);
+        }
+        if let (Value::Object(object), false) = (&mut root, defs.is_empty()) {
+            object.insert("$defs".into(), Value::Object(defs));
+        }
+        Ok(root)
+    }
+}
+
+/// The names of the `#/$defs/<name>` references in `schema`.
+fn references(schema: &Value, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(name) = target.strip_prefix("#/$defs/") {
+                            found.push(name.to_owned());
+                        }
+                    }
+                    _ => references(value, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
 }
 
 impl Tool {

@@ -511,12 +511,8 @@ async fn no_tool_result_holds_a_secret() {
     let gateway = start(Surface::All, Policy::unattended()).await;
     let client = connect(&gateway.mcp, ClientConfig::default()).await;
     let tools = client.list_all_tools().await.unwrap();
-    assert!(!tools
-        .iter()
-        .any(|t| t.name == "klarna-create-signing-key"));
-    assert!(tools
-        .iter()
-        .any(|t| t.name == "klarna-list-signing-keys"));
+    assert!(!tools.iter().any(|t| t.name == "klarna-create-signing-key"));
+    assert!(tools.iter().any(|t| t.name == "klarna-list-signing-keys"));
     let request = CallToolRequestParams::new("klarna-create-signing-key")
         .with_arguments(Map::from_iter([("idempotency_key".to_owned(), json!(KEY))]));
     assert!(client.call_tool(request).await.is_err(), "not a tool");
