@@ -154,7 +154,7 @@ impl McpGateway {
             .call(Adapter::Mcp, name, arguments.unwrap_or_default(), None)
             .await;
         match result {
-            Ok(output) => CallToolResult::structured(output.to_json()),
+            Ok(output) => CallToolResult::structured(output.into_json()),
             Err(failure) => CallToolResult::structured_error(failure.to_json()),
         }
     }
@@ -340,7 +340,7 @@ impl ServerHandler for McpGateway {
             )
             .await;
         Ok(match result {
-            Ok(output) => CallToolResult::structured(output.to_json()).into(),
+            Ok(output) => CallToolResult::structured(output.into_json()).into(),
             Err(Failure::ConfirmationRequired(question)) => {
                 let state = asker
                     .issued

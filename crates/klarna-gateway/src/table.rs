@@ -437,28 +437,28 @@ impl Output {
         self.idempotency_key.as_deref()
     }
 
-    /// The structured content of the tool result.
-    pub fn to_json(&self) -> Value {
+    /// The structured content of the tool result; the body moves into it.
+    pub fn into_json(self) -> Value {
         let mut object = Map::new();
         object.insert("status".into(), json!(self.status));
-        object.insert("body".into(), self.body.clone());
+        object.insert("body".into(), self.body);
         let headers = self
             .headers
-            .iter()
-            .map(|h| (h.field.to_owned(), json!(h.value)))
+            .into_iter()
+            .map(|h| (h.field.to_owned(), Value::String(h.value)))
             .collect();
         object.insert("headers".into(), Value::Object(headers));
-        if let Some(key) = &self.idempotency_key {
-            object.insert("idempotency_key".into(), json!(key));
+        if let Some(key) = self.idempotency_key {
+            object.insert("idempotency_key".into(), Value::String(key));
         }
-        if let Some(id) = &self.correlation_id {
-            object.insert("correlation_id".into(), json!(id));
+        if let Some(id) = self.correlation_id {
+            object.insert("correlation_id".into(), Value::String(id));
         }
         if self.replayed {
             object.insert("replayed".into(), json!(true));
         }
-        if let Some(note) = &self.note {
-            object.insert("note".into(), json!(note));
+        if let Some(note) = self.note {
+            object.insert("note".into(), Value::String(note));
         }
         Value::Object(object)
     }
@@ -760,7 +760,7 @@ mod tests {
             .body(&json!({"signing_key_id": "k1", "signing_key": "s3cr3t"}))
             .unwrap();
         output.redact(&["signing_key"]);
-        let result = output.to_json();
+        let result = output.into_json();
         assert_eq!(result["body"]["signing_key"], crate::ledger::REDACTED);
         assert_eq!(result["body"]["signing_key_id"], "k1");
         assert!(!result.to_string().contains("s3cr3t"));
@@ -769,7 +769,7 @@ mod tests {
         let mut plain = Output::new(200, None);
         plain.body(&json!({"id": 1})).unwrap();
         plain.redact(&["signing_key"]);
-        assert!(plain.to_json().get("note").is_none());
+        assert!(plain.into_json().get("note").is_none());
     }
 
     /// Klarna's 4xx is a refusal; a 5xx or a lost answer may hide an action.
