@@ -7,7 +7,11 @@
 //! hand-written code serves the table; nothing in it knows an operation.
 //!
 //! What comes from where, by one rule for every operation:
-//! - the name from `x-klarna-gateway.tool`, else `klarna-<api>-<operation>`;
+//! - the name, by one rule ([`tool_name`]): `klarna-` and what the tool
+//!   does, verb first, in lowercase words joined by `-`, without the API's
+//!   name: the name the capability defining the tool gives it
+//!   (`x-klarna-gateway.tool`: seed 001's seven Captures tools), else the
+//!   operation's (`refund_order` is `klarna-refund-order`);
 //! - `destructive` when the method is `DELETE` or the operation's name
 //!   says it cancels, voids or releases ([`DESTRUCTIVE_WORDS`]), or when
 //!   `x-klarna-gateway.destructive` says so;
@@ -59,7 +63,14 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
     let mut arms = Vec::new();
     let mut skipped = Vec::new();
     let mut names: Vec<String> = Vec::new();
+    let mut def_tables = Vec::new();
     for (config, api) in apis {
+        // Each API's named types are schemas once, per side, in a table of
+        // their own; a tool's schemas refer to them, and the gateway puts
+        // together each tool's `$defs` when it starts.
+        let mut inputs = Schemas::new(api, Direction::Input);
+        let mut outputs = Schemas::new(api, Direction::Output);
+        let tables = DefTables::of(config);
         for op in &api.operations {
             if let Some(reason) = unsupported(op) {
                 skipped.push(Skipped {
@@ -77,10 +88,19 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
             }
             names.push(name.clone());
             let function = format_ident!("{}_{}", config.module, bare(&op.name));
-            entries.push(entry(config, api, op, &name));
+            entries.push(entry(
+                config,
+                api,
+                op,
+                &name,
+                (&mut inputs, &mut outputs),
+                &tables,
+            ));
             functions.push(dispatch_function(config, api, op, &function));
             arms.push(quote! { #name => #function(upstream, arguments).await, });
         }
+        def_tables.push(tables.emit(api, Direction::Input, inputs));
+        def_tables.push(tables.emit(api, Direction::Output, outputs));
     }
     let upstream_fields = apis.iter().map(|(config, api)| {
         let field = field_ident(config.module);
@@ -102,7 +122,8 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
         #skipped_doc
 
         use crate::table::{
-            Arguments, Body, Failure, Kind, Location, Output, Param, ResponseHeader, Tool,
+            Arguments, Body, Def, Failure, Kind, Location, Output, Param, ResponseHeader, Schema,
+            Tool,
         };
 
         /// A client per API, each configured for its own base URL and
@@ -122,6 +143,8 @@ pub fn emit(apis: &[(&ApiConfig, &Api)]) -> Result<TokenStream, String> {
 
         /// Every operation the gateway can expose, in spec order.
         pub const TOOLS: &[Tool] = &[#(#entries),*];
+
+        #(#def_tables)*
 
         /// Calls the operation behind `tool` with `arguments`.
         pub(crate) async fn call(upstream: &Upstream, tool: &str, arguments: Arguments) -> Result<Output, Failure> {
@@ -158,11 +181,30 @@ fn unsupported(op: &Operation) -> Option<&'static str> {
     }
 }
 
+/// The tool's name: `klarna-` and what it does, in lowercase words joined
+/// by `-` (`klarna-refund-order`). The API is not part of it: seed 001's
+/// names (`klarna-capture-order`) have none, and every tool of `--all`
+/// follows the same shape; the title, description and tag say which API a
+/// tool belongs to. A declared name (`x-klarna-gateway.tool`) must have
+/// that shape too; two operations of any APIs with one name are an error
+/// (see [`emit`]).
 fn tool_name(config: &ApiConfig, op: &Operation) -> Result<String, String> {
     let declared = op.gateway.as_ref().and_then(|g| g.tool.clone());
-    let name = declared.unwrap_or_else(|| {
-        format!("klarna-{}-{}", config.module, bare(&op.name)).replace('_', "-")
+    let name = declared.unwrap_or_else(|| format!("klarna-{}", bare(&op.name)).replace('_', "-"));
+    let words_ok = name.strip_prefix("klarna-").is_some_and(|rest| {
+        rest.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
     });
+    if !words_ok {
+        return Err(format!(
+            "{}: the gateway tool name `{name}` of `{}` is not `klarna-` and lowercase words              joined by `-`",
+            config.spec, op.name
+        ));
+    }
     if name.len() > MAX_TOOL_NAME {
         return Err(format!(
             "{}: the gateway tool name `{name}` of `{}` is longer than {MAX_TOOL_NAME} characters; \
@@ -184,7 +226,14 @@ fn argument(param: &Param) -> &str {
     bare(&param.name)
 }
 
-fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStream {
+fn entry(
+    config: &ApiConfig,
+    api: &Api,
+    op: &Operation,
+    name: &str,
+    (inputs, outputs): (&mut Schemas, &mut Schemas),
+    tables: &DefTables,
+) -> TokenStream {
     let summary = op.summary.as_deref().map(str::trim).unwrap_or_default();
     let title = if summary.is_empty() {
         bare(&op.name).replace('_', " ")
@@ -275,8 +324,11 @@ fn entry(config: &ApiConfig, api: &Api, op: &Operation, name: &str) -> TokenStre
     };
     let secrets = secret_fields(api, op);
     let shows_secret = !secrets.is_empty() && !op.read_only;
-    let input_schema = raw_string(&pretty(&input_schema(api, op)));
-    let output_schema = raw_string(&pretty(&output_schema(api, op)));
+    let input_root = raw_string(&pretty(&input_schema(inputs, op)));
+    let output_root = raw_string(&pretty(&output_schema(outputs, op)));
+    let (input_defs, output_defs) = (&tables.input, &tables.output);
+    let input_schema = quote! { Schema { root: #input_root, defs: #input_defs } };
+    let output_schema = quote! { Schema { root: #output_root, defs: #output_defs } };
     quote! {
         Tool {
             name: #name,
@@ -551,16 +603,45 @@ impl<'a> Schemas<'a> {
             Direction::Output => json!({ "type": ty, "examples": values }),
         }
     }
+}
 
-    /// Adds the collected `$defs` to a root schema.
-    fn finish(self, mut root: Map<String, Value>) -> Value {
-        if !self.defs.is_empty() {
-            root.insert(
-                "$defs".into(),
-                Value::Object(self.defs.into_iter().collect()),
-            );
+/// The names of an API's two tables of named schemas
+/// (`ORDERMANAGEMENT_INPUT_DEFS`, `ORDERMANAGEMENT_OUTPUT_DEFS`).
+struct DefTables {
+    input: proc_macro2::Ident,
+    output: proc_macro2::Ident,
+}
+
+impl DefTables {
+    fn of(config: &ApiConfig) -> Self {
+        let module = config.module.to_uppercase();
+        DefTables {
+            input: format_ident!("{module}_INPUT_DEFS"),
+            output: format_ident!("{module}_OUTPUT_DEFS"),
         }
-        Value::Object(root)
+    }
+
+    /// The table of one side: each named type's schema once, by name (the
+    /// gateway looks them up by binary search, so the order is the
+    /// names').
+    fn emit(&self, api: &Api, direction: Direction, schemas: Schemas) -> TokenStream {
+        let (ident, side) = match direction {
+            Direction::Input => (&self.input, "arguments"),
+            Direction::Output => (&self.output, "results"),
+        };
+        let doc = format!(
+            " The named schemas of the {}'s {side}, each once: what `#/$defs/<name>` of \
+             its tools' schemas refers to.",
+            api.title
+        );
+        let defs = schemas.defs.iter().map(|(name, schema)| {
+            let schema = raw_string(&pretty(schema));
+            quote! { Def { name: #name, schema: #schema } }
+        });
+        quote! {
+            #[doc = #doc]
+            const #ident: &[Def] = &[#(#defs),*];
+        }
     }
 }
 
@@ -581,8 +662,8 @@ fn describe(schema: &mut Value, doc: &Doc) {
     }
 }
 
-fn input_schema(api: &Api, op: &Operation) -> Value {
-    let mut schemas = Schemas::new(api, Direction::Input);
+/// A tool's arguments schema, its named types left in `schemas`.
+fn input_schema(schemas: &mut Schemas, op: &Operation) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for param in &op.params {
@@ -652,12 +733,12 @@ fn input_schema(api: &Api, op: &Operation) -> Value {
     root.insert("properties".into(), Value::Object(properties));
     root.insert("required".into(), Value::Array(required));
     root.insert("additionalProperties".into(), json!(false));
-    schemas.finish(root)
+    Value::Object(root)
 }
 
-fn output_schema(api: &Api, op: &Operation) -> Value {
+/// A tool's result schema, its named types left in `schemas`.
+fn output_schema(schemas: &mut Schemas, op: &Operation) -> Value {
     let success = &op.successes[0];
-    let mut schemas = Schemas::new(api, Direction::Output);
     let body = match &success.body {
         Some(ResponseBody::Json(ty)) => schemas.of(ty),
         _ => json!({ "type": "null" }),
@@ -686,11 +767,18 @@ fn output_schema(api: &Api, op: &Operation) -> Value {
             }),
         );
     }
+    properties.insert(
+        "correlation_id".into(),
+        json!({
+            "type": "string",
+            "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
+        }),
+    );
     let mut root = Map::new();
     root.insert("type".into(), json!("object"));
     root.insert("properties".into(), Value::Object(properties));
     root.insert("required".into(), json!(["status", "body", "headers"]));
-    schemas.finish(root)
+    Value::Object(root)
 }
 
 fn headers_schema(success: &Outcome) -> Value {
@@ -885,10 +973,10 @@ fn dispatch_function(
         op.method, op.path_template
     );
     let output = if result.is_empty() {
-        quote! { Ok(Output::new(response.status(), response.idempotency_key())) }
+        quote! { Ok(Output::of(&response)) }
     } else {
         quote! {
-            let mut output = Output::new(response.status(), response.idempotency_key());
+            let mut output = Output::of(&response);
             #result
             Ok(output)
         }

@@ -173,7 +173,8 @@ impl CallPath {
         let schemas = tools
             .iter()
             .filter_map(|t| {
-                serde_json::from_str(t.input_schema)
+                t.input_schema
+                    .assemble()
                     .ok()
                     .map(|schema| (t.name, schema))
             })
@@ -492,14 +493,20 @@ impl CallPath {
             Some(order_id) if tool.api == "ordermanagement" => {
                 let mut read = Map::new();
                 read.insert("order_id".into(), json!(order_id));
-                tools::call(
-                    &self.upstream,
-                    "klarna-ordermanagement-get-order",
-                    Arguments::new(read),
-                )
-                .await
-                .ok()
-                .map(|output| output.body_json().clone())
+                // The order is read through the table's tool for it,
+                // found by its operation (its name is the table's to pick).
+                let get_order = tools::TOOLS
+                    .iter()
+                    .find(|t| t.api == "ordermanagement" && t.operation == "get_order");
+                match get_order {
+                    Some(get_order) => {
+                        tools::call(&self.upstream, get_order.name, Arguments::new(read))
+                            .await
+                            .ok()
+                            .map(|output| output.body_json().clone())
+                    }
+                    None => None,
+                }
             }
             _ => None,
         };
@@ -628,7 +635,7 @@ fn final_outcome(tool: &Tool, result: &Result<Output, Failure>) -> FinalOutcome 
                         .map(|r| (r.wire_name.to_owned(), h.value.clone()))
                 })
                 .collect::<BTreeMap<_, _>>(),
-            correlation_id: None,
+            correlation_id: output.correlation_id().map(str::to_owned),
             body: Some(output.body_json().to_string()),
         },
         Err(failure) => FinalOutcome {

@@ -138,7 +138,16 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
             [format!("http://{host}:*"), format!("https://{host}:*")]
         })
         .collect();
+    // A tool call of a 2026-07-28 client (stateless) whose whole reply is
+    // its result is answered as one JSON body, not an SSE stream of one
+    // event; one that emits something first still gets a stream (rmcp
+    // falls back to SSE). Clients that begin with `initialize` (protocol
+    // 2025-11-25 and before) keep their sessions and SSE: a confirmation
+    // by `elicitation/create` in the middle of a call needs the session to
+    // route the client's answer back (without it, tests/agents.rs's
+    // confirmation tests fail).
     let config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .enforce_origin_validation()

@@ -155,7 +155,7 @@ impl McpGateway {
             .call(Adapter::Mcp, name, arguments.unwrap_or_default(), None)
             .await;
         match result {
-            Ok(output) => CallToolResult::structured(output.to_json()),
+            Ok(output) => CallToolResult::structured(output.into_json()),
             Err(failure) => CallToolResult::structured_error(failure.to_json()),
         }
     }
@@ -191,10 +191,11 @@ impl McpGateway {
     }
 }
 
-fn schema(text: &str, tool: &str) -> Result<Arc<JsonObject>, String> {
-    match serde_json::from_str(text) {
+fn schema(schema: &crate::table::Schema, tool: &str) -> Result<Arc<JsonObject>, String> {
+    match schema.assemble() {
         Ok(Value::Object(object)) => Ok(Arc::new(object)),
-        _ => Err(format!("the schema of `{tool}` is not a JSON object")),
+        Ok(_) => Err(format!("the schema of `{tool}` is not a JSON object")),
+        Err(e) => Err(format!("the schema of `{tool}`: {e}")),
     }
 }
 
@@ -203,7 +204,7 @@ fn describe(tool: &Tool, allow_keyless: bool) -> Result<rmcp::model::Tool, Strin
         .read_only(tool.read_only)
         .destructive(tool.destructive)
         .idempotent(tool.idempotent);
-    let mut input = schema(tool.input_schema, tool.name)?;
+    let mut input = schema(&tool.input_schema, tool.name)?;
     if allow_keyless {
         // `--allow-keyless`: the key is optional again.
         if let Some(Value::Array(required)) = Arc::make_mut(&mut input).get_mut("required") {
@@ -212,7 +213,7 @@ fn describe(tool: &Tool, allow_keyless: bool) -> Result<rmcp::model::Tool, Strin
     }
     Ok(rmcp::model::Tool::new(tool.name, tool.description, input)
         .with_title(tool.title)
-        .with_raw_output_schema(schema(tool.output_schema, tool.name)?)
+        .with_raw_output_schema(schema(&tool.output_schema, tool.name)?)
         .with_annotations(annotations))
 }
 
@@ -384,7 +385,7 @@ impl ServerHandler for McpGateway {
             )
             .await;
         Ok(match result {
-            Ok(output) => CallToolResult::structured(output.to_json()).into(),
+            Ok(output) => CallToolResult::structured(output.into_json()).into(),
             Err(Failure::ConfirmationRequired(question)) => {
                 let state = asker
                     .issued

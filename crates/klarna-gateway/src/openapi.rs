@@ -204,15 +204,15 @@ impl<'t> Parsed<'t> {
     fn of(tool: &'t Tool) -> Self {
         // The table is generated, and tests/openapi.rs parses every schema
         // of it: a failure here is a bug of the generator, not input.
-        let parse = |text: &str, which: &str| -> Value {
-            serde_json::from_str(text).unwrap_or_else(|e| {
-                panic!("the {which} schema of `{}` is not JSON: {e}", tool.name)
-            })
+        let parse = |schema: &crate::table::Schema, which: &str| -> Value {
+            schema
+                .assemble()
+                .unwrap_or_else(|e| panic!("the {which} schema of `{}`: {e}", tool.name))
         };
         Parsed {
             tool,
-            input: parse(tool.input_schema, "input"),
-            output: parse(tool.output_schema, "output"),
+            input: parse(&tool.input_schema, "input"),
+            output: parse(&tool.output_schema, "output"),
         }
     }
 

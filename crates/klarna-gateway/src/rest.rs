@@ -27,7 +27,7 @@ use crate::http::{self, HttpOptions};
 use crate::journal::Journal;
 use crate::oauth;
 use crate::openapi;
-use crate::table::{Body, Failure, Location, Output, Tool};
+use crate::table::{Body, Failure, Location, Output, Tool, CORRELATION_ID};
 use crate::tools::Upstream;
 
 /// The REST adapter's address unless told otherwise (seed 001's port).
@@ -300,14 +300,22 @@ fn list(tool: &Tool, location: Location) -> String {
     }
 }
 
-/// Klarna's answer, as the client decoded it: its status, its body and
-/// documented headers, `Location` pointing at this adapter, and the
-/// idempotency key the call was sent with.
+/// Klarna's answer: its status, its body byte for byte as it came (the
+/// client decoded it on the way, so it fits the spec), its documented
+/// headers with `Location` pointing at this adapter, its
+/// `Klarna-Correlation-Id`, and the idempotency key the call was sent
+/// with. A body from the gateway's memory of keys is written out again.
 fn success(tool: &Tool, output: &Output, base_url: Option<&str>) -> Response {
     let status = StatusCode::from_u16(output.status()).unwrap_or(StatusCode::OK);
-    let mut response = match output.body_json() {
-        Value::Null => status.into_response(),
-        body => (status, axum::Json(body)).into_response(),
+    let mut response = match (output.raw_body(), output.body_json()) {
+        (Some(raw), _) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            raw.clone(),
+        )
+            .into_response(),
+        (None, Value::Null) => status.into_response(),
+        (None, body) => (status, axum::Json(body)).into_response(),
     };
     let headers = response.headers_mut();
     for h in output.headers() {
@@ -330,6 +338,9 @@ fn success(tool: &Tool, output: &Output, base_url: Option<&str>) -> Response {
     }
     if let Some(key) = output.idempotency_key() {
         insert(headers, IDEMPOTENCY_KEY, key);
+    }
+    if let Some(id) = output.correlation_id() {
+        insert(headers, CORRELATION_ID, id);
     }
     response
 }
@@ -408,6 +419,9 @@ fn failed(failure: &Failure) -> Response {
     let headers = response.headers_mut();
     if let Some(key) = &e.idempotency_key {
         insert(headers, IDEMPOTENCY_KEY, key);
+    }
+    if let Some(id) = &e.correlation_id {
+        insert(headers, CORRELATION_ID, id);
     }
     if let (Some(_), Some(wait)) = (answered, e.retry_after) {
         insert(headers, header::RETRY_AFTER.as_str(), &wait.to_string());

@@ -2,12 +2,16 @@
 //! helpers its dispatch functions call: reading arguments into typed
 //! values, and turning a client's response or error into a tool's answer.
 
+use klarna_runtime::bytes::Bytes;
 use klarna_runtime::{ErrorKind, IdempotencyKey};
 
 use crate::ledger::Outcome;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+
+/// The header Klarna names each answer with, for its support to find it.
+pub const CORRELATION_ID: &str = "Klarna-Correlation-Id";
 
 /// One operation of an SDK API, as the gateway exposes it.
 #[derive(Debug)]
@@ -53,11 +57,84 @@ pub struct Tool {
     /// The operation exists to show a secret once (creating a signing
     /// key): redacting it would lose it, so it is not an MCP tool.
     pub shows_secret: bool,
-    /// JSON Schema of the arguments, with `$defs`.
-    pub input_schema: &'static str,
+    /// JSON Schema of the arguments.
+    pub input_schema: Schema,
     /// JSON Schema of a successful result (`status`, `body`, `headers`,
-    /// `idempotency_key`).
-    pub output_schema: &'static str,
+    /// `idempotency_key`, `correlation_id`).
+    pub output_schema: Schema,
+}
+
+/// A tool's JSON Schema as the table keeps it: its own part, whose named
+/// types are `{"$ref": "#/$defs/<name>"}`, and the API's table of named
+/// schemas, where each type is written once for every tool that uses it.
+/// [`Schema::assemble`] makes the whole schema a client gets.
+#[derive(Debug)]
+pub struct Schema {
+    /// The schema without `$defs`.
+    pub root: &'static str,
+    /// The API's named schemas of this side (arguments or results), in the
+    /// order of their names.
+    pub defs: &'static [Def],
+}
+
+/// A named schema of an API's table.
+#[derive(Debug)]
+pub struct Def {
+    pub name: &'static str,
+    pub schema: &'static str,
+}
+
+impl Schema {
+    /// The whole schema: the root with, in `$defs`, exactly the named
+    /// schemas it refers to, directly or through another one. The gateway
+    /// calls it once per tool when it starts. `Err` only if the generated
+    /// text is not JSON or names a schema the table lacks (a bug of the
+    /// generator, which `tests/openapi.rs` would find).
+    pub fn assemble(&self) -> Result<Value, String> {
+        let mut root: Value =
+            serde_json::from_str(self.root).map_err(|e| format!("not JSON: {e}"))?;
+        let mut wanted = Vec::new();
+        references(&root, &mut wanted);
+        let mut defs = Map::new();
+        while let Some(name) = wanted.pop() {
+            if defs.contains_key(&name) {
+                continue;
+            }
+            let def = self
+                .defs
+                .binary_search_by(|d| d.name.cmp(&name))
+                .map(|i| &self.defs[i])
+                .map_err(|_| format!("no schema `{name}` in the table"))?;
+            let schema: Value = serde_json::from_str(def.schema)
+                .map_err(|e| format!("the schema `{name}` is not JSON: {e}"))?;
+            references(&schema, &mut wanted);
+            defs.insert(def.name.to_owned(), schema);
+        }
+        if let (Value::Object(object), false) = (&mut root, defs.is_empty()) {
+            object.insert("$defs".into(), Value::Object(defs));
+        }
+        Ok(root)
+    }
+}
+
+/// The names of the `#/$defs/<name>` references in `schema`.
+fn references(schema: &Value, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(name) = target.strip_prefix("#/$defs/") {
+                            found.push(name.to_owned());
+                        }
+                    }
+                    _ => references(value, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
 }
 
 impl Tool {
@@ -204,14 +281,24 @@ fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, Failure> {
     })
 }
 
-/// A successful call: the status, the decoded body, the documented headers
-/// and the idempotency key it was sent with.
+/// A successful call: the status, Klarna's body, the documented headers,
+/// the idempotency key it was sent with and Klarna's correlation id.
+///
+/// The body is Klarna's as it came, not the typed model re-serialised: the
+/// generated client still decodes it (and refuses what does not fit), but
+/// the caller gets every field, also one Klarna added after our spec.
 #[derive(Debug)]
 pub struct Output {
     status: u16,
     body: Value,
+    /// Klarna's body as received, for the REST adapter to pass on byte for
+    /// byte; `None` when the body is the gateway's own (a replay from the
+    /// memory of keys, a redacted one).
+    raw: Option<Bytes>,
     headers: Vec<Header>,
     idempotency_key: Option<String>,
+    /// `Klarna-Correlation-Id` of Klarna's answer.
+    correlation_id: Option<String>,
     /// Answered from the gateway's memory of the key: nothing was sent.
     replayed: bool,
     /// Why fields of the body read `[redacted]`.
@@ -232,11 +319,28 @@ impl Output {
         Output {
             status,
             body: Value::Null,
+            raw: None,
             headers: Vec::new(),
             idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
+            correlation_id: None,
             replayed: false,
             note: None,
         }
+    }
+
+    /// The output of a client's response: its status, key and correlation
+    /// id, and its body as received, kept for [`Output::body`].
+    pub fn of<T>(response: &klarna_runtime::Response<T>) -> Self {
+        let mut output = Output::new(response.status(), response.idempotency_key());
+        output.correlation_id = response
+            .headers()
+            .get(CORRELATION_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !response.raw_body().is_empty() {
+            output.raw = Some(response.raw_body().clone());
+        }
+        output
     }
 
     /// The answer the gateway remembers for a key whose call ended:
@@ -245,8 +349,10 @@ impl Output {
         Output {
             status,
             body,
+            raw: None,
             headers,
             idempotency_key: Some(key.to_owned()),
+            correlation_id: None,
             replayed: true,
             note: None,
         }
@@ -263,6 +369,8 @@ impl Output {
         let redacted = crate::ledger::redact(&self.body, secrets);
         if redacted != self.body {
             self.body = redacted;
+            // What is passed on is the redacted body, never Klarna's bytes.
+            self.raw = None;
             self.note = Some(format!(
                 "{} redacted: the gateway never puts a secret in a tool result; use the SDK or \
                  the REST adapter for it",
@@ -275,10 +383,34 @@ impl Output {
         }
     }
 
+    /// The success body: Klarna's as received, which the client decoded
+    /// into `body` (so it fits the spec); the typed value only stands in
+    /// when no raw body was kept (a fake of the client, say).
     pub fn body<T: Serialize>(&mut self, body: &T) -> Result<(), Failure> {
+        if let Some(raw) = &self.raw {
+            if let Ok(value) = serde_json::from_slice(raw) {
+                self.body = value;
+                return Ok(());
+            }
+            // The client decoded it, so it is JSON; should it not parse
+            // here, the typed value is what the caller gets.
+            self.raw = None;
+        }
         self.body = serde_json::to_value(body)
             .map_err(|e| Failure::internal(format!("the response did not serialise: {e}")))?;
         Ok(())
+    }
+
+    /// Klarna's body exactly as received, when the answer is Klarna's
+    /// body unchanged (not a replay, nothing redacted).
+    pub fn raw_body(&self) -> Option<&Bytes> {
+        self.raw.as_ref().filter(|_| !self.body.is_null())
+    }
+
+    /// `Klarna-Correlation-Id` of Klarna's answer, for the caller to quote
+    /// to Klarna's support.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
     }
 
     /// A documented header; an absent one is left out.
@@ -305,25 +437,28 @@ impl Output {
         self.idempotency_key.as_deref()
     }
 
-    /// The structured content of the tool result.
-    pub fn to_json(&self) -> Value {
+    /// The structured content of the tool result; the body moves into it.
+    pub fn into_json(self) -> Value {
         let mut object = Map::new();
         object.insert("status".into(), json!(self.status));
-        object.insert("body".into(), self.body.clone());
+        object.insert("body".into(), self.body);
         let headers = self
             .headers
-            .iter()
-            .map(|h| (h.field.to_owned(), json!(h.value)))
+            .into_iter()
+            .map(|h| (h.field.to_owned(), Value::String(h.value)))
             .collect();
         object.insert("headers".into(), Value::Object(headers));
-        if let Some(key) = &self.idempotency_key {
-            object.insert("idempotency_key".into(), json!(key));
+        if let Some(key) = self.idempotency_key {
+            object.insert("idempotency_key".into(), Value::String(key));
+        }
+        if let Some(id) = self.correlation_id {
+            object.insert("correlation_id".into(), Value::String(id));
         }
         if self.replayed {
             object.insert("replayed".into(), json!(true));
         }
-        if let Some(note) = &self.note {
-            object.insert("note".into(), json!(note));
+        if let Some(note) = self.note {
+            object.insert("note".into(), Value::String(note));
         }
         Value::Object(object)
     }
@@ -625,7 +760,7 @@ mod tests {
             .body(&json!({"signing_key_id": "k1", "signing_key": "s3cr3t"}))
             .unwrap();
         output.redact(&["signing_key"]);
-        let result = output.to_json();
+        let result = output.into_json();
         assert_eq!(result["body"]["signing_key"], crate::ledger::REDACTED);
         assert_eq!(result["body"]["signing_key_id"], "k1");
         assert!(!result.to_string().contains("s3cr3t"));
@@ -634,7 +769,7 @@ mod tests {
         let mut plain = Output::new(200, None);
         plain.body(&json!({"id": 1})).unwrap();
         plain.redact(&["signing_key"]);
-        assert!(plain.to_json().get("note").is_none());
+        assert!(plain.into_json().get("note").is_none());
     }
 
     /// Klarna's 4xx is a refusal; a 5xx or a lost answer may hide an action.

@@ -11,7 +11,8 @@
 //! - `settlements::get_payouts_summary_report_pdf`: its success body is not JSON.
 
 use crate::table::{
-    Arguments, Body, Failure, Kind, Location, Output, Param, ResponseHeader, Tool,
+    Arguments, Body, Def, Failure, Kind, Location, Output, Param, ResponseHeader, Schema,
+    Tool,
 };
 
 /// A client per API, each configured for its own base URL and
@@ -47,7 +48,7 @@ impl Upstream {
 /// Every operation the gateway can expose, in spec order.
 pub const TOOLS: &[Tool] = &[
     Tool {
-        name: "klarna-ordermanagement-get-order",
+        name: "klarna-get-order",
         title: "Get an order",
         description: "Returns the current state of one order, with its captures and refunds.",
         api: "ordermanagement",
@@ -84,7 +85,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -101,7 +103,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -116,751 +121,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Addon": {
-      "type": "object",
-      "properties": {
-        "external_id": {
-          "type": "string",
-          "description": "The add-on's identifier in the transport management system (TMS)."
-        },
-        "price": {
-          "type": "integer",
-          "description": "What the add-on costs, in minor units."
-        },
-        "type": {
-          "type": "string",
-          "description": "Kind of add-on, such as an SMS notice or a door code."
-        },
-        "user_input": {
-          "type": "string",
-          "description": "Free text the customer typed for the add-on."
-        }
-      },
-      "required": [
-        "price",
-        "type"
-      ],
-      "description": "An extra service the customer picked for the shipment."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "email": {
-          "type": "string",
-          "description": "Customer's email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Customer's last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "Customer's first name."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; set only for business (B2B) customers."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Customer's phone number."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region; needed for US addresses."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street line one, checked against the Universal Postal Union formats."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Street line two."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Mrs."
-        }
-      },
-      "description": "A customer's postal address with name and contact details, used for billing and shipping."
-    },
-    "Capture": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture, set when it is made."
-        },
-        "captured_amount": {
-          "type": "integer",
-          "description": "Amount this capture took from the customer, in minor units."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made (ISO 8601).",
-          "format": "date-time"
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the capture that the customer sees."
-        },
-        "klarna_reference": {
-          "type": "string",
-          "description": "Short reference Klarna quotes to the customer for this capture."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by this capture, as shown to the customer."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture; it appears in settlement files."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount refunded against this capture so far, in minor units."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "Shipment and tracking details of this capture."
-        }
-      },
-      "description": "Money taken from the customer for all or part of an order."
-    },
-    "CarrierProduct": {
-      "type": "object",
-      "properties": {
-        "identifier": {
-          "type": "string",
-          "description": "Identifier of the carrier's service."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the carrier's service."
-        }
-      },
-      "description": "The carrier's service that delivers the shipment."
-    },
-    "Customer": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Customer's birth date (ISO 8601).",
-          "format": "date"
-        },
-        "national_identification_number": {
-          "type": "string",
-          "description": "Customer's national identity number, where the market uses one."
-        }
-      },
-      "description": "Personal data of the person who placed the order."
-    },
-    "InitialPaymentMethodDto": {
-      "type": "object",
-      "properties": {
-        "description": {
-          "type": "string",
-          "description": "Readable name of the payment method."
-        },
-        "number_of_installments": {
-          "type": "integer",
-          "description": "How many instalments the customer pays in, when that applies."
-        },
-        "type": {
-          "$ref": "#/$defs/InitialPaymentMethodDtoType",
-          "description": "Code of the payment method."
-        }
-      },
-      "description": "The payment method the customer chose at checkout."
-    },
-    "InitialPaymentMethodDtoType": {
-      "type": "string",
-      "examples": [
-        "ACCOUNT",
-        "ALTERNATIVE_PAYMENT_METHOD",
-        "BANK_TRANSFER",
-        "CARD",
-        "DEFERRED_INTEREST",
-        "DIRECT_DEBIT",
-        "FIXED_AMOUNT_BY_CARD",
-        "FIXED_AMOUNT",
-        "FIXED_SUM_CREDIT",
-        "INVOICE_BUSINESS",
-        "INVOICE",
-        "MOBILEPAY",
-        "PAY_BY_CARD",
-        "PAY_IN_X",
-        "PAY_LATER_BY_CARD",
-        "PAY_LATER_IN_PARTS",
-        "SWISH",
-        "OTHER"
-      ],
-      "description": "Code of the payment method."
-    },
-    "Location": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/LocationAddress"
-        },
-        "id": {
-          "type": "string",
-          "description": "Identifier of the pickup point."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the pickup point."
-        },
-        "price": {
-          "type": "integer",
-          "description": "What delivery to this pickup point costs, in minor units."
-        }
-      },
-      "description": "Pickup point the customer chose for delivery."
-    },
-    "LocationAddress": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Country of the pickup point."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street line one, checked against the Universal Postal Union formats."
-        },
-        "street_address__2": {
-          "type": "string",
-          "description": "Street line two (Klarna spells this key with a double underscore)."
-        }
-      },
-      "required": [
-        "country",
-        "street_address"
-      ],
-      "description": "Street address of a pickup point."
-    },
-    "MerchantOrderDto": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "captured_amount": {
-          "type": "integer",
-          "description": "Total captured so far, in minor units."
-        },
-        "captures": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Capture"
-          },
-          "description": "Captures made on the order."
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the customer placed the order (ISO 8601).",
-          "format": "date-time"
-        },
-        "customer": {
-          "$ref": "#/$defs/Customer"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "Deadline for capturing the order (ISO 8601).",
-          "format": "date-time"
-        },
-        "fraud_status": {
-          "$ref": "#/$defs/MerchantOrderDtoFraudStatus",
-          "description": "Outcome of Klarna's fraud check."
-        },
-        "initial_payment_method": {
-          "$ref": "#/$defs/InitialPaymentMethodDto"
-        },
-        "klarna_reference": {
-          "type": "string",
-          "description": "Short order reference Klarna quotes to the customer about payments."
-        },
-        "locale": {
-          "type": "string",
-          "description": "Customer's language and region (RFC 1766)."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stored on the order when creating it."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "The merchant's order number, shown to the customer in Klarna messages and the Klarna app."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "A second merchant reference, typically the id in the merchant's own ERP or order system."
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Current total of the order, in minor units (for example cents)."
-        },
-        "order_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the order (up to 255 characters)."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "The items of the order, one line per item."
-        },
-        "original_order_amount": {
-          "type": "integer",
-          "description": "Total when the order was placed, before any change, in minor units."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166-1 country of the purchase."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "ISO 4217 currency of the order."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Sum of all refunds, in minor units."
-        },
-        "refunds": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Refund"
-          },
-          "description": "Refunds made on the order."
-        },
-        "remaining_authorized_amount": {
-          "type": "integer",
-          "description": "Amount still available to capture, in minor units; raise order_amount to raise it."
-        },
-        "selected_shipping_option": {
-          "$ref": "#/$defs/SelectedShippingOptionDto"
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "Shipment and tracking details of the order."
-        },
-        "status": {
-          "$ref": "#/$defs/MerchantOrderDtoStatus",
-          "description": "Where the order stands in its life cycle."
-        }
-      },
-      "description": "A Klarna order as the merchant sees it, with amounts, parties, lines, captures and refunds."
-    },
-    "MerchantOrderDtoFraudStatus": {
-      "type": "string",
-      "examples": [
-        "ACCEPTED",
-        "PENDING",
-        "REJECTED"
-      ],
-      "description": "Outcome of Klarna's fraud check."
-    },
-    "MerchantOrderDtoStatus": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "PART_CAPTURED",
-        "CAPTURED",
-        "CANCELLED",
-        "EXPIRED",
-        "CLOSED"
-      ],
-      "description": "Where the order stands in its life cycle."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "examples": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "Refund": {
-      "type": "object",
-      "properties": {
-        "credit_invoice": {
-          "type": "boolean",
-          "description": "For business (B2B invoice) orders only; true makes Klarna issue a credit invoice for the refund."
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the refund that the customer sees."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by the refund, as shown to the customer."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund; it appears in settlement files."
-        },
-        "refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund, set when it is made."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made (ISO 8601).",
-          "format": "date-time"
-        }
-      },
-      "description": "Money given back to the customer on an order."
-    },
-    "SelectedShippingOptionDto": {
-      "type": "object",
-      "properties": {
-        "carrier": {
-          "type": "string",
-          "description": "Company that delivers the shipment."
-        },
-        "carrier_product": {
-          "$ref": "#/$defs/CarrierProduct"
-        },
-        "class": {
-          "type": "string",
-          "description": "Delivery class of the option."
-        },
-        "id": {
-          "type": "string",
-          "description": "Identifier of the option in the transport management system (TMS)."
-        },
-        "location": {
-          "$ref": "#/$defs/Location"
-        },
-        "method": {
-          "type": "string",
-          "description": "Delivery method of the option."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the option."
-        },
-        "price": {
-          "type": "integer",
-          "description": "What the option costs, in minor units."
-        },
-        "selected_addons": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Addon"
-          },
-          "description": "Extra services the customer added to the option; may be empty."
-        },
-        "tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the option's price, in minor units."
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate applied to the option."
-        },
-        "timeslot": {
-          "$ref": "#/$defs/Timeslot"
-        },
-        "tms_reference": {
-          "type": "string",
-          "description": "Shipment id assigned by the transport management system (TMS)."
-        },
-        "type": {
-          "type": "string",
-          "description": "Kind of option."
-        }
-      },
-      "description": "The delivery option the customer chose at checkout."
-    },
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "examples": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "examples": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    },
-    "Timeslot": {
-      "type": "object",
-      "properties": {
-        "cutoff": {
-          "type": "string",
-          "description": "Latest time to order for this window."
-        },
-        "end": {
-          "type": "string",
-          "description": "When the window closes."
-        },
-        "id": {
-          "type": "string",
-          "description": "Identifier of the window."
-        },
-        "price": {
-          "type": "integer",
-          "description": "What the window costs, in minor units."
-        },
-        "start": {
-          "type": "string",
-          "description": "When the window opens."
-        }
-      },
-      "description": "The delivery window the customer chose."
-    }
-  }
+  ]
 }"##,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-acknowledge-order",
+        name: "klarna-acknowledge-order",
         title: "Acknowledge a checkout order",
         description: "Tells Klarna that the merchant has received a Klarna Checkout order.",
         api: "ordermanagement",
@@ -889,7 +166,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -908,7 +186,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -927,6 +208,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -935,9 +220,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-update-authorization",
+        name: "klarna-update-authorization",
         title: "Change the order amount and lines",
         description: "Replaces the authorized order amount, and the order lines, of an order that is not fully captured; Klarna may decline an increase.",
         api: "ordermanagement",
@@ -966,7 +253,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -987,187 +275,12 @@ pub const TOOLS: &[Tool] = &[
     "order_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    },
-    "UpdateAuthorization": {
-      "type": "object",
-      "properties": {
-        "description": {
-          "type": "string",
-          "description": "Why the order changed."
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "New order total in minor units; not below the amount already captured."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "The complete new list of order lines."
-        }
-      },
-      "required": [
-        "order_amount"
-      ],
-      "additionalProperties": false,
-      "description": "New order total and lines; the lines sent replace the old ones, and sending none removes them."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -1186,6 +299,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -1194,6 +311,8 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-list-all-order-captures",
@@ -1225,7 +344,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -1238,7 +358,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -1256,330 +379,20 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "email": {
-          "type": "string",
-          "description": "Customer's email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Customer's last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "Customer's first name."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; set only for business (B2B) customers."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Customer's phone number."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region; needed for US addresses."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street line one, checked against the Universal Postal Union formats."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Street line two."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Mrs."
-        }
-      },
-      "description": "A customer's postal address with name and contact details, used for billing and shipping."
-    },
-    "Capture": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture, set when it is made."
-        },
-        "captured_amount": {
-          "type": "integer",
-          "description": "Amount this capture took from the customer, in minor units."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made (ISO 8601).",
-          "format": "date-time"
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the capture that the customer sees."
-        },
-        "klarna_reference": {
-          "type": "string",
-          "description": "Short reference Klarna quotes to the customer for this capture."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by this capture, as shown to the customer."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture; it appears in settlement files."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount refunded against this capture so far, in minor units."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "Shipment and tracking details of this capture."
-        }
-      },
-      "description": "Money taken from the customer for all or part of an order."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "examples": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "examples": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "examples": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    }
-  }
+  ]
 }"##,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-capture-order",
@@ -1622,7 +435,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("captured_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -1644,256 +458,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "CaptureObject": {
-      "type": "object",
-      "properties": {
-        "captured_amount": {
-          "type": "integer",
-          "description": "Amount to take, in minor units; the whole order amount, or less for a partial capture."
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the capture that the customer sees."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by this capture; reuse the same line references in a later refund so Klarna can match it to this capture."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture; it appears in settlement files."
-        },
-        "shipping_delay": {
-          "type": "integer",
-          "description": "Days until the goods ship; values above 0 must first be enabled for the merchant account, and Klarna does not echo this field back in the order."
-        },
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "Shipment and tracking details for the captured goods."
-        }
-      },
-      "required": [
-        "captured_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What to capture; send the full order amount or only the part that shipped."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "enum": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -1926,6 +496,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -1934,6 +508,8 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-get-capture-details",
@@ -1973,7 +549,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -1991,7 +568,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -2006,330 +586,20 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "email": {
-          "type": "string",
-          "description": "Customer's email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Customer's last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "Customer's first name."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; set only for business (B2B) customers."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Customer's phone number."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region; needed for US addresses."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street line one, checked against the Universal Postal Union formats."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Street line two."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Mrs."
-        }
-      },
-      "description": "A customer's postal address with name and contact details, used for billing and shipping."
-    },
-    "Capture": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture, set when it is made."
-        },
-        "captured_amount": {
-          "type": "integer",
-          "description": "Amount this capture took from the customer, in minor units."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made (ISO 8601).",
-          "format": "date-time"
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the capture that the customer sees."
-        },
-        "klarna_reference": {
-          "type": "string",
-          "description": "Short reference Klarna quotes to the customer for this capture."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by this capture, as shown to the customer."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture; it appears in settlement files."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount refunded against this capture so far, in minor units."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "Shipment and tracking details of this capture."
-        }
-      },
-      "description": "Money taken from the customer for all or part of an order."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "examples": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "examples": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "examples": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    }
-  }
+  ]
 }"##,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-extend-payment-due-date",
@@ -2369,7 +639,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -2395,25 +666,12 @@ pub const TOOLS: &[Tool] = &[
     "capture_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "ExtendDueDateRequest": {
-      "type": "object",
-      "properties": {
-        "number_of_days": {
-          "type": "integer",
-          "description": "Number of extra days to give the customer; the extension options call lists what is possible."
-        }
-      },
-      "required": [
-        "number_of_days"
-      ],
-      "additionalProperties": false,
-      "description": "How far to push back the payment due date."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -2432,6 +690,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2440,6 +702,8 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-list-options-extension-payment",
@@ -2479,7 +743,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -2497,7 +762,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -2512,47 +780,20 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "ExtendDueDateOptions": {
-      "type": "object",
-      "properties": {
-        "currency": {
-          "type": "string",
-          "description": "ISO 4217 currency of the fees."
-        },
-        "options": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OptionDto"
-          },
-          "description": "Each possible extension and its fee."
-        }
-      },
-      "description": "Due date extensions the merchant may grant on a capture, with their fees."
-    },
-    "OptionDto": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Fee the merchant pays for this extension, in minor units."
-        },
-        "number_of_days": {
-          "type": "integer",
-          "description": "Extra days this option adds."
-        }
-      },
-      "description": "One possible due date extension and its fee."
-    }
-  }
+  ]
 }"##,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-add-shipping-information",
@@ -2592,7 +833,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -2619,82 +861,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "enum": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "UpdateShippingInfo": {
-      "type": "object",
-      "properties": {
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "The shipments to add."
-        }
-      },
-      "required": [
-        "shipping_info"
-      ],
-      "additionalProperties": false,
-      "description": "Shipping details to add."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -2713,6 +885,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2721,6 +897,8 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
         name: "klarna-send-customer-communication",
@@ -2760,7 +938,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -2784,7 +963,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -2803,6 +985,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2811,9 +997,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-update-consumer-details",
+        name: "klarna-update-consumer-details",
         title: "Change the shipping address",
         description: "Replaces the customer's shipping address on the order; the billing address can no longer be changed.",
         api: "ordermanagement",
@@ -2842,7 +1030,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -2863,80 +1052,12 @@ pub const TOOLS: &[Tool] = &[
     "order_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "email": {
-          "type": "string",
-          "description": "Customer's email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Customer's last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "Customer's first name."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; set only for business (B2B) customers."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Customer's phone number."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region; needed for US addresses."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street line one, checked against the Universal Postal Union formats."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Street line two."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Mrs."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A customer's postal address with name and contact details, used for billing and shipping."
-    },
-    "UpdateConsumer": {
-      "type": "object",
-      "properties": {
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        }
-      },
-      "additionalProperties": false,
-      "description": "New customer details for an order."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -2955,6 +1076,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -2963,9 +1088,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-extend-authorization-time",
+        name: "klarna-extend-authorization-time",
         title: "Extend the authorization period",
         description: "Pushes back the date until which the order can be captured.",
         api: "ordermanagement",
@@ -2994,7 +1121,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3013,7 +1141,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3032,6 +1163,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3040,9 +1175,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-update-merchant-references",
+        name: "klarna-update-merchant-references",
         title: "Change the merchant references",
         description: "Overwrites the merchant's own order references that are sent in the request.",
         api: "ordermanagement",
@@ -3071,7 +1208,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3092,26 +1230,12 @@ pub const TOOLS: &[Tool] = &[
     "order_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "UpdateMerchantReferences": {
-      "type": "object",
-      "properties": {
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Replacement for the merchant's order number."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Replacement for the merchant's second reference."
-        }
-      },
-      "additionalProperties": false,
-      "description": "New merchant references; a field that is left out keeps its old value."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3130,6 +1254,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3138,9 +1266,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-refund-order",
+        name: "klarna-refund-order",
         title: "Refund an order",
         description: "Pays back all or part of the captured amount to the customer.",
         api: "ordermanagement",
@@ -3180,7 +1310,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("refunded_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3202,191 +1333,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "RefundObject": {
-      "type": "object",
-      "properties": {
-        "description": {
-          "type": "string",
-          "description": "Text about the refund that the customer sees."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items being refunded; optional, but lines with the same references as the capture let Klarna credit the right invoice."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund; it appears in settlement files."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount to give back, in minor units."
-        }
-      },
-      "required": [
-        "refunded_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What to refund."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3419,6 +1371,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3427,9 +1383,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-get-refund",
+        name: "klarna-get-refund",
         title: "Get a refund",
         description: "Returns one refund of the order.",
         api: "ordermanagement",
@@ -3466,7 +1424,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3484,7 +1443,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -3499,205 +1461,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item that Klarna may show the customer."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant stores on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit the quantity is counted in."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2500 means 25%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax contained in the line total, in minor units."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit with tax and before discounts, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "examples": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "store_credit",
-        "gift_card",
-        "digital",
-        "surcharge",
-        "return_fee"
-      ],
-      "description": "Kind of line."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name shoppers know the product by; leave out when there is none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Color name shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "description": "Standard codes and attributes that identify the product."
-    },
-    "Refund": {
-      "type": "object",
-      "properties": {
-        "credit_invoice": {
-          "type": "boolean",
-          "description": "For business (B2B invoice) orders only; true makes Klarna issue a credit invoice for the refund."
-        },
-        "description": {
-          "type": "string",
-          "description": "Text about the refund that the customer sees."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items covered by the refund, as shown to the customer."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund; it appears in settlement files."
-        },
-        "refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund, set when it is made."
-        },
-        "refunded_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made (ISO 8601).",
-          "format": "date-time"
-        }
-      },
-      "description": "Money given back to the customer on an order."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Time unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "Number of interval units per billing cycle."
-        },
-        "name": {
-          "type": "string",
-          "description": "What the subscribed product is called."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "description": "The recurring plan an order line belongs to, if any."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "examples": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Time unit of the billing cycle."
-    }
-  }
+  ]
 }"##,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-release-remaining-authorization",
+        name: "klarna-release-remaining-authorization",
         title: "Release the uncaptured amount",
         description: "Gives up the part of the authorization that has not been captured, so the customer is not charged for it.",
         api: "ordermanagement",
@@ -3726,7 +1506,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3745,7 +1526,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3764,6 +1548,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3772,9 +1560,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-append-order-shipping-info",
+        name: "klarna-append-order-shipping-info",
         title: "Add shipping details to an order",
         description: "Attaches tracking and carrier data to the order, in addition to any it already has.",
         api: "ordermanagement",
@@ -3803,7 +1593,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3825,82 +1616,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "ShippingInfo": {
-      "type": "object",
-      "properties": {
-        "return_shipping_company": {
-          "type": "string",
-          "description": "Carrier that handles the return, named as precisely as possible."
-        },
-        "return_tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the return."
-        },
-        "return_tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the return."
-        },
-        "shipping_company": {
-          "type": "string",
-          "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
-        },
-        "shipping_method": {
-          "$ref": "#/$defs/ShippingInfoShippingMethod",
-          "description": "How the goods reach the customer."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "Carrier's tracking number of the shipment."
-        },
-        "tracking_uri": {
-          "type": "string",
-          "description": "Page where the customer can follow the shipment."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Carrier and tracking details of one shipment and its return."
-    },
-    "ShippingInfoShippingMethod": {
-      "type": "string",
-      "enum": [
-        "PickUpStore",
-        "Home",
-        "BoxReg",
-        "BoxUnreg",
-        "PickUpPoint",
-        "Own",
-        "Postal",
-        "DHLPackstation",
-        "Digital",
-        "Undefined",
-        "PickUpWarehouse",
-        "ClickCollect",
-        "PalletDelivery"
-      ],
-      "description": "How the goods reach the customer."
-    },
-    "UpdateShippingInfo": {
-      "type": "object",
-      "properties": {
-        "shipping_info": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/ShippingInfo"
-          },
-          "description": "The shipments to add."
-        }
-      },
-      "required": [
-        "shipping_info"
-      ],
-      "additionalProperties": false,
-      "description": "Shipping details to add."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3919,6 +1640,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -3927,9 +1652,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-ordermanagement-cancel-order",
+        name: "klarna-cancel-order",
         title: "Cancel an order",
         description: "Cancels an order that has not been captured, so the customer owes nothing.",
         api: "ordermanagement",
@@ -3958,7 +1685,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "order_id": {
@@ -3977,7 +1705,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: ORDERMANAGEMENT_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -3996,6 +1727,10 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -4004,9 +1739,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: ORDERMANAGEMENT_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-create-credit-session",
+        name: "klarna-create-credit-session",
         title: "Create a payment session",
         description: "Starts a Klarna Payments session for a cart. The answer holds the session id, a client token for the browser SDK and the payment method categories on offer.",
         api: "payments",
@@ -4026,7 +1763,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "body": {
@@ -4037,550 +1775,12 @@ pub const TOOLS: &[Tool] = &[
   "required": [
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "AssetUrls": {
-      "type": "object",
-      "properties": {
-        "descriptive": {
-          "type": "string",
-          "description": "URL of the descriptive badge image."
-        },
-        "standard": {
-          "type": "string",
-          "description": "URL of the standard badge image."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Links to the badge images of a payment method category."
-    },
-    "Attachment": {
-      "type": "object",
-      "properties": {
-        "body": {
-          "type": "string",
-          "description": "The extra merchant data, serialized to JSON text."
-        },
-        "content_type": {
-          "type": "string",
-          "description": "Media type of body; usually the EMD v2 type shown in the example."
-        }
-      },
-      "required": [
-        "body",
-        "content_type"
-      ],
-      "additionalProperties": false,
-      "description": "Extra merchant data (EMD), sent as a JSON text."
-    },
-    "Customer": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerGender",
-          "description": "Gender of the customer."
-        },
-        "last_four_ssn": {
-          "type": "string",
-          "description": "Last 4 (or all 9) digits of a US social security number."
-        },
-        "national_identification_number": {
-          "type": "string",
-          "description": "National identity number, used in some EU countries."
-        },
-        "organization_entity_type": {
-          "$ref": "#/$defs/CustomerOrganizationEntityType",
-          "description": "Legal form of a business customer (B2B only)."
-        },
-        "organization_registration_id": {
-          "type": "string",
-          "description": "Company registration number (B2B only)."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerType",
-          "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-        },
-        "vat_id": {
-          "type": "string",
-          "description": "VAT number of a business customer (B2B only)."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Personal or company details of the customer."
-    },
-    "CustomerGender": {
-      "type": "string",
-      "enum": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerOrganizationEntityType": {
-      "type": "string",
-      "enum": [
-        "LIMITED_COMPANY",
-        "PUBLIC_LIMITED_COMPANY",
-        "ENTREPRENEURIAL_COMPANY",
-        "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
-        "LIMITED_PARTNERSHIP",
-        "GENERAL_PARTNERSHIP",
-        "REGISTERED_SOLE_TRADER",
-        "SOLE_TRADER",
-        "CIVIL_LAW_PARTNERSHIP",
-        "PUBLIC_INSTITUTION",
-        "OTHER"
-      ],
-      "description": "Legal form of a business customer (B2B only)."
-    },
-    "CustomerType": {
-      "type": "string",
-      "enum": [
-        "person",
-        "organization"
-      ],
-      "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-    },
-    "MerchantUrls": {
-      "type": "object",
-      "properties": {
-        "authorization": {
-          "type": "string",
-          "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
-        },
-        "confirmation": {
-          "type": "string",
-          "description": "Page the customer returns to after the order is placed."
-        },
-        "notification": {
-          "type": "string",
-          "description": "Endpoint told when a pending order gets its fraud decision."
-        },
-        "push": {
-          "type": "string",
-          "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
-    },
-    "Options": {
-      "type": "object",
-      "properties": {
-        "color_border": {
-          "type": "string",
-          "description": "Border colour of widget elements, as CSS hex such as #FF9900."
-        },
-        "color_border_selected": {
-          "type": "string",
-          "description": "Border colour of the element the customer picked, as CSS hex."
-        },
-        "color_details": {
-          "type": "string",
-          "description": "Colour of bullet points, as CSS hex."
-        },
-        "color_text": {
-          "type": "string",
-          "description": "Text colour, as CSS hex."
-        },
-        "radius_border": {
-          "type": "string",
-          "description": "Corner radius of widget elements, such as 5px."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Colours and shapes of the Klarna widget."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant keeps on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Page of the item in the merchant's shop."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units, zero or more."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit of the quantity, such as pcs or kg."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2000 is 20%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax in the line total, in minor units; negative on discount lines."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit in minor units, with tax and before discounts."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of the purchase, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "digital",
-        "gift_card",
-        "store_credit",
-        "surcharge"
-      ],
-      "description": "Kind of line."
-    },
-    "PaymentMethodCategory": {
-      "type": "object",
-      "properties": {
-        "asset_urls": {
-          "$ref": "#/$defs/AssetUrls"
-        },
-        "identifier": {
-          "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
-          "description": "Category id to pass when loading the widget."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the category; it can change, so show it as sent."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A group of Klarna payment methods the widget can show."
-    },
-    "PaymentMethodCategoryIdentifier": {
-      "type": "string",
-      "enum": [
-        "klarna",
-        "pay_later",
-        "pay_now",
-        "pay_over_time",
-        "direct_bank_transfer",
-        "direct_debit"
-      ],
-      "description": "Category id to pass when loading the widget."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name of the product; leave out if it has none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Category path of the product in the shop, segments joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Colour shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer part number (MPN) of the product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify a product."
-    },
-    "SessionCreate": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/SessionCreateAcquiringChannel",
-          "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-        },
-        "attachment": {
-          "$ref": "#/$defs/Attachment"
-        },
-        "authorization_token": {
-          "type": "string",
-          "description": "Token issued once the purchase is authorized; set by Klarna."
-        },
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "client_token": {
-          "type": "string",
-          "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
-        },
-        "custom_payment_method_ids": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
-        },
-        "customer": {
-          "$ref": "#/$defs/Customer"
-        },
-        "design": {
-          "type": "string",
-          "description": "Name of a custom widget design agreed with Klarna."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the session stops being usable; set by Klarna.",
-          "format": "date-time"
-        },
-        "intent": {
-          "$ref": "#/$defs/SessionCreateIntent",
-          "description": "What the session is for: a purchase, saving a token, or both."
-        },
-        "locale": {
-          "type": "string",
-          "description": "Language and country of the customer in RFC 1766 form; Klarna assumes en-US if absent."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text kept with the order for the merchant's own later use."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Merchant's own reference, such as its order number."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Second merchant reference; it shows up in settlement files."
-        },
-        "merchant_urls": {
-          "$ref": "#/$defs/MerchantUrls"
-        },
-        "options": {
-          "$ref": "#/$defs/Options"
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items of the purchase, 1 to 1000 lines."
-        },
-        "order_tax_amount": {
-          "type": "integer",
-          "description": "Tax part of the order total, in minor units."
-        },
-        "payment_method_categories": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentMethodCategory"
-          },
-          "description": "Payment method groups on offer in this session; set by Klarna."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "status": {
-          "$ref": "#/$defs/SessionCreateStatus",
-          "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-        }
-      },
-      "required": [
-        "order_amount",
-        "order_lines",
-        "purchase_country",
-        "purchase_currency"
-      ],
-      "additionalProperties": false,
-      "description": "Cart and customer data for a new payment session."
-    },
-    "SessionCreateAcquiringChannel": {
-      "type": "string",
-      "enum": [
-        "ECOMMERCE",
-        "IN_STORE",
-        "TELESALES"
-      ],
-      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-    },
-    "SessionCreateIntent": {
-      "type": "string",
-      "enum": [
-        "buy",
-        "tokenize",
-        "buy_and_tokenize"
-      ],
-      "description": "What the session is for: a purchase, saving a token, or both."
-    },
-    "SessionCreateStatus": {
-      "type": "string",
-      "enum": [
-        "complete",
-        "incomplete"
-      ],
-      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "How many interval units one billing cycle lasts."
-        },
-        "name": {
-          "type": "string",
-          "description": "Product name of the subscription."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "Recurring purchase that an order line belongs to."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Unit of the billing cycle."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -4595,87 +1795,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AssetUrls": {
-      "type": "object",
-      "properties": {
-        "descriptive": {
-          "type": "string",
-          "description": "URL of the descriptive badge image."
-        },
-        "standard": {
-          "type": "string",
-          "description": "URL of the standard badge image."
-        }
-      },
-      "description": "Links to the badge images of a payment method category."
-    },
-    "MerchantSession": {
-      "type": "object",
-      "properties": {
-        "client_token": {
-          "type": "string",
-          "description": "Token to start the Klarna JavaScript SDK with in the browser."
-        },
-        "payment_method_categories": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentMethodCategory"
-          },
-          "description": "Payment method groups offered in this session."
-        },
-        "session_id": {
-          "type": "string",
-          "description": "Id of the new session; quote it to Klarna when reporting problems."
-        }
-      },
-      "required": [
-        "client_token",
-        "session_id"
-      ],
-      "description": "Id, client token and payment method categories of a new session."
-    },
-    "PaymentMethodCategory": {
-      "type": "object",
-      "properties": {
-        "asset_urls": {
-          "$ref": "#/$defs/AssetUrls"
-        },
-        "identifier": {
-          "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
-          "description": "Category id to pass when loading the widget."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the category; it can change, so show it as sent."
-        }
-      },
-      "description": "A group of Klarna payment methods the widget can show."
-    },
-    "PaymentMethodCategoryIdentifier": {
-      "type": "string",
-      "examples": [
-        "klarna",
-        "pay_later",
-        "pay_now",
-        "pay_over_time",
-        "direct_bank_transfer",
-        "direct_debit"
-      ],
-      "description": "Category id to pass when loading the widget."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-read-credit-session",
+        name: "klarna-read-credit-session",
         title: "Get a payment session",
         description: "Returns a session with all data gathered so far; it can be read at any time after creation.",
         api: "payments",
@@ -4704,7 +1840,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "session_id": {
@@ -4717,7 +1854,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -4732,525 +1872,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "AssetUrls": {
-      "type": "object",
-      "properties": {
-        "descriptive": {
-          "type": "string",
-          "description": "URL of the descriptive badge image."
-        },
-        "standard": {
-          "type": "string",
-          "description": "URL of the standard badge image."
-        }
-      },
-      "description": "Links to the badge images of a payment method category."
-    },
-    "Attachment": {
-      "type": "object",
-      "properties": {
-        "body": {
-          "type": "string",
-          "description": "The extra merchant data, serialized to JSON text."
-        },
-        "content_type": {
-          "type": "string",
-          "description": "Media type of body; usually the EMD v2 type shown in the example."
-        }
-      },
-      "required": [
-        "body",
-        "content_type"
-      ],
-      "description": "Extra merchant data (EMD), sent as a JSON text."
-    },
-    "CustomerRead": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerReadGender",
-          "description": "Gender of the customer."
-        },
-        "organization_entity_type": {
-          "$ref": "#/$defs/CustomerReadOrganizationEntityType",
-          "description": "Legal form of a business customer (B2B only)."
-        },
-        "organization_registration_id": {
-          "type": "string",
-          "description": "Company registration number (B2B only)."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        },
-        "type": {
-          "type": "string",
-          "description": "Kind of customer, such as organization for a business (B2B) session."
-        },
-        "vat_id": {
-          "type": "string",
-          "description": "VAT number of a business customer (B2B only)."
-        }
-      },
-      "description": "Customer details as returned when a session is read."
-    },
-    "CustomerReadGender": {
-      "type": "string",
-      "examples": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerReadOrganizationEntityType": {
-      "type": "string",
-      "examples": [
-        "LIMITED_COMPANY",
-        "PUBLIC_LIMITED_COMPANY",
-        "ENTREPRENEURIAL_COMPANY",
-        "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
-        "LIMITED_PARTNERSHIP",
-        "GENERAL_PARTNERSHIP",
-        "REGISTERED_SOLE_TRADER",
-        "SOLE_TRADER",
-        "CIVIL_LAW_PARTNERSHIP",
-        "PUBLIC_INSTITUTION",
-        "OTHER"
-      ],
-      "description": "Legal form of a business customer (B2B only)."
-    },
-    "MerchantUrls": {
-      "type": "object",
-      "properties": {
-        "authorization": {
-          "type": "string",
-          "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
-        },
-        "confirmation": {
-          "type": "string",
-          "description": "Page the customer returns to after the order is placed."
-        },
-        "notification": {
-          "type": "string",
-          "description": "Endpoint told when a pending order gets its fraud decision."
-        },
-        "push": {
-          "type": "string",
-          "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
-        }
-      },
-      "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
-    },
-    "Options": {
-      "type": "object",
-      "properties": {
-        "color_border": {
-          "type": "string",
-          "description": "Border colour of widget elements, as CSS hex such as #FF9900."
-        },
-        "color_border_selected": {
-          "type": "string",
-          "description": "Border colour of the element the customer picked, as CSS hex."
-        },
-        "color_details": {
-          "type": "string",
-          "description": "Colour of bullet points, as CSS hex."
-        },
-        "color_text": {
-          "type": "string",
-          "description": "Text colour, as CSS hex."
-        },
-        "radius_border": {
-          "type": "string",
-          "description": "Corner radius of widget elements, such as 5px."
-        }
-      },
-      "description": "Colours and shapes of the Klarna widget."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant keeps on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Page of the item in the merchant's shop."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units, zero or more."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit of the quantity, such as pcs or kg."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2000 is 20%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax in the line total, in minor units; negative on discount lines."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit in minor units, with tax and before discounts."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "description": "One item of the purchase, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "examples": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "digital",
-        "gift_card",
-        "store_credit",
-        "surcharge"
-      ],
-      "description": "Kind of line."
-    },
-    "PaymentMethodCategory": {
-      "type": "object",
-      "properties": {
-        "asset_urls": {
-          "$ref": "#/$defs/AssetUrls"
-        },
-        "identifier": {
-          "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
-          "description": "Category id to pass when loading the widget."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the category; it can change, so show it as sent."
-        }
-      },
-      "description": "A group of Klarna payment methods the widget can show."
-    },
-    "PaymentMethodCategoryIdentifier": {
-      "type": "string",
-      "examples": [
-        "klarna",
-        "pay_later",
-        "pay_now",
-        "pay_over_time",
-        "direct_bank_transfer",
-        "direct_debit"
-      ],
-      "description": "Category id to pass when loading the widget."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name of the product; leave out if it has none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Category path of the product in the shop, segments joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Colour shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer part number (MPN) of the product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "description": "Standard codes and attributes that identify a product."
-    },
-    "SessionRead": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/SessionReadAcquiringChannel",
-          "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-        },
-        "attachment": {
-          "$ref": "#/$defs/Attachment"
-        },
-        "authorization_token": {
-          "type": "string",
-          "description": "Token issued once the purchase is authorized; set by Klarna."
-        },
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "client_token": {
-          "type": "string",
-          "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
-        },
-        "custom_payment_method_ids": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
-        },
-        "customer": {
-          "$ref": "#/$defs/CustomerRead"
-        },
-        "design": {
-          "type": "string",
-          "description": "Name of a custom widget design agreed with Klarna."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the session stops being usable; set by Klarna.",
-          "format": "date-time"
-        },
-        "intent": {
-          "$ref": "#/$defs/SessionReadIntent",
-          "description": "What the session is for: a purchase, saving a token, or both."
-        },
-        "locale": {
-          "type": "string",
-          "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text kept with the order for the merchant's own later use."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Merchant's own reference, such as its order number."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Second merchant reference; it shows up in settlement files."
-        },
-        "merchant_urls": {
-          "$ref": "#/$defs/MerchantUrls"
-        },
-        "options": {
-          "$ref": "#/$defs/Options"
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items of the purchase, 1 to 1000 lines."
-        },
-        "order_tax_amount": {
-          "type": "integer",
-          "description": "Tax part of the order total, in minor units."
-        },
-        "payment_method_categories": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentMethodCategory"
-          },
-          "description": "Payment method groups on offer in this session; set by Klarna."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "status": {
-          "$ref": "#/$defs/SessionReadStatus",
-          "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-        }
-      },
-      "description": "A payment session with all data gathered so far."
-    },
-    "SessionReadAcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE",
-        "IN_STORE",
-        "TELESALES"
-      ],
-      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-    },
-    "SessionReadIntent": {
-      "type": "string",
-      "examples": [
-        "buy",
-        "tokenize",
-        "buy_and_tokenize"
-      ],
-      "description": "What the session is for: a purchase, saving a token, or both."
-    },
-    "SessionReadStatus": {
-      "type": "string",
-      "examples": [
-        "complete",
-        "incomplete"
-      ],
-      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "How many interval units one billing cycle lasts."
-        },
-        "name": {
-          "type": "string",
-          "description": "Product name of the subscription."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "description": "Recurring purchase that an order line belongs to."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "examples": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Unit of the billing cycle."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-update-credit-session",
+        name: "klarna-update-credit-session",
         title: "Update a payment session",
         description: "Changes an open session, for example after the cart or the customer's data changed on a reloaded checkout.",
         api: "payments",
@@ -5279,7 +1917,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "session_id": {
@@ -5295,544 +1934,12 @@ pub const TOOLS: &[Tool] = &[
     "session_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "AssetUrls": {
-      "type": "object",
-      "properties": {
-        "descriptive": {
-          "type": "string",
-          "description": "URL of the descriptive badge image."
-        },
-        "standard": {
-          "type": "string",
-          "description": "URL of the standard badge image."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Links to the badge images of a payment method category."
-    },
-    "Attachment": {
-      "type": "object",
-      "properties": {
-        "body": {
-          "type": "string",
-          "description": "The extra merchant data, serialized to JSON text."
-        },
-        "content_type": {
-          "type": "string",
-          "description": "Media type of body; usually the EMD v2 type shown in the example."
-        }
-      },
-      "required": [
-        "body",
-        "content_type"
-      ],
-      "additionalProperties": false,
-      "description": "Extra merchant data (EMD), sent as a JSON text."
-    },
-    "Customer": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerGender",
-          "description": "Gender of the customer."
-        },
-        "last_four_ssn": {
-          "type": "string",
-          "description": "Last 4 (or all 9) digits of a US social security number."
-        },
-        "national_identification_number": {
-          "type": "string",
-          "description": "National identity number, used in some EU countries."
-        },
-        "organization_entity_type": {
-          "$ref": "#/$defs/CustomerOrganizationEntityType",
-          "description": "Legal form of a business customer (B2B only)."
-        },
-        "organization_registration_id": {
-          "type": "string",
-          "description": "Company registration number (B2B only)."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerType",
-          "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-        },
-        "vat_id": {
-          "type": "string",
-          "description": "VAT number of a business customer (B2B only)."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Personal or company details of the customer."
-    },
-    "CustomerGender": {
-      "type": "string",
-      "enum": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerOrganizationEntityType": {
-      "type": "string",
-      "enum": [
-        "LIMITED_COMPANY",
-        "PUBLIC_LIMITED_COMPANY",
-        "ENTREPRENEURIAL_COMPANY",
-        "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
-        "LIMITED_PARTNERSHIP",
-        "GENERAL_PARTNERSHIP",
-        "REGISTERED_SOLE_TRADER",
-        "SOLE_TRADER",
-        "CIVIL_LAW_PARTNERSHIP",
-        "PUBLIC_INSTITUTION",
-        "OTHER"
-      ],
-      "description": "Legal form of a business customer (B2B only)."
-    },
-    "CustomerType": {
-      "type": "string",
-      "enum": [
-        "person",
-        "organization"
-      ],
-      "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-    },
-    "MerchantUrls": {
-      "type": "object",
-      "properties": {
-        "authorization": {
-          "type": "string",
-          "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
-        },
-        "confirmation": {
-          "type": "string",
-          "description": "Page the customer returns to after the order is placed."
-        },
-        "notification": {
-          "type": "string",
-          "description": "Endpoint told when a pending order gets its fraud decision."
-        },
-        "push": {
-          "type": "string",
-          "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
-    },
-    "Options": {
-      "type": "object",
-      "properties": {
-        "color_border": {
-          "type": "string",
-          "description": "Border colour of widget elements, as CSS hex such as #FF9900."
-        },
-        "color_border_selected": {
-          "type": "string",
-          "description": "Border colour of the element the customer picked, as CSS hex."
-        },
-        "color_details": {
-          "type": "string",
-          "description": "Colour of bullet points, as CSS hex."
-        },
-        "color_text": {
-          "type": "string",
-          "description": "Text colour, as CSS hex."
-        },
-        "radius_border": {
-          "type": "string",
-          "description": "Corner radius of widget elements, such as 5px."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Colours and shapes of the Klarna widget."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant keeps on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Page of the item in the merchant's shop."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units, zero or more."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit of the quantity, such as pcs or kg."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2000 is 20%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax in the line total, in minor units; negative on discount lines."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit in minor units, with tax and before discounts."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of the purchase, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "digital",
-        "gift_card",
-        "store_credit",
-        "surcharge"
-      ],
-      "description": "Kind of line."
-    },
-    "PaymentMethodCategory": {
-      "type": "object",
-      "properties": {
-        "asset_urls": {
-          "$ref": "#/$defs/AssetUrls"
-        },
-        "identifier": {
-          "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
-          "description": "Category id to pass when loading the widget."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the category; it can change, so show it as sent."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A group of Klarna payment methods the widget can show."
-    },
-    "PaymentMethodCategoryIdentifier": {
-      "type": "string",
-      "enum": [
-        "klarna",
-        "pay_later",
-        "pay_now",
-        "pay_over_time",
-        "direct_bank_transfer",
-        "direct_debit"
-      ],
-      "description": "Category id to pass when loading the widget."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name of the product; leave out if it has none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Category path of the product in the shop, segments joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Colour shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer part number (MPN) of the product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify a product."
-    },
-    "Session": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/SessionAcquiringChannel",
-          "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-        },
-        "attachment": {
-          "$ref": "#/$defs/Attachment"
-        },
-        "authorization_token": {
-          "type": "string",
-          "description": "Token issued once the purchase is authorized; set by Klarna."
-        },
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "client_token": {
-          "type": "string",
-          "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
-        },
-        "custom_payment_method_ids": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
-        },
-        "customer": {
-          "$ref": "#/$defs/Customer"
-        },
-        "design": {
-          "type": "string",
-          "description": "Name of a custom widget design agreed with Klarna."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the session stops being usable; set by Klarna.",
-          "format": "date-time"
-        },
-        "intent": {
-          "$ref": "#/$defs/SessionIntent",
-          "description": "What the session is for: a purchase, saving a token, or both."
-        },
-        "locale": {
-          "type": "string",
-          "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text kept with the order for the merchant's own later use."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Merchant's own reference, such as its order number."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Second merchant reference; it shows up in settlement files."
-        },
-        "merchant_urls": {
-          "$ref": "#/$defs/MerchantUrls"
-        },
-        "options": {
-          "$ref": "#/$defs/Options"
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items of the purchase, 1 to 1000 lines."
-        },
-        "order_tax_amount": {
-          "type": "integer",
-          "description": "Tax part of the order total, in minor units."
-        },
-        "payment_method_categories": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentMethodCategory"
-          },
-          "description": "Payment method groups on offer in this session; set by Klarna."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "status": {
-          "$ref": "#/$defs/SessionStatus",
-          "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Session fields a merchant may change after creating it."
-    },
-    "SessionAcquiringChannel": {
-      "type": "string",
-      "enum": [
-        "ECOMMERCE",
-        "IN_STORE",
-        "TELESALES"
-      ],
-      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
-    },
-    "SessionIntent": {
-      "type": "string",
-      "enum": [
-        "buy",
-        "tokenize",
-        "buy_and_tokenize"
-      ],
-      "description": "What the session is for: a purchase, saving a token, or both."
-    },
-    "SessionStatus": {
-      "type": "string",
-      "enum": [
-        "complete",
-        "incomplete"
-      ],
-      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "How many interval units one billing cycle lasts."
-        },
-        "name": {
-          "type": "string",
-          "description": "Product name of the subscription."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "Recurring purchase that an order line belongs to."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Unit of the billing cycle."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -5847,6 +1954,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -5855,9 +1966,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-cancel-authorization",
+        name: "klarna-cancel-authorization",
         title: "Release an authorization",
         description: "Releases an authorization that will not be turned into an order.",
         api: "payments",
@@ -5886,7 +1999,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "authorization_token": {
@@ -5899,7 +2013,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -5914,6 +2031,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -5922,9 +2043,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-create-order",
+        name: "klarna-create-order",
         title: "Create an order from an authorization",
         description: "Places an order with the token of a successful authorization, which closes the session. Handle the order afterwards in the Merchant Portal or with the Order Management API.",
         api: "payments",
@@ -5953,7 +2076,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("order_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "authorization_token": {
@@ -5975,463 +2099,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "AssetUrls": {
-      "type": "object",
-      "properties": {
-        "descriptive": {
-          "type": "string",
-          "description": "URL of the descriptive badge image."
-        },
-        "standard": {
-          "type": "string",
-          "description": "URL of the standard badge image."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Links to the badge images of a payment method category."
-    },
-    "CreateOrderRequest": {
-      "type": "object",
-      "properties": {
-        "authorization_token": {
-          "type": "string",
-          "description": "Token issued once the purchase is authorized; set by Klarna."
-        },
-        "auto_capture": {
-          "type": "boolean",
-          "description": "Capture the order right when it is placed."
-        },
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "custom_payment_method_ids": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
-        },
-        "customer": {
-          "$ref": "#/$defs/Customer"
-        },
-        "locale": {
-          "type": "string",
-          "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text kept with the order for the merchant's own later use."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Merchant's own reference, such as its order number."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Second merchant reference; it shows up in settlement files."
-        },
-        "merchant_urls": {
-          "$ref": "#/$defs/MerchantUrls"
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/OrderLine"
-          },
-          "description": "Items of the purchase, 1 to 1000 lines."
-        },
-        "order_tax_amount": {
-          "type": "integer",
-          "description": "Tax part of the order total, in minor units."
-        },
-        "payment_method_categories": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentMethodCategory"
-          },
-          "description": "Payment method groups on offer in this session; set by Klarna."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "status": {
-          "$ref": "#/$defs/CreateOrderRequestStatus",
-          "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-        }
-      },
-      "required": [
-        "order_amount",
-        "order_lines",
-        "purchase_country",
-        "purchase_currency"
-      ],
-      "additionalProperties": false,
-      "description": "Order data sent to turn an authorization into an order."
-    },
-    "CreateOrderRequestStatus": {
-      "type": "string",
-      "enum": [
-        "complete",
-        "incomplete"
-      ],
-      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
-    },
-    "Customer": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerGender",
-          "description": "Gender of the customer."
-        },
-        "last_four_ssn": {
-          "type": "string",
-          "description": "Last 4 (or all 9) digits of a US social security number."
-        },
-        "national_identification_number": {
-          "type": "string",
-          "description": "National identity number, used in some EU countries."
-        },
-        "organization_entity_type": {
-          "$ref": "#/$defs/CustomerOrganizationEntityType",
-          "description": "Legal form of a business customer (B2B only)."
-        },
-        "organization_registration_id": {
-          "type": "string",
-          "description": "Company registration number (B2B only)."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerType",
-          "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-        },
-        "vat_id": {
-          "type": "string",
-          "description": "VAT number of a business customer (B2B only)."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Personal or company details of the customer."
-    },
-    "CustomerGender": {
-      "type": "string",
-      "enum": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerOrganizationEntityType": {
-      "type": "string",
-      "enum": [
-        "LIMITED_COMPANY",
-        "PUBLIC_LIMITED_COMPANY",
-        "ENTREPRENEURIAL_COMPANY",
-        "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
-        "LIMITED_PARTNERSHIP",
-        "GENERAL_PARTNERSHIP",
-        "REGISTERED_SOLE_TRADER",
-        "SOLE_TRADER",
-        "CIVIL_LAW_PARTNERSHIP",
-        "PUBLIC_INSTITUTION",
-        "OTHER"
-      ],
-      "description": "Legal form of a business customer (B2B only)."
-    },
-    "CustomerType": {
-      "type": "string",
-      "enum": [
-        "person",
-        "organization"
-      ],
-      "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-    },
-    "MerchantUrls": {
-      "type": "object",
-      "properties": {
-        "authorization": {
-          "type": "string",
-          "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
-        },
-        "confirmation": {
-          "type": "string",
-          "description": "Page the customer returns to after the order is placed."
-        },
-        "notification": {
-          "type": "string",
-          "description": "Endpoint told when a pending order gets its fraud decision."
-        },
-        "push": {
-          "type": "string",
-          "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
-    },
-    "OrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant keeps on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Page of the item in the merchant's shop."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units, zero or more."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit of the quantity, such as pcs or kg."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item."
-        },
-        "subscription": {
-          "$ref": "#/$defs/Subscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (2000 is 20%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax in the line total, in minor units; negative on discount lines."
-        },
-        "type": {
-          "$ref": "#/$defs/OrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit in minor units, with tax and before discounts."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of the purchase, such as a product, a discount or a shipping fee."
-    },
-    "OrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "digital",
-        "gift_card",
-        "store_credit",
-        "surcharge"
-      ],
-      "description": "Kind of line."
-    },
-    "PaymentMethodCategory": {
-      "type": "object",
-      "properties": {
-        "asset_urls": {
-          "$ref": "#/$defs/AssetUrls"
-        },
-        "identifier": {
-          "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
-          "description": "Category id to pass when loading the widget."
-        },
-        "name": {
-          "type": "string",
-          "description": "Display name of the category; it can change, so show it as sent."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A group of Klarna payment methods the widget can show."
-    },
-    "PaymentMethodCategoryIdentifier": {
-      "type": "string",
-      "enum": [
-        "klarna",
-        "pay_later",
-        "pay_now",
-        "pay_over_time",
-        "direct_bank_transfer",
-        "direct_debit"
-      ],
-      "description": "Category id to pass when loading the widget."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name of the product; leave out if it has none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Category path of the product in the shop, segments joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Colour shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer part number (MPN) of the product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify a product."
-    },
-    "Subscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/SubscriptionInterval",
-          "description": "Unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "How many interval units one billing cycle lasts."
-        },
-        "name": {
-          "type": "string",
-          "description": "Product name of the subscription."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "Recurring purchase that an order line belongs to."
-    },
-    "SubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Unit of the billing cycle."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -6450,90 +2123,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AuthorizedPaymentMethod": {
-      "type": "object",
-      "properties": {
-        "number_of_days": {
-          "type": "integer",
-          "description": "Days until payment is due, for pay-later methods."
-        },
-        "number_of_installments": {
-          "type": "integer",
-          "description": "Number of instalments, for instalment methods."
-        },
-        "type": {
-          "$ref": "#/$defs/AuthorizedPaymentMethodType",
-          "description": "Kind of payment method."
-        }
-      },
-      "required": [
-        "type"
-      ],
-      "description": "Payment method the customer was approved for."
-    },
-    "AuthorizedPaymentMethodType": {
-      "type": "string",
-      "examples": [
-        "invoice",
-        "fixed_amount",
-        "base_account",
-        "direct_debit",
-        "direct_bank_transfer",
-        "b2b_invoice",
-        "card",
-        "slice_it_by_card",
-        "pay_later_by_card",
-        "pay_by_card",
-        "fixed_sum_credit",
-        "alternative_payment_method"
-      ],
-      "description": "Kind of payment method."
-    },
-    "Order": {
-      "type": "object",
-      "properties": {
-        "authorized_payment_method": {
-          "$ref": "#/$defs/AuthorizedPaymentMethod"
-        },
-        "fraud_status": {
-          "$ref": "#/$defs/OrderFraudStatus",
-          "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
-        },
-        "order_id": {
-          "type": "string",
-          "description": "Klarna's id of the order; the Order Management API uses it."
-        },
-        "redirect_url": {
-          "type": "string",
-          "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
-        }
-      },
-      "required": [
-        "order_id"
-      ],
-      "description": "The order placed from an authorization."
-    },
-    "OrderFraudStatus": {
-      "type": "string",
-      "examples": [
-        "ACCEPTED",
-        "PENDING"
-      ],
-      "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-create-customer-token",
+        name: "klarna-create-customer-token",
         title: "Create a customer token from an authorization",
         description: "Instead of placing an order, turns a successful authorization into a customer token: Klarna keeps the customer's and the payment method's details for later orders.",
         api: "payments",
@@ -6562,7 +2168,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "authorization_token": {
@@ -6578,194 +2185,12 @@ pub const TOOLS: &[Tool] = &[
     "authorization_token",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "Customer": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerGender",
-          "description": "Gender of the customer."
-        },
-        "last_four_ssn": {
-          "type": "string",
-          "description": "Last 4 (or all 9) digits of a US social security number."
-        },
-        "national_identification_number": {
-          "type": "string",
-          "description": "National identity number, used in some EU countries."
-        },
-        "organization_entity_type": {
-          "$ref": "#/$defs/CustomerOrganizationEntityType",
-          "description": "Legal form of a business customer (B2B only)."
-        },
-        "organization_registration_id": {
-          "type": "string",
-          "description": "Company registration number (B2B only)."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerType",
-          "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-        },
-        "vat_id": {
-          "type": "string",
-          "description": "VAT number of a business customer (B2B only)."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Personal or company details of the customer."
-    },
-    "CustomerGender": {
-      "type": "string",
-      "enum": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerOrganizationEntityType": {
-      "type": "string",
-      "enum": [
-        "LIMITED_COMPANY",
-        "PUBLIC_LIMITED_COMPANY",
-        "ENTREPRENEURIAL_COMPANY",
-        "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
-        "LIMITED_PARTNERSHIP",
-        "GENERAL_PARTNERSHIP",
-        "REGISTERED_SOLE_TRADER",
-        "SOLE_TRADER",
-        "CIVIL_LAW_PARTNERSHIP",
-        "PUBLIC_INSTITUTION",
-        "OTHER"
-      ],
-      "description": "Legal form of a business customer (B2B only)."
-    },
-    "CustomerTokenCreationRequest": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "customer": {
-          "$ref": "#/$defs/Customer"
-        },
-        "description": {
-          "type": "string",
-          "description": "Merchant's text that says what the token is for."
-        },
-        "intended_use": {
-          "$ref": "#/$defs/CustomerTokenCreationRequestIntendedUse",
-          "description": "What the token will be used for."
-        },
-        "locale": {
-          "type": "string",
-          "description": "Language and country of the customer in RFC 1766 form."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country of the purchase."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "required": [
-        "description",
-        "intended_use",
-        "locale",
-        "purchase_country",
-        "purchase_currency"
-      ],
-      "additionalProperties": false,
-      "description": "Purpose of the new customer token and the customer's market."
-    },
-    "CustomerTokenCreationRequestIntendedUse": {
-      "type": "string",
-      "enum": [
-        "SUBSCRIPTION"
-      ],
-      "description": "What the token will be used for."
-    },
-    "CustomerType": {
-      "type": "string",
-      "enum": [
-        "person",
-        "organization"
-      ],
-      "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -6780,127 +2205,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "description": "Postal address with the name and contact details of the person."
-    },
-    "CustomerReadCreateToken": {
-      "type": "object",
-      "properties": {
-        "date_of_birth": {
-          "type": "string",
-          "description": "Birth date as YYYY-MM-DD.",
-          "format": "date"
-        },
-        "gender": {
-          "$ref": "#/$defs/CustomerReadCreateTokenGender",
-          "description": "Gender of the customer."
-        }
-      },
-      "description": "Customer details returned with a new customer token."
-    },
-    "CustomerReadCreateTokenGender": {
-      "type": "string",
-      "examples": [
-        "male",
-        "female"
-      ],
-      "description": "Gender of the customer."
-    },
-    "CustomerTokenCreationResponse": {
-      "type": "object",
-      "properties": {
-        "billing_address": {
-          "$ref": "#/$defs/Address"
-        },
-        "customer": {
-          "$ref": "#/$defs/CustomerReadCreateToken"
-        },
-        "payment_method_reference": {
-          "type": "string",
-          "description": "Id that links the customer to the stored payment method."
-        },
-        "redirect_url": {
-          "type": "string",
-          "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
-        },
-        "token_id": {
-          "type": "string",
-          "description": "The customer token; use it to place later orders for this customer."
-        }
-      },
-      "required": [
-        "token_id"
-      ],
-      "description": "The new customer token and what Klarna stored with it."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-read-customer-token",
+        name: "klarna-read-customer-token",
         title: "Get a customer token",
         description: "Returns the status of a token and the payment method stored on it.",
         api: "payments",
@@ -6929,7 +2250,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "customer_token": {
@@ -6942,7 +2264,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -6957,88 +2282,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "CardInformation": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Card network, such as VISA."
-        },
-        "expiry_date": {
-          "type": "string",
-          "description": "Expiry month and year as MM/YYYY."
-        },
-        "masked_number": {
-          "type": "string",
-          "description": "Card number with all but the last digits hidden."
-        }
-      },
-      "required": [
-        "brand",
-        "expiry_date",
-        "masked_number"
-      ],
-      "description": "Card stored on a customer token."
-    },
-    "CustomerToken": {
-      "type": "object",
-      "properties": {
-        "card": {
-          "$ref": "#/$defs/CardInformation"
-        },
-        "direct_debit": {
-          "$ref": "#/$defs/DirectDebitInformation"
-        },
-        "payment_method_type": {
-          "type": "string",
-          "description": "Kind of payment method stored on the token, such as INVOICE."
-        },
-        "status": {
-          "$ref": "#/$defs/CustomerTokenStatus",
-          "description": "Whether the token can still be used."
-        }
-      },
-      "required": [
-        "payment_method_type",
-        "status"
-      ],
-      "description": "A stored customer token and the payment method behind it."
-    },
-    "CustomerTokenStatus": {
-      "type": "string",
-      "examples": [
-        "ACTIVE",
-        "CANCELLED",
-        "SUSPENDED"
-      ],
-      "description": "Whether the token can still be used."
-    },
-    "DirectDebitInformation": {
-      "type": "object",
-      "properties": {
-        "masked_number": {
-          "type": "string",
-          "description": "Account number with most digits hidden."
-        }
-      },
-      "required": [
-        "masked_number"
-      ],
-      "description": "Bank account stored on a customer token for direct debit."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-create-customer-token-order",
+        name: "klarna-create-customer-token-order",
         title: "Place an order on a customer token",
         description: "Places an order charged to the customer and payment method stored on the token. Double-check the token id so that the right customer pays.",
         api: "payments",
@@ -7067,7 +2327,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("order_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "customer_token": {
@@ -7089,318 +2350,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Attachment": {
-      "type": "object",
-      "properties": {
-        "body": {
-          "type": "string",
-          "description": "The extra merchant data, serialized to JSON text."
-        },
-        "content_type": {
-          "type": "string",
-          "description": "Media type of body; usually the EMD v2 type shown in the example."
-        }
-      },
-      "required": [
-        "body",
-        "content_type"
-      ],
-      "additionalProperties": false,
-      "description": "Extra merchant data (EMD), sent as a JSON text."
-    },
-    "CustomerTokenAddress": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address it to (\"Attn.\"); B2B only."
-        },
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Surname; not only digits and longer than one character."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name; not only digits and longer than one character."
-        },
-        "organization_name": {
-          "type": "string",
-          "description": "Company name; B2B only."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number, a mobile one if possible."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as floor or flat."
-        },
-        "title": {
-          "type": "string",
-          "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Postal address with contact details, as the Customer Token API defines it (phone needs 5 or more characters)."
-    },
-    "CustomerTokenMerchantUrls": {
-      "type": "object",
-      "properties": {
-        "confirmation": {
-          "type": "string",
-          "description": "Page the customer returns to after the order is placed."
-        },
-        "push": {
-          "type": "string",
-          "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
-        }
-      },
-      "required": [
-        "confirmation"
-      ],
-      "additionalProperties": false,
-      "description": "Merchant pages for an order placed with a customer token."
-    },
-    "CustomerTokenOrder": {
-      "type": "object",
-      "properties": {
-        "attachment": {
-          "$ref": "#/$defs/Attachment"
-        },
-        "auto_capture": {
-          "type": "boolean",
-          "description": "Capture the order right when it is placed."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text kept with the order."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "Merchant's order number; shown as such on the confirmation page."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "Second merchant reference."
-        },
-        "merchant_urls": {
-          "$ref": "#/$defs/CustomerTokenMerchantUrls"
-        },
-        "order_amount": {
-          "type": "integer",
-          "description": "Order total in minor units, with tax and after discounts; at least 1."
-        },
-        "order_lines": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/CustomerTokenOrderLine"
-          },
-          "description": "Items of the purchase, 1 to 1000 lines."
-        },
-        "order_tax_amount": {
-          "type": "integer",
-          "description": "Tax part of the order total, in minor units."
-        },
-        "purchase_currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "shipping_address": {
-          "$ref": "#/$defs/CustomerTokenAddress"
-        },
-        "usage": {
-          "type": "string",
-          "description": "Set by Klarna; merchants do not send it."
-        }
-      },
-      "required": [
-        "order_amount",
-        "order_lines",
-        "order_tax_amount",
-        "purchase_currency"
-      ],
-      "additionalProperties": false,
-      "description": "Order to place with a stored customer token."
-    },
-    "CustomerTokenOrderLine": {
-      "type": "object",
-      "properties": {
-        "image_url": {
-          "type": "string",
-          "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
-        },
-        "merchant_data": {
-          "type": "string",
-          "description": "Free text the merchant keeps on the line."
-        },
-        "name": {
-          "type": "string",
-          "description": "Item name the customer sees."
-        },
-        "product_identifiers": {
-          "$ref": "#/$defs/ProductIdentifiers"
-        },
-        "product_url": {
-          "type": "string",
-          "description": "Page of the item in the merchant's shop."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "Number of units, zero or more."
-        },
-        "quantity_unit": {
-          "type": "string",
-          "description": "Unit of the quantity, such as pcs or kg."
-        },
-        "reference": {
-          "type": "string",
-          "description": "SKU or article number of the item."
-        },
-        "subscription": {
-          "$ref": "#/$defs/CustomerTokenSubscription"
-        },
-        "tax_rate": {
-          "type": "integer",
-          "description": "Tax rate in percent times 100 (1900 is 19%)."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
-        },
-        "total_discount_amount": {
-          "type": "integer",
-          "description": "Discount on the line, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax in the line total, in minor units; negative on discount lines."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerTokenOrderLineType",
-          "description": "Kind of line."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit in minor units, with tax and before discounts."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount",
-        "unit_price"
-      ],
-      "additionalProperties": false,
-      "description": "One item of an order placed with a customer token."
-    },
-    "CustomerTokenOrderLineType": {
-      "type": "string",
-      "enum": [
-        "physical",
-        "discount",
-        "shipping_fee",
-        "sales_tax",
-        "digital",
-        "gift_card",
-        "store_credit",
-        "surcharge"
-      ],
-      "description": "Kind of line."
-    },
-    "CustomerTokenSubscription": {
-      "type": "object",
-      "properties": {
-        "interval": {
-          "$ref": "#/$defs/CustomerTokenSubscriptionInterval",
-          "description": "Unit of the billing cycle."
-        },
-        "interval_count": {
-          "type": "integer",
-          "description": "How many interval units one billing cycle lasts."
-        },
-        "name": {
-          "type": "string",
-          "description": "Product name of the subscription."
-        }
-      },
-      "required": [
-        "interval",
-        "interval_count",
-        "name"
-      ],
-      "additionalProperties": false,
-      "description": "Recurring purchase that an order line of a token order belongs to."
-    },
-    "CustomerTokenSubscriptionInterval": {
-      "type": "string",
-      "enum": [
-        "DAY",
-        "WEEK",
-        "MONTH",
-        "YEAR"
-      ],
-      "description": "Unit of the billing cycle."
-    },
-    "ProductIdentifiers": {
-      "type": "object",
-      "properties": {
-        "brand": {
-          "type": "string",
-          "description": "Brand name of the product; leave out if it has none."
-        },
-        "category_path": {
-          "type": "string",
-          "description": "Category path of the product in the shop, segments joined by \" > \"."
-        },
-        "color": {
-          "type": "string",
-          "description": "Colour shown to the customer."
-        },
-        "global_trade_item_number": {
-          "type": "string",
-          "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
-        },
-        "manufacturer_part_number": {
-          "type": "string",
-          "description": "Manufacturer part number (MPN) of the product."
-        },
-        "size": {
-          "type": "string",
-          "description": "Size shown to the customer."
-        }
-      },
-      "additionalProperties": false,
-      "description": "Standard codes and attributes that identify a product."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -7419,93 +2374,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "CustomerTokenAuthorizedPaymentMethod": {
-      "type": "object",
-      "properties": {
-        "number_of_days": {
-          "type": "integer",
-          "description": "Days until payment is due, for pay-later methods."
-        },
-        "number_of_installments": {
-          "type": "integer",
-          "description": "Number of instalments, for instalment methods."
-        },
-        "type": {
-          "$ref": "#/$defs/CustomerTokenAuthorizedPaymentMethodType",
-          "description": "Kind of payment method."
-        }
-      },
-      "required": [
-        "type"
-      ],
-      "description": "Payment method of an order placed with a customer token (Customer Token API value list)."
-    },
-    "CustomerTokenAuthorizedPaymentMethodType": {
-      "type": "string",
-      "examples": [
-        "invoice",
-        "fixed_amount",
-        "pix",
-        "base_account",
-        "deferred_interest",
-        "direct_debit",
-        "direct_bank_transfer",
-        "b2b_invoice",
-        "card",
-        "slice_it_by_card",
-        "pay_later_by_card",
-        "fixed_sum_credit",
-        "pay_by_card"
-      ],
-      "description": "Kind of payment method."
-    },
-    "CustomerTokenOrderResponse": {
-      "type": "object",
-      "properties": {
-        "authorized_payment_method": {
-          "$ref": "#/$defs/CustomerTokenAuthorizedPaymentMethod"
-        },
-        "fraud_status": {
-          "$ref": "#/$defs/CustomerTokenOrderResponseFraudStatus",
-          "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
-        },
-        "order_id": {
-          "type": "string",
-          "description": "Klarna's id of the order; the Order Management API uses it."
-        },
-        "redirect_url": {
-          "type": "string",
-          "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
-        }
-      },
-      "required": [
-        "fraud_status",
-        "order_id",
-        "redirect_url"
-      ],
-      "description": "The order placed with a customer token."
-    },
-    "CustomerTokenOrderResponseFraudStatus": {
-      "type": "string",
-      "examples": [
-        "ACCEPTED",
-        "PENDING"
-      ],
-      "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payments-update-customer-token-status",
+        name: "klarna-update-customer-token-status",
         title: "Change a customer token's status",
         description: "Moves a token to a new status; used to cancel it.",
         api: "payments",
@@ -7534,7 +2419,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "customer_token": {
@@ -7550,32 +2436,12 @@ pub const TOOLS: &[Tool] = &[
     "customer_token",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "CustomerTokenStatusUpdateRequest": {
-      "type": "object",
-      "properties": {
-        "status": {
-          "$ref": "#/$defs/CustomerTokenStatusUpdateRequestStatus",
-          "description": "Status to move the token to; only CANCELLED is allowed."
-        }
-      },
-      "required": [
-        "status"
-      ],
-      "additionalProperties": false,
-      "description": "New status for a customer token."
-    },
-    "CustomerTokenStatusUpdateRequestStatus": {
-      "type": "string",
-      "enum": [
-        "CANCELLED"
-      ],
-      "description": "Status to move the token to; only CANCELLED is allowed."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r#"{
+            defs: PAYMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -7590,6 +2456,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -7598,9 +2468,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: PAYMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-create-payment-request",
+        name: "klarna-create-payment-request",
         title: "Create a payment request",
         description: "Creates a payment request from the merchant's server. A new request starts in the state SUBMITTED.",
         api: "payment_api",
@@ -7620,7 +2492,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("payment_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "body": {
@@ -7637,200 +2510,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A postal address."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The person who buys."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "additionalProperties": false,
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "additionalProperties": false,
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "additionalProperties": false,
-      "description": "Who receives goods, and where."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -7849,445 +2534,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who buys."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRequest": {
-      "type": "object",
-      "properties": {
-        "created_at": {
-          "type": "string",
-          "description": "When the payment request was created.",
-          "format": "date-time"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the payment request expires.",
-          "format": "date-time"
-        },
-        "payment_request": {
-          "$ref": "#/$defs/PaymentRequestData"
-        },
-        "payment_request_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment request."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentRequestState"
-        },
-        "state_context": {
-          "$ref": "#/$defs/PaymentRequestStateContext"
-        },
-        "state_expires_at": {
-          "type": "string",
-          "description": "When the current state runs out.",
-          "format": "date-time"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the payment request last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_request_id",
-        "state"
-      ],
-      "description": "A payment request as Klarna holds it."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "PaymentRequestState": {
-      "type": "string",
-      "examples": [
-        "SUBMITTED",
-        "PREPARED",
-        "IN_PROGRESS",
-        "PENDING_CONFIRMATION",
-        "CANCELED",
-        "AUTHORIZED",
-        "EXPIRED",
-        "DECLINED"
-      ],
-      "description": "Where a payment request is in its lifecycle."
-    },
-    "PaymentRequestStateContext": {
-      "type": "object",
-      "properties": {
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment transaction."
-        }
-      },
-      "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-read-payment-request",
+        name: "klarna-read-payment-request",
         title: "Get a payment request",
         description: "Returns a payment request with its current state.",
         api: "payment_api",
@@ -8316,7 +2579,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "payment_request_id": {
@@ -8329,7 +2593,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -8344,445 +2611,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who buys."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRequest": {
-      "type": "object",
-      "properties": {
-        "created_at": {
-          "type": "string",
-          "description": "When the payment request was created.",
-          "format": "date-time"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the payment request expires.",
-          "format": "date-time"
-        },
-        "payment_request": {
-          "$ref": "#/$defs/PaymentRequestData"
-        },
-        "payment_request_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment request."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentRequestState"
-        },
-        "state_context": {
-          "$ref": "#/$defs/PaymentRequestStateContext"
-        },
-        "state_expires_at": {
-          "type": "string",
-          "description": "When the current state runs out.",
-          "format": "date-time"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the payment request last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_request_id",
-        "state"
-      ],
-      "description": "A payment request as Klarna holds it."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "PaymentRequestState": {
-      "type": "string",
-      "examples": [
-        "SUBMITTED",
-        "PREPARED",
-        "IN_PROGRESS",
-        "PENDING_CONFIRMATION",
-        "CANCELED",
-        "AUTHORIZED",
-        "EXPIRED",
-        "DECLINED"
-      ],
-      "description": "Where a payment request is in its lifecycle."
-    },
-    "PaymentRequestStateContext": {
-      "type": "object",
-      "properties": {
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment transaction."
-        }
-      },
-      "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-update-payment-request",
+        name: "klarna-update-payment-request",
         title: "Update a payment request",
         description: "Changes a payment request while it is still SUBMITTED.",
         api: "payment_api",
@@ -8811,7 +2656,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "payment_request_id": {
@@ -8832,200 +2678,12 @@ pub const TOOLS: &[Tool] = &[
     "payment_request_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "additionalProperties": false,
-      "description": "A postal address."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The person who buys."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "additionalProperties": false,
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "additionalProperties": false,
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "additionalProperties": false,
-      "description": "Who receives goods, and where."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -9044,445 +2702,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who buys."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRequest": {
-      "type": "object",
-      "properties": {
-        "created_at": {
-          "type": "string",
-          "description": "When the payment request was created.",
-          "format": "date-time"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the payment request expires.",
-          "format": "date-time"
-        },
-        "payment_request": {
-          "$ref": "#/$defs/PaymentRequestData"
-        },
-        "payment_request_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment request."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentRequestState"
-        },
-        "state_context": {
-          "$ref": "#/$defs/PaymentRequestStateContext"
-        },
-        "state_expires_at": {
-          "type": "string",
-          "description": "When the current state runs out.",
-          "format": "date-time"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the payment request last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_request_id",
-        "state"
-      ],
-      "description": "A payment request as Klarna holds it."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "PaymentRequestState": {
-      "type": "string",
-      "examples": [
-        "SUBMITTED",
-        "PREPARED",
-        "IN_PROGRESS",
-        "PENDING_CONFIRMATION",
-        "CANCELED",
-        "AUTHORIZED",
-        "EXPIRED",
-        "DECLINED"
-      ],
-      "description": "Where a payment request is in its lifecycle."
-    },
-    "PaymentRequestStateContext": {
-      "type": "object",
-      "properties": {
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment transaction."
-        }
-      },
-      "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-confirm-payment-request",
+        name: "klarna-confirm-payment-request",
         title: "Confirm a payment request",
         description: "Confirms the payment request behind a payment confirmation token, which the customer's successful payment flow returned; on success the payment is authorized and a payment transaction exists. Calling it again with the same token gives the same answer.",
         api: "payment_api",
@@ -9511,7 +2747,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "payment_confirmation_token": {
@@ -9532,48 +2769,12 @@ pub const TOOLS: &[Tool] = &[
     "payment_confirmation_token",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "PaymentConfirmation": {
-      "type": "object",
-      "properties": {
-        "config": {
-          "$ref": "#/$defs/PaymentConfirmationConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Amount to authorize, in minor units."
-        },
-        "payment_transaction_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the payment transaction that confirming creates."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What the merchant confirms a payment request with."
-    },
-    "PaymentConfirmationConfig": {
-      "type": "object",
-      "properties": {
-        "capture": {
-          "type": "boolean",
-          "description": "Whether to capture the full amount right away."
-        }
-      },
-      "additionalProperties": false,
-      "description": "How the payment transaction that confirming creates is handled."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -9592,445 +2793,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who buys."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRequest": {
-      "type": "object",
-      "properties": {
-        "created_at": {
-          "type": "string",
-          "description": "When the payment request was created.",
-          "format": "date-time"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the payment request expires.",
-          "format": "date-time"
-        },
-        "payment_request": {
-          "$ref": "#/$defs/PaymentRequestData"
-        },
-        "payment_request_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment request."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentRequestState"
-        },
-        "state_context": {
-          "$ref": "#/$defs/PaymentRequestStateContext"
-        },
-        "state_expires_at": {
-          "type": "string",
-          "description": "When the current state runs out.",
-          "format": "date-time"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the payment request last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_request_id",
-        "state"
-      ],
-      "description": "A payment request as Klarna holds it."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "PaymentRequestState": {
-      "type": "string",
-      "examples": [
-        "SUBMITTED",
-        "PREPARED",
-        "IN_PROGRESS",
-        "PENDING_CONFIRMATION",
-        "CANCELED",
-        "AUTHORIZED",
-        "EXPIRED",
-        "DECLINED"
-      ],
-      "description": "Where a payment request is in its lifecycle."
-    },
-    "PaymentRequestStateContext": {
-      "type": "object",
-      "properties": {
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment transaction."
-        }
-      },
-      "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-cancel-payment-confirmation",
+        name: "klarna-cancel-payment-confirmation",
         title: "Cancel a pending confirmation",
         description: "Declines to confirm a payment request that is PENDING_CONFIRMATION. The payment request is not cancelled; it goes back to SUBMITTED.",
         api: "payment_api",
@@ -10059,7 +2838,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "payment_confirmation_token": {
@@ -10072,7 +2852,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -10087,445 +2870,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "Buyer": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who buys."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRequest": {
-      "type": "object",
-      "properties": {
-        "created_at": {
-          "type": "string",
-          "description": "When the payment request was created.",
-          "format": "date-time"
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When the payment request expires.",
-          "format": "date-time"
-        },
-        "payment_request": {
-          "$ref": "#/$defs/PaymentRequestData"
-        },
-        "payment_request_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment request."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentRequestState"
-        },
-        "state_context": {
-          "$ref": "#/$defs/PaymentRequestStateContext"
-        },
-        "state_expires_at": {
-          "type": "string",
-          "description": "When the current state runs out.",
-          "format": "date-time"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the payment request last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_request_id",
-        "state"
-      ],
-      "description": "A payment request as Klarna holds it."
-    },
-    "PaymentRequestConfig": {
-      "type": "object",
-      "additionalProperties": {},
-      "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
-    },
-    "PaymentRequestData": {
-      "type": "object",
-      "properties": {
-        "buyer": {
-          "$ref": "#/$defs/Buyer"
-        },
-        "config": {
-          "$ref": "#/$defs/PaymentRequestConfig"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase, such as an order number."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total to pay, in minor units."
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payment's reference in the partner's systems."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        }
-      },
-      "required": [
-        "currency",
-        "payment_amount"
-      ],
-      "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
-    },
-    "PaymentRequestState": {
-      "type": "string",
-      "examples": [
-        "SUBMITTED",
-        "PREPARED",
-        "IN_PROGRESS",
-        "PENDING_CONFIRMATION",
-        "CANCELED",
-        "AUTHORIZED",
-        "EXPIRED",
-        "DECLINED"
-      ],
-      "description": "Where a payment request is in its lifecycle."
-    },
-    "PaymentRequestStateContext": {
-      "type": "object",
-      "properties": {
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the payment transaction."
-        }
-      },
-      "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-read-payment-transaction",
+        name: "klarna-read-payment-transaction",
         title: "Get a payment transaction",
         description: "Returns a payment transaction with its amounts, line items, shipping, captures, refunds, chargebacks and pricing.",
         api: "payment_api",
@@ -10562,7 +2923,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -10580,7 +2942,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -10595,606 +2960,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "ChargebackReason": {
-      "type": "string",
-      "examples": [
-        "DISPUTE_MERCHANT_LOSS"
-      ],
-      "description": "Why money was taken back from the merchant."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentCapture": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount captured, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount",
-        "payment_capture_id"
-      ],
-      "description": "A capture of (part of) a payment transaction."
-    },
-    "PaymentChargeback": {
-      "type": "object",
-      "properties": {
-        "chargeback_amount": {
-          "type": "integer",
-          "description": "Amount taken back, in minor units."
-        },
-        "chargeback_at": {
-          "type": "string",
-          "description": "When the chargeback was made.",
-          "format": "date-time"
-        },
-        "chargeback_reason": {
-          "$ref": "#/$defs/ChargebackReason"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the chargeback covers."
-        },
-        "payment_chargeback_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the chargeback."
-        },
-        "payment_dispute_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the dispute that led to it."
-        }
-      },
-      "required": [
-        "chargeback_amount",
-        "payment_chargeback_id"
-      ],
-      "description": "Money taken back from the merchant after a dispute."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    },
-    "PaymentTransaction": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "captures": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentCapture"
-          },
-          "description": "Captures made so far."
-        },
-        "chargebacks": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentChargeback"
-          },
-          "description": "Chargebacks made so far."
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the transaction was created.",
-          "format": "date-time"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When what is left of the authorization runs out.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase."
-        },
-        "original_authorization_amount": {
-          "type": "integer",
-          "description": "Amount first authorized, in minor units."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total of the payment, in minor units."
-        },
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the transaction."
-        },
-        "payment_transaction_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the transaction."
-        },
-        "previous_state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "refunds": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentRefund"
-          },
-          "description": "Refunds made so far."
-        },
-        "remaining_authorization_amount": {
-          "type": "integer",
-          "description": "Amount still authorized and not yet captured, in minor units."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "state_reason": {
-          "$ref": "#/$defs/PaymentTransactionStateReason"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the transaction last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_transaction_id",
-        "state"
-      ],
-      "description": "The payment an authorized payment request produced, with everything done to it since."
-    },
-    "PaymentTransactionState": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "COMPLETED"
-      ],
-      "description": "Where a payment transaction is in its lifecycle."
-    },
-    "PaymentTransactionStateReason": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "VOIDED"
-      ],
-      "description": "Why the payment transaction is in its state."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The shipment for returning the goods."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "ShippingType": {
-      "type": "string",
-      "examples": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "examples": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-update-payment-transaction",
+        name: "klarna-update-payment-transaction",
         title: "Update a payment transaction",
         description: "Changes the merchant's references on a payment transaction, so that the merchant's records and Klarna's can be matched.",
         api: "payment_api",
@@ -11231,7 +3013,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -11257,26 +3040,12 @@ pub const TOOLS: &[Tool] = &[
     "payment_transaction_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "PaymentTransactionUpdate": {
-      "type": "object",
-      "properties": {
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's new reference for the purchase."
-        },
-        "payment_transaction_reference": {
-          "type": "string",
-          "description": "The merchant's new reference for the transaction."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The references to change on a payment transaction."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -11295,606 +3064,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "ChargebackReason": {
-      "type": "string",
-      "examples": [
-        "DISPUTE_MERCHANT_LOSS"
-      ],
-      "description": "Why money was taken back from the merchant."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentCapture": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount captured, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount",
-        "payment_capture_id"
-      ],
-      "description": "A capture of (part of) a payment transaction."
-    },
-    "PaymentChargeback": {
-      "type": "object",
-      "properties": {
-        "chargeback_amount": {
-          "type": "integer",
-          "description": "Amount taken back, in minor units."
-        },
-        "chargeback_at": {
-          "type": "string",
-          "description": "When the chargeback was made.",
-          "format": "date-time"
-        },
-        "chargeback_reason": {
-          "$ref": "#/$defs/ChargebackReason"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the chargeback covers."
-        },
-        "payment_chargeback_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the chargeback."
-        },
-        "payment_dispute_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the dispute that led to it."
-        }
-      },
-      "required": [
-        "chargeback_amount",
-        "payment_chargeback_id"
-      ],
-      "description": "Money taken back from the merchant after a dispute."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    },
-    "PaymentTransaction": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "captures": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentCapture"
-          },
-          "description": "Captures made so far."
-        },
-        "chargebacks": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentChargeback"
-          },
-          "description": "Chargebacks made so far."
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the transaction was created.",
-          "format": "date-time"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When what is left of the authorization runs out.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase."
-        },
-        "original_authorization_amount": {
-          "type": "integer",
-          "description": "Amount first authorized, in minor units."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total of the payment, in minor units."
-        },
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the transaction."
-        },
-        "payment_transaction_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the transaction."
-        },
-        "previous_state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "refunds": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentRefund"
-          },
-          "description": "Refunds made so far."
-        },
-        "remaining_authorization_amount": {
-          "type": "integer",
-          "description": "Amount still authorized and not yet captured, in minor units."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "state_reason": {
-          "$ref": "#/$defs/PaymentTransactionStateReason"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the transaction last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_transaction_id",
-        "state"
-      ],
-      "description": "The payment an authorized payment request produced, with everything done to it since."
-    },
-    "PaymentTransactionState": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "COMPLETED"
-      ],
-      "description": "Where a payment transaction is in its lifecycle."
-    },
-    "PaymentTransactionStateReason": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "VOIDED"
-      ],
-      "description": "Why the payment transaction is in its state."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The shipment for returning the goods."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "ShippingType": {
-      "type": "string",
-      "examples": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "examples": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-capture-payment-transaction",
+        name: "klarna-capture-payment-transaction",
         title: "Capture a payment transaction",
         description: "Takes payment for goods that were shipped, fully or in part; settlement to the merchant starts afterwards.",
         api: "payment_api",
@@ -11931,7 +3117,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("capture_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -11958,151 +3145,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "CaptureRequest": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount to capture, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What to capture. `capture_reference` and `shipments` are not in the page's request example; they are accepted here because the capture Klarna answers with holds them."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "additionalProperties": false,
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "additionalProperties": false,
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "additionalProperties": false,
-      "description": "The shipment for returning the goods."
-    },
-    "ShippingType": {
-      "type": "string",
-      "enum": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "enum": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -12121,164 +3169,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentCapture": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount captured, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount",
-        "payment_capture_id"
-      ],
-      "description": "A capture of (part of) a payment transaction."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The shipment for returning the goods."
-    },
-    "ShippingType": {
-      "type": "string",
-      "examples": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "examples": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-refund-payment-transaction",
+        name: "klarna-refund-payment-transaction",
         title: "Refund a payment transaction",
         description: "Gives money back to the customer, typically for returned goods; the merchant's settlement is adjusted to match.",
         api: "payment_api",
@@ -12315,7 +3222,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("refund_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -12342,76 +3250,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "additionalProperties": false,
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "RefundRequest": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount to give back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        }
-      },
-      "required": [
-        "refund_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What to give back."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -12430,96 +3274,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-void-payment-transaction",
+        name: "klarna-void-payment-transaction",
         title: "Void a payment transaction",
         description: "Ends a payment transaction that will not be fulfilled further and releases whatever is left of its authorization.",
         api: "payment_api",
@@ -12556,7 +3327,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -12580,7 +3352,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -12599,606 +3374,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "AcquiringChannel": {
-      "type": "string",
-      "examples": [
-        "ECOMMERCE"
-      ],
-      "description": "How the purchase reached the merchant."
-    },
-    "Address": {
-      "type": "object",
-      "properties": {
-        "city": {
-          "type": "string",
-          "description": "City or town."
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "postal_code": {
-          "type": "string",
-          "description": "Postal or ZIP code."
-        },
-        "region": {
-          "type": "string",
-          "description": "State or region, where the country has them."
-        },
-        "street_address": {
-          "type": "string",
-          "description": "Street name and house number."
-        },
-        "street_address2": {
-          "type": "string",
-          "description": "Second address line, such as a suite or floor."
-        }
-      },
-      "description": "A postal address."
-    },
-    "ApplicableRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "$ref": "#/$defs/MonetaryAmount"
-        },
-        "unit": {
-          "$ref": "#/$defs/ApplicableRateUnit"
-        },
-        "variable_fee": {
-          "$ref": "#/$defs/VariableFee"
-        }
-      },
-      "description": "The fee that applies to this transaction, as Klarna worked it out."
-    },
-    "ApplicableRateUnit": {
-      "type": "string",
-      "examples": [
-        "CAPTURE"
-      ],
-      "description": "What the fee is charged on."
-    },
-    "ChargebackReason": {
-      "type": "string",
-      "examples": [
-        "DISPUTE_MERCHANT_LOSS"
-      ],
-      "description": "Why money was taken back from the merchant."
-    },
-    "EvaluationParameters": {
-      "type": "object",
-      "properties": {
-        "channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "The facts Klarna priced the transaction on."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "MonetaryAmount": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "Amount in minor units."
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        }
-      },
-      "description": "An amount of money."
-    },
-    "PaymentCapture": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount captured, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount",
-        "payment_capture_id"
-      ],
-      "description": "A capture of (part of) a payment transaction."
-    },
-    "PaymentChargeback": {
-      "type": "object",
-      "properties": {
-        "chargeback_amount": {
-          "type": "integer",
-          "description": "Amount taken back, in minor units."
-        },
-        "chargeback_at": {
-          "type": "string",
-          "description": "When the chargeback was made.",
-          "format": "date-time"
-        },
-        "chargeback_reason": {
-          "$ref": "#/$defs/ChargebackReason"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the chargeback covers."
-        },
-        "payment_chargeback_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the chargeback."
-        },
-        "payment_dispute_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the dispute that led to it."
-        }
-      },
-      "required": [
-        "chargeback_amount",
-        "payment_chargeback_id"
-      ],
-      "description": "Money taken back from the merchant after a dispute."
-    },
-    "PaymentPricing": {
-      "type": "object",
-      "properties": {
-        "applicable_rate": {
-          "$ref": "#/$defs/ApplicableRate"
-        },
-        "details": {
-          "$ref": "#/$defs/PricingDetails"
-        },
-        "evaluation_parameters": {
-          "$ref": "#/$defs/EvaluationParameters"
-        },
-        "rate": {
-          "$ref": "#/$defs/Rate"
-        }
-      },
-      "description": "What Klarna charges the merchant for the transaction."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    },
-    "PaymentTransaction": {
-      "type": "object",
-      "properties": {
-        "acquiring_channel": {
-          "$ref": "#/$defs/AcquiringChannel"
-        },
-        "captures": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentCapture"
-          },
-          "description": "Captures made so far."
-        },
-        "chargebacks": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentChargeback"
-          },
-          "description": "Chargebacks made so far."
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the transaction was created.",
-          "format": "date-time"
-        },
-        "currency": {
-          "type": "string",
-          "description": "Three-letter ISO 4217 currency code."
-        },
-        "expires_at": {
-          "type": "string",
-          "description": "When what is left of the authorization runs out.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items bought."
-        },
-        "merchant_reference": {
-          "type": "string",
-          "description": "The merchant's reference for the purchase."
-        },
-        "original_authorization_amount": {
-          "type": "integer",
-          "description": "Amount first authorized, in minor units."
-        },
-        "payment_amount": {
-          "type": "integer",
-          "description": "Total of the payment, in minor units."
-        },
-        "payment_pricing": {
-          "$ref": "#/$defs/PaymentPricing"
-        },
-        "payment_transaction_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the transaction."
-        },
-        "payment_transaction_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the transaction."
-        },
-        "previous_state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "refunds": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/PaymentRefund"
-          },
-          "description": "Refunds made so far."
-        },
-        "remaining_authorization_amount": {
-          "type": "integer",
-          "description": "Amount still authorized and not yet captured, in minor units."
-        },
-        "shipping": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipping"
-          },
-          "description": "Where the goods go."
-        },
-        "state": {
-          "$ref": "#/$defs/PaymentTransactionState"
-        },
-        "state_reason": {
-          "$ref": "#/$defs/PaymentTransactionStateReason"
-        },
-        "updated_at": {
-          "type": "string",
-          "description": "When the transaction last changed.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_transaction_id",
-        "state"
-      ],
-      "description": "The payment an authorized payment request produced, with everything done to it since."
-    },
-    "PaymentTransactionState": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "COMPLETED"
-      ],
-      "description": "Where a payment transaction is in its lifecycle."
-    },
-    "PaymentTransactionStateReason": {
-      "type": "string",
-      "examples": [
-        "AUTHORIZED",
-        "VOIDED"
-      ],
-      "description": "Why the payment transaction is in its state."
-    },
-    "PricePlanRate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed fee per transaction, in minor units."
-        },
-        "price_cap": {
-          "type": "integer",
-          "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "The rate of the merchant's price plan, with its cap."
-    },
-    "PricingDetails": {
-      "type": "object",
-      "properties": {
-        "country": {
-          "type": "string",
-          "description": "Two-letter ISO 3166 country code."
-        },
-        "discount": {
-          "$ref": "#/$defs/Rate"
-        },
-        "evaluated_at": {
-          "type": "string",
-          "description": "When the price was worked out.",
-          "format": "date-time"
-        },
-        "merchant_category_code": {
-          "type": "string",
-          "description": "The merchant's category code (MCC)."
-        },
-        "penalty": {
-          "$ref": "#/$defs/Rate"
-        },
-        "price_cap_applied": {
-          "type": "boolean",
-          "description": "Whether the price plan's cap limited the fee."
-        },
-        "price_plan_id": {
-          "type": "string",
-          "description": "Identifier of the price plan used."
-        },
-        "price_plan_rate": {
-          "$ref": "#/$defs/PricePlanRate"
-        },
-        "program_id": {
-          "type": "string",
-          "description": "Identifier of the pricing program used."
-        }
-      },
-      "description": "How the transaction's rate came about."
-    },
-    "Rate": {
-      "type": "object",
-      "properties": {
-        "fixed": {
-          "type": "integer",
-          "description": "Fixed part, in minor units."
-        },
-        "variable": {
-          "type": "integer",
-          "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
-        }
-      },
-      "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
-    },
-    "Recipient": {
-      "type": "object",
-      "properties": {
-        "attention": {
-          "type": "string",
-          "description": "Person to address the parcel to (\"Attn.\")."
-        },
-        "email": {
-          "type": "string",
-          "description": "Email address."
-        },
-        "family_name": {
-          "type": "string",
-          "description": "Last name."
-        },
-        "given_name": {
-          "type": "string",
-          "description": "First name."
-        },
-        "phone": {
-          "type": "string",
-          "description": "Phone number."
-        }
-      },
-      "description": "The person who receives a shipment."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The shipment for returning the goods."
-    },
-    "Shipping": {
-      "type": "object",
-      "properties": {
-        "address": {
-          "$ref": "#/$defs/Address"
-        },
-        "recipient": {
-          "$ref": "#/$defs/Recipient"
-        }
-      },
-      "description": "Who receives goods, and where."
-    },
-    "ShippingType": {
-      "type": "string",
-      "examples": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "examples": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    },
-    "VariableFee": {
-      "type": "object",
-      "properties": {
-        "percentage": {
-          "type": "integer",
-          "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
-        }
-      },
-      "description": "The variable part of a fee."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-read-payment-capture",
+        name: "klarna-read-payment-capture",
         title: "Get a capture",
         description: "Returns one capture with its amount, line items and shipments.",
         api: "payment_api",
@@ -13235,7 +3427,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -13253,7 +3446,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -13268,164 +3464,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentCapture": {
-      "type": "object",
-      "properties": {
-        "capture_amount": {
-          "type": "integer",
-          "description": "Amount captured, in minor units."
-        },
-        "capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the capture."
-        },
-        "captured_at": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the capture covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the capture."
-        },
-        "shipments": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Shipment"
-          },
-          "description": "How the captured goods travel."
-        }
-      },
-      "required": [
-        "capture_amount",
-        "payment_capture_id"
-      ],
-      "description": "A capture of (part of) a payment transaction."
-    },
-    "Shipment": {
-      "type": "object",
-      "properties": {
-        "delivery": {
-          "$ref": "#/$defs/ShipmentDelivery"
-        },
-        "return": {
-          "$ref": "#/$defs/ShipmentReturn"
-        }
-      },
-      "description": "How the goods of a capture travel to the customer, and back if returned."
-    },
-    "ShipmentDelivery": {
-      "type": "object",
-      "properties": {
-        "estimated_delivery_date": {
-          "type": "string",
-          "description": "When the goods should arrive.",
-          "format": "date"
-        },
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "shipping_type": {
-          "$ref": "#/$defs/ShippingType"
-        },
-        "shipping_type_attribute": {
-          "$ref": "#/$defs/ShippingTypeAttribute"
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The outbound shipment."
-    },
-    "ShipmentReturn": {
-      "type": "object",
-      "properties": {
-        "shipping_carrier": {
-          "type": "string",
-          "description": "The carrier's name."
-        },
-        "tracking_number": {
-          "type": "string",
-          "description": "The carrier's tracking number."
-        }
-      },
-      "description": "The shipment for returning the goods."
-    },
-    "ShippingType": {
-      "type": "string",
-      "examples": [
-        "TO_DOOR"
-      ],
-      "description": "How the goods are delivered."
-    },
-    "ShippingTypeAttribute": {
-      "type": "string",
-      "examples": [
-        "SIGNATURE_REQUIRED"
-      ],
-      "description": "An extra condition of the delivery."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-refund-payment-capture",
+        name: "klarna-refund-payment-capture",
         title: "Refund a capture",
         description: "Gives money back against one capture, typically for goods of that shipment that came back; the merchant's settlement is adjusted to match.",
         api: "payment_api",
@@ -13462,7 +3517,8 @@ pub const TOOLS: &[Tool] = &[
         amount: Some("refund_amount"),
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -13489,76 +3545,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "additionalProperties": false,
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "RefundRequest": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount to give back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        }
-      },
-      "required": [
-        "refund_amount"
-      ],
-      "additionalProperties": false,
-      "description": "What to give back."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -13577,96 +3569,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-read-payment-refund",
+        name: "klarna-read-payment-refund",
         title: "Get a refund",
         description: "Returns one refund with its amount and line items.",
         api: "payment_api",
@@ -13703,7 +3622,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -13721,7 +3641,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -13736,96 +3659,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentRefund": {
-      "type": "object",
-      "properties": {
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the refund covers."
-        },
-        "payment_capture_id": {
-          "type": "string",
-          "description": "The capture the refund was made against, when it was made against one."
-        },
-        "payment_refund_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the refund."
-        },
-        "refund_amount": {
-          "type": "integer",
-          "description": "Amount given back, in minor units."
-        },
-        "refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the refund."
-        },
-        "refunded_at": {
-          "type": "string",
-          "description": "When the refund was made.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "payment_refund_id",
-        "refund_amount"
-      ],
-      "description": "Money given back to the customer."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-payment-api-read-payment-chargeback",
+        name: "klarna-read-payment-chargeback",
         title: "Get a chargeback",
         description: "Returns one chargeback with its amount, reason and line items.",
         api: "payment_api",
@@ -13862,7 +3712,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "account_id": {
@@ -13880,7 +3731,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: PAYMENT_API_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -13895,102 +3749,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "ChargebackReason": {
-      "type": "string",
-      "examples": [
-        "DISPUTE_MERCHANT_LOSS"
-      ],
-      "description": "Why money was taken back from the merchant."
-    },
-    "LineItem": {
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string",
-          "description": "What the item is called."
-        },
-        "product_identifier": {
-          "type": "string",
-          "description": "The product's identifier, such as a GTIN."
-        },
-        "quantity": {
-          "type": "integer",
-          "description": "How many of the item."
-        },
-        "reference": {
-          "type": "string",
-          "description": "The merchant's own reference for the item."
-        },
-        "total_amount": {
-          "type": "integer",
-          "description": "Amount for all units of the item, tax included, in minor units."
-        },
-        "total_tax_amount": {
-          "type": "integer",
-          "description": "Tax within the total amount, in minor units."
-        },
-        "unit_price": {
-          "type": "integer",
-          "description": "Price of one unit, in minor units."
-        }
-      },
-      "required": [
-        "name",
-        "quantity",
-        "total_amount"
-      ],
-      "description": "One item of a purchase, capture, refund or chargeback."
-    },
-    "PaymentChargeback": {
-      "type": "object",
-      "properties": {
-        "chargeback_amount": {
-          "type": "integer",
-          "description": "Amount taken back, in minor units."
-        },
-        "chargeback_at": {
-          "type": "string",
-          "description": "When the chargeback was made.",
-          "format": "date-time"
-        },
-        "chargeback_reason": {
-          "$ref": "#/$defs/ChargebackReason"
-        },
-        "line_items": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/LineItem"
-          },
-          "description": "The items the chargeback covers."
-        },
-        "payment_chargeback_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the chargeback."
-        },
-        "payment_dispute_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the dispute that led to it."
-        }
-      },
-      "required": [
-        "chargeback_amount",
-        "payment_chargeback_id"
-      ],
-      "description": "Money taken back from the merchant after a dispute."
-    }
-  }
+  ]
 }"##,
+            defs: PAYMENT_API_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-list-webhooks",
+        name: "klarna-list-webhooks",
         title: "List webhooks",
         description: "Returns every webhook of the account.",
         api: "notifications",
@@ -14010,13 +3785,17 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {},
   "required": [],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14031,108 +3810,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "examples": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "examples": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "Webhook": {
-      "type": "object",
-      "properties": {
-        "webhook_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the webhook."
-        },
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types delivered."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key the deliveries are signed with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the webhook was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "webhook_id",
-        "url",
-        "event_types",
-        "signing_key_id"
-      ],
-      "description": "A subscription of a URL to event types."
-    },
-    "WebhookList": {
-      "type": "object",
-      "properties": {
-        "webhooks": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Webhook"
-          }
-        }
-      },
-      "required": [
-        "webhooks"
-      ],
-      "description": "The webhooks of an account."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "examples": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-create-webhook",
+        name: "klarna-create-webhook",
         title: "Create a webhook",
         description: "Subscribes a URL to the given event types. Klarna posts each such event to the URL, signed with the named signing key.",
         api: "notifications",
@@ -14152,7 +3846,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "body": {
@@ -14169,77 +3864,12 @@ pub const TOOLS: &[Tool] = &[
     "body",
     "idempotency_key"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "enum": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "enum": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "WebhookData": {
-      "type": "object",
-      "properties": {
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types to deliver, each at most once."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key Klarna signs the deliveries with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        }
-      },
-      "required": [
-        "url",
-        "event_types",
-        "event_version",
-        "signing_key_id"
-      ],
-      "additionalProperties": false,
-      "description": "A webhook to create."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "enum": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14258,93 +3888,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "examples": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "examples": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "Webhook": {
-      "type": "object",
-      "properties": {
-        "webhook_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the webhook."
-        },
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types delivered."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key the deliveries are signed with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the webhook was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "webhook_id",
-        "url",
-        "event_types",
-        "signing_key_id"
-      ],
-      "description": "A subscription of a URL to event types."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "examples": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-get-webhook",
+        name: "klarna-get-webhook",
         title: "Get a webhook",
         description: "Returns one webhook of the account.",
         api: "notifications",
@@ -14373,7 +3933,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "webhook_id": {
@@ -14386,7 +3947,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14401,93 +3965,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "examples": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "examples": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "Webhook": {
-      "type": "object",
-      "properties": {
-        "webhook_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the webhook."
-        },
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types delivered."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key the deliveries are signed with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the webhook was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "webhook_id",
-        "url",
-        "event_types",
-        "signing_key_id"
-      ],
-      "description": "A subscription of a URL to event types."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "examples": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-delete-webhook",
+        name: "klarna-delete-webhook",
         title: "Delete a webhook",
         description: "Ends the subscription; no more events are delivered to its URL.",
         api: "notifications",
@@ -14516,7 +4010,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "webhook_id": {
@@ -14529,7 +4024,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -14544,6 +4042,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -14552,9 +4054,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-update-webhook",
+        name: "klarna-update-webhook",
         title: "Update a webhook",
         description: "Changes the fields sent (URL, event types, event version, signing key, status) and keeps the others. Moving a webhook to a new signing key is how keys are rotated.",
         api: "notifications",
@@ -14583,7 +4087,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r##"{
+        input_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "webhook_id": {
@@ -14604,71 +4109,12 @@ pub const TOOLS: &[Tool] = &[
     "webhook_id",
     "body"
   ],
-  "additionalProperties": false,
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "enum": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "enum": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "enum": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    },
-    "WebhookUpdate": {
-      "type": "object",
-      "properties": {
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types to deliver, each at most once."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key Klarna signs the deliveries with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        }
-      },
-      "additionalProperties": false,
-      "description": "The fields of a webhook to change; those left out keep their value."
-    }
-  }
+  "additionalProperties": false
 }"##,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14687,93 +4133,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "EventType": {
-      "type": "string",
-      "examples": [
-        "payment.request.state-change.submitted",
-        "payment.request.state-change.prepared",
-        "payment.request.state-change.in-progress",
-        "payment.request.state-change.pending-confirmation",
-        "payment.request.state-change.canceled",
-        "payment.request.state-change.authorized",
-        "payment.request.state-change.expired",
-        "payment.request.state-change.declined",
-        "partner.account.state-change.operational",
-        "partner.account.product.payment.state-change.disabled",
-        "partner.account.product.payment.state-change.enabled"
-      ],
-      "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
-    },
-    "EventVersion": {
-      "type": "string",
-      "examples": [
-        "v1"
-      ],
-      "description": "The version of the event payloads a webhook receives."
-    },
-    "Webhook": {
-      "type": "object",
-      "properties": {
-        "webhook_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the webhook."
-        },
-        "url": {
-          "type": "string",
-          "description": "The HTTPS URL Klarna posts the events to."
-        },
-        "event_types": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/EventType"
-          },
-          "description": "The event types delivered."
-        },
-        "event_version": {
-          "$ref": "#/$defs/EventVersion"
-        },
-        "signing_key_id": {
-          "type": "string",
-          "description": "The signing key the deliveries are signed with."
-        },
-        "status": {
-          "$ref": "#/$defs/WebhookStatus"
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the webhook was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "webhook_id",
-        "url",
-        "event_types",
-        "signing_key_id"
-      ],
-      "description": "A subscription of a URL to event types."
-    },
-    "WebhookStatus": {
-      "type": "string",
-      "examples": [
-        "ENABLED",
-        "DISABLED"
-      ],
-      "description": "Whether a webhook delivers events."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-list-signing-keys",
+        name: "klarna-list-signing-keys",
         title: "List signing keys",
         description: "Returns the ids of the account's signing keys, without their secrets.",
         api: "notifications",
@@ -14793,13 +4169,17 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {},
   "required": [],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14814,52 +4194,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "SigningKey": {
-      "type": "object",
-      "properties": {
-        "signing_key_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the key was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "signing_key_id"
-      ],
-      "description": "A signing key as listed, without its secret."
-    },
-    "SigningKeyList": {
-      "type": "object",
-      "properties": {
-        "signing_keys": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/SigningKey"
-          }
-        }
-      },
-      "required": [
-        "signing_keys"
-      ],
-      "description": "The signing keys of an account."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-create-signing-key",
+        name: "klarna-create-signing-key",
         title: "Create a signing key",
         description: "Creates a signing key and returns its secret. This answer is the only time the secret is shown; keep it, for the receiver needs it to check signatures. An account holds at most 50 signing keys.",
         api: "notifications",
@@ -14879,7 +4230,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &["signing_key"],
         shows_secret: true,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "idempotency_key": {
@@ -14893,7 +4245,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -14912,43 +4267,23 @@ pub const TOOLS: &[Tool] = &[
     "idempotency_key": {
       "type": "string",
       "description": "The idempotency key the call was sent with: pass it again to repeat the call safely."
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "SigningKeyCreated": {
-      "type": "object",
-      "properties": {
-        "signing_key_id": {
-          "type": "string",
-          "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
-        },
-        "signing_key": {
-          "type": "string",
-          "description": "The secret; the HMAC-SHA256 key is its UTF-8 bytes. Keep it secret, and keep it, since it cannot be read again.",
-          "format": "password"
-        },
-        "created_at": {
-          "type": "string",
-          "description": "When the key was created.",
-          "format": "date-time"
-        }
-      },
-      "required": [
-        "signing_key_id",
-        "signing_key"
-      ],
-      "description": "A new signing key with its secret, shown this once."
-    }
-  }
+  ]
 }"##,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-notifications-delete-signing-key",
+        name: "klarna-delete-signing-key",
         title: "Delete a signing key",
         description: "Disables a signing key for good. Deliveries already signed with it keep its id; a receiver drops the key only once Klarna's retries of those have ended.",
         api: "notifications",
@@ -14977,7 +4312,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "signing_key_id": {
@@ -14990,7 +4326,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r#"{
+            defs: NOTIFICATIONS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "status": {
@@ -15005,6 +4344,10 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
@@ -15013,9 +4356,11 @@ pub const TOOLS: &[Tool] = &[
     "headers"
   ]
 }"#,
+            defs: NOTIFICATIONS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-settlements-get-payout-summary",
+        name: "klarna-get-payout-summary",
         title: "Sum up payouts per currency",
         description: "Totals of the payouts in a date range, one entry per currency.",
         api: "settlements",
@@ -15060,7 +4405,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "start_date": {
@@ -15082,7 +4428,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: SETTLEMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -15100,99 +4449,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "PayoutSummary": {
-      "type": "object",
-      "properties": {
-        "summary_total_fee_correction_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: corrections of fees."
-        },
-        "summary_payout_date_start": {
-          "type": "string",
-          "description": "Start of the summed-up range.",
-          "format": "date-time"
-        },
-        "summary_total_release_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: money Klarna released from holdback."
-        },
-        "summary_settlement_currency": {
-          "type": "string",
-          "description": "ISO 4217 currency of these totals."
-        },
-        "summary_payout_date_end": {
-          "type": "string",
-          "description": "End of the summed-up range.",
-          "format": "date-time"
-        },
-        "summary_total_tax_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: tax."
-        },
-        "summary_total_settlement_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: what was paid out."
-        },
-        "summary_total_holdback_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: money Klarna held back."
-        },
-        "summary_total_reversal_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: reversals."
-        },
-        "summary_total_return_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: returns (refunds)."
-        },
-        "summary_total_fee_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: klarna's fees."
-        },
-        "summary_total_commission_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: commissions."
-        },
-        "summary_total_sale_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: sales (captures)."
-        },
-        "summary_total_repay_amount": {
-          "type": "integer",
-          "description": "Sum over the range, in minor units: what the merchant repaid of a debt to Klarna."
-        }
-      },
-      "required": [
-        "summary_total_fee_correction_amount",
-        "summary_payout_date_start",
-        "summary_total_release_amount",
-        "summary_settlement_currency",
-        "summary_payout_date_end",
-        "summary_total_tax_amount",
-        "summary_total_settlement_amount",
-        "summary_total_holdback_amount",
-        "summary_total_reversal_amount",
-        "summary_total_return_amount",
-        "summary_total_fee_amount",
-        "summary_total_commission_amount",
-        "summary_total_sale_amount",
-        "summary_total_repay_amount"
-      ],
-      "description": "The totals of all payouts in one currency over a date range."
-    }
-  }
+  ]
 }"##,
+            defs: SETTLEMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-settlements-get-payout",
+        name: "klarna-get-payout",
         title: "Get a payout",
         description: "One payout and its totals, by the reference on the bank statement.",
         api: "settlements",
@@ -15221,7 +4494,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "payment_reference": {
@@ -15234,7 +4508,10 @@ pub const TOOLS: &[Tool] = &[
   ],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: SETTLEMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -15249,170 +4526,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Payout": {
-      "type": "object",
-      "properties": {
-        "totals": {
-          "$ref": "#/$defs/Totals"
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payout's reference, as on the bank statement."
-        },
-        "payout_date": {
-          "type": "string",
-          "description": "When the payout was made.",
-          "format": "date-time"
-        },
-        "currency_code": {
-          "type": "string",
-          "description": "ISO 4217 currency of the payout."
-        },
-        "currency_code_of_registration_country": {
-          "type": "string",
-          "description": "ISO 4217 currency of the country the merchant is registered in."
-        },
-        "merchant_settlement_type": {
-          "$ref": "#/$defs/PayoutMerchantSettlementType",
-          "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
-        },
-        "merchant_id": {
-          "type": "string",
-          "description": "Klarna's id of the merchant."
-        },
-        "transactions": {
-          "type": "string",
-          "description": "Link to this payout's transactions."
-        }
-      },
-      "required": [
-        "totals",
-        "payment_reference",
-        "payout_date",
-        "currency_code",
-        "merchant_settlement_type",
-        "merchant_id"
-      ],
-      "description": "One payment from Klarna to the merchant, with its totals."
-    },
-    "PayoutMerchantSettlementType": {
-      "type": "string",
-      "examples": [
-        "GROSS",
-        "NET",
-        "GROSS_FEE"
-      ],
-      "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
-    },
-    "Totals": {
-      "type": "object",
-      "properties": {
-        "commission_amount": {
-          "type": "integer",
-          "description": "In minor units: commissions."
-        },
-        "repay_amount": {
-          "type": "integer",
-          "description": "In minor units: what the merchant repaid of a debt to Klarna."
-        },
-        "sale_amount": {
-          "type": "integer",
-          "description": "In minor units: sales (captures)."
-        },
-        "holdback_amount": {
-          "type": "integer",
-          "description": "In minor units: money Klarna held back."
-        },
-        "tax_amount": {
-          "type": "integer",
-          "description": "In minor units: tax."
-        },
-        "settlement_amount": {
-          "type": "integer",
-          "description": "In minor units: what is paid out."
-        },
-        "fee_correction_amount": {
-          "type": "integer",
-          "description": "In minor units: corrections of fees."
-        },
-        "reversal_amount": {
-          "type": "integer",
-          "description": "In minor units: reversals."
-        },
-        "release_amount": {
-          "type": "integer",
-          "description": "In minor units: money Klarna released from holdback."
-        },
-        "return_amount": {
-          "type": "integer",
-          "description": "In minor units: returns (refunds)."
-        },
-        "fee_amount": {
-          "type": "integer",
-          "description": "In minor units: Klarna's fees."
-        },
-        "charge_amount": {
-          "type": "integer",
-          "description": "In minor units: charges; each transaction's detailed_type says what for."
-        },
-        "credit_amount": {
-          "type": "integer",
-          "description": "In minor units: credits; each transaction's detailed_type says what for."
-        },
-        "fee_refund_amount": {
-          "type": "integer",
-          "description": "In minor units: fees refunded."
-        },
-        "tax_refund_amount": {
-          "type": "integer",
-          "description": "In minor units: tax refunded."
-        },
-        "deposit_amount": {
-          "type": "integer",
-          "description": "In minor units: how much this payout added to the merchant's debt with Klarna, when returns, fees and charges exceeded sales."
-        },
-        "opening_debt_balance_amount": {
-          "type": "integer",
-          "description": "In minor units: the merchant's debt with Klarna before this payout."
-        },
-        "closing_debt_balance_amount": {
-          "type": "integer",
-          "description": "In minor units: the merchant's debt with Klarna after this payout; the next payout's opening balance."
-        }
-      },
-      "required": [
-        "commission_amount",
-        "repay_amount",
-        "sale_amount",
-        "holdback_amount",
-        "settlement_amount",
-        "reversal_amount",
-        "release_amount",
-        "return_amount",
-        "fee_amount",
-        "charge_amount",
-        "credit_amount",
-        "fee_refund_amount",
-        "tax_refund_amount",
-        "deposit_amount",
-        "opening_debt_balance_amount",
-        "closing_debt_balance_amount"
-      ],
-      "description": "The sums a payout is made of."
-    }
-  }
+  ]
 }"##,
+            defs: SETTLEMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-settlements-list-payouts",
+        name: "klarna-list-payouts",
         title: "List payouts",
         description: "The payouts in a date range, newest first, a page at a time.",
         api: "settlements",
@@ -15473,7 +4603,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "start_date": {
@@ -15500,7 +4631,10 @@ pub const TOOLS: &[Tool] = &[
   "required": [],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: SETTLEMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -15515,219 +4649,23 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Pagination": {
-      "type": "object",
-      "properties": {
-        "count": {
-          "type": "integer",
-          "description": "Items on this page."
-        },
-        "total": {
-          "type": "integer",
-          "description": "Items in the whole result."
-        },
-        "next": {
-          "type": "string",
-          "description": "Link to the next page; absent on the last page."
-        },
-        "prev": {
-          "type": "string",
-          "description": "Link to the previous page; absent on the first page."
-        },
-        "offset": {
-          "type": "integer",
-          "description": "Items of the whole result before this page."
-        }
-      },
-      "required": [
-        "count"
-      ],
-      "description": "Where a page lies in the whole result, with links to its neighbours."
-    },
-    "Payout": {
-      "type": "object",
-      "properties": {
-        "totals": {
-          "$ref": "#/$defs/Totals"
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payout's reference, as on the bank statement."
-        },
-        "payout_date": {
-          "type": "string",
-          "description": "When the payout was made.",
-          "format": "date-time"
-        },
-        "currency_code": {
-          "type": "string",
-          "description": "ISO 4217 currency of the payout."
-        },
-        "currency_code_of_registration_country": {
-          "type": "string",
-          "description": "ISO 4217 currency of the country the merchant is registered in."
-        },
-        "merchant_settlement_type": {
-          "$ref": "#/$defs/PayoutMerchantSettlementType",
-          "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
-        },
-        "merchant_id": {
-          "type": "string",
-          "description": "Klarna's id of the merchant."
-        },
-        "transactions": {
-          "type": "string",
-          "description": "Link to this payout's transactions."
-        }
-      },
-      "required": [
-        "totals",
-        "payment_reference",
-        "payout_date",
-        "currency_code",
-        "merchant_settlement_type",
-        "merchant_id"
-      ],
-      "description": "One payment from Klarna to the merchant, with its totals."
-    },
-    "PayoutCollection": {
-      "type": "object",
-      "properties": {
-        "payouts": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Payout"
-          },
-          "description": "The payouts on this page."
-        },
-        "pagination": {
-          "$ref": "#/$defs/Pagination"
-        }
-      },
-      "required": [
-        "payouts",
-        "pagination"
-      ],
-      "description": "A page of payouts."
-    },
-    "PayoutMerchantSettlementType": {
-      "type": "string",
-      "examples": [
-        "GROSS",
-        "NET",
-        "GROSS_FEE"
-      ],
-      "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
-    },
-    "Totals": {
-      "type": "object",
-      "properties": {
-        "commission_amount": {
-          "type": "integer",
-          "description": "In minor units: commissions."
-        },
-        "repay_amount": {
-          "type": "integer",
-          "description": "In minor units: what the merchant repaid of a debt to Klarna."
-        },
-        "sale_amount": {
-          "type": "integer",
-          "description": "In minor units: sales (captures)."
-        },
-        "holdback_amount": {
-          "type": "integer",
-          "description": "In minor units: money Klarna held back."
-        },
-        "tax_amount": {
-          "type": "integer",
-          "description": "In minor units: tax."
-        },
-        "settlement_amount": {
-          "type": "integer",
-          "description": "In minor units: what is paid out."
-        },
-        "fee_correction_amount": {
-          "type": "integer",
-          "description": "In minor units: corrections of fees."
-        },
-        "reversal_amount": {
-          "type": "integer",
-          "description": "In minor units: reversals."
-        },
-        "release_amount": {
-          "type": "integer",
-          "description": "In minor units: money Klarna released from holdback."
-        },
-        "return_amount": {
-          "type": "integer",
-          "description": "In minor units: returns (refunds)."
-        },
-        "fee_amount": {
-          "type": "integer",
-          "description": "In minor units: Klarna's fees."
-        },
-        "charge_amount": {
-          "type": "integer",
-          "description": "In minor units: charges; each transaction's detailed_type says what for."
-        },
-        "credit_amount": {
-          "type": "integer",
-          "description": "In minor units: credits; each transaction's detailed_type says what for."
-        },
-        "fee_refund_amount": {
-          "type": "integer",
-          "description": "In minor units: fees refunded."
-        },
-        "tax_refund_amount": {
-          "type": "integer",
-          "description": "In minor units: tax refunded."
-        },
-        "deposit_amount": {
-          "type": "integer",
-          "description": "In minor units: how much this payout added to the merchant's debt with Klarna, when returns, fees and charges exceeded sales."
-        },
-        "opening_debt_balance_amount": {
-          "type": "integer",
-          "description": "In minor units: the merchant's debt with Klarna before this payout."
-        },
-        "closing_debt_balance_amount": {
-          "type": "integer",
-          "description": "In minor units: the merchant's debt with Klarna after this payout; the next payout's opening balance."
-        }
-      },
-      "required": [
-        "commission_amount",
-        "repay_amount",
-        "sale_amount",
-        "holdback_amount",
-        "settlement_amount",
-        "reversal_amount",
-        "release_amount",
-        "return_amount",
-        "fee_amount",
-        "charge_amount",
-        "credit_amount",
-        "fee_refund_amount",
-        "tax_refund_amount",
-        "deposit_amount",
-        "opening_debt_balance_amount",
-        "closing_debt_balance_amount"
-      ],
-      "description": "The sums a payout is made of."
-    }
-  }
+  ]
 }"##,
+            defs: SETTLEMENTS_OUTPUT_DEFS,
+        },
     },
     Tool {
-        name: "klarna-settlements-list-transactions",
+        name: "klarna-list-transactions",
         title: "List transactions",
         description: "Transactions of one payout, or of one order, a page at a time.",
         api: "settlements",
@@ -15780,7 +4718,8 @@ pub const TOOLS: &[Tool] = &[
         amount: None,
         secrets: &[],
         shows_secret: false,
-        input_schema: r#"{
+        input_schema: Schema {
+            root: r#"{
   "type": "object",
   "properties": {
     "payment_reference": {
@@ -15803,7 +4742,10 @@ pub const TOOLS: &[Tool] = &[
   "required": [],
   "additionalProperties": false
 }"#,
-        output_schema: r##"{
+            defs: SETTLEMENTS_INPUT_DEFS,
+        },
+        output_schema: Schema {
+            root: r##"{
   "type": "object",
   "properties": {
     "status": {
@@ -15818,259 +4760,5508 @@ pub const TOOLS: &[Tool] = &[
       "type": "object",
       "description": "The response headers the spec documents.",
       "properties": {}
+    },
+    "correlation_id": {
+      "type": "string",
+      "description": "Klarna's `Klarna-Correlation-Id` for this answer: quote it to Klarna's support."
     }
   },
   "required": [
     "status",
     "body",
     "headers"
-  ],
-  "$defs": {
-    "Pagination": {
-      "type": "object",
-      "properties": {
-        "count": {
-          "type": "integer",
-          "description": "Items on this page."
+  ]
+}"##,
+            defs: SETTLEMENTS_OUTPUT_DEFS,
         },
-        "total": {
-          "type": "integer",
-          "description": "Items in the whole result."
-        },
-        "next": {
-          "type": "string",
-          "description": "Link to the next page; absent on the last page."
-        },
-        "prev": {
-          "type": "string",
-          "description": "Link to the previous page; absent on the first page."
-        },
-        "offset": {
-          "type": "integer",
-          "description": "Items of the whole result before this page."
-        }
-      },
-      "required": [
-        "count"
-      ],
-      "description": "Where a page lies in the whole result, with links to its neighbours."
     },
-    "Transaction": {
-      "type": "object",
-      "properties": {
-        "amount": {
-          "type": "integer",
-          "description": "The transaction's amount in minor units."
-        },
-        "capture_id": {
-          "type": "string",
-          "description": "The capture a sale or fee belongs to; empty for returns and reversals, which have no capture."
-        },
-        "merchant_reference1": {
-          "type": "string",
-          "description": "The merchant's own reference of the order."
-        },
-        "sale_date": {
-          "type": "string",
-          "description": "When the order was placed.",
-          "format": "date-time"
-        },
-        "type": {
-          "$ref": "#/$defs/TransactionType",
-          "description": "What kind of booking this is."
-        },
-        "capture_date": {
-          "type": "string",
-          "description": "When the capture was made.",
-          "format": "date-time"
-        },
-        "payment_reference": {
-          "type": "string",
-          "description": "The payout this transaction is part of, when there is one yet."
-        },
-        "order_id": {
-          "type": "string",
-          "description": "Klarna's id of the order.",
-          "format": "uuid"
-        },
-        "payout": {
-          "type": "string",
-          "description": "Link to the payout this transaction is part of."
-        },
-        "refund_id": {
-          "type": "string",
-          "description": "Klarna's id of the refund, for returns."
-        },
-        "short_order_id": {
-          "type": "string",
-          "description": "Klarna's short reference of the order."
-        },
-        "merchant_reference2": {
-          "type": "string",
-          "description": "The merchant's second reference of the order."
-        },
-        "currency_code": {
-          "type": "string",
-          "description": "ISO 4217 currency of the amount."
-        },
-        "purchase_country": {
-          "type": "string",
-          "description": "ISO 3166 alpha-2 country of the purchase."
-        },
-        "vat_rate": {
-          "type": "integer",
-          "description": "VAT rate on Klarna's fee, in hundredths of a percent (2000 is 20 %)."
-        },
-        "vat_amount": {
-          "type": "integer",
-          "description": "VAT on Klarna's fee, in minor units."
-        },
-        "shipping_country": {
-          "type": "string",
-          "description": "ISO 3166 alpha-2 country the goods went to."
-        },
-        "initial_payment_method_type": {
-          "type": "string",
-          "description": "The payment method the buyer picked at checkout."
-        },
-        "initial_number_of_installments": {
-          "type": "integer",
-          "description": "Instalments the buyer picked at checkout, for instalment plans."
-        },
-        "initial_payment_method_monthly_downpayments": {
-          "type": "integer",
-          "description": "Monthly down payments picked at checkout, for instalment plans."
-        },
-        "merchant_capture_reference": {
-          "type": "string",
-          "description": "The merchant's own reference of the capture, as sent when capturing."
-        },
-        "merchant_refund_reference": {
-          "type": "string",
-          "description": "The merchant's own reference of the refund, as sent when refunding."
-        },
-        "detailed_type": {
-          "$ref": "#/$defs/TransactionDetailedType",
-          "description": "What the booking is for, in more detail than type."
-        },
-        "tax_in_currency_of_registration_country": {
-          "type": "integer",
-          "description": "The tax on the fee converted into the currency of the merchant's registration country, at the capture date's rate."
-        },
-        "currency_code_of_registration_country": {
-          "type": "string",
-          "description": "ISO 4217 currency of the merchant's registration country."
-        },
-        "klarna_comment": {
-          "type": "string",
-          "description": "Klarna's note on the transaction, when it needs one."
-        },
-        "reversal_reference": {
-          "type": "string",
-          "description": "Klarna's id of the dispute behind a reversal (a dispute KRN)."
-        }
-      },
-      "required": [
-        "amount",
-        "sale_date",
-        "type",
-        "capture_date",
-        "order_id",
-        "currency_code",
-        "purchase_country"
-      ],
-      "description": "One booking in a payout (a sale, return, fee, ...)."
-    },
-    "TransactionCollection": {
-      "type": "object",
-      "properties": {
-        "transactions": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/Transaction"
-          },
-          "description": "The transactions on this page."
-        },
-        "pagination": {
-          "$ref": "#/$defs/Pagination"
-        }
-      },
-      "required": [
-        "transactions",
-        "pagination"
-      ],
-      "description": "A page of transactions."
-    },
-    "TransactionDetailedType": {
+];
+
+/// The named schemas of the Klarna Order Management API's arguments, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const ORDERMANAGEMENT_INPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
       "type": "string",
-      "examples": [
-        "COMMISSION",
-        "CREDITED_CORRECTION",
-        "PURCHASE_FEE_PERCENTAGE",
-        "PURCHASE_FEE_PERCENTAGE_REFUND",
-        "LATE_RETURN_FEE",
-        "PURCHASE_FEE_FIXED",
-        "EXPIRY_FEE_GROSS",
-        "EXPIRY_FEE",
-        "SERVICING_FEE",
-        "RETURN_FEE",
-        "EXTRA_INVOICE_FEE",
-        "PURCHASE_RETURN",
-        "COMMISSION_RETURN",
-        "REVERSAL",
-        "FRAUD_POLICY_CHARGE",
-        "COMMISSION_RETURN_GROSS",
-        "FRAUD_POLICY_CREDIT_NET",
-        "PURCHASE",
-        "MANUAL_ENTRY",
-        "LOAN_PAYOUT",
-        "LOAN_AMORTISATION",
-        "LOAN_FEE",
-        "FEE_REFUND",
-        "PURCHASE_COMMISSION_PERCENTAGE",
-        "EXTEND_DUE_DATE_FEE",
-        "TRANSFER_FROM_LEGACY_INTEGRATION",
-        "FIXED_FEE_CORRECTION_UK",
-        "PERCENTAGE_FEE_CORRECTION_UK",
-        "VAT_ON_FEE_CORRECTION_UK",
-        "FIXED_FEE_CORRECTION_SE",
-        "PERCENTAGE_FEE_CORRECTION_SE",
-        "PERCENTAGE_FEE_CORRECTION",
-        "FIXED_FEE_CORRECTION",
-        "ROLLING_RESERVE",
-        "PERCENTAGE_FEES",
-        "PAYMENT_REMINDER",
-        "CORRECTION",
-        "UNDER_REVIEW",
-        "INSUFFICIENT_BANK_ACCOUNT_DETAILS",
-        "DISPUTE_FEE",
-        "DISPUTE_FEE_REFUND",
-        "CORRECTION_DISPUTE",
-        "PAYMENT_DEFAULT"
-      ],
+      "description": "Person to address the parcel to (\"Attn.\")."
+    },
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "email": {
+      "type": "string",
+      "description": "Customer's email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Customer's last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "Customer's first name."
+    },
+    "organization_name": {
+      "type": "string",
+      "description": "Company name; set only for business (B2B) customers."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Customer's phone number."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region; needed for US addresses."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street line one, checked against the Universal Postal Union formats."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Street line two."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Mrs."
+    }
+  },
+  "additionalProperties": false,
+  "description": "A customer's postal address with name and contact details, used for billing and shipping."
+}"#,
+    },
+    Def {
+        name: "CaptureObject",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "captured_amount": {
+      "type": "integer",
+      "description": "Amount to take, in minor units; the whole order amount, or less for a partial capture."
+    },
+    "description": {
+      "type": "string",
+      "description": "Text about the capture that the customer sees."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items covered by this capture; reuse the same line references in a later refund so Klarna can match it to this capture."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the capture; it appears in settlement files."
+    },
+    "shipping_delay": {
+      "type": "integer",
+      "description": "Days until the goods ship; values above 0 must first be enabled for the merchant account, and Klarna does not echo this field back in the order."
+    },
+    "shipping_info": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/ShippingInfo"
+      },
+      "description": "Shipment and tracking details for the captured goods."
+    }
+  },
+  "required": [
+    "captured_amount"
+  ],
+  "additionalProperties": false,
+  "description": "What to capture; send the full order amount or only the part that shipped."
+}"##,
+    },
+    Def {
+        name: "ExtendDueDateRequest",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "number_of_days": {
+      "type": "integer",
+      "description": "Number of extra days to give the customer; the extension options call lists what is possible."
+    }
+  },
+  "required": [
+    "number_of_days"
+  ],
+  "additionalProperties": false,
+  "description": "How far to push back the payment due date."
+}"#,
+    },
+    Def {
+        name: "OrderLine",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "image_url": {
+      "type": "string",
+      "description": "Picture of the item that Klarna may show the customer."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant stores on the line."
+    },
+    "name": {
+      "type": "string",
+      "description": "Item name the customer sees."
+    },
+    "product_identifiers": {
+      "$ref": "#/$defs/ProductIdentifiers"
+    },
+    "product_url": {
+      "type": "string",
+      "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "Number of units."
+    },
+    "quantity_unit": {
+      "type": "string",
+      "description": "Unit the quantity is counted in."
+    },
+    "reference": {
+      "type": "string",
+      "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
+    },
+    "subscription": {
+      "$ref": "#/$defs/Subscription"
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate in percent times 100 (2500 means 25%)."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
+    },
+    "total_discount_amount": {
+      "type": "integer",
+      "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax contained in the line total, in minor units."
+    },
+    "type": {
+      "$ref": "#/$defs/OrderLineType",
+      "description": "Kind of line."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit with tax and before discounts, in minor units."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount",
+    "unit_price"
+  ],
+  "additionalProperties": false,
+  "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
+}"##,
+    },
+    Def {
+        name: "OrderLineType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "physical",
+    "discount",
+    "shipping_fee",
+    "sales_tax",
+    "store_credit",
+    "gift_card",
+    "digital",
+    "surcharge",
+    "return_fee"
+  ],
+  "description": "Kind of line."
+}"#,
+    },
+    Def {
+        name: "ProductIdentifiers",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "brand": {
+      "type": "string",
+      "description": "Brand name shoppers know the product by; leave out when there is none."
+    },
+    "category_path": {
+      "type": "string",
+      "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
+    },
+    "color": {
+      "type": "string",
+      "description": "Color name shown to the customer."
+    },
+    "global_trade_item_number": {
+      "type": "string",
+      "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
+    },
+    "manufacturer_part_number": {
+      "type": "string",
+      "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
+    },
+    "size": {
+      "type": "string",
+      "description": "Size shown to the customer."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Standard codes and attributes that identify the product."
+}"#,
+    },
+    Def {
+        name: "RefundObject",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "description": {
+      "type": "string",
+      "description": "Text about the refund that the customer sees."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items being refunded; optional, but lines with the same references as the capture let Klarna credit the right invoice."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the refund; it appears in settlement files."
+    },
+    "refunded_amount": {
+      "type": "integer",
+      "description": "Amount to give back, in minor units."
+    }
+  },
+  "required": [
+    "refunded_amount"
+  ],
+  "additionalProperties": false,
+  "description": "What to refund."
+}"##,
+    },
+    Def {
+        name: "ShippingInfo",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "return_shipping_company": {
+      "type": "string",
+      "description": "Carrier that handles the return, named as precisely as possible."
+    },
+    "return_tracking_number": {
+      "type": "string",
+      "description": "Carrier's tracking number of the return."
+    },
+    "return_tracking_uri": {
+      "type": "string",
+      "description": "Page where the customer can follow the return."
+    },
+    "shipping_company": {
+      "type": "string",
+      "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
+    },
+    "shipping_method": {
+      "$ref": "#/$defs/ShippingInfoShippingMethod",
+      "description": "How the goods reach the customer."
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "Carrier's tracking number of the shipment."
+    },
+    "tracking_uri": {
+      "type": "string",
+      "description": "Page where the customer can follow the shipment."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Carrier and tracking details of one shipment and its return."
+}"##,
+    },
+    Def {
+        name: "ShippingInfoShippingMethod",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "PickUpStore",
+    "Home",
+    "BoxReg",
+    "BoxUnreg",
+    "PickUpPoint",
+    "Own",
+    "Postal",
+    "DHLPackstation",
+    "Digital",
+    "Undefined",
+    "PickUpWarehouse",
+    "ClickCollect",
+    "PalletDelivery"
+  ],
+  "description": "How the goods reach the customer."
+}"#,
+    },
+    Def {
+        name: "Subscription",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "interval": {
+      "$ref": "#/$defs/SubscriptionInterval",
+      "description": "Time unit of the billing cycle."
+    },
+    "interval_count": {
+      "type": "integer",
+      "description": "Number of interval units per billing cycle."
+    },
+    "name": {
+      "type": "string",
+      "description": "What the subscribed product is called."
+    }
+  },
+  "required": [
+    "interval",
+    "interval_count",
+    "name"
+  ],
+  "additionalProperties": false,
+  "description": "The recurring plan an order line belongs to, if any."
+}"##,
+    },
+    Def {
+        name: "SubscriptionInterval",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "DAY",
+    "WEEK",
+    "MONTH",
+    "YEAR"
+  ],
+  "description": "Time unit of the billing cycle."
+}"#,
+    },
+    Def {
+        name: "UpdateAuthorization",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "description": {
+      "type": "string",
+      "description": "Why the order changed."
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "New order total in minor units; not below the amount already captured."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "The complete new list of order lines."
+    }
+  },
+  "required": [
+    "order_amount"
+  ],
+  "additionalProperties": false,
+  "description": "New order total and lines; the lines sent replace the old ones, and sending none removes them."
+}"##,
+    },
+    Def {
+        name: "UpdateConsumer",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    }
+  },
+  "additionalProperties": false,
+  "description": "New customer details for an order."
+}"##,
+    },
+    Def {
+        name: "UpdateMerchantReferences",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Replacement for the merchant's order number."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Replacement for the merchant's second reference."
+    }
+  },
+  "additionalProperties": false,
+  "description": "New merchant references; a field that is left out keeps its old value."
+}"#,
+    },
+    Def {
+        name: "UpdateShippingInfo",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "shipping_info": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/ShippingInfo"
+      },
+      "description": "The shipments to add."
+    }
+  },
+  "required": [
+    "shipping_info"
+  ],
+  "additionalProperties": false,
+  "description": "Shipping details to add."
+}"##,
+    },
+];
+
+/// The named schemas of the Klarna Order Management API's results, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const ORDERMANAGEMENT_OUTPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Addon",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "external_id": {
+      "type": "string",
+      "description": "The add-on's identifier in the transport management system (TMS)."
+    },
+    "price": {
+      "type": "integer",
+      "description": "What the add-on costs, in minor units."
+    },
+    "type": {
+      "type": "string",
+      "description": "Kind of add-on, such as an SMS notice or a door code."
+    },
+    "user_input": {
+      "type": "string",
+      "description": "Free text the customer typed for the add-on."
+    }
+  },
+  "required": [
+    "price",
+    "type"
+  ],
+  "description": "An extra service the customer picked for the shipment."
+}"#,
+    },
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address the parcel to (\"Attn.\")."
+    },
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "email": {
+      "type": "string",
+      "description": "Customer's email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Customer's last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "Customer's first name."
+    },
+    "organization_name": {
+      "type": "string",
+      "description": "Company name; set only for business (B2B) customers."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Customer's phone number."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region; needed for US addresses."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street line one, checked against the Universal Postal Union formats."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Street line two."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Mrs."
+    }
+  },
+  "description": "A customer's postal address with name and contact details, used for billing and shipping."
+}"#,
+    },
+    Def {
+        name: "Capture",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "capture_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the capture, set when it is made."
+    },
+    "captured_amount": {
+      "type": "integer",
+      "description": "Amount this capture took from the customer, in minor units."
+    },
+    "captured_at": {
+      "type": "string",
+      "description": "When the capture was made (ISO 8601).",
+      "format": "date-time"
+    },
+    "description": {
+      "type": "string",
+      "description": "Text about the capture that the customer sees."
+    },
+    "klarna_reference": {
+      "type": "string",
+      "description": "Short reference Klarna quotes to the customer for this capture."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items covered by this capture, as shown to the customer."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the capture; it appears in settlement files."
+    },
+    "refunded_amount": {
+      "type": "integer",
+      "description": "Amount refunded against this capture so far, in minor units."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "shipping_info": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/ShippingInfo"
+      },
+      "description": "Shipment and tracking details of this capture."
+    }
+  },
+  "description": "Money taken from the customer for all or part of an order."
+}"##,
+    },
+    Def {
+        name: "CarrierProduct",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "identifier": {
+      "type": "string",
+      "description": "Identifier of the carrier's service."
+    },
+    "name": {
+      "type": "string",
+      "description": "Display name of the carrier's service."
+    }
+  },
+  "description": "The carrier's service that delivers the shipment."
+}"#,
+    },
+    Def {
+        name: "Customer",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "date_of_birth": {
+      "type": "string",
+      "description": "Customer's birth date (ISO 8601).",
+      "format": "date"
+    },
+    "national_identification_number": {
+      "type": "string",
+      "description": "Customer's national identity number, where the market uses one."
+    }
+  },
+  "description": "Personal data of the person who placed the order."
+}"#,
+    },
+    Def {
+        name: "ExtendDueDateOptions",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "currency": {
+      "type": "string",
+      "description": "ISO 4217 currency of the fees."
+    },
+    "options": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OptionDto"
+      },
+      "description": "Each possible extension and its fee."
+    }
+  },
+  "description": "Due date extensions the merchant may grant on a capture, with their fees."
+}"##,
+    },
+    Def {
+        name: "InitialPaymentMethodDto",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "description": {
+      "type": "string",
+      "description": "Readable name of the payment method."
+    },
+    "number_of_installments": {
+      "type": "integer",
+      "description": "How many instalments the customer pays in, when that applies."
+    },
+    "type": {
+      "$ref": "#/$defs/InitialPaymentMethodDtoType",
+      "description": "Code of the payment method."
+    }
+  },
+  "description": "The payment method the customer chose at checkout."
+}"##,
+    },
+    Def {
+        name: "InitialPaymentMethodDtoType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ACCOUNT",
+    "ALTERNATIVE_PAYMENT_METHOD",
+    "BANK_TRANSFER",
+    "CARD",
+    "DEFERRED_INTEREST",
+    "DIRECT_DEBIT",
+    "FIXED_AMOUNT_BY_CARD",
+    "FIXED_AMOUNT",
+    "FIXED_SUM_CREDIT",
+    "INVOICE_BUSINESS",
+    "INVOICE",
+    "MOBILEPAY",
+    "PAY_BY_CARD",
+    "PAY_IN_X",
+    "PAY_LATER_BY_CARD",
+    "PAY_LATER_IN_PARTS",
+    "SWISH",
+    "OTHER"
+  ],
+  "description": "Code of the payment method."
+}"#,
+    },
+    Def {
+        name: "Location",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "address": {
+      "$ref": "#/$defs/LocationAddress"
+    },
+    "id": {
+      "type": "string",
+      "description": "Identifier of the pickup point."
+    },
+    "name": {
+      "type": "string",
+      "description": "Display name of the pickup point."
+    },
+    "price": {
+      "type": "integer",
+      "description": "What delivery to this pickup point costs, in minor units."
+    }
+  },
+  "description": "Pickup point the customer chose for delivery."
+}"##,
+    },
+    Def {
+        name: "LocationAddress",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Country of the pickup point."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code, checked against the Universal Postal Union formats."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street line one, checked against the Universal Postal Union formats."
+    },
+    "street_address__2": {
+      "type": "string",
+      "description": "Street line two (Klarna spells this key with a double underscore)."
+    }
+  },
+  "required": [
+    "country",
+    "street_address"
+  ],
+  "description": "Street address of a pickup point."
+}"#,
+    },
+    Def {
+        name: "MerchantOrderDto",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "captured_amount": {
+      "type": "integer",
+      "description": "Total captured so far, in minor units."
+    },
+    "captures": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Capture"
+      },
+      "description": "Captures made on the order."
+    },
+    "created_at": {
+      "type": "string",
+      "description": "When the customer placed the order (ISO 8601).",
+      "format": "date-time"
+    },
+    "customer": {
+      "$ref": "#/$defs/Customer"
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "Deadline for capturing the order (ISO 8601).",
+      "format": "date-time"
+    },
+    "fraud_status": {
+      "$ref": "#/$defs/MerchantOrderDtoFraudStatus",
+      "description": "Outcome of Klarna's fraud check."
+    },
+    "initial_payment_method": {
+      "$ref": "#/$defs/InitialPaymentMethodDto"
+    },
+    "klarna_reference": {
+      "type": "string",
+      "description": "Short order reference Klarna quotes to the customer about payments."
+    },
+    "locale": {
+      "type": "string",
+      "description": "Customer's language and region (RFC 1766)."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant stored on the order when creating it."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "The merchant's order number, shown to the customer in Klarna messages and the Klarna app."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "A second merchant reference, typically the id in the merchant's own ERP or order system."
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Current total of the order, in minor units (for example cents)."
+    },
+    "order_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the order (up to 255 characters)."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "The items of the order, one line per item."
+    },
+    "original_order_amount": {
+      "type": "integer",
+      "description": "Total when the order was placed, before any change, in minor units."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166-1 country of the purchase."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "ISO 4217 currency of the order."
+    },
+    "refunded_amount": {
+      "type": "integer",
+      "description": "Sum of all refunds, in minor units."
+    },
+    "refunds": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Refund"
+      },
+      "description": "Refunds made on the order."
+    },
+    "remaining_authorized_amount": {
+      "type": "integer",
+      "description": "Amount still available to capture, in minor units; raise order_amount to raise it."
+    },
+    "selected_shipping_option": {
+      "$ref": "#/$defs/SelectedShippingOptionDto"
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "shipping_info": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/ShippingInfo"
+      },
+      "description": "Shipment and tracking details of the order."
+    },
+    "status": {
+      "$ref": "#/$defs/MerchantOrderDtoStatus",
+      "description": "Where the order stands in its life cycle."
+    }
+  },
+  "description": "A Klarna order as the merchant sees it, with amounts, parties, lines, captures and refunds."
+}"##,
+    },
+    Def {
+        name: "MerchantOrderDtoFraudStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ACCEPTED",
+    "PENDING",
+    "REJECTED"
+  ],
+  "description": "Outcome of Klarna's fraud check."
+}"#,
+    },
+    Def {
+        name: "MerchantOrderDtoStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "AUTHORIZED",
+    "PART_CAPTURED",
+    "CAPTURED",
+    "CANCELLED",
+    "EXPIRED",
+    "CLOSED"
+  ],
+  "description": "Where the order stands in its life cycle."
+}"#,
+    },
+    Def {
+        name: "OptionDto",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "amount": {
+      "type": "integer",
+      "description": "Fee the merchant pays for this extension, in minor units."
+    },
+    "number_of_days": {
+      "type": "integer",
+      "description": "Extra days this option adds."
+    }
+  },
+  "description": "One possible due date extension and its fee."
+}"#,
+    },
+    Def {
+        name: "OrderLine",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "image_url": {
+      "type": "string",
+      "description": "Picture of the item that Klarna may show the customer."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant stores on the line."
+    },
+    "name": {
+      "type": "string",
+      "description": "Item name the customer sees."
+    },
+    "product_identifiers": {
+      "$ref": "#/$defs/ProductIdentifiers"
+    },
+    "product_url": {
+      "type": "string",
+      "description": "Link to the item's page in the merchant's shop, for Klarna's messages to the customer."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "Number of units."
+    },
+    "quantity_unit": {
+      "type": "string",
+      "description": "Unit the quantity is counted in."
+    },
+    "reference": {
+      "type": "string",
+      "description": "SKU or article number of the item variant; keep it identical between a capture and its refund."
+    },
+    "subscription": {
+      "$ref": "#/$defs/Subscription"
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate in percent times 100 (2500 means 25%)."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Line total with tax and after discounts, in minor units; equals quantity times unit_price minus total_discount_amount."
+    },
+    "total_discount_amount": {
+      "type": "integer",
+      "description": "Discount on the line including tax, in minor units (1200 means 12.00)."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax contained in the line total, in minor units."
+    },
+    "type": {
+      "$ref": "#/$defs/OrderLineType",
+      "description": "Kind of line."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit with tax and before discounts, in minor units."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount",
+    "unit_price"
+  ],
+  "description": "One item of an order, capture or refund, such as a product, a discount or a shipping fee."
+}"##,
+    },
+    Def {
+        name: "OrderLineType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "physical",
+    "discount",
+    "shipping_fee",
+    "sales_tax",
+    "store_credit",
+    "gift_card",
+    "digital",
+    "surcharge",
+    "return_fee"
+  ],
+  "description": "Kind of line."
+}"#,
+    },
+    Def {
+        name: "ProductIdentifiers",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "brand": {
+      "type": "string",
+      "description": "Brand name shoppers know the product by; leave out when there is none."
+    },
+    "category_path": {
+      "type": "string",
+      "description": "Most specific category of the product in the shop, with levels joined by \" > \"."
+    },
+    "color": {
+      "type": "string",
+      "description": "Color name shown to the customer."
+    },
+    "global_trade_item_number": {
+      "type": "string",
+      "description": "GTIN (EAN, ISBN or UPC), preferably without dashes or spaces."
+    },
+    "manufacturer_part_number": {
+      "type": "string",
+      "description": "Manufacturer's own part number (MPN); with the brand it pins down the exact product."
+    },
+    "size": {
+      "type": "string",
+      "description": "Size shown to the customer."
+    }
+  },
+  "description": "Standard codes and attributes that identify the product."
+}"#,
+    },
+    Def {
+        name: "Refund",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "credit_invoice": {
+      "type": "boolean",
+      "description": "For business (B2B invoice) orders only; true makes Klarna issue a credit invoice for the refund."
+    },
+    "description": {
+      "type": "string",
+      "description": "Text about the refund that the customer sees."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items covered by the refund, as shown to the customer."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the refund; it appears in settlement files."
+    },
+    "refund_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the refund, set when it is made."
+    },
+    "refunded_amount": {
+      "type": "integer",
+      "description": "Amount given back, in minor units."
+    },
+    "refunded_at": {
+      "type": "string",
+      "description": "When the refund was made (ISO 8601).",
+      "format": "date-time"
+    }
+  },
+  "description": "Money given back to the customer on an order."
+}"##,
+    },
+    Def {
+        name: "SelectedShippingOptionDto",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "carrier": {
+      "type": "string",
+      "description": "Company that delivers the shipment."
+    },
+    "carrier_product": {
+      "$ref": "#/$defs/CarrierProduct"
+    },
+    "class": {
+      "type": "string",
+      "description": "Delivery class of the option."
+    },
+    "id": {
+      "type": "string",
+      "description": "Identifier of the option in the transport management system (TMS)."
+    },
+    "location": {
+      "$ref": "#/$defs/Location"
+    },
+    "method": {
+      "type": "string",
+      "description": "Delivery method of the option."
+    },
+    "name": {
+      "type": "string",
+      "description": "Display name of the option."
+    },
+    "price": {
+      "type": "integer",
+      "description": "What the option costs, in minor units."
+    },
+    "selected_addons": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Addon"
+      },
+      "description": "Extra services the customer added to the option; may be empty."
+    },
+    "tax_amount": {
+      "type": "integer",
+      "description": "Tax contained in the option's price, in minor units."
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate applied to the option."
+    },
+    "timeslot": {
+      "$ref": "#/$defs/Timeslot"
+    },
+    "tms_reference": {
+      "type": "string",
+      "description": "Shipment id assigned by the transport management system (TMS)."
+    },
+    "type": {
+      "type": "string",
+      "description": "Kind of option."
+    }
+  },
+  "description": "The delivery option the customer chose at checkout."
+}"##,
+    },
+    Def {
+        name: "ShippingInfo",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "return_shipping_company": {
+      "type": "string",
+      "description": "Carrier that handles the return, named as precisely as possible."
+    },
+    "return_tracking_number": {
+      "type": "string",
+      "description": "Carrier's tracking number of the return."
+    },
+    "return_tracking_uri": {
+      "type": "string",
+      "description": "Page where the customer can follow the return."
+    },
+    "shipping_company": {
+      "type": "string",
+      "description": "Carrier that delivers the goods, named as precisely as possible (\"DHL US\" rather than \"DHL\")."
+    },
+    "shipping_method": {
+      "$ref": "#/$defs/ShippingInfoShippingMethod",
+      "description": "How the goods reach the customer."
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "Carrier's tracking number of the shipment."
+    },
+    "tracking_uri": {
+      "type": "string",
+      "description": "Page where the customer can follow the shipment."
+    }
+  },
+  "description": "Carrier and tracking details of one shipment and its return."
+}"##,
+    },
+    Def {
+        name: "ShippingInfoShippingMethod",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "PickUpStore",
+    "Home",
+    "BoxReg",
+    "BoxUnreg",
+    "PickUpPoint",
+    "Own",
+    "Postal",
+    "DHLPackstation",
+    "Digital",
+    "Undefined",
+    "PickUpWarehouse",
+    "ClickCollect",
+    "PalletDelivery"
+  ],
+  "description": "How the goods reach the customer."
+}"#,
+    },
+    Def {
+        name: "Subscription",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "interval": {
+      "$ref": "#/$defs/SubscriptionInterval",
+      "description": "Time unit of the billing cycle."
+    },
+    "interval_count": {
+      "type": "integer",
+      "description": "Number of interval units per billing cycle."
+    },
+    "name": {
+      "type": "string",
+      "description": "What the subscribed product is called."
+    }
+  },
+  "required": [
+    "interval",
+    "interval_count",
+    "name"
+  ],
+  "description": "The recurring plan an order line belongs to, if any."
+}"##,
+    },
+    Def {
+        name: "SubscriptionInterval",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "DAY",
+    "WEEK",
+    "MONTH",
+    "YEAR"
+  ],
+  "description": "Time unit of the billing cycle."
+}"#,
+    },
+    Def {
+        name: "Timeslot",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "cutoff": {
+      "type": "string",
+      "description": "Latest time to order for this window."
+    },
+    "end": {
+      "type": "string",
+      "description": "When the window closes."
+    },
+    "id": {
+      "type": "string",
+      "description": "Identifier of the window."
+    },
+    "price": {
+      "type": "integer",
+      "description": "What the window costs, in minor units."
+    },
+    "start": {
+      "type": "string",
+      "description": "When the window opens."
+    }
+  },
+  "description": "The delivery window the customer chose."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Payments's arguments, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const PAYMENTS_INPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address it to (\"Attn.\"); B2B only."
+    },
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Surname; not only digits and longer than one character."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name; not only digits and longer than one character."
+    },
+    "organization_name": {
+      "type": "string",
+      "description": "Company name; B2B only."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number, a mobile one if possible."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street name and house number."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Second address line, such as floor or flat."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Postal address with the name and contact details of the person."
+}"#,
+    },
+    Def {
+        name: "AssetUrls",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "descriptive": {
+      "type": "string",
+      "description": "URL of the descriptive badge image."
+    },
+    "standard": {
+      "type": "string",
+      "description": "URL of the standard badge image."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Links to the badge images of a payment method category."
+}"#,
+    },
+    Def {
+        name: "Attachment",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "body": {
+      "type": "string",
+      "description": "The extra merchant data, serialized to JSON text."
+    },
+    "content_type": {
+      "type": "string",
+      "description": "Media type of body; usually the EMD v2 type shown in the example."
+    }
+  },
+  "required": [
+    "body",
+    "content_type"
+  ],
+  "additionalProperties": false,
+  "description": "Extra merchant data (EMD), sent as a JSON text."
+}"#,
+    },
+    Def {
+        name: "CreateOrderRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "authorization_token": {
+      "type": "string",
+      "description": "Token issued once the purchase is authorized; set by Klarna."
+    },
+    "auto_capture": {
+      "type": "boolean",
+      "description": "Capture the order right when it is placed."
+    },
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "custom_payment_method_ids": {
+      "type": "array",
+      "items": {
+        "type": "string"
+      },
+      "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
+    },
+    "customer": {
+      "$ref": "#/$defs/Customer"
+    },
+    "locale": {
+      "type": "string",
+      "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text kept with the order for the merchant's own later use."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Merchant's own reference, such as its order number."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Second merchant reference; it shows up in settlement files."
+    },
+    "merchant_urls": {
+      "$ref": "#/$defs/MerchantUrls"
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items of the purchase, 1 to 1000 lines."
+    },
+    "order_tax_amount": {
+      "type": "integer",
+      "description": "Tax part of the order total, in minor units."
+    },
+    "payment_method_categories": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentMethodCategory"
+      },
+      "description": "Payment method groups on offer in this session; set by Klarna."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "status": {
+      "$ref": "#/$defs/CreateOrderRequestStatus",
+      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+    }
+  },
+  "required": [
+    "order_amount",
+    "order_lines",
+    "purchase_country",
+    "purchase_currency"
+  ],
+  "additionalProperties": false,
+  "description": "Order data sent to turn an authorization into an order."
+}"##,
+    },
+    Def {
+        name: "CreateOrderRequestStatus",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "complete",
+    "incomplete"
+  ],
+  "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+}"#,
+    },
+    Def {
+        name: "Customer",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "date_of_birth": {
+      "type": "string",
+      "description": "Birth date as YYYY-MM-DD.",
+      "format": "date"
+    },
+    "gender": {
+      "$ref": "#/$defs/CustomerGender",
+      "description": "Gender of the customer."
+    },
+    "last_four_ssn": {
+      "type": "string",
+      "description": "Last 4 (or all 9) digits of a US social security number."
+    },
+    "national_identification_number": {
+      "type": "string",
+      "description": "National identity number, used in some EU countries."
+    },
+    "organization_entity_type": {
+      "$ref": "#/$defs/CustomerOrganizationEntityType",
+      "description": "Legal form of a business customer (B2B only)."
+    },
+    "organization_registration_id": {
+      "type": "string",
+      "description": "Company registration number (B2B only)."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
+    },
+    "type": {
+      "$ref": "#/$defs/CustomerType",
+      "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
+    },
+    "vat_id": {
+      "type": "string",
+      "description": "VAT number of a business customer (B2B only)."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Personal or company details of the customer."
+}"##,
+    },
+    Def {
+        name: "CustomerGender",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "male",
+    "female"
+  ],
+  "description": "Gender of the customer."
+}"#,
+    },
+    Def {
+        name: "CustomerOrganizationEntityType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "LIMITED_COMPANY",
+    "PUBLIC_LIMITED_COMPANY",
+    "ENTREPRENEURIAL_COMPANY",
+    "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
+    "LIMITED_PARTNERSHIP",
+    "GENERAL_PARTNERSHIP",
+    "REGISTERED_SOLE_TRADER",
+    "SOLE_TRADER",
+    "CIVIL_LAW_PARTNERSHIP",
+    "PUBLIC_INSTITUTION",
+    "OTHER"
+  ],
+  "description": "Legal form of a business customer (B2B only)."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenAddress",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address it to (\"Attn.\"); B2B only."
+    },
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Surname; not only digits and longer than one character."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name; not only digits and longer than one character."
+    },
+    "organization_name": {
+      "type": "string",
+      "description": "Company name; B2B only."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number, a mobile one if possible."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street name and house number."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Second address line, such as floor or flat."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Postal address with contact details, as the Customer Token API defines it (phone needs 5 or more characters)."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenCreationRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "customer": {
+      "$ref": "#/$defs/Customer"
+    },
+    "description": {
+      "type": "string",
+      "description": "Merchant's text that says what the token is for."
+    },
+    "intended_use": {
+      "$ref": "#/$defs/CustomerTokenCreationRequestIntendedUse",
+      "description": "What the token will be used for."
+    },
+    "locale": {
+      "type": "string",
+      "description": "Language and country of the customer in RFC 1766 form."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country of the purchase."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    }
+  },
+  "required": [
+    "description",
+    "intended_use",
+    "locale",
+    "purchase_country",
+    "purchase_currency"
+  ],
+  "additionalProperties": false,
+  "description": "Purpose of the new customer token and the customer's market."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenCreationRequestIntendedUse",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "SUBSCRIPTION"
+  ],
+  "description": "What the token will be used for."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenMerchantUrls",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "confirmation": {
+      "type": "string",
+      "description": "Page the customer returns to after the order is placed."
+    },
+    "push": {
+      "type": "string",
+      "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
+    }
+  },
+  "required": [
+    "confirmation"
+  ],
+  "additionalProperties": false,
+  "description": "Merchant pages for an order placed with a customer token."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenOrder",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "attachment": {
+      "$ref": "#/$defs/Attachment"
+    },
+    "auto_capture": {
+      "type": "boolean",
+      "description": "Capture the order right when it is placed."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text kept with the order."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Merchant's order number; shown as such on the confirmation page."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Second merchant reference."
+    },
+    "merchant_urls": {
+      "$ref": "#/$defs/CustomerTokenMerchantUrls"
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Order total in minor units, with tax and after discounts; at least 1."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/CustomerTokenOrderLine"
+      },
+      "description": "Items of the purchase, 1 to 1000 lines."
+    },
+    "order_tax_amount": {
+      "type": "integer",
+      "description": "Tax part of the order total, in minor units."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/CustomerTokenAddress"
+    },
+    "usage": {
+      "type": "string",
+      "description": "Set by Klarna; merchants do not send it."
+    }
+  },
+  "required": [
+    "order_amount",
+    "order_lines",
+    "order_tax_amount",
+    "purchase_currency"
+  ],
+  "additionalProperties": false,
+  "description": "Order to place with a stored customer token."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenOrderLine",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "image_url": {
+      "type": "string",
+      "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant keeps on the line."
+    },
+    "name": {
+      "type": "string",
+      "description": "Item name the customer sees."
+    },
+    "product_identifiers": {
+      "$ref": "#/$defs/ProductIdentifiers"
+    },
+    "product_url": {
+      "type": "string",
+      "description": "Page of the item in the merchant's shop."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "Number of units, zero or more."
+    },
+    "quantity_unit": {
+      "type": "string",
+      "description": "Unit of the quantity, such as pcs or kg."
+    },
+    "reference": {
+      "type": "string",
+      "description": "SKU or article number of the item."
+    },
+    "subscription": {
+      "$ref": "#/$defs/CustomerTokenSubscription"
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate in percent times 100 (1900 is 19%)."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
+    },
+    "total_discount_amount": {
+      "type": "integer",
+      "description": "Discount on the line, tax included, in minor units."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax in the line total, in minor units; negative on discount lines."
+    },
+    "type": {
+      "$ref": "#/$defs/CustomerTokenOrderLineType",
+      "description": "Kind of line."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit in minor units, with tax and before discounts."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount",
+    "unit_price"
+  ],
+  "additionalProperties": false,
+  "description": "One item of an order placed with a customer token."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenOrderLineType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "physical",
+    "discount",
+    "shipping_fee",
+    "sales_tax",
+    "digital",
+    "gift_card",
+    "store_credit",
+    "surcharge"
+  ],
+  "description": "Kind of line."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenStatusUpdateRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "status": {
+      "$ref": "#/$defs/CustomerTokenStatusUpdateRequestStatus",
+      "description": "Status to move the token to; only CANCELLED is allowed."
+    }
+  },
+  "required": [
+    "status"
+  ],
+  "additionalProperties": false,
+  "description": "New status for a customer token."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenStatusUpdateRequestStatus",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "CANCELLED"
+  ],
+  "description": "Status to move the token to; only CANCELLED is allowed."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenSubscription",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "interval": {
+      "$ref": "#/$defs/CustomerTokenSubscriptionInterval",
+      "description": "Unit of the billing cycle."
+    },
+    "interval_count": {
+      "type": "integer",
+      "description": "How many interval units one billing cycle lasts."
+    },
+    "name": {
+      "type": "string",
+      "description": "Product name of the subscription."
+    }
+  },
+  "required": [
+    "interval",
+    "interval_count",
+    "name"
+  ],
+  "additionalProperties": false,
+  "description": "Recurring purchase that an order line of a token order belongs to."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenSubscriptionInterval",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "DAY",
+    "WEEK",
+    "MONTH",
+    "YEAR"
+  ],
+  "description": "Unit of the billing cycle."
+}"#,
+    },
+    Def {
+        name: "CustomerType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "person",
+    "organization"
+  ],
+  "description": "person for a consumer purchase (the default) or organization for a business (B2B) one."
+}"#,
+    },
+    Def {
+        name: "MerchantUrls",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "authorization": {
+      "type": "string",
+      "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
+    },
+    "confirmation": {
+      "type": "string",
+      "description": "Page the customer returns to after the order is placed."
+    },
+    "notification": {
+      "type": "string",
+      "description": "Endpoint told when a pending order gets its fraud decision."
+    },
+    "push": {
+      "type": "string",
+      "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
+}"#,
+    },
+    Def {
+        name: "Options",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "color_border": {
+      "type": "string",
+      "description": "Border colour of widget elements, as CSS hex such as #FF9900."
+    },
+    "color_border_selected": {
+      "type": "string",
+      "description": "Border colour of the element the customer picked, as CSS hex."
+    },
+    "color_details": {
+      "type": "string",
+      "description": "Colour of bullet points, as CSS hex."
+    },
+    "color_text": {
+      "type": "string",
+      "description": "Text colour, as CSS hex."
+    },
+    "radius_border": {
+      "type": "string",
+      "description": "Corner radius of widget elements, such as 5px."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Colours and shapes of the Klarna widget."
+}"#,
+    },
+    Def {
+        name: "OrderLine",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "image_url": {
+      "type": "string",
+      "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant keeps on the line."
+    },
+    "name": {
+      "type": "string",
+      "description": "Item name the customer sees."
+    },
+    "product_identifiers": {
+      "$ref": "#/$defs/ProductIdentifiers"
+    },
+    "product_url": {
+      "type": "string",
+      "description": "Page of the item in the merchant's shop."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "Number of units, zero or more."
+    },
+    "quantity_unit": {
+      "type": "string",
+      "description": "Unit of the quantity, such as pcs or kg."
+    },
+    "reference": {
+      "type": "string",
+      "description": "SKU or article number of the item."
+    },
+    "subscription": {
+      "$ref": "#/$defs/Subscription"
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate in percent times 100 (2000 is 20%)."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
+    },
+    "total_discount_amount": {
+      "type": "integer",
+      "description": "Discount on the line, tax included, in minor units."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax in the line total, in minor units; negative on discount lines."
+    },
+    "type": {
+      "$ref": "#/$defs/OrderLineType",
+      "description": "Kind of line."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit in minor units, with tax and before discounts."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount",
+    "unit_price"
+  ],
+  "additionalProperties": false,
+  "description": "One item of the purchase, such as a product, a discount or a shipping fee."
+}"##,
+    },
+    Def {
+        name: "OrderLineType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "physical",
+    "discount",
+    "shipping_fee",
+    "sales_tax",
+    "digital",
+    "gift_card",
+    "store_credit",
+    "surcharge"
+  ],
+  "description": "Kind of line."
+}"#,
+    },
+    Def {
+        name: "PaymentMethodCategory",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "asset_urls": {
+      "$ref": "#/$defs/AssetUrls"
+    },
+    "identifier": {
+      "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
+      "description": "Category id to pass when loading the widget."
+    },
+    "name": {
+      "type": "string",
+      "description": "Display name of the category; it can change, so show it as sent."
+    }
+  },
+  "additionalProperties": false,
+  "description": "A group of Klarna payment methods the widget can show."
+}"##,
+    },
+    Def {
+        name: "PaymentMethodCategoryIdentifier",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "klarna",
+    "pay_later",
+    "pay_now",
+    "pay_over_time",
+    "direct_bank_transfer",
+    "direct_debit"
+  ],
+  "description": "Category id to pass when loading the widget."
+}"#,
+    },
+    Def {
+        name: "ProductIdentifiers",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "brand": {
+      "type": "string",
+      "description": "Brand name of the product; leave out if it has none."
+    },
+    "category_path": {
+      "type": "string",
+      "description": "Category path of the product in the shop, segments joined by \" > \"."
+    },
+    "color": {
+      "type": "string",
+      "description": "Colour shown to the customer."
+    },
+    "global_trade_item_number": {
+      "type": "string",
+      "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
+    },
+    "manufacturer_part_number": {
+      "type": "string",
+      "description": "Manufacturer part number (MPN) of the product."
+    },
+    "size": {
+      "type": "string",
+      "description": "Size shown to the customer."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Standard codes and attributes that identify a product."
+}"#,
+    },
+    Def {
+        name: "Session",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "acquiring_channel": {
+      "$ref": "#/$defs/SessionAcquiringChannel",
+      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+    },
+    "attachment": {
+      "$ref": "#/$defs/Attachment"
+    },
+    "authorization_token": {
+      "type": "string",
+      "description": "Token issued once the purchase is authorized; set by Klarna."
+    },
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "client_token": {
+      "type": "string",
+      "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
+    },
+    "custom_payment_method_ids": {
+      "type": "array",
+      "items": {
+        "type": "string"
+      },
+      "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
+    },
+    "customer": {
+      "$ref": "#/$defs/Customer"
+    },
+    "design": {
+      "type": "string",
+      "description": "Name of a custom widget design agreed with Klarna."
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "When the session stops being usable; set by Klarna.",
+      "format": "date-time"
+    },
+    "intent": {
+      "$ref": "#/$defs/SessionIntent",
+      "description": "What the session is for: a purchase, saving a token, or both."
+    },
+    "locale": {
+      "type": "string",
+      "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text kept with the order for the merchant's own later use."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Merchant's own reference, such as its order number."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Second merchant reference; it shows up in settlement files."
+    },
+    "merchant_urls": {
+      "$ref": "#/$defs/MerchantUrls"
+    },
+    "options": {
+      "$ref": "#/$defs/Options"
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items of the purchase, 1 to 1000 lines."
+    },
+    "order_tax_amount": {
+      "type": "integer",
+      "description": "Tax part of the order total, in minor units."
+    },
+    "payment_method_categories": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentMethodCategory"
+      },
+      "description": "Payment method groups on offer in this session; set by Klarna."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "status": {
+      "$ref": "#/$defs/SessionStatus",
+      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+    }
+  },
+  "additionalProperties": false,
+  "description": "Session fields a merchant may change after creating it."
+}"##,
+    },
+    Def {
+        name: "SessionAcquiringChannel",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "ECOMMERCE",
+    "IN_STORE",
+    "TELESALES"
+  ],
+  "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+}"#,
+    },
+    Def {
+        name: "SessionCreate",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "acquiring_channel": {
+      "$ref": "#/$defs/SessionCreateAcquiringChannel",
+      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+    },
+    "attachment": {
+      "$ref": "#/$defs/Attachment"
+    },
+    "authorization_token": {
+      "type": "string",
+      "description": "Token issued once the purchase is authorized; set by Klarna."
+    },
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "client_token": {
+      "type": "string",
+      "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
+    },
+    "custom_payment_method_ids": {
+      "type": "array",
+      "items": {
+        "type": "string"
+      },
+      "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
+    },
+    "customer": {
+      "$ref": "#/$defs/Customer"
+    },
+    "design": {
+      "type": "string",
+      "description": "Name of a custom widget design agreed with Klarna."
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "When the session stops being usable; set by Klarna.",
+      "format": "date-time"
+    },
+    "intent": {
+      "$ref": "#/$defs/SessionCreateIntent",
+      "description": "What the session is for: a purchase, saving a token, or both."
+    },
+    "locale": {
+      "type": "string",
+      "description": "Language and country of the customer in RFC 1766 form; Klarna assumes en-US if absent."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text kept with the order for the merchant's own later use."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Merchant's own reference, such as its order number."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Second merchant reference; it shows up in settlement files."
+    },
+    "merchant_urls": {
+      "$ref": "#/$defs/MerchantUrls"
+    },
+    "options": {
+      "$ref": "#/$defs/Options"
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items of the purchase, 1 to 1000 lines."
+    },
+    "order_tax_amount": {
+      "type": "integer",
+      "description": "Tax part of the order total, in minor units."
+    },
+    "payment_method_categories": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentMethodCategory"
+      },
+      "description": "Payment method groups on offer in this session; set by Klarna."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "status": {
+      "$ref": "#/$defs/SessionCreateStatus",
+      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+    }
+  },
+  "required": [
+    "order_amount",
+    "order_lines",
+    "purchase_country",
+    "purchase_currency"
+  ],
+  "additionalProperties": false,
+  "description": "Cart and customer data for a new payment session."
+}"##,
+    },
+    Def {
+        name: "SessionCreateAcquiringChannel",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "ECOMMERCE",
+    "IN_STORE",
+    "TELESALES"
+  ],
+  "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+}"#,
+    },
+    Def {
+        name: "SessionCreateIntent",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "buy",
+    "tokenize",
+    "buy_and_tokenize"
+  ],
+  "description": "What the session is for: a purchase, saving a token, or both."
+}"#,
+    },
+    Def {
+        name: "SessionCreateStatus",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "complete",
+    "incomplete"
+  ],
+  "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+}"#,
+    },
+    Def {
+        name: "SessionIntent",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "buy",
+    "tokenize",
+    "buy_and_tokenize"
+  ],
+  "description": "What the session is for: a purchase, saving a token, or both."
+}"#,
+    },
+    Def {
+        name: "SessionStatus",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "complete",
+    "incomplete"
+  ],
+  "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+}"#,
+    },
+    Def {
+        name: "Subscription",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "interval": {
+      "$ref": "#/$defs/SubscriptionInterval",
+      "description": "Unit of the billing cycle."
+    },
+    "interval_count": {
+      "type": "integer",
+      "description": "How many interval units one billing cycle lasts."
+    },
+    "name": {
+      "type": "string",
+      "description": "Product name of the subscription."
+    }
+  },
+  "required": [
+    "interval",
+    "interval_count",
+    "name"
+  ],
+  "additionalProperties": false,
+  "description": "Recurring purchase that an order line belongs to."
+}"##,
+    },
+    Def {
+        name: "SubscriptionInterval",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "DAY",
+    "WEEK",
+    "MONTH",
+    "YEAR"
+  ],
+  "description": "Unit of the billing cycle."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Payments's results, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const PAYMENTS_OUTPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address it to (\"Attn.\"); B2B only."
+    },
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code; it wins over the purchase country."
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Surname; not only digits and longer than one character."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name; not only digits and longer than one character."
+    },
+    "organization_name": {
+      "type": "string",
+      "description": "Company name; B2B only."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number, a mobile one if possible."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region as an ISO 3166-2 code; needed in the US and Australia."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street name and house number."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Second address line, such as floor or flat."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
+    }
+  },
+  "description": "Postal address with the name and contact details of the person."
+}"#,
+    },
+    Def {
+        name: "AssetUrls",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "descriptive": {
+      "type": "string",
+      "description": "URL of the descriptive badge image."
+    },
+    "standard": {
+      "type": "string",
+      "description": "URL of the standard badge image."
+    }
+  },
+  "description": "Links to the badge images of a payment method category."
+}"#,
+    },
+    Def {
+        name: "Attachment",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "body": {
+      "type": "string",
+      "description": "The extra merchant data, serialized to JSON text."
+    },
+    "content_type": {
+      "type": "string",
+      "description": "Media type of body; usually the EMD v2 type shown in the example."
+    }
+  },
+  "required": [
+    "body",
+    "content_type"
+  ],
+  "description": "Extra merchant data (EMD), sent as a JSON text."
+}"#,
+    },
+    Def {
+        name: "AuthorizedPaymentMethod",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "number_of_days": {
+      "type": "integer",
+      "description": "Days until payment is due, for pay-later methods."
+    },
+    "number_of_installments": {
+      "type": "integer",
+      "description": "Number of instalments, for instalment methods."
+    },
+    "type": {
+      "$ref": "#/$defs/AuthorizedPaymentMethodType",
+      "description": "Kind of payment method."
+    }
+  },
+  "required": [
+    "type"
+  ],
+  "description": "Payment method the customer was approved for."
+}"##,
+    },
+    Def {
+        name: "AuthorizedPaymentMethodType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "invoice",
+    "fixed_amount",
+    "base_account",
+    "direct_debit",
+    "direct_bank_transfer",
+    "b2b_invoice",
+    "card",
+    "slice_it_by_card",
+    "pay_later_by_card",
+    "pay_by_card",
+    "fixed_sum_credit",
+    "alternative_payment_method"
+  ],
+  "description": "Kind of payment method."
+}"#,
+    },
+    Def {
+        name: "CardInformation",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "brand": {
+      "type": "string",
+      "description": "Card network, such as VISA."
+    },
+    "expiry_date": {
+      "type": "string",
+      "description": "Expiry month and year as MM/YYYY."
+    },
+    "masked_number": {
+      "type": "string",
+      "description": "Card number with all but the last digits hidden."
+    }
+  },
+  "required": [
+    "brand",
+    "expiry_date",
+    "masked_number"
+  ],
+  "description": "Card stored on a customer token."
+}"#,
+    },
+    Def {
+        name: "CustomerRead",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "date_of_birth": {
+      "type": "string",
+      "description": "Birth date as YYYY-MM-DD.",
+      "format": "date"
+    },
+    "gender": {
+      "$ref": "#/$defs/CustomerReadGender",
+      "description": "Gender of the customer."
+    },
+    "organization_entity_type": {
+      "$ref": "#/$defs/CustomerReadOrganizationEntityType",
+      "description": "Legal form of a business customer (B2B only)."
+    },
+    "organization_registration_id": {
+      "type": "string",
+      "description": "Company registration number (B2B only)."
+    },
+    "title": {
+      "type": "string",
+      "description": "Form of address, such as Mr or Frau; allowed values depend on the country."
+    },
+    "type": {
+      "type": "string",
+      "description": "Kind of customer, such as organization for a business (B2B) session."
+    },
+    "vat_id": {
+      "type": "string",
+      "description": "VAT number of a business customer (B2B only)."
+    }
+  },
+  "description": "Customer details as returned when a session is read."
+}"##,
+    },
+    Def {
+        name: "CustomerReadCreateToken",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "date_of_birth": {
+      "type": "string",
+      "description": "Birth date as YYYY-MM-DD.",
+      "format": "date"
+    },
+    "gender": {
+      "$ref": "#/$defs/CustomerReadCreateTokenGender",
+      "description": "Gender of the customer."
+    }
+  },
+  "description": "Customer details returned with a new customer token."
+}"##,
+    },
+    Def {
+        name: "CustomerReadCreateTokenGender",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "male",
+    "female"
+  ],
+  "description": "Gender of the customer."
+}"#,
+    },
+    Def {
+        name: "CustomerReadGender",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "male",
+    "female"
+  ],
+  "description": "Gender of the customer."
+}"#,
+    },
+    Def {
+        name: "CustomerReadOrganizationEntityType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "LIMITED_COMPANY",
+    "PUBLIC_LIMITED_COMPANY",
+    "ENTREPRENEURIAL_COMPANY",
+    "LIMITED_PARTNERSHIP_LIMITED_COMPANY",
+    "LIMITED_PARTNERSHIP",
+    "GENERAL_PARTNERSHIP",
+    "REGISTERED_SOLE_TRADER",
+    "SOLE_TRADER",
+    "CIVIL_LAW_PARTNERSHIP",
+    "PUBLIC_INSTITUTION",
+    "OTHER"
+  ],
+  "description": "Legal form of a business customer (B2B only)."
+}"#,
+    },
+    Def {
+        name: "CustomerToken",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "card": {
+      "$ref": "#/$defs/CardInformation"
+    },
+    "direct_debit": {
+      "$ref": "#/$defs/DirectDebitInformation"
+    },
+    "payment_method_type": {
+      "type": "string",
+      "description": "Kind of payment method stored on the token, such as INVOICE."
+    },
+    "status": {
+      "$ref": "#/$defs/CustomerTokenStatus",
+      "description": "Whether the token can still be used."
+    }
+  },
+  "required": [
+    "payment_method_type",
+    "status"
+  ],
+  "description": "A stored customer token and the payment method behind it."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenAuthorizedPaymentMethod",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "number_of_days": {
+      "type": "integer",
+      "description": "Days until payment is due, for pay-later methods."
+    },
+    "number_of_installments": {
+      "type": "integer",
+      "description": "Number of instalments, for instalment methods."
+    },
+    "type": {
+      "$ref": "#/$defs/CustomerTokenAuthorizedPaymentMethodType",
+      "description": "Kind of payment method."
+    }
+  },
+  "required": [
+    "type"
+  ],
+  "description": "Payment method of an order placed with a customer token (Customer Token API value list)."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenAuthorizedPaymentMethodType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "invoice",
+    "fixed_amount",
+    "pix",
+    "base_account",
+    "deferred_interest",
+    "direct_debit",
+    "direct_bank_transfer",
+    "b2b_invoice",
+    "card",
+    "slice_it_by_card",
+    "pay_later_by_card",
+    "fixed_sum_credit",
+    "pay_by_card"
+  ],
+  "description": "Kind of payment method."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenCreationResponse",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "customer": {
+      "$ref": "#/$defs/CustomerReadCreateToken"
+    },
+    "payment_method_reference": {
+      "type": "string",
+      "description": "Id that links the customer to the stored payment method."
+    },
+    "redirect_url": {
+      "type": "string",
+      "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
+    },
+    "token_id": {
+      "type": "string",
+      "description": "The customer token; use it to place later orders for this customer."
+    }
+  },
+  "required": [
+    "token_id"
+  ],
+  "description": "The new customer token and what Klarna stored with it."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenOrderResponse",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "authorized_payment_method": {
+      "$ref": "#/$defs/CustomerTokenAuthorizedPaymentMethod"
+    },
+    "fraud_status": {
+      "$ref": "#/$defs/CustomerTokenOrderResponseFraudStatus",
+      "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
+    },
+    "order_id": {
+      "type": "string",
+      "description": "Klarna's id of the order; the Order Management API uses it."
+    },
+    "redirect_url": {
+      "type": "string",
+      "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
+    }
+  },
+  "required": [
+    "fraud_status",
+    "order_id",
+    "redirect_url"
+  ],
+  "description": "The order placed with a customer token."
+}"##,
+    },
+    Def {
+        name: "CustomerTokenOrderResponseFraudStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ACCEPTED",
+    "PENDING"
+  ],
+  "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
+}"#,
+    },
+    Def {
+        name: "CustomerTokenStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ACTIVE",
+    "CANCELLED",
+    "SUSPENDED"
+  ],
+  "description": "Whether the token can still be used."
+}"#,
+    },
+    Def {
+        name: "DirectDebitInformation",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "masked_number": {
+      "type": "string",
+      "description": "Account number with most digits hidden."
+    }
+  },
+  "required": [
+    "masked_number"
+  ],
+  "description": "Bank account stored on a customer token for direct debit."
+}"#,
+    },
+    Def {
+        name: "MerchantSession",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "client_token": {
+      "type": "string",
+      "description": "Token to start the Klarna JavaScript SDK with in the browser."
+    },
+    "payment_method_categories": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentMethodCategory"
+      },
+      "description": "Payment method groups offered in this session."
+    },
+    "session_id": {
+      "type": "string",
+      "description": "Id of the new session; quote it to Klarna when reporting problems."
+    }
+  },
+  "required": [
+    "client_token",
+    "session_id"
+  ],
+  "description": "Id, client token and payment method categories of a new session."
+}"##,
+    },
+    Def {
+        name: "MerchantUrls",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "authorization": {
+      "type": "string",
+      "description": "Endpoint that receives the authorization token when the customer finishes paying (authorization callback)."
+    },
+    "confirmation": {
+      "type": "string",
+      "description": "Page the customer returns to after the order is placed."
+    },
+    "notification": {
+      "type": "string",
+      "description": "Endpoint told when a pending order gets its fraud decision."
+    },
+    "push": {
+      "type": "string",
+      "description": "Endpoint called once the order is complete; not the same as the confirmation URL."
+    }
+  },
+  "description": "Merchant endpoints Klarna calls or sends the customer to; {session.id} and {order.id} placeholders are filled in."
+}"#,
+    },
+    Def {
+        name: "Options",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "color_border": {
+      "type": "string",
+      "description": "Border colour of widget elements, as CSS hex such as #FF9900."
+    },
+    "color_border_selected": {
+      "type": "string",
+      "description": "Border colour of the element the customer picked, as CSS hex."
+    },
+    "color_details": {
+      "type": "string",
+      "description": "Colour of bullet points, as CSS hex."
+    },
+    "color_text": {
+      "type": "string",
+      "description": "Text colour, as CSS hex."
+    },
+    "radius_border": {
+      "type": "string",
+      "description": "Corner radius of widget elements, such as 5px."
+    }
+  },
+  "description": "Colours and shapes of the Klarna widget."
+}"#,
+    },
+    Def {
+        name: "Order",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "authorized_payment_method": {
+      "$ref": "#/$defs/AuthorizedPaymentMethod"
+    },
+    "fraud_status": {
+      "$ref": "#/$defs/OrderFraudStatus",
+      "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
+    },
+    "order_id": {
+      "type": "string",
+      "description": "Klarna's id of the order; the Order Management API uses it."
+    },
+    "redirect_url": {
+      "type": "string",
+      "description": "Optional Klarna page to send the customer to; it sets a cookie and then returns them to the merchant's confirmation page."
+    }
+  },
+  "required": [
+    "order_id"
+  ],
+  "description": "The order placed from an authorization."
+}"##,
+    },
+    Def {
+        name: "OrderFraudStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ACCEPTED",
+    "PENDING"
+  ],
+  "description": "ACCEPTED when the order can be captured; PENDING until Klarna's notification says it is approved."
+}"#,
+    },
+    Def {
+        name: "OrderLine",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "image_url": {
+      "type": "string",
+      "description": "Picture of the item for Klarna's messages and app; 250x250 px or larger works best."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text the merchant keeps on the line."
+    },
+    "name": {
+      "type": "string",
+      "description": "Item name the customer sees."
+    },
+    "product_identifiers": {
+      "$ref": "#/$defs/ProductIdentifiers"
+    },
+    "product_url": {
+      "type": "string",
+      "description": "Page of the item in the merchant's shop."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "Number of units, zero or more."
+    },
+    "quantity_unit": {
+      "type": "string",
+      "description": "Unit of the quantity, such as pcs or kg."
+    },
+    "reference": {
+      "type": "string",
+      "description": "SKU or article number of the item."
+    },
+    "subscription": {
+      "$ref": "#/$defs/Subscription"
+    },
+    "tax_rate": {
+      "type": "integer",
+      "description": "Tax rate in percent times 100 (2000 is 20%)."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Line total in minor units, with tax and after discounts; equals unit_price times quantity minus total_discount_amount."
+    },
+    "total_discount_amount": {
+      "type": "integer",
+      "description": "Discount on the line, tax included, in minor units."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax in the line total, in minor units; negative on discount lines."
+    },
+    "type": {
+      "$ref": "#/$defs/OrderLineType",
+      "description": "Kind of line."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit in minor units, with tax and before discounts."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount",
+    "unit_price"
+  ],
+  "description": "One item of the purchase, such as a product, a discount or a shipping fee."
+}"##,
+    },
+    Def {
+        name: "OrderLineType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "physical",
+    "discount",
+    "shipping_fee",
+    "sales_tax",
+    "digital",
+    "gift_card",
+    "store_credit",
+    "surcharge"
+  ],
+  "description": "Kind of line."
+}"#,
+    },
+    Def {
+        name: "PaymentMethodCategory",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "asset_urls": {
+      "$ref": "#/$defs/AssetUrls"
+    },
+    "identifier": {
+      "$ref": "#/$defs/PaymentMethodCategoryIdentifier",
+      "description": "Category id to pass when loading the widget."
+    },
+    "name": {
+      "type": "string",
+      "description": "Display name of the category; it can change, so show it as sent."
+    }
+  },
+  "description": "A group of Klarna payment methods the widget can show."
+}"##,
+    },
+    Def {
+        name: "PaymentMethodCategoryIdentifier",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "klarna",
+    "pay_later",
+    "pay_now",
+    "pay_over_time",
+    "direct_bank_transfer",
+    "direct_debit"
+  ],
+  "description": "Category id to pass when loading the widget."
+}"#,
+    },
+    Def {
+        name: "ProductIdentifiers",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "brand": {
+      "type": "string",
+      "description": "Brand name of the product; leave out if it has none."
+    },
+    "category_path": {
+      "type": "string",
+      "description": "Category path of the product in the shop, segments joined by \" > \"."
+    },
+    "color": {
+      "type": "string",
+      "description": "Colour shown to the customer."
+    },
+    "global_trade_item_number": {
+      "type": "string",
+      "description": "GTIN such as EAN, ISBN or UPC, best without dashes or spaces."
+    },
+    "manufacturer_part_number": {
+      "type": "string",
+      "description": "Manufacturer part number (MPN) of the product."
+    },
+    "size": {
+      "type": "string",
+      "description": "Size shown to the customer."
+    }
+  },
+  "description": "Standard codes and attributes that identify a product."
+}"#,
+    },
+    Def {
+        name: "SessionRead",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "acquiring_channel": {
+      "$ref": "#/$defs/SessionReadAcquiringChannel",
+      "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+    },
+    "attachment": {
+      "$ref": "#/$defs/Attachment"
+    },
+    "authorization_token": {
+      "type": "string",
+      "description": "Token issued once the purchase is authorized; set by Klarna."
+    },
+    "billing_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "client_token": {
+      "type": "string",
+      "description": "Token for the Klarna JavaScript SDK in the browser; set by Klarna."
+    },
+    "custom_payment_method_ids": {
+      "type": "array",
+      "items": {
+        "type": "string"
+      },
+      "description": "Promotion codes that pick which payment options of a category are shown; agreed with Klarna beforehand."
+    },
+    "customer": {
+      "$ref": "#/$defs/CustomerRead"
+    },
+    "design": {
+      "type": "string",
+      "description": "Name of a custom widget design agreed with Klarna."
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "When the session stops being usable; set by Klarna.",
+      "format": "date-time"
+    },
+    "intent": {
+      "$ref": "#/$defs/SessionReadIntent",
+      "description": "What the session is for: a purchase, saving a token, or both."
+    },
+    "locale": {
+      "type": "string",
+      "description": "Language and country of the customer in RFC 1766 form, such as en-GB."
+    },
+    "merchant_data": {
+      "type": "string",
+      "description": "Free text kept with the order for the merchant's own later use."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "Merchant's own reference, such as its order number."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "Second merchant reference; it shows up in settlement files."
+    },
+    "merchant_urls": {
+      "$ref": "#/$defs/MerchantUrls"
+    },
+    "options": {
+      "$ref": "#/$defs/Options"
+    },
+    "order_amount": {
+      "type": "integer",
+      "description": "Order total in minor units, with tax and after discounts (2500 is 25.00)."
+    },
+    "order_lines": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/OrderLine"
+      },
+      "description": "Items of the purchase, 1 to 1000 lines."
+    },
+    "order_tax_amount": {
+      "type": "integer",
+      "description": "Tax part of the order total, in minor units."
+    },
+    "payment_method_categories": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentMethodCategory"
+      },
+      "description": "Payment method groups on offer in this session; set by Klarna."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country of the purchase; a billing country that differs wins."
+    },
+    "purchase_currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "shipping_address": {
+      "$ref": "#/$defs/Address"
+    },
+    "status": {
+      "$ref": "#/$defs/SessionReadStatus",
+      "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+    }
+  },
+  "description": "A payment session with all data gathered so far."
+}"##,
+    },
+    Def {
+        name: "SessionReadAcquiringChannel",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ECOMMERCE",
+    "IN_STORE",
+    "TELESALES"
+  ],
+  "description": "Where the purchase happens; ECOMMERCE unless the merchant agreement says otherwise."
+}"#,
+    },
+    Def {
+        name: "SessionReadIntent",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "buy",
+    "tokenize",
+    "buy_and_tokenize"
+  ],
+  "description": "What the session is for: a purchase, saving a token, or both."
+}"#,
+    },
+    Def {
+        name: "SessionReadStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "complete",
+    "incomplete"
+  ],
+  "description": "Set by Klarna: complete once an order has been placed from the session, otherwise incomplete."
+}"#,
+    },
+    Def {
+        name: "Subscription",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "interval": {
+      "$ref": "#/$defs/SubscriptionInterval",
+      "description": "Unit of the billing cycle."
+    },
+    "interval_count": {
+      "type": "integer",
+      "description": "How many interval units one billing cycle lasts."
+    },
+    "name": {
+      "type": "string",
+      "description": "Product name of the subscription."
+    }
+  },
+  "required": [
+    "interval",
+    "interval_count",
+    "name"
+  ],
+  "description": "Recurring purchase that an order line belongs to."
+}"##,
+    },
+    Def {
+        name: "SubscriptionInterval",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "DAY",
+    "WEEK",
+    "MONTH",
+    "YEAR"
+  ],
+  "description": "Unit of the billing cycle."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Payment API's arguments, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const PAYMENT_API_INPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region, where the country has them."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street name and house number."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Second address line, such as a suite or floor."
+    }
+  },
+  "additionalProperties": false,
+  "description": "A postal address."
+}"#,
+    },
+    Def {
+        name: "Buyer",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "address": {
+      "$ref": "#/$defs/Address"
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number."
+    }
+  },
+  "additionalProperties": false,
+  "description": "The person who buys."
+}"##,
+    },
+    Def {
+        name: "CaptureRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "capture_amount": {
+      "type": "integer",
+      "description": "Amount to capture, in minor units."
+    },
+    "capture_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the capture."
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items the capture covers."
+    },
+    "shipments": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Shipment"
+      },
+      "description": "How the captured goods travel."
+    }
+  },
+  "required": [
+    "capture_amount"
+  ],
+  "additionalProperties": false,
+  "description": "What to capture. `capture_reference` and `shipments` are not in the page's request example; they are accepted here because the capture Klarna answers with holds them."
+}"##,
+    },
+    Def {
+        name: "LineItem",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "name": {
+      "type": "string",
+      "description": "What the item is called."
+    },
+    "product_identifier": {
+      "type": "string",
+      "description": "The product's identifier, such as a GTIN."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "How many of the item."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the item."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Amount for all units of the item, tax included, in minor units."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax within the total amount, in minor units."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit, in minor units."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount"
+  ],
+  "additionalProperties": false,
+  "description": "One item of a purchase, capture, refund or chargeback."
+}"#,
+    },
+    Def {
+        name: "PaymentConfirmation",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "config": {
+      "$ref": "#/$defs/PaymentConfirmationConfig"
+    },
+    "currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "payment_amount": {
+      "type": "integer",
+      "description": "Amount to authorize, in minor units."
+    },
+    "payment_transaction_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the payment transaction that confirming creates."
+    }
+  },
+  "required": [
+    "currency",
+    "payment_amount"
+  ],
+  "additionalProperties": false,
+  "description": "What the merchant confirms a payment request with."
+}"##,
+    },
+    Def {
+        name: "PaymentConfirmationConfig",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "capture": {
+      "type": "boolean",
+      "description": "Whether to capture the full amount right away."
+    }
+  },
+  "additionalProperties": false,
+  "description": "How the payment transaction that confirming creates is handled."
+}"#,
+    },
+    Def {
+        name: "PaymentRequestConfig",
+        schema: r#"{
+  "type": "object",
+  "additionalProperties": {},
+  "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
+}"#,
+    },
+    Def {
+        name: "PaymentRequestData",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "buyer": {
+      "$ref": "#/$defs/Buyer"
+    },
+    "config": {
+      "$ref": "#/$defs/PaymentRequestConfig"
+    },
+    "currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items bought."
+    },
+    "merchant_reference": {
+      "type": "string",
+      "description": "The merchant's reference for the purchase, such as an order number."
+    },
+    "payment_amount": {
+      "type": "integer",
+      "description": "Total to pay, in minor units."
+    },
+    "payment_reference": {
+      "type": "string",
+      "description": "The payment's reference in the partner's systems."
+    },
+    "shipping": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Shipping"
+      },
+      "description": "Where the goods go."
+    }
+  },
+  "required": [
+    "currency",
+    "payment_amount"
+  ],
+  "additionalProperties": false,
+  "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
+}"##,
+    },
+    Def {
+        name: "PaymentTransactionUpdate",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "merchant_reference": {
+      "type": "string",
+      "description": "The merchant's new reference for the purchase."
+    },
+    "payment_transaction_reference": {
+      "type": "string",
+      "description": "The merchant's new reference for the transaction."
+    }
+  },
+  "additionalProperties": false,
+  "description": "The references to change on a payment transaction."
+}"#,
+    },
+    Def {
+        name: "Recipient",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address the parcel to (\"Attn.\")."
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number."
+    }
+  },
+  "additionalProperties": false,
+  "description": "The person who receives a shipment."
+}"#,
+    },
+    Def {
+        name: "RefundRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items the refund covers."
+    },
+    "refund_amount": {
+      "type": "integer",
+      "description": "Amount to give back, in minor units."
+    },
+    "refund_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the refund."
+    }
+  },
+  "required": [
+    "refund_amount"
+  ],
+  "additionalProperties": false,
+  "description": "What to give back."
+}"##,
+    },
+    Def {
+        name: "Shipment",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "delivery": {
+      "$ref": "#/$defs/ShipmentDelivery"
+    },
+    "return": {
+      "$ref": "#/$defs/ShipmentReturn"
+    }
+  },
+  "additionalProperties": false,
+  "description": "How the goods of a capture travel to the customer, and back if returned."
+}"##,
+    },
+    Def {
+        name: "ShipmentDelivery",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "estimated_delivery_date": {
+      "type": "string",
+      "description": "When the goods should arrive.",
+      "format": "date"
+    },
+    "shipping_carrier": {
+      "type": "string",
+      "description": "The carrier's name."
+    },
+    "shipping_type": {
+      "$ref": "#/$defs/ShippingType"
+    },
+    "shipping_type_attribute": {
+      "$ref": "#/$defs/ShippingTypeAttribute"
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "The carrier's tracking number."
+    }
+  },
+  "additionalProperties": false,
+  "description": "The outbound shipment."
+}"##,
+    },
+    Def {
+        name: "ShipmentReturn",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "shipping_carrier": {
+      "type": "string",
+      "description": "The carrier's name."
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "The carrier's tracking number."
+    }
+  },
+  "additionalProperties": false,
+  "description": "The shipment for returning the goods."
+}"#,
+    },
+    Def {
+        name: "Shipping",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "address": {
+      "$ref": "#/$defs/Address"
+    },
+    "recipient": {
+      "$ref": "#/$defs/Recipient"
+    }
+  },
+  "additionalProperties": false,
+  "description": "Who receives goods, and where."
+}"##,
+    },
+    Def {
+        name: "ShippingType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "TO_DOOR"
+  ],
+  "description": "How the goods are delivered."
+}"#,
+    },
+    Def {
+        name: "ShippingTypeAttribute",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "SIGNATURE_REQUIRED"
+  ],
+  "description": "An extra condition of the delivery."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Payment API's results, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const PAYMENT_API_OUTPUT_DEFS: &[Def] = &[
+    Def {
+        name: "AcquiringChannel",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ECOMMERCE"
+  ],
+  "description": "How the purchase reached the merchant."
+}"#,
+    },
+    Def {
+        name: "Address",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "city": {
+      "type": "string",
+      "description": "City or town."
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "postal_code": {
+      "type": "string",
+      "description": "Postal or ZIP code."
+    },
+    "region": {
+      "type": "string",
+      "description": "State or region, where the country has them."
+    },
+    "street_address": {
+      "type": "string",
+      "description": "Street name and house number."
+    },
+    "street_address2": {
+      "type": "string",
+      "description": "Second address line, such as a suite or floor."
+    }
+  },
+  "description": "A postal address."
+}"#,
+    },
+    Def {
+        name: "ApplicableRate",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "fixed": {
+      "$ref": "#/$defs/MonetaryAmount"
+    },
+    "unit": {
+      "$ref": "#/$defs/ApplicableRateUnit"
+    },
+    "variable_fee": {
+      "$ref": "#/$defs/VariableFee"
+    }
+  },
+  "description": "The fee that applies to this transaction, as Klarna worked it out."
+}"##,
+    },
+    Def {
+        name: "ApplicableRateUnit",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "CAPTURE"
+  ],
+  "description": "What the fee is charged on."
+}"#,
+    },
+    Def {
+        name: "Buyer",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "address": {
+      "$ref": "#/$defs/Address"
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number."
+    }
+  },
+  "description": "The person who buys."
+}"##,
+    },
+    Def {
+        name: "ChargebackReason",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "DISPUTE_MERCHANT_LOSS"
+  ],
+  "description": "Why money was taken back from the merchant."
+}"#,
+    },
+    Def {
+        name: "EvaluationParameters",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "channel": {
+      "$ref": "#/$defs/AcquiringChannel"
+    },
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "evaluated_at": {
+      "type": "string",
+      "description": "When the price was worked out.",
+      "format": "date-time"
+    },
+    "merchant_category_code": {
+      "type": "string",
+      "description": "The merchant's category code (MCC)."
+    },
+    "price_plan_id": {
+      "type": "string",
+      "description": "Identifier of the price plan used."
+    },
+    "program_id": {
+      "type": "string",
+      "description": "Identifier of the pricing program used."
+    }
+  },
+  "description": "The facts Klarna priced the transaction on."
+}"##,
+    },
+    Def {
+        name: "LineItem",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "name": {
+      "type": "string",
+      "description": "What the item is called."
+    },
+    "product_identifier": {
+      "type": "string",
+      "description": "The product's identifier, such as a GTIN."
+    },
+    "quantity": {
+      "type": "integer",
+      "description": "How many of the item."
+    },
+    "reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the item."
+    },
+    "total_amount": {
+      "type": "integer",
+      "description": "Amount for all units of the item, tax included, in minor units."
+    },
+    "total_tax_amount": {
+      "type": "integer",
+      "description": "Tax within the total amount, in minor units."
+    },
+    "unit_price": {
+      "type": "integer",
+      "description": "Price of one unit, in minor units."
+    }
+  },
+  "required": [
+    "name",
+    "quantity",
+    "total_amount"
+  ],
+  "description": "One item of a purchase, capture, refund or chargeback."
+}"#,
+    },
+    Def {
+        name: "MonetaryAmount",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "amount": {
+      "type": "integer",
+      "description": "Amount in minor units."
+    },
+    "currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    }
+  },
+  "description": "An amount of money."
+}"#,
+    },
+    Def {
+        name: "PaymentCapture",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "capture_amount": {
+      "type": "integer",
+      "description": "Amount captured, in minor units."
+    },
+    "capture_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the capture."
+    },
+    "captured_at": {
+      "type": "string",
+      "description": "When the capture was made.",
+      "format": "date-time"
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items the capture covers."
+    },
+    "payment_capture_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the capture."
+    },
+    "shipments": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Shipment"
+      },
+      "description": "How the captured goods travel."
+    }
+  },
+  "required": [
+    "capture_amount",
+    "payment_capture_id"
+  ],
+  "description": "A capture of (part of) a payment transaction."
+}"##,
+    },
+    Def {
+        name: "PaymentChargeback",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "chargeback_amount": {
+      "type": "integer",
+      "description": "Amount taken back, in minor units."
+    },
+    "chargeback_at": {
+      "type": "string",
+      "description": "When the chargeback was made.",
+      "format": "date-time"
+    },
+    "chargeback_reason": {
+      "$ref": "#/$defs/ChargebackReason"
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items the chargeback covers."
+    },
+    "payment_chargeback_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the chargeback."
+    },
+    "payment_dispute_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the dispute that led to it."
+    }
+  },
+  "required": [
+    "chargeback_amount",
+    "payment_chargeback_id"
+  ],
+  "description": "Money taken back from the merchant after a dispute."
+}"##,
+    },
+    Def {
+        name: "PaymentPricing",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "applicable_rate": {
+      "$ref": "#/$defs/ApplicableRate"
+    },
+    "details": {
+      "$ref": "#/$defs/PricingDetails"
+    },
+    "evaluation_parameters": {
+      "$ref": "#/$defs/EvaluationParameters"
+    },
+    "rate": {
+      "$ref": "#/$defs/Rate"
+    }
+  },
+  "description": "What Klarna charges the merchant for the transaction."
+}"##,
+    },
+    Def {
+        name: "PaymentRefund",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items the refund covers."
+    },
+    "payment_capture_id": {
+      "type": "string",
+      "description": "The capture the refund was made against, when it was made against one."
+    },
+    "payment_refund_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the refund."
+    },
+    "refund_amount": {
+      "type": "integer",
+      "description": "Amount given back, in minor units."
+    },
+    "refund_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the refund."
+    },
+    "refunded_at": {
+      "type": "string",
+      "description": "When the refund was made.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "payment_refund_id",
+    "refund_amount"
+  ],
+  "description": "Money given back to the customer."
+}"##,
+    },
+    Def {
+        name: "PaymentRequest",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "created_at": {
+      "type": "string",
+      "description": "When the payment request was created.",
+      "format": "date-time"
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "When the payment request expires.",
+      "format": "date-time"
+    },
+    "payment_request": {
+      "$ref": "#/$defs/PaymentRequestData"
+    },
+    "payment_request_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the payment request."
+    },
+    "state": {
+      "$ref": "#/$defs/PaymentRequestState"
+    },
+    "state_context": {
+      "$ref": "#/$defs/PaymentRequestStateContext"
+    },
+    "state_expires_at": {
+      "type": "string",
+      "description": "When the current state runs out.",
+      "format": "date-time"
+    },
+    "updated_at": {
+      "type": "string",
+      "description": "When the payment request last changed.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "payment_request_id",
+    "state"
+  ],
+  "description": "A payment request as Klarna holds it."
+}"##,
+    },
+    Def {
+        name: "PaymentRequestConfig",
+        schema: r#"{
+  "type": "object",
+  "additionalProperties": {},
+  "description": "Options for the payment request. The reference page only shows it empty, so it is kept as free-form JSON."
+}"#,
+    },
+    Def {
+        name: "PaymentRequestData",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "buyer": {
+      "$ref": "#/$defs/Buyer"
+    },
+    "config": {
+      "$ref": "#/$defs/PaymentRequestConfig"
+    },
+    "currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items bought."
+    },
+    "merchant_reference": {
+      "type": "string",
+      "description": "The merchant's reference for the purchase, such as an order number."
+    },
+    "payment_amount": {
+      "type": "integer",
+      "description": "Total to pay, in minor units."
+    },
+    "payment_reference": {
+      "type": "string",
+      "description": "The payment's reference in the partner's systems."
+    },
+    "shipping": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Shipping"
+      },
+      "description": "Where the goods go."
+    }
+  },
+  "required": [
+    "currency",
+    "payment_amount"
+  ],
+  "description": "The purchase a payment request is for; sent to create or update one, and echoed back in it."
+}"##,
+    },
+    Def {
+        name: "PaymentRequestState",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "SUBMITTED",
+    "PREPARED",
+    "IN_PROGRESS",
+    "PENDING_CONFIRMATION",
+    "CANCELED",
+    "AUTHORIZED",
+    "EXPIRED",
+    "DECLINED"
+  ],
+  "description": "Where a payment request is in its lifecycle."
+}"#,
+    },
+    Def {
+        name: "PaymentRequestStateContext",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "payment_pricing": {
+      "$ref": "#/$defs/PaymentPricing"
+    },
+    "payment_transaction_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the payment transaction."
+    }
+  },
+  "description": "Details that come with the current state; for AUTHORIZED, the new transaction and its pricing."
+}"##,
+    },
+    Def {
+        name: "PaymentTransaction",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "acquiring_channel": {
+      "$ref": "#/$defs/AcquiringChannel"
+    },
+    "captures": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentCapture"
+      },
+      "description": "Captures made so far."
+    },
+    "chargebacks": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentChargeback"
+      },
+      "description": "Chargebacks made so far."
+    },
+    "created_at": {
+      "type": "string",
+      "description": "When the transaction was created.",
+      "format": "date-time"
+    },
+    "currency": {
+      "type": "string",
+      "description": "Three-letter ISO 4217 currency code."
+    },
+    "expires_at": {
+      "type": "string",
+      "description": "When what is left of the authorization runs out.",
+      "format": "date-time"
+    },
+    "line_items": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/LineItem"
+      },
+      "description": "The items bought."
+    },
+    "merchant_reference": {
+      "type": "string",
+      "description": "The merchant's reference for the purchase."
+    },
+    "original_authorization_amount": {
+      "type": "integer",
+      "description": "Amount first authorized, in minor units."
+    },
+    "payment_amount": {
+      "type": "integer",
+      "description": "Total of the payment, in minor units."
+    },
+    "payment_pricing": {
+      "$ref": "#/$defs/PaymentPricing"
+    },
+    "payment_transaction_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the transaction."
+    },
+    "payment_transaction_reference": {
+      "type": "string",
+      "description": "The merchant's own reference for the transaction."
+    },
+    "previous_state": {
+      "$ref": "#/$defs/PaymentTransactionState"
+    },
+    "refunds": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/PaymentRefund"
+      },
+      "description": "Refunds made so far."
+    },
+    "remaining_authorization_amount": {
+      "type": "integer",
+      "description": "Amount still authorized and not yet captured, in minor units."
+    },
+    "shipping": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Shipping"
+      },
+      "description": "Where the goods go."
+    },
+    "state": {
+      "$ref": "#/$defs/PaymentTransactionState"
+    },
+    "state_reason": {
+      "$ref": "#/$defs/PaymentTransactionStateReason"
+    },
+    "updated_at": {
+      "type": "string",
+      "description": "When the transaction last changed.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "payment_transaction_id",
+    "state"
+  ],
+  "description": "The payment an authorized payment request produced, with everything done to it since."
+}"##,
+    },
+    Def {
+        name: "PaymentTransactionState",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "AUTHORIZED",
+    "COMPLETED"
+  ],
+  "description": "Where a payment transaction is in its lifecycle."
+}"#,
+    },
+    Def {
+        name: "PaymentTransactionStateReason",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "AUTHORIZED",
+    "VOIDED"
+  ],
+  "description": "Why the payment transaction is in its state."
+}"#,
+    },
+    Def {
+        name: "PricePlanRate",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "fixed": {
+      "type": "integer",
+      "description": "Fixed fee per transaction, in minor units."
+    },
+    "price_cap": {
+      "type": "integer",
+      "description": "Cap on the fee, as a scaled integer (the page gives 3100000 and no unit)."
+    },
+    "variable": {
+      "type": "integer",
+      "description": "Variable fee as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
+    }
+  },
+  "description": "The rate of the merchant's price plan, with its cap."
+}"#,
+    },
+    Def {
+        name: "PricingDetails",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "country": {
+      "type": "string",
+      "description": "Two-letter ISO 3166 country code."
+    },
+    "discount": {
+      "$ref": "#/$defs/Rate"
+    },
+    "evaluated_at": {
+      "type": "string",
+      "description": "When the price was worked out.",
+      "format": "date-time"
+    },
+    "merchant_category_code": {
+      "type": "string",
+      "description": "The merchant's category code (MCC)."
+    },
+    "penalty": {
+      "$ref": "#/$defs/Rate"
+    },
+    "price_cap_applied": {
+      "type": "boolean",
+      "description": "Whether the price plan's cap limited the fee."
+    },
+    "price_plan_id": {
+      "type": "string",
+      "description": "Identifier of the price plan used."
+    },
+    "price_plan_rate": {
+      "$ref": "#/$defs/PricePlanRate"
+    },
+    "program_id": {
+      "type": "string",
+      "description": "Identifier of the pricing program used."
+    }
+  },
+  "description": "How the transaction's rate came about."
+}"##,
+    },
+    Def {
+        name: "Rate",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "fixed": {
+      "type": "integer",
+      "description": "Fixed part, in minor units."
+    },
+    "variable": {
+      "type": "integer",
+      "description": "Variable part as a scaled integer, not a fraction (the page gives 1200000 and no unit)."
+    }
+  },
+  "description": "A fee with a fixed and a variable part; also used for discounts and penalties on a fee."
+}"#,
+    },
+    Def {
+        name: "Recipient",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "attention": {
+      "type": "string",
+      "description": "Person to address the parcel to (\"Attn.\")."
+    },
+    "email": {
+      "type": "string",
+      "description": "Email address."
+    },
+    "family_name": {
+      "type": "string",
+      "description": "Last name."
+    },
+    "given_name": {
+      "type": "string",
+      "description": "First name."
+    },
+    "phone": {
+      "type": "string",
+      "description": "Phone number."
+    }
+  },
+  "description": "The person who receives a shipment."
+}"#,
+    },
+    Def {
+        name: "Shipment",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "delivery": {
+      "$ref": "#/$defs/ShipmentDelivery"
+    },
+    "return": {
+      "$ref": "#/$defs/ShipmentReturn"
+    }
+  },
+  "description": "How the goods of a capture travel to the customer, and back if returned."
+}"##,
+    },
+    Def {
+        name: "ShipmentDelivery",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "estimated_delivery_date": {
+      "type": "string",
+      "description": "When the goods should arrive.",
+      "format": "date"
+    },
+    "shipping_carrier": {
+      "type": "string",
+      "description": "The carrier's name."
+    },
+    "shipping_type": {
+      "$ref": "#/$defs/ShippingType"
+    },
+    "shipping_type_attribute": {
+      "$ref": "#/$defs/ShippingTypeAttribute"
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "The carrier's tracking number."
+    }
+  },
+  "description": "The outbound shipment."
+}"##,
+    },
+    Def {
+        name: "ShipmentReturn",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "shipping_carrier": {
+      "type": "string",
+      "description": "The carrier's name."
+    },
+    "tracking_number": {
+      "type": "string",
+      "description": "The carrier's tracking number."
+    }
+  },
+  "description": "The shipment for returning the goods."
+}"#,
+    },
+    Def {
+        name: "Shipping",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "address": {
+      "$ref": "#/$defs/Address"
+    },
+    "recipient": {
+      "$ref": "#/$defs/Recipient"
+    }
+  },
+  "description": "Who receives goods, and where."
+}"##,
+    },
+    Def {
+        name: "ShippingType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "TO_DOOR"
+  ],
+  "description": "How the goods are delivered."
+}"#,
+    },
+    Def {
+        name: "ShippingTypeAttribute",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "SIGNATURE_REQUIRED"
+  ],
+  "description": "An extra condition of the delivery."
+}"#,
+    },
+    Def {
+        name: "VariableFee",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "percentage": {
+      "type": "integer",
+      "description": "The percentage as a scaled integer (the page gives 120 next to a rate whose variable part is 1200000, and no unit)."
+    }
+  },
+  "description": "The variable part of a fee."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Notification API's arguments, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const NOTIFICATIONS_INPUT_DEFS: &[Def] = &[
+    Def {
+        name: "EventType",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "payment.request.state-change.submitted",
+    "payment.request.state-change.prepared",
+    "payment.request.state-change.in-progress",
+    "payment.request.state-change.pending-confirmation",
+    "payment.request.state-change.canceled",
+    "payment.request.state-change.authorized",
+    "payment.request.state-change.expired",
+    "payment.request.state-change.declined",
+    "partner.account.state-change.operational",
+    "partner.account.product.payment.state-change.disabled",
+    "partner.account.product.payment.state-change.enabled"
+  ],
+  "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+}"#,
+    },
+    Def {
+        name: "EventVersion",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "v1"
+  ],
+  "description": "The version of the event payloads a webhook receives."
+}"#,
+    },
+    Def {
+        name: "WebhookData",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "url": {
+      "type": "string",
+      "description": "The HTTPS URL Klarna posts the events to."
+    },
+    "event_types": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/EventType"
+      },
+      "description": "The event types to deliver, each at most once."
+    },
+    "event_version": {
+      "$ref": "#/$defs/EventVersion"
+    },
+    "signing_key_id": {
+      "type": "string",
+      "description": "The signing key Klarna signs the deliveries with."
+    },
+    "status": {
+      "$ref": "#/$defs/WebhookStatus"
+    }
+  },
+  "required": [
+    "url",
+    "event_types",
+    "event_version",
+    "signing_key_id"
+  ],
+  "additionalProperties": false,
+  "description": "A webhook to create."
+}"##,
+    },
+    Def {
+        name: "WebhookStatus",
+        schema: r#"{
+  "type": "string",
+  "enum": [
+    "ENABLED",
+    "DISABLED"
+  ],
+  "description": "Whether a webhook delivers events."
+}"#,
+    },
+    Def {
+        name: "WebhookUpdate",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "url": {
+      "type": "string",
+      "description": "The HTTPS URL Klarna posts the events to."
+    },
+    "event_types": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/EventType"
+      },
+      "description": "The event types to deliver, each at most once."
+    },
+    "event_version": {
+      "$ref": "#/$defs/EventVersion"
+    },
+    "signing_key_id": {
+      "type": "string",
+      "description": "The signing key Klarna signs the deliveries with."
+    },
+    "status": {
+      "$ref": "#/$defs/WebhookStatus"
+    }
+  },
+  "additionalProperties": false,
+  "description": "The fields of a webhook to change; those left out keep their value."
+}"##,
+    },
+];
+
+/// The named schemas of the Klarna Notification API's results, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const NOTIFICATIONS_OUTPUT_DEFS: &[Def] = &[
+    Def {
+        name: "EventType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "payment.request.state-change.submitted",
+    "payment.request.state-change.prepared",
+    "payment.request.state-change.in-progress",
+    "payment.request.state-change.pending-confirmation",
+    "payment.request.state-change.canceled",
+    "payment.request.state-change.authorized",
+    "payment.request.state-change.expired",
+    "payment.request.state-change.declined",
+    "partner.account.state-change.operational",
+    "partner.account.product.payment.state-change.disabled",
+    "partner.account.product.payment.state-change.enabled"
+  ],
+  "description": "A kind of event a webhook can subscribe to. A subscription may also use a wildcard such as payment.* (every event of the Payment product), which this open enum keeps as an unknown value."
+}"#,
+    },
+    Def {
+        name: "EventVersion",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "v1"
+  ],
+  "description": "The version of the event payloads a webhook receives."
+}"#,
+    },
+    Def {
+        name: "SigningKey",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "signing_key_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
+    },
+    "created_at": {
+      "type": "string",
+      "description": "When the key was created.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "signing_key_id"
+  ],
+  "description": "A signing key as listed, without its secret."
+}"#,
+    },
+    Def {
+        name: "SigningKeyCreated",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "signing_key_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the key, sent with each delivery in Klarna-Signing-Key-Id."
+    },
+    "signing_key": {
+      "type": "string",
+      "description": "The secret; the HMAC-SHA256 key is its UTF-8 bytes. Keep it secret, and keep it, since it cannot be read again.",
+      "format": "password"
+    },
+    "created_at": {
+      "type": "string",
+      "description": "When the key was created.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "signing_key_id",
+    "signing_key"
+  ],
+  "description": "A new signing key with its secret, shown this once."
+}"#,
+    },
+    Def {
+        name: "SigningKeyList",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "signing_keys": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/SigningKey"
+      }
+    }
+  },
+  "required": [
+    "signing_keys"
+  ],
+  "description": "The signing keys of an account."
+}"##,
+    },
+    Def {
+        name: "Webhook",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "webhook_id": {
+      "type": "string",
+      "description": "Klarna's identifier of the webhook."
+    },
+    "url": {
+      "type": "string",
+      "description": "The HTTPS URL Klarna posts the events to."
+    },
+    "event_types": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/EventType"
+      },
+      "description": "The event types delivered."
+    },
+    "event_version": {
+      "$ref": "#/$defs/EventVersion"
+    },
+    "signing_key_id": {
+      "type": "string",
+      "description": "The signing key the deliveries are signed with."
+    },
+    "status": {
+      "$ref": "#/$defs/WebhookStatus"
+    },
+    "created_at": {
+      "type": "string",
+      "description": "When the webhook was created.",
+      "format": "date-time"
+    }
+  },
+  "required": [
+    "webhook_id",
+    "url",
+    "event_types",
+    "signing_key_id"
+  ],
+  "description": "A subscription of a URL to event types."
+}"##,
+    },
+    Def {
+        name: "WebhookList",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "webhooks": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Webhook"
+      }
+    }
+  },
+  "required": [
+    "webhooks"
+  ],
+  "description": "The webhooks of an account."
+}"##,
+    },
+    Def {
+        name: "WebhookStatus",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "ENABLED",
+    "DISABLED"
+  ],
+  "description": "Whether a webhook delivers events."
+}"#,
+    },
+];
+
+/// The named schemas of the Klarna Settlements API's arguments, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const SETTLEMENTS_INPUT_DEFS: &[Def] = &[];
+
+/// The named schemas of the Klarna Settlements API's results, each once: what `#/$defs/<name>` of its tools' schemas refers to.
+const SETTLEMENTS_OUTPUT_DEFS: &[Def] = &[
+    Def {
+        name: "Pagination",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "count": {
+      "type": "integer",
+      "description": "Items on this page."
+    },
+    "total": {
+      "type": "integer",
+      "description": "Items in the whole result."
+    },
+    "next": {
+      "type": "string",
+      "description": "Link to the next page; absent on the last page."
+    },
+    "prev": {
+      "type": "string",
+      "description": "Link to the previous page; absent on the first page."
+    },
+    "offset": {
+      "type": "integer",
+      "description": "Items of the whole result before this page."
+    }
+  },
+  "required": [
+    "count"
+  ],
+  "description": "Where a page lies in the whole result, with links to its neighbours."
+}"#,
+    },
+    Def {
+        name: "Payout",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "totals": {
+      "$ref": "#/$defs/Totals"
+    },
+    "payment_reference": {
+      "type": "string",
+      "description": "The payout's reference, as on the bank statement."
+    },
+    "payout_date": {
+      "type": "string",
+      "description": "When the payout was made.",
+      "format": "date-time"
+    },
+    "currency_code": {
+      "type": "string",
+      "description": "ISO 4217 currency of the payout."
+    },
+    "currency_code_of_registration_country": {
+      "type": "string",
+      "description": "ISO 4217 currency of the country the merchant is registered in."
+    },
+    "merchant_settlement_type": {
+      "$ref": "#/$defs/PayoutMerchantSettlementType",
+      "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+    },
+    "merchant_id": {
+      "type": "string",
+      "description": "Klarna's id of the merchant."
+    },
+    "transactions": {
+      "type": "string",
+      "description": "Link to this payout's transactions."
+    }
+  },
+  "required": [
+    "totals",
+    "payment_reference",
+    "payout_date",
+    "currency_code",
+    "merchant_settlement_type",
+    "merchant_id"
+  ],
+  "description": "One payment from Klarna to the merchant, with its totals."
+}"##,
+    },
+    Def {
+        name: "PayoutCollection",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "payouts": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Payout"
+      },
+      "description": "The payouts on this page."
+    },
+    "pagination": {
+      "$ref": "#/$defs/Pagination"
+    }
+  },
+  "required": [
+    "payouts",
+    "pagination"
+  ],
+  "description": "A page of payouts."
+}"##,
+    },
+    Def {
+        name: "PayoutMerchantSettlementType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "GROSS",
+    "NET",
+    "GROSS_FEE"
+  ],
+  "description": "Whether the payout is net of Klarna's fees (NET) or not (GROSS, GROSS_FEE)."
+}"#,
+    },
+    Def {
+        name: "PayoutSummary",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "summary_total_fee_correction_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: corrections of fees."
+    },
+    "summary_payout_date_start": {
+      "type": "string",
+      "description": "Start of the summed-up range.",
+      "format": "date-time"
+    },
+    "summary_total_release_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: money Klarna released from holdback."
+    },
+    "summary_settlement_currency": {
+      "type": "string",
+      "description": "ISO 4217 currency of these totals."
+    },
+    "summary_payout_date_end": {
+      "type": "string",
+      "description": "End of the summed-up range.",
+      "format": "date-time"
+    },
+    "summary_total_tax_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: tax."
+    },
+    "summary_total_settlement_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: what was paid out."
+    },
+    "summary_total_holdback_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: money Klarna held back."
+    },
+    "summary_total_reversal_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: reversals."
+    },
+    "summary_total_return_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: returns (refunds)."
+    },
+    "summary_total_fee_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: klarna's fees."
+    },
+    "summary_total_commission_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: commissions."
+    },
+    "summary_total_sale_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: sales (captures)."
+    },
+    "summary_total_repay_amount": {
+      "type": "integer",
+      "description": "Sum over the range, in minor units: what the merchant repaid of a debt to Klarna."
+    }
+  },
+  "required": [
+    "summary_total_fee_correction_amount",
+    "summary_payout_date_start",
+    "summary_total_release_amount",
+    "summary_settlement_currency",
+    "summary_payout_date_end",
+    "summary_total_tax_amount",
+    "summary_total_settlement_amount",
+    "summary_total_holdback_amount",
+    "summary_total_reversal_amount",
+    "summary_total_return_amount",
+    "summary_total_fee_amount",
+    "summary_total_commission_amount",
+    "summary_total_sale_amount",
+    "summary_total_repay_amount"
+  ],
+  "description": "The totals of all payouts in one currency over a date range."
+}"#,
+    },
+    Def {
+        name: "Totals",
+        schema: r#"{
+  "type": "object",
+  "properties": {
+    "commission_amount": {
+      "type": "integer",
+      "description": "In minor units: commissions."
+    },
+    "repay_amount": {
+      "type": "integer",
+      "description": "In minor units: what the merchant repaid of a debt to Klarna."
+    },
+    "sale_amount": {
+      "type": "integer",
+      "description": "In minor units: sales (captures)."
+    },
+    "holdback_amount": {
+      "type": "integer",
+      "description": "In minor units: money Klarna held back."
+    },
+    "tax_amount": {
+      "type": "integer",
+      "description": "In minor units: tax."
+    },
+    "settlement_amount": {
+      "type": "integer",
+      "description": "In minor units: what is paid out."
+    },
+    "fee_correction_amount": {
+      "type": "integer",
+      "description": "In minor units: corrections of fees."
+    },
+    "reversal_amount": {
+      "type": "integer",
+      "description": "In minor units: reversals."
+    },
+    "release_amount": {
+      "type": "integer",
+      "description": "In minor units: money Klarna released from holdback."
+    },
+    "return_amount": {
+      "type": "integer",
+      "description": "In minor units: returns (refunds)."
+    },
+    "fee_amount": {
+      "type": "integer",
+      "description": "In minor units: Klarna's fees."
+    },
+    "charge_amount": {
+      "type": "integer",
+      "description": "In minor units: charges; each transaction's detailed_type says what for."
+    },
+    "credit_amount": {
+      "type": "integer",
+      "description": "In minor units: credits; each transaction's detailed_type says what for."
+    },
+    "fee_refund_amount": {
+      "type": "integer",
+      "description": "In minor units: fees refunded."
+    },
+    "tax_refund_amount": {
+      "type": "integer",
+      "description": "In minor units: tax refunded."
+    },
+    "deposit_amount": {
+      "type": "integer",
+      "description": "In minor units: how much this payout added to the merchant's debt with Klarna, when returns, fees and charges exceeded sales."
+    },
+    "opening_debt_balance_amount": {
+      "type": "integer",
+      "description": "In minor units: the merchant's debt with Klarna before this payout."
+    },
+    "closing_debt_balance_amount": {
+      "type": "integer",
+      "description": "In minor units: the merchant's debt with Klarna after this payout; the next payout's opening balance."
+    }
+  },
+  "required": [
+    "commission_amount",
+    "repay_amount",
+    "sale_amount",
+    "holdback_amount",
+    "settlement_amount",
+    "reversal_amount",
+    "release_amount",
+    "return_amount",
+    "fee_amount",
+    "charge_amount",
+    "credit_amount",
+    "fee_refund_amount",
+    "tax_refund_amount",
+    "deposit_amount",
+    "opening_debt_balance_amount",
+    "closing_debt_balance_amount"
+  ],
+  "description": "The sums a payout is made of."
+}"#,
+    },
+    Def {
+        name: "Transaction",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "amount": {
+      "type": "integer",
+      "description": "The transaction's amount in minor units."
+    },
+    "capture_id": {
+      "type": "string",
+      "description": "The capture a sale or fee belongs to; empty for returns and reversals, which have no capture."
+    },
+    "merchant_reference1": {
+      "type": "string",
+      "description": "The merchant's own reference of the order."
+    },
+    "sale_date": {
+      "type": "string",
+      "description": "When the order was placed.",
+      "format": "date-time"
+    },
+    "type": {
+      "$ref": "#/$defs/TransactionType",
+      "description": "What kind of booking this is."
+    },
+    "capture_date": {
+      "type": "string",
+      "description": "When the capture was made.",
+      "format": "date-time"
+    },
+    "payment_reference": {
+      "type": "string",
+      "description": "The payout this transaction is part of, when there is one yet."
+    },
+    "order_id": {
+      "type": "string",
+      "description": "Klarna's id of the order.",
+      "format": "uuid"
+    },
+    "payout": {
+      "type": "string",
+      "description": "Link to the payout this transaction is part of."
+    },
+    "refund_id": {
+      "type": "string",
+      "description": "Klarna's id of the refund, for returns."
+    },
+    "short_order_id": {
+      "type": "string",
+      "description": "Klarna's short reference of the order."
+    },
+    "merchant_reference2": {
+      "type": "string",
+      "description": "The merchant's second reference of the order."
+    },
+    "currency_code": {
+      "type": "string",
+      "description": "ISO 4217 currency of the amount."
+    },
+    "purchase_country": {
+      "type": "string",
+      "description": "ISO 3166 alpha-2 country of the purchase."
+    },
+    "vat_rate": {
+      "type": "integer",
+      "description": "VAT rate on Klarna's fee, in hundredths of a percent (2000 is 20 %)."
+    },
+    "vat_amount": {
+      "type": "integer",
+      "description": "VAT on Klarna's fee, in minor units."
+    },
+    "shipping_country": {
+      "type": "string",
+      "description": "ISO 3166 alpha-2 country the goods went to."
+    },
+    "initial_payment_method_type": {
+      "type": "string",
+      "description": "The payment method the buyer picked at checkout."
+    },
+    "initial_number_of_installments": {
+      "type": "integer",
+      "description": "Instalments the buyer picked at checkout, for instalment plans."
+    },
+    "initial_payment_method_monthly_downpayments": {
+      "type": "integer",
+      "description": "Monthly down payments picked at checkout, for instalment plans."
+    },
+    "merchant_capture_reference": {
+      "type": "string",
+      "description": "The merchant's own reference of the capture, as sent when capturing."
+    },
+    "merchant_refund_reference": {
+      "type": "string",
+      "description": "The merchant's own reference of the refund, as sent when refunding."
+    },
+    "detailed_type": {
+      "$ref": "#/$defs/TransactionDetailedType",
       "description": "What the booking is for, in more detail than type."
     },
-    "TransactionType": {
+    "tax_in_currency_of_registration_country": {
+      "type": "integer",
+      "description": "The tax on the fee converted into the currency of the merchant's registration country, at the capture date's rate."
+    },
+    "currency_code_of_registration_country": {
       "type": "string",
-      "examples": [
-        "COMMISSION",
-        "SALE",
-        "REVERSAL",
-        "RETURN",
-        "TAX",
-        "FEE",
-        "FEE_REFUND",
-        "CORRECTION",
-        "REVERSAL_MERCHANT_PROTECTION",
-        "CHARGE",
-        "CREDIT",
-        "HOLDBACK",
-        "RELEASE"
-      ],
-      "description": "What kind of booking this is."
+      "description": "ISO 4217 currency of the merchant's registration country."
+    },
+    "klarna_comment": {
+      "type": "string",
+      "description": "Klarna's note on the transaction, when it needs one."
+    },
+    "reversal_reference": {
+      "type": "string",
+      "description": "Klarna's id of the dispute behind a reversal (a dispute KRN)."
     }
-  }
+  },
+  "required": [
+    "amount",
+    "sale_date",
+    "type",
+    "capture_date",
+    "order_id",
+    "currency_code",
+    "purchase_country"
+  ],
+  "description": "One booking in a payout (a sale, return, fee, ...)."
 }"##,
+    },
+    Def {
+        name: "TransactionCollection",
+        schema: r##"{
+  "type": "object",
+  "properties": {
+    "transactions": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/Transaction"
+      },
+      "description": "The transactions on this page."
+    },
+    "pagination": {
+      "$ref": "#/$defs/Pagination"
+    }
+  },
+  "required": [
+    "transactions",
+    "pagination"
+  ],
+  "description": "A page of transactions."
+}"##,
+    },
+    Def {
+        name: "TransactionDetailedType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "COMMISSION",
+    "CREDITED_CORRECTION",
+    "PURCHASE_FEE_PERCENTAGE",
+    "PURCHASE_FEE_PERCENTAGE_REFUND",
+    "LATE_RETURN_FEE",
+    "PURCHASE_FEE_FIXED",
+    "EXPIRY_FEE_GROSS",
+    "EXPIRY_FEE",
+    "SERVICING_FEE",
+    "RETURN_FEE",
+    "EXTRA_INVOICE_FEE",
+    "PURCHASE_RETURN",
+    "COMMISSION_RETURN",
+    "REVERSAL",
+    "FRAUD_POLICY_CHARGE",
+    "COMMISSION_RETURN_GROSS",
+    "FRAUD_POLICY_CREDIT_NET",
+    "PURCHASE",
+    "MANUAL_ENTRY",
+    "LOAN_PAYOUT",
+    "LOAN_AMORTISATION",
+    "LOAN_FEE",
+    "FEE_REFUND",
+    "PURCHASE_COMMISSION_PERCENTAGE",
+    "EXTEND_DUE_DATE_FEE",
+    "TRANSFER_FROM_LEGACY_INTEGRATION",
+    "FIXED_FEE_CORRECTION_UK",
+    "PERCENTAGE_FEE_CORRECTION_UK",
+    "VAT_ON_FEE_CORRECTION_UK",
+    "FIXED_FEE_CORRECTION_SE",
+    "PERCENTAGE_FEE_CORRECTION_SE",
+    "PERCENTAGE_FEE_CORRECTION",
+    "FIXED_FEE_CORRECTION",
+    "ROLLING_RESERVE",
+    "PERCENTAGE_FEES",
+    "PAYMENT_REMINDER",
+    "CORRECTION",
+    "UNDER_REVIEW",
+    "INSUFFICIENT_BANK_ACCOUNT_DETAILS",
+    "DISPUTE_FEE",
+    "DISPUTE_FEE_REFUND",
+    "CORRECTION_DISPUTE",
+    "PAYMENT_DEFAULT"
+  ],
+  "description": "What the booking is for, in more detail than type."
+}"#,
+    },
+    Def {
+        name: "TransactionType",
+        schema: r#"{
+  "type": "string",
+  "examples": [
+    "COMMISSION",
+    "SALE",
+    "REVERSAL",
+    "RETURN",
+    "TAX",
+    "FEE",
+    "FEE_REFUND",
+    "CORRECTION",
+    "REVERSAL_MERCHANT_PROTECTION",
+    "CHARGE",
+    "CREDIT",
+    "HOLDBACK",
+    "RELEASE"
+  ],
+  "description": "What kind of booking this is."
+}"#,
     },
 ];
 
@@ -16081,13 +10272,11 @@ pub(crate) async fn call(
     arguments: Arguments,
 ) -> Result<Output, Failure> {
     match tool {
-        "klarna-ordermanagement-get-order" => {
-            ordermanagement_get_order(upstream, arguments).await
-        }
-        "klarna-ordermanagement-acknowledge-order" => {
+        "klarna-get-order" => ordermanagement_get_order(upstream, arguments).await,
+        "klarna-acknowledge-order" => {
             ordermanagement_acknowledge_order(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-authorization" => {
+        "klarna-update-authorization" => {
             ordermanagement_update_authorization(upstream, arguments).await
         }
         "klarna-list-all-order-captures" => {
@@ -16111,133 +10300,117 @@ pub(crate) async fn call(
         "klarna-send-customer-communication" => {
             ordermanagement_trigger_send_out(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-consumer-details" => {
+        "klarna-update-consumer-details" => {
             ordermanagement_update_consumer_details(upstream, arguments).await
         }
-        "klarna-ordermanagement-extend-authorization-time" => {
+        "klarna-extend-authorization-time" => {
             ordermanagement_extend_authorization_time(upstream, arguments).await
         }
-        "klarna-ordermanagement-update-merchant-references" => {
+        "klarna-update-merchant-references" => {
             ordermanagement_update_merchant_references(upstream, arguments).await
         }
-        "klarna-ordermanagement-refund-order" => {
-            ordermanagement_refund_order(upstream, arguments).await
-        }
-        "klarna-ordermanagement-get-refund" => {
-            ordermanagement_get_refund(upstream, arguments).await
-        }
-        "klarna-ordermanagement-release-remaining-authorization" => {
+        "klarna-refund-order" => ordermanagement_refund_order(upstream, arguments).await,
+        "klarna-get-refund" => ordermanagement_get_refund(upstream, arguments).await,
+        "klarna-release-remaining-authorization" => {
             ordermanagement_release_remaining_authorization(upstream, arguments).await
         }
-        "klarna-ordermanagement-append-order-shipping-info" => {
+        "klarna-append-order-shipping-info" => {
             ordermanagement_append_order_shipping_info(upstream, arguments).await
         }
-        "klarna-ordermanagement-cancel-order" => {
-            ordermanagement_cancel_order(upstream, arguments).await
-        }
-        "klarna-payments-create-credit-session" => {
+        "klarna-cancel-order" => ordermanagement_cancel_order(upstream, arguments).await,
+        "klarna-create-credit-session" => {
             payments_create_credit_session(upstream, arguments).await
         }
-        "klarna-payments-read-credit-session" => {
+        "klarna-read-credit-session" => {
             payments_read_credit_session(upstream, arguments).await
         }
-        "klarna-payments-update-credit-session" => {
+        "klarna-update-credit-session" => {
             payments_update_credit_session(upstream, arguments).await
         }
-        "klarna-payments-cancel-authorization" => {
+        "klarna-cancel-authorization" => {
             payments_cancel_authorization(upstream, arguments).await
         }
-        "klarna-payments-create-order" => {
-            payments_create_order(upstream, arguments).await
-        }
-        "klarna-payments-create-customer-token" => {
+        "klarna-create-order" => payments_create_order(upstream, arguments).await,
+        "klarna-create-customer-token" => {
             payments_create_customer_token(upstream, arguments).await
         }
-        "klarna-payments-read-customer-token" => {
+        "klarna-read-customer-token" => {
             payments_read_customer_token(upstream, arguments).await
         }
-        "klarna-payments-create-customer-token-order" => {
+        "klarna-create-customer-token-order" => {
             payments_create_customer_token_order(upstream, arguments).await
         }
-        "klarna-payments-update-customer-token-status" => {
+        "klarna-update-customer-token-status" => {
             payments_update_customer_token_status(upstream, arguments).await
         }
-        "klarna-payment-api-create-payment-request" => {
+        "klarna-create-payment-request" => {
             payment_api_create_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-request" => {
+        "klarna-read-payment-request" => {
             payment_api_read_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-update-payment-request" => {
+        "klarna-update-payment-request" => {
             payment_api_update_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-confirm-payment-request" => {
+        "klarna-confirm-payment-request" => {
             payment_api_confirm_payment_request(upstream, arguments).await
         }
-        "klarna-payment-api-cancel-payment-confirmation" => {
+        "klarna-cancel-payment-confirmation" => {
             payment_api_cancel_payment_confirmation(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-transaction" => {
+        "klarna-read-payment-transaction" => {
             payment_api_read_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-update-payment-transaction" => {
+        "klarna-update-payment-transaction" => {
             payment_api_update_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-capture-payment-transaction" => {
+        "klarna-capture-payment-transaction" => {
             payment_api_capture_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-refund-payment-transaction" => {
+        "klarna-refund-payment-transaction" => {
             payment_api_refund_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-void-payment-transaction" => {
+        "klarna-void-payment-transaction" => {
             payment_api_void_payment_transaction(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-capture" => {
+        "klarna-read-payment-capture" => {
             payment_api_read_payment_capture(upstream, arguments).await
         }
-        "klarna-payment-api-refund-payment-capture" => {
+        "klarna-refund-payment-capture" => {
             payment_api_refund_payment_capture(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-refund" => {
+        "klarna-read-payment-refund" => {
             payment_api_read_payment_refund(upstream, arguments).await
         }
-        "klarna-payment-api-read-payment-chargeback" => {
+        "klarna-read-payment-chargeback" => {
             payment_api_read_payment_chargeback(upstream, arguments).await
         }
-        "klarna-notifications-list-webhooks" => {
-            notifications_list_webhooks(upstream, arguments).await
-        }
-        "klarna-notifications-create-webhook" => {
+        "klarna-list-webhooks" => notifications_list_webhooks(upstream, arguments).await,
+        "klarna-create-webhook" => {
             notifications_create_webhook(upstream, arguments).await
         }
-        "klarna-notifications-get-webhook" => {
-            notifications_get_webhook(upstream, arguments).await
-        }
-        "klarna-notifications-delete-webhook" => {
+        "klarna-get-webhook" => notifications_get_webhook(upstream, arguments).await,
+        "klarna-delete-webhook" => {
             notifications_delete_webhook(upstream, arguments).await
         }
-        "klarna-notifications-update-webhook" => {
+        "klarna-update-webhook" => {
             notifications_update_webhook(upstream, arguments).await
         }
-        "klarna-notifications-list-signing-keys" => {
+        "klarna-list-signing-keys" => {
             notifications_list_signing_keys(upstream, arguments).await
         }
-        "klarna-notifications-create-signing-key" => {
+        "klarna-create-signing-key" => {
             notifications_create_signing_key(upstream, arguments).await
         }
-        "klarna-notifications-delete-signing-key" => {
+        "klarna-delete-signing-key" => {
             notifications_delete_signing_key(upstream, arguments).await
         }
-        "klarna-settlements-get-payout-summary" => {
+        "klarna-get-payout-summary" => {
             settlements_get_payout_summary(upstream, arguments).await
         }
-        "klarna-settlements-get-payout" => {
-            settlements_get_payout(upstream, arguments).await
-        }
-        "klarna-settlements-list-payouts" => {
-            settlements_list_payouts(upstream, arguments).await
-        }
-        "klarna-settlements-list-transactions" => {
+        "klarna-get-payout" => settlements_get_payout(upstream, arguments).await,
+        "klarna-list-payouts" => settlements_list_payouts(upstream, arguments).await,
+        "klarna-list-transactions" => {
             settlements_list_transactions(upstream, arguments).await
         }
         _ => Err(Failure::unknown_tool(tool)),
@@ -16261,7 +10434,7 @@ async fn ordermanagement_get_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16283,7 +10456,7 @@ async fn ordermanagement_acknowledge_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/authorization`, through the generated client.
@@ -16305,7 +10478,7 @@ async fn ordermanagement_update_authorization(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /ordermanagement/v1/orders/{order_id}/captures`, through the generated client.
@@ -16323,7 +10496,7 @@ async fn ordermanagement_get_captures(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16347,7 +10520,7 @@ async fn ordermanagement_capture_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     let value = response.into_inner();
     output.header("capture_id", Some(value.capture_id.into_string()));
     output.header("location", Some(value.location));
@@ -16373,7 +10546,7 @@ async fn ordermanagement_get_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16402,7 +10575,7 @@ async fn ordermanagement_extend_due_date(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date-options`, through the generated client.
@@ -16424,7 +10597,7 @@ async fn ordermanagement_get_options_for_extend_due_date(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16453,7 +10626,7 @@ async fn ordermanagement_append_shipping_info(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/captures/{capture_id}/trigger-send-out`, through the generated client.
@@ -16477,7 +10650,7 @@ async fn ordermanagement_trigger_send_out(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/customer-details`, through the generated client.
@@ -16502,7 +10675,7 @@ async fn ordermanagement_update_consumer_details(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/extend-authorization-time`, through the generated client.
@@ -16522,7 +10695,7 @@ async fn ordermanagement_extend_authorization_time(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /ordermanagement/v1/orders/{order_id}/merchant-references`, through the generated client.
@@ -16547,7 +10720,7 @@ async fn ordermanagement_update_merchant_references(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/refunds`, through the generated client.
@@ -16568,7 +10741,7 @@ async fn ordermanagement_refund_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     let value = response.into_inner();
     output.header("location", Some(value.location));
     output.header("refund_id", Some(value.refund_id.into_string()));
@@ -16594,7 +10767,7 @@ async fn ordermanagement_get_refund(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16618,7 +10791,7 @@ async fn ordermanagement_release_remaining_authorization(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/shipping-info`, through the generated client.
@@ -16643,7 +10816,7 @@ async fn ordermanagement_append_order_shipping_info(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /ordermanagement/v1/orders/{order_id}/cancel`, through the generated client.
@@ -16663,7 +10836,7 @@ async fn ordermanagement_cancel_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /payments/v1/sessions`, through the generated client.
@@ -16678,7 +10851,7 @@ async fn payments_create_credit_session(
         upstream.payments.create_credit_session(&body).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16698,7 +10871,7 @@ async fn payments_read_credit_session(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16719,7 +10892,7 @@ async fn payments_update_credit_session(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `DELETE /payments/v1/authorizations/{authorizationToken}`, through the generated client.
@@ -16734,7 +10907,7 @@ async fn payments_cancel_authorization(
         upstream.payments.cancel_authorization(&authorization_token).await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /payments/v1/authorizations/{authorizationToken}/order`, through the generated client.
@@ -16755,7 +10928,7 @@ async fn payments_create_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16774,7 +10947,7 @@ async fn payments_create_customer_token(
         upstream.payments.create_customer_token(&authorization_token, &body).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16791,7 +10964,7 @@ async fn payments_read_customer_token(
         upstream.payments.read_customer_token(&customer_token).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16814,7 +10987,7 @@ async fn payments_create_customer_token_order(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16833,7 +11006,7 @@ async fn payments_update_customer_token_status(
         upstream.payments.update_customer_token_status(&customer_token, &body).await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `POST /v1/payment/requests`, through the generated client.
@@ -16854,7 +11027,7 @@ async fn payment_api_create_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16876,7 +11049,7 @@ async fn payment_api_read_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16903,7 +11076,7 @@ async fn payment_api_update_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16928,7 +11101,7 @@ async fn payment_api_confirm_payment_request(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16949,7 +11122,7 @@ async fn payment_api_cancel_payment_confirmation(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -16975,7 +11148,7 @@ async fn payment_api_read_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17006,7 +11179,7 @@ async fn payment_api_update_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17037,7 +11210,7 @@ async fn payment_api_capture_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17068,7 +11241,7 @@ async fn payment_api_refund_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17096,7 +11269,7 @@ async fn payment_api_void_payment_transaction(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17120,7 +11293,7 @@ async fn payment_api_read_payment_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17149,7 +11322,7 @@ async fn payment_api_refund_payment_capture(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17173,7 +11346,7 @@ async fn payment_api_read_payment_refund(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17199,7 +11372,7 @@ async fn payment_api_read_payment_chargeback(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17215,7 +11388,7 @@ async fn notifications_list_webhooks(
         upstream.notifications.list_webhooks().await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17238,7 +11411,7 @@ async fn notifications_create_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17258,7 +11431,7 @@ async fn notifications_get_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17278,7 +11451,7 @@ async fn notifications_delete_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `PATCH /v1/notification/webhooks/{webhook_id}`, through the generated client.
@@ -17303,7 +11476,7 @@ async fn notifications_update_webhook(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17319,7 +11492,7 @@ async fn notifications_list_signing_keys(
         upstream.notifications.list_signing_keys().await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17340,7 +11513,7 @@ async fn notifications_create_signing_key(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17362,7 +11535,7 @@ async fn notifications_delete_signing_key(
             .await
     }
         .map_err(Failure::upstream)?;
-    Ok(Output::new(response.status(), response.idempotency_key()))
+    Ok(Output::of(&response))
 }
 
 /// `GET /settlements/v1/payouts/summary`, through the generated client.
@@ -17383,7 +11556,7 @@ async fn settlements_get_payout_summary(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17400,7 +11573,7 @@ async fn settlements_get_payout(
         upstream.settlements.get_payout(&payment_reference).await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17429,7 +11602,7 @@ async fn settlements_list_payouts(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }
@@ -17456,7 +11629,7 @@ async fn settlements_list_transactions(
             .await
     }
         .map_err(Failure::upstream)?;
-    let mut output = Output::new(response.status(), response.idempotency_key());
+    let mut output = Output::of(&response);
     output.body(&response.into_inner())?;
     Ok(output)
 }

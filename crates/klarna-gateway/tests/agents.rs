@@ -492,11 +492,11 @@ async fn destructive_tools_say_so_under_all() {
     }
     assert_eq!(destructive.len(), 7, "{destructive:?}");
     for name in [
-        "klarna-ordermanagement-cancel-order",
-        "klarna-ordermanagement-release-remaining-authorization",
-        "klarna-payment-api-void-payment-transaction",
-        "klarna-notifications-delete-webhook",
-        "klarna-notifications-delete-signing-key",
+        "klarna-cancel-order",
+        "klarna-release-remaining-authorization",
+        "klarna-void-payment-transaction",
+        "klarna-delete-webhook",
+        "klarna-delete-signing-key",
     ] {
         assert!(destructive.iter().any(|d| d == name), "{name}");
     }
@@ -511,13 +511,9 @@ async fn no_tool_result_holds_a_secret() {
     let gateway = start(Surface::All, Policy::unattended()).await;
     let client = connect(&gateway.mcp, ClientConfig::default()).await;
     let tools = client.list_all_tools().await.unwrap();
-    assert!(!tools
-        .iter()
-        .any(|t| t.name == "klarna-notifications-create-signing-key"));
-    assert!(tools
-        .iter()
-        .any(|t| t.name == "klarna-notifications-list-signing-keys"));
-    let request = CallToolRequestParams::new("klarna-notifications-create-signing-key")
+    assert!(!tools.iter().any(|t| t.name == "klarna-create-signing-key"));
+    assert!(tools.iter().any(|t| t.name == "klarna-list-signing-keys"));
+    let request = CallToolRequestParams::new("klarna-create-signing-key")
         .with_arguments(Map::from_iter([("idempotency_key".to_owned(), json!(KEY))]));
     assert!(client.call_tool(request).await.is_err(), "not a tool");
 
@@ -558,7 +554,7 @@ async fn no_tool_result_holds_a_secret() {
         let text = serde_json::to_string(&result).unwrap();
         assert!(!text.contains(&secret), "{}: {text}", tool.name);
     }
-    let listed = call(&client, "klarna-notifications-list-signing-keys", json!({})).await;
+    let listed = call(&client, "klarna-list-signing-keys", json!({})).await;
     assert_eq!(structured(&listed)["status"], 200, "{listed:?}");
     client.cancel().await.unwrap();
 }

@@ -368,8 +368,7 @@ async fn arguments_that_do_not_fit_are_refused_before_anything_is_sent() {
     }
     assert!(gateway.sandbox.requests().is_empty());
     // A tool outside the surface is a protocol error, not a tool result.
-    let request = CallToolRequestParams::new("klarna-ordermanagement-cancel-order")
-        .with_arguments(Map::new());
+    let request = CallToolRequestParams::new("klarna-cancel-order").with_arguments(Map::new());
     assert!(client.call_tool(request).await.is_err());
     client.cancel().await.unwrap();
 }

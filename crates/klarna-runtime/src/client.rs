@@ -3,6 +3,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue};
 
 use crate::config::{CallPolicy, Config};
@@ -224,13 +225,37 @@ impl fmt::Debug for Client {
 }
 
 /// A successful result, with what the caller may need beside the value:
-/// the status, the response's headers, the idempotency key sent.
-#[derive(Clone, Debug, PartialEq)]
+/// the status, the response's headers, the idempotency key sent, and the
+/// body as Klarna sent it.
+///
+/// The raw body is the buffer the value was decoded from, kept rather
+/// than dropped: holding it costs no copy and no allocation (a
+/// reference-counted [`Bytes`](bytes::Bytes), which a clone shares), only
+/// the memory of the body for as long as the response lives. A caller
+/// that passes Klarna's answer on (a gateway, a proxy, an audit log)
+/// takes it from [`raw_body`](Self::raw_body) and so keeps every field,
+/// also one Klarna added after this SDK's models were generated.
+#[derive(Clone, PartialEq)]
 pub struct Response<T> {
     value: T,
     status: u16,
     headers: HeaderMap,
     idempotency_key: Option<IdempotencyKey>,
+    raw_body: Bytes,
+}
+
+// By hand, so the raw body shows as its length: it may hold what the typed
+// value's own `Debug` leaves out.
+impl<T: fmt::Debug> fmt::Debug for Response<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("value", &self.value)
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("raw_body", &format_args!("{} bytes", self.raw_body.len()))
+            .finish()
+    }
 }
 
 impl<T> Response<T> {
@@ -243,7 +268,23 @@ impl<T> Response<T> {
             status,
             headers: HeaderMap::new(),
             idempotency_key: None,
+            raw_body: Bytes::new(),
         }
+    }
+
+    /// The same response with `body` as the body it was decoded from (for
+    /// fakes of the generated traits; the client sets it itself).
+    pub fn with_raw_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.raw_body = body.into();
+        self
+    }
+
+    /// The body exactly as it was received: every byte, fields the typed
+    /// value does not know included. Empty when the operation has no body,
+    /// and for an operation whose value is the body itself (a PDF report:
+    /// the value has it). Cloning it shares the buffer.
+    pub fn raw_body(&self) -> &Bytes {
+        &self.raw_body
     }
 
     /// The same response, carrying `key` as the key of its request.

@@ -81,6 +81,25 @@ async fn answers_raw_and_typed_bodies_and_headers() {
     assert_eq!(raw.order_id.as_deref(), Some("raw"));
 }
 
+/// The body a success came with is kept beside the typed value, every
+/// byte of it: a field the model does not know, and the spelling of a
+/// number, survive.
+#[tokio::test]
+async fn a_success_keeps_its_body_as_received() {
+    const SENT: &str = r#"{"order_id":"o-1","order_amount":6000,"added_later":{"x":[1.50]}}"#;
+    let mock = Mock::new();
+    mock.on(&operations::GET_ORDER)
+        .respond(Outcome::status(200).body(SENT));
+    mock.on(&operations::CAPTURE_ORDER).respond(captured("c-1"));
+    let client = single_attempt(&mock);
+    let order = client.get_order(&order_id()).await.unwrap();
+    assert_eq!(order.order_id.as_deref(), Some("o-1"));
+    assert_eq!(&order.raw_body()[..], SENT.as_bytes());
+    // A success without a body has an empty one.
+    let done = client.capture_order(&order_id(), &capture()).await.unwrap();
+    assert!(done.raw_body().is_empty());
+}
+
 #[tokio::test]
 async fn each_transport_failure_is_classified_as_on_the_wire() {
     let mock = Mock::new();

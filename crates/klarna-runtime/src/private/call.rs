@@ -763,11 +763,14 @@ impl RawResponse {
             .ok_or_else(|| self.decode_error(format!("header {name} is missing")))
     }
 
-    /// A success value built from the response (headers, say).
+    /// A success value built from the response (headers, say), keeping
+    /// the body it came with as the response's raw body: the buffer moves,
+    /// nothing is copied.
     pub fn value<T, E>(self, value: T) -> Result<Response<T>, Error<E>> {
         Ok(Response::new(self.status, value)
             .with_key(self.idempotency_key)
-            .with_headers(self.headers))
+            .with_headers(self.headers)
+            .with_raw_body(self.body))
     }
 
     /// The body, decoded as JSON, leaving the response for its headers.
