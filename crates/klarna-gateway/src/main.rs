@@ -245,8 +245,17 @@ async fn run(options: Settings) -> Result<(), String> {
 fn target_name(options: &Settings, sandbox: Option<&Sandbox>) -> String {
     match (sandbox, &options.upstream) {
         (Some(sandbox), _) => format!("sandbox {}", sandbox.base_url()),
-        (None, Some(url)) => url.clone(),
+        (None, Some(url)) => origin(url),
         (None, None) => format!("Klarna {:?} {:?}", options.region, options.environment),
+    }
+}
+
+/// A URL's scheme, host and port alone: `/readyz` answers anyone, and an
+/// upstream URL may carry a user, a password or a token in its query.
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => "the configured upstream".to_owned(),
     }
 }
 

@@ -782,16 +782,16 @@ impl Access {
     }
 
     /// The scope reading the journal's record of a call of `operation`
-    /// needs, unless the scopes cover it: the read scope of its API.
+    /// needs, unless the scopes cover it: the scope the call itself needs
+    /// (a record holds the call's arguments and answer).
     pub fn missing_record_scope(&self, operation: &str) -> Option<String> {
         let map = &self.server.inner.scopes;
-        let api = crate::TOOLS
-            .iter()
-            .find(|t| t.name == operation)
-            .map_or("unknown", |t| t.api);
-        let read = format!("{}:{api}:read", map.prefix);
-        let write = format!("{}:{api}:write", map.prefix);
-        (!self.scopes.contains(&read) && !self.scopes.contains(&write)).then_some(read)
+        match crate::TOOLS.iter().find(|t| t.name == operation) {
+            Some(tool) => (!map.allows(&self.scopes, tool)).then(|| map.required(tool)),
+            // A record of a tool this build lacks: only a write scope of
+            // no API covers it, so nobody reads it through OAuth.
+            None => Some(format!("{}:unknown:write", map.prefix)),
+        }
     }
 
     /// The `WWW-Authenticate` value of a 403 for want of `scope`.

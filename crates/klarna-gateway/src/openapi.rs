@@ -298,27 +298,9 @@ impl Names {
 }
 
 /// The names a schema refers to in `$defs`.
-fn references(schema: &Value) -> BTreeSet<String> {
-    fn walk(schema: &Value, found: &mut BTreeSet<String>) {
-        match schema {
-            Value::Object(object) => {
-                for (key, value) in object {
-                    match (key.as_str(), value) {
-                        ("$ref", Value::String(target)) => {
-                            if let Some(name) = target.strip_prefix("#/$defs/") {
-                                found.insert(name.to_owned());
-                            }
-                        }
-                        _ => walk(value, found),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
-            _ => {}
-        }
-    }
-    let mut found = BTreeSet::new();
-    walk(schema, &mut found);
+fn references(schema: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    crate::table::references(schema, &mut found);
     found
 }
 

@@ -527,11 +527,19 @@ async fn recorded_call(
     };
     let key = key.unwrap_or_default();
     match journal.lookup(&key).await {
-        Ok(Some(entry)) => {
+        Ok(Some(mut entry)) => {
             if let Some(access) = &access {
                 if let Some(scope) = access.missing_record_scope(&entry.operation) {
                     let message = format!("this record needs the OAuth scope `{scope}`");
                     return http::insufficient_scope(access, &scope, message);
+                }
+            }
+            // The record says how a call ended; it does not hand out again
+            // a secret the answer carried (a signing key).
+            let tool = crate::TOOLS.iter().find(|t| t.name == entry.operation);
+            if let (Some(tool), Some(body)) = (tool, &entry.body) {
+                if !tool.secrets.is_empty() {
+                    entry.body = Some(crate::ledger::redact(body, tool.secrets));
                 }
             }
             axum::Json(entry).into_response()

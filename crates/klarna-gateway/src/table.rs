@@ -117,8 +117,9 @@ impl Schema {
     }
 }
 
-/// The names of the `#/$defs/<name>` references in `schema`.
-fn references(schema: &Value, found: &mut Vec<String>) {
+/// Adds to `found` the names of the `#/$defs/<name>` references in
+/// `schema` (a name once for each place it is referred to).
+pub(crate) fn references(schema: &Value, found: &mut Vec<String>) {
     match schema {
         Value::Object(object) => {
             for (key, value) in object {

@@ -516,11 +516,19 @@ pub(crate) fn complete<P: Parts>(
     let push_url = url("push");
     {
         let mut checkout = router.checkout();
+        // The lock was let go for the merchant's calls: another completion
+        // or an abort may have come meanwhile. Only one completion makes
+        // the Order Management order and its push.
+        match checkout.orders.get_mut(order_id) {
+            Some(stored) if stored.aborted => return outcome(incomplete, "aborted"),
+            Some(stored) if status_of(&stored.order) != incomplete => {
+                return outcome(status_of(&stored.order), "already_complete")
+            }
+            Some(stored) => stored.order = order,
+            None => return outcome(incomplete, "no_such_order"),
+        }
         let mut orders = router.orders();
         orders.add_order(new_order);
-        if let Some(stored) = checkout.orders.get_mut(order_id) {
-            stored.order = order;
-        }
         drop(orders);
         if let Some(push_url) = push_url {
             let delays = checkout.push_delays.clone();

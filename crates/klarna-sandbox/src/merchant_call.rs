@@ -4,7 +4,7 @@
 //! the webhook deliveries are: the sandbox never connects anywhere else.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The largest answer read from a merchant.
@@ -79,16 +79,25 @@ pub(crate) fn post(url: &str, body: Option<&[u8]>, deadline: Duration) -> Result
 }
 
 /// The address and path of an `http://` URL whose host is a loopback IP
-/// (`127.0.0.1`, `[::1]`) or `localhost`.
+/// literal (`127.0.0.1`, `[::1]`) or `localhost`, with its port. No name is
+/// looked up (a lookup could leave the machine), and a path with a space
+/// or a control character, which would end the request line and let a
+/// merchant URL write headers of its own, is refused.
 fn loopback_target(url: &str) -> Option<(SocketAddr, String)> {
     let rest = url.strip_prefix("http://")?;
     let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], rest[at..].to_owned()),
-        None => (rest, "/".to_owned()),
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
     };
-    let authority = authority.replacen("localhost", "127.0.0.1", 1);
-    let target = authority.to_socket_addrs().ok()?.next()?;
-    target.ip().is_loopback().then_some((target, path))
+    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return None;
+    }
+    let authority = match authority.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => authority.to_owned(),
+    };
+    let target: SocketAddr = authority.parse().ok()?;
+    (target.ip().is_loopback() && target.port() != 0).then(|| (target, path.to_owned()))
 }
 
 /// Whether `answer` holds a whole response: its head, and as many body
@@ -98,7 +107,7 @@ fn complete(answer: &[u8]) -> bool {
         return false;
     };
     match content_length(&answer[..end]) {
-        Some(length) => answer.len() >= end + length,
+        Some(length) => answer.len() >= end.saturating_add(length),
         None => false,
     }
 }
@@ -154,6 +163,17 @@ mod tests {
         assert!(loopback_target("https://127.0.0.1:8080/x").is_none());
         assert!(loopback_target("http://10.0.0.1:8080/x").is_none());
         assert!(loopback_target("http://example.com/x").is_none());
+        assert!(loopback_target("http://[::1]:8080/x").is_some());
+        // No lookup of a name that may resolve to loopback, no port 0, and
+        // no request line a path could break into headers of its own.
+        assert!(loopback_target("http://localtest.me:8080/x").is_none());
+        assert!(loopback_target("http://127.0.0.1/x").is_none());
+        assert!(loopback_target("http://127.0.0.1:0/x").is_none());
+        assert!(loopback_target("http://127.0.0.1:8080/x HTTP/1.1\r\nX-Forged: 1").is_none());
+        assert!(loopback_target("http://127.0.0.1:8080/a b").is_none());
+        assert!(!complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"
+        ));
         assert_eq!(
             post("http://10.1.2.3:1/x", None, Duration::from_millis(10)),
             Err(NoAnswer::NotLoopback)

@@ -290,6 +290,11 @@ impl<'a> Call<'a> {
     /// retry, or a stream (see [`Upload`]). A one-time stream that an
     /// earlier call took leaves this call unsent.
     pub fn upload(&mut self, content_type: &'static str, body: &Upload<'_>) {
+        // A call that will not be sent leaves a one-time stream where it
+        // is, for the caller to send once the problem is put right.
+        if self.problem.is_some() {
+            return;
+        }
         let Ok(value) = HeaderValue::from_str(content_type) else {
             return self.problem(format!("media type {content_type} is not a header value"));
         };
