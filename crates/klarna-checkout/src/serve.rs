@@ -47,6 +47,9 @@ pub struct Serve<H> {
     margin: Duration,
 }
 
+/// The longest [`Serve::margin`]: half the shortest deadline (3 s).
+pub const MAX_MARGIN: Duration = Duration::from_millis(1500);
+
 impl<H: Callbacks + 'static> Serve<H> {
     pub fn new(handler: H) -> Self {
         Serve {
@@ -56,9 +59,11 @@ impl<H: Callbacks + 'static> Serve<H> {
     }
 
     /// How long before Klarna's deadline the router answers for a handler
-    /// that is still busy (default 500 ms: the network's share).
+    /// that is still busy (default 500 ms: the network's share). At most
+    /// [`MAX_MARGIN`]: a margin as long as the deadline (3 s) would leave
+    /// the handler no time at all and answer every validation for it.
     pub fn margin(mut self, margin: Duration) -> Self {
-        self.margin = margin;
+        self.margin = margin.min(MAX_MARGIN);
         self
     }
 

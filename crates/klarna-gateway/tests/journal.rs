@@ -654,3 +654,56 @@ async fn a_caller_that_goes_away_leaves_a_finished_record() {
     assert_eq!(sandbox.order(&order).unwrap().captured_amount, Some(1000));
     journal.close().await;
 }
+
+/// The lookup route says how a call ended without handing its secret out
+/// again: the signing key REST returned once is `[redacted]` in the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_of_a_call_keeps_its_secret_to_itself() {
+    let file = TempFile::new("secret");
+    let sandbox = Sandbox::start().unwrap();
+    let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
+    let upstream = klarna_gateway::upstream::upstream_with_timeout(
+        &klarna_gateway::upstream::Target::Url(sandbox.base_url().to_owned()),
+        klarna_runtime::Credentials::basic("merchant", common::PASSWORD),
+        Some(klarna_runtime::Credentials::api_key("api-key", "partner")),
+        STEP,
+    )
+    .unwrap();
+    let gateway =
+        RestGateway::with_policy(upstream, Surface::All.tools().unwrap(), Policy::default())
+            .with_journal(journal.clone(), "loopback");
+    let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    let (addr, _stop) = common::serve_on_loopback(rest::rest_router(gateway, &options)).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(STEP)
+        .build()
+        .unwrap();
+
+    let created = http
+        .post(format!("http://{addr}/v1/v1/notification/signing-keys"))
+        .header("Klarna-Idempotency-Key", "signing-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let secret = created["signing_key"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
+
+    let record = http
+        .get(format!("http://{addr}/v1/calls/signing-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(record.status(), 200);
+    let text = record.text().await.unwrap();
+    assert!(!text.contains(&secret), "{text}");
+    let record: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["state"], "done");
+    assert_eq!(record["body"]["signing_key"], "[redacted]");
+    assert_eq!(record["body"]["signing_key_id"], created["signing_key_id"]);
+    journal.close().await;
+}
