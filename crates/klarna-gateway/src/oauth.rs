@@ -652,8 +652,22 @@ impl OAuth {
             Some(ScopeClaim::Many(list)) => scopes.extend(list),
             None => {}
         }
+        let subject = claims.sub.or(claims.client_id);
+        // Sessions belong to the subject; a token that names none owns its
+        // sessions alone (a digest of the token, never the token), rather
+        // than sharing them with every other such token.
+        let owner = match &subject {
+            Some(subject) => format!("sub:{subject}"),
+            None => {
+                use sha2::{Digest, Sha256};
+                let digest = Sha256::digest(token.as_bytes());
+                let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+                format!("token:{hex}")
+            }
+        };
         Ok(Access {
-            subject: claims.sub.or(claims.client_id),
+            subject,
+            owner,
             scopes: Arc::new(scopes),
             server: self.clone(),
         })
@@ -747,6 +761,8 @@ impl Rejection {
 #[derive(Clone)]
 pub struct Access {
     subject: Option<String>,
+    /// Whose MCP sessions these are (see [`Access::owner`]).
+    owner: String,
     scopes: Arc<BTreeSet<String>>,
     server: OAuth,
 }
@@ -807,10 +823,10 @@ impl Access {
         &self.server
     }
 
-    /// The session owner key: the subject, or (a token without one) a
-    /// name no subject has.
+    /// The session owner key: the subject, or for a token without one,
+    /// that token itself (by its digest).
     pub(crate) fn owner(&self) -> &str {
-        self.subject.as_deref().unwrap_or("\u{0}no-subject")
+        &self.owner
     }
 }
 

@@ -800,6 +800,21 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     let hijack = send(rpc(&http, addr, &stranger, Some(&session), list.clone())).await;
     assert_eq!(hijack.status, 404, "{}", hijack.body);
 
+    // Tokens that name no subject own their sessions one by one: a second
+    // such token cannot use the first one's.
+    let anonymous = |jti: &str| {
+        let mut claims = issuer.claims(MCP_RESOURCE, WRITE);
+        claims.as_object_mut().unwrap().remove("sub");
+        claims["jti"] = json!(jti);
+        sign(&key, &claims)
+    };
+    let (first, second) = (anonymous("a-1"), anonymous("a-2"));
+    let theirs = open_session(&http, addr, &first).await;
+    let own = send(rpc(&http, addr, &first, Some(&theirs), list.clone())).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let other = send(rpc(&http, addr, &second, Some(&theirs), list.clone())).await;
+    assert_eq!(other.status, 404, "{}", other.body);
+
     // A writer, in a session of its own, captures.
     let writer = sign(&key, &issuer.claims(MCP_RESOURCE, WRITE));
     let session = open_session(&http, addr, &writer).await;
