@@ -6,9 +6,13 @@
 //!   which forwards the request and the answer and does nothing else: the
 //!   floor for one extra HTTP hop;
 //! - through the REST adapter (reqwest over keep-alive loopback HTTP);
-//! - through the MCP adapter (rmcp's client over streamable HTTP);
+//! - through the MCP adapter, as an MCP client before 2026-07-28 reaches
+//!   it (rmcp's client with the `initialize` handshake: a session, and each
+//!   result as a one-event SSE stream);
+//! - through the MCP adapter, as a 2026-07-28 client reaches it (rmcp's
+//!   client with `server/discover`: no session, each result one JSON body);
 //!
-//! all to one sandbox. The four calls alternate, so drift in the machine's
+//! all to one sandbox. The five calls alternate, so drift in the machine's
 //! load hits each alike. Prints the median and p99 of each and what each
 //! adds to the direct call.
 //!
@@ -30,7 +34,8 @@ use klarna_ordermanagement::models::CaptureObject;
 use klarna_ordermanagement::{Captures, OrderId};
 use klarna_runtime::Credentials;
 use klarna_sandbox::{physical_line, NewOrder, Sandbox};
-use rmcp::model::{CallToolRequestParams, ClientConfig};
+use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::json;
@@ -80,7 +85,7 @@ async fn serve(router: axum::Router) -> std::net::SocketAddr {
 fn line(label: &str, samples: &mut [Duration], direct: (Duration, Duration)) {
     let (median, p99) = common::median_and_p99(samples);
     println!(
-        "{label:<13} median {median:>10.3?}, p99 {p99:>10.3?}; added: median {:>10.3?}, p99 {:>10.3?}; \
+        "{label:<16} median {median:>10.3?}, p99 {p99:>10.3?}; added: median {:>10.3?}, p99 {:>10.3?}; \
          ratio median {:.2}",
         median.saturating_sub(direct.0),
         p99.saturating_sub(direct.1),
@@ -138,10 +143,19 @@ async fn main() {
         )))
         .await
         .unwrap();
+    let modern = ClientConfig::default()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_uri(format!("http://{mcp_addr}{}", http::MCP_PATH)),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
     let arguments = json!({ "order_id": order_id, "capture_id": capture.as_str() });
     let arguments = arguments.as_object().unwrap().clone();
 
-    let mut samples: [Vec<Duration>; 4] = Default::default();
+    let mut samples: [Vec<Duration>; 5] = Default::default();
     for i in 0..CALLS + WARM_UP {
         let start = Instant::now();
         direct.get_capture(&order, &capture).await.unwrap();
@@ -168,25 +182,39 @@ async fn main() {
         let via_mcp = start.elapsed();
         assert_eq!(result.is_error, Some(false));
 
+        let start = Instant::now();
+        let result = modern
+            .call_tool(
+                CallToolRequestParams::new("klarna-get-capture-details")
+                    .with_arguments(arguments.clone()),
+            )
+            .await
+            .unwrap();
+        let via_modern = start.elapsed();
+        assert_eq!(result.is_error, Some(false));
+
         // The first calls warm connections and caches.
         if i >= WARM_UP {
             for (kept, sample) in samples
                 .iter_mut()
-                .zip([via_direct, via_proxy, via_rest, via_mcp])
+                .zip([via_direct, via_proxy, via_rest, via_mcp, via_modern])
             {
                 kept.push(sample);
             }
         }
     }
-    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples] = samples;
+    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples, mut modern_samples] =
+        samples;
     let baseline = common::median_and_p99(&mut direct_samples);
-    println!("{CALLS} rounds of get_capture against one sandbox, the four ways alternating");
+    println!("{CALLS} rounds of get_capture against one sandbox, the five ways alternating");
     println!(
-        "{:<13} median {:>10.3?}, p99 {:>10.3?}",
+        "{:<16} median {:>10.3?}, p99 {:>10.3?}",
         "direct", baseline.0, baseline.1
     );
     line("bare proxy", &mut proxy_samples, baseline);
     line("REST adapter", &mut rest_samples, baseline);
-    line("MCP adapter", &mut mcp_samples, baseline);
+    line("MCP, session", &mut mcp_samples, baseline);
+    line("MCP, 2026-07-28", &mut modern_samples, baseline);
     mcp.cancel().await.unwrap();
+    modern.cancel().await.unwrap();
 }
