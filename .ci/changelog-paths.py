@@ -34,7 +34,7 @@ ITEM_KINDS = ["struct", "enum", "trait", "fn", "constant", "type", "macro",
 MEMBER_ANCHORS = ["method", "tymethod", "variant", "structfield",
                   "associatedconstant", "associatedtype"]
 # Names from std and other crates' docs, which this check does not read.
-FOREIGN_CRATES = {"std", "core", "alloc", "serde", "serde_json", "reqwest", "tokio", "http", "rustls"}
+FOREIGN_CRATES = {"std", "core", "alloc", "bytes", "serde", "serde_json", "reqwest", "tokio", "http", "rustls"}
 STD_NAMES = {"None", "Some", "Ok", "Err", "Option", "Result", "String", "Vec", "Box",
              "Debug", "Display", "FromStr", "Default", "Clone", "Send", "Sync", "Future",
              "IntoFuture", "Stream", "Serialize", "Deserialize"}

@@ -348,7 +348,7 @@ pub struct Flags {
     /// (default http://ADDR/v1 on a loopback address)
     #[arg(long, value_name = "URL", env = oauth::REST_RESOURCE_VAR, global = true, help_heading = "OAuth")]
     pub oauth_rest_resource: Option<String>,
-    /// The scope names' first part: PREFIX:<api>:read and PREFIX:<api>:write
+    /// The scope names' first part: PREFIX:API:read and PREFIX:API:write
     #[arg(
         long,
         value_name = "PREFIX",
