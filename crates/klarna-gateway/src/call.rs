@@ -227,11 +227,26 @@ impl CallPath {
         arguments: Map<String, Value>,
         asker: Option<&dyn Asker>,
     ) -> Result<Output, Failure> {
+        self.call_as(adapter, None, name, arguments, asker).await
+    }
+
+    /// [`CallPath::call`] for a caller known only with the request: an
+    /// OAuth token's subject. Its record names `caller` instead of the
+    /// path's own caller, so a journal shows which remote caller moved the
+    /// money.
+    pub async fn call_as(
+        &self,
+        adapter: Adapter,
+        caller: Option<&str>,
+        name: &str,
+        arguments: Map<String, Value>,
+        asker: Option<&dyn Asker>,
+    ) -> Result<Output, Failure> {
         let tool = self.tools.iter().find(|t| t.name == name).copied();
         let given_key = arguments.get("idempotency_key").and_then(Value::as_str);
         let observed = observe::Call::start(adapter.as_str(), tool, given_key);
         let result = self
-            .call_steps(adapter, name, arguments, asker)
+            .call_steps(adapter, caller, name, arguments, asker)
             .instrument(observed.span().clone())
             .await;
         observed.finish(name, &result);
@@ -241,6 +256,7 @@ impl CallPath {
     async fn call_steps(
         &self,
         adapter: Adapter,
+        caller: Option<&str>,
         name: &str,
         arguments: Map<String, Value>,
         asker: Option<&dyn Asker>,
@@ -326,10 +342,10 @@ impl CallPath {
                     idempotency_key: key.clone(),
                     fingerprint: ledger::fingerprint(&Value::Object(arguments.clone())),
                     arguments: ledger::redact(&without_key(&arguments), tool.secrets),
-                    caller: self
-                        .caller
-                        .clone()
-                        .unwrap_or_else(|| adapter.as_str().to_owned()),
+                    caller: caller
+                        .or(self.caller.as_deref())
+                        .unwrap_or(adapter.as_str())
+                        .to_owned(),
                 };
                 let admission = self.ledger.admit(record).await.map_err(|e| {
                     let mut details = Map::new();

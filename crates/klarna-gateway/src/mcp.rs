@@ -374,11 +374,13 @@ impl ServerHandler for McpGateway {
                 .and_then(|r| r.get(CONFIRM_REQUEST).cloned()),
             issued: Mutex::new(None),
         };
+        let caller = access(&context).map(oauth::Access::caller);
         let result = self
             .inner
             .path
-            .call(
+            .call_as(
                 Adapter::Mcp,
+                caller.as_deref(),
                 &request.name,
                 request.arguments.unwrap_or_default(),
                 Some(&asker),

@@ -823,6 +823,12 @@ impl Access {
         &self.server
     }
 
+    /// Who a journal record names as the caller: `oauth:sub:<subject>`, or
+    /// for a token without a subject `oauth:token:<digest>`.
+    pub fn caller(&self) -> String {
+        format!("oauth:{}", self.owner)
+    }
+
     /// The session owner key: the subject, or for a token without one,
     /// that token itself (by its digest).
     pub(crate) fn owner(&self) -> &str {

@@ -942,7 +942,8 @@ pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
             "started_at_ms": { "type": "integer", "description": "When it was recorded, in ms since the Unix epoch." },
             "finished_at_ms": nullable("integer", "When its last attempt ended."),
             "attempts": { "type": "integer", "description": "How many times it was sent." },
-            "caller": text("Who called: `loopback`, `stdio`, or the token's identity."),
+            "caller": text("Who called: `loopback`, `stdio`, `bearer:` and a digest of the \
+                static token, or `oauth:sub:` and an OAuth token's subject."),
             "fingerprint": text("The arguments as canonical JSON (object keys sorted, the key left out): a repeat with other arguments is refused."),
             "arguments": { "type": "object", "description": "The arguments, secrets redacted." },
             "status": nullable("integer", "Klarna's status, when it answered."),

@@ -120,12 +120,16 @@ impl RestGateway {
         };
         // An OAuth caller's scopes must cover the route (403 naming the
         // scope otherwise); the static token and loopback cover all.
-        if let Some(access) = request.extensions().get::<oauth::Access>() {
-            if let Some(scope) = access.missing_scope(tool) {
-                let message = format!("this route needs the OAuth scope `{scope}`");
-                return http::insufficient_scope(access, &scope, message);
+        let caller = match request.extensions().get::<oauth::Access>() {
+            Some(access) => {
+                if let Some(scope) = access.missing_scope(tool) {
+                    let message = format!("this route needs the OAuth scope `{scope}`");
+                    return http::insufficient_scope(access, &scope, message);
+                }
+                Some(access.caller())
             }
-        }
+            None => None,
+        };
         let (parts, body) = request.into_parts();
         let mut arguments = match self.arguments(tool, &path, &parts.uri, &parts.headers) {
             Ok(arguments) => arguments,
@@ -141,7 +145,7 @@ impl RestGateway {
         let result = self
             .inner
             .path
-            .call(Adapter::Rest, tool.name, arguments, None)
+            .call_as(Adapter::Rest, caller.as_deref(), tool.name, arguments, None)
             .await;
         let base_url = self.inner.path.upstream().base_url(tool.api);
         match result {
@@ -514,8 +518,8 @@ pub fn rest_router(gateway: RestGateway, options: &HttpOptions) -> Router {
 
 /// `GET /v1/calls/{idempotency-key}`: the journal's record of the call sent
 /// with that key, without sending anything.
-/// An OAuth caller sees the record only with the read scope of the
-/// operation's API.
+/// An OAuth caller sees the record only with the scope the call itself
+/// needs (a record holds the call's arguments and answer).
 async fn recorded_call(
     journal: &Journal,
     path: Result<RawPathParams, RawPathParamsRejection>,

@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use klarna_gateway::http::{self, HttpOptions, Token};
+use klarna_gateway::journal::{Journal, JournalOptions};
 use klarna_gateway::oauth::{Issuer, IssuerOptions, OAuth, ScopeMap};
 use klarna_gateway::rest::{self, RestGateway};
 use klarna_gateway::upstream;
@@ -462,6 +463,112 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
             .filter(|r| r.method == "POST")
             .count(),
         1
+    );
+}
+
+/// A journal file under the temp dir, removed (with its WAL) on drop.
+struct TempJournal(std::path::PathBuf);
+
+impl Drop for TempJournal {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_names_the_oauth_caller_of_each_call() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let file = TempJournal(std::env::temp_dir().join(format!(
+        "klarna-gateway-oauth-caller-{}.sqlite",
+        std::process::id()
+    )));
+    let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
+    let (sandbox, order_id) = sandbox();
+    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
+    let tools = Surface::default().tools().unwrap();
+    let rest_gateway = RestGateway::with_policy(upstream.clone(), tools.clone(), Policy::default())
+        .with_journal(journal.clone(), "loopback");
+    let rest_options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None)
+        .with_oauth(oauth(&issuer.issuer(Duration::ZERO), REST_RESOURCE));
+    let (rest_addr, _stop_rest) =
+        common::serve_on_loopback(rest::rest_router(rest_gateway, &rest_options)).await;
+    let mcp_gateway = McpGateway::with_policy(upstream, tools, Policy::unattended())
+        .unwrap()
+        .with_journal(journal.clone(), "loopback");
+    let mcp_options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None)
+        .with_oauth(oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE));
+    let (mcp_addr, _stop_mcp) =
+        common::serve_on_loopback(http::mcp_router(mcp_gateway, &mcp_options)).await;
+    let http = http_client();
+
+    // Over REST: a token with a subject, then one that names none.
+    let captures = format!("http://{rest_addr}/v1/ordermanagement/v1/orders/{order_id}/captures");
+    let subjectless = {
+        let mut claims = issuer.claims(REST_RESOURCE, WRITE);
+        claims.as_object_mut().unwrap().remove("sub");
+        sign(&key, &claims)
+    };
+    let writer = sign(&key, &issuer.claims(REST_RESOURCE, WRITE));
+    for (token, idempotency_key) in [
+        (&writer, "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e21"),
+        (&subjectless, "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e22"),
+    ] {
+        let captured = send(
+            http.post(&captures)
+                .bearer_auth(token)
+                .header("Klarna-Idempotency-Key", idempotency_key)
+                .json(&json!({ "captured_amount": 1000 })),
+        )
+        .await;
+        assert_eq!(captured.status, 201, "{}", captured.body);
+    }
+
+    // Over MCP, another subject.
+    let agent = {
+        let mut claims = issuer.claims(MCP_RESOURCE, WRITE);
+        claims["sub"] = json!("agent-7");
+        sign(&key, &claims)
+    };
+    let session = open_session(&http, mcp_addr, &agent).await;
+    let call = json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {
+            "name": "klarna-capture-order",
+            "arguments": {
+                "order_id": order_id.to_string(),
+                "idempotency_key": "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23",
+                "body": { "captured_amount": 1000 },
+            },
+        },
+    });
+    let captured = send(rpc(&http, mcp_addr, &agent, Some(&session), call)).await;
+    assert_eq!(captured.status, 200, "{}", captured.body);
+    assert_eq!(
+        captured.json()["result"]["isError"],
+        json!(false),
+        "{}",
+        captured.body
+    );
+
+    let caller = |key: &'static str| {
+        let journal = journal.clone();
+        async move { journal.lookup(key).await.unwrap().expect("a record").caller }
+    };
+    assert_eq!(
+        caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e21").await,
+        "oauth:sub:agent-1"
+    );
+    let anonymous = caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e22").await;
+    assert!(anonymous.starts_with("oauth:token:"), "{anonymous}");
+    assert!(!subjectless.contains(&anonymous["oauth:token:".len()..]));
+    assert_eq!(
+        caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23").await,
+        "oauth:sub:agent-7"
     );
 }
 
