@@ -358,6 +358,10 @@ pub struct Flags {
         help_heading = "OAuth"
     )]
     pub oauth_scope_prefix: String,
+    /// A file of revoked OAuth access, one `sub:SUBJECT`, `jti:TOKEN-ID` or
+    /// `session:MCP-SESSION-ID` a line, read again when it changes
+    #[arg(long, value_name = "FILE", env = crate::revoke::REVOKED_VAR, global = true, help_heading = "OAuth")]
+    pub oauth_revoked: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -494,6 +498,7 @@ impl Cli {
                     mcp_resource: flags.oauth_mcp_resource,
                     rest_resource: flags.oauth_rest_resource,
                     scope_prefix: flags.oauth_scope_prefix,
+                    revoked: flags.oauth_revoked,
                 }),
         })
     }
@@ -554,6 +559,7 @@ impl Settings {
                 "mcp_resource": o.mcp_resource,
                 "rest_resource": o.rest_resource,
                 "scope_prefix": o.scope_prefix,
+                "revoked": o.revoked.as_ref().map(|p| p.display().to_string()),
             })),
             "credentials": {
                 "basic": basic,

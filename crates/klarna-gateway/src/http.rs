@@ -320,6 +320,10 @@ async fn mcp_checks(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Some(session) = &session {
+        // A session the operator ended is gone for its owner too.
+        if server.session_revoked(session) {
+            server.forget_session(session);
+        }
         // An unknown session, or another subject's: the same answer, so
         // that session ids cannot be probed.
         if server.session_owner(session).as_deref() != Some(access.owner()) {

@@ -11,6 +11,7 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod rest;
+pub mod revoke;
 pub mod server;
 pub mod strict;
 pub mod surface;

@@ -15,6 +15,7 @@ use klarna_gateway::journal::{self, Journal, JournalOptions};
 use klarna_gateway::oauth::{Issuer, OAuthSettings};
 use klarna_gateway::ops::{self, Readiness};
 use klarna_gateway::rest::{self, RestGateway};
+use klarna_gateway::revoke::Revocations;
 use klarna_gateway::server;
 use klarna_gateway::upstream::{self, Target};
 use klarna_gateway::{observe, CallPath, McpGateway, Policy};
@@ -121,12 +122,16 @@ async fn run(options: Settings) -> Result<(), String> {
     let http_options = |bind: SocketAddr, adapter: Adapter| -> Result<HttpOptions, String> {
         let mut http_options = HttpOptions::new(bind, token.clone());
         http_options.allowed_hosts = options.allowed_hosts.clone();
-        if let Some((settings, issuer)) = &oauth {
+        if let Some((settings, issuer, revocations)) = &oauth {
             let path = match adapter {
                 Adapter::Mcp => http::MCP_PATH,
                 Adapter::Rest => rest::PREFIX,
             };
-            let server = settings.resource_server(issuer.clone(), adapter, bind, path, &served)?;
+            let mut server =
+                settings.resource_server(issuer.clone(), adapter, bind, path, &served)?;
+            if let Some(revocations) = revocations {
+                server = server.with_revocations(revocations.clone());
+            }
             eprintln!(
                 "klarna-gateway: OAuth for {} (metadata at {})",
                 server.resource(),
@@ -500,10 +505,20 @@ fn start_sandbox() -> Result<(Sandbox, String), String> {
 /// answer yet is retried when a token comes.
 async fn oauth_issuer(
     settings: Option<&OAuthSettings>,
-) -> Result<Option<(OAuthSettings, Arc<Issuer>)>, String> {
+) -> Result<Option<(OAuthSettings, Arc<Issuer>, Option<Arc<Revocations>>)>, String> {
     let Some(settings) = settings else {
         return Ok(None);
     };
+    // A revocation file that cannot be read stops the gateway: serving
+    // without it would reopen what it closes.
+    let revocations = settings.revocations()?;
+    if let Some(revocations) = &revocations {
+        eprintln!(
+            "klarna-gateway: OAuth revocations from {}: {} entries",
+            revocations.path().display(),
+            revocations.current().len()
+        );
+    }
     let issuer = settings.issuer()?;
     match issuer.prefetch().await {
         Ok(keys) => eprintln!(
@@ -512,7 +527,7 @@ async fn oauth_issuer(
         ),
         Err(message) => eprintln!("klarna-gateway: OAuth issuer not reachable yet: {message}"),
     }
-    Ok(Some((settings.clone(), issuer)))
+    Ok(Some((settings.clone(), issuer, revocations)))
 }
 
 /// A token's identity in the journal: the start of its SHA-256, in hex;

@@ -30,7 +30,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::header;
@@ -42,6 +42,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::call::Adapter;
+use crate::revoke::Revocations;
 use crate::table::Tool;
 
 /// Turns OAuth on: the issuer's URL (its `iss`).
@@ -85,9 +86,20 @@ pub struct OAuthSettings {
     pub rest_resource: Option<String>,
     /// The first part of the scope names ([`ScopeMap`]).
     pub scope_prefix: String,
+    /// The revocation file ([`crate::revoke`]), if any.
+    pub revoked: Option<std::path::PathBuf>,
 }
 
 impl OAuthSettings {
+    /// The revocation file these settings name, read: `None` without one,
+    /// an error naming the file and line when it cannot be read.
+    pub fn revocations(&self) -> Result<Option<Arc<Revocations>>, String> {
+        self.revoked
+            .as_ref()
+            .map(|path| Revocations::load(path).map(Arc::new))
+            .transpose()
+    }
+
     /// The issuer these settings name, its keys not fetched yet.
     pub fn issuer(&self) -> Result<Arc<Issuer>, String> {
         Issuer::new(
@@ -520,6 +532,8 @@ struct Inner {
     scopes: ScopeMap,
     scopes_supported: Vec<String>,
     sessions: Mutex<Sessions>,
+    /// The operator's revocation file, if any (set once, before serving).
+    revoked: OnceLock<Arc<Revocations>>,
 }
 
 impl fmt::Debug for OAuth {
@@ -566,8 +580,25 @@ impl OAuth {
                 scopes,
                 scopes_supported: scopes_supported.into_iter().collect(),
                 sessions: Mutex::new(Sessions::default()),
+                revoked: OnceLock::new(),
             }),
         })
+    }
+
+    /// The same resource server, refusing what `revocations` lists
+    /// ([`crate::revoke`]). Both adapters share one file. A second call
+    /// changes nothing.
+    pub fn with_revocations(self, revocations: Arc<Revocations>) -> OAuth {
+        let _ = self.inner.revoked.set(revocations);
+        self
+    }
+
+    /// Whether the operator ended MCP session `session`.
+    pub(crate) fn session_revoked(&self, session: &str) -> bool {
+        self.inner
+            .revoked
+            .get()
+            .is_some_and(|revoked| revoked.current().session(session))
     }
 
     /// The resource URL tokens must name in `aud`.
@@ -653,6 +684,14 @@ impl OAuth {
             None => {}
         }
         let subject = claims.sub.or(claims.client_id);
+        if let Some(revocations) = self.inner.revoked.get() {
+            if revocations
+                .current()
+                .token(subject.as_deref(), claims.jti.as_deref())
+            {
+                return Err(Rejection::invalid("the token has been revoked"));
+            }
+        }
         // Sessions belong to the subject; a token that names none owns its
         // sessions alone (a digest of the token, never the token), rather
         // than sharing them with every other such token.
@@ -729,6 +768,8 @@ impl OAuth {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    /// The token's id (RFC 7519), which a revocation file may list.
+    jti: Option<String>,
     client_id: Option<String>,
     /// RFC 8693 / RFC 9068: space-separated.
     scope: Option<String>,

@@ -217,6 +217,11 @@ async fn each_flag_comes_from_its_variable() {
             "shop",
             "/oauth/scope_prefix",
         ),
+        (
+            "KLARNA_GATEWAY_OAUTH_REVOKED",
+            "/etc/klarna-gateway/revoked",
+            "/oauth/revoked",
+        ),
     ];
     assert_eq!(defaults["oauth"], Value::Null);
     let settings = config(&[], &oauth.map(|(var, value, _)| (var, value))).await;

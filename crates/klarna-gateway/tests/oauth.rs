@@ -19,6 +19,7 @@ use klarna_gateway::http::{self, HttpOptions, Token};
 use klarna_gateway::journal::{Journal, JournalOptions};
 use klarna_gateway::oauth::{Issuer, IssuerOptions, OAuth, ScopeMap};
 use klarna_gateway::rest::{self, RestGateway};
+use klarna_gateway::revoke::Revocations;
 use klarna_gateway::upstream;
 use klarna_gateway::{McpGateway, Policy, Surface};
 use klarna_ordermanagement::OrderId;
@@ -466,7 +467,7 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
     );
 }
 
-/// A journal file under the temp dir, removed (with its WAL) on drop.
+/// A file under the temp dir (a journal, with its WAL), removed on drop.
 struct TempJournal(std::path::PathBuf);
 
 impl Drop for TempJournal {
@@ -570,6 +571,121 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
         caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23").await,
         "oauth:sub:agent-7"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revocation_file_ends_tokens_subjects_and_sessions_as_it_changes() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let file = TempJournal(
+        std::env::temp_dir().join(format!("klarna-gateway-revoked-{}.txt", std::process::id())),
+    );
+    let write = |text: &str| std::fs::write(&file.0, text).unwrap();
+    write("# nothing revoked yet\n");
+    // Checked on every request here; a running gateway checks once a second.
+    let revocations = Arc::new(
+        Revocations::load(&file.0)
+            .unwrap()
+            .rechecked_every(Duration::ZERO),
+    );
+    let (mcp, _sandbox, _order, _stop_mcp) = mcp_gateway(
+        oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE).with_revocations(revocations.clone()),
+    )
+    .await;
+    let (rest, _rest_sandbox, order_id, _stop_rest) = rest_gateway(
+        oauth(&issuer.issuer(Duration::ZERO), REST_RESOURCE).with_revocations(revocations),
+        None,
+    )
+    .await;
+    let http = http_client();
+    let token = |audience: &str, subject: &str, jti: &str| {
+        let mut claims = issuer.claims(audience, READ);
+        claims["sub"] = json!(subject);
+        claims["jti"] = json!(jti);
+        sign(&key, &claims)
+    };
+    let (first, second) = (
+        token(MCP_RESOURCE, "agent-1", "t-1"),
+        token(MCP_RESOURCE, "agent-1", "t-2"),
+    );
+    let other = token(MCP_RESOURCE, "agent-3", "t-3");
+    let rest_first = token(REST_RESOURCE, "agent-1", "t-1");
+    let captures = format!("http://{rest}/v1/ordermanagement/v1/orders/{order_id}/captures");
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let session = open_session(&http, mcp, &first).await;
+    let status = |token: &str, session: Option<&str>| {
+        let request = rpc(&http, mcp, token, session, list.clone());
+        async move { send(request).await }
+    };
+    assert_eq!(status(&first, Some(&session)).await.status, 200);
+
+    // One token: refused on both adapters, saying why; the subject's other
+    // token keeps the session.
+    write("jti:t-1\n");
+    let refused = status(&first, Some(&session)).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(
+        refused.www_authenticate.contains("error=\"invalid_token\"")
+            && refused.www_authenticate.contains("revoked"),
+        "{}",
+        refused.www_authenticate
+    );
+    let rest_refused = send(http.get(&captures).bearer_auth(&rest_first)).await;
+    assert_eq!(rest_refused.status, 401, "{}", rest_refused.body);
+    assert_eq!(status(&second, Some(&session)).await.status, 200);
+
+    // One session: gone for its owner, who starts another.
+    write(&format!("jti:t-1\nsession:{session}\n"));
+    let ended = status(&second, Some(&session)).await;
+    assert_eq!(ended.status, 404, "{}", ended.body);
+    let again = open_session(&http, mcp, &second).await;
+    assert_ne!(again, session);
+    assert_eq!(status(&second, Some(&again)).await.status, 200);
+
+    // A subject: every token of it; others are untouched.
+    write("sub:agent-1\n");
+    assert_eq!(status(&second, Some(&again)).await.status, 401);
+    assert_eq!(status(&second, None).await.status, 401);
+    let theirs = open_session(&http, mcp, &other).await;
+    assert_eq!(status(&other, Some(&theirs)).await.status, 200);
+
+    // A file broken while serving keeps the list it replaced in force.
+    write("agent-1 is out\n");
+    assert_eq!(status(&second, None).await.status, 401);
+    assert_eq!(status(&other, Some(&theirs)).await.status, 200);
+
+    // And the list ends when the file says so.
+    write("\n");
+    let back = send(http.get(&captures).bearer_auth(&rest_first)).await;
+    assert_eq!(back.status, 200, "{}", back.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_does_not_start_on_a_revocation_file_it_cannot_read() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let file = TempJournal(std::env::temp_dir().join(format!(
+        "klarna-gateway-revoked-bad-{}.txt",
+        std::process::id()
+    )));
+    std::fs::write(&file.0, "sub:agent-1\nuser:bob\n").unwrap();
+    for (path, said) in [
+        (file.0.clone(), "line 2: `user:` is none of"),
+        (file.0.with_extension("missing"), "the revocation file"),
+    ] {
+        let mut command = common::gateway_command();
+        command
+            .args(["--sandbox", "--rest", "127.0.0.1:0"])
+            .env("KLARNA_GATEWAY_OAUTH_ISSUER", &issuer.url)
+            .env("KLARNA_GATEWAY_OAUTH_REVOKED", &path);
+        let output = tokio::time::timeout(STEP, command.output())
+            .await
+            .expect("exits in time")
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
