@@ -11,8 +11,12 @@
 //!   result as a one-event SSE stream);
 //! - through the MCP adapter, as a 2026-07-28 client reaches it (rmcp's
 //!   client with `server/discover`: no session, each result one JSON body);
+//! - through the MCP adapter from a plain HTTP client: one 2026-07-28
+//!   `tools/call` POST (its metadata in `_meta`) and one JSON answer, the
+//!   least any MCP client can do. Against the line above it tells the
+//!   gateway's share of the MCP time from rmcp's client's;
 //!
-//! all to one sandbox. The five calls alternate, so drift in the machine's
+//! all to one sandbox. The six calls alternate, so drift in the machine's
 //! load hits each alike. Prints the median and p99 of each and what each
 //! adds to the direct call.
 //!
@@ -153,9 +157,34 @@ async fn main() {
         .await
         .unwrap();
     let arguments = json!({ "order_id": order_id, "capture_id": capture.as_str() });
+    // The plain client's request: what a 2026-07-28 client sends, headers
+    // included (`Mcp-Method` and `Mcp-Name` must match the body).
+    let plain_body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "klarna-get-capture-details",
+            "arguments": arguments,
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "bench", "version": "0" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    })
+    .to_string();
+    let plain = || {
+        rest_client
+            .post(format!("http://{mcp_addr}{}", http::MCP_PATH))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "klarna-get-capture-details")
+            .body(plain_body.clone())
+    };
     let arguments = arguments.as_object().unwrap().clone();
 
-    let mut samples: [Vec<Duration>; 5] = Default::default();
+    let mut samples: [Vec<Duration>; 6] = Default::default();
     for i in 0..CALLS + WARM_UP {
         let start = Instant::now();
         direct.get_capture(&order, &capture).await.unwrap();
@@ -193,20 +222,26 @@ async fn main() {
         let via_modern = start.elapsed();
         assert_eq!(result.is_error, Some(false));
 
+        let start = Instant::now();
+        let response = plain().send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let answer = response.bytes().await.unwrap();
+        let via_plain = start.elapsed();
+        assert!(answer.starts_with(b"{\"jsonrpc\""), "one JSON answer");
+
         // The first calls warm connections and caches.
         if i >= WARM_UP {
-            for (kept, sample) in samples
-                .iter_mut()
-                .zip([via_direct, via_proxy, via_rest, via_mcp, via_modern])
-            {
+            for (kept, sample) in samples.iter_mut().zip([
+                via_direct, via_proxy, via_rest, via_mcp, via_modern, via_plain,
+            ]) {
                 kept.push(sample);
             }
         }
     }
-    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples, mut modern_samples] =
+    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples, mut modern_samples, mut plain_samples] =
         samples;
     let baseline = common::median_and_p99(&mut direct_samples);
-    println!("{CALLS} rounds of get_capture against one sandbox, the five ways alternating");
+    println!("{CALLS} rounds of get_capture against one sandbox, the six ways alternating");
     println!(
         "{:<16} median {:>10.3?}, p99 {:>10.3?}",
         "direct", baseline.0, baseline.1
@@ -215,6 +250,7 @@ async fn main() {
     line("REST adapter", &mut rest_samples, baseline);
     line("MCP, session", &mut mcp_samples, baseline);
     line("MCP, 2026-07-28", &mut modern_samples, baseline);
+    line("MCP, plain POST", &mut plain_samples, baseline);
     mcp.cancel().await.unwrap();
     modern.cancel().await.unwrap();
 }
