@@ -77,6 +77,10 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long a request body may take to arrive (408 beyond).
     pub body_timeout: Duration,
+    /// Whether the MCP adapter answers a 2026-07-28 `tools/call` itself
+    /// (its module `stateless`) rather than through rmcp's per-request
+    /// machinery; on by default, off to compare the two.
+    pub mcp_fast_path: bool,
 }
 
 impl HttpOptions {
@@ -88,6 +92,7 @@ impl HttpOptions {
             allowed_hosts: Vec::new(),
             max_body_bytes: MAX_BODY_BYTES,
             body_timeout: BODY_TIMEOUT,
+            mcp_fast_path: true,
         }
     }
 
@@ -152,12 +157,24 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(options.max_body_bytes);
+    let fast = gateway.clone();
     let service = StreamableHttpService::new(
         move || Ok(gateway.clone()),
         LocalSessionManager::default().into(),
         config,
     );
     let mut router = Router::new().nest_service(MCP_PATH, service);
+    if options.mcp_fast_path {
+        // Innermost: behind every check of the guard and of `mcp_checks`.
+        let fast = crate::stateless::FastPath {
+            gateway: fast,
+            path: MCP_PATH,
+        };
+        router = router.layer(middleware::from_fn_with_state(
+            fast,
+            crate::stateless::tools_call,
+        ));
+    }
     if options.oauth.is_some() {
         // Inside the guard: runs with the caller's access known and the
         // body read.

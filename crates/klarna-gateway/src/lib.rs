@@ -13,6 +13,7 @@ pub mod ops;
 pub mod rest;
 pub mod revoke;
 pub mod server;
+mod stateless;
 pub mod strict;
 pub mod surface;
 pub mod table;

@@ -21,7 +21,7 @@ use rmcp::model::{
     InputRequests, InputRequiredResult, JsonObject, ListToolsResult, PaginatedRequestParams,
     ProtocolVersion, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
@@ -140,6 +140,11 @@ impl McpGateway {
         }
     }
 
+    /// Whether `name` is a tool this gateway lists.
+    pub(crate) fn serves(&self, name: &str) -> bool {
+        self.inner.listed.iter().any(|t| t.name == name)
+    }
+
     /// The tools as `tools/list` answers them.
     pub fn listed(&self) -> &[rmcp::model::Tool] {
         &self.inner.listed
@@ -227,11 +232,40 @@ fn elicitation(question: &Question) -> ElicitRequestParams {
     }
 }
 
+/// What a call knows of the client that made it: enough to check its
+/// access and to ask it for a confirmation.
+pub(crate) struct Caller<'a> {
+    /// The OAuth access of the HTTP request, if any.
+    pub access: Option<&'a oauth::Access>,
+    /// Whether the client declared MCP elicitation.
+    pub can_elicit: bool,
+    /// A 2026-07-28 client: a confirmation goes back as `input_required`,
+    /// not as an `elicitation/create` request in the middle of the call.
+    pub stateless: bool,
+    /// The session's peer, for `elicitation/create` (before 2026-07-28).
+    pub peer: Option<&'a Peer<RoleServer>>,
+}
+
+impl<'a> Caller<'a> {
+    fn of(context: &'a RequestContext<RoleServer>) -> Self {
+        Caller {
+            access: access(context),
+            can_elicit: context
+                .client_capabilities()
+                .is_some_and(|c| c.elicitation.is_some()),
+            stateless: context
+                .protocol_version()
+                .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28),
+            peer: Some(&context.peer),
+        }
+    }
+}
+
 /// How this call's client confirms: with the answer it brought back, by
 /// `input_required`, or by an elicitation request.
 struct McpAsker<'a> {
     gateway: &'a McpGateway,
-    context: &'a RequestContext<RoleServer>,
+    caller: &'a Caller<'a>,
     request_state: Option<String>,
     answer: Option<Value>,
     /// The `requestState` issued when the question goes back to the client.
@@ -253,27 +287,20 @@ impl Asker for McpAsker<'_> {
                     };
                 }
             }
-            let can_elicit = self
-                .context
-                .client_capabilities()
-                .is_some_and(|c| c.elicitation.is_some());
-            if !can_elicit {
+            if !self.caller.can_elicit {
                 return Answer::Unavailable(
                     "this client did not declare MCP elicitation".to_owned(),
                 );
             }
-            let stateless = self
-                .context
-                .protocol_version()
-                .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-            if stateless {
+            if self.caller.stateless {
                 let state = self.gateway.remember(question.binding.clone());
                 *self.issued.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
                 return Answer::Pending;
             }
-            match self
-                .context
-                .peer
+            let Some(peer) = self.caller.peer else {
+                return Answer::Unavailable("this client has no session to ask in".to_owned());
+            };
+            match peer
                 .create_elicitation_with_timeout(elicitation(question), Some(ELICITATION_TIMEOUT))
                 .await
             {
@@ -339,6 +366,18 @@ impl ServerHandler for McpGateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        self.call_tool_for(request, &Caller::of(&context)).await
+    }
+}
+
+impl McpGateway {
+    /// `tools/call`, for rmcp's handler and for the stateless fast path
+    /// (`crate::stateless`) alike.
+    pub(crate) async fn call_tool_for(
+        &self,
+        request: CallToolRequestParams,
+        caller: &Caller<'_>,
+    ) -> Result<CallToolResponse, ErrorData> {
         // A tool outside the chosen surface does not exist for the client,
         // even when the table has it: a protocol error, as MCP says.
         if !self.inner.listed.iter().any(|t| t.name == request.name) {
@@ -349,7 +388,7 @@ impl ServerHandler for McpGateway {
         }
         // The HTTP layer answers this with 403 already (`oauth::mcp_checks`);
         // this holds for any transport that carries an `Access`.
-        if let Some(access) = access(&context) {
+        if let Some(access) = caller.access {
             let tool = self
                 .inner
                 .path
@@ -366,7 +405,7 @@ impl ServerHandler for McpGateway {
         }
         let asker = McpAsker {
             gateway: self,
-            context: &context,
+            caller,
             request_state: request.request_state.clone(),
             answer: request
                 .input_responses
@@ -374,13 +413,13 @@ impl ServerHandler for McpGateway {
                 .and_then(|r| r.get(CONFIRM_REQUEST).cloned()),
             issued: Mutex::new(None),
         };
-        let caller = access(&context).map(oauth::Access::caller);
+        let recorded_as = caller.access.map(oauth::Access::caller);
         let result = self
             .inner
             .path
             .call_as(
                 Adapter::Mcp,
-                caller.as_deref(),
+                recorded_as.as_deref(),
                 &request.name,
                 request.arguments.unwrap_or_default(),
                 Some(&asker),

@@ -609,3 +609,238 @@ async fn a_body_that_stops_arriving_gets_408() {
     let response = raw(addr, request.as_bytes()).await;
     assert_eq!(status_of(&response), 408, "{response}");
 }
+
+/// One POST of a 2026-07-28 client: its JSON-RPC body, and the headers the
+/// revision requires (`Mcp-Name` may be changed by the caller).
+fn modern_call(id: Value, tool: &str, arguments: Value, capabilities: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {
+            "name": tool,
+            "arguments": arguments,
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "0" },
+                "io.modelcontextprotocol/clientCapabilities": capabilities,
+            },
+        },
+    })
+}
+
+/// `value` with every `correlation_id` blanked, also inside JSON text.
+fn without_correlation_ids(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, item) in object.iter_mut() {
+                if key == "correlation_id" {
+                    *item = json!("<id>");
+                } else if key == "text" {
+                    if let Some(mut inner) =
+                        item.as_str().and_then(|t| serde_json::from_str(t).ok())
+                    {
+                        without_correlation_ids(&mut inner);
+                        *item = Value::String(inner.to_string());
+                    }
+                } else {
+                    without_correlation_ids(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_correlation_ids),
+        _ => {}
+    }
+}
+
+/// What an answer is made of, for comparing two: status, content type, and
+/// the body as JSON with what differs per gateway by design blanked: a
+/// confirmation's unguessable `requestState`, and the sandbox's
+/// correlation id, new for every request.
+async fn answer_of(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    let mut body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if let Some(state) = body.pointer_mut("/result/requestState") {
+        assert!(state.as_str().is_some_and(|s| s.starts_with("confirm-")));
+        *state = json!("<state>");
+    }
+    without_correlation_ids(&mut body);
+    (status, content_type, body)
+}
+
+/// The gateway answers a 2026-07-28 `tools/call` itself (the MCP fast
+/// path); each answer is the one rmcp gives for the same request, for
+/// results, tool errors, confirmations asked and refused, and the requests
+/// it leaves to rmcp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fast_path_answers_as_rmcp_does() {
+    let sandbox = Sandbox::start().expect("sandbox starts");
+    let order_id = sandbox.add_order(NewOrder::guide_cart());
+    let mut addrs = Vec::new();
+    let mut stops = Vec::new();
+    for fast in [true, false] {
+        let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
+        // The default rules: money calls are confirmed.
+        let gateway = McpGateway::with_policy(
+            upstream,
+            Surface::default().tools().unwrap(),
+            Policy::default(),
+        )
+        .unwrap();
+        let mut options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+        options.mcp_fast_path = fast;
+        let (addr, stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
+        addrs.push(addr);
+        stops.push(stop);
+    }
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let order = order_id.to_string();
+    let elicit = json!({ "elicitation": {} });
+    let capture = capture_arguments(&order, 3000, Some("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e31"));
+    // (what, body, Mcp-Name)
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "a result",
+            modern_call(
+                json!(1),
+                "klarna-list-all-order-captures",
+                json!({ "order_id": order }),
+                json!({}),
+            ),
+            "klarna-list-all-order-captures",
+        ),
+        (
+            "a string id",
+            modern_call(
+                json!("call-2"),
+                "klarna-list-all-order-captures",
+                json!({ "order_id": order }),
+                json!({}),
+            ),
+            "klarna-list-all-order-captures",
+        ),
+        (
+            "Klarna's 404 as a tool error",
+            modern_call(
+                json!(3),
+                "klarna-get-capture-details",
+                json!({ "order_id": order, "capture_id": "nope" }),
+                json!({}),
+            ),
+            "klarna-get-capture-details",
+        ),
+        (
+            "a misspelt argument",
+            modern_call(
+                json!(4),
+                "klarna-list-all-order-captures",
+                json!({ "order": order }),
+                json!({}),
+            ),
+            "klarna-list-all-order-captures",
+        ),
+        (
+            "a confirmation asked",
+            modern_call(
+                json!(5),
+                "klarna-capture-order",
+                capture.clone(),
+                elicit.clone(),
+            ),
+            "klarna-capture-order",
+        ),
+        (
+            "a confirmation the client cannot give",
+            modern_call(json!(6), "klarna-capture-order", capture.clone(), json!({})),
+            "klarna-capture-order",
+        ),
+        (
+            "a tool not served (left to rmcp)",
+            modern_call(json!(7), "klarna-refund-order", json!({}), json!({})),
+            "klarna-refund-order",
+        ),
+        (
+            "an Mcp-Name that is not the body's (left to rmcp)",
+            modern_call(
+                json!(8),
+                "klarna-list-all-order-captures",
+                json!({ "order_id": order }),
+                json!({}),
+            ),
+            "klarna-get-capture-details",
+        ),
+        (
+            "no _meta (left to rmcp)",
+            json!({
+                "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": { "name": "klarna-list-all-order-captures", "arguments": { "order_id": order } },
+            }),
+            "klarna-list-all-order-captures",
+        ),
+    ];
+    for (what, body, name) in cases {
+        let mut answers = Vec::new();
+        for addr in &addrs {
+            let response = http
+                .post(format!("http://{addr}{}", http::MCP_PATH))
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", name)
+                .json(&body)
+                .timeout(STEP)
+                .send()
+                .await
+                .unwrap();
+            answers.push(answer_of(response).await);
+        }
+        assert_eq!(answers[0], answers[1], "{what}");
+        let (status, _, body) = &answers[0];
+        println!("{what}: {status} {body}");
+    }
+    // The confirmations sent nothing.
+    assert!(sandbox.requests().iter().all(|r| r.method != "POST"));
+
+    // A confirmation answered: the call again with the user's answer and
+    // the state it was asked with captures, once, on either path.
+    for (n, addr) in addrs.iter().enumerate() {
+        let key = format!("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e4{n}");
+        let capture = capture_arguments(&order, 3000, Some(&key));
+        let post = |body: Value| {
+            http.post(format!("http://{addr}{}", http::MCP_PATH))
+                .header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", "klarna-capture-order")
+                .json(&body)
+                .timeout(STEP)
+                .send()
+        };
+        let asked = modern_call(json!(10), "klarna-capture-order", capture, elicit.clone());
+        let question: Value = post(asked.clone()).await.unwrap().json().await.unwrap();
+        let state = question["result"]["requestState"].clone();
+        assert!(state.is_string(), "{question}");
+        let mut answered = asked;
+        answered["params"]["requestState"] = state;
+        answered["params"]["inputResponses"] =
+            json!({ "confirm": { "action": "accept", "content": {} } });
+        let result: Value = post(answered).await.unwrap().json().await.unwrap();
+        assert_eq!(result["result"]["isError"], false, "{result}");
+        assert_eq!(
+            result["result"]["structuredContent"]["status"], 201,
+            "{result}"
+        );
+    }
+    let captures = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(captures, 2);
+}

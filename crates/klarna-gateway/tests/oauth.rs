@@ -556,6 +556,43 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
         captured.body
     );
 
+    // And a 2026-07-28 client, without a session (the fast path).
+    let modern = {
+        let mut claims = issuer.claims(MCP_RESOURCE, WRITE);
+        claims["sub"] = json!("agent-8");
+        sign(&key, &claims)
+    };
+    let stateless = json!({
+        "jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {
+            "name": "klarna-capture-order",
+            "arguments": {
+                "order_id": order_id.to_string(),
+                "idempotency_key": "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e24",
+                "body": { "captured_amount": 1000 },
+            },
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "0" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    });
+    let captured = send(
+        rpc(&http, mcp_addr, &modern, None, stateless)
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "klarna-capture-order"),
+    )
+    .await;
+    assert_eq!(captured.status, 200, "{}", captured.body);
+    assert_eq!(
+        captured.json()["result"]["isError"],
+        json!(false),
+        "{}",
+        captured.body
+    );
+
     let caller = |key: &'static str| {
         let journal = journal.clone();
         async move { journal.lookup(key).await.unwrap().expect("a record").caller }
@@ -570,6 +607,10 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
     assert_eq!(
         caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23").await,
         "oauth:sub:agent-7"
+    );
+    assert_eq!(
+        caller("5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e24").await,
+        "oauth:sub:agent-8"
     );
 }
 
