@@ -15,8 +15,11 @@
 //!   `tools/call` POST (its metadata in `_meta`) and one JSON answer, the
 //!   least any MCP client can do. Against the line above it tells the
 //!   gateway's share of the MCP time from rmcp's client's;
+//! - the same POST to an MCP adapter without the gateway's fast path for
+//!   such calls (`HttpOptions::mcp_fast_path` off): through rmcp's
+//!   streamable HTTP service, as before the fast path;
 //!
-//! all to one sandbox. The six calls alternate, so drift in the machine's
+//! all to one sandbox. The seven calls alternate, so drift in the machine's
 //! load hits each alike. Prints the median and p99 of each and what each
 //! adds to the direct call.
 //!
@@ -138,8 +141,14 @@ async fn main() {
     let rest_client = reqwest::Client::builder().no_proxy().build().unwrap();
 
     // The MCP adapter.
-    let mcp_gateway = McpGateway::with_policy(upstream, tools, Policy::unattended()).unwrap();
+    let mcp_gateway =
+        McpGateway::with_policy(upstream.clone(), tools.clone(), Policy::unattended()).unwrap();
     let mcp_addr = serve(http::mcp_router(mcp_gateway, &options)).await;
+    // And one that leaves every call to rmcp.
+    let rmcp_gateway = McpGateway::with_policy(upstream, tools, Policy::unattended()).unwrap();
+    let mut rmcp_options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None);
+    rmcp_options.mcp_fast_path = false;
+    let rmcp_addr = serve(http::mcp_router(rmcp_gateway, &rmcp_options)).await;
     let mcp = ClientConfig::default()
         .serve(StreamableHttpClientTransport::from_uri(format!(
             "http://{mcp_addr}{}",
@@ -172,9 +181,9 @@ async fn main() {
         },
     })
     .to_string();
-    let plain = || {
+    let plain = |addr: std::net::SocketAddr| {
         rest_client
-            .post(format!("http://{mcp_addr}{}", http::MCP_PATH))
+            .post(format!("http://{addr}{}", http::MCP_PATH))
             .header("Content-Type", "application/json")
             .header("Accept", "application/json, text/event-stream")
             .header("MCP-Protocol-Version", "2026-07-28")
@@ -184,7 +193,7 @@ async fn main() {
     };
     let arguments = arguments.as_object().unwrap().clone();
 
-    let mut samples: [Vec<Duration>; 6] = Default::default();
+    let mut samples: [Vec<Duration>; 7] = Default::default();
     for i in 0..CALLS + WARM_UP {
         let start = Instant::now();
         direct.get_capture(&order, &capture).await.unwrap();
@@ -222,26 +231,30 @@ async fn main() {
         let via_modern = start.elapsed();
         assert_eq!(result.is_error, Some(false));
 
-        let start = Instant::now();
-        let response = plain().send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let answer = response.bytes().await.unwrap();
-        let via_plain = start.elapsed();
-        assert!(answer.starts_with(b"{\"jsonrpc\""), "one JSON answer");
+        let mut plain_ways = [mcp_addr, rmcp_addr].map(|_| Duration::ZERO);
+        for (addr, elapsed) in [mcp_addr, rmcp_addr].iter().zip(&mut plain_ways) {
+            let start = Instant::now();
+            let response = plain(*addr).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let answer = response.bytes().await.unwrap();
+            *elapsed = start.elapsed();
+            assert!(answer.starts_with(b"{\"jsonrpc\""), "one JSON answer");
+        }
+        let [via_plain, via_rmcp] = plain_ways;
 
         // The first calls warm connections and caches.
         if i >= WARM_UP {
             for (kept, sample) in samples.iter_mut().zip([
-                via_direct, via_proxy, via_rest, via_mcp, via_modern, via_plain,
+                via_direct, via_proxy, via_rest, via_mcp, via_modern, via_plain, via_rmcp,
             ]) {
                 kept.push(sample);
             }
         }
     }
-    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples, mut modern_samples, mut plain_samples] =
+    let [mut direct_samples, mut proxy_samples, mut rest_samples, mut mcp_samples, mut modern_samples, mut plain_samples, mut rmcp_samples] =
         samples;
     let baseline = common::median_and_p99(&mut direct_samples);
-    println!("{CALLS} rounds of get_capture against one sandbox, the six ways alternating");
+    println!("{CALLS} rounds of get_capture against one sandbox, the seven ways alternating");
     println!(
         "{:<16} median {:>10.3?}, p99 {:>10.3?}",
         "direct", baseline.0, baseline.1
@@ -251,6 +264,7 @@ async fn main() {
     line("MCP, session", &mut mcp_samples, baseline);
     line("MCP, 2026-07-28", &mut modern_samples, baseline);
     line("MCP, plain POST", &mut plain_samples, baseline);
+    line("  same, via rmcp", &mut rmcp_samples, baseline);
     mcp.cancel().await.unwrap();
     modern.cancel().await.unwrap();
 }
