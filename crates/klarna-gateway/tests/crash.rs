@@ -6,7 +6,6 @@
 //! held back; every wait is bounded.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,26 +16,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{gateway_command, sandbox_saw, send_signal, spawn_gateway, PASSWORD, STEP};
-
-fn temp_journal(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "klarna-gateway-{name}-{}-{}.sqlite",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ))
-}
-
-fn remove(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.to_path_buf().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
-}
+use common::{gateway_command, sandbox_saw, send_signal, spawn_gateway, TempFile, PASSWORD, STEP};
 
 /// Runs `klarna-gateway journal ARGS...`: its exit status and the JSON
 /// lines it printed.
@@ -74,7 +54,8 @@ fn http() -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_with_20_captures_in_flight_loses_none_and_does_none_twice() {
-    let path = temp_journal("crash");
+    let file = TempFile::new("crash");
+    let path = &file.0;
     let journal_path = path.to_str().unwrap();
     let sandbox = Sandbox::start().unwrap();
     let order = sandbox.add_order(NewOrder::guide_cart());
@@ -166,7 +147,7 @@ async fn kill_9_with_20_captures_in_flight_loses_none_and_does_none_twice() {
     // Every record is final, with the capture's id.
     let (_, pending, _) = journal_command(&["pending", "--journal", journal_path]).await;
     assert!(pending.is_empty(), "{pending:?}");
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = Journal::open(path, JournalOptions::default()).unwrap();
     let stats = journal.stats().await.unwrap();
     assert_eq!((stats.records, stats.pending), (20, 0));
     let mut recorded_ids = BTreeSet::new();
@@ -184,7 +165,6 @@ async fn kill_9_with_20_captures_in_flight_loses_none_and_does_none_twice() {
         captures.len(),
         stats.records
     );
-    remove(&path);
 }
 
 /// 32 callers send captures as fast as they are answered, each with a new
@@ -195,7 +175,8 @@ async fn kill_9_with_20_captures_in_flight_loses_none_and_does_none_twice() {
 async fn under_load_every_answered_call_has_a_final_record_after_sigterm() {
     const CALLERS: usize = 32;
     const MAX_CALLS_EACH: usize = 60;
-    let path = temp_journal("load");
+    let file = TempFile::new("load");
+    let path = &file.0;
     let sandbox = Sandbox::start().unwrap();
     let order = sandbox.add_order(NewOrder::guide_cart());
     let mut gateway = spawn_gateway(&[
@@ -262,7 +243,7 @@ async fn under_load_every_answered_call_has_a_final_record_after_sigterm() {
         answered.extend(done.unwrap());
     }
 
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = Journal::open(path, JournalOptions::default()).unwrap();
     let stats = journal.stats().await.unwrap();
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     for (key, status, capture_id) in &answered {
@@ -289,5 +270,4 @@ async fn under_load_every_answered_call_has_a_final_record_after_sigterm() {
     );
     assert!(answered.len() >= 300 - CALLERS);
     journal.close().await;
-    remove(&path);
 }

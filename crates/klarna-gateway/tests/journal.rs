@@ -4,7 +4,6 @@
 //! lookup route). Files live in the system's temporary directory; every
 //! wait is bounded.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,35 +21,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{refuses_to_start, sandbox_saw, STEP};
-
-/// A fresh path in the temporary directory, removed (with its WAL) when
-/// dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "klarna-gateway-{name}-{}-{}.sqlite",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
+use common::{refuses_to_start, sandbox_saw, TempFile, STEP};
 
 fn record(key: &str, amount: i64) -> CallRecord {
     let arguments = json!({ "order_id": "o-1", "body": { "captured_amount": amount } });

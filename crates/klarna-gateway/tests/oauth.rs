@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 
 mod common;
 
-use common::STEP;
+use common::{TempFile, STEP};
 
 /// The resource URLs the gateways of these tests are reached by (the
 /// tokens' audience): names, as behind a proxy; the tests reach them on
@@ -201,6 +201,17 @@ struct Answer {
 }
 
 impl Answer {
+    /// A JSON-RPC answer of a tool that did its work.
+    fn assert_tool_succeeded(&self) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(
+            self.json()["result"]["isError"],
+            json!(false),
+            "{}",
+            self.body
+        );
+    }
+
     fn json(&self) -> Value {
         // A streamable HTTP answer may come as one SSE event.
         let text = self
@@ -285,6 +296,17 @@ async fn mcp_gateway(oauth: OAuth) -> (SocketAddr, Sandbox, OrderId, oneshot::Se
     let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None).with_oauth(oauth);
     let (addr, stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
     (addr, sandbox, order_id, stop)
+}
+
+/// A JSON-RPC `tools/call` of `klarna-capture-order`.
+fn capture_call(id: u64, order_id: &OrderId, key: &str, body: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {
+            "name": "klarna-capture-order",
+            "arguments": { "order_id": order_id.to_string(), "idempotency_key": key, "body": body },
+        },
+    })
 }
 
 fn capture_body() -> Value {
@@ -467,27 +489,11 @@ async fn rest_accepts_the_issuers_tokens_for_its_audience_with_the_scope() {
     );
 }
 
-/// A file under the temp dir (a journal, with its WAL), removed on drop.
-struct TempJournal(std::path::PathBuf);
-
-impl Drop for TempJournal {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_names_the_oauth_caller_of_each_call() {
     let key = new_key("k1");
     let issuer = TestIssuer::start(&[&key]).await;
-    let file = TempJournal(std::env::temp_dir().join(format!(
-        "klarna-gateway-oauth-caller-{}.sqlite",
-        std::process::id()
-    )));
+    let file = TempFile::new("oauth-caller");
     let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
     let (sandbox, order_id) = sandbox();
     let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
@@ -536,25 +542,14 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
         sign(&key, &claims)
     };
     let session = open_session(&http, mcp_addr, &agent).await;
-    let call = json!({
-        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
-        "params": {
-            "name": "klarna-capture-order",
-            "arguments": {
-                "order_id": order_id.to_string(),
-                "idempotency_key": "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23",
-                "body": { "captured_amount": 1000 },
-            },
-        },
-    });
-    let captured = send(rpc(&http, mcp_addr, &agent, Some(&session), call)).await;
-    assert_eq!(captured.status, 200, "{}", captured.body);
-    assert_eq!(
-        captured.json()["result"]["isError"],
-        json!(false),
-        "{}",
-        captured.body
+    let call = capture_call(
+        3,
+        &order_id,
+        "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e23",
+        json!({ "captured_amount": 1000 }),
     );
+    let captured = send(rpc(&http, mcp_addr, &agent, Some(&session), call)).await;
+    captured.assert_tool_succeeded();
 
     // And a 2026-07-28 client, without a session (the fast path).
     let modern = {
@@ -562,21 +557,16 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
         claims["sub"] = json!("agent-8");
         sign(&key, &claims)
     };
-    let stateless = json!({
-        "jsonrpc": "2.0", "id": 4, "method": "tools/call",
-        "params": {
-            "name": "klarna-capture-order",
-            "arguments": {
-                "order_id": order_id.to_string(),
-                "idempotency_key": "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e24",
-                "body": { "captured_amount": 1000 },
-            },
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "0" },
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
+    let mut stateless = capture_call(
+        4,
+        &order_id,
+        "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e24",
+        json!({ "captured_amount": 1000 }),
+    );
+    stateless["params"]["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "0" },
+        "io.modelcontextprotocol/clientCapabilities": {},
     });
     let captured = send(
         rpc(&http, mcp_addr, &modern, None, stateless)
@@ -585,13 +575,7 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
             .header("Mcp-Name", "klarna-capture-order"),
     )
     .await;
-    assert_eq!(captured.status, 200, "{}", captured.body);
-    assert_eq!(
-        captured.json()["result"]["isError"],
-        json!(false),
-        "{}",
-        captured.body
-    );
+    captured.assert_tool_succeeded();
 
     let caller = |key: &'static str| {
         let journal = journal.clone();
@@ -618,9 +602,7 @@ async fn the_journal_names_the_oauth_caller_of_each_call() {
 async fn the_revocation_file_ends_tokens_subjects_and_sessions_as_it_changes() {
     let key = new_key("k1");
     let issuer = TestIssuer::start(&[&key]).await;
-    let file = TempJournal(
-        std::env::temp_dir().join(format!("klarna-gateway-revoked-{}.txt", std::process::id())),
-    );
+    let file = TempFile::with_extension("revoked", "txt");
     let write = |text: &str| std::fs::write(&file.0, text).unwrap();
     write("# nothing revoked yet\n");
     // Checked on every request here; a running gateway checks once a second.
@@ -705,27 +687,22 @@ async fn the_revocation_file_ends_tokens_subjects_and_sessions_as_it_changes() {
 async fn the_binary_does_not_start_on_a_revocation_file_it_cannot_read() {
     let key = new_key("k1");
     let issuer = TestIssuer::start(&[&key]).await;
-    let file = TempJournal(std::env::temp_dir().join(format!(
-        "klarna-gateway-revoked-bad-{}.txt",
-        std::process::id()
-    )));
+    let file = TempFile::with_extension("revoked-bad", "txt");
     std::fs::write(&file.0, "sub:agent-1\nuser:bob\n").unwrap();
+    let missing = file.0.with_extension("missing");
     for (path, said) in [
-        (file.0.clone(), "line 2: `user:` is none of"),
-        (file.0.with_extension("missing"), "the revocation file"),
+        (&file.0, "line 2: `user:` is none of"),
+        (&missing, "the revocation file"),
     ] {
-        let mut command = common::gateway_command();
-        command
-            .args(["--sandbox", "--rest", "127.0.0.1:0"])
-            .env("KLARNA_GATEWAY_OAUTH_ISSUER", &issuer.url)
-            .env("KLARNA_GATEWAY_OAUTH_REVOKED", &path);
-        let output = tokio::time::timeout(STEP, command.output())
-            .await
-            .expect("exits in time")
-            .unwrap();
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(said), "{stderr}");
+        common::refuses_to_start_with(
+            &["--sandbox", "--rest", "127.0.0.1:0"],
+            &[
+                ("KLARNA_GATEWAY_OAUTH_ISSUER", issuer.url.as_str()),
+                ("KLARNA_GATEWAY_OAUTH_REVOKED", path.to_str().unwrap()),
+            ],
+            said,
+        )
+        .await;
     }
 }
 
@@ -1027,17 +1004,12 @@ async fn mcp_lists_and_calls_only_what_the_scopes_cover() {
     // A money call with the read scope: 403 naming the scope, and a
     // JSON-RPC error naming it too; nothing reaches the sandbox.
     let session = open_session(&http, addr, &reader).await;
-    let call = json!({
-        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {
-            "name": "klarna-capture-order",
-            "arguments": {
-                "order_id": order_id.to_string(),
-                "idempotency_key": "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e04",
-                "body": capture_body(),
-            },
-        },
-    });
+    let call = capture_call(
+        7,
+        &order_id,
+        "5b0b1c8e-4f1e-4b8e-9a33-0c9f3a1d2e04",
+        capture_body(),
+    );
     let refused = send(rpc(&http, addr, &reader, Some(&session), call.clone())).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(
@@ -1144,18 +1116,10 @@ async fn the_binary_takes_oauth_from_its_environment() {
 async fn the_binary_needs_the_resource_url_of_a_non_loopback_bind() {
     let key = new_key("k1");
     let issuer = TestIssuer::start(&[&key]).await;
-    let mut command = common::gateway_command();
-    command
-        .args(["--sandbox", "--rest", "0.0.0.0:0"])
-        .env("KLARNA_GATEWAY_OAUTH_ISSUER", &issuer.url);
-    let output = tokio::time::timeout(STEP, command.output())
-        .await
-        .expect("exits in time")
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("KLARNA_GATEWAY_OAUTH_REST_RESOURCE"),
-        "{stderr}"
-    );
+    common::refuses_to_start_with(
+        &["--sandbox", "--rest", "0.0.0.0:0"],
+        &[("KLARNA_GATEWAY_OAUTH_ISSUER", issuer.url.as_str())],
+        "KLARNA_GATEWAY_OAUTH_REST_RESOURCE",
+    )
+    .await;
 }

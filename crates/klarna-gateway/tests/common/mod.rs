@@ -67,11 +67,49 @@ pub fn gateway_command() -> tokio::process::Command {
     command
 }
 
+/// A fresh path in the temporary directory, `klarna-gateway-<name>-...`
+/// ending in `extension`, removed (with a journal's WAL files) when
+/// dropped.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl TempFile {
+    /// A journal's path (`.sqlite`).
+    pub fn new(name: &str) -> TempFile {
+        TempFile::with_extension(name, "sqlite")
+    }
+
+    pub fn with_extension(name: &str, extension: &str) -> TempFile {
+        TempFile(std::env::temp_dir().join(format!(
+            "klarna-gateway-{name}-{}-{}.{extension}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        )))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// The binary run with `args` exits with an error whose message names
 /// `needle`, within [`STEP`].
 pub async fn refuses_to_start(args: &[&str], needle: &str) {
+    refuses_to_start_with(args, &[], needle).await
+}
+
+/// [`refuses_to_start`] with the variables `env` set.
+pub async fn refuses_to_start_with(args: &[&str], env: &[(&str, &str)], needle: &str) {
     let mut command = gateway_command();
-    command.args(args);
+    command.args(args).envs(env.iter().copied());
     let output = tokio::time::timeout(STEP, command.output())
         .await
         .expect("exits in time")
