@@ -681,10 +681,18 @@ impl Writer {
         });
         let path = self.path.as_path();
         let failure = failure.as_deref();
+        let mut abandoned = Vec::new();
         for reply in done {
             match reply {
                 Done::Admit(reply, result) => {
-                    let _ = reply.send(settle(path, failure, result));
+                    // The caller went away while it waited (a dropped
+                    // request): nothing was sent, so the call ends as not
+                    // sent rather than staying in flight, its key blocked.
+                    if let Err(Ok(Admission::Proceed(ticket))) =
+                        reply.send(settle(path, failure, result))
+                    {
+                        abandoned.push(ticket);
+                    }
                 }
                 Done::Finish(reply, result) => {
                     let _ = reply.send(settle(path, failure, result));
@@ -702,6 +710,18 @@ impl Writer {
                     let _ = reply.send(settle(path, failure, result));
                 }
             }
+        }
+        for ticket in abandoned {
+            let not_sent = FinalOutcome {
+                status: None,
+                outcome: Outcome::NotSent,
+                ids: Default::default(),
+                correlation_id: None,
+                body: None,
+            };
+            // A failure here leaves the call in flight until the journal
+            // is reopened, as any failed finish does.
+            let _ = self.finish(ticket, &not_sent);
         }
     }
 

@@ -61,6 +61,37 @@ fn ticket(admission: Admission) -> journal::Ticket {
     }
 }
 
+/// A caller that goes away while its admission is being written (a
+/// dropped request) sent nothing: the call ends as not sent instead of
+/// staying in flight, so the same key goes again at once.
+#[tokio::test]
+async fn an_admission_nobody_waits_for_ends_as_not_sent() {
+    let file = TempFile::new("abandoned");
+    let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
+    // Polled once (the job reaches the writer, which cannot have written
+    // and synced the row yet), then dropped unanswered.
+    let mut admit = Box::pin(journal.admit(record("k-gone", 100)));
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(admit.as_mut(), cx).is_pending())
+    })
+    .await;
+    assert!(first, "the admission was still waiting for its answer");
+    drop(admit);
+    let mut state = None;
+    for _ in 0..100 {
+        state = journal.lookup("k-gone").await.unwrap().map(|e| e.state);
+        if state == Some(State::NotSent) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, Some(State::NotSent));
+    assert!(matches!(
+        journal.admit(record("k-gone", 100)).await.unwrap(),
+        Admission::Proceed(_)
+    ));
+}
+
 /// The same key: the final outcome again for the same arguments, 409s for
 /// other arguments or while in flight; unknown and not-sent calls go
 /// again with their key, and a key whose every attempt went unsent is free
