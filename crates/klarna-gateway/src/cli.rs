@@ -435,6 +435,17 @@ impl Cli {
                 "journal resolve: --sandbox would resend to a new, empty sandbox".to_owned(),
             );
         }
+        let has_issuer = flags
+            .oauth_issuer
+            .as_deref()
+            .is_some_and(|issuer| !issuer.trim().is_empty());
+        if flags.oauth_revoked.is_some() && !has_issuer {
+            return Err(format!(
+                "--oauth-revoked ({}) revokes OAuth tokens: it needs --oauth-issuer ({})",
+                crate::revoke::REVOKED_VAR,
+                oauth::ISSUER_VAR
+            ));
+        }
         let mut mcp = flags
             .mcp
             .or(adapters.contains(&AdapterName::Mcp).then_some(default_mcp));

@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{json, Value};
 
@@ -158,11 +159,8 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
         .enforce_origin_validation()
         .with_max_request_body_bytes(options.max_body_bytes);
     let fast = gateway.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(gateway.clone()),
-        LocalSessionManager::default().into(),
-        config,
-    );
+    let sessions = Arc::new(LocalSessionManager::default());
+    let service = StreamableHttpService::new(move || Ok(gateway.clone()), sessions.clone(), config);
     let mut router = Router::new().nest_service(MCP_PATH, service);
     if options.mcp_fast_path {
         // Innermost: behind every check of the guard and of `mcp_checks`.
@@ -175,10 +173,14 @@ pub fn mcp_router(gateway: McpGateway, options: &HttpOptions) -> Router {
             crate::stateless::tools_call,
         ));
     }
-    if options.oauth.is_some() {
+    if let Some(oauth) = &options.oauth {
         // Inside the guard: runs with the caller's access known and the
         // body read.
-        router = router.layer(middleware::from_fn(mcp_checks));
+        let checks = SessionChecks {
+            oauth: oauth.clone(),
+            sessions,
+        };
+        router = router.layer(middleware::from_fn_with_state(checks, mcp_checks));
     }
     guard(router, options)
 }
@@ -322,25 +324,46 @@ async fn require_access(State(gate): State<Gate>, mut request: Request, next: Ne
     }
 }
 
+/// What [`mcp_checks`] needs besides the request: the adapter's resource
+/// server and rmcp's sessions, to close one the operator ended.
+#[derive(Clone)]
+struct SessionChecks {
+    oauth: OAuth,
+    sessions: Arc<LocalSessionManager>,
+}
+
 /// The MCP adapter's own checks with OAuth on, once the body is read: a
 /// session belongs to the subject that opened it, and `tools/call` of a
 /// tool the scopes do not cover is answered 403 with the scope (the MCP
 /// specification's runtime scope challenge) before rmcp sees it.
-async fn mcp_checks(request: Request, next: Next) -> Response {
-    let Some(access) = request.extensions().get::<Access>().cloned() else {
-        return next.run(request).await;
-    };
-    let server = access.server();
+async fn mcp_checks(State(checks): State<SessionChecks>, request: Request, next: Next) -> Response {
     let session = request
         .headers()
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // A session the operator ended (the revocation file) is gone for
+    // every caller, the static token's too: rmcp closes it, with its
+    // streams, and its client starts a new one.
     if let Some(session) = &session {
-        // A session the operator ended is gone for its owner too.
-        if server.session_revoked(session) {
-            server.forget_session(session);
+        if checks.oauth.session_revoked(session) {
+            checks.oauth.forget_session(session);
+            let _ = checks
+                .sessions
+                .close_session(&Arc::from(session.as_str()))
+                .await;
+            return error(
+                StatusCode::NOT_FOUND,
+                "SESSION_NOT_FOUND",
+                "no such MCP session for this access token; start a new one",
+            );
         }
+    }
+    let Some(access) = request.extensions().get::<Access>().cloned() else {
+        return next.run(request).await;
+    };
+    let server = access.server();
+    if let Some(session) = &session {
         // An unknown session, or another subject's: the same answer, so
         // that session ids cannot be probed.
         if server.session_owner(session).as_deref() != Some(access.owner()) {
@@ -391,8 +414,7 @@ async fn check_host_and_origin(
     next: Next,
 ) -> Response {
     let allowed = |authority: &str| {
-        let host = host_name(authority);
-        hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        host_name(authority).is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
     };
     let host = request
         .headers()
@@ -424,14 +446,31 @@ async fn check_host_and_origin(
 }
 
 /// The host of a `Host` header or of an origin's authority, without the
-/// port and IPv6 brackets.
-fn host_name(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
+/// port and IPv6 brackets; `None` unless it is a valid authority with no
+/// user information (`localhost:1@evil.example` names `evil.example`, and
+/// a `Host` header has no user part at all).
+fn host_name(authority: &str) -> Option<&str> {
+    let parsed = authority.parse::<axum::http::uri::Authority>().ok()?;
+    if authority.contains('@') {
+        return None;
     }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
+    let has_port = match authority.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once(']')
+            .is_some_and(|(_, after)| !after.is_empty()),
+        None => authority.contains(':'),
+    };
+    if has_port && parsed.port_u16().is_none() {
+        return None;
+    }
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next();
+    }
+    Some(
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    )
 }
 
 /// Marks an answer given before the request's body was read to its end:
@@ -511,8 +550,21 @@ mod tests {
 
     #[test]
     fn host_names_lose_ports_and_brackets() {
-        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
-        assert_eq!(host_name("localhost"), "localhost");
-        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("127.0.0.1:8080"), Some("127.0.0.1"));
+        assert_eq!(host_name("localhost"), Some("localhost"));
+        assert_eq!(host_name("[::1]:8080"), Some("::1"));
+    }
+
+    #[test]
+    fn an_authority_with_a_user_part_or_a_bad_port_names_no_host() {
+        for authority in [
+            "localhost:1@evil.example",
+            "localhost@evil.example",
+            "localhost:abc",
+            "local host",
+            "",
+        ] {
+            assert_eq!(host_name(authority), None, "{authority}");
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! `requestState`), before it by an `elicitation/create` request in the
 //! middle of the call.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,6 +59,8 @@ pub struct McpGateway {
 struct Inner {
     path: Arc<CallPath>,
     listed: Vec<rmcp::model::Tool>,
+    /// The names of the listed tools the stateless fast path may answer.
+    stateless: HashSet<String>,
     /// Confirmations asked through `input_required`, by `requestState`:
     /// what each binds to.
     pending: Mutex<Pending>,
@@ -107,6 +109,7 @@ impl McpGateway {
         Ok(McpGateway {
             inner: Arc::new(Inner {
                 path,
+                stateless: stateless_tools(&listed),
                 listed,
                 pending: Mutex::new(Pending::default()),
                 next_state: Mutex::new(0),
@@ -132,6 +135,7 @@ impl McpGateway {
             inner: Arc::new(Inner {
                 path: Arc::new(path),
                 listed: self.inner.listed.clone(),
+                stateless: self.inner.stateless.clone(),
                 pending: Mutex::new(Pending::default()),
                 next_state: Mutex::new(0),
                 salt: self.inner.salt,
@@ -140,9 +144,11 @@ impl McpGateway {
         }
     }
 
-    /// Whether `name` is a tool this gateway lists.
-    pub(crate) fn serves(&self, name: &str) -> bool {
-        self.inner.listed.iter().any(|t| t.name == name)
+    /// Whether `name` is a tool this gateway lists whose input schema asks
+    /// for no `Mcp-Param-*` headers (`x-mcp-header`), which rmcp checks
+    /// against the body and the stateless fast path does not.
+    pub(crate) fn serves_statelessly(&self, name: &str) -> bool {
+        self.inner.stateless.contains(name)
     }
 
     /// The tools as `tools/list` answers them.
@@ -194,6 +200,26 @@ impl McpGateway {
         pending.order.retain(|s| s != state);
         Some(binding)
     }
+}
+
+/// The tools the stateless fast path may answer: those whose input schema
+/// asks for no `Mcp-Param-*` headers.
+fn stateless_tools(listed: &[rmcp::model::Tool]) -> HashSet<String> {
+    fn mentions(object: &JsonObject, key: &str) -> bool {
+        object.contains_key(key) || object.values().any(|v| within(v, key))
+    }
+    fn within(value: &Value, key: &str) -> bool {
+        match value {
+            Value::Object(object) => mentions(object, key),
+            Value::Array(items) => items.iter().any(|v| within(v, key)),
+            _ => false,
+        }
+    }
+    listed
+        .iter()
+        .filter(|tool| !mentions(&tool.input_schema, "x-mcp-header"))
+        .map(|tool| tool.name.to_string())
+        .collect()
 }
 
 fn schema(schema: &crate::table::Schema, tool: &str) -> Result<Arc<JsonObject>, String> {

@@ -683,27 +683,27 @@ impl OAuth {
             Some(ScopeClaim::Many(list)) => scopes.extend(list),
             None => {}
         }
-        let subject = claims.sub.or(claims.client_id);
-        if let Some(revocations) = self.inner.revoked.get() {
-            if revocations
-                .current()
-                .token(subject.as_deref(), claims.jti.as_deref())
-            {
-                return Err(Rejection::invalid("the token has been revoked"));
-            }
-        }
-        // Sessions belong to the subject; a token that names none owns its
-        // sessions alone (a digest of the token, never the token), rather
-        // than sharing them with every other such token.
-        let owner = match &subject {
-            Some(subject) => format!("sub:{subject}"),
-            None => {
+        // Sessions belong to the subject, or to the client for a token that
+        // names only its `client_id` (kept apart: a client id may equal
+        // somebody's subject); a token that names neither owns its sessions
+        // alone (a digest of the token, never the token), rather than
+        // sharing them with every other such token.
+        let owner = match (&claims.sub, &claims.client_id) {
+            (Some(subject), _) => format!("sub:{subject}"),
+            (None, Some(client)) => format!("client:{client}"),
+            (None, None) => {
                 use sha2::{Digest, Sha256};
                 let digest = Sha256::digest(token.as_bytes());
                 let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
                 format!("token:{hex}")
             }
         };
+        if let Some(revocations) = self.inner.revoked.get() {
+            if revocations.current().token(&owner, claims.jti.as_deref()) {
+                return Err(Rejection::invalid("the token has been revoked"));
+            }
+        }
+        let subject = claims.sub.or(claims.client_id);
         Ok(Access {
             subject,
             owner,
@@ -864,8 +864,9 @@ impl Access {
         &self.server
     }
 
-    /// Who a journal record names as the caller: `oauth:sub:<subject>`, or
-    /// for a token without a subject `oauth:token:<digest>`.
+    /// Who a journal record names as the caller: `oauth:sub:<subject>`,
+    /// `oauth:client:<client id>` for a token that names only its client,
+    /// or `oauth:token:<digest>` for a token that names neither.
     pub fn caller(&self) -> String {
         format!("oauth:{}", self.owner)
     }

@@ -51,6 +51,7 @@ pub struct Metrics {
     duration: Family<ToolLabels, Histogram, fn() -> Histogram>,
     attempts: Family<ToolLabels, Counter>,
     retry_budget: Family<ClientLabels, Gauge>,
+    mcp_fast_path: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,13 +114,26 @@ impl Metrics {
             "Tokens left in each client's retry budget (retries stop when it runs dry)",
             retry_budget.clone(),
         );
+        let mcp_fast_path = Counter::default();
+        registry.register(
+            "mcp_fast_path_calls",
+            "MCP 2026-07-28 tool calls the gateway answered itself rather than through rmcp's \
+             streamable HTTP service",
+            mcp_fast_path.clone(),
+        );
         Metrics {
             registry,
             calls,
             duration,
             attempts,
             retry_budget,
+            mcp_fast_path,
         }
+    }
+
+    /// Counts a tool call answered by the MCP fast path.
+    pub(crate) fn mcp_fast_path_call(&self) {
+        self.mcp_fast_path.inc();
     }
 
     /// The metrics in the Prometheus (OpenMetrics) text format, with each

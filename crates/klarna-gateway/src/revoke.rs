@@ -12,23 +12,28 @@
 //! session:2b8e3c4d-5f60-4a71-8b92-a3b4c5d6e7f8
 //! ```
 //!
-//! - `sub:<subject>` refuses every token of that subject (its `sub`, else
-//!   its `client_id`), and with them the subject's MCP sessions;
+//! - `sub:<subject>` refuses every token of that subject (its `sub`), and
+//!   with them the subject's MCP sessions; `client:<client id>` the same
+//!   for tokens that name only a `client_id`;
 //! - `jti:<token id>` refuses the one token with that `jti`;
+//! - `token:<digest>` refuses a token by the digest the journal names it
+//!   by (`oauth:token:<digest>`), for a token with neither subject nor id;
 //! - `session:<id>` ends one MCP session: its client gets `404` and starts
 //!   a new one, which the caller's tokens still allow.
 //!
 //! A refused token gets `401` with `error="invalid_token"` and "the token
 //! has been revoked". The file is read at start, where a line it cannot
-//! read stops the gateway, and again whenever it changes, checked at most
-//! once a second; a file broken while the gateway runs leaves the last list
-//! it read in force, with a warning in the log, so a typo never reopens
-//! what was closed.
+//! read stops the gateway, and again at most once a second, its whole text
+//! compared with the last; a file broken while the gateway runs leaves the
+//! last list it read in force, with a warning in the log, so a typo never
+//! reopens what was closed. Write it by renaming a finished file into
+//! place: a file caught half-written could read as a shorter list for up
+//! to a second (a list that empties is logged as a warning).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The environment variable of `--oauth-revoked`.
 pub const REVOKED_VAR: &str = "KLARNA_GATEWAY_OAUTH_REVOKED";
@@ -39,8 +44,11 @@ const RECHECK: Duration = Duration::from_secs(1);
 /// What the file revokes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Revoked {
-    subjects: HashSet<String>,
+    /// Session owners (`sub:<subject>`, `client:<id>`), as
+    /// `oauth::Access` names them.
+    owners: HashSet<String>,
     tokens: HashSet<String>,
+    digests: HashSet<String>,
     sessions: HashSet<String>,
 }
 
@@ -60,30 +68,45 @@ impl Revoked {
                 .unwrap_or((line, ""));
             if value.is_empty() {
                 return Err(format!(
-                    "line {}: `{line}` is not `sub:<subject>`, `jti:<token id>` or \
-                     `session:<id>`",
+                    "line {}: `{line}` is not `sub:<subject>`, `client:<id>`, `jti:<token id>`, \
+                     `token:<digest>` or `session:<id>`",
                     n + 1
                 ));
             }
-            let set = match kind {
-                "sub" => &mut revoked.subjects,
-                "jti" => &mut revoked.tokens,
-                "session" => &mut revoked.sessions,
+            // A comment after the value would silently become part of it
+            // (and revoke nothing): refused instead.
+            if value.contains(|c: char| c.is_whitespace() || c == '#') {
+                return Err(format!(
+                    "line {}: `{value}` has a space or `#` in it; put a comment on a line of \
+                     its own",
+                    n + 1
+                ));
+            }
+            match kind {
+                "sub" | "client" => revoked.owners.insert(format!("{kind}:{value}")),
+                "jti" => revoked.tokens.insert(value.to_owned()),
+                "token" => revoked.digests.insert(value.to_owned()),
+                "session" => revoked.sessions.insert(value.to_owned()),
                 other => {
                     return Err(format!(
-                        "line {}: `{other}:` is none of `sub:`, `jti:`, `session:`",
+                        "line {}: `{other}:` is none of `sub:`, `client:`, `jti:`, `token:`, \
+                         `session:`",
                         n + 1
                     ))
                 }
             };
-            set.insert(value.to_owned());
         }
         Ok(revoked)
     }
 
-    /// Whether a token with this subject and `jti` is revoked.
-    pub fn token(&self, subject: Option<&str>, jti: Option<&str>) -> bool {
-        subject.is_some_and(|s| self.subjects.contains(s))
+    /// Whether a token is revoked: by its owner (`sub:<subject>`,
+    /// `client:<id>` or `token:<digest>`, as `oauth::Access` names it) or
+    /// its `jti`.
+    pub fn token(&self, owner: &str, jti: Option<&str>) -> bool {
+        self.owners.contains(owner)
+            || owner
+                .strip_prefix("token:")
+                .is_some_and(|digest| self.digests.contains(digest))
             || jti.is_some_and(|j| self.tokens.contains(j))
     }
 
@@ -94,7 +117,7 @@ impl Revoked {
 
     /// How many entries.
     pub fn len(&self) -> usize {
-        self.subjects.len() + self.tokens.len() + self.sessions.len()
+        self.owners.len() + self.tokens.len() + self.digests.len() + self.sessions.len()
     }
 
     /// Whether it revokes nothing.
@@ -115,9 +138,9 @@ pub struct Revocations {
 #[derive(Debug)]
 struct State {
     revoked: Arc<Revoked>,
-    /// The file's modification time and length when it was read: a change
-    /// of either is a new list.
-    version: Option<(SystemTime, u64)>,
+    /// The text the list was read from, or why the file last failed to
+    /// read (so that a broken file is one warning, not one a second).
+    text: Result<String, String>,
     checked: Instant,
 }
 
@@ -126,13 +149,14 @@ impl Revocations {
     /// cannot be read (a gateway does not start on a list it cannot read).
     pub fn load(path: impl AsRef<Path>) -> Result<Revocations, String> {
         let path = path.as_ref().to_owned();
-        let (revoked, version) = read(&path)?;
+        let text = read(&path)?;
+        let revoked = parse(&path, &text)?;
         Ok(Revocations {
             path,
             recheck: RECHECK,
             state: Mutex::new(State {
                 revoked: Arc::new(revoked),
-                version,
+                text: Ok(text),
                 checked: Instant::now(),
             }),
         })
@@ -159,45 +183,53 @@ impl Revocations {
             return state.revoked.clone();
         }
         state.checked = Instant::now();
-        if version(&self.path) != state.version {
-            match read(&self.path) {
-                Ok((revoked, version)) => {
-                    if revoked != *state.revoked {
-                        tracing::info!(
-                            path = %self.path.display(),
-                            entries = revoked.len(),
-                            "OAuth revocation list read again"
-                        );
-                    }
-                    state.revoked = Arc::new(revoked);
-                    state.version = version;
-                }
-                Err(message) => {
-                    // Remembered, so that one broken file is one warning.
-                    state.version = version(&self.path);
+        // The whole text, compared: a change within one tick of the file's
+        // modification time, or to a line of the same length, still counts.
+        let text = read(&self.path);
+        let same = match (&text, &state.text) {
+            (Ok(now), Ok(before)) => now == before,
+            (Err(now), Err(before)) => now == before,
+            _ => false,
+        };
+        if same {
+            return state.revoked.clone();
+        }
+        match text.and_then(|text| parse(&self.path, &text).map(|revoked| (text, revoked))) {
+            Ok((text, revoked)) => {
+                if revoked.is_empty() && !state.revoked.is_empty() {
                     tracing::warn!(
                         path = %self.path.display(),
-                        "OAuth revocation list kept as it was: {message}"
+                        "OAuth revocation list is now empty: every revoked token is let in again"
+                    );
+                } else {
+                    tracing::info!(
+                        path = %self.path.display(),
+                        entries = revoked.len(),
+                        "OAuth revocation list read again"
                     );
                 }
+                state.revoked = Arc::new(revoked);
+                state.text = Ok(text);
+            }
+            Err(message) => {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "OAuth revocation list kept as it was: {message}"
+                );
+                state.text = Err(message);
             }
         }
         state.revoked.clone()
     }
 }
 
-fn version(path: &Path) -> Option<(SystemTime, u64)> {
-    let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.modified().ok()?, metadata.len()))
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("the revocation file {}: {e}", path.display()))
 }
 
-fn read(path: &Path) -> Result<(Revoked, Option<(SystemTime, u64)>), String> {
-    let version = version(path);
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("the revocation file {}: {e}", path.display()))?;
-    let revoked = Revoked::parse(&text)
-        .map_err(|e| format!("the revocation file {}, {e}", path.display()))?;
-    Ok((revoked, version))
+fn parse(path: &Path, text: &str) -> Result<Revoked, String> {
+    Revoked::parse(text).map_err(|e| format!("the revocation file {}, {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -206,17 +238,21 @@ mod tests {
 
     #[test]
     fn entries_comments_and_blank_lines() {
-        let revoked =
-            Revoked::parse("# leaked\n\njti: t-1 \nsub:agent-9\n  session:s-1\nsub:with:colon\n")
-                .unwrap();
-        assert!(revoked.token(None, Some("t-1")));
-        assert!(revoked.token(Some("agent-9"), Some("t-2")));
-        assert!(revoked.token(Some("with:colon"), None));
-        assert!(!revoked.token(Some("agent-1"), Some("t-2")));
-        assert!(!revoked.token(None, None));
+        let text = "# leaked\n\njti: t-1 \nsub:agent-9\n  session:s-1\nsub:with:colon\n\
+                    client:ci-7\ntoken:00ff\n";
+        let revoked = Revoked::parse(text).unwrap();
+        assert!(revoked.token("token:abcd", Some("t-1")));
+        assert!(revoked.token("sub:agent-9", Some("t-2")));
+        assert!(revoked.token("sub:with:colon", None));
+        assert!(revoked.token("client:ci-7", None));
+        assert!(revoked.token("token:00ff", None));
+        // A client id is not a subject, nor the other way round.
+        assert!(!revoked.token("client:agent-9", None));
+        assert!(!revoked.token("sub:ci-7", None));
+        assert!(!revoked.token("sub:agent-1", Some("t-2")));
         assert!(revoked.session("s-1"));
         assert!(!revoked.session("s-2"));
-        assert_eq!(revoked.len(), 4);
+        assert_eq!(revoked.len(), 6);
     }
 
     #[test]
@@ -225,6 +261,7 @@ mod tests {
             ("sub:a\nagent-9\n", "line 2: `agent-9` is not"),
             ("jti:\n", "line 1: `jti:` is not"),
             ("user:bob\n", "line 1: `user:` is none of"),
+            ("jti:abc # leaked\n", "line 1: `abc # leaked` has a space"),
         ] {
             let error = Revoked::parse(text).unwrap_err();
             assert!(error.starts_with(said), "{error}");

@@ -34,8 +34,11 @@ use crate::oauth::Access;
 /// The protocol revision this path serves.
 const VERSION: &str = "2026-07-28";
 
-/// A JSON-RPC request whose params are a tool call.
+/// A JSON-RPC request whose params are a tool call. Any other member (a
+/// `result` or `error` beside `method`, say) makes it something rmcp
+/// refuses, so it is left to rmcp.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ToolCall {
     jsonrpc: String,
     id: RequestId,
@@ -72,6 +75,7 @@ pub(crate) async fn tools_call(
                 .await
         }
     };
+    crate::observe::metrics().mcp_fast_path_call();
     let access = parts.extensions.get::<Access>();
     let meta = call.params.meta.as_ref();
     let caller = Caller {
@@ -135,7 +139,7 @@ fn body_qualifies(call: &ToolCall, headers: &HeaderMap, gateway: &McpGateway) ->
         && call.method == "tools/call"
         // A name rmcp would decode from Base64 is left to rmcp.
         && sole(headers, "mcp-name") == Some(call.params.name.as_ref())
-        && gateway.serves(&call.params.name)
+        && gateway.serves_statelessly(&call.params.name)
         && call.params.meta.as_ref().is_some_and(|meta| {
             meta.missing_required_keys(&version).is_empty()
                 && meta.protocol_version().as_ref() == Some(&version)
@@ -153,7 +157,7 @@ fn sole<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `Accept` names both `application/json` and `text/event-stream`, with no
-/// weights (a weighted list is left to rmcp's reading of it).
+/// weights or quotes (those are left to rmcp's reading of the list).
 fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
     let mut json = false;
     let mut sse = false;
@@ -162,7 +166,7 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
             return false;
         };
         for range in value.split(',') {
-            if range.contains(';') {
+            if range.contains([';', '"']) {
                 return false;
             }
             let range = range.trim();

@@ -345,6 +345,12 @@ async fn bad_values_from_flags_and_variables_are_clear_errors() {
             "cannot be used with",
         ),
         (
+            &["--oauth-revoked", "/etc/klarna-gateway/revoked"],
+            &[],
+            "--oauth-revoked (KLARNA_GATEWAY_OAUTH_REVOKED) revokes OAuth tokens: it needs \
+             --oauth-issuer (KLARNA_GATEWAY_OAUTH_ISSUER)",
+        ),
+        (
             &[],
             &[("KLARNA_GATEWAY_LOG", "loud")],
             "invalid value 'loud' for '--log <FILTER>'",

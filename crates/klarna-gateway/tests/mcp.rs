@@ -610,6 +610,16 @@ async fn a_body_that_stops_arriving_gets_408() {
     assert_eq!(status_of(&response), 408, "{response}");
 }
 
+/// The process's count of tool calls the MCP fast path answered.
+fn fast_path_calls() -> u64 {
+    let metrics = klarna_gateway::observe::metrics().render(None);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("klarna_gateway_mcp_fast_path_calls_total "))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("the fast path's counter")
+}
+
 /// One POST of a 2026-07-28 client: its JSON-RPC body, and the headers the
 /// revision requires (`Mcp-Name` may be changed by the caller).
 fn modern_call(id: Value, tool: &str, arguments: Value, capabilities: Value) -> Value {
@@ -783,13 +793,61 @@ async fn the_fast_path_answers_as_rmcp_does() {
             "klarna-list-all-order-captures",
         ),
     ];
-    for (what, body, name) in cases {
+    let list = || {
+        modern_call(
+            json!(10),
+            "klarna-list-all-order-captures",
+            json!({ "order_id": order }),
+            json!({}),
+        )
+    };
+    let mut with_result = list();
+    with_result["result"] = json!({});
+    let mut old_jsonrpc = list();
+    old_jsonrpc["jsonrpc"] = json!("1.0");
+    let mut null_arguments = list();
+    null_arguments["params"]["arguments"] = Value::Null;
+    let mut float_id = list();
+    float_id["id"] = json!(1.5);
+    let mut older_meta = list();
+    older_meta["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    // All but `arguments: null` (a call without arguments, which both
+    // read alike) are left to rmcp.
+    let more = [
+        ("a `result` beside `method`", with_result),
+        ("`jsonrpc` 1.0", old_jsonrpc),
+        ("`arguments` null", null_arguments),
+        ("a fractional id", float_id),
+        ("`_meta` naming another version than the header", older_meta),
+    ];
+    // How many of the cases the fast path answers: those not left to rmcp.
+    let answered_fast = cases.len() - 3 + 1;
+    let mut cases: Vec<(&str, Value, &str, &str)> = cases
+        .into_iter()
+        .map(|(what, body, name)| (what, body, name, "application/json, text/event-stream"))
+        .collect();
+    cases.extend(more.map(|(what, body)| {
+        (
+            what,
+            body,
+            "klarna-list-all-order-captures",
+            "application/json, text/event-stream",
+        )
+    }));
+    cases.push((
+        "an Accept list with a quote (left to rmcp)",
+        list(),
+        "klarna-list-all-order-captures",
+        "\", application/json, text/event-stream",
+    ));
+    let before = fast_path_calls();
+    for (what, body, name, accept) in cases {
         let mut answers = Vec::new();
         for addr in &addrs {
             let response = http
                 .post(format!("http://{addr}{}", http::MCP_PATH))
                 .header("Content-Type", "application/json")
-                .header("Accept", "application/json, text/event-stream")
+                .header("Accept", accept)
                 .header("MCP-Protocol-Version", "2026-07-28")
                 .header("Mcp-Method", "tools/call")
                 .header("Mcp-Name", name)
@@ -804,6 +862,8 @@ async fn the_fast_path_answers_as_rmcp_does() {
         let (status, _, body) = &answers[0];
         println!("{what}: {status} {body}");
     }
+    // The fast path did answer the calls it should, and no others.
+    assert_eq!(fast_path_calls() - before, answered_fast as u64);
     // The confirmations sent nothing.
     assert!(sandbox.requests().iter().all(|r| r.method != "POST"));
 

@@ -681,6 +681,91 @@ async fn the_revocation_file_ends_tokens_subjects_and_sessions_as_it_changes() {
     write("\n");
     let back = send(http.get(&captures).bearer_auth(&rest_first)).await;
     assert_eq!(back.status, 200, "{}", back.body);
+
+    // A token that names only its client, and one that names nobody, by
+    // the digest the journal names it by.
+    let client_only = {
+        let mut claims = issuer.claims(MCP_RESOURCE, READ);
+        claims.as_object_mut().unwrap().remove("sub");
+        claims["client_id"] = json!("ci-7");
+        sign(&key, &claims)
+    };
+    let nobody = {
+        let mut claims = issuer.claims(MCP_RESOURCE, READ);
+        claims.as_object_mut().unwrap().remove("sub");
+        claims["jti"] = json!("t-8");
+        sign(&key, &claims)
+    };
+    let digest: String = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(nobody.as_bytes())[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_ne!(status(&client_only, None).await.status, 401);
+    assert_ne!(status(&nobody, None).await.status, 401);
+    // `sub:ci-7` is somebody's subject, not this client.
+    write("sub:ci-7\n");
+    assert_ne!(status(&client_only, None).await.status, 401);
+    write(&format!("client:ci-7\ntoken:{digest}\n"));
+    assert_eq!(status(&client_only, None).await.status, 401);
+    assert_eq!(status(&nobody, None).await.status, 401);
+}
+
+/// A session the file ends is ended for the static token's requests too,
+/// and closed in rmcp: it stays gone when the file no longer names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_session_is_closed_for_every_caller() {
+    let key = new_key("k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let file = TempFile::with_extension("revoked-session", "txt");
+    std::fs::write(&file.0, "").unwrap();
+    let revocations = Arc::new(
+        Revocations::load(&file.0)
+            .unwrap()
+            .rechecked_every(Duration::ZERO),
+    );
+    let (sandbox, _order_id) = sandbox();
+    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
+    let gateway = McpGateway::with_policy(
+        upstream,
+        Surface::default().tools().unwrap(),
+        Policy::default(),
+    )
+    .unwrap();
+    let options = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(Token::new("static-token").unwrap()),
+    )
+    .with_oauth(oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE).with_revocations(revocations));
+    let (addr, _stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
+    let http = http_client();
+    let session = open_session(&http, addr, "static-token").await;
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let listed = send(rpc(
+        &http,
+        addr,
+        "static-token",
+        Some(&session),
+        list.clone(),
+    ))
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+
+    std::fs::write(&file.0, format!("session:{session}\n")).unwrap();
+    let ended = send(rpc(
+        &http,
+        addr,
+        "static-token",
+        Some(&session),
+        list.clone(),
+    ))
+    .await;
+    assert_eq!(ended.status, 404, "{}", ended.body);
+    std::fs::write(&file.0, "").unwrap();
+    let still = send(rpc(&http, addr, "static-token", Some(&session), list)).await;
+    assert_eq!(still.status, 404, "rmcp closed it: {}", still.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
