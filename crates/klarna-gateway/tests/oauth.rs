@@ -285,6 +285,14 @@ async fn rest_gateway(
 }
 
 async fn mcp_gateway(oauth: OAuth) -> (SocketAddr, Sandbox, OrderId, oneshot::Sender<()>) {
+    mcp_gateway_with(oauth, None).await
+}
+
+/// An MCP gateway with OAuth and, if given, the static token.
+async fn mcp_gateway_with(
+    oauth: OAuth,
+    token: Option<&str>,
+) -> (SocketAddr, Sandbox, OrderId, oneshot::Sender<()>) {
     let (sandbox, order_id) = sandbox();
     let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
     let gateway = McpGateway::with_policy(
@@ -293,9 +301,23 @@ async fn mcp_gateway(oauth: OAuth) -> (SocketAddr, Sandbox, OrderId, oneshot::Se
         Policy::unattended(),
     )
     .unwrap();
-    let options = HttpOptions::new("127.0.0.1:0".parse().unwrap(), None).with_oauth(oauth);
+    let options = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        token.map(|t| Token::new(t).unwrap()),
+    )
+    .with_oauth(oauth);
     let (addr, stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
     (addr, sandbox, order_id, stop)
+}
+
+/// The revocation file at `path`, checked on every request (a running
+/// gateway checks once a second).
+fn revocations(path: &std::path::Path) -> Arc<Revocations> {
+    Arc::new(
+        Revocations::load(path)
+            .unwrap()
+            .rechecked_every(Duration::ZERO),
+    )
 }
 
 /// A JSON-RPC `tools/call` of `klarna-capture-order`.
@@ -605,12 +627,7 @@ async fn the_revocation_file_ends_tokens_subjects_and_sessions_as_it_changes() {
     let file = TempFile::with_extension("revoked", "txt");
     let write = |text: &str| std::fs::write(&file.0, text).unwrap();
     write("# nothing revoked yet\n");
-    // Checked on every request here; a running gateway checks once a second.
-    let revocations = Arc::new(
-        Revocations::load(&file.0)
-            .unwrap()
-            .rechecked_every(Duration::ZERO),
-    );
+    let revocations = revocations(&file.0);
     let (mcp, _sandbox, _order, _stop_mcp) = mcp_gateway(
         oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE).with_revocations(revocations.clone()),
     )
@@ -721,50 +738,23 @@ async fn a_revoked_session_is_closed_for_every_caller() {
     let issuer = TestIssuer::start(&[&key]).await;
     let file = TempFile::with_extension("revoked-session", "txt");
     std::fs::write(&file.0, "").unwrap();
-    let revocations = Arc::new(
-        Revocations::load(&file.0)
-            .unwrap()
-            .rechecked_every(Duration::ZERO),
-    );
-    let (sandbox, _order_id) = sandbox();
-    let upstream = common::upstream_at(sandbox.base_url(), upstream::DEFAULT_OVERALL_TIMEOUT);
-    let gateway = McpGateway::with_policy(
-        upstream,
-        Surface::default().tools().unwrap(),
-        Policy::default(),
+    let (addr, _sandbox, _order, _stop) = mcp_gateway_with(
+        oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE).with_revocations(revocations(&file.0)),
+        Some("static-token"),
     )
-    .unwrap();
-    let options = HttpOptions::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Some(Token::new("static-token").unwrap()),
-    )
-    .with_oauth(oauth(&issuer.issuer(Duration::ZERO), MCP_RESOURCE).with_revocations(revocations));
-    let (addr, _stop) = common::serve_on_loopback(http::mcp_router(gateway, &options)).await;
+    .await;
     let http = http_client();
     let session = open_session(&http, addr, "static-token").await;
-    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
-    let listed = send(rpc(
-        &http,
-        addr,
-        "static-token",
-        Some(&session),
-        list.clone(),
-    ))
-    .await;
-    assert_eq!(listed.status, 200, "{}", listed.body);
-
+    let list = || {
+        let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+        send(rpc(&http, addr, "static-token", Some(&session), list))
+    };
+    assert_eq!(list().await.status, 200);
     std::fs::write(&file.0, format!("session:{session}\n")).unwrap();
-    let ended = send(rpc(
-        &http,
-        addr,
-        "static-token",
-        Some(&session),
-        list.clone(),
-    ))
-    .await;
+    let ended = list().await;
     assert_eq!(ended.status, 404, "{}", ended.body);
     std::fs::write(&file.0, "").unwrap();
-    let still = send(rpc(&http, addr, "static-token", Some(&session), list)).await;
+    let still = list().await;
     assert_eq!(still.status, 404, "rmcp closed it: {}", still.body);
 }
 
