@@ -701,7 +701,7 @@ impl TicketGuard {
         if let Some(ticket) = self.ticket.take() {
             // The call is refused either way; a failure to record it
             // leaves the key in flight until the journal is reopened.
-            let _ = self.ledger.finish(ticket, not_sent()).await;
+            let _ = self.ledger.finish(ticket, FinalOutcome::not_sent()).await;
         }
         Err(failure)
     }
@@ -713,20 +713,10 @@ impl Drop for TicketGuard {
             let ledger = self.ledger.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
-                    let _ = ledger.finish(ticket, not_sent()).await;
+                    let _ = ledger.finish(ticket, FinalOutcome::not_sent()).await;
                 });
             }
         }
-    }
-}
-
-fn not_sent() -> FinalOutcome {
-    FinalOutcome {
-        status: None,
-        outcome: Outcome::NotSent,
-        ids: BTreeMap::new(),
-        correlation_id: None,
-        body: None,
     }
 }
 

@@ -246,6 +246,31 @@ impl fmt::Debug for Journal {
 
 type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
 
+/// An admission whose answer its caller has not taken yet. Dropped with
+/// the answer still out, it hands the answer to a task that ends an
+/// admitted call as not sent; outside a runtime it drops the answer, and
+/// the writer, finding nobody to answer, does the same.
+struct Unclaimed {
+    journal: Journal,
+    answer: Option<oneshot::Receiver<Result<Admission, JournalError>>>,
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        let Some(answer) = self.answer.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let journal = self.journal.clone();
+            runtime.spawn(async move {
+                if let Ok(Ok(Admission::Proceed(ticket))) = answer.await {
+                    let _ = journal.finish(ticket, FinalOutcome::not_sent()).await;
+                }
+            });
+        }
+    }
+}
+
 enum Job {
     Admit(CallRecord, Reply<Admission>),
     Finish(Ticket, FinalOutcome, Reply<()>),
@@ -306,19 +331,37 @@ impl Journal {
     }
 
     async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, JournalError> {
+        self.send(job)?.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Hands `job` to the writer: the receiver of its answer.
+    fn send<T>(
+        &self,
+        job: impl FnOnce(Reply<T>) -> Job,
+    ) -> Result<oneshot::Receiver<Result<T, JournalError>>, JournalError> {
         let (reply, answer) = oneshot::channel();
-        {
-            let jobs = self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner());
-            let jobs = jobs.as_ref().ok_or(JournalError::Closed)?;
-            jobs.send(job(reply)).map_err(|_| JournalError::Closed)?;
-        }
-        answer.await.map_err(|_| JournalError::Closed)?
+        let jobs = self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = jobs.as_ref().ok_or(JournalError::Closed)?;
+        jobs.send(job(reply)).map_err(|_| JournalError::Closed)?;
+        Ok(answer)
     }
 
     /// Records a call before it is sent, or says why it must not be sent.
-    /// `Proceed` is durable when it returns.
+    /// `Proceed` is durable when it returns. A caller that goes away before
+    /// the answer (a dropped request) sent nothing: its call, if admitted,
+    /// is then ended as not sent, so that its key is not left in flight.
     pub async fn admit(&self, record: CallRecord) -> Result<Admission, JournalError> {
-        self.ask(|reply| Job::Admit(record, reply)).await
+        let answer = self.send(|reply| Job::Admit(record, reply))?;
+        let mut waiting = Unclaimed {
+            journal: self.clone(),
+            answer: Some(answer),
+        };
+        let result = match waiting.answer.as_mut() {
+            Some(answer) => answer.await,
+            None => return Err(JournalError::Closed),
+        };
+        waiting.answer = None;
+        result.map_err(|_| JournalError::Closed)?
     }
 
     /// Completes an admitted call with its outcome; durable when it
@@ -685,9 +728,9 @@ impl Writer {
         for reply in done {
             match reply {
                 Done::Admit(reply, result) => {
-                    // The caller went away while it waited (a dropped
-                    // request): nothing was sent, so the call ends as not
-                    // sent rather than staying in flight, its key blocked.
+                    // Nobody waits for the answer (see `Unclaimed`):
+                    // nothing was sent, so the call ends as not sent rather
+                    // than staying in flight, its key blocked.
                     if let Err(Ok(Admission::Proceed(ticket))) =
                         reply.send(settle(path, failure, result))
                     {
@@ -712,16 +755,9 @@ impl Writer {
             }
         }
         for ticket in abandoned {
-            let not_sent = FinalOutcome {
-                status: None,
-                outcome: Outcome::NotSent,
-                ids: Default::default(),
-                correlation_id: None,
-                body: None,
-            };
             // A failure here leaves the call in flight until the journal
             // is reopened, as any failed finish does.
-            let _ = self.finish(ticket, &not_sent);
+            let _ = self.finish(ticket, &FinalOutcome::not_sent());
         }
     }
 

@@ -87,6 +87,19 @@ pub struct FinalOutcome {
     pub body: Option<String>,
 }
 
+impl FinalOutcome {
+    /// The end of a call that was not sent: nothing from Klarna.
+    pub fn not_sent() -> FinalOutcome {
+        FinalOutcome {
+            status: None,
+            outcome: Outcome::NotSent,
+            ids: BTreeMap::new(),
+            correlation_id: None,
+            body: None,
+        }
+    }
+}
+
 /// A place in the ledger for a call that may proceed, to [`Ledger::finish`].
 #[derive(Debug, PartialEq, Eq)]
 pub struct Ticket(pub u64);

@@ -63,33 +63,46 @@ fn ticket(admission: Admission) -> journal::Ticket {
 
 /// A caller that goes away while its admission is being written (a
 /// dropped request) sent nothing: the call ends as not sent instead of
-/// staying in flight, so the same key goes again at once.
+/// staying in flight, so the same key goes again at once. Both when it
+/// goes before the journal answers and when the answer is already waiting
+/// for it.
 #[tokio::test]
 async fn an_admission_nobody_waits_for_ends_as_not_sent() {
     let file = TempFile::new("abandoned");
     let journal = Journal::open(&file.0, JournalOptions::default()).unwrap();
-    // Polled once (the job reaches the writer, which cannot have written
-    // and synced the row yet), then dropped unanswered.
-    let mut admit = Box::pin(journal.admit(record("k-gone", 100)));
-    let first = std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(std::future::Future::poll(admit.as_mut(), cx).is_pending())
-    })
-    .await;
-    assert!(first, "the admission was still waiting for its answer");
-    drop(admit);
-    let mut state = None;
-    for _ in 0..100 {
-        state = journal.lookup("k-gone").await.unwrap().map(|e| e.state);
-        if state == Some(State::NotSent) {
-            break;
+    for (key, answered_first) in [("k-gone", false), ("k-answered", true)] {
+        // Polled once: the job reaches the writer, which cannot have
+        // written and synced the row yet.
+        let mut admit = Box::pin(journal.admit(record(key, 100)));
+        let first = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(admit.as_mut(), cx).is_pending())
+        })
+        .await;
+        assert!(
+            first,
+            "{key}: the admission was still waiting for its answer"
+        );
+        if answered_first {
+            // The writer takes jobs in order: once this lookup is answered,
+            // the admission's answer is in its channel, not yet taken.
+            let entry = journal.lookup(key).await.unwrap().expect("admitted");
+            assert_eq!(entry.state, State::InFlight);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(admit);
+        let mut state = None;
+        for _ in 0..100 {
+            state = journal.lookup(key).await.unwrap().map(|e| e.state);
+            if state == Some(State::NotSent) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(state, Some(State::NotSent), "{key}");
+        assert!(matches!(
+            journal.admit(record(key, 100)).await.unwrap(),
+            Admission::Proceed(_)
+        ));
     }
-    assert_eq!(state, Some(State::NotSent));
-    assert!(matches!(
-        journal.admit(record("k-gone", 100)).await.unwrap(),
-        Admission::Proceed(_)
-    ));
 }
 
 /// The same key: the final outcome again for the same arguments, 409s for
