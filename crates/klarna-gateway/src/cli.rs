@@ -358,8 +358,9 @@ pub struct Flags {
         help_heading = "OAuth"
     )]
     pub oauth_scope_prefix: String,
-    /// A file of revoked OAuth access, one `sub:SUBJECT`, `jti:TOKEN-ID` or
-    /// `session:MCP-SESSION-ID` a line, read again when it changes
+    /// A file of revoked OAuth access, one entry a line (sub:SUBJECT,
+    /// client:CLIENT-ID, jti:TOKEN-ID, token:DIGEST or session:MCP-SESSION-ID),
+    /// read again at most once a second
     #[arg(long, value_name = "FILE", env = crate::revoke::REVOKED_VAR, global = true, help_heading = "OAuth")]
     pub oauth_revoked: Option<std::path::PathBuf>,
 }

@@ -871,8 +871,9 @@ impl Access {
         format!("oauth:{}", self.owner)
     }
 
-    /// The session owner key: the subject, or for a token without one,
-    /// that token itself (by its digest).
+    /// The session owner key: `sub:<subject>`, `client:<client id>` for a
+    /// token that names only its client, or `token:<digest>` for one that
+    /// names neither.
     pub(crate) fn owner(&self) -> &str {
         &self.owner
     }

@@ -943,7 +943,8 @@ pub fn add_journal(document: &mut Value, tools: &[&Tool]) {
             "finished_at_ms": nullable("integer", "When its last attempt ended."),
             "attempts": { "type": "integer", "description": "How many times it was sent." },
             "caller": text("Who called: `loopback`, `stdio`, `bearer:` and a digest of the \
-                static token, or `oauth:sub:` and an OAuth token's subject."),
+                static token, or an OAuth caller: `oauth:sub:<subject>`, \
+                `oauth:client:<client id>`, or `oauth:token:` and a digest of the token."),
             "fingerprint": text("The arguments as canonical JSON (object keys sorted, the key left out): a repeat with other arguments is refused."),
             "arguments": { "type": "object", "description": "The arguments, secrets redacted." },
             "status": nullable("integer", "Klarna's status, when it answered."),

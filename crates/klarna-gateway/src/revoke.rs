@@ -138,9 +138,10 @@ pub struct Revocations {
 #[derive(Debug)]
 struct State {
     revoked: Arc<Revoked>,
-    /// The text the list was read from, or why the file last failed to
-    /// read (so that a broken file is one warning, not one a second).
-    text: Result<String, String>,
+    /// What the last read of the file gave: its text (whether or not it
+    /// parsed), or why it could not be read. Only a change is acted on, so
+    /// a broken file is one warning, not one a second.
+    seen: Result<String, String>,
     checked: Instant,
 }
 
@@ -156,7 +157,7 @@ impl Revocations {
             recheck: RECHECK,
             state: Mutex::new(State {
                 revoked: Arc::new(revoked),
-                text: Ok(text),
+                seen: Ok(text),
                 checked: Instant::now(),
             }),
         })
@@ -185,17 +186,13 @@ impl Revocations {
         state.checked = Instant::now();
         // The whole text, compared: a change within one tick of the file's
         // modification time, or to a line of the same length, still counts.
-        let text = read(&self.path);
-        let same = match (&text, &state.text) {
-            (Ok(now), Ok(before)) => now == before,
-            (Err(now), Err(before)) => now == before,
-            _ => false,
-        };
-        if same {
+        let seen = read(&self.path);
+        if seen == state.seen {
             return state.revoked.clone();
         }
-        match text.and_then(|text| parse(&self.path, &text).map(|revoked| (text, revoked))) {
-            Ok((text, revoked)) => {
+        state.seen = seen.clone();
+        match seen.and_then(|text| parse(&self.path, &text)) {
+            Ok(revoked) => {
                 if revoked.is_empty() && !state.revoked.is_empty() {
                     tracing::warn!(
                         path = %self.path.display(),
@@ -209,14 +206,12 @@ impl Revocations {
                     );
                 }
                 state.revoked = Arc::new(revoked);
-                state.text = Ok(text);
             }
             Err(message) => {
                 tracing::warn!(
                     path = %self.path.display(),
                     "OAuth revocation list kept as it was: {message}"
                 );
-                state.text = Err(message);
             }
         }
         state.revoked.clone()

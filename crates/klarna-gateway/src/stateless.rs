@@ -110,10 +110,10 @@ pub(crate) async fn tools_call(
 }
 
 /// The request line and headers of a 2026-07-28 `tools/call` as rmcp
-/// accepts it: a POST without a session, accepting JSON
-/// and SSE, sending JSON, with one `MCP-Protocol-Version` of this
-/// revision, one `Mcp-Method: tools/call`, one `Mcp-Name`, and no
-/// `Mcp-Param-*` headers (which rmcp checks against the tool's schema).
+/// accepts it: a POST without a session, accepting JSON and SSE, sending
+/// JSON, with one `MCP-Protocol-Version` of this revision, one
+/// `Mcp-Method: tools/call`, one `Mcp-Name`, and no `Mcp-Param-*` headers
+/// (which rmcp checks against the tool's schema).
 fn headers_qualify(request: &Request) -> bool {
     let headers = request.headers();
     request.method() == Method::POST
