@@ -21,7 +21,7 @@ use common::{sandbox_saw, send_signal, spawn_gateway, STEP};
 const DELAY: Duration = Duration::from_millis(1500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero() {
+async fn sigterm_lets_rest_and_mcp_captures_in_flight_finish_and_exits_zero() {
     // Both HTTP clients of the test (reqwest's, rmcp's) need one.
     klarna_runtime::install_crypto_provider();
     let sandbox = Sandbox::start().unwrap();
@@ -71,9 +71,37 @@ async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero(
         .with_arguments(arguments.as_object().unwrap().clone());
     let peer = client.peer().clone();
     let mcp_capture = tokio::spawn(async move { peer.call_tool(request).await });
+    // A 2026-07-28 client's call, which the gateway answers itself (the
+    // fast path) rather than through rmcp.
+    let stateless = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "klarna-capture-order",
+            "arguments": {
+                "order_id": order,
+                "idempotency_key": "sigterm-mcp-2",
+                "body": { "captured_amount": 1000 },
+            },
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "0" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    });
+    let stateless_capture = tokio::spawn(
+        http.post(format!("http://{mcp}/mcp"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "klarna-capture-order")
+            .json(&stateless)
+            .timeout(STEP)
+            .send(),
+    );
 
-    // Both captures have reached the sandbox, whose answers wait.
-    sandbox_saw(&sandbox, "/captures", 2).await;
+    // The three captures have reached the sandbox, whose answers wait.
+    sandbox_saw(&sandbox, "/captures", 3).await;
     send_signal(&gateway.child, "TERM");
 
     let answer = tokio::time::timeout(STEP, rest_capture)
@@ -90,6 +118,17 @@ async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero(
         .expect("the MCP caller gets its result");
     assert_eq!(result.is_error, Some(false), "{result:?}");
     assert_eq!(result.structured_content.unwrap()["status"], 201);
+    let answer = tokio::time::timeout(STEP, stateless_capture)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the 2026-07-28 caller gets its answer");
+    assert_eq!(answer.status(), 200);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["status"], 201,
+        "{answer}"
+    );
     // The MCP session's stream closes; the gateway then has nothing to wait for.
     let _ = client.cancel().await;
 
@@ -98,8 +137,8 @@ async fn sigterm_lets_a_rest_and_an_mcp_capture_in_flight_finish_and_exits_zero(
         .expect("the gateway exits within the grace")
         .unwrap();
     assert_eq!(status.code(), Some(0), "{:?}", gateway.stderr);
-    // Nothing listens any more, and both captures were made once.
+    // Nothing listens any more, and the three captures were made once.
     assert!(tokio::net::TcpStream::connect(rest).await.is_err());
     let captured = sandbox.order(&order).unwrap().captured_amount;
-    assert_eq!(captured, Some(5000));
+    assert_eq!(captured, Some(6000));
 }
